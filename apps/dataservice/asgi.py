@@ -1,0 +1,12 @@
+"""Entry point of the data service: `daphne apps.dataservice.asgi:application`."""
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+# Its own settings module, whatever DJANGO_SETTINGS_MODULE the shared image environment sets.
+os.environ["DJANGO_SETTINGS_MODULE"] = os.environ.get(
+    "DATASERVICE_SETTINGS_MODULE", "project.settings.dataservice"
+)
+
+application = get_asgi_application()

@@ -1,0 +1,53 @@
+"""The one place that names Channels groups and broadcasts live events.
+
+Every state change of a calculation or a function is sent to two groups: the stream of its
+kind (`calculations`, `functions`) and the object's own group (`calculation.42`). The
+message `type` is `live.event`, handled by `EventsConsumer.live_event`.
+
+Events leave only after the surrounding transaction commits, so a subscriber that reacts by
+reading the API sees the new state. A broken Redis must never fail the state change itself:
+the database is the source of truth and the widget re-reads it when it reconnects.
+"""
+
+import logging
+from typing import Literal
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+logger = logging.getLogger(__name__)
+
+Kind = Literal["calculation", "function"]
+KINDS: tuple[Kind, ...] = ("calculation", "function")
+EVENT_TYPE = "live.event"
+
+
+def stream_group(kind: Kind) -> str:
+    return f"{kind}s"
+
+
+def object_group(kind: Kind, obj_id: int) -> str:
+    return f"{kind}.{obj_id}"
+
+
+def broadcast_event(*, kind: Kind, obj_id: int, payload: dict) -> None:
+    """Send `{"kind", "id", **payload}` to the kind's stream and the object's group after commit."""
+    event = {"kind": kind, "id": obj_id, **payload}
+    transaction.on_commit(lambda: _send(kind=kind, obj_id=obj_id, event=event))
+
+
+def _send(*, kind: Kind, obj_id: int, event: dict) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    message = {"type": EVENT_TYPE, "event": event}
+    try:
+        async_to_sync(_group_send)(layer, [stream_group(kind), object_group(kind, obj_id)], message)
+    except Exception:  # Redis down or full: the row is already committed, the event is best effort.
+        logger.warning("Could not broadcast %s %s event", kind, obj_id, exc_info=True)
+
+
+async def _group_send(layer, groups: list[str], message: dict) -> None:
+    for group in groups:
+        await layer.group_send(group, message)

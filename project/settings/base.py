@@ -1,0 +1,171 @@
+"""Settings shared by every environment. Everything that differs between machines comes
+from the environment; see `.env.example` and the README's configuration table."""
+
+from pathlib import Path
+
+from kombu import Exchange, Queue
+
+from project.settings.env import env_bool, env_float, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+
+SECRET_KEY = env_str("DJANGO_SECRET_KEY", "insecure-local-development-key")
+DEBUG = env_bool("DJANGO_DEBUG", False)
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    # daphne first: it replaces runserver with the ASGI server that also speaks websockets.
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "django_celery_results",
+    "ninja",
+    "apps.core",
+    "apps.accounts",
+    "apps.live",
+    "apps.calculations",
+    "apps.charts",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "project.urls"
+ASGI_APPLICATION = "project.asgi.application"
+WSGI_APPLICATION = None
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "project" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.postgresql",
+        "HOST": env_str("POSTGRES_HOST", "127.0.0.1"),
+        "PORT": env_int("POSTGRES_PORT", 5432),
+        "NAME": env_str("POSTGRES_DB", "calcboard"),
+        "USER": env_str("POSTGRES_USER", "postgres"),
+        "PASSWORD": env_str("POSTGRES_PASSWORD", ""),
+        "CONN_MAX_AGE": env_int("POSTGRES_CONN_MAX_AGE", 60),
+        "CONN_HEALTH_CHECKS": True,
+    }
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
+
+# Django's cache lives in Redis; django-celery-results stores task results through it.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "calcboard"),
+    }
+}
+
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {
+            "hosts": [REDIS_URL],
+            "prefix": env_str("CHANNELS_PREFIX", "calcboard"),
+            "capacity": 1000,
+            "expiry": 30,
+        },
+    }
+}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+# The admin live widget is plain JS/CSS served as-is: no build step.
+STATICFILES_DIRS = [BASE_DIR / "frontend"]
+
+# Bodies larger than this are refused before they reach a view.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DJANGO_MAX_BODY_BYTES", 64 * 1024)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+}
+
+# --- Celery (RabbitMQ broker, results in Redis through Django's cache) -------------------
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
+CELERY_RESULT_BACKEND = "django-cache"
+CELERY_CACHE_BACKEND = "default"
+CELERY_RESULT_EXPIRES = env_int("CELERY_RESULT_EXPIRES", 24 * 3600)
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = TIME_ZONE
+# A message is acknowledged only after its task finished, and redelivered when the worker
+# process died, so a crash never loses accepted work.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# One message at a time per worker process keeps the calculations queue first-in first-out.
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_PUBLISH_RETRY = True
+
+CALCULATIONS_QUEUE = env_str("CALCULATIONS_QUEUE", "calculations")
+CHARTS_QUEUE = env_str("CHARTS_QUEUE", "charts")
+CELERY_TASK_DEFAULT_QUEUE = CALCULATIONS_QUEUE
+CELERY_TASK_QUEUES = [
+    Queue(CALCULATIONS_QUEUE, Exchange(CALCULATIONS_QUEUE), routing_key=CALCULATIONS_QUEUE),
+    Queue(CHARTS_QUEUE, Exchange(CHARTS_QUEUE), routing_key=CHARTS_QUEUE),
+]
+CELERY_TASK_ROUTES = {
+    "calculations.*": {"queue": CALCULATIONS_QUEUE, "routing_key": CALCULATIONS_QUEUE},
+    "charts.*": {"queue": CHARTS_QUEUE, "routing_key": CHARTS_QUEUE},
+}
+CELERY_BEAT_SCHEDULE: dict = {}
+
+# --- Product settings ---------------------------------------------------------------------
+# Upper bound on rows one calculation may produce ((date_fin - date_start) / lag + 1).
+CALCBOARD_MAX_RESULT_ROWS = env_int("CALCBOARD_MAX_RESULT_ROWS", 100_000)
+# Seconds the kernel sleeps per progress step: 0 in production, >0 to watch runs in a demo.
+CALCBOARD_KERNEL_STEP_DELAY = env_float("CALCBOARD_KERNEL_STEP_DELAY", 0.0)
+
+# Outside services used by the charts pipeline.
+DATASERVICE_URL = env_str("DATASERVICE_URL", "http://127.0.0.1:8100")
+DATASERVICE_TIMEOUT = env_float("DATASERVICE_TIMEOUT", 30.0)
+EXPORT_SERVER_URL = env_str("EXPORT_SERVER_URL", "http://127.0.0.1:7801")
+EXPORT_SERVER_TIMEOUT = env_float("EXPORT_SERVER_TIMEOUT", 60.0)

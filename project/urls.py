@@ -1,0 +1,13 @@
+from django.contrib import admin
+from django.urls import path
+
+from project.api import api
+
+admin.site.site_header = "Calcboard"
+admin.site.site_title = "Calcboard admin"
+admin.site.index_title = "Calculations and function charts"
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/", api.urls),
+]

@@ -1,0 +1,68 @@
+from collections.abc import Iterator
+
+import pytest
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test import Client
+
+from apps.accounts.services import api_token_create
+from tests import processes
+
+
+@pytest.fixture
+def user(db):
+    return get_user_model().objects.create_user(username="analyst", password="analyst-pass-123")
+
+
+@pytest.fixture
+def api_token(user) -> str:
+    _, raw = api_token_create(user=user, name="tests")
+    return raw
+
+
+@pytest.fixture
+def api_client(api_token) -> Client:
+    """A client that authenticates every request with a real bearer token."""
+    return Client(headers={"Authorization": f"Bearer {api_token}"})
+
+
+@pytest.fixture(scope="session")
+def test_db_name(django_db_setup, django_db_blocker) -> str:
+    with django_db_blocker.unblock():
+        return connection.settings_dict["NAME"]
+
+
+@pytest.fixture(scope="session")
+def celery_worker(test_db_name, dataservice, export_server) -> Iterator[processes.Process]:
+    """A real Celery worker on the real RabbitMQ, acting on the test database.
+
+    Tests that rely on it must commit their rows: use `@pytest.mark.django_db(transaction=True)`.
+    """
+    from project.celery import app
+
+    with app.connection_for_write() as conn:
+        for queue in (settings.CALCULATIONS_QUEUE, settings.CHARTS_QUEUE):
+            conn.default_channel.queue_declare(queue=queue, durable=True)
+            conn.default_channel.queue_purge(queue)
+    worker = processes.start_worker(test_db_name)
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture(scope="session")
+def dataservice(test_db_name) -> Iterator[str]:
+    """The data service (service 2) in its own process; yields its base URL."""
+    process = processes.start_dataservice(test_db_name, settings.DATASERVICE_URL)
+    yield settings.DATASERVICE_URL
+    if process:
+        process.stop()
+
+
+@pytest.fixture(scope="session")
+def export_server() -> Iterator[str]:
+    """The Highcharts export server (service 3); yields its base URL."""
+    process = processes.start_export_server(settings.EXPORT_SERVER_URL)
+    yield settings.EXPORT_SERVER_URL
+    if process:
+        process.stop()

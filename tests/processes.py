@@ -1,0 +1,129 @@
+"""Real processes for integration tests: a Celery worker, the data service and the
+Highcharts export server, started with the same commands the Procfile runs."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+LOG_DIR = ROOT / "var" / "test-logs"
+
+
+def wait_until(check: Callable[[], bool], *, timeout: float, what: str, interval: float = 0.1) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except Exception:  # not up yet
+            pass
+        time.sleep(interval)
+    raise TimeoutError(f"{what} not ready after {timeout}s")
+
+
+def http_ok(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+class Process:
+    """A child process in its own process group, with its output in var/test-logs/NAME.log."""
+
+    def __init__(self, name: str, args: list[str], env: dict[str, str]) -> None:
+        LOG_DIR.mkdir(parents=True, exist_ok=True)
+        self.name = name
+        self.log_path = LOG_DIR / f"{name}.log"
+        self._log = self.log_path.open("ab")
+        self.popen = subprocess.Popen(
+            args, cwd=ROOT, env={**os.environ, **env}, stdout=self._log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    @property
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def log_tail(self, chars: int = 4000) -> str:
+        return self.log_path.read_text(errors="replace")[-chars:]
+
+    def kill(self) -> None:
+        """SIGKILL the whole group: the crash that late acknowledgement must survive."""
+        if self.alive:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+            self.popen.wait(10)
+
+    def stop(self, timeout: float = 15) -> None:
+        if self.alive:
+            os.killpg(self.popen.pid, signal.SIGTERM)
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self._log.close()
+
+
+def child_env(db_name: str) -> dict[str, str]:
+    """What a child needs to act on the test database with the test settings."""
+    return {"DJANGO_SETTINGS_MODULE": "project.settings.test", "POSTGRES_DB": db_name, "PYTHONUNBUFFERED": "1"}
+
+
+def start_worker(db_name: str, *, name: str = "worker", concurrency: int = 2, extra_env: dict | None = None) -> Process:
+    from project.celery import app
+
+    process = Process(
+        name,
+        [str(BIN / "celery"), "-A", "project", "worker", "-l", "info", "-c", str(concurrency),
+         "-n", f"{name}-{os.getpid()}@%h", "--without-gossip", "--without-mingle"],
+        {**child_env(db_name), **(extra_env or {})},
+    )
+    node = f"{name}-{os.getpid()}@"
+
+    def ready() -> bool:
+        if not process.alive:
+            raise RuntimeError(f"worker exited:\n{process.log_tail()}")
+        replies = app.control.ping(timeout=0.5) or []
+        return any(node in host for reply in replies for host in reply)
+
+    wait_until(ready, timeout=60, what="celery worker")
+    return process
+
+
+def start_beat(db_name: str, *, extra_env: dict | None = None) -> Process:
+    schedule = LOG_DIR / f"beat-schedule-{os.getpid()}"
+    return Process(
+        "beat",
+        [str(BIN / "celery"), "-A", "project", "beat", "-l", "info", "-s", str(schedule)],
+        {**child_env(db_name), **(extra_env or {})},
+    )
+
+
+def start_dataservice(db_name: str, url: str) -> Process | None:
+    if http_ok(f"{url}/health"):
+        return None  # already serving (for example a second test session on this machine)
+    port = url.rsplit(":", 1)[1]
+    process = Process(
+        "dataservice",
+        [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", port, "apps.dataservice.asgi:application"],
+        {"POSTGRES_DB": db_name, "PYTHONUNBUFFERED": "1"},
+    )
+    wait_until(lambda: http_ok(f"{url}/health"), timeout=30, what="data service")
+    return process
+
+
+def start_export_server(url: str) -> Process | None:
+    if http_ok(f"{url}/health"):
+        return None
+    port = url.rsplit(":", 1)[1]
+    subprocess.run([str(ROOT / "scripts" / "install-highcharts")], check=True, cwd=ROOT)
+    process = Process("highcharts", [str(ROOT / "scripts" / "highcharts")], {"EXPORT_SERVER_PORT": port})
+    wait_until(lambda: http_ok(f"{url}/health"), timeout=90, what="highcharts export server", interval=0.5)
+    return process
