@@ -1,7 +1,8 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from project.api import api
+from project.health import healthz
 
 admin.site.site_header = "Calcboard"
 admin.site.site_title = "Calcboard admin"
@@ -10,4 +11,6 @@ admin.site.index_title = "Calculations and function charts"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", api.urls),
+    path("charts/", include("apps.charts.urls")),
+    path("healthz", healthz, name="healthz"),
 ]

@@ -1,3 +1,83 @@
-from ninja import Router
+"""REST API of the charts job, mounted at /api/functions."""
+
+from django.http import HttpRequest, HttpResponse
+from ninja import Path, Query, Router
+
+from apps.charts import selectors, services
+from apps.charts.models import Function
+from apps.charts.schemas import (
+    MAX_ID,
+    Error,
+    FunctionCreated,
+    FunctionCreateIn,
+    FunctionListQuery,
+    FunctionOut,
+    FunctionPage,
+    FunctionsRefreshed,
+    FunctionsRefreshIn,
+)
+from apps.charts.views import chart_png_response
 
 router = Router(tags=["functions"])
+
+
+def _out(function: Function) -> dict:
+    return {
+        "id": function.pk,
+        "expression": function.expression,
+        "dt": function.dt,
+        "interval": function.interval,
+        "status": function.status,
+        "error": function.error,
+        "image_url": selectors.function_image_url(function_id=function.pk, image_hash=function.image_hash),
+        "queued_at": function.queued_at,
+        "started_at": function.started_at,
+        "processed_at": function.processed_at,
+        "created_at": function.created_at,
+        "updated_at": function.updated_at,
+    }
+
+
+@router.post("", response={201: FunctionCreated, 401: Error, 422: Error}, summary="Create a function and queue its chart")
+def function_create(request: HttpRequest, payload: FunctionCreateIn):
+    function = services.function_create(expression=payload.expression, dt=payload.dt, interval=payload.interval)
+    return 201, {"id": function.pk}
+
+
+@router.get("", response={200: FunctionPage, 401: Error, 422: Error}, summary="List functions (paginated)")
+def function_list(request: HttpRequest, query: Query[FunctionListQuery]):
+    queryset = selectors.function_list(ordering=query.ordering, status=query.status)
+    items = [_out(function) for function in queryset[query.offset : query.offset + query.limit]]
+    return 200, {"count": queryset.count(), "items": items}
+
+
+@router.post(
+    "/refresh", response={200: FunctionsRefreshed, 401: Error, 404: Error, 422: Error},
+    summary="Draw the charts of several functions again, in parallel",
+)
+def functions_refresh(request: HttpRequest, payload: FunctionsRefreshIn):
+    result = services.functions_refresh(ids=payload.ids)
+    return 200, {"queued": result.queued, "skipped": result.skipped}
+
+
+@router.get("/{function_id}", response={200: FunctionOut, 401: Error, 404: Error, 422: Error}, summary="One function")
+def function_detail(request: HttpRequest, function_id: int = Path(..., ge=1, le=MAX_ID)):
+    return 200, _out(selectors.function_get(function_id=function_id))
+
+
+@router.get(
+    "/{function_id}/chart.png",
+    response={401: Error, 404: Error, 422: Error},
+    summary="The chart PNG (ETag; send If-None-Match for a 304)",
+    openapi_extra={
+        "responses": {
+            "200": {
+                "description": "The PNG.",
+                "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}},
+            },
+            "304": {"description": "Not modified: the client's copy (If-None-Match) is current."},
+        }
+    },
+)
+def function_chart(request: HttpRequest, function_id: int = Path(..., ge=1, le=MAX_ID)) -> HttpResponse:
+    return chart_png_response(request, function_id=function_id, immutable=False)

@@ -169,3 +169,54 @@ DATASERVICE_URL = env_str("DATASERVICE_URL", "http://127.0.0.1:8100")
 DATASERVICE_TIMEOUT = env_float("DATASERVICE_TIMEOUT", 30.0)
 EXPORT_SERVER_URL = env_str("EXPORT_SERVER_URL", "http://127.0.0.1:7801")
 EXPORT_SERVER_TIMEOUT = env_float("EXPORT_SERVER_TIMEOUT", 60.0)
+
+# --- Data service (apps.dataservice, service 2): what one POST /points may ask for ---------
+# Defined here (not only in settings/dataservice.py) so clients and in-process tests see the
+# same limits. dt is in hours, interval in days; points = floor(interval*24/dt) + 1.
+DATASERVICE_MAX_POINTS = env_int("DATASERVICE_MAX_POINTS", 100_000)
+DATASERVICE_MIN_DT_HOURS = env_float("DATASERVICE_MIN_DT_HOURS", 0.0001)  # 0.36 s
+DATASERVICE_MAX_DT_HOURS = env_float("DATASERVICE_MAX_DT_HOURS", 8760.0)  # one year
+DATASERVICE_MAX_INTERVAL_DAYS = env_float("DATASERVICE_MAX_INTERVAL_DAYS", 3650.0)  # ten years
+
+# --- Charts job (apps.charts) ---------------------------------------------------------------
+# The PNG the export server draws (pixels); the admin list shows it scaled down.
+CHARTS_IMAGE_WIDTH = env_int("CHARTS_IMAGE_WIDTH", 1000)
+CHARTS_IMAGE_HEIGHT = env_int("CHARTS_IMAGE_HEIGHT", 500)
+# Attempts in all for a transient service failure (down, timeout, 5xx), with exponential
+# backoff between them: base * 2^n seconds, capped.
+CHARTS_RENDER_ATTEMPTS = env_int("CHARTS_RENDER_ATTEMPTS", 3)
+CHARTS_RETRY_BACKOFF = env_float("CHARTS_RETRY_BACKOFF", 2.0)
+CHARTS_RETRY_BACKOFF_MAX = env_float("CHARTS_RETRY_BACKOFF_MAX", 30.0)
+# One attempt may wait for both services' timeouts; past this the row ends failed (timed out).
+CHARTS_RENDER_SOFT_TIME_LIMIT = env_float(
+    "CHARTS_RENDER_SOFT_TIME_LIMIT", DATASERVICE_TIMEOUT + EXPORT_SERVER_TIMEOUT + 30
+)
+# The sweep (beat, every CHARTS_SWEEP_EVERY s) fails rows `running` longer than this (their
+# worker is gone) and re-publishes rows `queued` longer than CHARTS_QUEUED_DEADLINE (their
+# message may never have reached the broker). Must exceed the hard limit plus one backoff.
+CHARTS_RUNNING_DEADLINE = env_float(
+    "CHARTS_RUNNING_DEADLINE", CHARTS_RENDER_SOFT_TIME_LIMIT + 30 + CHARTS_RETRY_BACKOFF_MAX + 60
+)
+CHARTS_QUEUED_DEADLINE = env_float("CHARTS_QUEUED_DEADLINE", 600.0)
+CHARTS_SWEEP_EVERY = env_float("CHARTS_SWEEP_EVERY", 60.0)
+CELERY_BEAT_SCHEDULE["charts-sweep"] = {"task": "charts.sweep", "schedule": CHARTS_SWEEP_EVERY}
+
+# --- Calculations: progress, outbox and stuck-run sweep (apps.calculations) ---------------
+# Progress steps are written and broadcast at most this often (seconds), plus the final one:
+# a one-year run then costs two writes (running, finished) instead of a dozen.
+CALCBOARD_PROGRESS_MIN_INTERVAL = env_float("CALCBOARD_PROGRESS_MIN_INTERVAL", 0.25)
+# Publishing a run's task: attempts per request before the outbox takes over.
+CALCBOARD_DISPATCH_RETRIES = env_int("CALCBOARD_DISPATCH_RETRIES", 1)
+# The beat sweep: how often it runs, how old an undispatched queued run must be before it is
+# published again (leaves the API's own publish time to land), after how long without any
+# progress a running run counts as lost, and how many attempts a run gets before it fails.
+CALCBOARD_SWEEP_INTERVAL = env_float("CALCBOARD_SWEEP_INTERVAL", 30.0)
+CALCBOARD_DISPATCH_GRACE = env_float("CALCBOARD_DISPATCH_GRACE", 10.0)
+CALCBOARD_RUN_STALE_AFTER = env_float("CALCBOARD_RUN_STALE_AFTER", 300.0)
+CALCBOARD_RUN_MAX_ATTEMPTS = env_int("CALCBOARD_RUN_MAX_ATTEMPTS", 3)
+CELERY_BEAT_SCHEDULE["calculations-sweep"] = {
+    "task": "calculations.sweep",
+    "schedule": CALCBOARD_SWEEP_INTERVAL,
+    # A sweep nobody picked up in time is superseded by the next one: never let them pile up.
+    "options": {"expires": CALCBOARD_SWEEP_INTERVAL},
+}

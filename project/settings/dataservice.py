@@ -3,7 +3,16 @@
 It only needs a PostgreSQL connection to run its one SQL statement; no admin, sessions or
 channels. Started by `daphne apps.dataservice.asgi:application`."""
 
-from project.settings.base import DATABASES, DEBUG, LOGGING, SECRET_KEY  # noqa: F401
+from project.settings.base import (  # noqa: F401
+    DATABASES,
+    DATASERVICE_MAX_DT_HOURS,
+    DATASERVICE_MAX_INTERVAL_DAYS,
+    DATASERVICE_MAX_POINTS,
+    DATASERVICE_MIN_DT_HOURS,
+    DEBUG,
+    LOGGING,
+    SECRET_KEY,
+)
 from project.settings.env import env_int, env_list, env_str
 
 ALLOWED_HOSTS = env_list("DATASERVICE_ALLOWED_HOSTS", ["*"])  # reachable inside the network only
@@ -13,5 +22,12 @@ ROOT_URLCONF = "apps.dataservice.urls"
 USE_TZ = True
 TIME_ZONE = "UTC"
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATASERVICE_MAX_BODY_BYTES", 16 * 1024)
-DATASERVICE_MAX_POINTS = env_int("DATASERVICE_MAX_POINTS", 100_000)
 DATABASES["default"]["NAME"] = env_str("DATASERVICE_POSTGRES_DB", DATABASES["default"]["NAME"])
+# A database that does not answer must not hold a request (and the caller's retry) hostage:
+# connecting gives up after DATASERVICE_DB_CONNECT_TIMEOUT s and one statement after
+# DATASERVICE_STATEMENT_TIMEOUT_MS (100,000 points take well under a second).
+DATABASES["default"]["OPTIONS"] = {
+    **DATABASES["default"].get("OPTIONS", {}),
+    "connect_timeout": env_int("DATASERVICE_DB_CONNECT_TIMEOUT", 5),
+    "options": f"-c statement_timeout={env_int('DATASERVICE_STATEMENT_TIMEOUT_MS', 10_000)}",
+}

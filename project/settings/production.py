@@ -1,20 +1,57 @@
-"""Production: everything secret or host-specific comes from the environment."""
+"""Production (the compose stack, `DJANGO_SETTINGS_MODULE=project.settings.production`).
+
+Everything secret or host-specific comes from the environment and has no default here, so
+a missing value stops the process at start-up instead of running with a guess. DEBUG is off
+whatever the environment says. Passes `manage.py check --deploy --fail-level WARNING`
+(tests/deploy/test_production_settings.py).
+"""
+
+from django.conf import global_settings
+from django.core.exceptions import ImproperlyConfigured
 
 from project.settings.base import *  # noqa: F403
-from project.settings.env import env_bool, env_int, env_str
+from project.settings.base import MIDDLEWARE
+from project.settings.env import env_bool, env_int, env_list, env_str
 
 DEBUG = False
-SECRET_KEY = env_str("DJANGO_SECRET_KEY")  # no default: refuse to start without one
 
+SECRET_KEY = env_str("DJANGO_SECRET_KEY")  # no default: refuse to start without one
+if len(SECRET_KEY) < 50 or SECRET_KEY.startswith(("insecure", "change-me", "django-insecure")):
+    # Django's own check only warns; a guessable key forges sessions and signed values.
+    raise ImproperlyConfigured(
+        "DJANGO_SECRET_KEY must be a random string of at least 50 characters, for example "
+        "`python3 -c 'import secrets; print(secrets.token_urlsafe(50))'`."
+    )
+
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", [])
+if not ALLOWED_HOSTS:
+    raise ImproperlyConfigured("Set DJANGO_ALLOWED_HOSTS to the comma-separated host names the site answers to.")
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+
+# The container's health probe is answered before host validation and the HTTPS redirect.
+MIDDLEWARE = ["project.health.HealthzMiddleware", *MIDDLEWARE]
+
+# HTTPS is terminated by a proxy in front of daphne (`--proxy-headers`), which must set
+# X-Forwarded-Proto. The defaults are the secure ones; `.env.example` turns them off only for
+# the plain-HTTP trial on localhost.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 31_536_000)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-SECURE_HSTS_PRELOAD = True
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", True)
 SECURE_CONTENT_TYPE_NOSNIFF = True
-SESSION_COOKIE_SECURE = True
-CSRF_COOKIE_SECURE = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", True)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+
+STATIC_ROOT = env_str("DJANGO_STATIC_ROOT", str(BASE_DIR / "staticfiles"))  # noqa: F405
+# Static files are collected into the image at build time and served by WhiteNoise with
+# hashed names, so browsers may cache them forever.
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    **globals().get("STORAGES", global_settings.STORAGES),  # keep a "default" storage base.py may set
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }

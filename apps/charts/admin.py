@@ -1,0 +1,134 @@
+"""The functions dashboard: list with charts, an Add form with presets, a bulk Refresh."""
+
+from django import forms
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html
+from django.utils.text import Truncator
+
+from apps.charts.models import PRESETS, Function
+from apps.charts.selectors import function_image_url
+from apps.charts.services import function_create, function_validate, functions_refresh
+from apps.core.errors import DomainError
+
+CUSTOM = ""
+THUMBNAIL_WIDTH, THUMBNAIL_HEIGHT = 240, 120
+
+
+class FunctionAddForm(forms.ModelForm):
+    """A preset or any expression of the grammar; a typed expression wins over the preset."""
+
+    preset = forms.ChoiceField(
+        label="Function",
+        choices=[*[(preset, f"y = {preset}") for preset in PRESETS], (CUSTOM, "Custom expression (type it below)")],
+        initial=PRESETS[0],
+        required=False,
+    )
+
+    class Meta:
+        model = Function
+        fields = ["preset", "expression", "dt", "interval"]
+        widgets = {"expression": forms.TextInput(attrs={"size": 60, "placeholder": "e.g. t^2 + 2/t"})}
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["expression"].required = False
+        self.fields["expression"].help_text = (
+            "Leave empty to use the preset above. Grammar: numbers, t (unix seconds), + - * / ^, "
+            "parentheses, unary minus, sin cos tan exp ln log sqrt abs, pi."
+        )
+        self.fields["dt"].initial = 1
+        self.fields["interval"].initial = 30
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        expression = (cleaned.get("expression") or "").strip() or cleaned.get("preset") or ""
+        cleaned["expression"] = expression
+        if "dt" in cleaned and "interval" in cleaned:
+            try:
+                function_validate(expression=expression, dt=cleaned["dt"], interval=cleaned["interval"])
+            except DomainError as exc:
+                for error in exc.errors:
+                    self.add_error(error.field if error.field in self.fields else None, error.message)
+        return cleaned
+
+    def _post_clean(self) -> None:
+        # The row is created by `function_create`, not by this form: nothing to validate on a
+        # model instance here (its checks are the ones `clean` already ran).
+        pass
+
+
+@admin.register(Function)
+class FunctionAdmin(admin.ModelAdmin):
+    # Column names are a contract: the live widget updates td.field-status, td.field-chart and
+    # td.field-processed_at by row pk.
+    list_display = ["expression", "chart", "dt", "interval", "processed_at", "status"]
+    list_display_links = ["expression"]
+    list_filter = ["status"]
+    search_fields = ["expression"]
+    list_per_page = 50
+    actions = ["refresh"]
+    add_fields = ["preset", "expression", "dt", "interval"]
+    view_fields = [
+        "expression", "chart_full", "dt", "interval", "status", "error",
+        "queued_at", "started_at", "processed_at", "created_at", "updated_at",
+    ]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Function]:
+        # The list needs the image's hash (for its URL), never its bytes.
+        return super().get_queryset(request).defer("image")
+
+    def get_fields(self, request: HttpRequest, obj: Function | None = None) -> list[str]:
+        return self.add_fields if obj is None else self.view_fields
+
+    def get_form(self, request: HttpRequest, obj: Function | None = None, change: bool = False, **kwargs):
+        if obj is None:
+            kwargs["form"] = FunctionAddForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def has_change_permission(self, request: HttpRequest, obj: Function | None = None) -> bool:
+        # A stored function is read-only (view page); new charts come from Add and Refresh.
+        return obj is None and super().has_change_permission(request, obj)
+
+    def save_model(self, request: HttpRequest, obj: Function, form, change: bool) -> None:
+        # Through the service: it validates, stores the row and queues the chart after commit.
+        created = function_create(
+            expression=form.cleaned_data["expression"], dt=form.cleaned_data["dt"],
+            interval=form.cleaned_data["interval"],
+        )
+        obj.pk = created.pk
+        obj.refresh_from_db()
+
+    @admin.display(description="chart")
+    def chart(self, obj: Function) -> str:
+        """The thumbnail (linking to the full image); the error text after a failure."""
+        if obj.status == Function.Status.FAILED and obj.error:
+            return format_html(
+                '<span class="chart-error" style="color:#ba2121;white-space:pre-wrap">{}</span>',
+                Truncator(obj.error).chars(400),
+            )
+        url = function_image_url(function_id=obj.pk, image_hash=obj.image_hash)
+        if url is None:
+            return {"queued": "Waiting for a worker…", "running": "Drawing…"}.get(obj.status, "—")
+        return format_html(
+            '<a href="{}" target="_blank" rel="noopener"><img src="{}" alt="Chart of y = {}" '
+            'width="{}" height="{}" loading="lazy"></a>',
+            url, url, obj.expression, THUMBNAIL_WIDTH, THUMBNAIL_HEIGHT,
+        )
+
+    @admin.display(description="chart")
+    def chart_full(self, obj: Function) -> str:
+        url = function_image_url(function_id=obj.pk, image_hash=obj.image_hash)
+        if url is None:
+            return "No chart yet."
+        return format_html('<a href="{}" target="_blank"><img src="{}" alt="Chart of y = {}" style="max-width:100%"></a>',
+                           url, url, obj.expression)
+
+    @admin.action(description="Refresh", permissions=["change"])
+    def refresh(self, request: HttpRequest, queryset: QuerySet[Function]) -> None:
+        result = functions_refresh(ids=list(queryset.values_list("pk", flat=True)))
+        message = f"{result.queued} chart(s) queued for refresh."
+        if result.skipped:
+            message += f" {result.skipped} skipped: already queued or running."
+        self.message_user(request, message)

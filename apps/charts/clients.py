@@ -1,0 +1,127 @@
+"""One client per outside service of the charts pipeline: the data service (service 2, the
+points) and the Highcharts export server (service 3, the PNG).
+
+Both raise `ServiceError`, whose text names the service and says what happened, and whose
+`transient` flag tells the task whether a retry can help: the service down, a timeout or a
+5xx is transient; a 4xx (the service refused this input) is permanent.
+"""
+
+from dataclasses import dataclass
+
+import httpx
+from django.conf import settings
+
+DATA_SERVICE = "Data service"
+IMAGE_SERVICE = "Image service"
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# Bodies of failed responses are quoted in the error text; keep that readable.
+_MAX_QUOTED = 300
+
+
+class ServiceError(Exception):
+    """An outside service failed. `str(error)` is the text shown to the user."""
+
+    def __init__(self, *, service: str, message: str, transient: bool, status: int | None = None) -> None:
+        # `message` reads as the rest of a sentence whose subject is the service:
+        # "Image service unreachable (connection refused)", "Data service: division by zero ...".
+        separator = "" if message.startswith(":") else " "
+        super().__init__(f"{service}{separator}{message}")
+        self.service = service
+        self.message = message
+        self.transient = transient
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Points:
+    start: int | None
+    end: int | None
+    points: list[list[float]]
+
+
+def _network_error(service: str, exc: httpx.HTTPError, timeout: float) -> ServiceError:
+    """Describe a request that got no HTTP answer: always transient."""
+    if isinstance(exc, httpx.TimeoutException) and not isinstance(exc, httpx.ConnectTimeout):
+        return ServiceError(service=service, message=f"timed out after {timeout:g} s", transient=True)
+    text = str(exc).lower()
+    if "refused" in text:
+        reason = "connection refused"
+    elif isinstance(exc, httpx.ConnectTimeout):
+        reason = "connect timeout"
+    elif "name or service not known" in text or "nodename" in text or "name resolution" in text:
+        reason = "unknown host"
+    elif isinstance(exc, httpx.RemoteProtocolError):
+        reason = "connection dropped"
+    else:
+        reason = str(exc)[:_MAX_QUOTED] or type(exc).__name__
+    return ServiceError(service=service, message=f"unreachable ({reason})", transient=True)
+
+
+def _quote(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= _MAX_QUOTED else text[: _MAX_QUOTED - 1] + "…"
+
+
+def _json_or_none(response: httpx.Response) -> dict | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def dataservice_points(*, expression: str, dt: float, interval: float) -> Points:
+    """The points [[t_unix_seconds, y], ...] of `expression` over the last `interval` days."""
+    timeout = settings.DATASERVICE_TIMEOUT
+    try:
+        with httpx.Client(base_url=settings.DATASERVICE_URL, timeout=timeout) as client:
+            response = client.post("/points", json={"expression": expression, "dt": dt, "interval": interval})
+    except httpx.HTTPError as exc:
+        raise _network_error(DATA_SERVICE, exc, timeout) from exc
+
+    body = _json_or_none(response)
+    if response.status_code >= 500:
+        detail = (body or {}).get("detail") or _quote(response.text) or response.reason_phrase
+        raise ServiceError(
+            service=DATA_SERVICE, message=f"failed (HTTP {response.status_code}): {detail}",
+            transient=True, status=response.status_code,
+        )
+    if response.status_code >= 400:
+        # The data service's own words: "division by zero at t=...", "unexpected ')' at position 4".
+        detail = (body or {}).get("detail") or _quote(response.text) or response.reason_phrase
+        raise ServiceError(service=DATA_SERVICE, message=f": {detail}", transient=False, status=response.status_code)
+    points = (body or {}).get("points")
+    if response.status_code != 200 or not isinstance(points, list):
+        raise ServiceError(
+            service=DATA_SERVICE, message=f"gave an unexpected answer (HTTP {response.status_code}, no points)",
+            transient=False, status=response.status_code,
+        )
+    return Points(start=body.get("start"), end=body.get("end"), points=points)
+
+
+def export_server_png(*, options: dict, width: int, height: int) -> bytes:
+    """Render Highcharts `options` to a PNG of width x height pixels."""
+    timeout = settings.EXPORT_SERVER_TIMEOUT
+    payload = {"infile": options, "type": "png", "width": width, "height": height}
+    try:
+        with httpx.Client(base_url=settings.EXPORT_SERVER_URL, timeout=timeout) as client:
+            response = client.post("/", json=payload)
+    except httpx.HTTPError as exc:
+        raise _network_error(IMAGE_SERVICE, exc, timeout) from exc
+
+    if response.status_code == 200 and response.content.startswith(PNG_SIGNATURE):
+        return response.content
+    body = _json_or_none(response) or {}
+    detail = body.get("message") or _quote(response.text) or response.reason_phrase
+    code = f" {body['errorCode']}" if body.get("errorCode") else ""
+    if response.status_code == 200:
+        raise ServiceError(service=IMAGE_SERVICE, message="answered with something that is not a PNG", transient=False)
+    # The export server answers 400 when its queue is full or a render timed out: worth a retry.
+    busy = body.get("errorCode") in {"EXPORT_QUEUE_FULL", "EXPORT_RASTERIZATION_TIMEOUT", "POOL_ACQUIRE_TIMEOUT"}
+    transient = response.status_code >= 500 or response.status_code == 429 or busy
+    kind = "failed" if response.status_code >= 500 else "refused the chart"
+    raise ServiceError(
+        service=IMAGE_SERVICE, message=f"{kind} (HTTP {response.status_code}{code}): {detail}",
+        transient=transient, status=response.status_code,
+    )

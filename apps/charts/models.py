@@ -1,0 +1,66 @@
+"""A function y = f(t) whose chart is drawn in the background.
+
+The row is the job's state: status, timestamps, the last error and the PNG itself (stored in
+PostgreSQL, served by `apps.charts.views`). Writes go through `apps.charts.services`.
+"""
+
+from django.db import models
+
+# The limits on dt, interval and the point count are the data service's own
+# (DATASERVICE_* settings, checked by `apps.dataservice.schemas`), so the admin form and the
+# API refuse exactly what the service would refuse.
+EXPRESSION_MAX_LENGTH = 200
+
+PRESETS = ("t + 2/t", "sin(t)")
+
+
+class Function(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        FINISHED = "finished", "Finished"
+        FAILED = "failed", "Failed"
+
+    IN_FLIGHT = (Status.QUEUED, Status.RUNNING)
+
+    expression = models.CharField(
+        max_length=EXPRESSION_MAX_LENGTH,
+        help_text="y = f(t), t in unix seconds. Numbers, t, + - * / ^, parentheses, "
+        "sin cos tan exp ln log sqrt abs, pi.",
+    )
+    # Bounds are checked by `services.function_validate` (one message per field, shared by
+    # the admin form and the API); the database only guards against nonsense.
+    dt = models.FloatField("dt (hours)", help_text="Step between points, in hours.")
+    interval = models.FloatField(
+        "interval (days)", help_text="How far back from the processing time the chart reaches, in days."
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    # TextField: service errors quote the other side's message, whatever its length.
+    error = models.TextField(blank=True, default="")
+    image = models.BinaryField(null=True, blank=True, editable=False)
+    # SHA-256 of `image`: the chart URL carries it, so a new image gets a new URL (no stale cache).
+    image_hash = models.CharField(max_length=64, blank=True, default="", editable=False)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    processed_at = models.DateTimeField("processed", null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(dt__gt=0), name="charts_function_dt_positive"),
+            models.CheckConstraint(condition=models.Q(interval__gt=0), name="charts_function_interval_positive"),
+            models.CheckConstraint(
+                condition=models.Q(status__in=["queued", "running", "finished", "failed"]),
+                name="charts_function_status_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.expression
+
+    @property
+    def image_version(self) -> str:
+        """The short content hash the chart URL carries; empty when there is no image."""
+        return self.image_hash[:16]

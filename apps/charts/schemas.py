@@ -1,0 +1,91 @@
+"""Input and output schemas of the functions API. Inputs refuse unknown fields."""
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from ninja import Field, Schema
+from pydantic import ConfigDict
+
+from django.conf import settings
+
+from apps.charts.models import EXPRESSION_MAX_LENGTH, PRESETS
+from apps.charts.selectors import Ordering
+
+MAX_ID = 2**63 - 1  # bigint: larger ids cannot exist and must not reach SQL
+FunctionId = Annotated[int, Field(ge=1, le=MAX_ID)]
+StatusName = Literal["queued", "running", "finished", "failed"]
+
+
+class FunctionCreateIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    expression: str = Field(
+        ..., min_length=1, max_length=EXPRESSION_MAX_LENGTH, examples=list(PRESETS),
+        description="y = f(t), t in unix seconds. Numbers, t, + - * / ^, parentheses, unary minus, "
+        "sin cos tan exp ln log sqrt abs, pi.",
+    )
+    # The data service's limits; the point count (interval / dt + 1 <= DATASERVICE_MAX_POINTS)
+    # is checked by the service and answered as a 422 with rule "too_many_points".
+    dt: float = Field(
+        ..., ge=settings.DATASERVICE_MIN_DT_HOURS, le=settings.DATASERVICE_MAX_DT_HOURS, allow_inf_nan=False,
+        description="Step in hours.", examples=[1],
+    )
+    interval: float = Field(
+        ..., gt=0, le=settings.DATASERVICE_MAX_INTERVAL_DAYS, allow_inf_nan=False,
+        description="Depth in days, back from the processing time.", examples=[30],
+    )
+
+
+class FunctionCreated(Schema):
+    id: int
+
+
+class FunctionsRefreshIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    ids: list[FunctionId] = Field(..., min_length=1, max_length=1000, description="Functions to draw again.")
+
+
+class FunctionsRefreshed(Schema):
+    queued: int = Field(..., description="Rows queued for a new chart.")
+    skipped: int = Field(..., description="Rows already queued or running: not queued twice.")
+
+
+class FunctionListQuery(Schema):
+    limit: int = Field(20, ge=1, le=100)
+    offset: int = Field(0, ge=0, le=1_000_000)
+    ordering: Ordering = "-created_at"
+    status: StatusName | None = None
+
+
+class FunctionOut(Schema):
+    id: int
+    expression: str
+    dt: float = Field(..., description="Step in hours.")
+    interval: float = Field(..., description="Depth in days.")
+    status: StatusName
+    error: str = Field(..., description="Text of the last failure; empty after a success.")
+    image_url: str | None = Field(
+        ..., description="Versioned chart URL (changes with every new image); null until the first chart."
+    )
+    queued_at: datetime | None
+    started_at: datetime | None
+    processed_at: datetime | None = Field(..., description="End of the last processing, finished or failed.")
+    created_at: datetime
+    updated_at: datetime
+
+
+class FunctionPage(Schema):
+    count: int
+    items: list[FunctionOut]
+
+
+class ErrorItem(Schema):
+    field: str | None
+    rule: str
+    message: str
+
+
+class Error(Schema):
+    detail: str
+    errors: list[ErrorItem]

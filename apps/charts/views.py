@@ -1,0 +1,70 @@
+"""The chart image, for the admin's <img> tags and for API clients.
+
+`/charts/<id>/<version>.png` carries the image's content hash: it never changes meaning, so
+it is cached for a year (`immutable`); a refreshed chart has a new URL. A request for an old
+version is redirected to the current one. `/charts/<id>.png` always serves the current
+image with an ETag and `no-cache`, so a browser revalidates (304) instead of showing a stale
+one. Both need a staff session or an API bearer token.
+"""
+
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.utils.cache import patch_vary_headers
+
+from apps.accounts.selectors import api_token_user
+from apps.charts.selectors import function_image, function_image_hash, function_image_url
+
+IMMUTABLE = "private, max-age=31536000, immutable"
+REVALIDATE = "private, no-cache"
+
+
+def _error(status: int, rule: str, message: str) -> JsonResponse:
+    return JsonResponse({"detail": message, "errors": [{"field": None, "rule": rule, "message": message}]}, status=status)
+
+
+def _authorize(request: HttpRequest) -> JsonResponse | None:
+    """None when allowed; otherwise the 401/403 answer."""
+    header = request.headers.get("Authorization", "")
+    if header:
+        scheme, _, raw = header.partition(" ")
+        if scheme.lower() == "bearer" and raw.strip() and api_token_user(raw=raw.strip()) is not None:
+            return None
+        return _error(401, "authentication", "Invalid or revoked bearer token.")
+    if not request.user.is_authenticated:
+        return _error(401, "authentication", "Authentication required: log in to the admin or send a bearer token.")
+    if not request.user.is_staff:
+        return _error(403, "permission", "Only staff users may see charts through the admin session.")
+    return None
+
+
+def chart_png_response(request: HttpRequest, *, function_id: int, immutable: bool) -> HttpResponse:
+    """The current PNG with its ETag, or 304 when the client already has it, or 404."""
+    image_hash = function_image_hash(function_id=function_id)
+    if not image_hash:
+        return _error(404, "not_found", f"Function {function_id} has no chart yet.")
+    etag = f'"{image_hash}"'
+    if etag in [tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")]:
+        response = HttpResponse(status=304)
+    else:
+        image = function_image(function_id=function_id)
+        if image is None:  # deleted between the two reads
+            return _error(404, "not_found", f"Function {function_id} has no chart yet.")
+        response = HttpResponse(image[0], content_type="image/png")
+        etag = f'"{image[1]}"'
+    response["ETag"] = etag
+    response["Cache-Control"] = IMMUTABLE if immutable else REVALIDATE
+    patch_vary_headers(response, ["Authorization", "Cookie"])
+    return response
+
+
+def chart_image(request: HttpRequest, function_id: int, version: str | None = None) -> HttpResponse:
+    if (denied := _authorize(request)) is not None:
+        return denied
+    if version is None:
+        return chart_png_response(request, function_id=function_id, immutable=False)
+    image_hash = function_image_hash(function_id=function_id)
+    if image_hash and not image_hash.startswith(version):
+        # An old version: the page that asked is stale. Send it to the current image.
+        response = HttpResponseRedirect(function_image_url(function_id=function_id, image_hash=image_hash))
+        response["Cache-Control"] = "private, no-cache"
+        return response
+    return chart_png_response(request, function_id=function_id, immutable=True)

@@ -1,0 +1,98 @@
+"""Helpers for the websocket tests: clients on the real ASGI application and the real Redis
+channel layer (test settings: Redis db 1)."""
+
+import json
+import os
+import uuid
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.db import connections
+from django.test import Client
+
+ORIGIN = (b"origin", b"http://localhost")
+
+
+@pytest.fixture(autouse=True)
+async def close_thread_connections():
+    """The consumers' ORM calls run in asgiref's worker thread, whose connection outlives the
+    test (CONN_MAX_AGE) and would keep the test database from being dropped."""
+    yield
+    await sync_to_async(connections.close_all)()
+
+
+@pytest.fixture
+def private_layer(settings):
+    """The real Redis layer under a prefix of its own, so parallel test runs on this machine
+    (which broadcast to the same stream groups) cannot leak events into these tests."""
+    layers = {"default": {**settings.CHANNEL_LAYERS["default"]}}
+    layers["default"]["CONFIG"] = {
+        **layers["default"]["CONFIG"],
+        "prefix": f"calcboard-test-live-{os.getpid()}-{uuid.uuid4().hex[:6]}",
+    }
+    settings.CHANNEL_LAYERS = layers
+    return layers
+
+
+def communicator(*, headers=(), subprotocols=None, origin: bool = True) -> WebsocketCommunicator:
+    from project.asgi import application
+
+    return WebsocketCommunicator(
+        application, "/ws/events/", headers=[*([ORIGIN] if origin else []), *headers], subprotocols=subprotocols
+    )
+
+
+@pytest.fixture
+def session_headers(user) -> list[tuple[bytes, bytes]]:
+    client = Client()
+    client.force_login(user)
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
+    return [(b"cookie", f"{settings.SESSION_COOKIE_NAME}={cookie}".encode())]
+
+
+@pytest.fixture
+def token_headers(api_token) -> list[tuple[bytes, bytes]]:
+    return [(b"authorization", f"Bearer {api_token}".encode())]
+
+
+async def open_socket(headers) -> WebsocketCommunicator:
+    ws = communicator(headers=headers)
+    connected, _ = await ws.connect(timeout=5)
+    assert connected
+    return ws
+
+
+async def request(ws: WebsocketCommunicator, message) -> dict:
+    """Send one client message and return the server's reply (not an event)."""
+    if isinstance(message, (str, bytes)):
+        await ws.send_to(**({"text_data": message} if isinstance(message, str) else {"bytes_data": message}))
+    else:
+        await ws.send_json_to(message)
+    return await ws.receive_json_from(timeout=5)
+
+
+async def next_event(ws: WebsocketCommunicator, *, timeout: float = 5) -> dict:
+    reply = await ws.receive_json_from(timeout=timeout)
+    assert reply["type"] == "event", reply
+    return reply["event"]
+
+
+async def no_message(ws: WebsocketCommunicator, *, timeout: float = 0.3) -> bool:
+    return await ws.receive_nothing(timeout=timeout, interval=0.02)
+
+
+def frames(ws: WebsocketCommunicator) -> list[dict]:
+    """Everything queued for the client right now, decoded (for assertions on order)."""
+    out = []
+    queue = ws.output_queue
+    while not queue.empty():
+        message = queue.get_nowait()
+        if message["type"] == "websocket.send":
+            out.append(json.loads(message["text"]))
+    return out
+
+
+async def drain(ws: WebsocketCommunicator, *, count: int, timeout: float = 5) -> list[dict]:
+    return [await ws.receive_json_from(timeout=timeout) for _ in range(count)]

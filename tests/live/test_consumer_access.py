@@ -1,0 +1,112 @@
+"""Who may open /ws/events/: an admin session or a bearer token, from an allowed origin."""
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.contrib.auth import get_user_model
+
+from apps.accounts.models import ApiToken
+from apps.accounts.services import api_token_create, api_token_revoke
+from apps.live.consumers import CLOSE_UNAUTHENTICATED
+from tests.live.conftest import communicator, request
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("private_layer")]
+
+
+async def assert_refused_as_unauthenticated(ws) -> None:
+    connected, _ = await ws.connect(timeout=5)
+    assert connected  # accepted first, so the client can read why it is closed
+    error = await ws.receive_json_from(timeout=5)
+    assert error["type"] == "error"
+    assert error["code"] == "unauthenticated"
+    assert "Bearer" in error["message"]
+    close = await ws.receive_output(timeout=5)
+    assert close == {"type": "websocket.close", "code": CLOSE_UNAUTHENTICATED}
+
+
+async def test_it_refuses_a_connection_without_credentials_with_4401():
+    await assert_refused_as_unauthenticated(communicator())
+
+
+async def test_it_ignores_what_an_unauthenticated_client_sends_before_the_close():
+    ws = communicator()
+    await assert_refused_as_unauthenticated(ws)
+    await ws.send_json_to({"action": "subscribe", "stream": "calculations"})
+    assert await ws.receive_nothing(timeout=0.3)
+
+
+async def test_it_accepts_an_admin_session(session_headers):
+    ws = communicator(headers=session_headers)
+    connected, subprotocol = await ws.connect(timeout=5)
+    assert connected and subprotocol is None
+    assert await request(ws, {"action": "subscribe", "stream": "calculations"}) == {
+        "type": "subscribed", "stream": "calculations",
+    }
+    await ws.disconnect()
+
+
+async def test_it_accepts_a_bearer_token_header(token_headers):
+    ws = communicator(headers=token_headers)
+    connected, _ = await ws.connect(timeout=5)
+    assert connected
+    assert (await request(ws, {"action": "ping"})) == {"type": "pong"}
+    await ws.disconnect()
+
+
+async def test_it_accepts_a_token_in_the_subprotocol_and_never_echoes_it(api_token):
+    ws = communicator(subprotocols=["calcboard.v1", f"calcboard.bearer.{api_token}"])
+    connected, subprotocol = await ws.connect(timeout=5)
+    assert connected
+    assert subprotocol == "calcboard.v1"
+    assert (await request(ws, {"action": "ping"})) == {"type": "pong"}
+    await ws.disconnect()
+
+
+async def test_it_refuses_a_revoked_token(user):
+    token, raw = await sync_to_async(api_token_create)(user=user, name="to revoke")
+    await sync_to_async(api_token_revoke)(token=token)
+    await assert_refused_as_unauthenticated(communicator(headers=[(b"authorization", f"Bearer {raw}".encode())]))
+
+
+async def test_it_refuses_an_unknown_token(db):
+    await assert_refused_as_unauthenticated(communicator(headers=[(b"authorization", b"Bearer not-a-token")]))
+
+
+async def test_it_refuses_an_unknown_token_in_the_subprotocol(db):
+    await assert_refused_as_unauthenticated(communicator(subprotocols=["calcboard.v1", "calcboard.bearer.nope"]))
+
+
+async def test_it_refuses_a_token_of_an_inactive_user(user, api_token):
+    await sync_to_async(get_user_model().objects.filter(pk=user.pk).update)(is_active=False)
+    await assert_refused_as_unauthenticated(communicator(headers=[(b"authorization", f"Bearer {api_token}".encode())]))
+
+
+async def test_it_refuses_another_authorization_scheme(user):
+    await assert_refused_as_unauthenticated(communicator(headers=[(b"authorization", b"Basic YTpi")]))
+
+
+async def test_it_refuses_a_session_that_was_logged_out(user, session_headers):
+    from django.contrib.sessions.models import Session
+
+    await sync_to_async(Session.objects.all().delete)()
+    await assert_refused_as_unauthenticated(communicator(headers=session_headers))
+
+
+async def test_it_records_the_last_use_of_a_token(user, token_headers):
+    ws = communicator(headers=token_headers)
+    assert (await ws.connect(timeout=5))[0]
+    token = await sync_to_async(ApiToken.objects.get)(user=user)
+    assert token.last_used_at is not None
+    await ws.disconnect()
+
+
+@pytest.mark.parametrize("origin", [b"http://evil.example", b"null", b"http://localhost.evil.example"])
+async def test_it_refuses_a_foreign_origin_at_the_handshake(token_headers, origin):
+    ws = communicator(headers=[(b"origin", origin), *token_headers], origin=False)
+    connected, _ = await ws.connect(timeout=5)
+    assert not connected  # daphne turns this into HTTP 403
+
+
+async def test_it_refuses_a_missing_origin_at_the_handshake(token_headers):
+    ws = communicator(headers=token_headers, origin=False)
+    connected, _ = await ws.connect(timeout=5)
+    assert not connected
