@@ -43,7 +43,7 @@ def celery_worker(test_db_name, dataservice, export_server) -> Iterator[processe
 
     with app.connection_for_write() as conn:
         for queue in (settings.CALCULATIONS_QUEUE, settings.CHARTS_QUEUE):
-            conn.default_channel.queue_declare(queue=queue, durable=True)
+            conn.default_channel.queue_declare(queue=queue, durable=True, auto_delete=False)
             conn.default_channel.queue_purge(queue)
     worker = processes.start_worker(test_db_name)
     yield worker

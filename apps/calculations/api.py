@@ -1,3 +1,89 @@
-from ninja import Router
+"""REST endpoints for calculations, mounted at /api/calculations (auth: session or bearer)."""
+
+from django.http import HttpRequest, HttpResponse
+from ninja import Query, Router, Status
+
+from apps.calculations.schemas import (
+    CalculationCreatedOut,
+    CalculationCreateIn,
+    CalculationDetailOut,
+    CalculationListOut,
+    ErrorOut,
+    Ordering,
+)
+from apps.calculations.selectors import (
+    calculation_detail_json,
+    calculation_list,
+    calculation_rows_csv,
+    detail_fields_parse,
+)
+from apps.calculations.services import calculation_create
 
 router = Router(tags=["calculations"])
+
+
+@router.post(
+    "",
+    response={201: CalculationCreatedOut, 401: ErrorOut, 422: ErrorOut},
+    summary="Queue a calculation",
+    operation_id="calculation_create",
+)
+def calculation_create_endpoint(request: HttpRequest, payload: CalculationCreateIn):
+    """Validate the inputs and queue a run; it executes in the background (first in, first out).
+
+    Rules, each a 422 naming the field and the rule: `date_start`/`date_fin` real dates in
+    exactly `YYYY-MM-DD`; `date_start <= date_fin`; `lag` an integer from 1 to 3650; at most
+    CALCBOARD_MAX_RESULT_ROWS (default 100,000) result rows; `name` at most 200 characters
+    (default: a summary of the inputs); no other fields.
+    """
+    calculation = calculation_create(
+        date_start=payload.date_start, date_fin=payload.date_fin, lag=payload.lag, name=payload.name
+    )
+    return Status(201, {"id": calculation.pk})
+
+
+@router.get(
+    "",
+    response={200: CalculationListOut, 401: ErrorOut, 422: ErrorOut},
+    summary="List calculations, 10 per page",
+    operation_id="calculation_list",
+)
+def calculation_list_endpoint(
+    request: HttpRequest,
+    page: int = Query(1, ge=1, description="1-based; a page past the end is empty."),
+    ordering: Ordering = Query("-launched_at", description="By launch date, ascending or descending."),
+):
+    return calculation_list(page=page, ordering=ordering)
+
+
+@router.get(
+    "/{id}",
+    response={200: CalculationDetailOut, 401: ErrorOut, 404: ErrorOut, 422: ErrorOut},
+    summary="One calculation and, once finished, its result",
+    operation_id="calculation_detail",
+)
+def calculation_detail_endpoint(
+    request: HttpRequest,
+    id: int,
+    fields: str | None = Query(
+        None, description="Comma-separated optional fields: `name`, `duration`.", examples=["name,duration"]
+    ),
+):
+    """`result` is null until the run has finished; a failed run carries its `error`."""
+    # The document (up to 100,000 rows) is built by PostgreSQL and passed through as text.
+    body = calculation_detail_json(calculation_id=id, fields=detail_fields_parse(fields=fields))
+    return HttpResponse(body, content_type="application/json")
+
+
+@router.get(
+    "/{id}/result.csv",
+    response={200: str, 401: ErrorOut, 404: ErrorOut, 409: ErrorOut},
+    summary="Download a finished calculation's rows as CSV",
+    operation_id="calculation_result_csv",
+    url_name="calculation_result_csv",
+    openapi_extra={"responses": {200: {"content": {"text/csv": {"schema": {"type": "string"}}}}}},
+)
+def calculation_result_csv_endpoint(request: HttpRequest, id: int):
+    response = HttpResponse(calculation_rows_csv(calculation_id=id), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="calculation-{id}.csv"'
+    return response

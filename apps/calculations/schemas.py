@@ -14,7 +14,6 @@ Ordering = Literal["launched_at", "-launched_at"]
 Status = Literal["queued", "running", "finished", "failed"]
 assert set(get_args(Status)) == set(CalculationStatus.values)  # one list of statuses
 
-DETAIL_OPTIONAL_FIELDS = ("name", "duration")
 
 
 def _strict_date(value: Any) -> date:

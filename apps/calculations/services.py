@@ -22,7 +22,7 @@ Every state change is written first, then broadcast with `apps.live.realtime.bro
 
 import io
 import logging
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -48,7 +48,7 @@ def iso(value: datetime | None) -> str | None:
     """ISO 8601 in UTC with microseconds and a `Z`, the one timestamp format of the API."""
     if value is None:
         return None
-    return value.astimezone(timezone.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def calculation_event_payload(calculation: Calculation) -> dict[str, Any]:
@@ -141,7 +141,8 @@ def calculation_validate(*, date_start: Any, date_fin: Any, lag: Any, name: Any 
     limit = settings.CALCBOARD_MAX_RESULT_ROWS
     if rows > limit:
         raise DomainError(
-            f"This run would produce {rows} rows; the limit is {limit}. Shorten the period or raise lag.",
+            f"date_fin is too far from date_start: the run would produce {rows} rows, the limit is {limit}. "
+            "Shorten the period or raise lag.",
             field="date_fin",
             rule="max_rows",
         )

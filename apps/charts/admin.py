@@ -11,6 +11,7 @@ from apps.charts.models import PRESETS, Function
 from apps.charts.selectors import function_image_url
 from apps.charts.services import function_create, function_validate, functions_refresh
 from apps.core.errors import DomainError
+from apps.live.admin import LiveChangeListMixin
 
 CUSTOM = ""
 THUMBNAIL_WIDTH, THUMBNAIL_HEIGHT = 240, 120
@@ -60,7 +61,8 @@ class FunctionAddForm(forms.ModelForm):
 
 
 @admin.register(Function)
-class FunctionAdmin(admin.ModelAdmin):
+class FunctionAdmin(LiveChangeListMixin, admin.ModelAdmin):
+    live_kind = "function"  # the live widget follows this stream (apps.live.admin)
     # Column names are a contract: the live widget updates td.field-status, td.field-chart and
     # td.field-processed_at by row pk.
     list_display = ["expression", "chart", "dt", "interval", "processed_at", "status"]

@@ -1,7 +1,7 @@
 """REST API of the charts job, mounted at /api/functions."""
 
 from django.http import HttpRequest, HttpResponse
-from ninja import Path, Query, Router
+from ninja import Path, Query, Router, Status
 
 from apps.charts import selectors, services
 from apps.charts.models import Function
@@ -41,14 +41,14 @@ def _out(function: Function) -> dict:
 @router.post("", response={201: FunctionCreated, 401: Error, 422: Error}, summary="Create a function and queue its chart")
 def function_create(request: HttpRequest, payload: FunctionCreateIn):
     function = services.function_create(expression=payload.expression, dt=payload.dt, interval=payload.interval)
-    return 201, {"id": function.pk}
+    return Status(201, {"id": function.pk})
 
 
 @router.get("", response={200: FunctionPage, 401: Error, 422: Error}, summary="List functions (paginated)")
 def function_list(request: HttpRequest, query: Query[FunctionListQuery]):
     queryset = selectors.function_list(ordering=query.ordering, status=query.status)
     items = [_out(function) for function in queryset[query.offset : query.offset + query.limit]]
-    return 200, {"count": queryset.count(), "items": items}
+    return Status(200, {"count": queryset.count(), "items": items})
 
 
 @router.post(
@@ -57,12 +57,12 @@ def function_list(request: HttpRequest, query: Query[FunctionListQuery]):
 )
 def functions_refresh(request: HttpRequest, payload: FunctionsRefreshIn):
     result = services.functions_refresh(ids=payload.ids)
-    return 200, {"queued": result.queued, "skipped": result.skipped}
+    return Status(200, {"queued": result.queued, "skipped": result.skipped})
 
 
 @router.get("/{function_id}", response={200: FunctionOut, 401: Error, 404: Error, 422: Error}, summary="One function")
 def function_detail(request: HttpRequest, function_id: int = Path(..., ge=1, le=MAX_ID)):
-    return 200, _out(selectors.function_get(function_id=function_id))
+    return Status(200, _out(selectors.function_get(function_id=function_id)))
 
 
 @router.get(

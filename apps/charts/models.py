@@ -42,7 +42,7 @@ class Function(models.Model):
     image_hash = models.CharField(max_length=64, blank=True, default="", editable=False)
     queued_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
-    processed_at = models.DateTimeField("processed", null=True, blank=True)
+    processed_at = models.DateTimeField("processing date", null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -59,8 +59,3 @@ class Function(models.Model):
 
     def __str__(self) -> str:
         return self.expression
-
-    @property
-    def image_version(self) -> str:
-        """The short content hash the chart URL carries; empty when there is no image."""
-        return self.image_hash[:16]

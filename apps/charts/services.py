@@ -5,10 +5,10 @@ after commit. The payload (also the shape of the REST detail's core fields):
 
     {"kind": "function", "id": 7,
      "expression": "t + 2/t", "status": "queued" | "running" | "finished" | "failed",
-     "processed_at": ISO-8601 | null,      # end of the last processing (finished or failed)
+     "processed_at": ISO-8601 UTC | null,      # end of the last processing (finished or failed)
      "error": "",                          # text of the last failure, "" after a success
      "image_url": "/charts/7/3f2a9c0d1b7e4a55.png" | null,  # versioned: new image, new URL
-     "updated_at": ISO-8601 with microseconds}   # order of events: drop older ones
+     "updated_at": ISO-8601 UTC with microseconds}   # order of events: drop older ones
 
 The pipeline (`function_render`) never holds a transaction open across an HTTP call: it marks
 the row running, asks the data service for the points, asks the export server for the PNG,
@@ -18,11 +18,10 @@ then stores the result in one UPDATE.
 import hashlib
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from functools import partial
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -64,7 +63,10 @@ def function_validate(*, expression: str, dt: float, interval: float) -> None:
 # --- events ---------------------------------------------------------------------------------
 
 def _iso(value: datetime | None) -> str | None:
-    return value.isoformat(timespec="microseconds") if value else None
+    """ISO 8601 in UTC with microseconds and a `Z` (the API's one timestamp format)."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def function_payload(*, function: Function) -> dict:
@@ -95,8 +97,14 @@ def _enqueue(function_ids: Sequence[int]) -> None:
     """
     from apps.charts.tasks import function_render_task
 
+    def publish(function_id: int) -> Callable[[], None]:
+        def publish_render_task() -> None:  # a named function: Django logs a failure by its name
+            function_render_task.delay(function_id)
+
+        return publish_render_task
+
     for function_id in function_ids:
-        transaction.on_commit(partial(function_render_task.delay, function_id), robust=True)
+        transaction.on_commit(publish(function_id), robust=True)
 
 
 # --- writes ---------------------------------------------------------------------------------

@@ -44,6 +44,8 @@ class FunctionRenderTask(Task):
     bind=True,
     base=FunctionRenderTask,
     name="charts.render",
+    # The row (status, image, error) is the result; nothing goes to the result backend.
+    ignore_result=True,
     acks_late=True,
     reject_on_worker_lost=True,
     soft_time_limit=settings.CHARTS_RENDER_SOFT_TIME_LIMIT,

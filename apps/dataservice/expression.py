@@ -234,21 +234,28 @@ class _Parser:
 
     def unexpected(self, token: Token) -> ExpressionError:
         if token.kind == "end":
-            return ExpressionError(f"unexpected end of expression at position {token.position}", position=token.position)
-        return ExpressionError(f"unexpected {_describe(token)} at position {token.position}", position=token.position)
+            return ExpressionError(
+                f"unexpected end of expression at position {token.position}", position=token.position
+            )
+        return ExpressionError(
+            f"unexpected {_describe(token)} at position {token.position}", position=token.position
+        )
 
     def parse(self) -> Node:
         node = self.expression()
-        token = self.current
-        if token.kind != "end":
-            if token.kind in ("number", "name") or token.text == "(":
-                raise ExpressionError(
-                    f"missing operator before {_describe(token)} at position {token.position} "
-                    "(multiplication is written with '*', as in 2*t)",
-                    position=token.position,
-                )
-            raise self.unexpected(token)
+        if self.current.kind != "end":
+            raise self.after_operand(self.current)
         return node
+
+    def after_operand(self, token: Token) -> ExpressionError:
+        """The error for `token` following a complete operand where an operator or the end was due."""
+        if token.kind in ("number", "name") or token.text == "(":
+            return ExpressionError(
+                f"missing operator before {_describe(token)} at position {token.position} "
+                "(multiplication is written with '*', as in 2*t)",
+                position=token.position,
+            )
+        return self.unexpected(token)
 
     def expression(self) -> Node:
         node = self.term()
@@ -324,13 +331,7 @@ class _Parser:
                 f"missing ')' at position {token.position} to close '(' at position {opening.position}",
                 position=token.position,
             )
-        if token.kind in ("number", "name") or token.text == "(":
-            raise ExpressionError(
-                f"missing operator before {_describe(token)} at position {token.position} "
-                "(multiplication is written with '*', as in 2*t)",
-                position=token.position,
-            )
-        raise self.unexpected(token)
+        raise self.after_operand(token)
 
 
 def parse(text: str) -> Node:

@@ -80,14 +80,14 @@ def body_parse(body: bytes) -> Any:
 
 def _number(data: dict, name: str, unit: str, errors: list[FieldError]) -> Decimal | None:
     if name not in data:
-        errors.append(FieldError(name, "required", f"{name} is required ({unit})."))
+        errors.append(FieldError(name, "required", f"{name} is required ({unit})"))
         return None
     value = data[name]
     if value is _NON_FINITE:
-        errors.append(FieldError(name, "type", f"{name} must be a finite number ({unit})."))
+        errors.append(FieldError(name, "type", f"{name} must be a finite number ({unit})"))
         return None
     if not isinstance(value, Decimal):  # bool, str, null, list, object
-        errors.append(FieldError(name, "type", f"{name} must be a number ({unit}), not {_json_type(value)}."))
+        errors.append(FieldError(name, "type", f"{name} must be a number ({unit}), not {_json_type(value)}"))
         return None
     return value
 
@@ -108,24 +108,18 @@ def points_request_parse(*, data: Any) -> PointsRequest:
     """Check a decoded body; raise `DomainError` (422) listing every problem found."""
     if not isinstance(data, dict):
         raise DomainError(
-            "The body must be a JSON object with expression, dt and interval.",
+            "The body must be a JSON object with expression, dt and interval",
             rule="type",
-            errors=[FieldError(None, "type", f"The body must be a JSON object, not {_json_type(data)}.")],
+            errors=[FieldError(None, "type", f"The body must be a JSON object, not {_json_type(data)}")],
         )
     errors: list[FieldError] = []
-    for name in sorted(set(data) - set(FIELDS)):
-        shown = name if len(name) <= 40 else name[:40] + "…"
-        errors.append(
-            FieldError(name, "unknown_field", f"Unknown field '{shown}': only expression, dt and interval are accepted.")
-        )
-
     tree = None
     expression = data.get("expression")
     if "expression" not in data:
-        errors.append(FieldError("expression", "required", "expression is required, for example \"t + 2/t\"."))
+        errors.append(FieldError("expression", "required", 'expression is required, for example "t + 2/t"'))
     elif not isinstance(expression, str):
         errors.append(
-            FieldError("expression", "type", f"expression must be a string, not {_json_type(expression)}.")
+            FieldError("expression", "type", f"expression must be a string, not {_json_type(expression)}")
         )
     else:
         try:
@@ -134,19 +128,25 @@ def points_request_parse(*, data: Any) -> PointsRequest:
             errors.append(ExpressionFieldError("expression", exc.rule, exc.message, exc.position))
 
     dt = _number(data, "dt", "hours", errors)
-    interval = _number(data, "interval", "days", errors)
     min_dt, max_dt = _limit("DATASERVICE_MIN_DT_HOURS"), _limit("DATASERVICE_MAX_DT_HOURS")
-    max_interval = _limit("DATASERVICE_MAX_INTERVAL_DAYS")
     if dt is not None and not min_dt <= dt <= max_dt:
         errors.append(
-            FieldError("dt", "range", f"dt must be between {_plain(min_dt)} and {_plain(max_dt)} hours, got {_plain(dt)}.")
+            FieldError(
+                "dt",
+                "range",
+                f"dt must be between {_plain(min_dt)} and {_plain(max_dt)} hours, got {_plain(dt)}",
+            )
         )
         dt = None
+    interval = _number(data, "interval", "days", errors)
+    max_interval = _limit("DATASERVICE_MAX_INTERVAL_DAYS")
     if interval is not None and not 0 < interval <= max_interval:
         errors.append(
             FieldError(
-                "interval", "range",
-                f"interval must be greater than 0 and at most {_plain(max_interval)} days, got {_plain(interval)}.",
+                "interval",
+                "range",
+                f"interval must be greater than 0 and at most {_plain(max_interval)} days, "
+                f"got {_plain(interval)}",
             )
         )
         interval = None
@@ -159,16 +159,28 @@ def points_request_parse(*, data: Any) -> PointsRequest:
         count = span_us // step_us + 1
         max_points = settings.DATASERVICE_MAX_POINTS
         if count > max_points:
-            smallest_dt = (Decimal(span_us) / (max_points - 1) / MICROSECONDS_PER_HOUR).quantize(
+            smallest_dt = (Decimal(span_us) / max(max_points - 1, 1) / MICROSECONDS_PER_HOUR).quantize(
                 Decimal("0.0001"), rounding=ROUND_CEILING
             )
             errors.append(
                 FieldError(
-                    None, "too_many_points",
+                    None,
+                    "too_many_points",
                     f"interval {_plain(interval)} days at dt {_plain(dt)} hours gives {count} points; "
-                    f"at most {max_points} are allowed (use dt >= {_plain(smallest_dt)} or a shorter interval).",
+                    f"at most {max_points} are allowed "
+                    f"(use dt >= {_plain(smallest_dt)} hours or a shorter interval)",
                 )
             )
+
+    for name in sorted(set(data) - set(FIELDS)):
+        shown = name if len(name) <= 40 else name[:40] + "…"
+        errors.append(
+            FieldError(
+                name,
+                "unknown_field",
+                f"unknown field '{shown}': only expression, dt and interval are accepted",
+            )
+        )
 
     if errors:
         # The detail alone must tell the whole story: callers store it as the error text.
@@ -181,5 +193,11 @@ def points_request_parse(*, data: Any) -> PointsRequest:
         raise DomainError(detail, errors=errors)
     assert tree is not None and dt is not None and interval is not None
     return PointsRequest(
-        expression=expression, tree=tree, dt=dt, interval=interval, step_us=step_us, span_us=span_us, count=count
+        expression=expression,
+        tree=tree,
+        dt=dt,
+        interval=interval,
+        step_us=step_us,
+        span_us=span_us,
+        count=count,
     )

@@ -104,6 +104,7 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
         # Accept before refusing: a close sent before accept becomes a bare HTTP 403 and the
         # client never learns why; after accept it gets an error message and code 4401.
         await self.accept(SUBPROTOCOL if SUBPROTOCOL in offered else None)
+        self.accepted = True
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             await self._send_error(
@@ -269,8 +270,13 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "error", "code": code, "field": field, "message": message})
 
     async def _layer_down(self) -> None:
-        """Redis is unreachable: say so and close; the client reconnects with backoff."""
+        """Redis is unreachable: say so and close; the client reconnects with backoff and
+        re-reads the state it may have missed. Closing (rather than retrying in here) is what
+        tells the client that events were lost."""
         logger.warning("Channel layer unavailable; closing websocket %s", self.channel_name, exc_info=True)
-        await self._send_error("unavailable", "Live updates are unavailable right now; reconnect shortly.")
-        await self.close(code=CLOSE_UNAVAILABLE)
+        if getattr(self, "accepted", False):
+            await self._send_error("unavailable", "Live updates are unavailable right now; reconnect shortly.")
+            await self.close(code=CLOSE_UNAVAILABLE)
+        else:  # the layer failed before the handshake was answered: refuse it
+            await self.close()
         raise StopConsumer()

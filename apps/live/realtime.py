@@ -15,6 +15,7 @@ from typing import Literal
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
+from redis.exceptions import RedisError
 
 logger = logging.getLogger(__name__)
 
@@ -50,4 +51,10 @@ def _send(*, kind: Kind, obj_id: int, event: dict) -> None:
 
 async def _group_send(layer, groups: list[str], message: dict) -> None:
     for group in groups:
-        await layer.group_send(group, message)
+        try:
+            await layer.group_send(group, message)
+        except (ConnectionError, RedisError):
+            # A pooled connection to a Redis that restarted fails once, then reconnects.
+            # A repeat of a group already served is harmless: consumers drop an event whose
+            # `updated_at` they have already sent.
+            await layer.group_send(group, message)

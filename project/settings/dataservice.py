@@ -26,8 +26,11 @@ DATABASES["default"]["NAME"] = env_str("DATASERVICE_POSTGRES_DB", DATABASES["def
 # A database that does not answer must not hold a request (and the caller's retry) hostage:
 # connecting gives up after DATASERVICE_DB_CONNECT_TIMEOUT s and one statement after
 # DATASERVICE_STATEMENT_TIMEOUT_MS (100,000 points take well under a second).
+# extra_float_digits=1 (PostgreSQL's default, pinned against a server-wide override) prints
+# every double in its shortest exact form: t keeps its microseconds in the JSON.
+_STATEMENT_TIMEOUT_MS = env_int("DATASERVICE_STATEMENT_TIMEOUT_MS", 10_000)
 DATABASES["default"]["OPTIONS"] = {
     **DATABASES["default"].get("OPTIONS", {}),
     "connect_timeout": env_int("DATASERVICE_DB_CONNECT_TIMEOUT", 5),
-    "options": f"-c statement_timeout={env_int('DATASERVICE_STATEMENT_TIMEOUT_MS', 10_000)}",
+    "options": f"-c statement_timeout={_STATEMENT_TIMEOUT_MS} -c extra_float_digits=1",
 }

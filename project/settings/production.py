@@ -25,7 +25,9 @@ if len(SECRET_KEY) < 50 or SECRET_KEY.startswith(("insecure", "change-me", "djan
 
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", [])
 if not ALLOWED_HOSTS:
-    raise ImproperlyConfigured("Set DJANGO_ALLOWED_HOSTS to the comma-separated host names the site answers to.")
+    raise ImproperlyConfigured(
+        "Set DJANGO_ALLOWED_HOSTS to the comma-separated host names the site answers to."
+    )
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
 # The container's health probe is answered before host validation and the HTTPS redirect.

@@ -23,14 +23,20 @@ def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
         **env,
     }
     return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=clean_env, capture_output=True, text=True, timeout=120
+        [sys.executable, "manage.py", *args],
+        check=False,
+        cwd=ROOT,
+        env=clean_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
 def production_settings(monkeypatch, **env: str) -> dict:
     """Execute the production settings module with exactly these DJANGO_* variables."""
     for name in list(os.environ):
-        if name.startswith("DJANGO_"):
+        if name.startswith("DJANGO_") and name != "DJANGO_SETTINGS_MODULE":
             monkeypatch.delenv(name)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -39,8 +45,12 @@ def production_settings(monkeypatch, **env: str) -> dict:
 
 def test_it_passes_check_deploy_at_warning_level():
     result = manage(
-        "check", "--deploy", "--fail-level", "WARNING",
-        DJANGO_SECRET_KEY=GOOD_KEY, DJANGO_ALLOWED_HOSTS="calcboard.example.com",
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        DJANGO_SECRET_KEY=GOOD_KEY,
+        DJANGO_ALLOWED_HOSTS="calcboard.example.com",
     )
 
     assert result.returncode == 0, result.stdout + result.stderr
@@ -58,7 +68,9 @@ def test_it_refuses_to_start_without_a_secret_key():
 @pytest.mark.parametrize("weak_key", ["short-key", "insecure-local-development-key", "change-me-" + "x" * 60])
 def test_it_refuses_a_short_or_placeholder_secret_key(monkeypatch, weak_key):
     with pytest.raises(ImproperlyConfigured, match="DJANGO_SECRET_KEY"):
-        production_settings(monkeypatch, DJANGO_SECRET_KEY=weak_key, DJANGO_ALLOWED_HOSTS="calcboard.example.com")
+        production_settings(
+            monkeypatch, DJANGO_SECRET_KEY=weak_key, DJANGO_ALLOWED_HOSTS="calcboard.example.com"
+        )
 
 
 def test_it_refuses_to_start_without_allowed_hosts(monkeypatch):
@@ -68,7 +80,9 @@ def test_it_refuses_to_start_without_allowed_hosts(monkeypatch):
 
 def test_it_keeps_debug_off_even_when_the_environment_asks_for_it(monkeypatch):
     values = production_settings(
-        monkeypatch, DJANGO_SECRET_KEY=GOOD_KEY, DJANGO_ALLOWED_HOSTS="a.example.com, b.example.com",
+        monkeypatch,
+        DJANGO_SECRET_KEY=GOOD_KEY,
+        DJANGO_ALLOWED_HOSTS="a.example.com, b.example.com",
         DJANGO_DEBUG="true",
     )
 
@@ -78,7 +92,9 @@ def test_it_keeps_debug_off_even_when_the_environment_asks_for_it(monkeypatch):
 
 
 def test_it_defaults_to_https_only_cookies_redirects_and_hsts(monkeypatch):
-    values = production_settings(monkeypatch, DJANGO_SECRET_KEY=GOOD_KEY, DJANGO_ALLOWED_HOSTS="a.example.com")
+    values = production_settings(
+        monkeypatch, DJANGO_SECRET_KEY=GOOD_KEY, DJANGO_ALLOWED_HOSTS="a.example.com"
+    )
 
     assert values["SECURE_SSL_REDIRECT"] is True
     assert values["SESSION_COOKIE_SECURE"] is True
@@ -89,8 +105,12 @@ def test_it_defaults_to_https_only_cookies_redirects_and_hsts(monkeypatch):
 
 def test_the_plain_http_trial_switches_turn_https_enforcement_off(monkeypatch):
     values = production_settings(
-        monkeypatch, DJANGO_SECRET_KEY=GOOD_KEY, DJANGO_ALLOWED_HOSTS="localhost",
-        DJANGO_SECURE_SSL_REDIRECT="false", DJANGO_SECURE_COOKIES="false", DJANGO_SECURE_HSTS_SECONDS="0",
+        monkeypatch,
+        DJANGO_SECRET_KEY=GOOD_KEY,
+        DJANGO_ALLOWED_HOSTS="localhost",
+        DJANGO_SECURE_SSL_REDIRECT="false",
+        DJANGO_SECURE_COOKIES="false",
+        DJANGO_SECURE_HSTS_SECONDS="0",
     )
 
     assert values["SECURE_SSL_REDIRECT"] is False
@@ -102,8 +122,11 @@ def test_the_plain_http_trial_switches_turn_https_enforcement_off(monkeypatch):
 def test_collectstatic_runs_with_production_settings_and_a_build_time_secret(tmp_path):
     """What the app image's build step runs; hashed names prove the manifest storage is used."""
     result = manage(
-        "collectstatic", "--noinput", "-v0",
-        DJANGO_SECRET_KEY="build-only-" + GOOD_KEY, DJANGO_ALLOWED_HOSTS="localhost",
+        "collectstatic",
+        "--noinput",
+        "-v0",
+        DJANGO_SECRET_KEY="build-only-" + GOOD_KEY,
+        DJANGO_ALLOWED_HOSTS="localhost",
         DJANGO_STATIC_ROOT=str(tmp_path),
     )
 

@@ -15,7 +15,7 @@ from django.test import Client
 ORIGIN = (b"origin", b"http://localhost")
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 async def close_thread_connections():
     """The consumers' ORM calls run in asgiref's worker thread, whose connection outlives the
     test (CONN_MAX_AGE) and would keep the test database from being dropped."""

@@ -9,7 +9,10 @@ from apps.accounts.services import api_token_create, api_token_revoke
 from apps.live.consumers import CLOSE_UNAUTHENTICATED
 from tests.live.conftest import communicator, request
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("private_layer")]
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("private_layer", "close_thread_connections"),
+]
 
 
 async def assert_refused_as_unauthenticated(ws) -> None:

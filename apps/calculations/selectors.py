@@ -1,0 +1,147 @@
+"""Reads for calculations.
+
+The detail endpoint's result table can hold 100,000 rows, so its JSON is built by PostgreSQL
+(`json_agg`) and handed to the client as text: no model instance, no Python float is made per
+row. The numbers are stored already rounded by the kernel (3 decimals for rates, 6 for the
+water cut) and PostgreSQL prints floats in their shortest exact form, so nothing is lost.
+"""
+
+import io
+import json
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db import connection
+from django.db.models import QuerySet
+
+from apps.calculations.models import Calculation, CalculationRow, CalculationStatus
+from apps.calculations.services import iso
+from apps.core.errors import DomainError, NotFoundError
+
+PAGE_SIZE = 10
+ORDERINGS = {
+    # Every ordering ends in the primary key: runs launched in the same microsecond still
+    # page deterministically.
+    "launched_at": ("launched_at", "id"),
+    "-launched_at": ("-launched_at", "-id"),
+}
+DETAIL_OPTIONAL_FIELDS = ("name", "duration")
+_MAX_BIGINT = 2**63 - 1
+
+
+@dataclass(frozen=True)
+class CalculationPage:
+    count: int
+    pages: int
+    page: int
+    results: list[Calculation]
+
+
+def calculation_list(*, page: int = 1, ordering: str = "-launched_at", per_page: int = PAGE_SIZE) -> CalculationPage:
+    """One page of runs, newest first by default; a page past the end is empty."""
+    if ordering not in ORDERINGS:
+        raise DomainError(
+            f"ordering must be one of: {', '.join(ORDERINGS)}.", field="ordering", rule="literal_error"
+        )
+    if page < 1:
+        raise DomainError("page must be 1 or more.", field="page", rule="greater_than_equal")
+    count = Calculation.objects.count()
+    pages = math.ceil(count / per_page)
+    results: list[Calculation] = []
+    if page <= pages:  # past the end: no query, and no giant OFFSET reaches PostgreSQL
+        offset = (page - 1) * per_page
+        results = list(
+            Calculation.objects.only("id", "name", "launched_at", "status")
+            .order_by(*ORDERINGS[ordering])[offset : offset + per_page]
+        )
+    return CalculationPage(count=count, pages=pages, page=page, results=results)
+
+
+def calculation_get(*, calculation_id: int) -> Calculation:
+    if not 1 <= calculation_id <= _MAX_BIGINT:
+        raise NotFoundError(f"No calculation with id {calculation_id}.")
+    calculation = Calculation.objects.filter(pk=calculation_id).first()
+    if calculation is None:
+        raise NotFoundError(f"No calculation with id {calculation_id}.")
+    return calculation
+
+
+def detail_fields_parse(*, fields: str | None) -> tuple[str, ...]:
+    """`"name,duration"` -> ("name", "duration"); unknown names are a 422 listing allowed ones."""
+    requested = [item.strip() for item in (fields or "").split(",") if item.strip()]
+    unknown = sorted(set(requested) - set(DETAIL_OPTIONAL_FIELDS))
+    if unknown:
+        raise DomainError(
+            f"Unknown field(s) {', '.join(unknown)}; allowed: {', '.join(DETAIL_OPTIONAL_FIELDS)}.",
+            field="fields",
+            rule="allowed_values",
+        )
+    return tuple(name for name in DETAIL_OPTIONAL_FIELDS if name in requested)
+
+
+def _detail_sql() -> str:
+    calculations = Calculation._meta.db_table
+    rows = CalculationRow._meta.db_table
+    return f"""
+        SELECT c.id, c.name, c.status, c.launched_at, c.started_at, c.finished_at, c.error,
+               CASE WHEN c.status = %s THEN (
+                   SELECT coalesce(json_agg(r ORDER BY r.date), '[]'::json)::text
+                     FROM (SELECT date, liquid, oil, water, wct FROM {rows} WHERE calculation_id = c.id) r)
+               END
+          FROM {calculations} c
+         WHERE c.id = %s
+    """
+
+
+def calculation_detail_json(*, calculation_id: int, fields: Iterable[str] = ()) -> str:
+    """The detail document as JSON text, in one query.
+
+    {"id", ["name",] "launched_at", "status", ["duration",] ["error" (failed runs),] "result"}
+    where result is `[{"date", "liquid", "oil", "water", "wct"}, ...]` or null.
+    """
+    if not 1 <= calculation_id <= _MAX_BIGINT:
+        raise NotFoundError(f"No calculation with id {calculation_id}.")
+    with connection.cursor() as cursor:
+        cursor.execute(_detail_sql(), [CalculationStatus.FINISHED.value, calculation_id])
+        row = cursor.fetchone()
+    if row is None:
+        raise NotFoundError(f"No calculation with id {calculation_id}.")
+    pk, name, status, launched_at, started_at, finished_at, error, result = row
+    head: dict = {"id": pk}
+    if "name" in fields:
+        head["name"] = name
+    head["launched_at"] = iso(launched_at)
+    head["status"] = status
+    if "duration" in fields:
+        head["duration"] = Calculation(started_at=started_at, finished_at=finished_at).duration
+    if status == CalculationStatus.FAILED:
+        head["error"] = error or "The calculation failed."
+    # The small head goes through json.dumps; the big result text is spliced in as is.
+    return f'{json.dumps(head)[:-1]}, "result": {result if result is not None else "null"}}}'
+
+
+def calculation_rows(*, calculation_id: int) -> QuerySet[CalculationRow]:
+    return CalculationRow.objects.filter(calculation_id=calculation_id).order_by("date", "pk")
+
+
+def calculation_rows_csv(*, calculation_id: int) -> str:
+    """A finished run's rows as CSV (header + one line per date), written by PostgreSQL."""
+    calculation = calculation_get(calculation_id=calculation_id)
+    if calculation.status != CalculationStatus.FINISHED:
+        raise DomainError(
+            f"Calculation {calculation_id} is {calculation.status}: its rows exist once it has finished.",
+            field=None,
+            rule="not_finished",
+            status=409,
+        )
+    table = CalculationRow._meta.db_table
+    buffer = io.StringIO()
+    with connection.cursor() as cursor:
+        # COPY takes no parameters; the id is an int checked above.
+        cursor.cursor.copy_expert(
+            f"COPY (SELECT date, liquid, oil, water, wct FROM {table} "
+            f"WHERE calculation_id = {int(calculation.pk)} ORDER BY date) TO STDOUT WITH (FORMAT csv, HEADER)",
+            buffer,
+        )
+    return buffer.getvalue()

@@ -1,0 +1,149 @@
+"""Benchmark: the data service producing 100,000 points, against its floor.
+
+    .venv/bin/python bench/dataservice_points.py [--url http://127.0.0.1:8100] [--rounds 15]
+
+Floor: the very statement the service runs (same compiled expression, same series), executed
+bare by psycopg2 on a kept-open connection, fetching the JSON text. Service: `POST /points`
+over HTTP (keep-alive httpx client) to a data service process, reading the whole body. The
+difference is the service's own cost: request checks, compilation, Django, daphne and moving
+the ~4 MB body over HTTP. Rounds alternate floor and service so both see the same machine
+state; medians are printed with their ratio. Without --url the script starts its own data
+service (the `scripts/run dataservice` command) on a free port and stops it afterwards.
+"""
+
+import argparse
+import json
+import logging
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ["DJANGO_SETTINGS_MODULE"] = "project.settings.dataservice"
+
+import django  # noqa: E402
+
+django.setup()
+logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per request otherwise
+
+import httpx  # noqa: E402
+import psycopg2  # noqa: E402
+from django.conf import settings  # noqa: E402
+
+from apps.dataservice.schemas import body_parse, points_request_parse  # noqa: E402
+from apps.dataservice.selectors import points_statement  # noqa: E402
+
+# 2083.3125 days at 0.5 h: floor(2083.3125 * 24 / 0.5) + 1 = 100,000 points, the maximum.
+CASES = [
+    {"expression": "t + 2/t", "dt": 0.5, "interval": 2083.3125},
+    {"expression": "sin(t)", "dt": 0.5, "interval": 2083.3125},
+]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_service() -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    process = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "daphne"),
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "apps.dataservice.asgi:application",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return process, url
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    os.killpg(process.pid, signal.SIGTERM)
+    raise SystemExit("the data service did not start")
+
+
+def timed(function) -> tuple[float, object]:
+    started = time.perf_counter()
+    result = function()
+    return time.perf_counter() - started, result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--url", help="use this running data service instead of starting one")
+    parser.add_argument("--rounds", type=int, default=15)
+    args = parser.parse_args()
+
+    process = None
+    url = args.url
+    if url is None:
+        process, url = start_service()
+    db = settings.DATABASES["default"]
+    conn = psycopg2.connect(
+        host=db["HOST"], port=db["PORT"], user=db["USER"], password=db["PASSWORD"], dbname=db["NAME"]
+    )
+    conn.autocommit = True
+    client = httpx.Client(base_url=url, timeout=60)
+    print(f"data service {url}; PostgreSQL {db['HOST']}:{db['PORT']}/{db['NAME']}; {args.rounds} rounds\n")
+    print(
+        f"{'expression':<10} {'points':>7} {'floor (SQL) ms':>15} {'service ms':>11} {'ratio':>6} {'body':>8}"
+    )
+    try:
+        for case in CASES:
+            request = points_request_parse(data=body_parse(json.dumps(case).encode()))
+
+            def floor(request=request):
+                with conn.cursor() as cursor:
+                    cursor.execute(points_statement(request=request, now=datetime.now(UTC)))
+                    return cursor.fetchone()
+
+            def service(case=case):
+                response = client.post("/points", json=case)
+                response.raise_for_status()
+                return response.content
+
+            floor(), service()  # warm both paths (plans, connections, caches)
+            floor_times, service_times = [], []
+            body = b""
+            for _ in range(args.rounds):
+                elapsed, (count, _) = timed(floor)
+                floor_times.append(elapsed)
+                elapsed, body = timed(service)
+                service_times.append(elapsed)
+            assert json.loads(body)["count"] == count == 100_000, count
+            floor_ms = statistics.median(floor_times) * 1000
+            service_ms = statistics.median(service_times) * 1000
+            print(
+                f"{case['expression']:<10} {count:>7} {floor_ms:>15.1f} {service_ms:>11.1f} "
+                f"{service_ms / floor_ms:>5.2f}x {len(body) / 1e6:>6.2f}MB"
+            )
+    finally:
+        client.close()
+        conn.close()
+        if process is not None:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(10)
+
+
+if __name__ == "__main__":
+    main()

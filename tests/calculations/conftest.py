@@ -1,0 +1,160 @@
+"""Fixtures of the calculations tests: rows in each state, a live-event listener, a dead broker."""
+
+import json
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import date, timedelta
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.utils import timezone
+
+from apps.calculations.models import Calculation, CalculationStatus
+from apps.calculations.services import calculation_run
+from apps.live.realtime import stream_group
+
+DEAD_BROKER_URL = "amqp://guest:guest@127.0.0.1:1//"  # nothing listens on port 1
+
+
+@pytest.fixture
+def make_calculation(db) -> Callable[..., Calculation]:
+    """A row stored directly (no task published), in whatever state a test needs."""
+    counter = iter(range(1, 1_000_000))
+
+    def make(
+        *,
+        date_start: date = date(2020, 1, 1),
+        date_fin: date = date(2020, 12, 31),
+        lag: int = 1,
+        status: str = CalculationStatus.QUEUED,
+        **fields,
+    ) -> Calculation:
+        fields.setdefault("name", f"run {next(counter)}")
+        return Calculation.objects.create(date_start=date_start, date_fin=date_fin, lag=lag, status=status, **fields)
+
+    return make
+
+
+@pytest.fixture
+def make_finished(make_calculation) -> Callable[..., Calculation]:
+    """A run that really went through `calculation_run` (in this process)."""
+
+    def make(**fields) -> Calculation:
+        calculation = make_calculation(**fields)
+        calculation_run(calculation_id=calculation.pk)
+        calculation.refresh_from_db()
+        assert calculation.status == CalculationStatus.FINISHED
+        return calculation
+
+    return make
+
+
+def backdate(calculation: Calculation, *, seconds: float) -> None:
+    """Pretend the row was last written `seconds` ago (auto_now cannot be set through save)."""
+    Calculation.objects.filter(pk=calculation.pk).update(updated_at=timezone.now() - timedelta(seconds=seconds))
+
+
+class EventListener:
+    """Receives live events from the real channel layer (Redis), like the admin widget does."""
+
+    def __init__(self) -> None:
+        self.layer = get_channel_layer()
+        self.channel = async_to_sync(self.layer.new_channel)()
+        async_to_sync(self.layer.group_add)(stream_group("calculation"), self.channel)
+
+    def events(self, *, calculation_id: int, timeout: float = 2.0) -> list[dict]:
+        """Every event for this run received until the stream stays quiet for `timeout` s."""
+        import asyncio
+
+        async def drain() -> list[dict]:
+            found = []
+            while True:
+                try:
+                    message = await asyncio.wait_for(self.layer.receive(self.channel), timeout)
+                except TimeoutError:
+                    return found
+                event = message["event"]
+                if event["kind"] == "calculation" and event["id"] == calculation_id:
+                    found.append(event)
+                    if event["status"] in ("finished", "failed"):
+                        return found
+
+        return async_to_sync(drain)()
+
+    def close(self) -> None:
+        async_to_sync(self.layer.group_discard)(stream_group("calculation"), self.channel)
+
+
+@pytest.fixture
+def live_events() -> Iterator[EventListener]:
+    listener = EventListener()
+    yield listener
+    listener.close()
+
+
+@pytest.fixture
+def broker_down() -> Iterator[Callable[[], None]]:
+    """Fault injection: this process publishes to a broker URL where nothing listens.
+
+    Yields a function that brings the real broker back (also done at teardown).
+    """
+    from project.celery import app
+
+    original = app.conf.broker_write_url
+
+    def restore() -> None:
+        app.conf.broker_write_url = original
+        app._after_fork()  # drop pooled connections/producers bound to the dead URL
+
+    app.conf.broker_write_url = DEAD_BROKER_URL
+    app._after_fork()
+    yield restore
+    restore()
+
+
+def unique_queue(prefix: str) -> str:
+    # Never reuse a name: publishers cache which queues they declared, so a deleted queue
+    # reused by name would silently swallow the next message.
+    return f"{prefix}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+def body(response) -> dict:
+    return json.loads(response.content)
+
+
+class ScratchQueue:
+    """A broker queue of its own for one test: what was published there can be counted."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def message_count(self) -> int:
+        from project.celery import app
+
+        with app.connection_for_write() as conn:
+            try:
+                return conn.default_channel.queue_declare(queue=self.name, passive=True).message_count
+            except Exception:  # not declared yet: nothing was ever published to it
+                return 0
+
+    def delete(self) -> None:
+        from project.celery import app
+
+        with app.connection_for_write() as conn:
+            channel = conn.channel()
+            try:
+                channel.queue_delete(queue=self.name)
+                channel.exchange_delete(exchange=self.name)
+            finally:
+                channel.close()
+
+
+@pytest.fixture
+def scratch_queue(settings) -> Iterator[ScratchQueue]:
+    """Point run publishing at a queue no worker consumes, and delete it afterwards."""
+    queue = ScratchQueue(unique_queue("test-calculations-scratch"))
+    settings.CALCULATIONS_QUEUE = queue.name
+    yield queue
+    queue.delete()

@@ -1,0 +1,96 @@
+import re
+from datetime import date
+
+import pytest
+from django.urls import reverse
+
+from apps.calculations.models import CalculationStatus
+
+CHANGELIST = reverse("admin:calculations_calculation_changelist")
+
+
+def cell(html: str, pk: int, column: str) -> str:
+    """The contents of one changelist cell, found the way the live widget finds it."""
+    row = re.search(rf'<tr>(?:(?!</tr>).)*value="{pk}"(?:(?!</tr>).)*</tr>', html, re.S)
+    assert row, f"no row for {pk}"
+    match = re.search(rf'<t[dh] class="field-{column}[^"]*">(.*?)</t[dh]>', row.group(0), re.S)
+    assert match, f"no {column} cell"
+    return match.group(1)
+
+
+def test_the_list_shows_name_status_progress_launch_date_and_duration(admin_client, make_calculation, make_finished):
+    running = make_calculation(name="Running well", status=CalculationStatus.RUNNING, progress=42)
+    finished = make_finished(name="Finished well", date_fin=date(2020, 1, 31))
+    response = admin_client.get(CHANGELIST)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Running well" in cell(html, running.pk, "name")
+    assert cell(html, running.pk, "status") == "Running"
+    assert '<progress value="42" max="100"></progress>' in cell(html, running.pk, "progress")
+    assert "42%" in cell(html, running.pk, "progress")
+    assert cell(html, running.pk, "duration") == "-"
+    assert cell(html, finished.pk, "duration") == f"{finished.duration:.3f} s"
+    assert cell(html, finished.pk, "launched_at")
+
+
+def test_the_list_filters_by_status_and_searches_by_name(admin_client, make_calculation):
+    make_calculation(name="North field", status=CalculationStatus.FAILED)
+    make_calculation(name="South field", status=CalculationStatus.QUEUED)
+    failed = admin_client.get(CHANGELIST, {"status__exact": "failed"}).content.decode()
+    assert "North field" in failed and "South field" not in failed
+    found = admin_client.get(CHANGELIST, {"q": "south"}).content.decode()
+    assert "South field" in found and "North field" not in found
+
+
+def test_a_run_page_shows_its_inputs_and_rows_read_only(admin_client, make_finished):
+    calculation = make_finished(name="Well 7", date_fin=date(2020, 1, 10), lag=3)
+    response = admin_client.get(reverse("admin:calculations_calculation_change", args=[calculation.pk]))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Well 7" in html and "Jan. 1, 2020" in html and "Jan. 10, 2020" in html
+    assert "<input" not in re.sub(r'<input type="hidden"[^>]*>', "", html.split('id="content-main"')[1].split("</form>")[0])
+    assert "Showing 4 of 4 rows." in html
+    assert html.count("<tr><td>2020-01-") == 4
+    assert f'href="/api/calculations/{calculation.pk}/result.csv"' in html
+
+
+def test_a_long_result_is_cut_on_the_page_with_the_csv_for_the_rest(admin_client, make_finished):
+    calculation = make_finished(date_fin=date(2021, 12, 31))
+    html = admin_client.get(reverse("admin:calculations_calculation_change", args=[calculation.pk])).content.decode()
+    assert "Showing 500 of 731 rows." in html
+
+
+def test_an_unfinished_run_page_says_there_are_no_rows_yet(admin_client, make_calculation):
+    calculation = make_calculation(status=CalculationStatus.FAILED, error="The calculation failed: boom")
+    html = admin_client.get(reverse("admin:calculations_calculation_change", args=[calculation.pk])).content.decode()
+    assert "No rows yet" in html and "The calculation failed: boom" in html
+
+
+def test_a_finished_run_without_rows_says_so(admin_client, make_calculation):
+    calculation = make_calculation(status=CalculationStatus.FINISHED)
+    html = admin_client.get(reverse("admin:calculations_calculation_change", args=[calculation.pk])).content.decode()
+    assert "No rows." in html
+
+
+def test_runs_cannot_be_added_or_edited_in_the_admin(admin_client, make_calculation):
+    calculation = make_calculation(name="Fixed")
+    assert admin_client.get(reverse("admin:calculations_calculation_add")).status_code == 403
+    change = reverse("admin:calculations_calculation_change", args=[calculation.pk])
+    admin_client.post(change, {"name": "Changed", "lag": 2})
+    calculation.refresh_from_db()
+    assert calculation.name == "Fixed"
+
+
+def test_a_run_can_be_deleted_with_its_rows(admin_client, make_finished):
+    calculation = make_finished(date_fin=date(2020, 1, 5))
+    delete = reverse("admin:calculations_calculation_delete", args=[calculation.pk])
+    assert admin_client.post(delete, {"post": "yes"}).status_code == 302
+    assert not type(calculation).objects.filter(pk=calculation.pk).exists()
+
+
+@pytest.mark.parametrize("path", [CHANGELIST])
+def test_the_admin_requires_a_staff_login(client, user, path):
+    response = client.get(path)
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+    client.force_login(user)  # an active user who is not staff
+    assert client.get(path).status_code == 302

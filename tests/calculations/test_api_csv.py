@@ -1,0 +1,41 @@
+import csv
+import io
+from datetime import date
+
+from django.test import Client
+
+from apps.calculations.models import CalculationRow, CalculationStatus
+from tests.calculations.conftest import body
+
+
+def url(pk) -> str:
+    return f"/api/calculations/{pk}/result.csv"
+
+
+def test_a_finished_run_downloads_as_csv(api_client, make_finished):
+    calculation = make_finished(date_fin=date(2020, 1, 31), lag=3)
+    response = api_client.get(url(calculation.pk))
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert response["Content-Disposition"] == f'attachment; filename="calculation-{calculation.pk}.csv"'
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    assert rows[0] == ["date", "liquid", "oil", "water", "wct"]
+    stored = CalculationRow.objects.filter(calculation=calculation).order_by("date")
+    assert rows[1:] == [
+        [row.date.isoformat(), repr(row.liquid), repr(row.oil), repr(row.water), repr(row.wct)] for row in stored
+    ]
+    assert len(rows) == 1 + 11
+
+
+def test_an_unfinished_run_has_nothing_to_download_yet(api_client, make_calculation):
+    response = api_client.get(url(make_calculation(status=CalculationStatus.RUNNING).pk))
+    assert response.status_code == 409
+    assert body(response)["errors"][0]["rule"] == "not_finished"
+
+
+def test_an_unknown_run_is_a_404(api_client, db):
+    assert api_client.get(url(987654321)).status_code == 404
+
+
+def test_the_download_requires_credentials(make_calculation):
+    assert Client().get(url(make_calculation(status=CalculationStatus.FINISHED).pk)).status_code == 401

@@ -1,0 +1,95 @@
+"""No accepted run is lost: a worker killed mid-run, a broker down at creation time.
+
+Real processes throughout: Celery workers and beat started like the Procfile starts them,
+RabbitMQ, PostgreSQL. Faults are injected by killing processes with SIGKILL and by pointing
+this process's publisher at a port where no broker listens.
+"""
+
+import logging
+import time
+from datetime import date
+
+import pytest
+
+from apps.calculations import kernel
+from apps.calculations.models import Calculation, CalculationRow, CalculationStatus
+from apps.calculations.services import calculation_create
+from tests import processes
+from tests.calculations.conftest import ScratchQueue, backdate, body, unique_queue
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def wait_until(check, *, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def reload(pk: int) -> Calculation:
+    return Calculation.objects.get(pk=pk)
+
+
+def test_a_run_whose_worker_is_killed_mid_run_is_redelivered_and_finishes_once(test_db_name, settings):
+    queue = unique_queue("test-calculations-crash")
+    settings.CALCULATIONS_QUEUE = queue
+    env = {
+        "CALCULATIONS_QUEUE": queue,
+        "CHARTS_QUEUE": f"{queue}-charts",
+        # Slow the kernel down (10 steps of 0.4 s) so there is a "mid-run" to kill.
+        "CALCBOARD_KERNEL_STEP_DELAY": "0.4",
+        "CALCBOARD_PROGRESS_MIN_INTERVAL": "0",
+    }
+    started: list[processes.Process] = []
+    try:
+        started.append(processes.start_worker(test_db_name, name="doomed", concurrency=1, extra_env=env))
+        calculation = calculation_create(date_start="2020-01-01", date_fin="2021-12-31", lag=1, name="Crash test")
+        wait_until(lambda: reload(calculation.pk).progress >= 30, timeout=30, what="the run to get under way")
+
+        started[0].kill()  # SIGKILL: no cleanup, no ack
+        time.sleep(1)
+        orphan = reload(calculation.pk)
+        assert orphan.status == CalculationStatus.RUNNING and 30 <= orphan.progress < 100
+        assert orphan.attempts == 1 and not CalculationRow.objects.filter(calculation=orphan).exists()
+
+        started.append(processes.start_worker(test_db_name, name="rescuer", concurrency=1, extra_env=env))
+        wait_until(lambda: reload(calculation.pk).status == CalculationStatus.FINISHED, timeout=60, what="redelivery")
+        finished = reload(calculation.pk)
+        assert finished.attempts == 2 and finished.progress == 100 and finished.error == ""
+        rows = CalculationRow.objects.filter(calculation=finished)
+        expected = kernel.row_count(date_start=date(2020, 1, 1), date_fin=date(2021, 12, 31), lag=1)
+        assert rows.count() == rows.values("date").distinct().count() == expected == 731
+    finally:
+        for process in started:
+            process.stop()
+        ScratchQueue(queue).delete()
+        ScratchQueue(f"{queue}-charts").delete()
+
+
+def test_a_run_accepted_while_the_broker_is_down_is_dispatched_by_the_beat_sweep(
+    api_client, celery_worker, test_db_name, broker_down, caplog
+):
+    began = time.monotonic()
+    with caplog.at_level(logging.WARNING, logger="apps.calculations.services"):
+        response = api_client.post(
+            "/api/calculations",
+            {"date_start": "2020-01-01", "date_fin": "2020-06-30", "lag": 1},
+            content_type="application/json",
+        )
+    assert response.status_code == 201 and time.monotonic() - began < 5
+    pk = body(response)["id"]
+    accepted = reload(pk)
+    assert accepted.status == CalculationStatus.QUEUED and accepted.dispatched_at is None
+    assert "saved but not published" in caplog.text
+
+    broker_down()  # RabbitMQ is reachable again
+    backdate(accepted, seconds=3600)  # past the grace period the sweep leaves to the API
+    beat = processes.start_beat(test_db_name, extra_env={"CALCBOARD_SWEEP_INTERVAL": "1"})
+    try:
+        wait_until(lambda: reload(pk).status == CalculationStatus.FINISHED, timeout=60, what="the sweep to dispatch")
+    finally:
+        beat.stop()
+    finished = reload(pk)
+    assert finished.dispatched_at is not None and finished.attempts == 1
+    assert CalculationRow.objects.filter(calculation=finished).count() == 182

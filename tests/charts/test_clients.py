@@ -1,0 +1,114 @@
+"""The outside-service clients: every failure names the service and says whether a retry helps."""
+
+import json
+
+import pytest
+
+from apps.charts import clients
+from tests.charts.conftest import png_size, tiny_png
+from tests.charts.faults import ScriptedServer, free_port
+
+OPTIONS = {"series": [{"data": [[0, 1], [1000, 2]]}]}
+
+
+def test_points_come_back_from_the_real_data_service(dataservice, settings):
+    data = clients.dataservice_points(expression="t + 2/t", dt=1, interval=1)
+    assert len(data.points) == 25
+    t, y = data.points[0]
+    assert y == pytest.approx(t + 2 / t)
+
+
+def test_the_real_export_server_returns_a_png_of_the_requested_size(export_server):
+    png = clients.export_server_png(options=OPTIONS, width=640, height=320)
+    assert png_size(png) == (640, 320)
+
+
+def test_a_closed_port_is_transient_and_says_connection_refused(settings):
+    settings.DATASERVICE_URL = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(clients.ServiceError) as caught:
+        clients.dataservice_points(expression="t", dt=1, interval=1)
+    assert caught.value.transient
+    assert str(caught.value) == "Data service unreachable (connection refused)"
+
+
+def test_an_unknown_host_is_transient(settings):
+    settings.EXPORT_SERVER_URL = "http://calcboard-no-such-host.invalid:7801"
+    with pytest.raises(clients.ServiceError) as caught:
+        clients.export_server_png(options=OPTIONS, width=10, height=10)
+    assert caught.value.transient
+    assert str(caught.value).startswith("Image service unreachable (")
+
+
+def test_a_silent_service_times_out_transiently(settings):
+    with ScriptedServer(delay=5) as server:
+        settings.EXPORT_SERVER_URL, settings.EXPORT_SERVER_TIMEOUT = server.url, 0.3
+        with pytest.raises(clients.ServiceError) as caught:
+            clients.export_server_png(options=OPTIONS, width=10, height=10)
+    assert caught.value.transient
+    assert str(caught.value) == "Image service timed out after 0.3 s"
+
+
+def test_a_5xx_is_transient_and_quotes_the_answer(settings):
+    with ScriptedServer(status=502, body=b"<html>Bad gateway</html>", content_type="text/html") as server:
+        settings.DATASERVICE_URL = server.url
+        with pytest.raises(clients.ServiceError) as caught:
+            clients.dataservice_points(expression="t", dt=1, interval=1)
+    assert caught.value.transient and caught.value.status == 502
+    assert str(caught.value) == "Data service failed (HTTP 502): <html>Bad gateway</html>"
+
+
+def test_a_422_is_permanent_and_keeps_the_services_words(settings):
+    body = json.dumps({"detail": "division by zero at t=1700000000", "errors": []}).encode()
+    with ScriptedServer(status=422, body=body) as server:
+        settings.DATASERVICE_URL = server.url
+        with pytest.raises(clients.ServiceError) as caught:
+            clients.dataservice_points(expression="1/(t-t)", dt=1, interval=1)
+    assert not caught.value.transient
+    assert str(caught.value) == "Data service: division by zero at t=1700000000"
+
+
+def test_an_answer_without_points_is_permanent(settings):
+    with ScriptedServer(status=200, body=b'{"points": "nope"}') as server:
+        settings.DATASERVICE_URL = server.url
+        with pytest.raises(clients.ServiceError) as caught:
+            clients.dataservice_points(expression="t", dt=1, interval=1)
+    assert not caught.value.transient
+    assert "unexpected answer" in str(caught.value)
+
+
+def test_an_export_refusal_is_permanent_and_names_the_error_code(settings):
+    body = json.dumps({"statusCode": 400, "message": "No correct chart data found.",
+                       "errorCode": "EXPORT_INVALID_REQUEST"}).encode()
+    with ScriptedServer(status=400, body=body) as server:
+        settings.EXPORT_SERVER_URL = server.url
+        with pytest.raises(clients.ServiceError) as caught:
+            clients.export_server_png(options=OPTIONS, width=10, height=10)
+    assert not caught.value.transient
+    assert str(caught.value) == (
+        "Image service refused the chart (HTTP 400 EXPORT_INVALID_REQUEST): No correct chart data found."
+    )
+
+
+def test_a_full_export_queue_is_worth_a_retry(settings):
+    body = json.dumps({"statusCode": 400, "message": "Queue full", "errorCode": "EXPORT_QUEUE_FULL"}).encode()
+    with ScriptedServer(status=400, body=body) as server:
+        settings.EXPORT_SERVER_URL = server.url
+        with pytest.raises(clients.ServiceError) as caught:
+            clients.export_server_png(options=OPTIONS, width=10, height=10)
+    assert caught.value.transient
+
+
+def test_an_export_answer_that_is_not_a_png_is_refused(settings):
+    with ScriptedServer(status=200, body=b"<svg/>", content_type="image/svg+xml") as server:
+        settings.EXPORT_SERVER_URL = server.url
+        with pytest.raises(clients.ServiceError) as caught:
+            clients.export_server_png(options=OPTIONS, width=10, height=10)
+    assert str(caught.value) == "Image service answered with something that is not a PNG"
+
+
+def test_the_export_request_carries_type_and_size(settings):
+    with ScriptedServer(status=200, body=tiny_png(), content_type="image/png") as server:
+        settings.EXPORT_SERVER_URL = server.url
+        assert clients.export_server_png(options=OPTIONS, width=1000, height=500) == tiny_png()
+        sent = json.loads(server.requests[0])
+    assert sent == {"infile": OPTIONS, "type": "png", "width": 1000, "height": 500}

@@ -1,0 +1,111 @@
+"""End to end: the API or the admin, RabbitMQ, a real Celery worker, the real data service and
+the real export server, and PostgreSQL in between."""
+
+import os
+from datetime import timedelta
+
+import pytest
+from django.conf import settings
+
+from apps.charts import services
+from apps.charts.models import Function
+from tests import processes
+from tests.charts.conftest import png_size, wait_for_status
+from tests.charts.faults import TcpProxy
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_a_created_function_ends_finished_with_a_png_of_the_requested_size(celery_worker, api_client):
+    response = api_client.post("/api/functions", {"expression": "t + 2/t", "dt": 1, "interval": 30},
+                               content_type="application/json")
+    assert response.status_code == 201
+
+    function = wait_for_status(response.json()["id"], {"finished", "failed"})
+
+    assert function.status == "finished", function.error
+    assert png_size(bytes(function.image)) == (settings.CHARTS_IMAGE_WIDTH, settings.CHARTS_IMAGE_HEIGHT)
+    assert function.started_at <= function.processed_at
+    detail = api_client.get(f"/api/functions/{function.pk}").json()
+    chart = api_client.get(detail["image_url"])
+    assert chart.status_code == 200 and chart.content == bytes(function.image)
+
+
+def test_refresh_renders_the_rows_in_parallel_and_moves_processed_at(celery_worker, api_client):
+    ids = [services.function_create(expression=expression, dt=1, interval=30).pk
+           for expression in ("t + 2/t", "sin(t)", "cos(t) * t", "sqrt(abs(sin(t)))")]
+    first = {pk: wait_for_status(pk, {"finished", "failed"}) for pk in ids}
+    assert {f.status for f in first.values()} == {"finished"}
+
+    response = api_client.post("/api/functions/refresh", {"ids": ids}, content_type="application/json")
+    assert response.json() == {"queued": 4, "skipped": 0}
+    again = {pk: wait_for_status(pk, {"finished", "failed"}) for pk in ids}
+
+    assert {f.status for f in again.values()} == {"finished"}
+    for pk in ids:
+        assert again[pk].processed_at > first[pk].processed_at
+        assert again[pk].image_hash != first[pk].image_hash  # "now" moved: a new chart, a new URL
+    # One task per row, on a worker with two processes: some renders overlapped in time.
+    spans = sorted((f.started_at, f.processed_at) for f in again.values())
+    assert any(later_start < earlier_end for (_, earlier_end), (later_start, _) in zip(spans, spans[1:]))
+
+
+def test_a_math_domain_error_ends_failed_with_the_data_service_message(celery_worker):
+    function = services.function_create(expression="sqrt(-1 - abs(t))", dt=1, interval=1)
+    function = wait_for_status(function.pk, {"finished", "failed"})
+    assert function.status == "failed"
+    assert function.error.startswith("Data service: ")
+    assert function.image_hash == "" and function.processed_at is not None
+
+
+def test_export_server_down_fails_after_retries_and_a_later_refresh_succeeds(celery_worker, export_server,
+                                                                             test_db_name):
+    """A second worker whose export server sits behind a proxy we can close; the session's
+    worker stops consuming the charts queue meanwhile, so the outage is the only path."""
+    from project.celery import app
+
+    proxy = TcpProxy(target_port=int(export_server.rsplit(":", 1)[1]))  # closed: connection refused
+    faulty = processes.start_worker(
+        test_db_name, name="charts-faults", concurrency=1,
+        extra_env={"EXPORT_SERVER_URL": proxy.url, "CHARTS_RETRY_BACKOFF": "0.5"},
+    )
+    session_worker = [host for reply in app.control.ping(timeout=1) for host in reply
+                      if host.startswith(f"worker-{os.getpid()}@")]
+    app.control.cancel_consumer(settings.CHARTS_QUEUE, destination=session_worker, reply=True)
+    try:
+        function = services.function_create(expression="t + 2/t", dt=1, interval=30)
+        function = wait_for_status(function.pk, {"finished", "failed"})
+        assert function.status == "failed"
+        assert function.error == "Image service unreachable (connection refused) after 3 attempts"
+        # Two backoffs (0.5 s and 1 s, +-20%) separate the first attempt from the last.
+        assert function.processed_at - function.created_at >= timedelta(seconds=1.2)
+
+        proxy.open()  # the service is back
+        assert services.functions_refresh(ids=[function.pk]).queued == 1
+        function = wait_for_status(function.pk, {"finished", "failed"})
+        assert (function.status, function.error) == ("finished", "")
+        assert png_size(bytes(function.image)) == (settings.CHARTS_IMAGE_WIDTH, settings.CHARTS_IMAGE_HEIGHT)
+    finally:
+        app.control.add_consumer(settings.CHARTS_QUEUE, destination=session_worker, reply=True)
+        faulty.stop()
+        proxy.close()
+
+
+def test_the_admin_flow_add_then_refresh(celery_worker, django_user_model):
+    from django.test import Client
+
+    admin = django_user_model.objects.create_user(username="flow", password="flow-pass-12345",
+                                                  is_staff=True, is_superuser=True)
+    client = Client()
+    client.force_login(admin)
+    response = client.post("/admin/charts/function/add/", {"preset": "sin(t)", "expression": "", "dt": "1",
+                                                           "interval": "2"})
+    assert response.status_code == 302
+    function = wait_for_status(Function.objects.get().pk, {"finished", "failed"})
+    assert function.status == "finished", function.error
+
+    listed = client.get("/admin/charts/function/").content.decode()
+    assert f'src="/charts/{function.pk}/{function.image_hash[:16]}.png"' in listed
+    client.post("/admin/charts/function/", {"action": "refresh", "_selected_action": [function.pk]})
+    refreshed = wait_for_status(function.pk, {"finished", "failed"})
+    assert refreshed.processed_at > function.processed_at

@@ -1,0 +1,270 @@
+"""Services of the charts job, in-process against the real data service and export server."""
+
+import json
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from apps.charts import services
+from apps.charts.models import Function
+from apps.core.errors import DomainError, NotFoundError
+from tests.charts.conftest import png_size
+
+
+def closed_port_url() -> str:
+    import socket
+
+    with socket.socket() as sock:  # bound then closed: nothing listens there
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+# --- validation --------------------------------------------------------------------------
+
+@pytest.mark.django_db
+def test_it_refuses_a_malformed_expression_with_its_position():
+    with pytest.raises(DomainError) as caught:
+        services.function_create(expression="sin(t))", dt=1, interval=30)
+    [error] = caught.value.errors
+    assert (error.field, error.rule) == ("expression", "syntax")
+    assert "position 6" in error.message
+    assert not Function.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("expression", ["t; DROP TABLE charts_function", "t' OR '1'='1", "pg_sleep(10)", "t -- x"])
+def test_it_refuses_injection_attempts(expression):
+    with pytest.raises(DomainError) as caught:
+        services.function_create(expression=expression, dt=1, interval=30)
+    assert caught.value.errors[0].field == "expression"
+    assert not Function.objects.exists()
+
+
+@pytest.mark.django_db
+def test_it_refuses_more_points_than_the_data_service_allows():
+    with pytest.raises(DomainError) as caught:
+        services.function_create(expression="t", dt=0.01, interval=3650)
+    assert [e.rule for e in caught.value.errors] == ["too_many_points"]
+    assert "at most 100000" in caught.value.errors[0].message
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("field", "dt", "interval"), [("dt", 0, 30), ("dt", -1, 30), ("interval", 1, 0),
+                                                       ("dt", float("nan"), 30), ("interval", 1, float("inf"))])
+def test_it_refuses_out_of_range_parameters(field, dt, interval):
+    with pytest.raises(DomainError) as caught:
+        services.function_create(expression="t", dt=dt, interval=interval)
+    assert [e.field for e in caught.value.errors] == [field]
+
+
+# --- create and refresh --------------------------------------------------------------------
+
+@pytest.mark.django_db
+def test_it_creates_a_queued_row_and_enqueues_one_task_after_commit(django_capture_on_commit_callbacks, monkeypatch):
+    sent = []
+    monkeypatch.setattr("apps.charts.tasks.function_render_task.delay", lambda pk: sent.append(pk))
+    with django_capture_on_commit_callbacks(execute=True):
+        function = services.function_create(expression="  sin(t) ", dt=0.5, interval=2)
+        assert sent == []  # nothing leaves before the commit
+    function.refresh_from_db()
+    assert (function.expression, function.status, function.dt, function.interval) == ("sin(t)", "queued", 0.5, 2)
+    assert function.queued_at is not None and function.processed_at is None
+    assert sent == [function.pk]
+
+
+@pytest.mark.django_db
+def test_refresh_queues_only_rows_not_in_flight_in_one_update(make_function, django_capture_on_commit_callbacks,
+                                                               monkeypatch):
+    sent = []
+    monkeypatch.setattr("apps.charts.tasks.function_render_task.delay", lambda pk: sent.append(pk))
+    finished, failed = make_function(status="finished"), make_function(status="failed", error="x")
+    queued, running = make_function(status="queued"), make_function(status="running")
+    ids = [finished.pk, failed.pk, queued.pk, running.pk]
+
+    with CaptureQueriesContext(connection) as queries, django_capture_on_commit_callbacks(execute=True):
+        result = services.functions_refresh(ids=ids)
+
+    assert result == services.RefreshResult(queued=2, skipped=2)
+    assert sorted(sent) == sorted([finished.pk, failed.pk])
+    updates = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("UPDATE")]
+    assert len(updates) == 1 and "RETURNING" in updates[0]
+    statuses = dict(Function.objects.filter(pk__in=ids).values_list("pk", "status"))
+    assert set(statuses.values()) == {"queued", "running"}
+
+
+@pytest.mark.django_db
+def test_a_second_refresh_of_the_same_rows_queues_nothing(make_function, django_capture_on_commit_callbacks,
+                                                          monkeypatch):
+    sent = []
+    monkeypatch.setattr("apps.charts.tasks.function_render_task.delay", lambda pk: sent.append(pk))
+    rows = [make_function(status="finished") for _ in range(3)]
+    with django_capture_on_commit_callbacks(execute=True):
+        first = services.functions_refresh(ids=[r.pk for r in rows])
+        second = services.functions_refresh(ids=[r.pk for r in rows])
+    assert (first.queued, second.queued, second.skipped) == (3, 0, 3)
+    assert len(sent) == 3
+
+
+@pytest.mark.django_db
+def test_refresh_of_an_unknown_id_is_refused_and_queues_nothing(make_function):
+    row = make_function(status="finished")
+    with pytest.raises(NotFoundError, match="999999"):
+        services.functions_refresh(ids=[row.pk, 999999])
+    row.refresh_from_db()
+    assert row.status == "finished"
+    assert services.functions_refresh(ids=[]) == services.RefreshResult(queued=0, skipped=0)
+
+
+@pytest.mark.django_db
+def test_a_broker_failure_after_commit_keeps_the_row_queued(django_capture_on_commit_callbacks, monkeypatch):
+    def broker_down(pk):
+        raise ConnectionRefusedError("broker down")
+
+    monkeypatch.setattr("apps.charts.tasks.function_render_task.delay", broker_down)
+    with django_capture_on_commit_callbacks(execute=True):
+        function = services.function_create(expression="t", dt=1, interval=1)
+    function.refresh_from_db()
+    assert function.status == "queued"  # the sweep publishes it again later
+
+
+# --- the pipeline, in-process --------------------------------------------------------------
+
+def test_chart_options_put_milliseconds_on_a_datetime_axis():
+    options = services.chart_options(expression="t + 2/t", dt=1, interval=30, points=[[1_700_000_000, 1.5]],
+                                     width=1000, height=500)
+    assert options["xAxis"]["type"] == "datetime"
+    assert options["series"][0]["data"] == [[1_700_000_000_000, 1.5]]
+    assert options["title"]["text"] == "t + 2/t"
+    assert (options["xAxis"]["title"]["text"], options["yAxis"]["title"]["text"]) == ("t", "y")
+    assert (options["chart"]["type"], options["chart"]["width"], options["chart"]["height"]) == ("line", 1000, 500)
+    json.dumps(options, allow_nan=False)  # what the export server receives is plain JSON
+
+
+@pytest.mark.django_db(transaction=True)
+def test_render_stores_a_png_of_the_configured_size(dataservice, export_server, make_function, settings):
+    settings.CHARTS_IMAGE_WIDTH, settings.CHARTS_IMAGE_HEIGHT = 800, 400
+    function = make_function("t + 2/t", status="queued", dt=1, interval=30)
+    before = timezone.now()
+
+    result = services.function_render(function_id=function.pk)
+
+    function = Function.objects.get(pk=function.pk)
+    assert result.status == function.status == "finished"
+    assert png_size(bytes(function.image)) == (800, 400)
+    assert function.error == "" and function.processed_at >= function.started_at >= before
+    assert len(function.image_hash) == 64
+
+
+@pytest.mark.django_db(transaction=True)
+def test_render_skips_a_row_that_is_not_queued(make_function):
+    running = make_function(status="running")
+    assert services.function_render(function_id=running.pk) is None
+    running.refresh_from_db()
+    assert running.status == "running"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_math_error_ends_failed_with_the_data_service_message(dataservice, export_server, make_function):
+    function = make_function("ln(-1 - t^2)", status="queued")
+    services.function_render(function_id=function.pk)
+    function.refresh_from_db()
+    assert function.status == "failed"
+    assert function.error.startswith("Data service: ")
+    assert "logarithm" in function.error.lower() or "ln" in function.error.lower()
+    assert function.processed_at is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_division_by_zero_names_the_service(dataservice, export_server, make_function):
+    function = make_function("1/(t - t)", status="queued")
+    services.function_render(function_id=function.pk)
+    function.refresh_from_db()
+    assert function.status == "failed"
+    assert function.error.startswith("Data service: ") and "zero" in function.error.lower()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_data_service_down_fails_with_its_name_and_a_later_refresh_succeeds(
+    dataservice, export_server, make_function, settings, django_capture_on_commit_callbacks, monkeypatch
+):
+    monkeypatch.setattr("apps.charts.tasks.function_render_task.delay", lambda pk: None)
+    function = make_function("sin(t)", status="queued", dt=2, interval=10)
+    settings.DATASERVICE_URL = closed_port_url()
+
+    services.function_render(function_id=function.pk)
+    function.refresh_from_db()
+    assert function.status == "failed"
+    assert function.error == "Data service unreachable (connection refused) after 1 attempt"
+
+    settings.DATASERVICE_URL = dataservice  # the service is back
+    assert services.functions_refresh(ids=[function.pk]).queued == 1
+    services.function_render(function_id=function.pk)
+    function.refresh_from_db()
+    assert (function.status, function.error) == ("finished", "")
+    assert png_size(bytes(function.image)) == (1000, 500)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_export_server_down_fails_with_its_name(dataservice, make_function, settings):
+    function = make_function("t", status="queued")
+    settings.EXPORT_SERVER_URL = closed_port_url()
+    services.function_render(function_id=function.pk, attempt=3, max_attempts=3)
+    function.refresh_from_db()
+    assert (function.status, function.error) == ("failed", "Image service unreachable (connection refused) after 3 attempts")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_transient_failure_before_the_last_attempt_is_raised_for_a_retry(dataservice, make_function, settings):
+    from apps.charts.clients import ServiceError
+
+    function = make_function("t", status="queued")
+    settings.EXPORT_SERVER_URL = closed_port_url()
+    with pytest.raises(ServiceError) as caught:
+        services.function_render(function_id=function.pk, attempt=1, max_attempts=3)
+    assert caught.value.transient
+    function.refresh_from_db()
+    assert function.status == "running"  # the retry takes it over (resume)
+    settings.EXPORT_SERVER_URL = closed_port_url()
+    services.function_render(function_id=function.pk, attempt=2, max_attempts=2)
+    function.refresh_from_db()
+    assert function.error == "Image service unreachable (connection refused) after 2 attempts"
+
+
+# --- sweep ---------------------------------------------------------------------------------
+
+@pytest.mark.django_db
+def test_sweep_fails_rows_running_past_the_deadline(make_function):
+    now = timezone.now()
+    lost = make_function(status="running", started_at=now - timedelta(minutes=10))
+    busy = make_function(status="running", started_at=now - timedelta(seconds=5))
+
+    result = services.functions_sweep(running_deadline=timedelta(minutes=5), queued_deadline=timedelta(hours=1))
+
+    assert result == services.SweepResult(failed=1, requeued=0)
+    lost.refresh_from_db(), busy.refresh_from_db()
+    assert lost.status == "failed" and lost.error.startswith("Chart job lost: no worker finished it within 300 s")
+    assert lost.processed_at is not None
+    assert busy.status == "running"
+
+
+@pytest.mark.django_db
+def test_sweep_republishes_rows_queued_past_the_deadline(make_function, django_capture_on_commit_callbacks,
+                                                        monkeypatch):
+    sent = []
+    monkeypatch.setattr("apps.charts.tasks.function_render_task.delay", lambda pk: sent.append(pk))
+    now = timezone.now()
+    stale = make_function(status="queued", queued_at=now - timedelta(hours=2))
+    fresh = make_function(status="queued", queued_at=now)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        result = services.functions_sweep(running_deadline=timedelta(minutes=5), queued_deadline=timedelta(hours=1))
+
+    assert result == services.SweepResult(failed=0, requeued=1)
+    assert sent == [stale.pk]
+    stale.refresh_from_db()
+    assert stale.status == "queued" and stale.queued_at >= now  # waits a full deadline before the next try
+    assert fresh.pk not in sent

@@ -1,0 +1,81 @@
+"""The chart image view: who may see it and how browsers cache it."""
+
+import pytest
+from django.test import Client
+
+from apps.accounts.services import api_token_revoke
+from apps.accounts.models import ApiToken
+
+
+@pytest.fixture
+def charted(make_function):
+    return make_function(status="finished")
+
+
+def image_url(function) -> str:
+    return f"/charts/{function.pk}/{function.image_hash[:16]}.png"
+
+
+@pytest.mark.django_db
+def test_an_anonymous_request_gets_401(charted):
+    response = Client().get(image_url(charted))
+    assert response.status_code == 401
+    assert response.json()["errors"][0]["rule"] == "authentication"
+
+
+@pytest.mark.django_db
+def test_a_user_who_is_not_staff_gets_403(charted, plain_client):
+    response = plain_client.get(image_url(charted))
+    assert response.status_code == 403
+    assert response.json()["errors"][0]["rule"] == "permission"
+
+
+@pytest.mark.django_db
+def test_a_wrong_or_revoked_token_gets_401(charted, api_token):
+    assert Client(headers={"Authorization": "Bearer nope"}).get(image_url(charted)).status_code == 401
+    assert Client(headers={"Authorization": "Basic abc"}).get(image_url(charted)).status_code == 401
+    api_token_revoke(token=ApiToken.objects.get())
+    assert Client(headers={"Authorization": f"Bearer {api_token}"}).get(image_url(charted)).status_code == 401
+
+
+@pytest.mark.django_db
+def test_staff_get_the_versioned_png_cached_as_immutable(charted, staff_client):
+    response = staff_client.get(image_url(charted))
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/png"
+    assert response.content == bytes(charted.image)
+    assert response["ETag"] == f'"{charted.image_hash}"'
+    assert "immutable" in response["Cache-Control"] and "private" in response["Cache-Control"]
+    assert "Authorization" in response["Vary"] and "Cookie" in response["Vary"]
+
+
+@pytest.mark.django_db
+def test_a_bearer_token_is_enough(charted, api_client):
+    assert api_client.get(image_url(charted)).status_code == 200
+
+
+@pytest.mark.django_db
+def test_the_unversioned_url_must_be_revalidated_and_answers_304_when_unchanged(charted, staff_client):
+    first = staff_client.get(f"/charts/{charted.pk}.png")
+    assert first.status_code == 200 and first["Cache-Control"] == "private, no-cache"
+    again = staff_client.get(f"/charts/{charted.pk}.png", headers={"If-None-Match": first["ETag"]})
+    assert again.status_code == 304 and again.content == b""
+    changed = staff_client.get(f"/charts/{charted.pk}.png", headers={"If-None-Match": '"other"'})
+    assert changed.status_code == 200
+
+
+@pytest.mark.django_db
+def test_an_old_version_redirects_to_the_current_image(charted, staff_client):
+    response = staff_client.get(f"/charts/{charted.pk}/0000000000000000.png")
+    assert response.status_code == 302
+    assert response["Location"] == image_url(charted)
+    assert response["Cache-Control"] == "private, no-cache"
+
+
+@pytest.mark.django_db
+def test_a_row_without_an_image_or_no_row_is_404(make_function, staff_client):
+    queued = make_function(status="queued")
+    assert staff_client.get(f"/charts/{queued.pk}.png").status_code == 404
+    assert staff_client.get(f"/charts/{queued.pk}/0123456789abcdef.png").status_code == 404
+    assert staff_client.get("/charts/999999999.png").status_code == 404
+    assert staff_client.get(f"/charts/{2**70}.png").status_code == 404
