@@ -14,4 +14,6 @@ class BearerTokenAuth(HttpBearer):
         return user
 
 
-api_auth = [SessionAuth(), BearerTokenAuth()]
+# Bearer first: the session check enforces CSRF on writes and would refuse a token client
+# (which sends no CSRF cookie) before the token was even looked at.
+api_auth = [BearerTokenAuth(), SessionAuth()]

@@ -94,3 +94,9 @@ def test_a_stranger_cannot_use_another_users_session_cookie_after_logout(client,
     stranger = Client()
     stranger.cookies["sessionid"] = cookie
     assert stranger.get("/api/calculations").status_code == 401
+
+
+def test_a_bearer_token_client_writes_without_a_csrf_token(api_token):
+    # Real HTTP clients (curl, scripts) carry no CSRF cookie; the token alone must do.
+    client = Client(enforce_csrf_checks=True, headers={"Authorization": f"Bearer {api_token}"})
+    assert client.post("/api/calculations", PAYLOAD, content_type="application/json").status_code == 201

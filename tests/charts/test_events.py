@@ -1,5 +1,6 @@
 """Every state change of a function is broadcast, after commit, with the documented payload."""
 
+import asyncio
 import os
 import uuid
 
@@ -26,20 +27,19 @@ def listen(layer, group: str) -> str:
 
 
 def received(layer, channel: str) -> list[dict]:
-    events = []
-    while True:
-        try:
-            message = async_to_sync(layer.receive)(channel) if not events else async_to_sync(_receive_soon)(layer, channel)
-        except TimeoutError:
-            return events
-        assert message["type"] == "live.event"
-        events.append(message["event"])
+    """Every event waiting on `channel`, read in one event loop until a second of silence."""
 
+    async def collect() -> list[dict]:
+        events = []
+        while True:
+            try:
+                message = await asyncio.wait_for(layer.receive(channel), timeout=1.0)
+            except TimeoutError:
+                return events
+            assert message["type"] == "live.event"
+            events.append(message["event"])
 
-async def _receive_soon(layer, channel: str) -> dict:
-    import asyncio
-
-    return await asyncio.wait_for(layer.receive(channel), timeout=1.0)
+    return async_to_sync(collect)()
 
 
 @pytest.mark.django_db(transaction=True)
