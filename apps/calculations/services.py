@@ -25,8 +25,10 @@ import logging
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import numpy as np
+import pandas as pd
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from apps.calculations import kernel
@@ -219,6 +221,10 @@ def _short_error(exc: BaseException) -> str:
 def _claim(*, calculation_id: int) -> Calculation | None:
     """Mark the run running (short transaction); None if it is gone or already done."""
     with transaction.atomic():
+        # Not worth an fsync: if this commit were lost in a database crash, the durable
+        # `finished` commit that follows could not have happened either (WAL is written in
+        # order), and the task fails on the database error and is retried.
+        _commit_asynchronously()
         calculation = Calculation.objects.select_for_update().filter(pk=calculation_id).first()
         if calculation is None:
             logger.info("Calculation %s no longer exists; nothing to run.", calculation_id)
@@ -235,6 +241,11 @@ def _claim(*, calculation_id: int) -> Calculation | None:
         calculation.save(update_fields=["status", "progress", "started_at", "finished_at", "error", "attempts", "updated_at"])
         _broadcast(calculation)
     return calculation
+
+
+def _commit_asynchronously() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
 def _progress_writer(calculation: Calculation):
@@ -259,33 +270,30 @@ def _progress_writer(calculation: Calculation):
     return on_progress
 
 
-def _rows_replace(*, calculation_id: int, frame) -> int:
+def _rows_replace(*, calculation_id: int, frame: pd.DataFrame) -> None:
     """Delete the run's rows and COPY the new ones in (inside the caller's transaction)."""
     CalculationRow.objects.filter(calculation_id=calculation_id).delete()
-    if frame.empty:
-        return 0
-    buffer = io.StringIO()
-    frame.assign(calculation_id=calculation_id).to_csv(
-        buffer,
-        columns=["calculation_id", *kernel.COLUMNS],
-        header=False,
-        index=False,
-        date_format="%Y-%m-%d",
-        float_format=None,
+    dates = np.datetime_as_string(frame["date"].to_numpy().astype("datetime64[D]")).tolist()
+    columns = [frame[name].tolist() for name in ("liquid", "oil", "water", "wct")]
+    # repr() is the shortest text that reads back as the same float, as PostgreSQL prints it.
+    text = "".join(
+        f"{calculation_id},{day},{liquid!r},{oil!r},{water!r},{wct!r}\n"
+        for day, liquid, oil, water, wct in zip(dates, *columns, strict=True)
     )
-    buffer.seek(0)
     table = CalculationRow._meta.db_table
     with connection.cursor() as cursor:
         cursor.cursor.copy_expert(
-            f"COPY {table} (calculation_id, date, liquid, oil, water, wct) FROM STDIN WITH (FORMAT csv)", buffer
+            f"COPY {table} (calculation_id, date, liquid, oil, water, wct) FROM STDIN WITH (FORMAT csv)",
+            io.StringIO(text),
         )
-    return len(frame)
 
 
 def calculation_run(*, calculation_id: int) -> Calculation | None:
     """Run one calculation end to end in this process (called by the `calculations.run` task).
 
     Returns the run as it ended, or None when there was nothing to do (gone, already done).
+    A database outage is not the run's fault: OperationalError/InterfaceError propagate so
+    the task is retried; anything else fails the run with a readable reason.
     """
     calculation = _claim(calculation_id=calculation_id)
     if calculation is None:
@@ -307,11 +315,12 @@ def calculation_run(*, calculation_id: int) -> Calculation | None:
             locked.status = CalculationStatus.FINISHED
             locked.progress = 100
             locked.finished_at = timezone.now()
-            locked.started_at = locked.started_at or calculation.started_at
             locked.error = ""
-            locked.save(update_fields=["status", "progress", "started_at", "finished_at", "error", "updated_at"])
+            locked.save(update_fields=["status", "progress", "finished_at", "error", "updated_at"])
             _broadcast(locked)
         return locked
+    except (OperationalError, InterfaceError):
+        raise
     except Exception as exc:
         # Users see one readable sentence; operators get the traceback in the worker log.
         logger.exception("Calculation %s failed", calculation_id)

@@ -1,0 +1,208 @@
+"""Benchmark: a Refresh of 40 functions in parallel against the same 40 drawn one at a time.
+
+    .venv/bin/python bench/charts_refresh.py [--functions 40] [--rounds 2] [--workers 4]
+
+Floor (sequential): one process calls the pipeline `function_render` for each function in
+turn: data service -> points, export server -> PNG, PostgreSQL <- image. Parallel: the
+admin's Refresh path, `functions_refresh(ids=...)`, which queues one Celery task per row on
+RabbitMQ; a worker with 4 processes draws them against an export server with 4 browser
+workers, until every row is back to `finished`. Both use the same rows, services and
+database; rounds alternate the two so both see the same machine state, and the best round
+of each is compared. Target: parallel <= 0.4 of sequential.
+
+The script starts everything it needs on free ports, with its own database
+(calcboard_bench_charts), its own broker queues and channel prefix, and stops it afterwards:
+a data service, a Highcharts export server (POOL_MIN/MAX_WORKERS = --workers) and a Celery
+worker (-c --workers). PostgreSQL, RabbitMQ and Redis must be running (scripts/services).
+"""
+
+import argparse
+import os
+import socket
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+DB_NAME = "calcboard_bench_charts"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def configure(workers: int) -> dict[str, str]:
+    """Environment shared by this process and its children; set before Django starts."""
+    env = {
+        "DJANGO_SETTINGS_MODULE": "project.settings.test",
+        "POSTGRES_DB": DB_NAME,
+        "CHARTS_QUEUE": "bench-charts",
+        "CALCULATIONS_QUEUE": "bench-calculations",
+        "CHANNELS_PREFIX": "calcboard-bench",
+        "CACHE_KEY_PREFIX": "calcboard-bench",
+        "DATASERVICE_URL": f"http://127.0.0.1:{free_port()}",
+        "EXPORT_SERVER_URL": f"http://127.0.0.1:{free_port()}",
+        "POOL_MIN_WORKERS": str(workers),
+        "POOL_MAX_WORKERS": str(workers),
+        # A worker recycled mid-run costs 0.5-0.8 s in one of the two measurements only.
+        "POOL_WORK_LIMIT": "1000",
+        "PYTHONUNBUFFERED": "1",
+    }
+    os.environ.update(env)
+    return env
+
+
+def database_recreate() -> None:
+    import psycopg2
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    connection = psycopg2.connect(host=db["HOST"], port=db["PORT"], user=db["USER"], password=db["PASSWORD"],
+                                  dbname="postgres")
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+        cursor.execute(f'CREATE DATABASE "{DB_NAME}"')
+    connection.close()
+
+
+def database_drop() -> None:
+    from django.db import connections
+
+    connections.close_all()
+    import psycopg2
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    connection = psycopg2.connect(host=db["HOST"], port=db["PORT"], user=db["USER"], password=db["PASSWORD"],
+                                  dbname="postgres")
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+    connection.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--functions", type=int, default=40)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=4, help="Celery processes and export server workers")
+    parser.add_argument("--dt", type=float, default=1.0, help="hours")
+    parser.add_argument("--interval", type=float, default=30.0, help="days")
+    args = parser.parse_args()
+
+    env = configure(args.workers)
+    import django
+
+    django.setup()
+    import logging
+
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("apps.charts").setLevel(logging.WARNING)
+    import subprocess
+
+    from django.core.management import call_command
+
+    from apps.charts.models import Function
+    from apps.charts.services import function_render, functions_refresh
+    from tests import processes
+
+    database_recreate()
+    call_command("migrate", verbosity=0)
+
+    started: list[processes.Process] = []
+    try:
+        print(f"starting: data service, export server ({args.workers} workers), celery worker (-c {args.workers})")
+        data_port = env["DATASERVICE_URL"].rsplit(":", 1)[1]
+        export_port = env["EXPORT_SERVER_URL"].rsplit(":", 1)[1]
+        started.append(processes.Process(
+            "bench-dataservice",
+            [str(processes.BIN / "daphne"), "-b", "127.0.0.1", "-p", data_port, "apps.dataservice.asgi:application"],
+            {},
+        ))
+        subprocess.run([str(ROOT / "scripts" / "install-highcharts")], check=True, cwd=ROOT,
+                       stderr=subprocess.DEVNULL)
+        started.append(processes.Process("bench-highcharts", [str(ROOT / "scripts" / "highcharts")],
+                                         {"EXPORT_SERVER_PORT": export_port}))
+        processes.wait_until(lambda: processes.http_ok(f"{env['DATASERVICE_URL']}/health"), timeout=30,
+                             what="data service")
+        processes.wait_until(lambda: processes.http_ok(f"{env['EXPORT_SERVER_URL']}/health"), timeout=90,
+                             what="export server", interval=0.5)
+        started.append(processes.start_worker(DB_NAME, name="bench-worker", concurrency=args.workers))
+
+        presets = ["t + 2/t", "sin(t)"]
+        ids = [
+            Function.objects.create(
+                expression=presets[i % 2], dt=args.dt, interval=args.interval, status=Function.Status.FINISHED
+            ).pk
+            for i in range(args.functions)
+        ]
+        points = int(args.interval * 24 / args.dt) + 1
+
+        def sequential() -> float:
+            Function.objects.filter(pk__in=ids).update(status=Function.Status.QUEUED)
+            start = time.perf_counter()
+            for pk in ids:
+                function_render(function_id=pk)
+            return time.perf_counter() - start
+
+        def parallel() -> float:
+            start = time.perf_counter()
+            result = functions_refresh(ids=ids)
+            assert result.queued == len(ids), result
+            done = Function.objects.filter(pk__in=ids, status__in=[Function.Status.FINISHED, Function.Status.FAILED])
+            deadline = time.monotonic() + 600
+            while done.count() < len(ids):
+                if time.monotonic() > deadline:
+                    raise TimeoutError("parallel refresh did not finish in 600 s")
+                time.sleep(0.02)
+            return time.perf_counter() - start
+
+        def check(label: str) -> None:
+            statuses = dict(Function.objects.filter(pk__in=ids).values_list("pk", "status"))
+            failed = Function.objects.filter(pk__in=ids).exclude(status=Function.Status.FINISHED)
+            if failed.exists():
+                raise RuntimeError(f"{label}: not finished: {list(failed.values_list('pk', 'status', 'error')[:3])}")
+            assert len(statuses) == len(ids)
+
+        # Warm-up: browser pages, database and broker connections, the worker's imports.
+        Function.objects.filter(pk__in=ids[:args.workers]).update(status=Function.Status.QUEUED)
+        for pk in ids[:args.workers]:
+            function_render(function_id=pk)
+        Function.objects.filter(pk__in=ids[:args.workers]).update(status=Function.Status.FINISHED)
+        functions_refresh(ids=ids[:args.workers])
+        while Function.objects.filter(pk__in=ids[:args.workers], status=Function.Status.FINISHED).count() < args.workers:
+            time.sleep(0.05)
+
+        print(f"{args.functions} functions, {points} points each, {args.rounds} round(s); "
+              f"machine: {os.cpu_count()} cores")
+        sequential_times, parallel_times = [], []
+        for round_number in range(1, args.rounds + 1):
+            sequential_times.append(sequential())
+            check("sequential")
+            parallel_times.append(parallel())
+            check("parallel")
+            print(f"  round {round_number}: sequential {sequential_times[-1]:.2f} s, "
+                  f"parallel {parallel_times[-1]:.2f} s")
+
+        best_sequential, best_parallel = min(sequential_times), min(parallel_times)
+        ratio = best_parallel / best_sequential
+        print(f"sequential (floor): {best_sequential:.2f} s  ({best_sequential / args.functions * 1000:.0f} ms a chart, "
+              f"median round {statistics.median(sequential_times):.2f} s)")
+        print(f"parallel refresh:   {best_parallel:.2f} s  ({args.functions / best_parallel:.1f} charts/s, "
+              f"median round {statistics.median(parallel_times):.2f} s)")
+        print(f"ratio parallel / sequential: {ratio:.2f}  (target <= 0.40: {'PASS' if ratio <= 0.4 else 'FAIL'})")
+        return 0
+    finally:
+        for process in reversed(started):
+            process.stop()
+        database_drop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,69 @@
+"""Benchmark: delay from a task's commit to the event at a websocket client.
+
+    .venv/bin/python bench/live_latency.py [--events 200] [--interval 0.02]
+
+A sender process plays a Celery task (see bench/livekit.py): it commits a state change of a
+real calculation row and broadcasts it after commit through `apps.live.realtime`, once every
+`--interval` seconds. One client, connected with a bearer token to a real daphne over a real
+websocket and subscribed to the `calculations` stream, notes when each event arrives.
+Reported: median, p99 and max of (arrival - commit), the first 10 events left out as warm-up.
+
+Floor, measured in the same run: a bare Redis PUBLISH -> SUBSCRIBE round trip (one
+publisher, one subscriber). The ratios say what the channel layer, daphne, the consumer and
+the websocket add on top of Redis itself.
+"""
+
+import argparse
+import asyncio
+import sys
+
+import livekit
+
+WARMUP = 10
+
+
+async def measure(base: str, token: str, *, events: int, interval: float) -> list[float]:
+    ws_url = base.replace("http://", "ws://") + "/ws/events/"
+    ws = await livekit.ws_client(ws_url, base, token)
+    arrivals: dict[int, float] = {}
+    receiving = asyncio.ensure_future(livekit.receive_events(ws, arrivals, events + WARMUP))
+    sender = livekit.start_sender(count=events + WARMUP, interval=interval)
+    commits = await asyncio.to_thread(livekit.read_commits, sender)
+    try:
+        await asyncio.wait_for(receiving, timeout=10)
+    except TimeoutError:
+        pass
+    await ws.close()
+    lost = [seq for seq in commits if seq not in arrivals]
+    if lost:
+        print(f"LOST {len(lost)} events: {lost[:10]}...", file=sys.stderr)
+    return [arrivals[seq] - commits[seq] for seq in sorted(commits) if seq >= WARMUP and seq in arrivals]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=200)
+    parser.add_argument("--interval", type=float, default=0.02, help="seconds between two events")
+    args = parser.parse_args()
+
+    env = livekit.configure()
+    livekit.database_recreate()
+    try:
+        token = livekit.bench_token()
+        floor, _ = asyncio.run(livekit.redis_floor(subscribers=1, rounds=args.events + WARMUP))
+        floor = floor[WARMUP:]
+        with livekit.daphne(env) as base:
+            delays = asyncio.run(measure(base, token, events=args.events, interval=args.interval))
+    finally:
+        livekit.database_drop()
+
+    live, bare = livekit.summary(delays), livekit.summary(floor)
+    print(f"commit -> websocket client, {live['n']} events ({args.interval * 1000:.0f} ms apart):")
+    print(f"  websocket  median {livekit.ms(live['median'])}  p99 {livekit.ms(live['p99'])}  max {livekit.ms(live['max'])}")
+    print(f"  redis floor median {livekit.ms(bare['median'])}  p99 {livekit.ms(bare['p99'])}  max {livekit.ms(bare['max'])}")
+    print(f"  ratio      median {live['median'] / bare['median']:8.1f}x    p99 {live['p99'] / bare['p99']:8.1f}x")
+    return 0 if live["n"] == args.events else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,269 @@
+"""Shared plumbing of the live benchmarks (`live_latency.py`, `live_fanout.py`).
+
+Each run gets its own database (calcboard_bench_live), channel prefix and cache prefix, a
+real daphne serving `project.asgi:application` on a free port, a bearer token for the
+websocket clients, and a sender process that plays a Celery task: it commits a state change
+of a real `Calculation` row and broadcasts it with `apps.live.realtime.broadcast_event`
+(a fresh event loop and Redis connection per event, exactly like a worker), printing the
+moment each transaction committed. PostgreSQL and Redis must be running (scripts/services).
+
+The floor is measured in the same run: a bare Redis PUBLISH -> SUBSCRIBE round trip (and,
+for the fan-out, the same to as many Redis subscribers as websocket clients).
+"""
+
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+DB_NAME = "calcboard_bench_live"
+STREAM = "calculations"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def configure() -> dict[str, str]:
+    """Environment shared by this process and its children; set before Django starts."""
+    env = {
+        "DJANGO_SETTINGS_MODULE": "project.settings.test",
+        "POSTGRES_DB": DB_NAME,
+        "CHANNELS_PREFIX": f"calcboard-bench-live-{os.getpid()}",
+        "CACHE_KEY_PREFIX": "calcboard-bench-live",
+        "CALCULATIONS_QUEUE": "bench-live-calculations",
+        "CHARTS_QUEUE": "bench-live-charts",
+        "PYTHONUNBUFFERED": "1",
+    }
+    os.environ.update(env)
+    return env
+
+
+def database_recreate() -> None:
+    import django
+    import psycopg2
+    from django.conf import settings
+    from django.core.management import call_command
+
+    django.setup()
+    db = settings.DATABASES["default"]
+    connection = psycopg2.connect(
+        host=db["HOST"], port=db["PORT"], user=db["USER"], password=db["PASSWORD"], dbname="postgres"
+    )
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+        cursor.execute(f'CREATE DATABASE "{DB_NAME}"')
+    connection.close()
+    call_command("migrate", verbosity=0)
+
+
+def database_drop() -> None:
+    import psycopg2
+    from django.conf import settings
+    from django.db import connections
+
+    connections.close_all()
+    db = settings.DATABASES["default"]
+    connection = psycopg2.connect(
+        host=db["HOST"], port=db["PORT"], user=db["USER"], password=db["PASSWORD"], dbname="postgres"
+    )
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+    connection.close()
+
+
+def bench_token() -> str:
+    from django.contrib.auth import get_user_model
+
+    from apps.accounts.services import api_token_create
+
+    user, _ = get_user_model().objects.get_or_create(username="bench-live")
+    _, raw = api_token_create(user=user, name="live benchmark")
+    return raw
+
+
+@contextmanager
+def daphne(env: dict[str, str]):
+    """A real daphne on a free port; yields its base URL (http://127.0.0.1:PORT)."""
+    import httpx
+
+    port = free_port()
+    log = open(ROOT / "var" / "bench-live-daphne.log", "ab") if (ROOT / "var").is_dir() else subprocess.DEVNULL
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "daphne"), "-b", "127.0.0.1", "-p", str(port), "project.asgi:application"],
+        cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/admin/login/", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("daphne did not start; see var/bench-live-daphne.log")
+            time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def start_sender(*, count: int, interval: float) -> subprocess.Popen:
+    """The sender process (see `sender_main`): prints one JSON line per committed event."""
+    return subprocess.Popen(
+        [sys.executable, str(Path(__file__).resolve()), "--count", str(count), "--interval", str(interval)],
+        cwd=ROOT, env=os.environ.copy(), stdout=subprocess.PIPE, text=True,
+    )
+
+
+def sender_main(*, count: int, interval: float) -> None:
+    """Plays a Celery task `count` times: commit a state change, broadcast it after commit."""
+    import django
+
+    django.setup()
+    from django.db import transaction
+    from django.utils import timezone
+
+    from apps.calculations.models import Calculation
+    from apps.calculations.services import calculation_event_payload
+    from apps.live.realtime import broadcast_event
+
+    calculation = Calculation.objects.create(
+        name="bench", date_start="2024-01-01", date_fin="2024-12-31", lag=1, status="running"
+    )
+    committed: list[tuple[int, float]] = []
+    for seq in range(count):
+        started = time.monotonic()
+        with transaction.atomic():
+            calculation.progress = seq % 100
+            calculation.updated_at = timezone.now()
+            Calculation.objects.filter(pk=calculation.pk).update(
+                progress=calculation.progress, updated_at=calculation.updated_at
+            )
+            # Registered before the broadcast, so it runs first: the moment of the commit.
+            transaction.on_commit(lambda seq=seq: committed.append((seq, time.time())))
+            broadcast_event(
+                kind="calculation", obj_id=calculation.pk,
+                payload={**calculation_event_payload(calculation), "seq": seq},
+            )
+        print(json.dumps({"seq": committed[-1][0], "commit": committed[-1][1]}), flush=True)
+        time.sleep(max(0.0, interval - (time.monotonic() - started)))
+
+
+def read_commits(sender: subprocess.Popen) -> dict[int, float]:
+    out, _ = sender.communicate(timeout=600)
+    if sender.returncode != 0:
+        raise RuntimeError(f"sender failed with {sender.returncode}")
+    return {row["seq"]: row["commit"] for row in map(json.loads, out.splitlines())}
+
+
+async def ws_client(url: str, origin: str, token: str):
+    from websockets.asyncio.client import connect
+
+    ws = await connect(
+        url, origin=origin, additional_headers={"Authorization": f"Bearer {token}"},
+        ping_interval=None, max_queue=None, open_timeout=60,
+    )
+    await ws.send(json.dumps({"action": "subscribe", "stream": STREAM}))
+    reply = json.loads(await ws.recv())
+    if reply.get("type") != "subscribed":
+        raise RuntimeError(f"subscription refused: {reply}")
+    return ws
+
+
+async def receive_events(ws, arrivals: dict[int, float], count: int) -> None:
+    """Records when each event (by its `seq`) reached this client."""
+    async for raw in ws:
+        now = time.time()
+        message = json.loads(raw)
+        if message.get("type") == "event" and "seq" in message["event"]:
+            arrivals[message["event"]["seq"]] = now
+            if len(arrivals) >= count:
+                return
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    return {
+        "median": statistics.median(values), "p99": percentile(values, 99), "max": max(values), "n": len(values),
+    }
+
+
+async def redis_floor(*, subscribers: int, rounds: int, interval: float = 0.01) -> tuple[list[float], list[float]]:
+    """Bare Redis PUBLISH -> SUBSCRIBE: `subscribers` connections on one channel, `rounds`
+    messages. Returns every delivery's delay and each round's delay until all received."""
+    import redis.asyncio as aioredis
+    from django.conf import settings
+
+    url = settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"][0]
+    channel = f"bench-live-floor-{os.getpid()}"
+    clients = [aioredis.Redis.from_url(url) for _ in range(subscribers)]
+    pubsubs = [client.pubsub() for client in clients]
+    for pubsub in pubsubs:
+        await pubsub.subscribe(channel)
+        await pubsub.get_message(timeout=5)  # the subscribe confirmation
+    publisher = aioredis.Redis.from_url(url)
+    deliveries: list[float] = []
+    all_received: list[float] = []
+
+    async def wait_one(pubsub) -> float:
+        while True:
+            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=10)
+            if message is not None:
+                return time.time()
+
+    for _ in range(rounds):
+        waiters = [asyncio.ensure_future(wait_one(pubsub)) for pubsub in pubsubs]
+        await asyncio.sleep(0)
+        sent = time.time()
+        await publisher.publish(channel, json.dumps({"sent": sent}))
+        arrivals = await asyncio.gather(*waiters)
+        delays = [arrival - sent for arrival in arrivals]
+        deliveries.extend(delays)
+        all_received.append(max(delays))
+        await asyncio.sleep(interval)
+    for pubsub in pubsubs:
+        await pubsub.aclose()
+    for client in [*clients, publisher]:
+        await client.aclose()
+    return deliveries, all_received
+
+
+def ms(value: float) -> str:
+    return f"{value * 1000:8.2f} ms"
+
+
+if __name__ == "__main__":  # the sender process
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--count", type=int, required=True)
+    parser.add_argument("--interval", type=float, required=True)
+    arguments = parser.parse_args()
+    sender_main(count=arguments.count, interval=arguments.interval)

@@ -1,0 +1,43 @@
+import io
+
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+
+from apps.accounts.services import api_token_create, api_token_revoke
+
+
+def run(monkeypatch, **env) -> str:
+    for name in ("DJANGO_SUPERUSER_USERNAME", "DJANGO_SUPERUSER_PASSWORD", "DJANGO_SUPERUSER_EMAIL"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    out = io.StringIO()
+    call_command("ensure_admin", stdout=out)
+    return out.getvalue()
+
+
+def test_it_creates_the_first_admin_from_the_environment(db, monkeypatch):
+    output = run(monkeypatch, DJANGO_SUPERUSER_USERNAME="boss", DJANGO_SUPERUSER_PASSWORD="s3cret-pass",
+                 DJANGO_SUPERUSER_EMAIL="boss@example.com")
+    assert "created" in output
+    boss = get_user_model().objects.get(username="boss")
+    assert boss.is_superuser and boss.is_staff and boss.check_password("s3cret-pass")
+
+
+def test_it_leaves_an_existing_admin_alone(db, monkeypatch):
+    get_user_model().objects.create_superuser(username="boss", password="original-pass")
+    assert "already exists" in run(monkeypatch, DJANGO_SUPERUSER_USERNAME="boss", DJANGO_SUPERUSER_PASSWORD="other")
+    assert get_user_model().objects.get(username="boss").check_password("original-pass")
+
+
+def test_it_does_nothing_without_credentials_in_the_environment(db, monkeypatch):
+    assert "no admin user created" in run(monkeypatch)
+    assert not get_user_model().objects.exists()
+
+
+def test_a_token_is_active_until_revoked(user):
+    token, _ = api_token_create(user=user, name="t")
+    assert token.is_active and str(token) == f"t ({token.prefix}…)"
+    api_token_revoke(token=token)
+    api_token_revoke(token=token)  # revoking twice keeps the first date
+    assert not token.is_active

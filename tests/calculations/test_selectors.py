@@ -1,0 +1,48 @@
+import pytest
+from django.utils import timezone
+
+from apps.calculations.models import CalculationStatus
+from apps.calculations.selectors import calculation_get, calculation_list, detail_fields_parse
+from apps.calculations.services import _stale_run_resolve
+from apps.calculations.tasks import run_calculation
+from apps.core.errors import DomainError, NotFoundError
+
+
+def test_the_list_selector_refuses_an_ordering_outside_the_whitelist(db):
+    with pytest.raises(DomainError) as caught:
+        calculation_list(ordering="name; drop table")
+    assert (caught.value.errors[0].field, caught.value.errors[0].rule) == ("ordering", "literal_error")
+
+
+def test_the_list_selector_refuses_page_zero(db):
+    with pytest.raises(DomainError) as caught:
+        calculation_list(page=0)
+    assert caught.value.errors[0].field == "page"
+
+
+@pytest.mark.parametrize("pk", [0, -1, 2**63, 123456789])
+def test_getting_an_unknown_run_raises_not_found(db, pk):
+    with pytest.raises(NotFoundError):
+        calculation_get(calculation_id=pk)
+
+
+def test_getting_a_run_returns_it(make_calculation):
+    calculation = make_calculation()
+    assert calculation_get(calculation_id=calculation.pk) == calculation
+
+
+def test_optional_fields_come_back_in_a_fixed_order_without_duplicates():
+    assert detail_fields_parse(fields="duration,name,duration") == ("name", "duration")
+    assert detail_fields_parse(fields=None) == () == detail_fields_parse(fields=" , ")
+
+
+def test_the_sweep_leaves_a_run_that_moved_on_since_it_was_listed(make_calculation):
+    calculation = make_calculation(status=CalculationStatus.FINISHED)
+    assert _stale_run_resolve(calculation_id=calculation.pk, stale_before=timezone.now()) is None
+
+
+def test_the_run_task_runs_the_calculation(make_calculation):
+    calculation = make_calculation()
+    run_calculation.apply(args=[calculation.pk]).get()
+    calculation.refresh_from_db()
+    assert calculation.status == CalculationStatus.FINISHED and calculation.rows.count() == 366
