@@ -57,6 +57,51 @@ def configure(workers: int) -> dict[str, str]:
     return env
 
 
+def cpu_snapshot(roots: dict[int, str]) -> dict[str, float]:
+    """CPU seconds used so far by every process on the machine, grouped by role: the process
+    trees started here (`roots`: pid -> role), PostgreSQL, RabbitMQ, this script, other."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    processes: dict[int, tuple[int, float, str]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        processes[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / ticks, command)
+
+    def role(pid: int) -> str:
+        ancestor = pid
+        while ancestor in processes:
+            if ancestor in roots:
+                return roots[ancestor]
+            ancestor = processes[ancestor][0]
+        command = processes[pid][2]
+        if pid == os.getpid():
+            return "this script"
+        if command.startswith("postgres"):
+            return "postgresql"
+        if "beam" in command or "rabbitmq" in command:
+            return "rabbitmq"
+        if "redis" in command:
+            return "redis"
+        return "other (not this benchmark)"
+
+    groups: dict[str, float] = {}
+    for pid, (_, seconds, _) in processes.items():
+        groups[role(pid)] = groups.get(role(pid), 0.0) + seconds
+    return groups
+
+
+def cpu_used(before: dict[str, float], after: dict[str, float], charts: int) -> str:
+    used = {group: (after.get(group, 0.0) - before.get(group, 0.0)) * 1000 / charts for group in after}
+    parts = [f"{group} {ms:.0f}" for group, ms in sorted(used.items(), key=lambda item: -item[1]) if ms >= 1]
+    return "CPU ms a chart: " + ", ".join(parts)
+
+
 def database_recreate() -> None:
     import psycopg2
     from django.conf import settings
@@ -94,6 +139,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=4, help="Celery processes and export server workers")
     parser.add_argument("--dt", type=float, default=1.0, help="hours")
     parser.add_argument("--interval", type=float, default=30.0, help="days")
+    parser.add_argument("--profile", action="store_true", help="print CPU time a chart per process group")
     args = parser.parse_args()
 
     env = configure(args.workers)
@@ -135,6 +181,8 @@ def main() -> int:
                              what="export server", interval=0.5)
         started.append(processes.start_worker(DB_NAME, name="bench-worker", concurrency=args.workers))
 
+        roots = {started[0].popen.pid: "data service", started[1].popen.pid: "export server",
+                 started[2].popen.pid: "celery worker"}
         presets = ["t + 2/t", "sin(t)"]
         ids = [
             Function.objects.create(
@@ -183,12 +231,18 @@ def main() -> int:
               f"machine: {os.cpu_count()} cores")
         sequential_times, parallel_times = [], []
         for round_number in range(1, args.rounds + 1):
+            before = cpu_snapshot(roots)
             sequential_times.append(sequential())
+            middle = cpu_snapshot(roots)
             check("sequential")
             parallel_times.append(parallel())
+            after = cpu_snapshot(roots)
             check("parallel")
             print(f"  round {round_number}: sequential {sequential_times[-1]:.2f} s, "
                   f"parallel {parallel_times[-1]:.2f} s")
+            if args.profile:
+                print(f"    sequential {cpu_used(before, middle, len(ids))}")
+                print(f"    parallel   {cpu_used(middle, after, len(ids))}")
 
         best_sequential, best_parallel = min(sequential_times), min(parallel_times)
         ratio = best_parallel / best_sequential

@@ -98,8 +98,11 @@ def bench_token() -> str:
 @contextmanager
 def daphne(env: dict[str, str]):
     """A real daphne on a free port; yields its base URL (http://127.0.0.1:PORT)."""
+    import logging
+
     import httpx
 
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per readiness poll otherwise
     port = free_port()
     log = open(ROOT / "var" / "bench-live-daphne.log", "ab") if (ROOT / "var").is_dir() else subprocess.DEVNULL
     process = subprocess.Popen(

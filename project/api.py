@@ -1,15 +1,97 @@
 """The one NinjaAPI: routers of every app, authentication and the single error shape."""
 
+import json
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.parser import Parser
 
 from apps.accounts.auth import api_auth
 from apps.calculations.api import router as calculations_router
 from apps.charts.api import router as functions_router
 from apps.core.errors import DomainError
 
-api = NinjaAPI(
+
+JSON_CONTENT_TYPES = ("application/json",)
+
+
+def _is_json(content_type: str) -> bool:
+    return content_type in JSON_CONTENT_TYPES or (content_type.startswith("application/") and content_type.endswith("+json"))
+
+
+class JsonBodyParser(Parser):
+    """Request bodies are JSON and must say so.
+
+    ninja alone `json.loads` any body whatever its Content-Type and answers a bare 400
+    "Cannot parse request body": a form post, or `curl -d` without a Content-Type, got an
+    error naming nothing. The DomainErrors raised here reach `on_http_error` as the cause of
+    ninja's HttpError and are answered in the one shape, naming the body and the rule (the
+    data service's rule names: `content_type` 415, `json` 400; `too_large` 413 is below).
+    """
+
+    def parse_body(self, request: HttpRequest) -> Any:
+        content_type = request.content_type or ""
+        if not _is_json(content_type):
+            raise DomainError(
+                f"Send the body as JSON with 'Content-Type: application/json', not {content_type or 'no content type'}.",
+                field="body",
+                rule="content_type",
+                status=415,
+            )
+        try:
+            return json.loads(request.body)
+        except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+            raise DomainError(f"The body is not valid JSON: {exc}.", field="body", rule="json", status=400) from exc
+
+
+# The one error shape as an OpenAPI component, for the answers documented below.
+API_ERROR_SCHEMA = {
+    "title": "ApiError",
+    "type": "object",
+    "properties": {
+        "detail": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "field": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+                    "rule": {"type": "string"},
+                    "message": {"type": "string"},
+                },
+                "required": ["field", "rule", "message"],
+            },
+        },
+    },
+    "required": ["detail", "errors"],
+}
+# What any operation that takes a body may answer before its own code runs, whichever
+# router it is in: documented once here rather than on every operation.
+BODY_ERRORS = {
+    "400": "The body is not valid JSON (rule `json`).",
+    "413": "The body is larger than the server's limit, DJANGO_MAX_BODY_BYTES (rule `too_large`).",
+    "415": "The body is not sent as application/json (rule `content_type`).",
+}
+
+
+class CalcboardAPI(NinjaAPI):
+    def get_openapi_schema(self, *, path_prefix: str | None = None, path_params: dict | None = None):
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        schema.setdefault("components", {}).setdefault("schemas", {})["ApiError"] = API_ERROR_SCHEMA
+        content = {"application/json": {"schema": {"$ref": "#/components/schemas/ApiError"}}}
+        for path_item in schema["paths"].values():
+            for operation in path_item.values():
+                if "requestBody" in operation:
+                    for status, description in BODY_ERRORS.items():
+                        operation["responses"].setdefault(status, {"description": description, "content": content})
+        return schema
+
+
+api = CalcboardAPI(
     title="Calcboard API",
     version="1.0.0",
     description=(
@@ -20,6 +102,7 @@ api = NinjaAPI(
     ),
     auth=api_auth,
     docs_url="/docs",
+    parser=JsonBodyParser(),
 )
 api.add_router("/calculations", calculations_router)
 api.add_router("/functions", functions_router)
@@ -33,8 +116,10 @@ def _field_name(loc: list) -> str | None:
     parts = [str(part) for part in loc]
     if parts and parts[0] in _LOCATIONS:
         location, parts = parts[0], parts[1:]
-        if location == "body" and len(parts) > 1:
-            parts = parts[1:]  # drop the payload argument's name
+        if location == "body":
+            # Drop the payload argument's name; an error about the payload itself (missing,
+            # `null`, a list instead of an object) is about the body.
+            return ".".join(parts[1:]) or "body"
     return ".".join(parts) or None
 
 
@@ -72,7 +157,17 @@ def on_not_found(request: HttpRequest, exc: Http404):
     return api.create_response(request, body, status=404)
 
 
+@api.exception_handler(RequestDataTooBig)
+def on_body_too_large(request: HttpRequest, exc: RequestDataTooBig):
+    # Django raises it when the body is first read; unhandled it becomes a 400 HTML page.
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    error = DomainError(f"The body is larger than {limit} bytes.", field="body", rule="too_large", status=413)
+    return on_domain_error(request, error)
+
+
 @api.exception_handler(HttpError)
 def on_http_error(request: HttpRequest, exc: HttpError):
+    if isinstance(exc.__cause__, DomainError):  # raised by JsonBodyParser, wrapped by ninja
+        return on_domain_error(request, exc.__cause__)
     body = {"detail": str(exc), "errors": [{"field": None, "rule": "http", "message": str(exc)}]}
     return api.create_response(request, body, status=exc.status_code)

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from apps.calculations import kernel
@@ -205,7 +206,11 @@ def calculation_dispatch(*, calculation_id: int) -> bool:
             exc_info=True,
         )
         return False
-    Calculation.objects.filter(pk=calculation_id, dispatched_at__isnull=True).update(dispatched_at=timezone.now())
+    with transaction.atomic():
+        # No fsync for the marker: if a database crash lost it, the sweep would publish the run
+        # once more, and a duplicate message is harmless.
+        _commit_asynchronously()
+        Calculation.objects.filter(pk=calculation_id).update(dispatched_at=timezone.now())
     return True
 
 
@@ -281,7 +286,8 @@ def _rows_replace(*, calculation_id: int, frame: pd.DataFrame) -> None:
         for day, liquid, oil, water, wct in zip(dates, *columns, strict=True)
     )
     table = CalculationRow._meta.db_table
-    with connection.cursor() as cursor:
+    # The raw psycopg2 cursor speaks COPY; wrap it so errors arrive as Django's exceptions.
+    with connection.cursor() as cursor, connection.wrap_database_errors:
         cursor.cursor.copy_expert(
             f"COPY {table} (calculation_id, date, liquid, oil, water, wct) FROM STDIN WITH (FORMAT csv)",
             io.StringIO(text),
@@ -307,6 +313,7 @@ def calculation_run(*, calculation_id: int) -> Calculation | None:
             step_delay=settings.CALCBOARD_KERNEL_STEP_DELAY,
         )
         with transaction.atomic():
+            _commit_asynchronously()
             locked = Calculation.objects.select_for_update().filter(pk=calculation_id).first()
             if locked is None or locked.status == CalculationStatus.FINISHED:
                 # Deleted meanwhile, or a duplicate delivery finished first: its rows stand.
@@ -351,14 +358,17 @@ def calculation_sweep(*, now: datetime | None = None) -> dict[str, int]:
     * `running` with no write for CALCBOARD_RUN_STALE_AFTER seconds: its worker is gone.
       Requeued (status `queued`, progress 0, published again) while it has attempts left,
       else `failed` with the reason.
-    * `queued` and never published (broker was down) for CALCBOARD_DISPATCH_GRACE seconds:
-      published again.
+    * `queued` and never published (broker was down) for CALCBOARD_DISPATCH_GRACE seconds,
+      or published over CALCBOARD_QUEUED_STALE_AFTER seconds ago and still not started (the
+      message was lost with the broker's data, or its task gave up while the database was
+      down): published again. A duplicate message is harmless, the run is idempotent.
 
     Returns counts: {"requeued", "failed", "dispatched", "undispatched"}.
     """
     now = now or timezone.now()
     stale_before = now - timedelta(seconds=settings.CALCBOARD_RUN_STALE_AFTER)
     grace_before = now - timedelta(seconds=settings.CALCBOARD_DISPATCH_GRACE)
+    lost_before = now - timedelta(seconds=settings.CALCBOARD_QUEUED_STALE_AFTER)
     counts = {"requeued": 0, "failed": 0, "dispatched": 0, "undispatched": 0}
 
     stale_ids = list(
@@ -372,9 +382,8 @@ def calculation_sweep(*, now: datetime | None = None) -> dict[str, int]:
             counts[outcome] += 1
 
     pending_ids = list(
-        Calculation.objects.filter(
-            status=CalculationStatus.QUEUED, dispatched_at__isnull=True, updated_at__lt=grace_before
-        )
+        Calculation.objects.filter(status=CalculationStatus.QUEUED)
+        .filter(Q(dispatched_at__isnull=True, updated_at__lt=grace_before) | Q(dispatched_at__lt=lost_before))
         .order_by("launched_at", "pk")
         .values_list("pk", flat=True)[:SWEEP_BATCH]
     )

@@ -7,14 +7,24 @@ either finishes again with its rows replaced or is skipped because it already fi
 """
 
 from celery import shared_task
+from django.db import InterfaceError, OperationalError
 
 from apps.calculations.services import calculation_run, calculation_sweep
 
 
-@shared_task(name="calculations.run", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+@shared_task(
+    name="calculations.run",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    # The row (status, progress, error, timings) is the result: nothing for the result backend.
+    ignore_result=True,
+    # PostgreSQL unreachable is not the run's fault: try again later instead of failing it.
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=2,
+    retry_backoff_max=60,
+    max_retries=12,
+)
 def run_calculation(calculation_id: int) -> None:
-    # The run's row (status, progress, error, timings) is the result; nothing to store in
-    # the result backend.
     calculation_run(calculation_id=calculation_id)
 
 

@@ -50,7 +50,6 @@ def function_image(*, function_id: int) -> tuple[bytes, str] | None:
     """The PNG and its hash, or None when the row or its image does not exist."""
     if function_id > _MAX_PK:
         return None
+    # The image and its hash are written together, so a hash means there is an image.
     row = Function.objects.filter(pk=function_id).exclude(image_hash="").values_list("image", "image_hash").first()
-    if row is None or row[0] is None:
-        return None
-    return bytes(row[0]), row[1]
+    return None if row is None else (bytes(row[0]), row[1])

@@ -185,10 +185,16 @@ def chart_options(*, expression: str, dt: float, interval: float, points: list, 
         "legend": {"enabled": False},
         "credits": {"enabled": False},
         "tooltip": {"enabled": False},
-        # turboThreshold 0: series of 100,000 [x, y] pairs are drawn without per-point objects.
+        "accessibility": {"enabled": False},
+        # A still image: no animation, markers, hover states or mouse-tracking paths to build.
         "plotOptions": {
-            "series": {"animation": False, "marker": {"enabled": False}, "turboThreshold": 0, "lineWidth": 1.5}
+            "series": {
+                "animation": False, "marker": {"enabled": False}, "lineWidth": 1.5,
+                "enableMouseTracking": False, "states": {"hover": {"enabled": False}},
+            }
         },
+        # [x, y] pairs: past the default turboThreshold (1000) Highcharts reads them on its fast
+        # path, without checking every point.
         "series": [{"name": "y", "data": [[t * 1000, y] for t, y in points]}],
     }
 

@@ -210,10 +210,13 @@ CALCBOARD_DISPATCH_RETRIES = env_int("CALCBOARD_DISPATCH_RETRIES", 1)
 # The beat sweep: how often it runs, how old an undispatched queued run must be before it is
 # published again (leaves the API's own publish time to land), after how long without any
 # progress a running run counts as lost, and how many attempts a run gets before it fails.
+# See apps/calculations/services.py for the whole delivery story.
 CALCBOARD_SWEEP_INTERVAL = env_float("CALCBOARD_SWEEP_INTERVAL", 30.0)
 CALCBOARD_DISPATCH_GRACE = env_float("CALCBOARD_DISPATCH_GRACE", 10.0)
 CALCBOARD_RUN_STALE_AFTER = env_float("CALCBOARD_RUN_STALE_AFTER", 300.0)
 CALCBOARD_RUN_MAX_ATTEMPTS = env_int("CALCBOARD_RUN_MAX_ATTEMPTS", 3)
+# A queued run published this long ago and still not started lost its message: publish again.
+CALCBOARD_QUEUED_STALE_AFTER = env_float("CALCBOARD_QUEUED_STALE_AFTER", 3600.0)
 CELERY_BEAT_SCHEDULE["calculations-sweep"] = {
     "task": "calculations.sweep",
     "schedule": CALCBOARD_SWEEP_INTERVAL,

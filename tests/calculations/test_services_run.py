@@ -2,7 +2,7 @@ from datetime import date
 
 import pandas as pd
 import pytest
-from django.db import transaction
+from django.db import OperationalError, transaction
 
 from apps.calculations import kernel
 from apps.calculations.models import Calculation, CalculationRow, CalculationStatus
@@ -85,14 +85,31 @@ def test_a_kernel_error_fails_the_run_with_one_readable_sentence_and_no_rows(mak
 
 def test_a_failure_while_storing_rows_keeps_no_rows(make_calculation, monkeypatch):
     calculation = make_calculation(date_fin=date(2020, 1, 5))
-    monkeypatch.setattr(
-        kernel, "run", lambda **kwargs: pd.DataFrame({"date": ["2020-01-01", "not a date"], "liquid": [1, 1],
-                                                      "oil": [1, 1], "water": [0, 0], "wct": [0, 0]})
-    )
+    real_kernel = kernel.run
+
+    def kernel_with_a_repeated_day(**kwargs):
+        frame = real_kernel(**kwargs)
+        return pd.concat([frame, frame.tail(1)], ignore_index=True)  # the database refuses it
+
+    monkeypatch.setattr(kernel, "run", kernel_with_a_repeated_day)
     failed = calculation_run(calculation_id=calculation.pk)
-    assert failed.status == CalculationStatus.FAILED and failed.error.startswith("The calculation failed: ")
-    assert len(failed.error) <= 500
+    assert failed.status == CalculationStatus.FAILED
+    assert failed.error.startswith("The calculation failed: IntegrityError: duplicate key value violates unique")
+    assert len(failed.error) <= 500 and "Traceback" not in failed.error
     assert not CalculationRow.objects.filter(calculation=calculation).exists()
+
+
+def test_a_database_outage_is_left_to_the_task_to_retry_instead_of_failing_the_run(make_calculation, monkeypatch):
+    calculation = make_calculation()
+
+    def database_gone(**kwargs):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(kernel, "run", database_gone)
+    with pytest.raises(OperationalError):
+        calculation_run(calculation_id=calculation.pk)
+    calculation.refresh_from_db()
+    assert calculation.status == CalculationStatus.RUNNING and calculation.error == ""
 
 
 def test_an_error_without_a_message_still_reads_well(make_calculation, monkeypatch):

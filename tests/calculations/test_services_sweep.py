@@ -1,7 +1,9 @@
 import logging
+from datetime import timedelta
 
 import pytest
 from django.conf import settings as django_settings
+from django.utils import timezone
 
 from apps.calculations.models import Calculation, CalculationStatus
 from apps.calculations.services import calculation_dispatch, calculation_sweep
@@ -100,3 +102,15 @@ def test_the_sweep_task_runs_the_sweep(make_calculation, scratch_queue, settings
     settings.CALCBOARD_DISPATCH_GRACE = 10
     backdate(make_calculation(), seconds=11)
     assert sweep_calculations.apply().get()["dispatched"] == 1
+
+
+def test_the_sweep_publishes_again_a_run_whose_message_was_lost(make_calculation, scratch_queue, settings):
+    settings.CALCBOARD_QUEUED_STALE_AFTER = 3600
+    lost = make_calculation(dispatched_at=timezone.now() - timedelta(seconds=3601))
+    waiting_in_line = make_calculation(dispatched_at=timezone.now() - timedelta(seconds=600))
+    assert calculation_sweep()["dispatched"] == 1
+    lost.refresh_from_db()
+    waiting_in_line.refresh_from_db()
+    assert timezone.now() - lost.dispatched_at < timedelta(seconds=60)
+    assert timezone.now() - waiting_in_line.dispatched_at > timedelta(seconds=599)
+    assert scratch_queue.message_count() == 1

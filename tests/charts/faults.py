@@ -4,6 +4,7 @@ real service. The real services themselves are never faked."""
 
 import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -57,8 +58,9 @@ class TcpProxy:
     """Forwards 127.0.0.1:`port` to `target` while open; while closed, the port refuses
     connections, as a service that is down does."""
 
-    def __init__(self, *, target_port: int, port: int | None = None) -> None:
+    def __init__(self, *, target_port: int, port: int | None = None, hold: float = 0.0) -> None:
         self.target_port = target_port
+        self.hold = hold  # seconds each connection waits before it is forwarded: a slow service
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._listener: socket.socket | None = None
@@ -82,9 +84,14 @@ class TcpProxy:
                 client, _ = listener.accept()
             except OSError:
                 return  # closed
-            upstream = socket.create_connection(("127.0.0.1", self.target_port))
-            for source, sink in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
+            threading.Thread(target=self._forward, args=(client,), daemon=True).start()
+
+    def _forward(self, client: socket.socket) -> None:
+        if self.hold:
+            time.sleep(self.hold)
+        upstream = socket.create_connection(("127.0.0.1", self.target_port))
+        for source, sink in ((client, upstream), (upstream, client)):
+            threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
 
     @staticmethod
     def _pipe(source: socket.socket, sink: socket.socket) -> None:

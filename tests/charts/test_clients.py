@@ -2,6 +2,8 @@
 
 import json
 
+import httpx
+
 import pytest
 
 from apps.charts import clients
@@ -112,3 +114,37 @@ def test_the_export_request_carries_type_and_size(settings):
         assert clients.export_server_png(options=OPTIONS, width=1000, height=500) == tiny_png()
         sent = json.loads(server.requests[0])
     assert sent == {"infile": OPTIONS, "type": "png", "width": 1000, "height": 500}
+
+
+def test_a_service_that_hangs_up_without_answering_is_transient(settings):
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+
+    def hang_up() -> None:
+        connection, _ = listener.accept()
+        connection.recv(65536)
+        connection.close()
+
+    threading.Thread(target=hang_up, daemon=True).start()
+    settings.DATASERVICE_URL = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    try:
+        with pytest.raises(clients.ServiceError) as caught:
+            clients.dataservice_points(expression="t", dt=1, interval=1)
+    finally:
+        listener.close()
+    assert caught.value.transient
+    assert str(caught.value) == "Data service dropped the connection without answering"
+
+
+@pytest.mark.parametrize(("exc", "text"), [
+    (httpx.ConnectTimeout("timed out"), "Image service unreachable (connect timeout)"),
+    (httpx.ConnectError("[Errno 101] Network is unreachable"), "Image service unreachable ([Errno 101] Network is unreachable)"),
+    (httpx.ReadTimeout("read timed out"), "Image service timed out after 60 s"),
+])
+def test_network_failures_are_named(exc, text):
+    error = clients._network_error(clients.IMAGE_SERVICE, exc, 60)
+    assert error.transient and str(error) == text

@@ -2,6 +2,7 @@
 the real export server, and PostgreSQL in between."""
 
 import os
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -58,37 +59,87 @@ def test_a_math_domain_error_ends_failed_with_the_data_service_message(celery_wo
     assert function.image_hash == "" and function.processed_at is not None
 
 
-def test_export_server_down_fails_after_retries_and_a_later_refresh_succeeds(celery_worker, export_server,
-                                                                             test_db_name):
-    """A second worker whose export server sits behind a proxy we can close; the session's
-    worker stops consuming the charts queue meanwhile, so the outage is the only path."""
+@contextmanager
+def charts_queue_taken_over():
+    """The session's worker stops consuming the charts queue (other queues untouched) so a
+    test's own worker, started with faulty settings, is the only one drawing charts."""
     from project.celery import app
 
-    proxy = TcpProxy(target_port=int(export_server.rsplit(":", 1)[1]))  # closed: connection refused
-    faulty = processes.start_worker(
-        test_db_name, name="charts-faults", concurrency=1,
-        extra_env={"EXPORT_SERVER_URL": proxy.url, "CHARTS_RETRY_BACKOFF": "0.5"},
-    )
-    session_worker = [host for reply in app.control.ping(timeout=1) for host in reply
-                      if host.startswith(f"worker-{os.getpid()}@")]
-    app.control.cancel_consumer(settings.CHARTS_QUEUE, destination=session_worker, reply=True)
+    mine = [host for reply in app.control.ping(timeout=1) for host in reply
+            if host.startswith(f"worker-{os.getpid()}@")]
+    app.control.cancel_consumer(settings.CHARTS_QUEUE, destination=mine, reply=True)
     try:
-        function = services.function_create(expression="t + 2/t", dt=1, interval=30)
-        function = wait_for_status(function.pk, {"finished", "failed"})
-        assert function.status == "failed"
-        assert function.error == "Image service unreachable (connection refused) after 3 attempts"
-        # Two backoffs (0.5 s and 1 s, +-20%) separate the first attempt from the last.
-        assert function.processed_at - function.created_at >= timedelta(seconds=1.2)
-
-        proxy.open()  # the service is back
-        assert services.functions_refresh(ids=[function.pk]).queued == 1
-        function = wait_for_status(function.pk, {"finished", "failed"})
-        assert (function.status, function.error) == ("finished", "")
-        assert png_size(bytes(function.image)) == (settings.CHARTS_IMAGE_WIDTH, settings.CHARTS_IMAGE_HEIGHT)
+        yield
     finally:
-        app.control.add_consumer(settings.CHARTS_QUEUE, destination=session_worker, reply=True)
-        faulty.stop()
-        proxy.close()
+        app.control.add_consumer(settings.CHARTS_QUEUE, destination=mine, reply=True)
+
+
+def port_of(url: str) -> int:
+    return int(url.rsplit(":", 1)[1])
+
+
+@pytest.mark.parametrize(("setting", "service"), [("EXPORT_SERVER_URL", "Image service"),
+                                                  ("DATASERVICE_URL", "Data service")])
+def test_a_service_down_fails_after_retries_and_a_later_refresh_succeeds(
+    celery_worker, dataservice, export_server, test_db_name, setting, service
+):
+    """A worker reaches the service through a proxy that is closed (connection refused),
+    then opened again (the service is back)."""
+    proxy = TcpProxy(target_port=port_of({"EXPORT_SERVER_URL": export_server, "DATASERVICE_URL": dataservice}[setting]))
+    with charts_queue_taken_over():
+        faulty = processes.start_worker(test_db_name, name="charts-faults", concurrency=1,
+                                        extra_env={setting: proxy.url, "CHARTS_RETRY_BACKOFF": "0.5"})
+        try:
+            function = services.function_create(expression="t + 2/t", dt=1, interval=30)
+            function = wait_for_status(function.pk, {"finished", "failed"})
+            assert function.status == "failed"
+            assert function.error == f"{service} unreachable (connection refused) after 3 attempts"
+            # Two backoffs (0.5 s and 1 s, +-20%) separate the first attempt from the last.
+            assert function.processed_at - function.created_at >= timedelta(seconds=1.2)
+
+            proxy.open()  # the service is back
+            assert services.functions_refresh(ids=[function.pk]).queued == 1
+            function = wait_for_status(function.pk, {"finished", "failed"})
+            assert (function.status, function.error) == ("finished", "")
+            assert png_size(bytes(function.image)) == (settings.CHARTS_IMAGE_WIDTH, settings.CHARTS_IMAGE_HEIGHT)
+        finally:
+            faulty.stop()
+            proxy.close()
+
+
+def test_a_worker_killed_mid_render_has_its_chart_drawn_by_the_next_worker(
+    celery_worker, export_server, test_db_name
+):
+    """SIGKILL while the export is in flight: the unacknowledged message comes back
+    (redelivered) and the next worker takes over the row left `running`."""
+    proxy = TcpProxy(target_port=port_of(export_server), hold=30)  # the export hangs
+    proxy.open()
+    env = {"EXPORT_SERVER_URL": proxy.url}
+    with charts_queue_taken_over():
+        doomed = processes.start_worker(test_db_name, name="charts-doomed", concurrency=1, extra_env=env)
+        try:
+            function = services.function_create(expression="sin(t)", dt=1, interval=30)
+            wait_for_status(function.pk, {"running"}, timeout=30)
+            doomed.kill()
+        finally:
+            doomed.stop()
+        assert Function.objects.get(pk=function.pk).status == "running"
+
+        proxy.hold = 0
+        successor = processes.start_worker(test_db_name, name="charts-successor", concurrency=1, extra_env=env)
+        try:
+            function = wait_for_status(function.pk, {"finished", "failed"})
+        finally:
+            successor.stop()
+            proxy.close()
+    assert (function.status, function.error) == ("finished", "")
+    assert png_size(bytes(function.image)) == (settings.CHARTS_IMAGE_WIDTH, settings.CHARTS_IMAGE_HEIGHT)
+
+
+def test_beat_sweeps_charts_every_minute():
+    entry = settings.CELERY_BEAT_SCHEDULE["charts-sweep"]
+    assert entry["task"] == "charts.sweep" and entry["schedule"] == settings.CHARTS_SWEEP_EVERY
+    assert settings.CHARTS_RUNNING_DEADLINE > settings.CHARTS_RENDER_SOFT_TIME_LIMIT + 30  # past the hard limit
 
 
 def test_the_admin_flow_add_then_refresh(celery_worker, django_user_model):

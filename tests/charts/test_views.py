@@ -79,3 +79,17 @@ def test_a_row_without_an_image_or_no_row_is_404(make_function, staff_client):
     assert staff_client.get(f"/charts/{queued.pk}/0123456789abcdef.png").status_code == 404
     assert staff_client.get("/charts/999999999.png").status_code == 404
     assert staff_client.get(f"/charts/{2**70}.png").status_code == 404
+
+
+@pytest.mark.django_db
+def test_a_chart_deleted_between_the_two_reads_is_404(charted, staff_client, monkeypatch):
+    monkeypatch.setattr("apps.charts.views.function_image", lambda function_id: None)
+    assert staff_client.get(f"/charts/{charted.pk}.png").status_code == 404
+
+
+@pytest.mark.django_db
+def test_image_reads_refuse_ids_beyond_bigint(charted):
+    from apps.charts import selectors
+
+    assert selectors.function_image(function_id=2**70) is None
+    assert selectors.function_image(function_id=charted.pk)[1] == charted.image_hash

@@ -1,0 +1,127 @@
+"""Shared set-up of the calculations benchmarks (not a benchmark itself).
+
+Every benchmark works on its own database, `bench_calcboard` (created and migrated here),
+with its own broker queue, cache and channel prefixes, so it never touches a developer's
+data or a running test suite. Processes it starts (Celery worker, daphne) are stopped on exit.
+"""
+
+import os
+import socket
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+DB_NAME = os.environ.get("BENCH_POSTGRES_DB", "bench_calcboard")
+QUEUE = "bench-calculations"
+ENV = {
+    "DJANGO_SETTINGS_MODULE": "project.settings.local",
+    "DJANGO_DEBUG": "false",  # DEBUG would record every query in memory
+    "POSTGRES_DB": DB_NAME,
+    "CALCULATIONS_QUEUE": QUEUE,
+    "CHARTS_QUEUE": "bench-charts",
+    "CACHE_KEY_PREFIX": "calcboard-bench",
+    "CHANNELS_PREFIX": "calcboard-bench",
+    "CALCBOARD_KERNEL_STEP_DELAY": "0",
+    "LOG_LEVEL": "WARNING",
+    "PYTHONUNBUFFERED": "1",
+}
+os.environ.update(ENV)
+
+import django  # noqa: E402
+
+django.setup()
+
+import psycopg2  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.db import connection  # noqa: E402
+
+from tests.processes import BIN, Process, http_ok, wait_until  # noqa: E402
+
+
+def database_prepare() -> None:
+    """Create the benchmark database if needed, migrate it and empty the calculations."""
+    db = settings.DATABASES["default"]
+    admin = psycopg2.connect(host=db["HOST"], port=db["PORT"], user=db["USER"], password=db["PASSWORD"], dbname="postgres")
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DB_NAME])
+        if cursor.fetchone() is None:
+            cursor.execute(f'CREATE DATABASE "{DB_NAME}"')
+    admin.close()
+    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, check=True, env={**os.environ, **ENV})
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE calculations_calculationrow, calculations_calculation RESTART IDENTITY CASCADE")
+
+
+def raw_connection():
+    """A plain psycopg2 connection to the benchmark database (the floor's client)."""
+    db = settings.DATABASES["default"]
+    conn = psycopg2.connect(host=db["HOST"], port=db["PORT"], user=db["USER"], password=db["PASSWORD"], dbname=DB_NAME)
+    conn.autocommit = True
+    return conn
+
+
+def api_token() -> str:
+    from django.contrib.auth import get_user_model
+
+    from apps.accounts.services import api_token_create
+
+    user, _ = get_user_model().objects.get_or_create(username="bench", defaults={"is_staff": True})
+    return api_token_create(user=user, name="bench")[1]
+
+
+def queue_purge() -> None:
+    from project.celery import app
+
+    with app.connection_for_write() as conn:
+        conn.default_channel.queue_declare(queue=QUEUE, durable=True, auto_delete=False)
+        conn.default_channel.queue_purge(QUEUE)
+
+
+def worker_start(*, concurrency: int = 2) -> Process:
+    """One Celery worker with `concurrency` processes on the benchmark queue."""
+    from project.celery import app
+
+    node = f"bench-worker-{os.getpid()}"
+    process = Process(
+        "bench-worker",
+        [str(BIN / "celery"), "-A", "project", "worker", "-l", "warning", "-c", str(concurrency), "-Q", QUEUE,
+         "-n", f"{node}@%h", "--without-gossip", "--without-mingle"],
+        ENV,
+    )
+
+    def ready() -> bool:
+        if not process.alive:
+            raise RuntimeError(f"worker exited:\n{process.log_tail()}")
+        return any(node in host for reply in (app.control.ping(timeout=0.5) or []) for host in reply)
+
+    wait_until(ready, timeout=60, what="celery worker")
+    return process
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def daphne_start() -> tuple[Process, str]:
+    """The web process exactly as `scripts/run web` starts it, on a free port."""
+    port = free_port()
+    process = Process("bench-web", [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "project.asgi:application"], ENV)
+    base = f"http://127.0.0.1:{port}"
+    wait_until(lambda: http_ok(f"{base}/admin/login/"), timeout=30, what="daphne")
+    return process, base
+
+
+def median_ms(samples: list[float]) -> float:
+    return statistics.median(samples) * 1000
+
+
+def percentile_ms(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000

@@ -1,0 +1,104 @@
+"""Benchmark: GET /api/calculations/{id} for a 10-year daily result (3,653 rows).
+
+Floor: the bare SQL that builds the same JSON document in PostgreSQL, fetched as text by a
+plain psycopg2 connection. Measured against it, in the same run and interleaved sample by
+sample (so background load hits both alike):
+  * the endpoint through Django's test client (auth, middleware, ninja; no network),
+  * the endpoint over HTTP through daphne (the real web process) with a keep-alive client.
+Target: endpoint median <= 2x the floor.
+
+    .venv/bin/python bench/calculations_detail.py [--samples 300]
+"""
+
+import argparse
+import json
+import time
+
+import calculations_common as common  # noqa: I001  (sets Django up)
+import httpx
+from django.test import Client
+
+from apps.calculations.models import Calculation, CalculationRow
+from apps.calculations.services import calculation_run, calculation_validate
+
+FLOOR_SQL = f"""
+    SELECT json_build_object(
+               'id', c.id,
+               'launched_at', to_char(c.launched_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+               'status', c.status,
+               'result', (SELECT json_agg(r ORDER BY r.date)
+                            FROM (SELECT date, liquid, oil, water, wct
+                                    FROM {CalculationRow._meta.db_table} WHERE calculation_id = c.id) r)
+           )::text
+      FROM {Calculation._meta.db_table} c
+     WHERE c.id = %s
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--samples", type=int, default=300)
+    args = parser.parse_args()
+
+    common.database_prepare()
+    calculation = Calculation.objects.create(
+        **calculation_validate(date_start="2015-01-01", date_fin="2024-12-31", lag=1, name="Ten years daily")
+    )
+    calculation_run(calculation_id=calculation.pk)
+    rows = CalculationRow.objects.filter(calculation=calculation).count()
+    token = common.api_token()
+    url = f"/api/calculations/{calculation.pk}"
+
+    raw = common.raw_connection()
+    cursor = raw.cursor()
+    client = Client(headers={"Authorization": f"Bearer {token}"}, HTTP_HOST="localhost")
+    web, base = common.daphne_start()
+    http = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"})
+    try:
+        def floor() -> str:
+            cursor.execute(FLOOR_SQL, [calculation.pk])
+            return cursor.fetchone()[0]
+
+        def endpoint() -> bytes:
+            response = client.get(url)
+            assert response.status_code == 200
+            return response.content
+
+        def over_http() -> bytes:
+            response = http.get(url)
+            assert response.status_code == 200
+            return response.content
+
+        # Same document from all three (the floor really is the same work).
+        reference = json.loads(floor())
+        assert json.loads(endpoint()) == reference == json.loads(over_http())
+        assert len(reference["result"]) == rows
+
+        timings: dict[str, list[float]] = {"floor": [], "endpoint": [], "http": []}
+        probes = {"floor": floor, "endpoint": endpoint, "http": over_http}
+        for _ in range(20):  # warm-up: connections, caches, JIT-free but still
+            for probe in probes.values():
+                probe()
+        for _ in range(args.samples):
+            for name, probe in probes.items():
+                began = time.perf_counter()
+                probe()
+                timings[name].append(time.perf_counter() - began)
+    finally:
+        http.close()
+        web.stop()
+        raw.close()
+
+    size = len(endpoint())
+    floor_ms = common.median_ms(timings["floor"])
+    print(f"detail endpoint, {rows} rows, {size / 1024:.0f} KiB of JSON, {args.samples} samples each (medians)")
+    print(f"  floor (bare SQL via psycopg2)       {floor_ms:7.2f} ms   1.00x")
+    for name, label in (("endpoint", "endpoint (Django test client)"), ("http", "endpoint over HTTP (daphne)")):
+        value = common.median_ms(timings[name])
+        print(f"  {label:35s} {value:7.2f} ms   {value / floor_ms:.2f}x   p95 {common.percentile_ms(timings[name], 0.95):.2f} ms")
+    ratio = common.median_ms(timings["endpoint"]) / floor_ms
+    print(f"target <= 2.00x: {'met' if ratio <= 2 else 'NOT met'} ({ratio:.2f}x in-process)")
+
+
+if __name__ == "__main__":
+    main()

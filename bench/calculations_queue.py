@@ -1,0 +1,114 @@
+"""Benchmark: drain rate of the calculations queue.
+
+200 one-year daily runs (366 rows each) are created back to back through the API (Django
+test client, bearer token; each create commits the row and publishes its task), then one
+Celery worker with 2 processes drains the queue. Figures, from the database timestamps:
+  * drain rate  = runs / (last finished_at - first started_at)     <- the target
+  * end to end  = runs / (last finished_at - first launched_at), for a second batch of 200
+    created while the worker is already running (creation and draining share the 2 cores)
+Floor, in the same run: `calculation_run` called serially in this process (claim, kernel,
+rows, finished: the work itself without the broker), scaled to 2 processes.
+Target: drain rate >= 100 runs/s.
+
+    .venv/bin/python bench/calculations_queue.py [--runs 200] [--concurrency 2]
+"""
+
+import argparse
+import os
+import time
+
+import calculations_common as common  # noqa: I001  (sets Django up)
+from django.db.models import Count, Max, Min
+from django.test import Client
+
+from apps.calculations.models import Calculation, CalculationRow, CalculationStatus
+from apps.calculations.services import calculation_run, calculation_validate
+
+ONE_YEAR = {"date_start": "2020-01-01", "date_fin": "2020-12-31", "lag": 1}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--floor-runs", type=int, default=40)
+    args = parser.parse_args()
+
+    common.database_prepare()
+    common.queue_purge()
+    token = common.api_token()
+
+    # Floor: the service alone, serially, in this process.
+    floor_ids = [
+        Calculation.objects.create(**calculation_validate(**ONE_YEAR, name=f"floor {index}")).pk
+        for index in range(args.floor_runs)
+    ]
+    timings = []
+    for pk in floor_ids:
+        began = time.perf_counter()
+        calculation_run(calculation_id=pk)
+        timings.append(time.perf_counter() - began)
+    per_run_ms = common.median_ms(timings)
+    ceiling = args.concurrency * 1000 / per_run_ms
+    Calculation.objects.filter(pk__in=floor_ids).delete()
+
+    client = Client(headers={"Authorization": f"Bearer {token}"}, HTTP_HOST="localhost")
+
+    def create(count: int, label: str) -> tuple[list[int], float]:
+        began = time.perf_counter()
+        ids = []
+        for index in range(count):
+            response = client.post("/api/calculations", {**ONE_YEAR, "name": f"{label} {index}"}, content_type="application/json")
+            assert response.status_code == 201, response.content
+            ids.append(response.json()["id"])
+        return ids, time.perf_counter() - began
+
+    def wait_drained(ids: list[int], worker) -> None:
+        deadline = time.monotonic() + 300
+        while Calculation.objects.filter(pk__in=ids, status=CalculationStatus.FINISHED).count() < len(ids):
+            if time.monotonic() > deadline:
+                raise SystemExit(f"not drained after 300 s; worker log:\n{worker.log_tail()}")
+            time.sleep(0.05)
+
+    def figures(ids: list[int]) -> dict:
+        runs = Calculation.objects.filter(pk__in=ids)
+        span = runs.aggregate(first_launch=Min("launched_at"), first_start=Min("started_at"), last_finish=Max("finished_at"))
+        attempts = dict(runs.values_list("attempts").annotate(n=Count("id")).order_by("attempts"))
+        rows = CalculationRow.objects.filter(calculation_id__in=ids).count()
+        assert rows == 366 * len(ids), rows
+        assert attempts == {1: len(ids)}, attempts  # every run finished exactly once
+        return {
+            "drain": (span["last_finish"] - span["first_start"]).total_seconds(),
+            "end_to_end": (span["last_finish"] - span["first_launch"]).total_seconds(),
+            "attempts": attempts,
+            "rows": rows,
+        }
+
+    # 1. The runs are created back to back and wait in the queue; then the worker drains it.
+    queued_ids, created_in = create(args.runs, "queued")
+    worker = common.worker_start(concurrency=args.concurrency)
+    try:
+        wait_drained(queued_ids, worker)
+        # 2. The same with the worker already running while the runs are created.
+        live_ids, live_created_in = create(args.runs, "live")
+        wait_drained(live_ids, worker)
+    finally:
+        worker.stop()
+    queued, live = figures(queued_ids), figures(live_ids)
+
+    rate = args.runs / queued["drain"]
+    print(f"calculations queue: {args.runs} one-year daily runs, 1 worker x {args.concurrency} processes "
+          f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
+    print(f"  created through the API in      {created_in:6.2f} s   ({args.runs / created_in:6.1f} runs/s)")
+    print(f"  queue drained in                {queued['drain']:6.2f} s   ({rate:6.1f} runs/s)")
+    print(f"  worker running while creating:  end to end {live['end_to_end']:.2f} s "
+          f"({args.runs / live['end_to_end']:.1f} runs/s; creating took {live_created_in:.2f} s)")
+    print(f"  floor: calculation_run alone    {per_run_ms:6.2f} ms/run serially -> {ceiling:6.1f} runs/s "
+          f"for {args.concurrency} processes; drain/floor = {rate / ceiling:.2f}")
+    print(f"  every run finished exactly once: attempts {queued['attempts']} and {live['attempts']}, "
+          f"{queued['rows'] + live['rows']} rows")
+    print(f"target >= 100 runs/s: {'met' if rate >= 100 else 'NOT met'} ({rate:.1f} runs/s)")
+
+
+if __name__ == "__main__":
+    main()
