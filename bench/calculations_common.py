@@ -90,6 +90,7 @@ def worker_start(*, concurrency: int = 2) -> Process:
     process = Process(
         "bench-worker",
         [str(BIN / "celery"), "-A", "project", "worker", "-l", "warning", "-c", str(concurrency), "-Q", QUEUE,
+         *os.environ.get("BENCH_WORKER_ARGS", "").split(),
          "-n", f"{node}@%h", "--without-gossip", "--without-mingle"],
         ENV,
     )
@@ -112,7 +113,11 @@ def free_port() -> int:
 def daphne_start() -> tuple[Process, str]:
     """The web process exactly as `scripts/run web` starts it, on a free port."""
     port = free_port()
-    process = Process("bench-web", [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "project.asgi:application"], ENV)
+    # Under ASGI every request runs in a thread of its own: persistent connections would be
+    # left open by finished threads until PostgreSQL runs out of slots (Django's docs say to
+    # disable them under ASGI), so the web process opens one connection per request.
+    env = {**ENV, "POSTGRES_CONN_MAX_AGE": "0"}
+    process = Process("bench-web", [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "project.asgi:application"], env)
     base = f"http://127.0.0.1:{port}"
     wait_until(lambda: http_ok(f"{base}/admin/login/"), timeout=30, what="daphne")
     return process, base

@@ -16,11 +16,11 @@ from apps.charts.api import router as functions_router
 from apps.core.errors import DomainError
 
 
-JSON_CONTENT_TYPES = ("application/json",)
-
-
 def _is_json(content_type: str) -> bool:
-    return content_type in JSON_CONTENT_TYPES or (content_type.startswith("application/") and content_type.endswith("+json"))
+    # application/json, or a JSON-based type such as application/merge-patch+json
+    return content_type == "application/json" or (
+        content_type.startswith("application/") and content_type.endswith("+json")
+    )
 
 
 class JsonBodyParser(Parser):
@@ -46,6 +46,8 @@ class JsonBodyParser(Parser):
             return json.loads(request.body)
         except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
             raise DomainError(f"The body is not valid JSON: {exc}.", field="body", rule="json", status=400) from exc
+        except RecursionError as exc:  # "[[[[...", a few bytes per level, fits under the size limit
+            raise DomainError("The body is not valid JSON: nested too deeply.", field="body", rule="json", status=400) from exc
 
 
 # The one error shape as an OpenAPI component, for the answers documented below.

@@ -88,11 +88,17 @@ def calculation_detail_endpoint(
 
 @router.get(
     "/{id}/result.csv",
-    response={200: str, 401: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+    # 200 is documented below as text/csv only (the view returns the HttpResponse itself).
+    response={401: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
     summary="Download a finished calculation's rows as CSV",
     operation_id="calculation_result_csv",
     url_name="calculation_result_csv",
-    openapi_extra={"responses": {200: {"content": {"text/csv": {"schema": {"type": "string"}}}}}},
+    openapi_extra={
+        "responses": {
+            200: {"description": "The rows as CSV: a header, then date,liquid,oil,water,wct per line.",
+                  "content": {"text/csv": {"schema": {"type": "string"}}}}
+        }
+    },
 )
 def calculation_result_csv_endpoint(request: HttpRequest, id: int):
     response = HttpResponse(calculation_rows_csv(calculation_id=id), content_type="text/csv; charset=utf-8")

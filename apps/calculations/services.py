@@ -207,8 +207,6 @@ def calculation_dispatch(*, calculation_id: int) -> bool:
         )
         return False
     with transaction.atomic():
-        # No fsync for the marker: if a database crash lost it, the sweep would publish the run
-        # once more, and a duplicate message is harmless.
         _commit_asynchronously()
         Calculation.objects.filter(pk=calculation_id).update(dispatched_at=timezone.now())
     return True
@@ -226,9 +224,6 @@ def _short_error(exc: BaseException) -> str:
 def _claim(*, calculation_id: int) -> Calculation | None:
     """Mark the run running (short transaction); None if it is gone or already done."""
     with transaction.atomic():
-        # Not worth an fsync: if this commit were lost in a database crash, the durable
-        # `finished` commit that follows could not have happened either (WAL is written in
-        # order), and the task fails on the database error and is retried.
         _commit_asynchronously()
         calculation = Calculation.objects.select_for_update().filter(pk=calculation_id).first()
         if calculation is None:
@@ -249,6 +244,17 @@ def _claim(*, calculation_id: int) -> Calculation | None:
 
 
 def _commit_asynchronously() -> None:
+    """Let the current transaction commit without waiting for its WAL flush (fsync).
+
+    Used for the bookkeeping commits made after a run was accepted: the dispatch marker, the
+    worker's `running` and `finished` writes. They are visible to everyone at once; only a
+    PostgreSQL crash in the fraction of a second after them can undo them, and whatever it
+    undoes is repaired: the run falls back to `queued` or `running` and the sweep publishes
+    it again (undispatched, lost message, or silent running run), to be recomputed with the
+    same result. The commit that accepts a run (`calculation_create`, the API's 201) keeps
+    the default synchronous commit: an accepted run is never lost. Waiting for two fsyncs
+    per run would otherwise cap a worker at a few dozen runs per second on a plain disk.
+    """
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL synchronous_commit TO OFF")
 

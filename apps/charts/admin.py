@@ -14,7 +14,7 @@ from apps.core.errors import DomainError
 from apps.live.admin import LiveChangeListMixin
 
 CUSTOM = ""
-THUMBNAIL_WIDTH, THUMBNAIL_HEIGHT = 240, 120
+THUMBNAIL_WIDTH, THUMBNAIL_HEIGHT = 200, 100
 
 
 class FunctionAddForm(forms.ModelForm):

@@ -4,7 +4,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from ninja import Field, Schema
-from pydantic import ConfigDict
+from pydantic import BeforeValidator, ConfigDict
 
 from django.conf import settings
 
@@ -12,12 +12,21 @@ from apps.charts.models import EXPRESSION_MAX_LENGTH, PRESETS
 from apps.charts.selectors import Ordering
 
 MAX_ID = 2**63 - 1  # bigint: larger ids cannot exist and must not reach SQL
-FunctionId = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+
+def _integral_float(value: object) -> object:
+    # JSON Schema counts 2.0 as an integer, so the API must too; strict mode still refuses
+    # "2", true and 2.5.
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+FunctionId = Annotated[int, Field(ge=1, le=MAX_ID), BeforeValidator(_integral_float)]
 StatusName = Literal["queued", "running", "finished", "failed"]
 
 
 class FunctionCreateIn(Schema):
-    model_config = ConfigDict(extra="forbid")
+    # strict: the JSON types the schema documents, no "1" or true for a number.
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     expression: str = Field(
         ..., min_length=1, max_length=EXPRESSION_MAX_LENGTH, examples=list(PRESETS),
@@ -41,7 +50,8 @@ class FunctionCreated(Schema):
 
 
 class FunctionsRefreshIn(Schema):
-    model_config = ConfigDict(extra="forbid")
+    # strict: ids are JSON integers (2.0 included, see FunctionId), not "1", 1.5 or true.
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     ids: list[FunctionId] = Field(..., min_length=1, max_length=1000, description="Functions to draw again.")
 

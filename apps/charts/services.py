@@ -242,13 +242,15 @@ def function_render(
             raise
         error = f"{exc} after {attempt} attempt{'s' if attempt != 1 else ''}" if exc.transient else str(exc)
         function_fail(function_id=function_id, error=error)
-        return _load(function_id)
+        return Function.objects.defer("image").filter(pk=function_id).first()
 
     now = timezone.now()
-    Function.objects.filter(pk=function_id).update(
+    stored = Function.objects.filter(pk=function_id).update(
         status=Status.FINISHED, image=png, image_hash=hashlib.sha256(png).hexdigest(),
         processed_at=now, error="", updated_at=now,
     )
+    if not stored:  # deleted while its chart was being drawn
+        return None
     function = _load(function_id)
     _broadcast(function)
     return function

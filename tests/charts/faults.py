@@ -89,7 +89,11 @@ class TcpProxy:
     def _forward(self, client: socket.socket) -> None:
         if self.hold:
             time.sleep(self.hold)
-        upstream = socket.create_connection(("127.0.0.1", self.target_port))
+        try:
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+        except OSError:  # the target stopped meanwhile (end of the test session)
+            client.close()
+            return
         for source, sink in ((client, upstream), (upstream, client)):
             threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
 

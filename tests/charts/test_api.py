@@ -144,6 +144,7 @@ def test_refresh_answers_queued_and_skipped(api_client, make_function, no_publis
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("body,status", [({"ids": []}, 422), ({"ids": [0]}, 422), ({"ids": "1"}, 422),
+                                         ({"ids": ["1"]}, 422), ({"ids": [True]}, 422), ({"ids": [1.5]}, 422),
                                          ({"ids": [1], "all": True}, 422), ({"ids": [424242]}, 404)])
 def test_bad_refresh_bodies_are_refused(api_client, body, status):
     assert api_client.post("/api/functions/refresh", body, content_type="application/json").status_code == status
@@ -163,3 +164,10 @@ def test_the_chart_png_comes_with_an_etag(api_client, make_function):
 def test_the_chart_png_of_a_row_without_image_is_404(api_client, make_function):
     function = make_function(status="queued")
     assert api_client.get(f"/api/functions/{function.pk}/chart.png").status_code == 404
+
+
+@pytest.mark.django_db
+def test_an_id_written_as_2_0_is_an_integer_as_json_schema_says(api_client, make_function):
+    function = make_function(status="finished")
+    response = api_client.post("/api/functions/refresh", {"ids": [float(function.pk)]}, content_type="application/json")
+    assert response.status_code == 200 and response.json() == {"queued": 1, "skipped": 0}

@@ -268,3 +268,20 @@ def test_sweep_republishes_rows_queued_past_the_deadline(make_function, django_c
     stale.refresh_from_db()
     assert stale.status == "queued" and stale.queued_at >= now  # waits a full deadline before the next try
     assert fresh.pk not in sent
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_row_deleted_while_its_chart_is_drawn_is_left_alone(dataservice, export_server, make_function, monkeypatch):
+    from apps.charts import clients
+
+    function = make_function("t", status="queued")
+    real_export = clients.export_server_png
+
+    def export_then_delete(**kwargs):
+        png = real_export(**kwargs)
+        Function.objects.filter(pk=function.pk).delete()
+        return png
+
+    monkeypatch.setattr(clients, "export_server_png", export_then_delete)
+    assert services.function_render(function_id=function.pk) is None
+    assert not Function.objects.exists()

@@ -1,0 +1,300 @@
+"""Strangers are kept out: a walk over EVERY route the project serves.
+
+Each route of the URLconf falls in exactly one class below, and each class has its rule:
+- `/api/` operations: 401 in the one error shape without credentials or with a revoked token;
+- chart images (`/charts/`): 401 without a user, 403 for a session that is not staff;
+- the admin: anonymous visitors and users who are not staff are sent to the login page;
+- public on purpose, each with its reason (`PUBLIC`).
+A route added later that fits no class fails `test_every_route_has_an_access_rule` until
+someone decides its rule here. The websocket routes are walked the same way.
+"""
+
+import json
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.db import connections
+from django.test import Client
+from django.urls import resolve
+
+from apps.accounts.services import api_token_create, api_token_revoke
+from apps.live.consumers import CLOSE_UNAUTHENTICATED
+from apps.live.routing import websocket_urlpatterns
+from project.api import api
+from tests.security.conftest import SAMPLE_BY_CONVERTER, Route, all_routes, assert_error
+
+ROUTES = all_routes()
+
+# Routes anyone may call, and why.
+PUBLIC = {
+    "healthz": "the load balancer's and compose's probe: says ok/failing per dependency, no data",
+    "admin:login": "the login form itself",
+    "admin:logout": "logging out needs no rights (POST only)",
+    "api-1.0.0:openapi-json": "the API's description (paths and types, no data) for client authors",
+    "api-1.0.0:openapi-view": "the same description rendered by Swagger UI",
+    "api-1.0.0:api-root": "no operation: ninja's placeholder that locates /api/, always a 404",
+}
+API_NAMESPACE = "api-1.0.0"
+
+
+def api_operations() -> list[tuple[str, str]]:
+    """(method, url) of every operation of the NinjaAPI, path parameters filled in."""
+    operations = []
+    for prefix, router in api._routers:
+        for path, path_view in router.path_operations.items():
+            url = "/api" + prefix + path
+            for name in {part[1:-1] for part in url.split("/") if part.startswith("{")}:
+                url = url.replace("{" + name + "}", SAMPLE_BY_CONVERTER["int"])
+            for operation in path_view.operations:
+                operations.extend((method, url) for method in operation.methods)
+    return sorted(operations)
+
+
+OPERATIONS = api_operations()
+OPERATION_IDS = [f"{method} {url}" for method, url in OPERATIONS]
+ADMIN_ROUTES = [route for route in ROUTES if route.namespace == "admin" and route.key not in PUBLIC]
+CHART_ROUTES = [route for route in ROUTES if route.namespace == "charts"]
+
+
+def classify(route: Route) -> str | None:
+    if route.key in PUBLIC:
+        return "public"
+    if route.namespace == API_NAMESPACE:
+        operation_routes = {resolve(url).route for _, url in OPERATIONS}
+        return "api operation" if route.route in operation_routes else None
+    if route.namespace == "admin":
+        return "admin"
+    if route.namespace == "charts":
+        return "chart image"
+    return None
+
+
+def call(client: Client, method: str, url: str, **headers):
+    # A valid body, so a refusal can only be about who is asking.
+    body = {"ids": [1]} if url.endswith("/refresh") else {"expression": "t", "dt": 1, "interval": 1}
+    if url == "/api/calculations":
+        body = {"date_start": "2020-01-01", "date_fin": "2020-01-31", "lag": 1}
+    if method == "GET":
+        return client.get(url, headers=headers)
+    return client.generic(method, url, json.dumps(body), content_type="application/json", headers=headers)
+
+
+def route_id(route: Route) -> str:
+    return route.url
+
+
+# --- the walk itself ---------------------------------------------------------------------
+
+
+def test_every_route_has_an_access_rule():
+    unclassified = [route.route for route in ROUTES if classify(route) is None]
+    assert not unclassified, f"decide who may call these and add them to tests/security: {unclassified}"
+
+
+def test_the_walk_reaches_the_api_the_admin_and_the_chart_images():
+    # Guards the walk against silently finding nothing (a renamed namespace, say).
+    classes = [classify(route) for route in ROUTES]
+    assert classes.count("api operation") >= 7
+    assert classes.count("admin") >= 20
+    assert classes.count("chart image") == 2
+    assert len(OPERATIONS) >= 9
+
+
+def test_every_operation_documents_its_401(client):
+    schema = client.get("/api/openapi.json").json()
+    for path, path_item in schema["paths"].items():
+        for method, operation in path_item.items():
+            assert "401" in operation["responses"], f"{method.upper()} {path} does not document 401"
+            assert operation.get("security"), f"{method.upper()} {path} declares no security scheme"
+
+
+# --- the REST API --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("method", "url"), OPERATIONS, ids=OPERATION_IDS)
+def test_an_api_operation_answers_401_without_credentials(db, method, url):
+    body = assert_error(call(Client(), method, url), 401, field=None, rule="authentication")
+    assert "Bearer" in body["detail"]
+
+
+@pytest.mark.parametrize(("method", "url"), OPERATIONS, ids=OPERATION_IDS)
+def test_an_api_operation_answers_401_to_a_revoked_token(user, method, url):
+    token, raw = api_token_create(user=user, name="lost laptop")
+    api_token_revoke(token=token)
+    assert_error(call(Client(), method, url, Authorization=f"Bearer {raw}"), 401, field=None, rule="authentication")
+
+
+@pytest.mark.parametrize(("method", "url"), OPERATIONS, ids=OPERATION_IDS)
+def test_an_api_operation_answers_401_to_a_malformed_authorization_header(db, method, url):
+    for header in ("Bearer", "Basic YWRtaW46YWRtaW4=", "Bearer " + "x" * 5000):
+        assert_error(call(Client(), method, url, Authorization=header), 401, rule="authentication")
+
+
+@pytest.mark.parametrize(("method", "url"), OPERATIONS, ids=OPERATION_IDS)
+def test_an_api_operation_lets_a_valid_token_through(api_token, method, url):
+    # The other half of the proof: the 401s above are about credentials, not the request.
+    response = call(Client(), method, url, Authorization=f"Bearer {api_token}")
+    assert response.status_code != 401 and response.status_code < 500, response.content[:300]
+
+
+@pytest.mark.parametrize(("method", "url"), OPERATIONS, ids=OPERATION_IDS)
+def test_an_api_operation_refuses_a_session_post_without_csrf(user, method, url):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    response = call(client, method, url)
+    if method == "GET":
+        assert response.status_code != 401
+    else:  # a cross-site form could otherwise act with the admin's cookie
+        assert response.status_code in (401, 403), response.content[:300]
+
+
+# --- chart images ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("route", CHART_ROUTES, ids=route_id)
+def test_a_chart_image_answers_401_without_a_user(db, route):
+    assert_error(Client().get(route.url), 401, rule="authentication")
+
+
+@pytest.mark.parametrize("route", CHART_ROUTES, ids=route_id)
+def test_a_chart_image_answers_403_to_a_session_that_is_not_staff(plain_client, route):
+    assert_error(plain_client.get(route.url), 403, rule="permission")
+
+
+@pytest.mark.parametrize("route", CHART_ROUTES, ids=route_id)
+def test_a_chart_image_answers_401_to_a_revoked_token(user, route):
+    token, raw = api_token_create(user=user, name="lost laptop")
+    api_token_revoke(token=token)
+    assert_error(Client().get(route.url, headers={"Authorization": f"Bearer {raw}"}), 401, rule="authentication")
+
+
+def test_a_chart_image_is_served_to_a_token_and_to_staff(rows, api_token, staff_client):
+    url = f"/charts/{rows.charted.pk}.png"
+    for response in (Client().get(url, headers={"Authorization": f"Bearer {api_token}"}), staff_client.get(url)):
+        assert response.status_code == 200 and response["Content-Type"] == "image/png"
+
+
+# --- the admin -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("route", ADMIN_ROUTES, ids=route_id)
+def test_an_admin_page_sends_an_anonymous_visitor_to_the_login(db, route):
+    response = Client().get(route.url)
+    assert response.status_code == 302, response.status_code
+    assert response["Location"].startswith("/admin/login/?next=")
+
+
+@pytest.mark.parametrize("route", ADMIN_ROUTES, ids=route_id)
+def test_an_admin_page_refuses_a_user_who_is_not_staff(plain_client, route):
+    response = plain_client.get(route.url)
+    assert response.status_code == 302, response.status_code
+    assert response["Location"].startswith("/admin/login/?next=")
+
+
+def test_an_admin_action_refuses_a_user_who_is_not_staff(plain_client, rows):
+    response = plain_client.post(f"/admin/calculations/calculation/{rows.queued.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302 and response["Location"].startswith("/admin/login/")
+    rows.queued.refresh_from_db()  # still there
+
+
+def test_the_admin_lets_staff_in(staff_client):
+    assert staff_client.get("/admin/").status_code == 200
+
+
+# --- public on purpose -------------------------------------------------------------------------
+
+
+def test_healthz_is_public_on_purpose(db):
+    response = Client().get("/healthz")
+    assert response.status_code in (200, 503)
+    assert set(response.json()) >= {"status", "checks"}
+
+
+def test_the_api_description_is_public_on_purpose_and_holds_no_data(rows):
+    schema = Client().get("/api/openapi.json")
+    assert schema.status_code == 200
+    assert rows.finished.name not in schema.content.decode()
+    assert Client().get("/api/docs").status_code == 200
+
+
+def test_the_admin_login_form_is_public_on_purpose(db):
+    assert Client().get("/admin/login/").status_code == 200
+
+
+# --- the websocket API ---------------------------------------------------------------------------
+
+WEBSOCKET_PATHS = ["/" + str(pattern.pattern) for pattern in websocket_urlpatterns]
+ORIGIN = (b"origin", b"http://localhost")
+
+
+@pytest.fixture
+async def close_thread_connections():
+    # The consumer's ORM calls run in asgiref's thread, whose connection outlives the test.
+    yield
+    await sync_to_async(connections.close_all)()
+
+
+def communicator(path: str, *, headers=(), subprotocols=None) -> WebsocketCommunicator:
+    from project.asgi import application
+
+    return WebsocketCommunicator(application, path, headers=[ORIGIN, *headers], subprotocols=subprotocols)
+
+
+async def assert_refused(ws: WebsocketCommunicator) -> None:
+    connected, _ = await ws.connect(timeout=5)
+    if connected:  # accepted only to say why, then closed
+        error = await ws.receive_json_from(timeout=5)
+        assert error["type"] == "error" and error["code"] == "unauthenticated"
+        assert await ws.receive_output(timeout=5) == {"type": "websocket.close", "code": CLOSE_UNAUTHENTICATED}
+    await ws.disconnect()
+
+
+def test_the_websocket_api_has_routes():
+    assert "/ws/events/" in WEBSOCKET_PATHS
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("close_thread_connections")
+@pytest.mark.parametrize("path", WEBSOCKET_PATHS)
+async def test_a_websocket_without_credentials_is_refused(path):
+    await assert_refused(communicator(path))
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("close_thread_connections")
+@pytest.mark.parametrize("path", WEBSOCKET_PATHS)
+async def test_a_websocket_with_a_valid_token_is_accepted(path, django_user_model):
+    # The other half of the proof: the refusals here are about credentials, not the origin.
+    user = await sync_to_async(django_user_model.objects.create_user)(username="ws0", password="ws-pass-123")
+    _, raw = await sync_to_async(api_token_create)(user=user, name="laptop")
+    ws = communicator(path, headers=[(b"authorization", f"Bearer {raw}".encode())])
+    connected, _ = await ws.connect(timeout=5)
+    assert connected
+    await ws.send_json_to({"action": "ping"})
+    assert await ws.receive_json_from(timeout=5) == {"type": "pong"}
+    await ws.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("close_thread_connections")
+@pytest.mark.parametrize("path", WEBSOCKET_PATHS)
+async def test_a_websocket_with_a_revoked_token_is_refused(path, django_user_model):
+    user = await sync_to_async(django_user_model.objects.create_user)(username="ws", password="ws-pass-123")
+    token, raw = await sync_to_async(api_token_create)(user=user, name="lost laptop")
+    await sync_to_async(api_token_revoke)(token=token)
+    await assert_refused(communicator(path, headers=[(b"authorization", f"Bearer {raw}".encode())]))
+    await assert_refused(communicator(path, subprotocols=["calcboard.v1", f"calcboard.bearer.{raw}"]))
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("close_thread_connections")
+@pytest.mark.parametrize("path", WEBSOCKET_PATHS)
+async def test_a_websocket_with_a_session_of_a_logged_out_user_is_refused(path, django_user_model):
+    user = await sync_to_async(django_user_model.objects.create_user)(username="ws2", password="ws-pass-123")
+    client = Client()
+    await sync_to_async(client.force_login)(user)
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
+    await sync_to_async(client.logout)()
+    await assert_refused(communicator(path, headers=[(b"cookie", f"{settings.SESSION_COOKIE_NAME}={cookie}".encode())]))
