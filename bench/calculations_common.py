@@ -16,13 +16,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 DB_NAME = os.environ.get("BENCH_POSTGRES_DB", "bench_calcboard")
-QUEUE = "bench-calculations"
+# Not "bench-calculations": bench/charts_refresh.py starts a worker that also consumes that one.
+QUEUE = "calculations-bench"
 ENV = {
     "DJANGO_SETTINGS_MODULE": "project.settings.local",
     "DJANGO_DEBUG": "false",  # DEBUG would record every query in memory
     "POSTGRES_DB": DB_NAME,
     "CALCULATIONS_QUEUE": QUEUE,
-    "CHARTS_QUEUE": "bench-charts",
+    "CHARTS_QUEUE": "charts-bench-of-calculations",
     "CACHE_KEY_PREFIX": "calcboard-bench",
     "CHANNELS_PREFIX": "calcboard-bench",
     "CALCBOARD_KERNEL_STEP_DELAY": "0",
@@ -86,9 +87,9 @@ def worker_start(*, concurrency: int = 2) -> Process:
     """One Celery worker with `concurrency` processes on the benchmark queue."""
     from project.celery import app
 
-    node = f"bench-worker-{os.getpid()}"
+    node = f"bench-calculations-worker-{os.getpid()}"
     process = Process(
-        "bench-worker",
+        "bench-calculations-worker",
         [str(BIN / "celery"), "-A", "project", "worker", "-l", "warning", "-c", str(concurrency), "-Q", QUEUE,
          *os.environ.get("BENCH_WORKER_ARGS", "").split(),
          "-n", f"{node}@%h", "--without-gossip", "--without-mingle"],
@@ -117,7 +118,7 @@ def daphne_start() -> tuple[Process, str]:
     # left open by finished threads until PostgreSQL runs out of slots (Django's docs say to
     # disable them under ASGI), so the web process opens one connection per request.
     env = {**ENV, "POSTGRES_CONN_MAX_AGE": "0"}
-    process = Process("bench-web", [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "project.asgi:application"], env)
+    process = Process("bench-calculations-web", [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "project.asgi:application"], env)
     base = f"http://127.0.0.1:{port}"
     wait_until(lambda: http_ok(f"{base}/admin/login/"), timeout=30, what="daphne")
     return process, base

@@ -70,7 +70,7 @@ def cpu_snapshot(roots: dict[int, str]) -> dict[str, float]:
             command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        fields = stat[stat.rindex(")") + 2:].split()
+        fields = stat[stat.rindex(")") + 2 :].split()
         processes[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / ticks, command)
 
     def role(pid: int) -> str:
@@ -107,8 +107,9 @@ def database_recreate() -> None:
     from django.conf import settings
 
     db = settings.DATABASES["default"]
-    connection = psycopg2.connect(host=db["HOST"], port=db["PORT"], user=db["USER"], password=db["PASSWORD"],
-                                  dbname="postgres")
+    connection = psycopg2.connect(
+        host=db["HOST"], port=db["PORT"], user=db["USER"], password=db["PASSWORD"], dbname="postgres"
+    )
     connection.autocommit = True
     with connection.cursor() as cursor:
         cursor.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
@@ -124,8 +125,9 @@ def database_drop() -> None:
     from django.conf import settings
 
     db = settings.DATABASES["default"]
-    connection = psycopg2.connect(host=db["HOST"], port=db["PORT"], user=db["USER"], password=db["PASSWORD"],
-                                  dbname="postgres")
+    connection = psycopg2.connect(
+        host=db["HOST"], port=db["PORT"], user=db["USER"], password=db["PASSWORD"], dbname="postgres"
+    )
     connection.autocommit = True
     with connection.cursor() as cursor:
         cursor.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
@@ -163,26 +165,50 @@ def main() -> int:
 
     started: list[processes.Process] = []
     try:
-        print(f"starting: data service, export server ({args.workers} workers), celery worker (-c {args.workers})")
+        workers = args.workers
+        print(f"starting: data service, export server ({workers} workers), celery worker (-c {workers})")
         data_port = env["DATASERVICE_URL"].rsplit(":", 1)[1]
         export_port = env["EXPORT_SERVER_URL"].rsplit(":", 1)[1]
-        started.append(processes.Process(
-            "bench-dataservice",
-            [str(processes.BIN / "daphne"), "-b", "127.0.0.1", "-p", data_port, "apps.dataservice.asgi:application"],
-            {},
-        ))
-        subprocess.run([str(ROOT / "scripts" / "install-highcharts")], check=True, cwd=ROOT,
-                       stderr=subprocess.DEVNULL)
-        started.append(processes.Process("bench-highcharts", [str(ROOT / "scripts" / "highcharts")],
-                                         {"EXPORT_SERVER_PORT": export_port}))
-        processes.wait_until(lambda: processes.http_ok(f"{env['DATASERVICE_URL']}/health"), timeout=30,
-                             what="data service")
-        processes.wait_until(lambda: processes.http_ok(f"{env['EXPORT_SERVER_URL']}/health"), timeout=90,
-                             what="export server", interval=0.5)
+        started.append(
+            processes.Process(
+                "bench-dataservice",
+                [
+                    str(processes.BIN / "daphne"),
+                    "-b",
+                    "127.0.0.1",
+                    "-p",
+                    data_port,
+                    "apps.dataservice.asgi:application",
+                ],
+                {},
+            )
+        )
+        subprocess.run(
+            [str(ROOT / "scripts" / "install-highcharts")], check=True, cwd=ROOT, stderr=subprocess.DEVNULL
+        )
+        started.append(
+            processes.Process(
+                "bench-highcharts",
+                [str(ROOT / "scripts" / "highcharts")],
+                {"EXPORT_SERVER_PORT": export_port},
+            )
+        )
+        processes.wait_until(
+            lambda: processes.http_ok(f"{env['DATASERVICE_URL']}/health"), timeout=30, what="data service"
+        )
+        processes.wait_until(
+            lambda: processes.http_ok(f"{env['EXPORT_SERVER_URL']}/health"),
+            timeout=90,
+            what="export server",
+            interval=0.5,
+        )
         started.append(processes.start_worker(DB_NAME, name="bench-worker", concurrency=args.workers))
 
-        roots = {started[0].popen.pid: "data service", started[1].popen.pid: "export server",
-                 started[2].popen.pid: "celery worker"}
+        roots = {
+            started[0].popen.pid: "data service",
+            started[1].popen.pid: "export server",
+            started[2].popen.pid: "celery worker",
+        }
         presets = ["t + 2/t", "sin(t)"]
         ids = [
             Function.objects.create(
@@ -203,7 +229,9 @@ def main() -> int:
             start = time.perf_counter()
             result = functions_refresh(ids=ids)
             assert result.queued == len(ids), result
-            done = Function.objects.filter(pk__in=ids, status__in=[Function.Status.FINISHED, Function.Status.FAILED])
+            done = Function.objects.filter(
+                pk__in=ids, status__in=[Function.Status.FINISHED, Function.Status.FAILED]
+            )
             deadline = time.monotonic() + 600
             while done.count() < len(ids):
                 if time.monotonic() > deadline:
@@ -215,20 +243,27 @@ def main() -> int:
             statuses = dict(Function.objects.filter(pk__in=ids).values_list("pk", "status"))
             failed = Function.objects.filter(pk__in=ids).exclude(status=Function.Status.FINISHED)
             if failed.exists():
-                raise RuntimeError(f"{label}: not finished: {list(failed.values_list('pk', 'status', 'error')[:3])}")
+                raise RuntimeError(
+                    f"{label}: not finished: {list(failed.values_list('pk', 'status', 'error')[:3])}"
+                )
             assert len(statuses) == len(ids)
 
         # Warm-up: browser pages, database and broker connections, the worker's imports.
-        Function.objects.filter(pk__in=ids[:args.workers]).update(status=Function.Status.QUEUED)
-        for pk in ids[:args.workers]:
+        Function.objects.filter(pk__in=ids[: args.workers]).update(status=Function.Status.QUEUED)
+        for pk in ids[: args.workers]:
             function_render(function_id=pk)
-        Function.objects.filter(pk__in=ids[:args.workers]).update(status=Function.Status.FINISHED)
-        functions_refresh(ids=ids[:args.workers])
-        while Function.objects.filter(pk__in=ids[:args.workers], status=Function.Status.FINISHED).count() < args.workers:
+        Function.objects.filter(pk__in=ids[: args.workers]).update(status=Function.Status.FINISHED)
+        functions_refresh(ids=ids[: args.workers])
+        while (
+            Function.objects.filter(pk__in=ids[: args.workers], status=Function.Status.FINISHED).count()
+            < args.workers
+        ):
             time.sleep(0.05)
 
-        print(f"{args.functions} functions, {points} points each, {args.rounds} round(s); "
-              f"machine: {os.cpu_count()} cores")
+        print(
+            f"{args.functions} functions, {points} points each, {args.rounds} round(s); "
+            f"machine: {os.cpu_count()} cores"
+        )
         sequential_times, parallel_times, parallel_cpu = [], [], []
         for round_number in range(1, args.rounds + 1):
             before = cpu_snapshot(roots)
@@ -238,27 +273,43 @@ def main() -> int:
             parallel_times.append(parallel())
             after = cpu_snapshot(roots)
             check("parallel")
-            print(f"  round {round_number}: sequential {sequential_times[-1]:.2f} s, "
-                  f"parallel {parallel_times[-1]:.2f} s")
-            parallel_cpu.append(sum(after.get(group, 0.0) - middle.get(group, 0.0)
-                                    for group in after if not group.startswith("other")))
+            print(
+                f"  round {round_number}: sequential {sequential_times[-1]:.2f} s, "
+                f"parallel {parallel_times[-1]:.2f} s"
+            )
+            parallel_cpu.append(
+                sum(
+                    after.get(group, 0.0) - middle.get(group, 0.0)
+                    for group in after
+                    if not group.startswith("other")
+                )
+            )
             if args.profile:
                 print(f"    sequential {cpu_used(before, middle, len(ids))}")
                 print(f"    parallel   {cpu_used(middle, after, len(ids))}")
 
         best_sequential, best_parallel = min(sequential_times), min(parallel_times)
         ratio = best_parallel / best_sequential
-        print(f"sequential (floor): {best_sequential:.2f} s  ({best_sequential / args.functions * 1000:.0f} ms a chart, "
-              f"median round {statistics.median(sequential_times):.2f} s)")
-        print(f"parallel refresh:   {best_parallel:.2f} s  ({args.functions / best_parallel:.1f} charts/s, "
-              f"median round {statistics.median(parallel_times):.2f} s)")
-        print(f"ratio parallel / sequential: {ratio:.2f}  (target <= 0.40: {'PASS' if ratio <= 0.4 else 'FAIL'})")
+        per_chart = best_sequential / args.functions * 1000
+        print(
+            f"sequential (floor): {best_sequential:.2f} s  ({per_chart:.0f} ms a chart, "
+            f"median round {statistics.median(sequential_times):.2f} s)"
+        )
+        print(
+            f"parallel refresh:   {best_parallel:.2f} s  ({args.functions / best_parallel:.1f} charts/s, "
+            f"median round {statistics.median(parallel_times):.2f} s)"
+        )
+        verdict = "PASS" if ratio <= 0.4 else "FAIL"
+        print(f"ratio parallel / sequential: {ratio:.2f}  (target <= 0.40: {verdict})")
         # The parallel run cannot beat its own CPU time spread over every core of the machine.
         cores = os.cpu_count() or 1
         cpu_floor = min(parallel_cpu) / cores
-        print(f"CPU-bound floor: the parallel run used {min(parallel_cpu):.1f} CPU-s "
-              f"({min(parallel_cpu) / args.functions * 1000:.0f} ms a chart) = {cpu_floor:.2f} s on {cores} cores, "
-              f"i.e. a ratio of at least {cpu_floor / best_sequential:.2f} on this machine")
+        print(
+            f"CPU-bound floor: the parallel run used {min(parallel_cpu):.1f} CPU-s "
+            f"({min(parallel_cpu) / args.functions * 1000:.0f} ms a chart) = {cpu_floor:.2f} s "
+            f"on {cores} cores, "
+            f"i.e. a ratio of at least {cpu_floor / best_sequential:.2f} on this machine"
+        )
         return 0
     finally:
         for process in reversed(started):

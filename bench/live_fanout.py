@@ -23,7 +23,9 @@ import livekit
 TARGET_P99 = 1.0
 
 
-async def measure(base: str, token: str, *, clients: int, rounds: int) -> tuple[list[float], list[float], float]:
+async def measure(
+    base: str, token: str, *, clients: int, rounds: int
+) -> tuple[list[float], list[float], float]:
     ws_url = base.replace("http://", "ws://") + "/ws/events/"
     gate = asyncio.Semaphore(50)  # handshakes in flight at once
 
@@ -36,7 +38,8 @@ async def measure(base: str, token: str, *, clients: int, rounds: int) -> tuple[
     connect_seconds = time.monotonic() - began
     arrivals: list[dict[int, float]] = [{} for _ in sockets]
     receivers = [
-        asyncio.ensure_future(livekit.receive_events(ws, seen, rounds)) for ws, seen in zip(sockets, arrivals)
+        asyncio.ensure_future(livekit.receive_events(ws, seen, rounds))
+        for ws, seen in zip(sockets, arrivals, strict=True)
     ]
     sender = livekit.start_sender(count=rounds, interval=1.0)
     commits = await asyncio.to_thread(livekit.read_commits, sender)
@@ -69,7 +72,9 @@ def main() -> int:
     try:
         token = livekit.bench_token()
         single, _ = asyncio.run(livekit.redis_floor(subscribers=1, rounds=200))
-        floor_deliveries, floor_rounds = asyncio.run(livekit.redis_floor(subscribers=args.clients, rounds=args.rounds))
+        floor_deliveries, floor_rounds = asyncio.run(
+            livekit.redis_floor(subscribers=args.clients, rounds=args.rounds)
+        )
         with livekit.daphne(env) as base:
             deliveries, rounds, connect_seconds = asyncio.run(
                 measure(base, token, clients=args.clients, rounds=args.rounds)
@@ -77,19 +82,26 @@ def main() -> int:
     finally:
         livekit.database_drop()
 
-    ms = livekit.ms
     live, per_round = livekit.summary(deliveries), livekit.summary(rounds)
-    bare, bare_round, one = livekit.summary(floor_deliveries), livekit.summary(floor_rounds), livekit.summary(single)
+    bare, bare_round, one = (
+        livekit.summary(floor_deliveries),
+        livekit.summary(floor_rounds),
+        livekit.summary(single),
+    )
     expected = args.clients * args.rounds
-    print(f"{args.clients} websocket subscribers connected in {connect_seconds:.1f} s; {args.rounds} events, 1 s apart")
-    print(f"  per delivery ({live['n']}/{expected}): median {ms(live['median'])}  p99 {ms(live['p99'])}  max {ms(live['max'])}")
-    print(f"  all {args.clients} received, per event: median {ms(per_round['median'])}  max {ms(per_round['max'])}")
-    print(f"  redis floor, 1 subscriber:          median {ms(one['median'])}  p99 {ms(one['p99'])}")
-    print(f"  redis floor, {args.clients} subscribers:  per delivery median {ms(bare['median'])}  p99 {ms(bare['p99'])}"
-          f"  all received median {ms(bare_round['median'])}")
-    print(f"  ratio to {args.clients}-subscriber redis: median {live['median'] / bare['median']:.1f}x"
-          f"  p99 {live['p99'] / bare['p99']:.1f}x  all-received {per_round['median'] / bare_round['median']:.1f}x")
-    print(f"  ratio to 1-subscriber redis round trip: p99 {live['p99'] / one['p99']:.0f}x")
+    n = args.clients
+    print(f"{n} websocket subscribers connected in {connect_seconds:.1f} s; {args.rounds} events, 1 s apart")
+    print(livekit.stats_line(f"per delivery ({live['n']}/{expected})", live))
+    print(livekit.stats_line(f"all {n} received, per event", per_round, keys=("median", "max")))
+    print(livekit.stats_line("redis floor, 1 subscriber", one, keys=("median", "p99")))
+    print(livekit.stats_line(f"redis floor, {n} subscribers", bare, keys=("median", "p99")))
+    print(livekit.stats_line(f"redis floor, all {n} received", bare_round, keys=("median", "max")))
+    print(
+        f"  ratio to {n} redis subscribers: median {live['median'] / bare['median']:.1f}x"
+        f"  p99 {live['p99'] / bare['p99']:.1f}x"
+        f"  all received {per_round['median'] / bare_round['median']:.1f}x"
+    )
+    print(f"  ratio to the 1-subscriber redis round trip: p99 {live['p99'] / one['p99']:.0f}x")
     ok = live["n"] == expected and live["p99"] < TARGET_P99
     print(f"  target p99 < {TARGET_P99:.0f} s: {'met' if ok else 'MISSED'}")
     return 0 if ok else 1

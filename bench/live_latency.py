@@ -59,9 +59,9 @@ def main() -> int:
 
     live, bare = livekit.summary(delays), livekit.summary(floor)
     print(f"commit -> websocket client, {live['n']} events ({args.interval * 1000:.0f} ms apart):")
-    print(f"  websocket  median {livekit.ms(live['median'])}  p99 {livekit.ms(live['p99'])}  max {livekit.ms(live['max'])}")
-    print(f"  redis floor median {livekit.ms(bare['median'])}  p99 {livekit.ms(bare['p99'])}  max {livekit.ms(bare['max'])}")
-    print(f"  ratio      median {live['median'] / bare['median']:8.1f}x    p99 {live['p99'] / bare['p99']:8.1f}x")
+    print(livekit.stats_line("websocket client", live))
+    print(livekit.stats_line("redis PUBLISH -> SUBSCRIBE floor", bare))
+    print(f"  ratio: median {live['median'] / bare['median']:.1f}x  p99 {live['p99'] / bare['p99']:.1f}x")
     return 0 if live["n"] == args.events else 1
 
 

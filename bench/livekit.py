@@ -104,10 +104,22 @@ def daphne(env: dict[str, str]):
 
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per readiness poll otherwise
     port = free_port()
-    log = open(ROOT / "var" / "bench-live-daphne.log", "ab") if (ROOT / "var").is_dir() else subprocess.DEVNULL
+    log = (
+        open(ROOT / "var" / "bench-live-daphne.log", "ab") if (ROOT / "var").is_dir() else subprocess.DEVNULL
+    )
     process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "daphne"), "-b", "127.0.0.1", "-p", str(port), "project.asgi:application"],
-        cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
+        [
+            str(Path(sys.executable).parent / "daphne"),
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "project.asgi:application",
+        ],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -134,7 +146,10 @@ def start_sender(*, count: int, interval: float) -> subprocess.Popen:
     """The sender process (see `sender_main`): prints one JSON line per committed event."""
     return subprocess.Popen(
         [sys.executable, str(Path(__file__).resolve()), "--count", str(count), "--interval", str(interval)],
-        cwd=ROOT, env=os.environ.copy(), stdout=subprocess.PIPE, text=True,
+        cwd=ROOT,
+        env=os.environ.copy(),
+        stdout=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -165,7 +180,8 @@ def sender_main(*, count: int, interval: float) -> None:
             # Registered before the broadcast, so it runs first: the moment of the commit.
             transaction.on_commit(lambda seq=seq: committed.append((seq, time.time())))
             broadcast_event(
-                kind="calculation", obj_id=calculation.pk,
+                kind="calculation",
+                obj_id=calculation.pk,
                 payload={**calculation_event_payload(calculation), "seq": seq},
             )
         print(json.dumps({"seq": committed[-1][0], "commit": committed[-1][1]}), flush=True)
@@ -183,8 +199,12 @@ async def ws_client(url: str, origin: str, token: str):
     from websockets.asyncio.client import connect
 
     ws = await connect(
-        url, origin=origin, additional_headers={"Authorization": f"Bearer {token}"},
-        ping_interval=None, max_queue=None, open_timeout=60,
+        url,
+        origin=origin,
+        additional_headers={"Authorization": f"Bearer {token}"},
+        ping_interval=None,
+        max_queue=None,
+        open_timeout=60,
     )
     await ws.send(json.dumps({"action": "subscribe", "stream": STREAM}))
     reply = json.loads(await ws.recv())
@@ -214,17 +234,23 @@ def percentile(values: list[float], q: float) -> float:
 
 def summary(values: list[float]) -> dict[str, float]:
     return {
-        "median": statistics.median(values), "p99": percentile(values, 99), "max": max(values), "n": len(values),
+        "median": statistics.median(values),
+        "p99": percentile(values, 99),
+        "max": max(values),
+        "n": len(values),
     }
 
 
-async def redis_floor(*, subscribers: int, rounds: int, interval: float = 0.01) -> tuple[list[float], list[float]]:
+async def redis_floor(
+    *, subscribers: int, rounds: int, interval: float = 0.01
+) -> tuple[list[float], list[float]]:
     """Bare Redis PUBLISH -> SUBSCRIBE: `subscribers` connections on one channel, `rounds`
     messages. Returns every delivery's delay and each round's delay until all received."""
     import redis.asyncio as aioredis
     from django.conf import settings
 
-    url = settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"][0]
+    host = settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"][0]
+    url = host["address"] if isinstance(host, dict) else host
     channel = f"bench-live-floor-{os.getpid()}"
     clients = [aioredis.Redis.from_url(url) for _ in range(subscribers)]
     pubsubs = [client.pubsub() for client in clients]
@@ -260,6 +286,12 @@ async def redis_floor(*, subscribers: int, rounds: int, interval: float = 0.01) 
 
 def ms(value: float) -> str:
     return f"{value * 1000:8.2f} ms"
+
+
+def stats_line(
+    label: str, stats: dict[str, float], *, keys: tuple[str, ...] = ("median", "p99", "max")
+) -> str:
+    return f"  {label:<34}" + "  ".join(f"{key} {ms(stats[key])}" for key in keys)
 
 
 if __name__ == "__main__":  # the sender process

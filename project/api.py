@@ -36,18 +36,23 @@ class JsonBodyParser(Parser):
     def parse_body(self, request: HttpRequest) -> Any:
         content_type = request.content_type or ""
         if not _is_json(content_type):
-            raise DomainError(
-                f"Send the body as JSON with 'Content-Type: application/json', not {content_type or 'no content type'}.",
-                field="body",
+            raise _body_error(
+                f"Send the body as JSON with 'Content-Type: application/json', not "
+                f"{content_type or 'no content type'}.",
                 rule="content_type",
                 status=415,
             )
         try:
             return json.loads(request.body)
         except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
-            raise DomainError(f"The body is not valid JSON: {exc}.", field="body", rule="json", status=400) from exc
-        except RecursionError as exc:  # "[[[[...", a few bytes per level, fits under the size limit
-            raise DomainError("The body is not valid JSON: nested too deeply.", field="body", rule="json", status=400) from exc
+            raise _body_error(f"The body is not valid JSON: {exc}.", rule="json", status=400) from exc
+        except RecursionError as exc:  # "[[[[...": a few bytes per level, well under the size limit
+            message = "The body is not valid JSON: nested too deeply."
+            raise _body_error(message, rule="json", status=400) from exc
+
+
+def _body_error(message: str, *, rule: str, status: int) -> DomainError:
+    return DomainError(message, field="body", rule=rule, status=status)
 
 
 # The one error shape as an OpenAPI component, for the answers documented below.
@@ -89,7 +94,8 @@ class CalcboardAPI(NinjaAPI):
             for operation in path_item.values():
                 if "requestBody" in operation:
                     for status, description in BODY_ERRORS.items():
-                        operation["responses"].setdefault(status, {"description": description, "content": content})
+                        response = {"description": description, "content": content}
+                        operation["responses"].setdefault(status, response)
         return schema
 
 
@@ -162,9 +168,8 @@ def on_not_found(request: HttpRequest, exc: Http404):
 @api.exception_handler(RequestDataTooBig)
 def on_body_too_large(request: HttpRequest, exc: RequestDataTooBig):
     # Django raises it when the body is first read; unhandled it becomes a 400 HTML page.
-    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-    error = DomainError(f"The body is larger than {limit} bytes.", field="body", rule="too_large", status=413)
-    return on_domain_error(request, error)
+    message = f"The body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes."
+    return on_domain_error(request, _body_error(message, rule="too_large", status=413))
 
 
 @api.exception_handler(HttpError)

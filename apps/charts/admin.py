@@ -22,7 +22,10 @@ class FunctionAddForm(forms.ModelForm):
 
     preset = forms.ChoiceField(
         label="Function",
-        choices=[*[(preset, f"y = {preset}") for preset in PRESETS], (CUSTOM, "Custom expression (type it below)")],
+        choices=[
+            *[(preset, f"y = {preset}") for preset in PRESETS],
+            (CUSTOM, "Custom expression (type it below)"),
+        ],
         initial=PRESETS[0],
         required=False,
     )
@@ -73,8 +76,17 @@ class FunctionAdmin(LiveChangeListMixin, admin.ModelAdmin):
     actions = ["refresh"]
     add_fields = ["preset", "expression", "dt", "interval"]
     view_fields = [
-        "expression", "chart_full", "dt", "interval", "status", "error",
-        "queued_at", "started_at", "processed_at", "created_at", "updated_at",
+        "expression",
+        "chart_full",
+        "dt",
+        "interval",
+        "status",
+        "error",
+        "queued_at",
+        "started_at",
+        "processed_at",
+        "created_at",
+        "updated_at",
     ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Function]:
@@ -96,7 +108,8 @@ class FunctionAdmin(LiveChangeListMixin, admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: Function, form, change: bool) -> None:
         # Through the service: it validates, stores the row and queues the chart after commit.
         created = function_create(
-            expression=form.cleaned_data["expression"], dt=form.cleaned_data["dt"],
+            expression=form.cleaned_data["expression"],
+            dt=form.cleaned_data["dt"],
             interval=form.cleaned_data["interval"],
         )
         obj.pk = created.pk
@@ -116,7 +129,11 @@ class FunctionAdmin(LiveChangeListMixin, admin.ModelAdmin):
         return format_html(
             '<a href="{}" target="_blank" rel="noopener"><img src="{}" alt="Chart of y = {}" '
             'width="{}" height="{}" loading="lazy"></a>',
-            url, url, obj.expression, THUMBNAIL_WIDTH, THUMBNAIL_HEIGHT,
+            url,
+            url,
+            obj.expression,
+            THUMBNAIL_WIDTH,
+            THUMBNAIL_HEIGHT,
         )
 
     @admin.display(description="chart")
@@ -124,8 +141,12 @@ class FunctionAdmin(LiveChangeListMixin, admin.ModelAdmin):
         url = function_image_url(function_id=obj.pk, image_hash=obj.image_hash)
         if url is None:
             return "No chart yet."
-        return format_html('<a href="{}" target="_blank"><img src="{}" alt="Chart of y = {}" style="max-width:100%"></a>',
-                           url, url, obj.expression)
+        return format_html(
+            '<a href="{}" target="_blank"><img src="{}" alt="Chart of y = {}" style="max-width:100%"></a>',
+            url,
+            url,
+            obj.expression,
+        )
 
     @admin.action(description="Refresh", permissions=["change"])
     def refresh(self, request: HttpRequest, queryset: QuerySet[Function]) -> None:

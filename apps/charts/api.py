@@ -38,9 +38,15 @@ def _out(function: Function) -> dict:
     }
 
 
-@router.post("", response={201: FunctionCreated, 401: Error, 422: Error}, summary="Create a function and queue its chart")
+@router.post(
+    "",
+    response={201: FunctionCreated, 401: Error, 422: Error},
+    summary="Create a function and queue its chart",
+)
 def function_create(request: HttpRequest, payload: FunctionCreateIn):
-    function = services.function_create(expression=payload.expression, dt=payload.dt, interval=payload.interval)
+    function = services.function_create(
+        expression=payload.expression, dt=payload.dt, interval=payload.interval
+    )
     return Status(201, {"id": function.pk})
 
 
@@ -52,7 +58,8 @@ def function_list(request: HttpRequest, query: Query[FunctionListQuery]):
 
 
 @router.post(
-    "/refresh", response={200: FunctionsRefreshed, 401: Error, 404: Error, 422: Error},
+    "/refresh",
+    response={200: FunctionsRefreshed, 401: Error, 404: Error, 422: Error},
     summary="Draw the charts of several functions again, in parallel",
 )
 def functions_refresh(request: HttpRequest, payload: FunctionsRefreshIn):
@@ -60,7 +67,9 @@ def functions_refresh(request: HttpRequest, payload: FunctionsRefreshIn):
     return Status(200, {"queued": result.queued, "skipped": result.skipped})
 
 
-@router.get("/{function_id}", response={200: FunctionOut, 401: Error, 404: Error, 422: Error}, summary="One function")
+@router.get(
+    "/{function_id}", response={200: FunctionOut, 401: Error, 404: Error, 422: Error}, summary="One function"
+)
 def function_detail(request: HttpRequest, function_id: int = Path(..., ge=1, le=MAX_ID)):
     return Status(200, _out(selectors.function_get(function_id=function_id)))
 

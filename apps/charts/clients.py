@@ -60,7 +60,9 @@ def _network_error(service: str, exc: httpx.HTTPError, timeout: float) -> Servic
     if isinstance(exc, httpx.TimeoutException) and not isinstance(exc, httpx.ConnectTimeout):
         return ServiceError(service=service, message=f"timed out after {timeout:g} s", transient=True)
     if isinstance(exc, httpx.RemoteProtocolError):
-        return ServiceError(service=service, message="dropped the connection without answering", transient=True)
+        return ServiceError(
+            service=service, message="dropped the connection without answering", transient=True
+        )
     text = str(exc).lower()
     if "refused" in text:
         reason = "connection refused"
@@ -100,18 +102,24 @@ def dataservice_points(*, expression: str, dt: float, interval: float) -> Points
     if response.status_code >= 500:
         detail = (body or {}).get("detail") or _quote(response.text) or response.reason_phrase
         raise ServiceError(
-            service=DATA_SERVICE, message=f"failed (HTTP {response.status_code}): {detail}",
-            transient=True, status=response.status_code,
+            service=DATA_SERVICE,
+            message=f"failed (HTTP {response.status_code}): {detail}",
+            transient=True,
+            status=response.status_code,
         )
     if response.status_code >= 400:
         # The data service's own words: "division by zero at t=...", "unexpected ')' at position 4".
         detail = (body or {}).get("detail") or _quote(response.text) or response.reason_phrase
-        raise ServiceError(service=DATA_SERVICE, message=f": {detail}", transient=False, status=response.status_code)
+        raise ServiceError(
+            service=DATA_SERVICE, message=f": {detail}", transient=False, status=response.status_code
+        )
     points = (body or {}).get("points")
     if response.status_code != 200 or not isinstance(points, list):
         raise ServiceError(
-            service=DATA_SERVICE, message=f"gave an unexpected answer (HTTP {response.status_code}, no points)",
-            transient=False, status=response.status_code,
+            service=DATA_SERVICE,
+            message=f"gave an unexpected answer (HTTP {response.status_code}, no points)",
+            transient=False,
+            status=response.status_code,
         )
     return Points(start=body.get("start"), end=body.get("end"), points=points)
 
@@ -131,12 +139,20 @@ def export_server_png(*, options: dict, width: int, height: int) -> bytes:
     detail = body.get("message") or _quote(response.text) or response.reason_phrase
     code = f" {body['errorCode']}" if body.get("errorCode") else ""
     if response.status_code == 200:
-        raise ServiceError(service=IMAGE_SERVICE, message="answered with something that is not a PNG", transient=False)
+        raise ServiceError(
+            service=IMAGE_SERVICE, message="answered with something that is not a PNG", transient=False
+        )
     # The export server answers 400 when its queue is full or a render timed out: worth a retry.
-    busy = body.get("errorCode") in {"EXPORT_QUEUE_FULL", "EXPORT_RASTERIZATION_TIMEOUT", "POOL_ACQUIRE_TIMEOUT"}
+    busy = body.get("errorCode") in {
+        "EXPORT_QUEUE_FULL",
+        "EXPORT_RASTERIZATION_TIMEOUT",
+        "POOL_ACQUIRE_TIMEOUT",
+    }
     transient = response.status_code >= 500 or response.status_code == 429 or busy
     kind = "failed" if response.status_code >= 500 else "refused the chart"
     raise ServiceError(
-        service=IMAGE_SERVICE, message=f"{kind} (HTTP {response.status_code}{code}): {detail}",
-        transient=transient, status=response.status_code,
+        service=IMAGE_SERVICE,
+        message=f"{kind} (HTTP {response.status_code}{code}): {detail}",
+        transient=transient,
+        status=response.status_code,
     )

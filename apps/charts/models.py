@@ -50,7 +50,9 @@ class Function(models.Model):
         ordering = ["-created_at", "-pk"]
         constraints = [
             models.CheckConstraint(condition=models.Q(dt__gt=0), name="charts_function_dt_positive"),
-            models.CheckConstraint(condition=models.Q(interval__gt=0), name="charts_function_interval_positive"),
+            models.CheckConstraint(
+                condition=models.Q(interval__gt=0), name="charts_function_interval_positive"
+            ),
             models.CheckConstraint(
                 condition=models.Q(status__in=["queued", "running", "finished", "failed"]),
                 name="charts_function_status_valid",

@@ -3,10 +3,9 @@
 from datetime import datetime
 from typing import Annotated, Literal
 
+from django.conf import settings
 from ninja import Field, Schema
 from pydantic import BeforeValidator, ConfigDict
-
-from django.conf import settings
 
 from apps.charts.models import EXPRESSION_MAX_LENGTH, PRESETS
 from apps.charts.selectors import Ordering
@@ -29,19 +28,30 @@ class FunctionCreateIn(Schema):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     expression: str = Field(
-        ..., min_length=1, max_length=EXPRESSION_MAX_LENGTH, examples=list(PRESETS),
+        ...,
+        min_length=1,
+        max_length=EXPRESSION_MAX_LENGTH,
+        examples=list(PRESETS),
         description="y = f(t), t in unix seconds. Numbers, t, + - * / ^, parentheses, unary minus, "
         "sin cos tan exp ln log sqrt abs, pi.",
     )
     # The data service's limits; the point count (interval / dt + 1 <= DATASERVICE_MAX_POINTS)
     # is checked by the service and answered as a 422 with rule "too_many_points".
     dt: float = Field(
-        ..., ge=settings.DATASERVICE_MIN_DT_HOURS, le=settings.DATASERVICE_MAX_DT_HOURS, allow_inf_nan=False,
-        description="Step in hours.", examples=[1],
+        ...,
+        ge=settings.DATASERVICE_MIN_DT_HOURS,
+        le=settings.DATASERVICE_MAX_DT_HOURS,
+        allow_inf_nan=False,
+        description="Step in hours.",
+        examples=[1],
     )
     interval: float = Field(
-        ..., gt=0, le=settings.DATASERVICE_MAX_INTERVAL_DAYS, allow_inf_nan=False,
-        description="Depth in days, back from the processing time.", examples=[30],
+        ...,
+        gt=0,
+        le=settings.DATASERVICE_MAX_INTERVAL_DAYS,
+        allow_inf_nan=False,
+        description="Depth in days, back from the processing time.",
+        examples=[30],
     )
 
 

@@ -33,7 +33,9 @@ def function_list(*, ordering: Ordering = "-created_at", status: str | None = No
 
 
 def function_get(*, function_id: int) -> Function:
-    function = None if function_id > _MAX_PK else Function.objects.defer("image").filter(pk=function_id).first()
+    function = (
+        None if function_id > _MAX_PK else Function.objects.defer("image").filter(pk=function_id).first()
+    )
     if function is None:
         raise NotFoundError(f"No function with id {function_id}.")
     return function
@@ -51,5 +53,10 @@ def function_image(*, function_id: int) -> tuple[bytes, str] | None:
     if function_id > _MAX_PK:
         return None
     # The image and its hash are written together, so a hash means there is an image.
-    row = Function.objects.filter(pk=function_id).exclude(image_hash="").values_list("image", "image_hash").first()
+    row = (
+        Function.objects.filter(pk=function_id)
+        .exclude(image_hash="")
+        .values_list("image", "image_hash")
+        .first()
+    )
     return None if row is None else (bytes(row[0]), row[1])

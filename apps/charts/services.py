@@ -40,6 +40,7 @@ Status = Function.Status
 
 # --- validation -----------------------------------------------------------------------------
 
+
 def function_validate(*, expression: str, dt: float, interval: float) -> None:
     """Refuse what the data service would refuse, with its own checks and messages.
 
@@ -57,10 +58,13 @@ def function_validate(*, expression: str, dt: float, interval: float) -> None:
     if errors:
         raise DomainError(f"Invalid input: {', '.join(e.field for e in errors)}.", errors=errors)
     # Decimal(repr(x)): the shortest text of the float, as it would travel in JSON.
-    points_request_parse(data={"expression": expression, "dt": Decimal(repr(dt)), "interval": Decimal(repr(interval))})
+    points_request_parse(
+        data={"expression": expression, "dt": Decimal(repr(dt)), "interval": Decimal(repr(interval))}
+    )
 
 
 # --- events ---------------------------------------------------------------------------------
+
 
 def _iso(value: datetime | None) -> str | None:
     """ISO 8601 in UTC with microseconds and a `Z` (the API's one timestamp format)."""
@@ -109,6 +113,7 @@ def _enqueue(function_ids: Sequence[int]) -> None:
 
 # --- writes ---------------------------------------------------------------------------------
 
+
 def function_create(*, expression: str, dt: float, interval: float) -> Function:
     """Store a function (queued) and queue its chart after commit."""
     expression = expression.strip()
@@ -116,7 +121,11 @@ def function_create(*, expression: str, dt: float, interval: float) -> Function:
     now = timezone.now()
     with transaction.atomic():
         function = Function.objects.create(
-            expression=expression, dt=dt, interval=interval, status=Status.QUEUED, queued_at=now,
+            expression=expression,
+            dt=dt,
+            interval=interval,
+            status=Status.QUEUED,
+            queued_at=now,
         )
         _broadcast(function)
         _enqueue([function.pk])
@@ -140,14 +149,16 @@ def functions_refresh(*, ids: Sequence[int]) -> RefreshResult:
         return RefreshResult(queued=0, skipped=0)
     existing = set(Function.objects.filter(pk__in=ids).values_list("pk", flat=True))
     if missing := [pk for pk in ids if pk not in existing]:
-        raise NotFoundError(f"No function with id {', '.join(map(str, missing))}.")
+        shown = ", ".join(map(str, missing[:10])) + (", …" if len(missing) > 10 else "")
+        raise NotFoundError(f"No function with id {shown}.")
 
     table = connection.ops.quote_name(Function._meta.db_table)
     now = timezone.now()
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute(
-                f"UPDATE {table} SET status = %s, queued_at = %s, updated_at = %s "  # noqa: S608 - names are ours
+                # Only our own table name is interpolated; every value is a parameter.
+                f"UPDATE {table} SET status = %s, queued_at = %s, updated_at = %s "
                 "WHERE id = ANY(%s) AND status NOT IN (%s, %s) "
                 "RETURNING id, expression, processed_at, error, image_hash",
                 [Status.QUEUED, now, now, ids, Status.QUEUED, Status.RUNNING],
@@ -156,8 +167,13 @@ def functions_refresh(*, ids: Sequence[int]) -> RefreshResult:
         for pk, expression, processed_at, error, image_hash in rows:
             _broadcast(
                 Function(
-                    pk=pk, expression=expression, status=Status.QUEUED, processed_at=processed_at,
-                    error=error, image_hash=image_hash, updated_at=now,
+                    pk=pk,
+                    expression=expression,
+                    status=Status.QUEUED,
+                    processed_at=processed_at,
+                    error=error,
+                    image_hash=image_hash,
+                    updated_at=now,
                 )
             )
         _enqueue([row[0] for row in rows])
@@ -174,7 +190,9 @@ def function_fail(*, function_id: int, error: str) -> None:
         _broadcast(_load(function_id))
 
 
-def chart_options(*, expression: str, dt: float, interval: float, points: list, width: int, height: int) -> dict:
+def chart_options(
+    *, expression: str, dt: float, interval: float, points: list, width: int, height: int
+) -> dict:
     """Highcharts options: a line over a datetime x axis, which takes milliseconds."""
     return {
         "chart": {"type": "line", "width": width, "height": height, "animation": False},
@@ -189,8 +207,11 @@ def chart_options(*, expression: str, dt: float, interval: float, points: list, 
         # A still image: no animation, markers, hover states or mouse-tracking paths to build.
         "plotOptions": {
             "series": {
-                "animation": False, "marker": {"enabled": False}, "lineWidth": 1.5,
-                "enableMouseTracking": False, "states": {"hover": {"enabled": False}},
+                "animation": False,
+                "marker": {"enabled": False},
+                "lineWidth": 1.5,
+                "enableMouseTracking": False,
+                "states": {"hover": {"enabled": False}},
             }
         },
         # [x, y] pairs: past the default turboThreshold (1000) Highcharts reads them on its fast
@@ -230,10 +251,16 @@ def function_render(
 
     width, height = settings.CHARTS_IMAGE_WIDTH, settings.CHARTS_IMAGE_HEIGHT
     try:
-        data = clients.dataservice_points(expression=function.expression, dt=function.dt, interval=function.interval)
+        data = clients.dataservice_points(
+            expression=function.expression, dt=function.dt, interval=function.interval
+        )
         options = chart_options(
-            expression=function.expression, dt=function.dt, interval=function.interval,
-            points=data.points, width=width, height=height,
+            expression=function.expression,
+            dt=function.dt,
+            interval=function.interval,
+            points=data.points,
+            width=width,
+            height=height,
         )
         png = clients.export_server_png(options=options, width=width, height=height)
     except clients.ServiceError as exc:
@@ -246,8 +273,12 @@ def function_render(
 
     now = timezone.now()
     stored = Function.objects.filter(pk=function_id).update(
-        status=Status.FINISHED, image=png, image_hash=hashlib.sha256(png).hexdigest(),
-        processed_at=now, error="", updated_at=now,
+        status=Status.FINISHED,
+        image=png,
+        image_hash=hashlib.sha256(png).hexdigest(),
+        processed_at=now,
+        error="",
+        updated_at=now,
     )
     if not stored:  # deleted while its chart was being drawn
         return None
@@ -271,14 +302,16 @@ def functions_sweep(*, running_deadline: timedelta, queued_deadline: timedelta) 
         "Refresh to try again."
     )
     stale_running = list(
-        Function.objects.filter(status=Status.RUNNING, started_at__lt=now - running_deadline).values_list("pk", flat=True)
+        Function.objects.filter(status=Status.RUNNING, started_at__lt=now - running_deadline).values_list(
+            "pk", flat=True
+        )
     )
     failed = 0
     for pk in stale_running:
         # Conditional per row: a row that finished meanwhile keeps its result.
-        if Function.objects.filter(pk=pk, status=Status.RUNNING, started_at__lt=now - running_deadline).update(
-            status=Status.FAILED, error=error, processed_at=now, updated_at=now
-        ):
+        if Function.objects.filter(
+            pk=pk, status=Status.RUNNING, started_at__lt=now - running_deadline
+        ).update(status=Status.FAILED, error=error, processed_at=now, updated_at=now):
             failed += 1
             _broadcast(_load(pk))
 
@@ -292,5 +325,9 @@ def functions_sweep(*, running_deadline: timedelta, queued_deadline: timedelta) 
         Function.objects.filter(pk__in=stale_queued).update(queued_at=now)
         _enqueue(stale_queued)
     if failed or stale_queued:
-        logger.warning("Charts sweep: %s lost running row(s) failed, %s queued row(s) re-published", failed, len(stale_queued))
+        logger.warning(
+            "Charts sweep: %s lost running row(s) failed, %s queued row(s) re-published",
+            failed,
+            len(stale_queued),
+        )
     return SweepResult(failed=failed, requeued=len(stale_queued))

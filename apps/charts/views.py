@@ -18,7 +18,9 @@ REVALIDATE = "private, no-cache"
 
 
 def _error(status: int, rule: str, message: str) -> JsonResponse:
-    return JsonResponse({"detail": message, "errors": [{"field": None, "rule": rule, "message": message}]}, status=status)
+    return JsonResponse(
+        {"detail": message, "errors": [{"field": None, "rule": rule, "message": message}]}, status=status
+    )
 
 
 def _authorize(request: HttpRequest) -> JsonResponse | None:
@@ -30,7 +32,9 @@ def _authorize(request: HttpRequest) -> JsonResponse | None:
             return None
         return _error(401, "authentication", "Invalid or revoked bearer token.")
     if not request.user.is_authenticated:
-        return _error(401, "authentication", "Authentication required: log in to the admin or send a bearer token.")
+        return _error(
+            401, "authentication", "Authentication required: log in to the admin or send a bearer token."
+        )
     if not request.user.is_staff:
         return _error(403, "permission", "Only staff users may see charts through the admin session.")
     return None

@@ -47,11 +47,13 @@ class LiveChangeListMixin:
         # Extend whichever change list Django would have used, so an app's own
         # admin/<app>/<model>/change_list.html keeps working under the widget.
         opts = self.model._meta
-        base = select_template([
-            f"admin/{opts.app_label}/{opts.model_name}/change_list.html",
-            f"admin/{opts.app_label}/change_list.html",
-            "admin/change_list.html",
-        ])
+        base = select_template(
+            [
+                f"admin/{opts.app_label}/{opts.model_name}/change_list.html",
+                f"admin/{opts.app_label}/change_list.html",
+                "admin/change_list.html",
+            ]
+        )
         extra_context = {**(extra_context or {}), "live_base_template": base.template.name}
         response = super().changelist_view(request, extra_context)
         if isinstance(response, TemplateResponse) and "cl" in (response.context_data or {}):
@@ -87,8 +89,9 @@ def progress_bar(progress: int | float | None) -> str:
         return EMPTY
     percent = max(0, min(100, round(progress)))
     return format_html(
-        '<div class="cb-progress" role="progressbar" aria-valuemin="0" aria-valuemax="100" aria-valuenow="{}">'
-        '<div class="cb-progress-bar" style="width: {}%"></div><span class="cb-progress-label">{}%</span></div>',
+        '<div class="cb-progress" role="progressbar" aria-valuemin="0" aria-valuemax="100" '
+        'aria-valuenow="{}"><div class="cb-progress-bar" style="width: {}%"></div>'
+        '<span class="cb-progress-label">{}%</span></div>',
         percent,
         percent,
         percent,

@@ -20,7 +20,8 @@ Client -> server (JSON text frames, at most 4 KiB):
     {"action": "ping"}
 
 Server -> client:
-    {"type": "subscribed",   "stream": "calculations"}      or  {"type": "subscribed", "kind": "calculation", "id": 42}
+    {"type": "subscribed",   "stream": "calculations"}
+    {"type": "subscribed",   "kind": "calculation", "id": 42}
     {"type": "unsubscribed", ...same keys...}
     {"type": "pong"}
     {"type": "event", "event": {"kind": "calculation", "id": 42, "status": "running", "progress": 40,
@@ -56,7 +57,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from redis.exceptions import RedisError
 
 from apps.live.middleware import SUBPROTOCOL
-from apps.live.realtime import KINDS, object_group, stream_group
+from apps.live.realtime import EVENT_TYPE, KINDS, object_group, stream_group
 from apps.live.selectors import live_object_exists
 
 logger = logging.getLogger(__name__)
@@ -130,6 +131,7 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
         try:
             return await self._layer_receive()
         except _LAYER_ERRORS:
+            logger.warning("Channel layer receive failed on websocket %s", self.channel_name, exc_info=True)
             return {"type": "live.layer_down"}
 
     async def live_layer_down(self, message: dict) -> None:
@@ -151,7 +153,9 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
             if text_data is None:
                 raise ProtocolError("binary_not_supported", "Send JSON text frames, not binary ones.")
             if len(text_data) > MAX_MESSAGE_CHARS:
-                raise ProtocolError("message_too_large", f"Messages are limited to {MAX_MESSAGE_CHARS} characters.")
+                raise ProtocolError(
+                    "message_too_large", f"Messages are limited to {MAX_MESSAGE_CHARS} characters."
+                )
             try:
                 content = json.loads(text_data)
             except ValueError:
@@ -205,13 +209,19 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
                 if self.object_subscriptions >= MAX_OBJECT_SUBSCRIPTIONS:
                     raise ProtocolError(
                         "too_many_subscriptions",
-                        f"At most {MAX_OBJECT_SUBSCRIPTIONS} objects per connection; subscribe to the stream.",
+                        f"At most {MAX_OBJECT_SUBSCRIPTIONS} objects per connection; "
+                        "subscribe to the stream instead.",
                     )
-                if not await database_sync_to_async(live_object_exists)(kind=target["kind"], obj_id=target["id"]):
-                    raise ProtocolError("not_found", f"No {target['kind']} with id {target['id']}.", field="id")
+                if not await database_sync_to_async(live_object_exists)(
+                    kind=target["kind"], obj_id=target["id"]
+                ):
+                    raise ProtocolError(
+                        "not_found", f"No {target['kind']} with id {target['id']}.", field="id"
+                    )
             try:
                 await self.channel_layer.group_add(group, self.channel_name)
             except _LAYER_ERRORS:
+                logger.warning("group_add %s failed", group, exc_info=True)
                 await self._layer_down()
             self.groups_joined.add(group)
             self.object_subscriptions += "id" in target
@@ -238,6 +248,15 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
             await self._layer_down()
 
     # --- channel layer messages -----------------------------------------------------------
+
+    async def dispatch(self, message: dict) -> None:
+        # channels runs close_old_connections() in the one sync thread before every handler;
+        # events never touch the database, and with 500 subscribers that was 500 thread hops
+        # in a row per event, most of the fan-out time.
+        if message.get("type") == EVENT_TYPE:
+            await self.live_event(message)
+        else:
+            await super().dispatch(message)
 
     async def live_event(self, message: dict) -> None:
         """Handles `live.event` messages sent by `apps.live.realtime.broadcast_event`."""
@@ -273,9 +292,11 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
         """Redis is unreachable: say so and close; the client reconnects with backoff and
         re-reads the state it may have missed. Closing (rather than retrying in here) is what
         tells the client that events were lost."""
-        logger.warning("Channel layer unavailable; closing websocket %s", self.channel_name, exc_info=True)
+        logger.warning("Channel layer unavailable; closing websocket %s", self.channel_name)
         if getattr(self, "accepted", False):
-            await self._send_error("unavailable", "Live updates are unavailable right now; reconnect shortly.")
+            await self._send_error(
+                "unavailable", "Live updates are unavailable right now; reconnect shortly."
+            )
             await self.close(code=CLOSE_UNAVAILABLE)
         else:  # the layer failed before the handshake was answered: refuse it
             await self.close()

@@ -34,7 +34,7 @@ def bearer_token(scope: dict) -> str | None:
                 return raw.strip()[:_MAX_TOKEN_CHARS]
     for protocol in scope.get("subprotocols", []) or []:
         if protocol.startswith(TOKEN_SUBPROTOCOL_PREFIX) and len(protocol) > len(TOKEN_SUBPROTOCOL_PREFIX):
-            return protocol[len(TOKEN_SUBPROTOCOL_PREFIX):][:_MAX_TOKEN_CHARS]
+            return protocol[len(TOKEN_SUBPROTOCOL_PREFIX) :][:_MAX_TOKEN_CHARS]
     return None
 
 

@@ -92,7 +92,10 @@ CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         "CONFIG": {
-            "hosts": [REDIS_URL],
+            # redis-py 8 cuts any read after 5 s by default, which is exactly how long the
+            # layer's BZPOPMIN waits: idle websockets were dropped every ~5 s
+            # (django/channels_redis#422). Give blocking reads room; still notice a dead Redis.
+            "hosts": [{"address": REDIS_URL, "socket_timeout": 15, "socket_connect_timeout": 5}],
             "prefix": env_str("CHANNELS_PREFIX", "calcboard"),
             "capacity": 1000,
             "expiry": 30,

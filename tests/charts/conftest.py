@@ -43,13 +43,27 @@ def make_function(db) -> Callable[..., Function]:
     """A row stored directly (no task queued), in whatever state a test needs."""
     import hashlib
 
-    def make(expression: str = "t + 2/t", *, dt: float = 1, interval: float = 30, status: str = "finished",
-             image: bytes | None = None, error: str = "", **fields) -> Function:
+    def make(
+        expression: str = "t + 2/t",
+        *,
+        dt: float = 1,
+        interval: float = 30,
+        status: str = "finished",
+        image: bytes | None = None,
+        error: str = "",
+        **fields,
+    ) -> Function:
         if status == "finished" and image is None:
             image = tiny_png()
         return Function.objects.create(
-            expression=expression, dt=dt, interval=interval, status=status, error=error, image=image,
-            image_hash=hashlib.sha256(image).hexdigest() if image else "", **fields,
+            expression=expression,
+            dt=dt,
+            interval=interval,
+            status=status,
+            error=error,
+            image=image,
+            image_hash=hashlib.sha256(image).hexdigest() if image else "",
+            **fields,
         )
 
     return make
@@ -87,7 +101,10 @@ def wait_for(predicate: Callable[[], bool], *, timeout: float, what: str) -> Non
 
 
 def wait_for_status(pk: int, statuses: set[str], *, timeout: float = 60) -> Function:
-    wait_for(lambda: Function.objects.filter(pk=pk, status__in=statuses).exists(), timeout=timeout,
-             what=f"function {pk} to become {'/'.join(sorted(statuses))} "
-                  f"(now {Function.objects.filter(pk=pk).values_list('status', 'error').first()})")
+    wait_for(
+        lambda: Function.objects.filter(pk=pk, status__in=statuses).exists(),
+        timeout=timeout,
+        what=f"function {pk} to become {'/'.join(sorted(statuses))} "
+        f"(now {Function.objects.filter(pk=pk).values_list('status', 'error').first()})",
+    )
     return Function.objects.get(pk=pk)

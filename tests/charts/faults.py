@@ -17,15 +17,21 @@ def free_port() -> int:
 class ScriptedServer:
     """Answers every POST with `status`, `body` and `content_type`; `delay` seconds of silence first."""
 
-    def __init__(self, *, status: int = 200, body: bytes = b"", content_type: str = "application/json",
-                 delay: float = 0.0) -> None:
+    def __init__(
+        self,
+        *,
+        status: int = 200,
+        body: bytes = b"",
+        content_type: str = "application/json",
+        delay: float = 0.0,
+    ) -> None:
         self.status, self.body, self.content_type, self.delay = status, body, content_type, delay
         self.requests: list[bytes] = []
         scripted = self
         self._stop = threading.Event()
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 scripted.requests.append(self.rfile.read(length))
                 if scripted.delay and scripted._stop.wait(scripted.delay):

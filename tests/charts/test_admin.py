@@ -23,7 +23,7 @@ def cell(html: str, pk: int, field: str) -> str:
     """The content of the `td.field-<field>` cell of row `pk`."""
     rows = [row for row in html.split("<tr") if f'name="_selected_action" value="{pk}"' in row]
     assert len(rows) == 1, f"row {pk} not in the list"
-    match = re.search(rf'<(?:td|th) class="field-{field}[^"]*">(.*?)</(?:td|th)>', rows[0], re.S)
+    match = re.search(rf'<(?:td|th) class="field-{field}[^"]*">(.*?)</(?:td|th)>', rows[0], re.DOTALL)
     assert match, f"no field-{field} cell in row {pk}"
     return match.group(1)
 
@@ -47,12 +47,16 @@ def test_the_list_shows_thumbnails_errors_and_parameters_without_loading_images(
     assert "Data service: logarithm of zero at t=17" in cell(html, broken.pk, "chart")
     assert "<img" not in cell(html, broken.pk, "chart")
     assert "Waiting for a worker" in cell(html, waiting.pk, "chart")
-    assert cell(html, charted.pk, "dt").strip() == "2.0" and cell(html, charted.pk, "interval").strip() == "7.0"
+    assert (
+        cell(html, charted.pk, "dt").strip() == "2.0" and cell(html, charted.pk, "interval").strip() == "7.0"
+    )
     assert "Finished" in cell(html, charted.pk, "status") and "Failed" in cell(html, broken.pk, "status")
     assert cell(html, waiting.pk, "processed_at").strip() == "-"
     assert 'href="/admin/charts/function/add/"' in html
-    assert not any('"charts_function"."image",' in q["sql"] or '"charts_function"."image" ' in q["sql"]
-                   for q in queries.captured_queries)
+    assert not any(
+        '"charts_function"."image",' in q["sql"] or '"charts_function"."image" ' in q["sql"]
+        for q in queries.captured_queries
+    )
 
 
 @pytest.mark.django_db
@@ -64,13 +68,21 @@ def test_the_add_form_offers_both_presets(staff_client):
 
 
 @pytest.mark.django_db
-def test_adding_a_preset_stores_a_queued_row_and_returns_to_the_list(staff_client, no_publish,
-                                                                     django_capture_on_commit_callbacks):
+def test_adding_a_preset_stores_a_queued_row_and_returns_to_the_list(
+    staff_client, no_publish, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
-        response = staff_client.post(ADD_URL, {"preset": "sin(t)", "expression": "", "dt": "0.5", "interval": "3"})
+        response = staff_client.post(
+            ADD_URL, {"preset": "sin(t)", "expression": "", "dt": "0.5", "interval": "3"}
+        )
     assert response.status_code == 302 and response["Location"] == LIST_URL
     function = Function.objects.get()
-    assert (function.expression, function.dt, function.interval, function.status) == ("sin(t)", 0.5, 3, "queued")
+    assert (function.expression, function.dt, function.interval, function.status) == (
+        "sin(t)",
+        0.5,
+        3,
+        "queued",
+    )
     assert no_publish == [function.pk]
     listed = staff_client.get(LIST_URL).content.decode()
     assert f'value="{function.pk}"' in listed
@@ -110,9 +122,14 @@ def test_too_many_points_and_bad_numbers_are_form_errors(staff_client):
 
 
 @pytest.mark.django_db
-def test_refresh_action_queues_the_selection_and_reports_skipped_rows(staff_client, make_function, no_publish,
-                                                                      django_capture_on_commit_callbacks):
-    done, failed, running = make_function(status="finished"), make_function(status="failed"), make_function(status="running")
+def test_refresh_action_queues_the_selection_and_reports_skipped_rows(
+    staff_client, make_function, no_publish, django_capture_on_commit_callbacks
+):
+    done, failed, running = (
+        make_function(status="finished"),
+        make_function(status="failed"),
+        make_function(status="running"),
+    )
     with django_capture_on_commit_callbacks(execute=True):
         response = staff_client.post(
             LIST_URL, {"action": "refresh", "_selected_action": [done.pk, failed.pk, running.pk]}, follow=True
@@ -139,7 +156,9 @@ def test_a_stored_function_opens_read_only_with_its_full_chart(staff_client, mak
     assert f'src="/charts/{function.pk}/{function.image_hash[:16]}.png"' in html
     assert 'name="_save"' not in html
     waiting = make_function(status="queued")
-    assert "No chart yet." in staff_client.get(f"/admin/charts/function/{waiting.pk}/change/").content.decode()
+    assert (
+        "No chart yet." in staff_client.get(f"/admin/charts/function/{waiting.pk}/change/").content.decode()
+    )
 
 
 @pytest.mark.django_db

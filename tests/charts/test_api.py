@@ -15,9 +15,16 @@ def no_publish(monkeypatch):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("method,path", [("get", "/api/functions"), ("post", "/api/functions"),
-                                         ("get", "/api/functions/1"), ("post", "/api/functions/refresh"),
-                                         ("get", "/api/functions/1/chart.png")])
+@pytest.mark.parametrize(
+    "method,path",
+    [
+        ("get", "/api/functions"),
+        ("post", "/api/functions"),
+        ("get", "/api/functions/1"),
+        ("post", "/api/functions/refresh"),
+        ("get", "/api/functions/1/chart.png"),
+    ],
+)
 def test_every_route_needs_credentials(method, path):
     response = getattr(Client(), method)(path, content_type="application/json")
     assert response.status_code == 401
@@ -25,10 +32,15 @@ def test_every_route_needs_credentials(method, path):
 
 
 @pytest.mark.django_db
-def test_create_answers_201_with_the_id_and_queues_the_chart(api_client, no_publish, django_capture_on_commit_callbacks):
+def test_create_answers_201_with_the_id_and_queues_the_chart(
+    api_client, no_publish, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
-        response = api_client.post("/api/functions", {"expression": "t + 2/t", "dt": 1, "interval": 30},
-                                   content_type="application/json")
+        response = api_client.post(
+            "/api/functions",
+            {"expression": "t + 2/t", "dt": 1, "interval": 30},
+            content_type="application/json",
+        )
     assert response.status_code == 201
     pk = response.json()["id"]
     assert Function.objects.get(pk=pk).status == "queued"
@@ -37,8 +49,9 @@ def test_create_answers_201_with_the_id_and_queues_the_chart(api_client, no_publ
 
 @pytest.mark.django_db
 def test_a_malformed_expression_is_a_422_naming_field_rule_and_position(api_client):
-    response = api_client.post("/api/functions", {"expression": "2t", "dt": 1, "interval": 30},
-                               content_type="application/json")
+    response = api_client.post(
+        "/api/functions", {"expression": "2t", "dt": 1, "interval": 30}, content_type="application/json"
+    )
     assert response.status_code == 422
     [error] = response.json()["errors"]
     assert (error["field"], error["rule"]) == ("expression", "syntax")
@@ -46,14 +59,17 @@ def test_a_malformed_expression_is_a_422_naming_field_rule_and_position(api_clie
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("body,field", [
-    ({"expression": "t", "dt": 0, "interval": 30}, "dt"),
-    ({"expression": "t", "dt": 1, "interval": -1}, "interval"),
-    ({"expression": "", "dt": 1, "interval": 1}, "expression"),
-    ({"expression": "t" * 201, "dt": 1, "interval": 1}, "expression"),
-    ({"expression": "t", "dt": 1, "interval": 1, "colour": "red"}, "colour"),
-    ({"expression": "t", "dt": "one", "interval": 1}, "dt"),
-])
+@pytest.mark.parametrize(
+    "body,field",
+    [
+        ({"expression": "t", "dt": 0, "interval": 30}, "dt"),
+        ({"expression": "t", "dt": 1, "interval": -1}, "interval"),
+        ({"expression": "", "dt": 1, "interval": 1}, "expression"),
+        ({"expression": "t" * 201, "dt": 1, "interval": 1}, "expression"),
+        ({"expression": "t", "dt": 1, "interval": 1, "colour": "red"}, "colour"),
+        ({"expression": "t", "dt": "one", "interval": 1}, "dt"),
+    ],
+)
 def test_bad_fields_are_422_naming_the_field(api_client, body, field):
     response = api_client.post("/api/functions", body, content_type="application/json")
     assert response.status_code == 422
@@ -63,8 +79,9 @@ def test_bad_fields_are_422_naming_the_field(api_client, body, field):
 
 @pytest.mark.django_db
 def test_too_many_points_is_a_422(api_client):
-    response = api_client.post("/api/functions", {"expression": "t", "dt": 0.01, "interval": 3650},
-                               content_type="application/json")
+    response = api_client.post(
+        "/api/functions", {"expression": "t", "dt": 0.01, "interval": 3650}, content_type="application/json"
+    )
     assert response.status_code == 422
     assert response.json()["errors"][0]["rule"] == "too_many_points"
 
@@ -100,8 +117,9 @@ def test_list_filters_by_status_and_sorts_unprocessed_rows_last(api_client, make
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("query", [{"limit": 0}, {"limit": 1000}, {"offset": -1}, {"ordering": "image"},
-                                   {"status": "lost"}])
+@pytest.mark.parametrize(
+    "query", [{"limit": 0}, {"limit": 1000}, {"offset": -1}, {"ordering": "image"}, {"status": "lost"}]
+)
 def test_bad_list_parameters_are_422(api_client, query):
     assert api_client.get("/api/functions", query).status_code == 422
 
@@ -112,7 +130,15 @@ def test_detail_gives_status_dates_error_and_the_versioned_chart_url(api_client,
     body = api_client.get(f"/api/functions/{function.pk}").json()
     assert body["status"] == "finished" and body["error"] == ""
     assert body["image_url"] == f"/charts/{function.pk}/{function.image_hash[:16]}.png"
-    assert set(body) >= {"created_at", "updated_at", "processed_at", "queued_at", "started_at", "dt", "interval"}
+    assert set(body) >= {
+        "created_at",
+        "updated_at",
+        "processed_at",
+        "queued_at",
+        "started_at",
+        "dt",
+        "interval",
+    }
     # The URL works for the same API client (bearer token).
     assert api_client.get(body["image_url"]).status_code == 200
 
@@ -121,7 +147,11 @@ def test_detail_gives_status_dates_error_and_the_versioned_chart_url(api_client,
 def test_detail_of_a_failed_row_has_the_error_and_no_url(api_client, make_function):
     function = make_function(status="failed", error="Data service: division by zero at t=5")
     body = api_client.get(f"/api/functions/{function.pk}").json()
-    assert (body["status"], body["error"], body["image_url"]) == ("failed", "Data service: division by zero at t=5", None)
+    assert (body["status"], body["error"], body["image_url"]) == (
+        "failed",
+        "Data service: division by zero at t=5",
+        None,
+    )
 
 
 @pytest.mark.django_db
@@ -132,22 +162,37 @@ def test_unknown_or_impossible_ids_are_404_or_422(api_client):
 
 
 @pytest.mark.django_db
-def test_refresh_answers_queued_and_skipped(api_client, make_function, no_publish, django_capture_on_commit_callbacks):
+def test_refresh_answers_queued_and_skipped(
+    api_client, make_function, no_publish, django_capture_on_commit_callbacks
+):
     done, running = make_function(status="finished"), make_function(status="running")
     with django_capture_on_commit_callbacks(execute=True):
-        response = api_client.post("/api/functions/refresh", {"ids": [done.pk, running.pk]},
-                                   content_type="application/json")
+        response = api_client.post(
+            "/api/functions/refresh", {"ids": [done.pk, running.pk]}, content_type="application/json"
+        )
     assert response.status_code == 200
     assert response.json() == {"queued": 1, "skipped": 1}
     assert no_publish == [done.pk]
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("body,status", [({"ids": []}, 422), ({"ids": [0]}, 422), ({"ids": "1"}, 422),
-                                         ({"ids": ["1"]}, 422), ({"ids": [True]}, 422), ({"ids": [1.5]}, 422),
-                                         ({"ids": [1], "all": True}, 422), ({"ids": [424242]}, 404)])
+@pytest.mark.parametrize(
+    "body,status",
+    [
+        ({"ids": []}, 422),
+        ({"ids": [0]}, 422),
+        ({"ids": "1"}, 422),
+        ({"ids": ["1"]}, 422),
+        ({"ids": [True]}, 422),
+        ({"ids": [1.5]}, 422),
+        ({"ids": [1], "all": True}, 422),
+        ({"ids": [424242]}, 404),
+    ],
+)
 def test_bad_refresh_bodies_are_refused(api_client, body, status):
-    assert api_client.post("/api/functions/refresh", body, content_type="application/json").status_code == status
+    assert (
+        api_client.post("/api/functions/refresh", body, content_type="application/json").status_code == status
+    )
 
 
 @pytest.mark.django_db
@@ -156,7 +201,9 @@ def test_the_chart_png_comes_with_an_etag(api_client, make_function):
     response = api_client.get(f"/api/functions/{function.pk}/chart.png")
     assert response.status_code == 200 and response["Content-Type"] == "image/png"
     assert response.content == bytes(function.image)
-    again = api_client.get(f"/api/functions/{function.pk}/chart.png", headers={"If-None-Match": response["ETag"]})
+    again = api_client.get(
+        f"/api/functions/{function.pk}/chart.png", headers={"If-None-Match": response["ETag"]}
+    )
     assert again.status_code == 304
 
 
@@ -169,5 +216,7 @@ def test_the_chart_png_of_a_row_without_image_is_404(api_client, make_function):
 @pytest.mark.django_db
 def test_an_id_written_as_2_0_is_an_integer_as_json_schema_says(api_client, make_function):
     function = make_function(status="finished")
-    response = api_client.post("/api/functions/refresh", {"ids": [float(function.pk)]}, content_type="application/json")
+    response = api_client.post(
+        "/api/functions/refresh", {"ids": [float(function.pk)]}, content_type="application/json"
+    )
     assert response.status_code == 200 and response.json() == {"queued": 1, "skipped": 0}

@@ -3,7 +3,6 @@
 import json
 
 import httpx
-
 import pytest
 
 from apps.charts import clients
@@ -79,8 +78,9 @@ def test_an_answer_without_points_is_permanent(settings):
 
 
 def test_an_export_refusal_is_permanent_and_names_the_error_code(settings):
-    body = json.dumps({"statusCode": 400, "message": "No correct chart data found.",
-                       "errorCode": "EXPORT_INVALID_REQUEST"}).encode()
+    body = json.dumps(
+        {"statusCode": 400, "message": "No correct chart data found.", "errorCode": "EXPORT_INVALID_REQUEST"}
+    ).encode()
     with ScriptedServer(status=400, body=body) as server:
         settings.EXPORT_SERVER_URL = server.url
         with pytest.raises(clients.ServiceError) as caught:
@@ -140,11 +140,17 @@ def test_a_service_that_hangs_up_without_answering_is_transient(settings):
     assert str(caught.value) == "Data service dropped the connection without answering"
 
 
-@pytest.mark.parametrize(("exc", "text"), [
-    (httpx.ConnectTimeout("timed out"), "Image service unreachable (connect timeout)"),
-    (httpx.ConnectError("[Errno 101] Network is unreachable"), "Image service unreachable ([Errno 101] Network is unreachable)"),
-    (httpx.ReadTimeout("read timed out"), "Image service timed out after 60 s"),
-])
+@pytest.mark.parametrize(
+    ("exc", "text"),
+    [
+        (httpx.ConnectTimeout("timed out"), "Image service unreachable (connect timeout)"),
+        (
+            httpx.ConnectError("[Errno 101] Network is unreachable"),
+            "Image service unreachable ([Errno 101] Network is unreachable)",
+        ),
+        (httpx.ReadTimeout("read timed out"), "Image service timed out after 60 s"),
+    ],
+)
 def test_network_failures_are_named(exc, text):
     error = clients._network_error(clients.IMAGE_SERVICE, exc, 60)
     assert error.transient and str(error) == text

@@ -15,7 +15,10 @@ from apps.live.realtime import object_group
 @pytest.fixture
 def layer(settings):
     """The real Redis layer under a prefix of its own (parallel runs broadcast to the same groups)."""
-    config = {**settings.CHANNEL_LAYERS["default"]["CONFIG"], "prefix": f"charts-test-{os.getpid()}-{uuid.uuid4().hex[:6]}"}
+    config = {
+        **settings.CHANNEL_LAYERS["default"]["CONFIG"],
+        "prefix": f"charts-test-{os.getpid()}-{uuid.uuid4().hex[:6]}",
+    }
     settings.CHANNEL_LAYERS = {"default": {**settings.CHANNEL_LAYERS["default"], "CONFIG": config}}
     return get_channel_layer()
 
@@ -55,7 +58,16 @@ def test_a_render_broadcasts_running_then_finished_with_the_versioned_image_url(
     assert [e["status"] for e in events] == ["running", "finished"]
     finished = events[-1]
     function.refresh_from_db()
-    assert set(finished) == {"kind", "id", "expression", "status", "processed_at", "error", "image_url", "updated_at"}
+    assert set(finished) == {
+        "kind",
+        "id",
+        "expression",
+        "status",
+        "processed_at",
+        "error",
+        "image_url",
+        "updated_at",
+    }
     assert (finished["kind"], finished["id"], finished["expression"]) == ("function", function.pk, "sin(t)")
     assert finished["image_url"] == f"/charts/{function.pk}/{function.image_hash[:16]}.png"
     assert finished["error"] == "" and finished["processed_at"].endswith("Z")

@@ -18,8 +18,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_a_created_function_ends_finished_with_a_png_of_the_requested_size(celery_worker, api_client):
-    response = api_client.post("/api/functions", {"expression": "t + 2/t", "dt": 1, "interval": 30},
-                               content_type="application/json")
+    response = api_client.post(
+        "/api/functions", {"expression": "t + 2/t", "dt": 1, "interval": 30}, content_type="application/json"
+    )
     assert response.status_code == 201
 
     function = wait_for_status(response.json()["id"], {"finished", "failed"})
@@ -33,8 +34,10 @@ def test_a_created_function_ends_finished_with_a_png_of_the_requested_size(celer
 
 
 def test_refresh_renders_the_rows_in_parallel_and_moves_processed_at(celery_worker, api_client):
-    ids = [services.function_create(expression=expression, dt=1, interval=30).pk
-           for expression in ("t + 2/t", "sin(t)", "cos(t) * t", "sqrt(abs(sin(t)))")]
+    ids = [
+        services.function_create(expression=expression, dt=1, interval=30).pk
+        for expression in ("t + 2/t", "sin(t)", "cos(t) * t", "sqrt(abs(sin(t)))")
+    ]
     first = {pk: wait_for_status(pk, {"finished", "failed"}) for pk in ids}
     assert {f.status for f in first.values()} == {"finished"}
 
@@ -65,8 +68,12 @@ def charts_queue_taken_over():
     test's own worker, started with faulty settings, is the only one drawing charts."""
     from project.celery import app
 
-    mine = [host for reply in app.control.ping(timeout=1) for host in reply
-            if host.startswith(f"worker-{os.getpid()}@")]
+    mine = [
+        host
+        for reply in app.control.ping(timeout=1)
+        for host in reply
+        if host.startswith(f"worker-{os.getpid()}@")
+    ]
     app.control.cancel_consumer(settings.CHARTS_QUEUE, destination=mine, reply=True)
     try:
         yield
@@ -78,17 +85,24 @@ def port_of(url: str) -> int:
     return int(url.rsplit(":", 1)[1])
 
 
-@pytest.mark.parametrize(("setting", "service"), [("EXPORT_SERVER_URL", "Image service"),
-                                                  ("DATASERVICE_URL", "Data service")])
+@pytest.mark.parametrize(
+    ("setting", "service"), [("EXPORT_SERVER_URL", "Image service"), ("DATASERVICE_URL", "Data service")]
+)
 def test_a_service_down_fails_after_retries_and_a_later_refresh_succeeds(
     celery_worker, dataservice, export_server, test_db_name, setting, service
 ):
     """A worker reaches the service through a proxy that is closed (connection refused),
     then opened again (the service is back)."""
-    proxy = TcpProxy(target_port=port_of({"EXPORT_SERVER_URL": export_server, "DATASERVICE_URL": dataservice}[setting]))
+    proxy = TcpProxy(
+        target_port=port_of({"EXPORT_SERVER_URL": export_server, "DATASERVICE_URL": dataservice}[setting])
+    )
     with charts_queue_taken_over():
-        faulty = processes.start_worker(test_db_name, name="charts-faults", concurrency=1,
-                                        extra_env={setting: proxy.url, "CHARTS_RETRY_BACKOFF": "0.5"})
+        faulty = processes.start_worker(
+            test_db_name,
+            name="charts-faults",
+            concurrency=1,
+            extra_env={setting: proxy.url, "CHARTS_RETRY_BACKOFF": "0.5"},
+        )
         try:
             function = services.function_create(expression="t + 2/t", dt=1, interval=30)
             function = wait_for_status(function.pk, {"finished", "failed"})
@@ -101,7 +115,10 @@ def test_a_service_down_fails_after_retries_and_a_later_refresh_succeeds(
             assert services.functions_refresh(ids=[function.pk]).queued == 1
             function = wait_for_status(function.pk, {"finished", "failed"})
             assert (function.status, function.error) == ("finished", "")
-            assert png_size(bytes(function.image)) == (settings.CHARTS_IMAGE_WIDTH, settings.CHARTS_IMAGE_HEIGHT)
+            assert png_size(bytes(function.image)) == (
+                settings.CHARTS_IMAGE_WIDTH,
+                settings.CHARTS_IMAGE_HEIGHT,
+            )
         finally:
             faulty.stop()
             proxy.close()
@@ -126,7 +143,9 @@ def test_a_worker_killed_mid_render_has_its_chart_drawn_by_the_next_worker(
         assert Function.objects.get(pk=function.pk).status == "running"
 
         proxy.hold = 0
-        successor = processes.start_worker(test_db_name, name="charts-successor", concurrency=1, extra_env=env)
+        successor = processes.start_worker(
+            test_db_name, name="charts-successor", concurrency=1, extra_env=env
+        )
         try:
             function = wait_for_status(function.pk, {"finished", "failed"})
         finally:
@@ -139,18 +158,22 @@ def test_a_worker_killed_mid_render_has_its_chart_drawn_by_the_next_worker(
 def test_beat_sweeps_charts_every_minute():
     entry = settings.CELERY_BEAT_SCHEDULE["charts-sweep"]
     assert entry["task"] == "charts.sweep" and entry["schedule"] == settings.CHARTS_SWEEP_EVERY
-    assert settings.CHARTS_RUNNING_DEADLINE > settings.CHARTS_RENDER_SOFT_TIME_LIMIT + 30  # past the hard limit
+    assert (
+        settings.CHARTS_RUNNING_DEADLINE > settings.CHARTS_RENDER_SOFT_TIME_LIMIT + 30
+    )  # past the hard limit
 
 
 def test_the_admin_flow_add_then_refresh(celery_worker, django_user_model):
     from django.test import Client
 
-    admin = django_user_model.objects.create_user(username="flow", password="flow-pass-12345",
-                                                  is_staff=True, is_superuser=True)
+    admin = django_user_model.objects.create_user(
+        username="flow", password="flow-pass-12345", is_staff=True, is_superuser=True
+    )
     client = Client()
     client.force_login(admin)
-    response = client.post("/admin/charts/function/add/", {"preset": "sin(t)", "expression": "", "dt": "1",
-                                                           "interval": "2"})
+    response = client.post(
+        "/admin/charts/function/add/", {"preset": "sin(t)", "expression": "", "dt": "1", "interval": "2"}
+    )
     assert response.status_code == 302
     function = wait_for_status(Function.objects.get().pk, {"finished", "failed"})
     assert function.status == "finished", function.error

@@ -25,6 +25,7 @@ def closed_port_url() -> str:
 
 # --- validation --------------------------------------------------------------------------
 
+
 @pytest.mark.django_db
 def test_it_refuses_a_malformed_expression_with_its_position():
     with pytest.raises(DomainError) as caught:
@@ -36,7 +37,9 @@ def test_it_refuses_a_malformed_expression_with_its_position():
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("expression", ["t; DROP TABLE charts_function", "t' OR '1'='1", "pg_sleep(10)", "t -- x"])
+@pytest.mark.parametrize(
+    "expression", ["t; DROP TABLE charts_function", "t' OR '1'='1", "pg_sleep(10)", "t -- x"]
+)
 def test_it_refuses_injection_attempts(expression):
     with pytest.raises(DomainError) as caught:
         services.function_create(expression=expression, dt=1, interval=30)
@@ -53,8 +56,16 @@ def test_it_refuses_more_points_than_the_data_service_allows():
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("field", "dt", "interval"), [("dt", 0, 30), ("dt", -1, 30), ("interval", 1, 0),
-                                                       ("dt", float("nan"), 30), ("interval", 1, float("inf"))])
+@pytest.mark.parametrize(
+    ("field", "dt", "interval"),
+    [
+        ("dt", 0, 30),
+        ("dt", -1, 30),
+        ("interval", 1, 0),
+        ("dt", float("nan"), 30),
+        ("interval", 1, float("inf")),
+    ],
+)
 def test_it_refuses_out_of_range_parameters(field, dt, interval):
     with pytest.raises(DomainError) as caught:
         services.function_create(expression="t", dt=dt, interval=interval)
@@ -63,22 +74,31 @@ def test_it_refuses_out_of_range_parameters(field, dt, interval):
 
 # --- create and refresh --------------------------------------------------------------------
 
+
 @pytest.mark.django_db
-def test_it_creates_a_queued_row_and_enqueues_one_task_after_commit(django_capture_on_commit_callbacks, monkeypatch):
+def test_it_creates_a_queued_row_and_enqueues_one_task_after_commit(
+    django_capture_on_commit_callbacks, monkeypatch
+):
     sent = []
     monkeypatch.setattr("apps.charts.tasks.function_render_task.delay", lambda pk: sent.append(pk))
     with django_capture_on_commit_callbacks(execute=True):
         function = services.function_create(expression="  sin(t) ", dt=0.5, interval=2)
         assert sent == []  # nothing leaves before the commit
     function.refresh_from_db()
-    assert (function.expression, function.status, function.dt, function.interval) == ("sin(t)", "queued", 0.5, 2)
+    assert (function.expression, function.status, function.dt, function.interval) == (
+        "sin(t)",
+        "queued",
+        0.5,
+        2,
+    )
     assert function.queued_at is not None and function.processed_at is None
     assert sent == [function.pk]
 
 
 @pytest.mark.django_db
-def test_refresh_queues_only_rows_not_in_flight_in_one_update(make_function, django_capture_on_commit_callbacks,
-                                                               monkeypatch):
+def test_refresh_queues_only_rows_not_in_flight_in_one_update(
+    make_function, django_capture_on_commit_callbacks, monkeypatch
+):
     sent = []
     monkeypatch.setattr("apps.charts.tasks.function_render_task.delay", lambda pk: sent.append(pk))
     finished, failed = make_function(status="finished"), make_function(status="failed", error="x")
@@ -97,8 +117,9 @@ def test_refresh_queues_only_rows_not_in_flight_in_one_update(make_function, dja
 
 
 @pytest.mark.django_db
-def test_a_second_refresh_of_the_same_rows_queues_nothing(make_function, django_capture_on_commit_callbacks,
-                                                          monkeypatch):
+def test_a_second_refresh_of_the_same_rows_queues_nothing(
+    make_function, django_capture_on_commit_callbacks, monkeypatch
+):
     sent = []
     monkeypatch.setattr("apps.charts.tasks.function_render_task.delay", lambda pk: sent.append(pk))
     rows = [make_function(status="finished") for _ in range(3)]
@@ -133,14 +154,20 @@ def test_a_broker_failure_after_commit_keeps_the_row_queued(django_capture_on_co
 
 # --- the pipeline, in-process --------------------------------------------------------------
 
+
 def test_chart_options_put_milliseconds_on_a_datetime_axis():
-    options = services.chart_options(expression="t + 2/t", dt=1, interval=30, points=[[1_700_000_000, 1.5]],
-                                     width=1000, height=500)
+    options = services.chart_options(
+        expression="t + 2/t", dt=1, interval=30, points=[[1_700_000_000, 1.5]], width=1000, height=500
+    )
     assert options["xAxis"]["type"] == "datetime"
     assert options["series"][0]["data"] == [[1_700_000_000_000, 1.5]]
     assert options["title"]["text"] == "t + 2/t"
     assert (options["xAxis"]["title"]["text"], options["yAxis"]["title"]["text"]) == ("t", "y")
-    assert (options["chart"]["type"], options["chart"]["width"], options["chart"]["height"]) == ("line", 1000, 500)
+    assert (options["chart"]["type"], options["chart"]["width"], options["chart"]["height"]) == (
+        "line",
+        1000,
+        500,
+    )
     json.dumps(options, allow_nan=False)  # what the export server receives is plain JSON
 
 
@@ -214,11 +241,16 @@ def test_export_server_down_fails_with_its_name(dataservice, make_function, sett
     settings.EXPORT_SERVER_URL = closed_port_url()
     services.function_render(function_id=function.pk, attempt=3, max_attempts=3)
     function.refresh_from_db()
-    assert (function.status, function.error) == ("failed", "Image service unreachable (connection refused) after 3 attempts")
+    assert (function.status, function.error) == (
+        "failed",
+        "Image service unreachable (connection refused) after 3 attempts",
+    )
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_transient_failure_before_the_last_attempt_is_raised_for_a_retry(dataservice, make_function, settings):
+def test_a_transient_failure_before_the_last_attempt_is_raised_for_a_retry(
+    dataservice, make_function, settings
+):
     from apps.charts.clients import ServiceError
 
     function = make_function("t", status="queued")
@@ -236,24 +268,30 @@ def test_a_transient_failure_before_the_last_attempt_is_raised_for_a_retry(datas
 
 # --- sweep ---------------------------------------------------------------------------------
 
+
 @pytest.mark.django_db
 def test_sweep_fails_rows_running_past_the_deadline(make_function):
     now = timezone.now()
     lost = make_function(status="running", started_at=now - timedelta(minutes=10))
     busy = make_function(status="running", started_at=now - timedelta(seconds=5))
 
-    result = services.functions_sweep(running_deadline=timedelta(minutes=5), queued_deadline=timedelta(hours=1))
+    result = services.functions_sweep(
+        running_deadline=timedelta(minutes=5), queued_deadline=timedelta(hours=1)
+    )
 
     assert result == services.SweepResult(failed=1, requeued=0)
     lost.refresh_from_db(), busy.refresh_from_db()
-    assert lost.status == "failed" and lost.error.startswith("Chart job lost: no worker finished it within 300 s")
+    assert lost.status == "failed" and lost.error.startswith(
+        "Chart job lost: no worker finished it within 300 s"
+    )
     assert lost.processed_at is not None
     assert busy.status == "running"
 
 
 @pytest.mark.django_db
-def test_sweep_republishes_rows_queued_past_the_deadline(make_function, django_capture_on_commit_callbacks,
-                                                        monkeypatch):
+def test_sweep_republishes_rows_queued_past_the_deadline(
+    make_function, django_capture_on_commit_callbacks, monkeypatch
+):
     sent = []
     monkeypatch.setattr("apps.charts.tasks.function_render_task.delay", lambda pk: sent.append(pk))
     now = timezone.now()
@@ -261,7 +299,9 @@ def test_sweep_republishes_rows_queued_past_the_deadline(make_function, django_c
     fresh = make_function(status="queued", queued_at=now)
 
     with django_capture_on_commit_callbacks(execute=True):
-        result = services.functions_sweep(running_deadline=timedelta(minutes=5), queued_deadline=timedelta(hours=1))
+        result = services.functions_sweep(
+            running_deadline=timedelta(minutes=5), queued_deadline=timedelta(hours=1)
+        )
 
     assert result == services.SweepResult(failed=0, requeued=1)
     assert sent == [stale.pk]
@@ -271,7 +311,9 @@ def test_sweep_republishes_rows_queued_past_the_deadline(make_function, django_c
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_row_deleted_while_its_chart_is_drawn_is_left_alone(dataservice, export_server, make_function, monkeypatch):
+def test_a_row_deleted_while_its_chart_is_drawn_is_left_alone(
+    dataservice, export_server, make_function, monkeypatch
+):
     from apps.charts import clients
 
     function = make_function("t", status="queued")

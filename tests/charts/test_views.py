@@ -3,8 +3,8 @@
 import pytest
 from django.test import Client
 
-from apps.accounts.services import api_token_revoke
 from apps.accounts.models import ApiToken
+from apps.accounts.services import api_token_revoke
 
 
 @pytest.fixture

@@ -36,11 +36,27 @@ def private_layer(settings):
     return layers
 
 
+def layer_redis_url(config: dict) -> str:
+    host = config["hosts"][0]
+    return host["address"] if isinstance(host, dict) else host
+
+
+def point_layer_at(settings, url: str) -> None:
+    """The same channel layer settings, on another Redis (a private one, or a closed port)."""
+    layer = settings.CHANNEL_LAYERS["default"]
+    host = layer["CONFIG"]["hosts"][0]
+    host = {**host, "address": url} if isinstance(host, dict) else url
+    settings.CHANNEL_LAYERS = {"default": {**layer, "CONFIG": {**layer["CONFIG"], "hosts": [host]}}}
+
+
 def communicator(*, headers=(), subprotocols=None, origin: bool = True) -> WebsocketCommunicator:
     from project.asgi import application
 
     return WebsocketCommunicator(
-        application, "/ws/events/", headers=[*([ORIGIN] if origin else []), *headers], subprotocols=subprotocols
+        application,
+        "/ws/events/",
+        headers=[*([ORIGIN] if origin else []), *headers],
+        subprotocols=subprotocols,
     )
 
 

@@ -27,7 +27,17 @@ class PrivateRedis:
     def start(self) -> "PrivateRedis":
         self.process = Process(
             f"redis-{self.port}",
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
             {},
         )
         wait_until(lambda: redis.Redis.from_url(self.url).ping(), timeout=10, what="private redis")
@@ -44,7 +54,12 @@ class Daphne:
     """The project's ASGI application under a real daphne, on the test database."""
 
     def __init__(
-        self, db_name: str, *, extra_env: dict[str, str] | None = None, name: str = "daphne", port: int | None = None
+        self,
+        db_name: str,
+        *,
+        extra_env: dict[str, str] | None = None,
+        name: str = "daphne",
+        port: int | None = None,
     ) -> None:
         self.port = port or free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"

@@ -16,7 +16,7 @@ def widget_config(response) -> dict:
     start = html.index('<script id="cb-live-config" type="application/json">') + len(
         '<script id="cb-live-config" type="application/json">'
     )
-    return json.loads(html[start:html.index("</script>", start)])
+    return json.loads(html[start : html.index("</script>", start)])
 
 
 def make_function(**fields):
@@ -54,7 +54,11 @@ def test_the_functions_change_list_carries_the_widget(admin_client):
 def test_the_calculations_change_list_carries_the_widget(admin_client):
     calculation = make_calculation()
     config = widget_config(admin_client.get("/admin/calculations/calculation/"))
-    assert (config["kind"], config["stream"], config["maxId"]) == ("calculation", "calculations", calculation.pk)
+    assert (config["kind"], config["stream"], config["maxId"]) == (
+        "calculation",
+        "calculations",
+        calculation.pk,
+    )
     assert list(config["rows"]) == [str(calculation.pk)]
 
 
@@ -72,7 +76,8 @@ def test_it_extends_a_model_specific_change_list(admin_client, settings, tmp_pat
     folder = tmp_path / "admin" / "charts" / "function"
     folder.mkdir(parents=True)
     (folder / "change_list.html").write_text(
-        '{% extends "admin/change_list.html" %}{% block content %}<p id="app-own">own</p>{{ block.super }}{% endblock %}'
+        '{% extends "admin/change_list.html" %}'
+        '{% block content %}<p id="app-own">own</p>{{ block.super }}{% endblock %}'
     )
     settings.TEMPLATES = [{**settings.TEMPLATES[0], "DIRS": [tmp_path, *settings.TEMPLATES[0]["DIRS"]]}]
     html = admin_client.get("/admin/charts/function/").content.decode()
@@ -90,11 +95,13 @@ def test_status_badge_escapes_and_labels():
     assert "&lt;b&gt;" in status_badge("failed", "<b>")
 
 
-@pytest.mark.parametrize(("value", "shown"), [(0, "0%"), (40, "40%"), (100, "100%"), (140, "100%"), (-3, "0%")])
+@pytest.mark.parametrize(
+    ("value", "shown"), [(0, "0%"), (40, "40%"), (100, "100%"), (140, "100%"), (-3, "0%")]
+)
 def test_progress_bar_is_clamped(value, shown):
     html = progress_bar(value)
     assert f'<span class="cb-progress-label">{shown}</span>' in html
-    assert f'width: {shown}' in html
+    assert f"width: {shown}" in html
 
 
 def test_progress_bar_of_nothing_is_empty():

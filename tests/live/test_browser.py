@@ -7,7 +7,6 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from pathlib import Path
 
 import httpx
 import pytest
@@ -17,6 +16,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 
 from apps.accounts.services import api_token_create
+from tests.live.conftest import point_layer_at
 from tests.live.servers import Daphne, PrivateRedis
 from tests.processes import ROOT, wait_until
 
@@ -33,7 +33,9 @@ def collected_static() -> None:
     """Test settings serve static files like production (WhiteNoise from STATIC_ROOT)."""
     subprocess.run(
         [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
-        cwd=ROOT, check=True, env={**os.environ, "DJANGO_SETTINGS_MODULE": "project.settings.test"},
+        cwd=ROOT,
+        check=True,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "project.settings.test"},
     )
 
 
@@ -88,7 +90,9 @@ def wait_connected(page, timeout: float = 15_000) -> None:
 
 
 def row(page, pk: int):
-    return page.locator(f'#result_list input[name="_selected_action"][value="{pk}"]').locator("xpath=ancestor::tr")
+    return page.locator(f'#result_list input[name="_selected_action"][value="{pk}"]').locator(
+        "xpath=ancestor::tr"
+    )
 
 
 def watch_cell(page, pk: int, field: str) -> None:
@@ -117,14 +121,22 @@ def finished_function(*, expression: str = "sin(t)", image_hash: str = "0" * 64)
 
     long_ago = datetime(2020, 1, 1, tzinfo=UTC)
     return Function.objects.create(
-        expression=expression, dt=1.0, interval=1.0, status="finished", image=b"not a real png",
-        image_hash=image_hash, queued_at=long_ago, started_at=long_ago, processed_at=long_ago,
+        expression=expression,
+        dt=1.0,
+        interval=1.0,
+        status="finished",
+        image=b"not a real png",
+        image_hash=image_hash,
+        queued_at=long_ago,
+        started_at=long_ago,
+        processed_at=long_ago,
     )
 
 
 def in_thread(function, /, **kwargs):
     """Run a service in a thread of its own: `broadcast_event` uses async_to_sync, which may
     not run in this thread while Playwright's event loop does."""
+
     def call():
         try:
             return function(**kwargs)
@@ -136,11 +148,12 @@ def in_thread(function, /, **kwargs):
 
 
 def wait_for_status(model, pk: int, status: str, *, timeout: float = 90) -> None:
-    wait_until(lambda: model.objects.get(pk=pk).status == status, timeout=timeout, what=f"{model.__name__} {status}")
+    wait_until(
+        lambda: model.objects.get(pk=pk).status == status, timeout=timeout, what=f"{model.__name__} {status}"
+    )
 
 
 def test_a_refreshed_chart_changes_status_and_image_without_a_reload(browser, daphne, staff, celery_worker):
-    from apps.charts.models import Function
 
     function = finished_function()
     page = log_in(browser, daphne.base_url, "/admin/charts/function/")
@@ -152,8 +165,10 @@ def test_a_refreshed_chart_changes_status_and_image_without_a_reload(browser, da
 
     _, token = api_token_create(user=staff, name="browser")
     response = httpx.post(
-        f"{daphne.base_url}/api/functions/refresh", json={"ids": [function.pk]},
-        headers={"Authorization": f"Bearer {token}"}, timeout=10,
+        f"{daphne.base_url}/api/functions/refresh",
+        json={"ids": [function.pk]},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
     )
     assert response.status_code == 200, response.text
 
@@ -164,7 +179,8 @@ def test_a_refreshed_chart_changes_status_and_image_without_a_reload(browser, da
             const img = box.closest("tr").querySelector("td.field-chart img");
             return img && !img.src.endsWith("/0000000000000000.png") && img.complete && img.naturalWidth > 0;
         }""",
-        arg=function.pk, timeout=WORKER_TIMEOUT_MS,
+        arg=function.pk,
+        timeout=WORKER_TIMEOUT_MS,
     )
     function.refresh_from_db()
     assert function.status == "finished"
@@ -233,8 +249,9 @@ def test_a_calculation_row_follows_its_run_to_the_end(browser, daphne, staff, ce
 
     assert in_thread(calculation_dispatch, calculation_id=calculation.pk)
     page.wait_for_function(
-        """() => [...document.querySelectorAll("#result_list tbody tr")]
-            .some((tr) => tr.textContent.includes("live run") && tr.querySelector("td.field-status").textContent.trim() === "Finished")""",
+        """() => [...document.querySelectorAll("#result_list tbody tr")].some((tr) =>
+            tr.textContent.includes("live run")
+            && tr.querySelector("td.field-status").textContent.trim() === "Finished")""",
         timeout=WORKER_TIMEOUT_MS,
     )
     calculation.refresh_from_db()
@@ -248,9 +265,12 @@ def test_a_calculation_row_follows_its_run_to_the_end(browser, daphne, staff, ce
 def test_the_widget_formats_like_the_admin(browser, daphne, staff):
     page = log_in(browser, daphne.base_url, "/admin/charts/function/")
     samples = [
-        datetime(2026, 1, 5, 0, 0, tzinfo=UTC), datetime(2026, 3, 9, 12, 0, tzinfo=UTC),
-        datetime(2026, 9, 30, 14, 5, 9, 123456, tzinfo=UTC), datetime(2026, 12, 31, 23, 59, tzinfo=UTC),
-        datetime(2026, 6, 1, 1, 0, tzinfo=UTC), datetime(2026, 8, 15, 12, 30, tzinfo=UTC),
+        datetime(2026, 1, 5, 0, 0, tzinfo=UTC),
+        datetime(2026, 3, 9, 12, 0, tzinfo=UTC),
+        datetime(2026, 9, 30, 14, 5, 9, 123456, tzinfo=UTC),
+        datetime(2026, 12, 31, 23, 59, tzinfo=UTC),
+        datetime(2026, 6, 1, 1, 0, tzinfo=UTC),
+        datetime(2026, 8, 15, 12, 30, tzinfo=UTC),
     ]
     shown = page.evaluate(
         """async (values) => {
@@ -284,9 +304,7 @@ def test_the_widget_reconnects_after_a_redis_outage_and_a_server_restart(
     redis_server = PrivateRedis().start()
     env = {"REDIS_URL": redis_server.url}
     server = Daphne(test_db_name, extra_env=env, name="daphne-outage")
-    layer = settings.CHANNEL_LAYERS["default"]
-    # This process broadcasts through the private Redis too.
-    settings.CHANNEL_LAYERS = {"default": {**layer, "CONFIG": {**layer["CONFIG"], "hosts": [redis_server.url]}}}
+    point_layer_at(settings, redis_server.url)  # this process broadcasts through it too
     try:
         function = finished_function()
         page = log_in(browser, server.base_url, "/admin/charts/function/")
@@ -309,12 +327,16 @@ def test_the_widget_reconnects_after_a_redis_outage_and_a_server_restart(
         def send(state: str) -> None:
             now = timezone.now()
             in_thread(
-                broadcast_event, kind="function", obj_id=function.pk,
+                broadcast_event,
+                kind="function",
+                obj_id=function.pk,
                 payload={"status": state, "updated_at": now.isoformat()},
             )
 
         send("queued")
-        page.wait_for_function("(el) => el.textContent.trim() === 'Queued'", arg=status.element_handle(), timeout=10_000)
+        page.wait_for_function(
+            "(el) => el.textContent.trim() === 'Queued'", arg=status.element_handle(), timeout=10_000
+        )
 
         # The server restarts on the same port: the widget comes back by itself.
         port = server.port
@@ -323,7 +345,9 @@ def test_the_widget_reconnects_after_a_redis_outage_and_a_server_restart(
         server = Daphne(test_db_name, extra_env=env, name="daphne-outage", port=port)
         wait_connected(page, timeout=40_000)
         send("finished")
-        page.wait_for_function("(el) => el.textContent.trim() === 'Finished'", arg=status.element_handle(), timeout=10_000)
+        page.wait_for_function(
+            "(el) => el.textContent.trim() === 'Finished'", arg=status.element_handle(), timeout=10_000
+        )
         assert page.evaluate("window.__sameDocument") == "yes"
         page.context.close()
     finally:
@@ -336,19 +360,25 @@ def test_screenshot_of_the_functions_change_list(browser, daphne, staff, celery_
     from apps.charts.models import Function
     from apps.charts.services import function_create
 
-    functions = [
-        in_thread(function_create, expression="t + 2/t", dt=1.0, interval=30),
-        in_thread(function_create, expression="sin(t)", dt=1.0, interval=7),
+    drawn = [
         in_thread(function_create, expression="sin(t / 3600) * 100", dt=0.5, interval=3),
+        in_thread(function_create, expression="sin(t)", dt=1.0, interval=7),
+        in_thread(function_create, expression="t + 2/t", dt=1.0, interval=30),
     ]
-    for function in functions:
+    # Division by zero at every point: the data service refuses it, the row shows why.
+    broken = in_thread(function_create, expression="1 / (t - t)", dt=1.0, interval=1)
+    for function in drawn:
         wait_for_status(Function, function.pk, "finished")
+    wait_for_status(Function, broken.pk, "failed")
     page = log_in(browser, daphne.base_url, "/admin/charts/function/")
     wait_connected(page)
     page.wait_for_function(
-        "() => [...document.querySelectorAll('td.field-chart img')].every((img) => img.complete && img.naturalWidth > 0)"
+        """() => [...document.querySelectorAll('td.field-chart img')]
+            .every((img) => img.complete && img.naturalWidth > 0)"""
     )
     assert page.locator("td.field-status .cb-status-finished").count() == 3
+    assert page.locator("td.field-status .cb-status-failed").count() == 1
+    assert row(page, broken.pk).locator("td.field-chart").inner_text() == Function.objects.get(pk=broken.pk).error
     screenshot(page, "admin-functions.png")
     page.context.close()
 
@@ -363,3 +393,38 @@ def screenshot(page, name: str) -> None:
     target = SCREENSHOTS / name
     page.screenshot(path=str(target), full_page=True)
     assert target.stat().st_size > 10_000
+
+
+def test_the_widget_never_goes_back_to_an_older_state(browser, daphne, staff):
+    function = finished_function()
+    page = log_in(browser, daphne.base_url, "/admin/charts/function/")
+    wait_connected(page)
+    status = row(page, function.pk).locator("td.field-status")
+    rendered = function.updated_at
+
+    def apply(**event) -> bool:
+        return page.evaluate(
+            "(event) => window.calcboardLive.table.apply(event)", {"kind": "function", **event}
+        )
+
+    # Older than the state the page was drawn with: ignored.
+    assert not apply(id=function.pk, status="running", updated_at="2019-12-31T00:00:00Z")
+    assert status.inner_text() == "Finished"
+    later = rendered.replace(microsecond=0).timestamp() + 10
+    iso = lambda seconds, micros: datetime.fromtimestamp(seconds, UTC).replace(microsecond=micros).isoformat()  # noqa: E731
+    assert apply(id=function.pk, status="failed", error="late failure", updated_at=iso(later, 2))
+    assert status.inner_text() == "Failed"
+    # One microsecond older than what is shown: ignored (Date.parse alone would call it equal).
+    assert not apply(id=function.pk, status="running", updated_at=iso(later, 1))
+    assert not apply(id=function.pk, status="running", updated_at=iso(later, 2))  # the same event again
+    assert status.inner_text() == "Failed"
+    # Another kind, or no id: not for this table.
+    assert not apply(id=function.pk, kind="calculation", status="running", updated_at=iso(later, 9))
+    assert not page.evaluate("() => window.calcboardLive.table.apply({kind: 'function', status: 'x'})")
+    # A javascript: image URL never becomes an image source.
+    assert apply(
+        id=function.pk, status="finished", image_url="javascript:alert(1)", error="", updated_at=iso(later, 5)
+    )
+    assert row(page, function.pk).locator("td.field-chart img").count() == 0
+    assert status.inner_text() == "Finished"
+    page.context.close()

@@ -42,7 +42,8 @@ async def test_it_accepts_an_admin_session(session_headers):
     connected, subprotocol = await ws.connect(timeout=5)
     assert connected and subprotocol is None
     assert await request(ws, {"action": "subscribe", "stream": "calculations"}) == {
-        "type": "subscribed", "stream": "calculations",
+        "type": "subscribed",
+        "stream": "calculations",
     }
     await ws.disconnect()
 
@@ -67,7 +68,9 @@ async def test_it_accepts_a_token_in_the_subprotocol_and_never_echoes_it(api_tok
 async def test_it_refuses_a_revoked_token(user):
     token, raw = await sync_to_async(api_token_create)(user=user, name="to revoke")
     await sync_to_async(api_token_revoke)(token=token)
-    await assert_refused_as_unauthenticated(communicator(headers=[(b"authorization", f"Bearer {raw}".encode())]))
+    await assert_refused_as_unauthenticated(
+        communicator(headers=[(b"authorization", f"Bearer {raw}".encode())])
+    )
 
 
 async def test_it_refuses_an_unknown_token(db):
@@ -75,12 +78,16 @@ async def test_it_refuses_an_unknown_token(db):
 
 
 async def test_it_refuses_an_unknown_token_in_the_subprotocol(db):
-    await assert_refused_as_unauthenticated(communicator(subprotocols=["calcboard.v1", "calcboard.bearer.nope"]))
+    await assert_refused_as_unauthenticated(
+        communicator(subprotocols=["calcboard.v1", "calcboard.bearer.nope"])
+    )
 
 
 async def test_it_refuses_a_token_of_an_inactive_user(user, api_token):
     await sync_to_async(get_user_model().objects.filter(pk=user.pk).update)(is_active=False)
-    await assert_refused_as_unauthenticated(communicator(headers=[(b"authorization", f"Bearer {api_token}".encode())]))
+    await assert_refused_as_unauthenticated(
+        communicator(headers=[(b"authorization", f"Bearer {api_token}".encode())])
+    )
 
 
 async def test_it_refuses_another_authorization_scheme(user):

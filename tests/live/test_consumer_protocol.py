@@ -10,7 +10,7 @@ from django.conf import settings
 
 from apps.live import consumers
 from apps.live.realtime import broadcast_event
-from tests.live.conftest import next_event, no_message, open_socket, request
+from tests.live.conftest import layer_redis_url, next_event, no_message, open_socket, request
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -38,12 +38,18 @@ def function_id(db) -> int:
 async def test_it_subscribes_to_a_stream_and_receives_its_events(token_headers):
     ws = await open_socket(token_headers)
     assert await request(ws, {"action": "subscribe", "stream": "calculations"}) == {
-        "type": "subscribed", "stream": "calculations",
+        "type": "subscribed",
+        "stream": "calculations",
     }
     obj_id = some_id()
-    await send(kind="calculation", obj_id=obj_id, payload=event("running", "2026-01-01T10:00:00.000001+00:00"))
+    await send(
+        kind="calculation", obj_id=obj_id, payload=event("running", "2026-01-01T10:00:00.000001+00:00")
+    )
     assert await next_event(ws) == {
-        "kind": "calculation", "id": obj_id, "status": "running", "progress": 0,
+        "kind": "calculation",
+        "id": obj_id,
+        "status": "running",
+        "progress": 0,
         "updated_at": "2026-01-01T10:00:00.000001+00:00",
     }
     await ws.disconnect()
@@ -63,7 +69,8 @@ async def test_it_stops_sending_a_stream_after_unsubscribe(token_headers):
     ws = await open_socket(token_headers)
     await request(ws, {"action": "subscribe", "stream": "functions"})
     assert await request(ws, {"action": "unsubscribe", "stream": "functions"}) == {
-        "type": "unsubscribed", "stream": "functions",
+        "type": "unsubscribed",
+        "stream": "functions",
     }
     await send(kind="function", obj_id=some_id(), payload=event("queued", "2026-01-01T10:00:00+00:00"))
     assert await no_message(ws)
@@ -73,7 +80,9 @@ async def test_it_stops_sending_a_stream_after_unsubscribe(token_headers):
 async def test_it_subscribes_to_one_object_and_receives_only_its_events(token_headers, function_id):
     ws = await open_socket(token_headers)
     assert await request(ws, {"action": "subscribe", "kind": "function", "id": function_id}) == {
-        "type": "subscribed", "kind": "function", "id": function_id,
+        "type": "subscribed",
+        "kind": "function",
+        "id": function_id,
     }
     await send(kind="function", obj_id=function_id + 1, payload=event("running", "2026-01-01T10:00:00+00:00"))
     await send(kind="function", obj_id=function_id, payload=event("finished", "2026-01-01T10:00:01+00:00"))
@@ -87,7 +96,9 @@ async def test_it_stops_sending_an_object_after_unsubscribe(token_headers, funct
     ws = await open_socket(token_headers)
     await request(ws, {"action": "subscribe", "kind": "function", "id": function_id})
     assert await request(ws, {"action": "unsubscribe", "kind": "function", "id": function_id}) == {
-        "type": "unsubscribed", "kind": "function", "id": function_id,
+        "type": "unsubscribed",
+        "kind": "function",
+        "id": function_id,
     }
     await send(kind="function", obj_id=function_id, payload=event("running", "2026-01-01T10:00:00+00:00"))
     assert await no_message(ws)
@@ -122,8 +133,12 @@ async def test_it_never_sends_an_event_older_than_one_already_sent(token_headers
     await request(ws, {"action": "subscribe", "stream": "calculations"})
     obj_id = some_id()
     # A late "running" (say, from a slow process) after "finished" must not reach the client.
-    await send(kind="calculation", obj_id=obj_id, payload=event("finished", "2026-01-01T10:00:05.000002+00:00"))
-    await send(kind="calculation", obj_id=obj_id, payload=event("running", "2026-01-01T10:00:05.000001+00:00"))
+    await send(
+        kind="calculation", obj_id=obj_id, payload=event("finished", "2026-01-01T10:00:05.000002+00:00")
+    )
+    await send(
+        kind="calculation", obj_id=obj_id, payload=event("running", "2026-01-01T10:00:05.000001+00:00")
+    )
     await send(kind="calculation", obj_id=obj_id + 1, payload=event("running", "2026-01-01T09:00:00+00:00"))
     first, second = await next_event(ws), await next_event(ws)
     assert (first["id"], first["status"]) == (obj_id, "finished")
@@ -171,7 +186,9 @@ async def test_it_forgets_the_oldest_objects_past_its_memory(token_headers, monk
     await request(ws, {"action": "subscribe", "stream": "calculations"})
     base = some_id()
     for offset in range(3):
-        await send(kind="calculation", obj_id=base + offset, payload=event("finished", "2026-01-01T10:00:00+00:00"))
+        await send(
+            kind="calculation", obj_id=base + offset, payload=event("finished", "2026-01-01T10:00:00+00:00")
+        )
     # The first object was forgotten, so its stale event is let through; the last is remembered.
     await send(kind="calculation", obj_id=base, payload=event("running", "2026-01-01T09:00:00+00:00"))
     await send(kind="calculation", obj_id=base + 2, payload=event("running", "2026-01-01T09:00:00+00:00"))
@@ -200,11 +217,15 @@ async def test_it_limits_object_subscriptions_per_connection(token_headers, monk
     monkeypatch.setattr(consumers, "MAX_OBJECT_SUBSCRIPTIONS", 1)
     other = await sync_to_async(Function.objects.create)(expression="sin(t)", dt=1.0, interval=1.0)
     ws = await open_socket(token_headers)
-    assert (await request(ws, {"action": "subscribe", "kind": "function", "id": function_id}))["type"] == "subscribed"
+    assert (await request(ws, {"action": "subscribe", "kind": "function", "id": function_id}))[
+        "type"
+    ] == "subscribed"
     reply = await request(ws, {"action": "subscribe", "kind": "function", "id": other.pk})
     assert (reply["type"], reply["code"]) == ("error", "too_many_subscriptions")
     await request(ws, {"action": "unsubscribe", "kind": "function", "id": function_id})
-    assert (await request(ws, {"action": "subscribe", "kind": "function", "id": other.pk}))["type"] == "subscribed"
+    assert (await request(ws, {"action": "subscribe", "kind": "function", "id": other.pk}))[
+        "type"
+    ] == "subscribed"
     await ws.disconnect()
 
 
@@ -212,7 +233,7 @@ async def test_it_limits_object_subscriptions_per_connection(token_headers, monk
     ("message", "code", "field"),
     [
         ("not json", "invalid_json", None),
-        ("{\"action\": ", "invalid_json", None),
+        ('{"action": ', "invalid_json", None),
         (b"\x00\x01", "binary_not_supported", None),
         ("x" * 5000, "message_too_large", None),
         ([1, 2], "invalid_message", None),
@@ -245,8 +266,10 @@ async def test_it_answers_bad_messages_with_an_error_and_stays_open(token_header
 
 def group_members(group: str) -> dict[str, float]:
     config = settings.CHANNEL_LAYERS["default"]["CONFIG"]
-    client = redis.Redis.from_url(config["hosts"][0])
-    return {k.decode(): v for k, v in client.zrange(f"{config['prefix']}:group:{group}", 0, -1, withscores=True)}
+    client = redis.Redis.from_url(layer_redis_url(config))
+    return {
+        k.decode(): v for k, v in client.zrange(f"{config['prefix']}:group:{group}", 0, -1, withscores=True)
+    }
 
 
 async def test_it_leaves_its_groups_when_the_client_disconnects(token_headers, function_id):
@@ -266,7 +289,7 @@ async def test_a_ping_renews_old_group_memberships(token_headers, monkeypatch):
     [(channel, joined)] = (await sync_to_async(group_members)("functions")).items()
     config = settings.CHANNEL_LAYERS["default"]["CONFIG"]
     key = f"{config['prefix']}:group:functions"
-    await sync_to_async(redis.Redis.from_url(config["hosts"][0]).zadd)(key, {channel: joined - 7200})
+    await sync_to_async(redis.Redis.from_url(layer_redis_url(config)).zadd)(key, {channel: joined - 7200})
     monkeypatch.setattr(consumers, "GROUP_RENEW_SECONDS", 0)
     assert (await request(ws, {"action": "ping"})) == {"type": "pong"}
     assert (await sync_to_async(group_members)("functions"))[channel] >= joined

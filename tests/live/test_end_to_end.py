@@ -24,10 +24,14 @@ def slow_worker(test_db_name, settings, dataservice, export_server):
     queue = f"test-live-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     settings.CALCULATIONS_QUEUE = queue
     worker = processes.start_worker(
-        test_db_name, name="live-e2e", concurrency=1,
+        test_db_name,
+        name="live-e2e",
+        concurrency=1,
         extra_env={
-            "CALCULATIONS_QUEUE": queue, "CHARTS_QUEUE": f"{queue}-charts",
-            "CALCBOARD_KERNEL_STEP_DELAY": "0.05", "CALCBOARD_PROGRESS_MIN_INTERVAL": "0",
+            "CALCULATIONS_QUEUE": queue,
+            "CHARTS_QUEUE": f"{queue}-charts",
+            "CALCBOARD_KERNEL_STEP_DELAY": "0.05",
+            "CALCBOARD_PROGRESS_MIN_INTERVAL": "0",
         },
     )
     yield worker
@@ -58,12 +62,18 @@ async def test_a_calculation_created_through_the_api_is_followed_to_the_end_in_o
     events: list[dict] = []
     while not events or events[-1]["status"] not in ("finished", "failed"):
         reply = await ws.receive_json_from(timeout=60)
-        if reply["type"] == "event" and reply["event"]["id"] == calculation_id:  # other runs may share the stream
+        if (
+            reply["type"] == "event" and reply["event"]["id"] == calculation_id
+        ):  # other runs may share the stream
             events.append(reply["event"])
         if events and events[-1]["status"] in ("running", "finished"):
             # A subscriber that reacts by reading the API sees (at least) the state it was told about.
-            detail = json.loads((await sync_to_async(api_client.get)(f"/api/calculations/{calculation_id}")).content)
-            assert detail["status"] in (("running", "finished") if events[-1]["status"] == "running" else ("finished",))
+            detail = json.loads(
+                (await sync_to_async(api_client.get)(f"/api/calculations/{calculation_id}")).content
+            )
+            assert detail["status"] in (
+                ("running", "finished") if events[-1]["status"] == "running" else ("finished",)
+            )
 
     statuses = [event["status"] for event in events]
     assert statuses[0] == "queued"

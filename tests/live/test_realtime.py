@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from apps.live.realtime import broadcast_event, object_group, stream_group
-from tests.live.conftest import next_event, no_message, open_socket, request
+from tests.live.conftest import next_event, no_message, open_socket, point_layer_at, request
 from tests.live.servers import free_port
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -56,10 +56,7 @@ async def test_it_sends_nothing_when_the_transaction_rolls_back(token_headers):
 
 
 def test_a_write_commits_when_redis_is_unreachable(settings, caplog):
-    layer = settings.CHANNEL_LAYERS["default"]
-    settings.CHANNEL_LAYERS = {
-        "default": {**layer, "CONFIG": {**layer["CONFIG"], "hosts": [f"redis://127.0.0.1:{free_port()}/0"]}}
-    }
+    point_layer_at(settings, f"redis://127.0.0.1:{free_port()}/0")
     caplog.set_level(logging.WARNING, logger="apps.live.realtime")
     with transaction.atomic():
         get_user_model().objects.create_user(username="written-anyway")

@@ -8,7 +8,7 @@ from asgiref.sync import sync_to_async
 
 from apps.live.consumers import CLOSE_UNAVAILABLE
 from apps.live.realtime import broadcast_event
-from tests.live.conftest import communicator, next_event, open_socket, request
+from tests.live.conftest import communicator, next_event, open_socket, point_layer_at, request
 from tests.live.servers import PrivateRedis
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("close_thread_connections")]
@@ -17,8 +17,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("
 @pytest.fixture
 def private_redis(settings):
     server = PrivateRedis().start()
-    layer = settings.CHANNEL_LAYERS["default"]
-    settings.CHANNEL_LAYERS = {"default": {**layer, "CONFIG": {**layer["CONFIG"], "hosts": [server.url]}}}
+    point_layer_at(settings, server.url)
     yield server
     server.stop()
 
@@ -36,7 +35,9 @@ async def test_an_open_socket_is_closed_with_4503_when_redis_dies(token_headers,
     await assert_closed_as_unavailable(ws)
 
 
-async def test_subscribing_while_redis_is_down_gets_unavailable_and_4503(token_headers, private_redis, monkeypatch):
+async def test_subscribing_while_redis_is_down_gets_unavailable_and_4503(
+    token_headers, private_redis, monkeypatch
+):
     ws = await open_socket(token_headers)
     await request(ws, {"action": "ping"})
 
@@ -51,7 +52,9 @@ async def test_subscribing_while_redis_is_down_gets_unavailable_and_4503(token_h
     await assert_closed_as_unavailable(ws)
 
 
-async def test_unsubscribing_while_redis_is_down_gets_unavailable_and_4503(token_headers, private_redis, monkeypatch):
+async def test_unsubscribing_while_redis_is_down_gets_unavailable_and_4503(
+    token_headers, private_redis, monkeypatch
+):
     ws = await open_socket(token_headers)
     await request(ws, {"action": "subscribe", "stream": "functions"})
 
@@ -65,7 +68,9 @@ async def test_unsubscribing_while_redis_is_down_gets_unavailable_and_4503(token
     await assert_closed_as_unavailable(ws)
 
 
-async def test_a_ping_that_cannot_renew_groups_gets_unavailable_and_4503(token_headers, private_redis, monkeypatch):
+async def test_a_ping_that_cannot_renew_groups_gets_unavailable_and_4503(
+    token_headers, private_redis, monkeypatch
+):
     from channels.layers import get_channel_layer
 
     from apps.live import consumers

@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
+from types import EllipsisType
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -21,7 +22,9 @@ from apps.charts.models import Function
 from tests.charts.conftest import tiny_png
 
 
-def assert_error(response: HttpResponse, status: int, *, field: str | None | type = ..., rule: str | None = None) -> dict:
+def assert_error(
+    response: HttpResponse, status: int, *, field: str | None | EllipsisType = ..., rule: str | None = None
+) -> dict:
     """The response is `status` in the one error shape; when given, one error names `field`
     (and `rule`). Returns the body."""
     assert response.status_code == status, (response.status_code, response.content[:300])
@@ -39,6 +42,14 @@ def assert_error(response: HttpResponse, status: int, *, field: str | None | typ
         if rule is not None:
             assert rule in [error["rule"] for error in matching], body["errors"]
     return body
+
+
+# A valid body for each API operation that takes one.
+VALID_BODIES = {
+    "/api/calculations": {"date_start": "2020-01-01", "date_fin": "2020-01-31", "lag": 7, "name": "ok"},
+    "/api/functions": {"expression": "sin(t)", "dt": 1, "interval": 3},
+    "/api/functions/refresh": {"ids": [1]},
+}
 
 
 # --- every URL the project serves ---------------------------------------------------------
@@ -62,7 +73,7 @@ class Route:
 
 def _join(prefix: str, pattern: str) -> str:
     # How Django builds ResolverMatch.route: a regex child loses its leading "^".
-    return prefix + (pattern[1:] if pattern.startswith("^") else pattern)
+    return prefix + pattern.removeprefix("^")
 
 
 def _concrete(route: str) -> str:
@@ -129,8 +140,12 @@ def rows(db) -> Rows:
 
     def calculation(status: str, **fields) -> Calculation:
         return Calculation.objects.create(
-            name=f"security {status}", date_start=date(2020, 1, 1), date_fin=date(2020, 1, 10), lag=1,
-            status=status, **fields,
+            name=f"security {status}",
+            date_start=date(2020, 1, 1),
+            date_fin=date(2020, 1, 10),
+            lag=1,
+            status=status,
+            **fields,
         )
 
     finished = calculation(CalculationStatus.QUEUED)
@@ -145,7 +160,11 @@ def rows(db) -> Rows:
         running=calculation(CalculationStatus.RUNNING, progress=40),
         queued=calculation(CalculationStatus.QUEUED),
         charted=Function.objects.create(
-            expression="t + 2/t", dt=1, interval=30, status="finished", image=image,
+            expression="t + 2/t",
+            dt=1,
+            interval=30,
+            status="finished",
+            image=image,
             image_hash=hashlib.sha256(image).hexdigest(),
         ),
         chart_failed=Function.objects.create(

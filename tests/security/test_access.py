@@ -23,7 +23,7 @@ from apps.accounts.services import api_token_create, api_token_revoke
 from apps.live.consumers import CLOSE_UNAUTHENTICATED
 from apps.live.routing import websocket_urlpatterns
 from project.api import api
-from tests.security.conftest import SAMPLE_BY_CONVERTER, Route, all_routes, assert_error
+from tests.security.conftest import SAMPLE_BY_CONVERTER, VALID_BODIES, Route, all_routes, assert_error
 
 ROUTES = all_routes()
 
@@ -32,11 +32,11 @@ PUBLIC = {
     "healthz": "the load balancer's and compose's probe: says ok/failing per dependency, no data",
     "admin:login": "the login form itself",
     "admin:logout": "logging out needs no rights (POST only)",
-    "api-1.0.0:openapi-json": "the API's description (paths and types, no data) for client authors",
-    "api-1.0.0:openapi-view": "the same description rendered by Swagger UI",
-    "api-1.0.0:api-root": "no operation: ninja's placeholder that locates /api/, always a 404",
+    f"{api.urls_namespace}:openapi-json": "the API's description (paths and types, no data) for client authors",
+    f"{api.urls_namespace}:openapi-view": "the same description rendered by Swagger UI",
+    f"{api.urls_namespace}:api-root": "no operation: ninja's placeholder that locates /api/, always a 404",
 }
-API_NAMESPACE = "api-1.0.0"
+API_NAMESPACE = api.urls_namespace
 
 
 def api_operations() -> list[tuple[str, str]]:
@@ -73,12 +73,10 @@ def classify(route: Route) -> str | None:
 
 def call(client: Client, method: str, url: str, **headers):
     # A valid body, so a refusal can only be about who is asking.
-    body = {"ids": [1]} if url.endswith("/refresh") else {"expression": "t", "dt": 1, "interval": 1}
-    if url == "/api/calculations":
-        body = {"date_start": "2020-01-01", "date_fin": "2020-01-31", "lag": 1}
     if method == "GET":
         return client.get(url, headers=headers)
-    return client.generic(method, url, json.dumps(body), content_type="application/json", headers=headers)
+    body = json.dumps(VALID_BODIES[url])
+    return client.generic(method, url, body, content_type="application/json", headers=headers)
 
 
 def route_id(route: Route) -> str:
@@ -123,7 +121,9 @@ def test_an_api_operation_answers_401_without_credentials(db, method, url):
 def test_an_api_operation_answers_401_to_a_revoked_token(user, method, url):
     token, raw = api_token_create(user=user, name="lost laptop")
     api_token_revoke(token=token)
-    assert_error(call(Client(), method, url, Authorization=f"Bearer {raw}"), 401, field=None, rule="authentication")
+    assert_error(
+        call(Client(), method, url, Authorization=f"Bearer {raw}"), 401, field=None, rule="authentication"
+    )
 
 
 @pytest.mark.parametrize(("method", "url"), OPERATIONS, ids=OPERATION_IDS)
@@ -167,12 +167,17 @@ def test_a_chart_image_answers_403_to_a_session_that_is_not_staff(plain_client, 
 def test_a_chart_image_answers_401_to_a_revoked_token(user, route):
     token, raw = api_token_create(user=user, name="lost laptop")
     api_token_revoke(token=token)
-    assert_error(Client().get(route.url, headers={"Authorization": f"Bearer {raw}"}), 401, rule="authentication")
+    assert_error(
+        Client().get(route.url, headers={"Authorization": f"Bearer {raw}"}), 401, rule="authentication"
+    )
 
 
 def test_a_chart_image_is_served_to_a_token_and_to_staff(rows, api_token, staff_client):
     url = f"/charts/{rows.charted.pk}.png"
-    for response in (Client().get(url, headers={"Authorization": f"Bearer {api_token}"}), staff_client.get(url)):
+    for response in (
+        Client().get(url, headers={"Authorization": f"Bearer {api_token}"}),
+        staff_client.get(url),
+    ):
         assert response.status_code == 200 and response["Content-Type"] == "image/png"
 
 
@@ -247,7 +252,10 @@ async def assert_refused(ws: WebsocketCommunicator) -> None:
     if connected:  # accepted only to say why, then closed
         error = await ws.receive_json_from(timeout=5)
         assert error["type"] == "error" and error["code"] == "unauthenticated"
-        assert await ws.receive_output(timeout=5) == {"type": "websocket.close", "code": CLOSE_UNAUTHENTICATED}
+        assert await ws.receive_output(timeout=5) == {
+            "type": "websocket.close",
+            "code": CLOSE_UNAUTHENTICATED,
+        }
     await ws.disconnect()
 
 
@@ -297,4 +305,6 @@ async def test_a_websocket_with_a_session_of_a_logged_out_user_is_refused(path, 
     await sync_to_async(client.force_login)(user)
     cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
     await sync_to_async(client.logout)()
-    await assert_refused(communicator(path, headers=[(b"cookie", f"{settings.SESSION_COOKIE_NAME}={cookie}".encode())]))
+    await assert_refused(
+        communicator(path, headers=[(b"cookie", f"{settings.SESSION_COOKIE_NAME}={cookie}".encode())])
+    )
