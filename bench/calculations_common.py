@@ -131,3 +131,56 @@ def median_ms(samples: list[float]) -> float:
 def percentile_ms(samples: list[float], q: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+def _cpu_seconds(pid: int) -> float:
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def _descendants(root: int) -> set[int]:
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                parents[int(entry)] = int(open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                pass
+    found, frontier = {root}, [root]
+    while frontier:
+        parent = frontier.pop()
+        children = [pid for pid, ppid in parents.items() if ppid == parent]
+        found.update(children)
+        frontier.extend(children)
+    return found
+
+
+class CpuMeter:
+    """CPU seconds spent by one process tree and by PostgreSQL's backends for this database.
+
+    Unlike wall-clock rates, these do not depend on what else the machine is doing, so they
+    say what a run costs even on a busy shared machine.
+    """
+
+    def __init__(self, root_pid: int) -> None:
+        self.root_pid = root_pid
+        self.start = self._sample()
+
+    def _sample(self) -> dict[str, dict[int, float]]:
+        with raw_connection() as conn, conn.cursor() as cursor:
+            cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [DB_NAME])
+            backends = {pid for (pid,) in cursor.fetchall()}
+        return {
+            "worker": {pid: _cpu_seconds(pid) for pid in _descendants(self.root_pid)},
+            "postgres": {pid: _cpu_seconds(pid) for pid in backends},
+        }
+
+    def spent(self) -> dict[str, float]:
+        end = self._sample()
+        return {
+            part: sum(seconds - self.start[part].get(pid, 0.0) for pid, seconds in end[part].items())
+            for part in end
+        }

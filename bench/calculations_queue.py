@@ -88,7 +88,9 @@ def main() -> None:
     queued_ids, created_in = create(args.runs, "queued")
     worker = common.worker_start(concurrency=args.concurrency)
     try:
+        meter = common.CpuMeter(worker.popen.pid)
         wait_drained(queued_ids, worker)
+        cpu = meter.spent()
         # 2. The same with the worker already running while the runs are created.
         live_ids, live_created_in = create(args.runs, "live")
         wait_drained(live_ids, worker)
@@ -105,6 +107,9 @@ def main() -> None:
           f"({args.runs / live['end_to_end']:.1f} runs/s; creating took {live_created_in:.2f} s)")
     print(f"  floor: calculation_run alone    {per_run_ms:6.2f} ms/run serially -> {ceiling:6.1f} runs/s "
           f"for {args.concurrency} processes; drain/floor = {rate / ceiling:.2f}")
+    worker_ms, postgres_ms = cpu["worker"] * 1000 / args.runs, cpu["postgres"] * 1000 / args.runs
+    print(f"  CPU per run while draining:     worker {worker_ms:.1f} ms + its PostgreSQL backends {postgres_ms:.1f} ms "
+          f"-> at most {os.cpu_count() * 1000 / (worker_ms + postgres_ms):.0f} runs/s on {os.cpu_count()} idle cores")
     print(f"  every run finished exactly once: attempts {queued['attempts']} and {live['attempts']}, "
           f"{queued['rows'] + live['rows']} rows")
     print(f"target >= 100 runs/s: {'met' if rate >= 100 else 'NOT met'} ({rate:.1f} runs/s)")

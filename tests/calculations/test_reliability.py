@@ -43,7 +43,7 @@ def test_a_run_whose_worker_is_killed_mid_run_is_redelivered_and_finishes_once(t
     }
     started: list[processes.Process] = []
     try:
-        started.append(processes.start_worker(test_db_name, name="doomed", concurrency=1, extra_env=env))
+        started.append(processes.start_worker(test_db_name, name="calculations-doomed", concurrency=1, extra_env=env))
         calculation = calculation_create(date_start="2020-01-01", date_fin="2021-12-31", lag=1, name="Crash test")
         wait_until(lambda: reload(calculation.pk).progress >= 30, timeout=30, what="the run to get under way")
 
@@ -53,7 +53,7 @@ def test_a_run_whose_worker_is_killed_mid_run_is_redelivered_and_finishes_once(t
         assert orphan.status == CalculationStatus.RUNNING and 30 <= orphan.progress < 100
         assert orphan.attempts == 1 and not CalculationRow.objects.filter(calculation=orphan).exists()
 
-        started.append(processes.start_worker(test_db_name, name="rescuer", concurrency=1, extra_env=env))
+        started.append(processes.start_worker(test_db_name, name="calculations-rescuer", concurrency=1, extra_env=env))
         wait_until(lambda: reload(calculation.pk).status == CalculationStatus.FINISHED, timeout=60, what="redelivery")
         finished = reload(calculation.pk)
         assert finished.attempts == 2 and finished.progress == 100 and finished.error == ""
