@@ -14,6 +14,8 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 LOG_DIR = ROOT / "var" / "test-logs"
+# The same entry point the Procfile and compose.yml use: tests run what production runs.
+RUN = ROOT / "scripts" / "run"
 
 
 def wait_until(check: Callable[[], bool], *, timeout: float, what: str, interval: float = 0.1) -> None:
@@ -81,9 +83,8 @@ def start_worker(db_name: str, *, name: str = "worker", concurrency: int = 2, ex
 
     process = Process(
         name,
-        [str(BIN / "celery"), "-A", "project", "worker", "-l", "info", "-c", str(concurrency),
-         "-n", f"{name}-{os.getpid()}@%h", "--without-gossip", "--without-mingle"],
-        {**child_env(db_name), **(extra_env or {})},
+        [str(RUN), "worker", "-n", f"{name}-{os.getpid()}@%h", "--without-gossip", "--without-mingle"],
+        {**child_env(db_name), "CELERY_CONCURRENCY": str(concurrency), **(extra_env or {})},
     )
     node = f"{name}-{os.getpid()}@"
 
@@ -101,8 +102,8 @@ def start_beat(db_name: str, *, extra_env: dict | None = None) -> Process:
     schedule = LOG_DIR / f"beat-schedule-{os.getpid()}"
     return Process(
         "beat",
-        [str(BIN / "celery"), "-A", "project", "beat", "-l", "info", "-s", str(schedule)],
-        {**child_env(db_name), **(extra_env or {})},
+        [str(RUN), "beat"],
+        {**child_env(db_name), "CELERY_BEAT_SCHEDULE_FILE": str(schedule), **(extra_env or {})},
     )
 
 
@@ -112,8 +113,8 @@ def start_dataservice(db_name: str, url: str) -> Process | None:
     port = url.rsplit(":", 1)[1]
     process = Process(
         "dataservice",
-        [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", port, "apps.dataservice.asgi:application"],
-        {"POSTGRES_DB": db_name, "PYTHONUNBUFFERED": "1"},
+        [str(RUN), "dataservice"],
+        {"POSTGRES_DB": db_name, "PYTHONUNBUFFERED": "1", "DATASERVICE_HOST": "127.0.0.1", "DATASERVICE_PORT": port},
     )
     wait_until(lambda: http_ok(f"{url}/health"), timeout=30, what="data service")
     return process
@@ -124,6 +125,6 @@ def start_export_server(url: str) -> Process | None:
         return None
     port = url.rsplit(":", 1)[1]
     subprocess.run([str(ROOT / "scripts" / "install-highcharts")], check=True, cwd=ROOT)
-    process = Process("highcharts", [str(ROOT / "scripts" / "highcharts")], {"EXPORT_SERVER_PORT": port})
+    process = Process("highcharts", [str(RUN), "highcharts"], {"EXPORT_SERVER_HOST": "127.0.0.1", "EXPORT_SERVER_PORT": port})
     wait_until(lambda: http_ok(f"{url}/health"), timeout=90, what="highcharts export server", interval=0.5)
     return process

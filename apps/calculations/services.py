@@ -15,6 +15,8 @@ Life of a run
 4. A run stuck in `running` with no progress for `CALCBOARD_RUN_STALE_AFTER` seconds (its
    worker vanished and the message did not come back) is requeued by the sweep, or failed
    with a reason after `CALCBOARD_RUN_MAX_ATTEMPTS` attempts.
+5. Only the commit that accepts a run waits for the disk; the bookkeeping commits after it
+   do not (see `_commit_asynchronously` for why nothing can be lost that way).
 
 Every state change is written first, then broadcast with `apps.live.realtime.broadcast_event`
 (sent after commit) as `{"kind": "calculation", "id": ..., **calculation_event_payload(...)}`.
@@ -172,6 +174,7 @@ def calculation_create(*, date_start: date | str, date_fin: date | str, lag: int
     cleaned = calculation_validate(date_start=date_start, date_fin=date_fin, lag=lag, name=name)
     with transaction.atomic():
         calculation = Calculation.objects.create(**cleaned, status=CalculationStatus.QUEUED)
+        # Registered before the publish, so `queued` always leaves before the worker's `running`.
         _broadcast(calculation)
         # Never publish inside the transaction: the worker could look for the row before it exists.
         transaction.on_commit(lambda: calculation_dispatch(calculation_id=calculation.pk))

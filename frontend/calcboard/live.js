@@ -245,7 +245,8 @@ export class LiveTable {
     }
     // Any other key fills a plain-text cell of the same name (never a link cell like the name).
     for (const [key, value] of Object.entries(event)) {
-      if (SPECIAL_KEYS.has(key) || (value !== null && typeof value === "object")) continue;
+      if (SPECIAL_KEYS.has(key) || !/^[a-z][a-z0-9_]*$/.test(key)) continue;
+      if (value !== null && typeof value === "object") continue;
       const cell = row.querySelector(`td.field-${key}`);
       if (!cell || cell.firstElementChild) continue;
       if (value === null || value === "") cell.textContent = "-";

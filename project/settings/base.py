@@ -71,7 +71,9 @@ DATABASES = {
         "NAME": env_str("POSTGRES_DB", "calcboard"),
         "USER": env_str("POSTGRES_USER", "postgres"),
         "PASSWORD": env_str("POSTGRES_PASSWORD", ""),
-        "CONN_MAX_AGE": env_int("POSTGRES_CONN_MAX_AGE", 60),
+        # 0 under daphne: an ASGI request's connection is only closed by the garbage collector
+        # otherwise, and they pile up. Workers reuse theirs (scripts/run worker sets 60).
+        "CONN_MAX_AGE": env_int("POSTGRES_CONN_MAX_AGE", 0),
         "CONN_HEALTH_CHECKS": True,
     }
 }

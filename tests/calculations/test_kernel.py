@@ -95,15 +95,20 @@ def test_a_hundred_years_of_daily_rows_take_well_under_100_ms():
 
 def test_it_reports_progress_in_a_handful_of_increasing_steps_ending_at_100():
     steps: list[int] = []
-    run(on_progress=steps.append)
-    assert 3 <= len(steps) <= 20
-    assert steps == sorted(steps) and steps[-1] == 100 and steps[0] > 0
+    kernel.run(date_start=START, date_fin=date(2119, 12, 31), lag=1, on_progress=steps.append)
+    assert steps == [14, 29, 43, 57, 71, 86, 100]  # 36,524 rows: one step per 5,000
 
 
-def test_a_short_run_reports_one_step_per_row_at_most():
+def test_a_short_run_is_a_single_step():
     steps: list[int] = []
-    kernel.run(date_start=START, date_fin=START + timedelta(days=1), lag=1, on_progress=steps.append)
-    assert steps == [50, 100]
+    run(on_progress=steps.append)
+    assert steps == [100]
+
+
+def test_a_slowed_down_run_reports_every_step_however_short():
+    steps: list[int] = []
+    kernel.run(date_start=START, date_fin=START + timedelta(days=1), lag=1, on_progress=steps.append, step_delay=0.001)
+    assert steps == [50, 100]  # never more steps than rows
 
 
 def test_the_step_delay_slows_each_step_down():

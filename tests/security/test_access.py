@@ -32,7 +32,7 @@ PUBLIC = {
     "healthz": "the load balancer's and compose's probe: says ok/failing per dependency, no data",
     "admin:login": "the login form itself",
     "admin:logout": "logging out needs no rights (POST only)",
-    f"{api.urls_namespace}:openapi-json": "the API's description (paths and types, no data) for client authors",
+    f"{api.urls_namespace}:openapi-json": "the API description (paths and types, no data) for client authors",
     f"{api.urls_namespace}:openapi-view": "the same description rendered by Swagger UI",
     f"{api.urls_namespace}:api-root": "no operation: ninja's placeholder that locates /api/, always a 404",
 }

@@ -1,10 +1,14 @@
 """Bad input to the REST API gets a 4xx JSON body in the one error shape, naming the field and
 the rule, and changes nothing; never a 500 or an HTML page."""
 
+import gc
 import json
 
 import pytest
+from asgiref.sync import sync_to_async
+from asgiref.testing import ApplicationCommunicator
 from django.conf import settings
+from django.db import connections
 
 from apps.calculations.models import Calculation
 from apps.charts.models import Function
@@ -41,6 +45,45 @@ def test_an_oversized_body_in_another_content_type_is_still_a_413(api_client, ur
     assert_error(
         post(api_client, url, body, "application/x-www-form-urlencoded"), 413, field="body", rule="too_large"
     )
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_an_oversized_chunked_body_without_a_length_is_a_413_through_asgi(api_token):
+    # What daphne hands Django for `Transfer-Encoding: chunked`: no Content-Length to check
+    # up front, so the limit must hold while the body is read.
+    from project.asgi import application
+
+    body = json.dumps({**VALID_BODIES["/api/calculations"], "name": "x" * 200_000}).encode()
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+        "path": "/api/calculations", "raw_path": b"/api/calculations", "query_string": b"", "root_path": "",
+        "client": ("127.0.0.1", 50000), "server": ("localhost", 80),
+        "headers": [
+            (b"host", b"localhost"), (b"content-type", b"application/json"),
+            (b"transfer-encoding", b"chunked"),
+            (b"authorization", f"Bearer {api_token}".encode()),
+        ],
+    }  # fmt: skip
+    app = ApplicationCommunicator(application, scope)
+    chunks = [body[start : start + 8192] for start in range(0, len(body), 8192)]
+    for index, chunk in enumerate(chunks):
+        await app.send_input({"type": "http.request", "body": chunk, "more_body": index < len(chunks) - 1})
+    head = await app.receive_output(10)
+    answer = json.loads((await app.receive_output(10))["body"])
+    await app.wait(10)
+    # Django ran the request in a thread of its own, gone now; collecting it closes its
+    # database connection, which would otherwise keep the test database from being dropped.
+    gc.collect()
+    assert head["status"] == 413
+    assert answer["errors"] == [
+        {
+            "field": "body",
+            "rule": "too_large",
+            "message": f"The body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.",
+        }
+    ]
+    assert not await sync_to_async(Calculation.objects.exists)()
+    await sync_to_async(connections.close_all)()  # the connection that query opened in asgiref's thread
 
 
 @pytest.mark.parametrize("url", BODY_URLS)
