@@ -1,8 +1,12 @@
 """Shared set-up of the calculations benchmarks (not a benchmark itself).
 
-Every benchmark works on its own database, `bench_calcboard` (created and migrated here),
-with its own broker queue, cache and channel prefixes, so it never touches a developer's
-data or a running test suite. Processes it starts (Celery worker, daphne) are stopped on exit.
+Every benchmark works on its own database, `bench_calcboard` (created and migrated here;
+BENCH_POSTGRES_DB overrides the name), with its own broker queue, cache and channel
+prefixes, so it never touches a developer's data or a running test suite. The processes it
+starts are the Procfile's (`scripts/run worker`, `scripts/run web`), stopped on exit; extra
+worker options for experiments go in BENCH_WORKER_ARGS (e.g. "--prefetch-multiplier 4").
+Wall-clock figures depend on what else the machine is doing: each script prints the load
+average next to them.
 """
 
 import os
@@ -40,7 +44,7 @@ import psycopg2  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 
-from tests.processes import BIN, Process, http_ok, wait_until  # noqa: E402
+from tests.processes import Process, http_ok, wait_until  # noqa: E402
 
 
 def database_prepare() -> None:
@@ -84,16 +88,16 @@ def queue_purge() -> None:
 
 
 def worker_start(*, concurrency: int = 2) -> Process:
-    """One Celery worker with `concurrency` processes on the benchmark queue."""
+    """One Celery worker with `concurrency` processes on the benchmark queue, started the way
+    the Procfile starts it (`scripts/run worker`)."""
     from project.celery import app
 
     node = f"bench-calculations-worker-{os.getpid()}"
     process = Process(
         "bench-calculations-worker",
-        [str(BIN / "celery"), "-A", "project", "worker", "-l", "warning", "-c", str(concurrency), "-Q", QUEUE,
-         *os.environ.get("BENCH_WORKER_ARGS", "").split(),
+        [str(ROOT / "scripts" / "run"), "worker", "-Q", QUEUE, *os.environ.get("BENCH_WORKER_ARGS", "").split(),
          "-n", f"{node}@%h", "--without-gossip", "--without-mingle"],
-        ENV,
+        {**ENV, "CELERY_CONCURRENCY": str(concurrency), "CELERY_LOG_LEVEL": "warning"},
     )
 
     def ready() -> bool:
@@ -112,13 +116,9 @@ def free_port() -> int:
 
 
 def daphne_start() -> tuple[Process, str]:
-    """The web process exactly as `scripts/run web` starts it, on a free port."""
+    """The web process exactly as the Procfile starts it (`scripts/run web`), on a free port."""
     port = free_port()
-    # Under ASGI every request runs in a thread of its own: persistent connections would be
-    # left open by finished threads until PostgreSQL runs out of slots (Django's docs say to
-    # disable them under ASGI), so the web process opens one connection per request.
-    env = {**ENV, "POSTGRES_CONN_MAX_AGE": "0"}
-    process = Process("bench-calculations-web", [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "project.asgi:application"], env)
+    process = Process("bench-calculations-web", [str(ROOT / "scripts" / "run"), "web"], {**ENV, "WEB_PORT": str(port)})
     base = f"http://127.0.0.1:{port}"
     wait_until(lambda: http_ok(f"{base}/admin/login/"), timeout=30, what="daphne")
     return process, base

@@ -3,9 +3,26 @@
 import os
 
 from celery import Celery
+from celery.signals import task_prerun
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings.local")
 
 app = Celery("calcboard")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@task_prerun.connect
+def _close_old_connections(sender=None, **kwargs) -> None:
+    """Treat every task like Django treats a request: drop a database connection that broke
+    or outlived CONN_MAX_AGE, keep (and health-check) the others.
+
+    Celery's Django fixup closes the connection around every task unless CELERY_DB_REUSE_MAX
+    is set, and with it set it no longer checks the connection at all; this restores the
+    check while keeping the reuse (a new PostgreSQL connection per task cost more than a
+    whole one-year calculation).
+    """
+    from django.db import close_old_connections
+
+    if not getattr(getattr(sender, "request", None), "is_eager", False):  # eager: the caller's connection
+        close_old_connections()

@@ -222,6 +222,10 @@ CALCBOARD_RUN_STALE_AFTER = env_float("CALCBOARD_RUN_STALE_AFTER", 300.0)
 CALCBOARD_RUN_MAX_ATTEMPTS = env_int("CALCBOARD_RUN_MAX_ATTEMPTS", 3)
 # A queued run published this long ago and still not started lost its message: publish again.
 CALCBOARD_QUEUED_STALE_AFTER = env_float("CALCBOARD_QUEUED_STALE_AFTER", 3600.0)
+# Without this Celery's Django fixup closes the database connection before and after every
+# task, so each run paid for a new PostgreSQL connection. Reused for this many tasks; checked
+# before each task like a request (project.celery), so a broken one is replaced.
+CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 1000)
 CELERY_BEAT_SCHEDULE["calculations-sweep"] = {
     "task": "calculations.sweep",
     "schedule": CALCBOARD_SWEEP_INTERVAL,
