@@ -94,10 +94,12 @@ CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         "CONFIG": {
-            # redis-py 8 cuts any read after 5 s by default, which is exactly how long the
-            # layer's BZPOPMIN waits: idle websockets were dropped every ~5 s
-            # (django/channels_redis#422). Give blocking reads room; still notice a dead Redis.
-            "hosts": [{"address": REDIS_URL, "socket_timeout": 15, "socket_connect_timeout": 5}],
+            # No socket timeout, as before redis-py 8: its new 5 s default cuts the layer's 5 s
+            # BZPOPMIN, dropping idle websockets every ~5 s (django/channels_redis#422); and any
+            # timeout makes redis-py send through asyncio.wait_for, which on Python 3.11 can
+            # swallow a cancellation, leaving a closed consumer's receive loop running forever.
+            # A Redis that stops or restarts still resets the connection at once.
+            "hosts": [{"address": REDIS_URL, "socket_timeout": None, "socket_connect_timeout": 5}],
             "prefix": env_str("CHANNELS_PREFIX", "calcboard"),
             "capacity": 1000,
             "expiry": 30,

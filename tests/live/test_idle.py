@@ -1,5 +1,9 @@
-"""An idle subscriber stays connected: the channel layer's blocking read (BZPOPMIN, 5 s) must
-not be cut by the Redis client's socket timeout (redis-py 8 defaults it to 5 s)."""
+"""The channel layer's Redis client settings (project/settings/base.py, CHANNEL_LAYERS):
+
+- an idle subscriber stays connected: the layer's blocking read (BZPOPMIN, 5 s) must not be
+  cut by a socket timeout (redis-py 8 defaults it to 5 s);
+- a consumer that goes away ends its receive loop at once: with a socket timeout redis-py
+  sends through asyncio.wait_for, which on Python 3.11 can swallow the cancellation."""
 
 import asyncio
 
@@ -7,7 +11,7 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from apps.live.realtime import broadcast_event
-from tests.live.conftest import next_event, open_socket, request
+from tests.live.conftest import communicator, next_event, open_socket, request
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -25,3 +29,18 @@ async def test_an_idle_subscriber_stays_connected_past_the_layers_blocking_read(
     await sync_to_async(broadcast_event)(kind="function", obj_id=11, payload=payload)
     assert (await next_event(ws))["id"] == 11
     await ws.disconnect()
+
+
+async def test_a_receive_cancelled_at_any_moment_ends_at_once():
+    """What daphne does to a consumer whose client left: cancel its pending receive. Cancelled
+    anywhere in the first milliseconds (connect, send, read), it must end, not keep looping."""
+    from channels.layers import channel_layers, get_channel_layer
+
+    for step in range(40):
+        channel_layers.backends = {}  # a new layer: its first receive also opens the connection
+        layer = get_channel_layer()
+        receiving = asyncio.ensure_future(layer.receive(await layer.new_channel()))
+        await asyncio.sleep(step / 10_000)
+        receiving.cancel()
+        done, _ = await asyncio.wait([receiving], timeout=2)
+        assert done, f"a receive cancelled after {step / 10:.1f} ms kept running"
