@@ -40,8 +40,12 @@ order: an event older than (or a duplicate of) one already sent on this connecti
 dropped, so a subscriber never sees `running` after `finished`, and a client subscribed to
 both a stream and one of its objects gets each event once.
 
+Send `ping` every ~30 s on a long-lived connection: it keeps proxies from closing an idle
+socket and renews the group memberships Redis would otherwise forget after a day.
+
 Close codes: 4401 not authenticated, 4503 channel layer (Redis) unavailable; 1000/1001
-normal. After 4503 or an abnormal close (1006, server restart) clients reconnect with backoff.
+normal. After 4503 or an abnormal close (1006, server restart) clients reconnect with backoff
+and re-read what they show (the admin widget re-reads its page).
 """
 
 import json

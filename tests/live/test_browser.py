@@ -378,7 +378,10 @@ def test_screenshot_of_the_functions_change_list(browser, daphne, staff, celery_
     )
     assert page.locator("td.field-status .cb-status-finished").count() == 3
     assert page.locator("td.field-status .cb-status-failed").count() == 1
-    assert row(page, broken.pk).locator("td.field-chart").inner_text() == Function.objects.get(pk=broken.pk).error
+    assert (
+        row(page, broken.pk).locator("td.field-chart").inner_text()
+        == Function.objects.get(pk=broken.pk).error
+    )
     screenshot(page, "admin-functions.png")
     page.context.close()
 

@@ -11,7 +11,7 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from apps.live.realtime import broadcast_event
-from tests.live.conftest import communicator, next_event, open_socket, request
+from tests.live.conftest import next_event, open_socket, request
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
