@@ -49,7 +49,10 @@ def _send(*, kind: Kind, obj_id: int, event: dict) -> None:
         future = asyncio.run_coroutine_threadsafe(
             _group_send(layer, [stream_group(kind), object_group(kind, obj_id)], message), _sender_loop()
         )
-        future.result(timeout=SEND_TIMEOUT)
+        try:
+            future.result(timeout=SEND_TIMEOUT)
+        finally:
+            future.cancel()  # no-op once done; stops a send stuck on an unresponsive Redis
     except Exception:  # Redis down or full: the row is already committed, the event is best effort.
         logger.warning("Could not broadcast %s %s event", kind, obj_id, exc_info=True)
 
@@ -61,17 +64,24 @@ def _send(*, kind: Kind, obj_id: int, event: dict) -> None:
 SEND_TIMEOUT = 5.0
 _loop_lock = threading.Lock()
 _loop: asyncio.AbstractEventLoop | None = None
-_loop_pid: int | None = None
 
 
 def _sender_loop() -> asyncio.AbstractEventLoop:
-    global _loop, _loop_pid
+    global _loop
     with _loop_lock:
-        if _loop is None or _loop_pid != os.getpid():  # first use, or a forked worker child
+        if _loop is None:
             _loop = asyncio.new_event_loop()
             threading.Thread(target=_loop.run_forever, name="live-broadcast", daemon=True).start()
-            _loop_pid = os.getpid()
         return _loop
+
+
+def _forget_loop_after_fork() -> None:
+    # A forked child (a Celery pool process) has the parent's loop object but not its thread.
+    global _loop, _loop_lock
+    _loop, _loop_lock = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_loop_after_fork)
 
 
 async def _group_send(layer, groups: list[str], message: dict) -> None:
