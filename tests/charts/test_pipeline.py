@@ -48,7 +48,8 @@ def test_refresh_renders_the_rows_in_parallel_and_moves_processed_at(celery_work
     assert {f.status for f in again.values()} == {"finished"}
     for pk in ids:
         assert again[pk].processed_at > first[pk].processed_at
-        assert again[pk].image_hash != first[pk].image_hash  # "now" moved: a new chart, a new URL
+        # No assertion on image_hash: seconds later the same points can rasterise to the very
+        # same PNG, and then the same content-addressed URL is right.
     # One task per row, on a worker with two processes: some renders overlapped in time.
     spans = sorted((f.started_at, f.processed_at) for f in again.values())
     assert any(later_start < earlier_end for (_, earlier_end), (later_start, _) in zip(spans, spans[1:]))
