@@ -18,7 +18,6 @@ worker (-c --workers). PostgreSQL, RabbitMQ and Redis must be running (scripts/s
 
 import argparse
 import os
-import socket
 import statistics
 import sys
 import time
@@ -27,13 +26,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchdb import database_drop, database_recreate, free_port  # noqa: E402
+
 DB_NAME = "calcboard_bench_charts"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def configure(workers: int) -> dict[str, str]:
@@ -102,38 +97,6 @@ def cpu_used(before: dict[str, float], after: dict[str, float], charts: int) -> 
     return "CPU ms a chart: " + ", ".join(parts)
 
 
-def database_recreate() -> None:
-    import psycopg2
-    from django.conf import settings
-
-    db = settings.DATABASES["default"]
-    connection = psycopg2.connect(
-        host=db["HOST"], port=db["PORT"], user=db["USER"], password=db["PASSWORD"], dbname="postgres"
-    )
-    connection.autocommit = True
-    with connection.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-        cursor.execute(f'CREATE DATABASE "{DB_NAME}"')
-    connection.close()
-
-
-def database_drop() -> None:
-    from django.db import connections
-
-    connections.close_all()
-    import psycopg2
-    from django.conf import settings
-
-    db = settings.DATABASES["default"]
-    connection = psycopg2.connect(
-        host=db["HOST"], port=db["PORT"], user=db["USER"], password=db["PASSWORD"], dbname="postgres"
-    )
-    connection.autocommit = True
-    with connection.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-    connection.close()
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--functions", type=int, default=40)
@@ -160,7 +123,7 @@ def main() -> int:
     from apps.charts.services import function_render, functions_refresh
     from tests import processes
 
-    database_recreate()
+    database_recreate(DB_NAME)
     call_command("migrate", verbosity=0)
 
     started: list[processes.Process] = []
@@ -314,7 +277,7 @@ def main() -> int:
     finally:
         for process in reversed(started):
             process.stop()
-        database_drop()
+        database_drop(DB_NAME)
 
 
 if __name__ == "__main__":

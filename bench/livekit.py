@@ -14,7 +14,6 @@ for the fan-out, the same to as many Redis subscribers as websocket clients).
 import asyncio
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -25,14 +24,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import benchdb  # noqa: E402
+from benchdb import free_port  # noqa: E402
+
 DB_NAME = "calcboard_bench_live"
 STREAM = "calculations"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def configure() -> dict[str, str]:
@@ -52,37 +48,15 @@ def configure() -> dict[str, str]:
 
 def database_recreate() -> None:
     import django
-    import psycopg2
-    from django.conf import settings
     from django.core.management import call_command
 
     django.setup()
-    db = settings.DATABASES["default"]
-    connection = psycopg2.connect(
-        host=db["HOST"], port=db["PORT"], user=db["USER"], password=db["PASSWORD"], dbname="postgres"
-    )
-    connection.autocommit = True
-    with connection.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-        cursor.execute(f'CREATE DATABASE "{DB_NAME}"')
-    connection.close()
+    benchdb.database_recreate(DB_NAME)
     call_command("migrate", verbosity=0)
 
 
 def database_drop() -> None:
-    import psycopg2
-    from django.conf import settings
-    from django.db import connections
-
-    connections.close_all()
-    db = settings.DATABASES["default"]
-    connection = psycopg2.connect(
-        host=db["HOST"], port=db["PORT"], user=db["USER"], password=db["PASSWORD"], dbname="postgres"
-    )
-    connection.autocommit = True
-    with connection.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-    connection.close()
+    benchdb.database_drop(DB_NAME)
 
 
 def bench_token() -> str:

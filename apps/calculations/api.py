@@ -11,7 +11,6 @@ from apps.calculations.schemas import (
     CalculationCreateIn,
     CalculationDetailOut,
     CalculationListOut,
-    ErrorOut,
     Ordering,
 )
 from apps.calculations.selectors import (
@@ -21,6 +20,7 @@ from apps.calculations.selectors import (
     detail_fields_parse,
 )
 from apps.calculations.services import calculation_create
+from apps.core.schemas import ErrorOut
 
 router = Router(tags=["calculations"])
 

@@ -90,14 +90,3 @@ class CalculationDetailOut(Schema):
     error: str | None = None
     name: str | None = None
     duration: float | None = None
-
-
-class FieldErrorOut(Schema):
-    field: str | None
-    rule: str
-    message: str
-
-
-class ErrorOut(Schema):
-    detail: str
-    errors: list[FieldErrorOut]

@@ -7,7 +7,6 @@ from apps.charts import selectors, services
 from apps.charts.models import Function
 from apps.charts.schemas import (
     MAX_ID,
-    Error,
     FunctionCreated,
     FunctionCreateIn,
     FunctionListQuery,
@@ -17,6 +16,7 @@ from apps.charts.schemas import (
     FunctionsRefreshIn,
 )
 from apps.charts.views import chart_png_response
+from apps.core.schemas import ErrorOut
 
 router = Router(tags=["functions"])
 
@@ -40,7 +40,7 @@ def _out(function: Function) -> dict:
 
 @router.post(
     "",
-    response={201: FunctionCreated, 401: Error, 422: Error},
+    response={201: FunctionCreated, 401: ErrorOut, 422: ErrorOut},
     summary="Create a function and queue its chart",
 )
 def function_create(request: HttpRequest, payload: FunctionCreateIn):
@@ -50,7 +50,7 @@ def function_create(request: HttpRequest, payload: FunctionCreateIn):
     return Status(201, {"id": function.pk})
 
 
-@router.get("", response={200: FunctionPage, 401: Error, 422: Error}, summary="List functions (paginated)")
+@router.get("", response={200: FunctionPage, 401: ErrorOut, 422: ErrorOut}, summary="List functions (paginated)")
 def function_list(request: HttpRequest, query: Query[FunctionListQuery]):
     queryset = selectors.function_list(ordering=query.ordering, status=query.status)
     items = [_out(function) for function in queryset[query.offset : query.offset + query.limit]]
@@ -59,7 +59,7 @@ def function_list(request: HttpRequest, query: Query[FunctionListQuery]):
 
 @router.post(
     "/refresh",
-    response={200: FunctionsRefreshed, 401: Error, 404: Error, 422: Error},
+    response={200: FunctionsRefreshed, 401: ErrorOut, 404: ErrorOut, 422: ErrorOut},
     summary="Draw the charts of several functions again, in parallel",
 )
 def functions_refresh(request: HttpRequest, payload: FunctionsRefreshIn):
@@ -68,7 +68,7 @@ def functions_refresh(request: HttpRequest, payload: FunctionsRefreshIn):
 
 
 @router.get(
-    "/{function_id}", response={200: FunctionOut, 401: Error, 404: Error, 422: Error}, summary="One function"
+    "/{function_id}", response={200: FunctionOut, 401: ErrorOut, 404: ErrorOut, 422: ErrorOut}, summary="One function"
 )
 def function_detail(request: HttpRequest, function_id: int = Path(..., ge=1, le=MAX_ID)):
     return Status(200, _out(selectors.function_get(function_id=function_id)))
@@ -76,7 +76,7 @@ def function_detail(request: HttpRequest, function_id: int = Path(..., ge=1, le=
 
 @router.get(
     "/{function_id}/chart.png",
-    response={401: Error, 404: Error, 422: Error},
+    response={401: ErrorOut, 404: ErrorOut, 422: ErrorOut},
     summary="The chart PNG (ETag; send If-None-Match for a 304)",
     openapi_extra={
         "responses": {

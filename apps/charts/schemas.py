@@ -98,14 +98,3 @@ class FunctionOut(Schema):
 class FunctionPage(Schema):
     count: int
     items: list[FunctionOut]
-
-
-class ErrorItem(Schema):
-    field: str | None
-    rule: str
-    message: str
-
-
-class Error(Schema):
-    detail: str
-    errors: list[ErrorItem]
