@@ -55,8 +55,7 @@ def dataservice(test_db_name) -> Iterator[str]:
     """The data service (service 2) in its own process; yields its base URL."""
     process = processes.start_dataservice(test_db_name, settings.DATASERVICE_URL)
     yield settings.DATASERVICE_URL
-    if process:
-        process.stop()
+    process.stop()
 
 
 @pytest.fixture(scope="session")
@@ -64,5 +63,4 @@ def export_server() -> Iterator[str]:
     """The Highcharts export server (service 3); yields its base URL."""
     process = processes.start_export_server(settings.EXPORT_SERVER_URL)
     yield settings.EXPORT_SERVER_URL
-    if process:
-        process.stop()
+    process.stop()

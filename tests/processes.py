@@ -107,9 +107,9 @@ def start_beat(db_name: str, *, extra_env: dict | None = None) -> Process:
     )
 
 
-def start_dataservice(db_name: str, url: str) -> Process | None:
-    if http_ok(f"{url}/health"):
-        return None  # already serving (for example a second test session on this machine)
+def start_dataservice(db_name: str, url: str) -> Process:
+    # The port was chosen free for this run (project/settings/test.py): whatever answers there
+    # is not ours, so never reuse it.
     port = url.rsplit(":", 1)[1]
     process = Process(
         "dataservice",
@@ -120,9 +120,7 @@ def start_dataservice(db_name: str, url: str) -> Process | None:
     return process
 
 
-def start_export_server(url: str) -> Process | None:
-    if http_ok(f"{url}/health"):
-        return None
+def start_export_server(url: str) -> Process:
     port = url.rsplit(":", 1)[1]
     subprocess.run([str(ROOT / "scripts" / "install-highcharts")], check=True, cwd=ROOT)
     process = Process("highcharts", [str(RUN), "highcharts"], {"EXPORT_SERVER_HOST": "127.0.0.1", "EXPORT_SERVER_PORT": port})
