@@ -19,6 +19,8 @@ from apps.calculations.selectors import (
     calculation_rows_csv,
     detail_fields_parse,
 )
+from apps.accounts.permissions import requires
+from apps.calculations.models import Calculation
 from apps.calculations.services import calculation_create
 from apps.core.schemas import ErrorOut
 
@@ -35,10 +37,11 @@ DetailFields = Annotated[
 
 @router.post(
     "",
-    response={201: CalculationCreatedOut, 401: ErrorOut, 422: ErrorOut},
+    response={201: CalculationCreatedOut, 401: ErrorOut, 403: ErrorOut, 422: ErrorOut},
     summary="Queue a calculation",
     operation_id="calculation_create",
 )
+@requires("add", Calculation)
 def calculation_create_endpoint(request: HttpRequest, payload: CalculationCreateIn):
     """Validate the inputs and queue a run; it executes in the background (first in, first out).
 
@@ -55,10 +58,11 @@ def calculation_create_endpoint(request: HttpRequest, payload: CalculationCreate
 
 @router.get(
     "",
-    response={200: CalculationListOut, 401: ErrorOut, 422: ErrorOut},
+    response={200: CalculationListOut, 401: ErrorOut, 403: ErrorOut, 422: ErrorOut},
     summary="List calculations, 10 per page",
     operation_id="calculation_list",
 )
+@requires("view", Calculation)
 def calculation_list_endpoint(
     request: HttpRequest,
     page: int = Query(1, ge=1, description="1-based; a page past the end is empty."),
@@ -69,10 +73,11 @@ def calculation_list_endpoint(
 
 @router.get(
     "/{id}",
-    response={200: CalculationDetailOut, 401: ErrorOut, 404: ErrorOut, 422: ErrorOut},
+    response={200: CalculationDetailOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut},
     summary="One calculation and, once finished, its result",
     operation_id="calculation_detail",
 )
+@requires("view", Calculation)
 def calculation_detail_endpoint(
     request: HttpRequest,
     id: int,
@@ -89,7 +94,7 @@ def calculation_detail_endpoint(
 @router.get(
     "/{id}/result.csv",
     # 200 is documented below as text/csv only (the view returns the HttpResponse itself).
-    response={401: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+    response={401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
     summary="Download a finished calculation's rows as CSV",
     operation_id="calculation_result_csv",
     url_name="calculation_result_csv",
@@ -100,6 +105,7 @@ def calculation_detail_endpoint(
         }
     },
 )
+@requires("view", Calculation)
 def calculation_result_csv_endpoint(request: HttpRequest, id: int):
     response = HttpResponse(calculation_rows_csv(calculation_id=id), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="calculation-{id}.csv"'
