@@ -60,10 +60,10 @@ subscribe first, then read the current state from the REST API.
 
 Subscriptions are idempotent. A stream subscriber gets events in `event_id` order: one
 that arrives ahead of an earlier one (two workers publishing at once) is preceded by the
-earlier one read from the log. Events of a single object (`kind` + `id`) reach a subscriber
-in `updated_at` order: an older one or a duplicate is dropped, so it never sees `running`
-after `finished`; a client subscribed to both a stream and one of its objects gets each event
-once.
+earlier one read from the log. Events of one object reach a subscriber in `updated_at`
+order: an event older than (or a duplicate of) one already sent about the same object on
+this connection is dropped, so a subscriber never sees `running` after `finished`; a client
+subscribed to both a stream and one of its objects gets each event once.
 
 Send `ping` every ~30 s on a long-lived connection: it keeps proxies from closing an idle
 socket and renews the group memberships Redis would otherwise forget after a day.
@@ -459,7 +459,8 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
             self.cursors[stream] = position
 
     async def _send_event(self, event: dict, position: Position) -> None:
-        await self.send_json({"type": "event", "event": {**event, "event_id": str(position)}})
+        if self._is_newest(event):
+            await self.send_json({"type": "event", "event": {**event, "event_id": str(position)}})
 
     def _is_newest(self, event: dict) -> bool:
         """False for an event older than, or equal to, the last one sent about the same object."""

@@ -65,28 +65,41 @@ def _entry_position(epoch: str, entry: bytes | str) -> Position:
 
 # --- Redis --------------------------------------------------------------------------------
 
-# The stream's state read atomically with the work: the epoch (created on first use), the
-# last id ever added and the newest id trimming removed (Redis >= 7.0 keeps both).
+# KEYS: the stream, its epoch, its floor (the newest id trimming removed; Redis's own
+# max-deleted-entry-id only counts XDEL). The state is read atomically with the work: the
+# epoch (created on first use) and the last id ever added.
 _STATE = """
-redis.call('SET', KEYS[2], ARGV[1], 'NX')
+if redis.call('SET', KEYS[2], ARGV[1], 'NX') then redis.call('DEL', KEYS[3]) end
 local epoch = redis.call('GET', KEYS[2])
-local last, deleted = '0-0', '0-0'
+local last = '0-0'
 if redis.call('EXISTS', KEYS[1]) == 1 then
   local info = redis.call('XINFO', 'STREAM', KEYS[1])
   for i = 1, #info, 2 do
-    if info[i] == 'last-generated-id' then last = info[i + 1]
-    elseif info[i] == 'max-deleted-entry-id' then deleted = info[i + 1] end
+    if info[i] == 'last-generated-id' then last = info[i + 1] end
   end
 end
 """
-# ARGV: new epoch, payload, max events, retention ms. Trims by age with Redis's own clock.
+# ARGV: new epoch, payload, max events, retention ms. Trims the oldest past the count, then
+# those older than the retention by Redis's own clock, remembering the newest one removed.
 _APPEND = (
     _STATE
     + """
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[3], '*', 'e', ARGV[2])
+local floor = nil
+local excess = redis.call('XLEN', KEYS[1]) + 1 - tonumber(ARGV[3])
+if excess > 0 then
+  local gone = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', excess)
+  floor = gone[#gone][1]
+  redis.call('XTRIM', KEYS[1], 'MAXLEN', tonumber(ARGV[3]) - 1)
+end
+local id = redis.call('XADD', KEYS[1], '*', 'e', ARGV[2])
 local now = redis.call('TIME')
-local oldest = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) - tonumber(ARGV[4])
-redis.call('XTRIM', KEYS[1], 'MINID', string.format('%d', oldest))
+local oldest = string.format('%d', tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) - tonumber(ARGV[4]))
+local old = redis.call('XREVRANGE', KEYS[1], '(' .. oldest .. '-0', '-', 'COUNT', 1)
+if #old > 0 then
+  floor = old[1][1]
+  redis.call('XTRIM', KEYS[1], 'MINID', oldest)
+end
+if floor then redis.call('SET', KEYS[3], floor) end
 return {epoch, last, id}
 """
 )
@@ -94,11 +107,12 @@ return {epoch, last, id}
 _READ = (
     _STATE
     + """
+local floor = redis.call('GET', KEYS[3]) or '0-0'
 local entries = {}
 if ARGV[2] ~= '' then
   entries = redis.call('XRANGE', KEYS[1], '(' .. ARGV[2], '+', 'COUNT', ARGV[3])
 end
-return {epoch, last, deleted, entries}
+return {epoch, last, floor, entries}
 """
 )
 
@@ -124,14 +138,14 @@ def _redis() -> aioredis.Redis:
 
 def _keys(stream: str) -> list[str]:
     key = f"{_layer_config().get('prefix', 'asgi')}:log:{stream}"
-    return [key, f"{key}:epoch"]
+    return [key, f"{key}:epoch", f"{key}:floor"]
 
 
 async def event_log_append(*, stream: str, payload: str) -> tuple[Position, Position]:
     """Keep one event (JSON text); returns its position and the position before it."""
     epoch, last, entry = await _redis().eval(
         _APPEND,
-        2,
+        3,
         *_keys(stream),
         secrets.token_hex(4),
         payload,
@@ -155,18 +169,17 @@ async def event_log_read(*, stream: str, since: Position | None) -> LogRead:
     epoch, or trimming removed events after it (the client must reload: `resync`).
     A `since` past the tail is not checked here (see `EventsConsumer`).
     """
-    readable = since is not None
-    epoch, last, deleted, entries = await _redis().eval(
+    epoch, last, floor, entries = await _redis().eval(
         _READ,
-        2,
+        3,
         *_keys(stream),
         secrets.token_hex(4),
-        since.entry if readable else "",
+        since.entry if since is not None else "",
         settings.LIVE_EVENT_LOG_MAX_EVENTS,
     )
     epoch = epoch.decode()
     tail = _entry_position(epoch, last)
-    if since is None or since.epoch != epoch or since.key < _entry_position(epoch, deleted).key:
+    if since is None or since.epoch != epoch or since.key < _entry_position(epoch, floor).key:
         return LogRead(tail=tail, events=None)
     events = [(_entry_position(epoch, entry), dict(_pairs(fields))[b"e"]) for entry, fields in entries]
     return LogRead(tail=tail, events=events)
