@@ -1,4 +1,4 @@
-"""Shared plumbing of the live benchmarks (`live_latency.py`, `live_fanout.py`).
+"""Shared plumbing of the live benchmarks (`live_latency.py`, `live_fanout.py`, `live_replay.py`).
 
 Each run gets its own database (calcboard_bench_live), channel prefix and cache prefix, a
 real daphne serving `project.asgi:application` on a free port, a bearer token for the
@@ -64,7 +64,8 @@ def bench_token() -> str:
 
     from apps.accounts.services import api_token_create
 
-    user, _ = get_user_model().objects.get_or_create(username="bench-live")
+    # Subscribing needs the view permissions (apps.accounts.permissions); a superuser has all.
+    user, _ = get_user_model().objects.get_or_create(username="bench-live", defaults={"is_superuser": True})
     _, raw = api_token_create(user=user, name="live benchmark")
     return raw
 
@@ -97,7 +98,7 @@ def daphne(env: dict[str, str]):
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # a loaded machine may take this long to import Django
         while True:
             try:
                 if httpx.get(f"{base}/admin/login/", timeout=1).status_code == 200:
@@ -169,7 +170,7 @@ def read_commits(sender: subprocess.Popen) -> dict[int, float]:
     return {row["seq"]: row["commit"] for row in map(json.loads, out.splitlines())}
 
 
-async def ws_client(url: str, origin: str, token: str):
+async def ws_client(url: str, origin: str, token: str, *, subscribe: bool = True):
     from websockets.asyncio.client import connect
 
     ws = await connect(
@@ -180,6 +181,8 @@ async def ws_client(url: str, origin: str, token: str):
         max_queue=None,
         open_timeout=60,
     )
+    if not subscribe:
+        return ws
     await ws.send(json.dumps({"action": "subscribe", "stream": STREAM}))
     reply = json.loads(await ws.recv())
     if reply.get("type") != "subscribed":

@@ -148,3 +148,12 @@ async def test_the_periodic_recheck_leaves_good_credentials_alone(user, api_toke
     await assert_still_open(by_session)
     await by_token.disconnect()
     await by_session.disconnect()
+
+
+async def test_a_second_revocation_of_a_closed_socket_sends_nothing(user):
+    token, raw = await sync_to_async(api_token_create)(user=user, name="twice")
+    ws = await open_socket(bearer(raw))
+    await sync_to_async(api_token_revoke)(token=token)
+    await assert_closed_as_revoked(ws)
+    await sync_to_async(lambda: ApiToken.objects.filter(pk=token.pk).first().delete())()  # another revocation
+    assert await no_message(ws, timeout=0.5)
