@@ -1,6 +1,6 @@
 """Shared plumbing of the live benchmarks (`live_latency.py`, `live_fanout.py`, `live_replay.py`).
 
-Each run gets its own database (calcboard_bench_live), channel prefix and cache prefix, a
+Each run gets its own database (calcboard_bench_live_<pid>), channel prefix and cache prefix, a
 real daphne serving `project.asgi:application` on a free port, a bearer token for the
 websocket clients, and a sender process that plays a Celery task: it commits a state change
 of a real `Calculation` row and broadcasts it with `apps.live.realtime.broadcast_event`
@@ -27,7 +27,9 @@ sys.path.insert(0, str(ROOT))
 import benchdb  # noqa: E402
 from benchdb import free_port  # noqa: E402
 
-DB_NAME = "calcboard_bench_live"
+# Per run: other engineers' benchmarks on this machine recreate and drop their own database
+# (a shared name dropped ours mid-run: tokens vanished, handshakes failed).
+DB_NAME = os.environ.setdefault("CALCBOARD_BENCH_LIVE_DB", f"calcboard_bench_live_{os.getpid()}")
 STREAM = "calculations"
 
 
@@ -37,9 +39,9 @@ def configure() -> dict[str, str]:
         "DJANGO_SETTINGS_MODULE": "project.settings.test",
         "POSTGRES_DB": DB_NAME,
         "CHANNELS_PREFIX": f"calcboard-bench-live-{os.getpid()}",
-        "CACHE_KEY_PREFIX": "calcboard-bench-live",
-        "CALCULATIONS_QUEUE": "bench-live-calculations",
-        "CHARTS_QUEUE": "bench-live-charts",
+        "CACHE_KEY_PREFIX": f"calcboard-bench-live-{os.getpid()}",
+        "CALCULATIONS_QUEUE": f"bench-live-{os.getpid()}-calculations",
+        "CHARTS_QUEUE": f"bench-live-{os.getpid()}-charts",
         "PYTHONUNBUFFERED": "1",
     }
     os.environ.update(env)

@@ -34,11 +34,6 @@ def api_token_get(*, raw: str) -> ApiToken | None:
     return token
 
 
-def api_token_active(*, token_id: int) -> bool:
-    """Whether a token is still good: not revoked, and its user active."""
-    return ApiToken.objects.filter(pk=token_id, revoked_at__isnull=True, user__is_active=True).exists()
-
-
 def session_user_id(*, session_key: str) -> int | None:
     """The id of the active user a session is still logged in as, or None.
 
@@ -48,3 +43,18 @@ def session_user_id(*, session_key: str) -> int | None:
     store = import_module(settings.SESSION_ENGINE).SessionStore(session_key=session_key)
     user = auth.get_user(SimpleNamespace(session=store))
     return user.pk if user.is_authenticated else None
+
+
+def credentials_active(*, token_ids: list[int], session_keys: list[str]) -> tuple[set[int], dict[str, int]]:
+    """For many open websockets at once: which of these tokens are still good, and which
+    user each still-valid session is logged in as. One call, one database connection."""
+    tokens = set(
+        ApiToken.objects.filter(pk__in=token_ids, revoked_at__isnull=True, user__is_active=True).values_list(
+            "pk", flat=True
+        )
+    )
+    sessions = {}
+    for key in set(session_keys):
+        if (user_id := session_user_id(session_key=key)) is not None:
+            sessions[key] = user_id
+    return tokens, sessions

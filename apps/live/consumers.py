@@ -77,6 +77,7 @@ import asyncio
 import json
 import logging
 import time
+import weakref
 from collections import OrderedDict
 from datetime import datetime
 from typing import Any
@@ -88,7 +89,7 @@ from django.conf import settings
 from redis.exceptions import RedisError
 
 from apps.accounts.permissions import permission_name, user_may
-from apps.accounts.selectors import api_token_active, session_user_id
+from apps.accounts.selectors import credentials_active
 from apps.live.eventlog import Position, event_id_parse, event_log_read
 from apps.live.middleware import SUBPROTOCOL
 from apps.live.realtime import (
@@ -136,6 +137,53 @@ def _event_time(event: dict) -> datetime | None:
         return None
 
 
+class CredentialWatch:
+    """Re-checks the credentials of every open socket of this process (event loop) every
+    LIVE_AUTH_RECHECK_SECONDS, in one database call.
+
+    One task per process rather than one per socket: 500 sockets each re-checking on its
+    own meant 500 queries (and as many new PostgreSQL connections, CONN_MAX_AGE=0 under
+    daphne) on the one database thread, and bench/live_fanout.py's deliveries took seconds.
+    """
+
+    _per_loop: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, CredentialWatch]" = (
+        weakref.WeakKeyDictionary()
+    )
+
+    def __init__(self) -> None:
+        self.sockets: weakref.WeakSet[EventsConsumer] = weakref.WeakSet()
+        self.task: asyncio.Task | None = None
+
+    @classmethod
+    def watch(cls, consumer: "EventsConsumer") -> None:
+        watch = cls._per_loop.setdefault(asyncio.get_running_loop(), cls())
+        watch.sockets.add(consumer)
+        if watch.task is None or watch.task.done():
+            watch.task = asyncio.ensure_future(watch.run())
+
+    @classmethod
+    def forget(cls, consumer: "EventsConsumer") -> None:
+        watch = cls._per_loop.get(asyncio.get_running_loop())
+        if watch is not None:
+            watch.sockets.discard(consumer)
+
+    async def run(self) -> None:
+        while self.sockets:
+            await asyncio.sleep(settings.LIVE_AUTH_RECHECK_SECONDS)
+            sockets = [socket for socket in list(self.sockets) if socket.authenticated]
+            tokens, sessions = await database_sync_to_async(credentials_active)(
+                token_ids=[socket.token_id for socket in sockets if socket.auth_method == "token"],
+                session_keys=[socket.session_key for socket in sockets if socket.session_key],
+            )
+            for socket in sockets:
+                if socket.auth_method == "token":
+                    valid = socket.token_id in tokens
+                else:
+                    valid = sessions.get(socket.session_key) == socket.user.pk
+                if not valid:
+                    await socket.revoke()
+
+
 class EventsConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         self.authenticated = False
@@ -145,7 +193,6 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
         # stream -> the position of the last event sent on this connection
         self.cursors: dict[str, Position] = {}
         self.groups_renewed_at = time.monotonic()
-        self.rechecker: asyncio.Task | None = None
         offered = self.scope.get("subprotocols") or []
         # Accept before refusing: a close sent before accept becomes a bare HTTP 403 and the
         # client never learns why; after accept it gets an error message and code 4401.
@@ -167,7 +214,7 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
         self.session_key = getattr(session, "session_key", None) if self.auth_method == "session" else None
         # Revocations of this user's credentials arrive on its group (apps.live.realtime).
         await self._group_add(user_group(self.user.pk))
-        self.rechecker = asyncio.ensure_future(self._recheck_forever())
+        CredentialWatch.watch(self)
 
     # channels assigns `channel_receive` (the layer's receive) in `__call__`; wrap it so a Redis
     # failure on an open socket becomes a clean 4503 close instead of a crashed application.
@@ -190,8 +237,7 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
         await self._layer_down()
 
     async def disconnect(self, code: int) -> None:
-        if getattr(self, "rechecker", None) is not None:
-            self.rechecker.cancel()
+        CredentialWatch.forget(self)
         for group in getattr(self, "groups_joined", ()):
             try:
                 await self.channel_layer.group_discard(group, self.channel_name)
@@ -210,21 +256,9 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
         else:
             hit = bool(self.session_key) and session_fingerprint(self.session_key) == session
         if hit:
-            await self._revoke()
+            await self.revoke()
 
-    async def _recheck_forever(self) -> None:
-        while True:
-            await asyncio.sleep(settings.LIVE_AUTH_RECHECK_SECONDS)
-            if not await database_sync_to_async(self._credentials_valid)():
-                await self._revoke()
-                return
-
-    def _credentials_valid(self) -> bool:
-        if self.auth_method == "token":
-            return api_token_active(token_id=self.token_id)
-        return self.session_key is not None and session_user_id(session_key=self.session_key) == self.user.pk
-
-    async def _revoke(self) -> None:
+    async def revoke(self) -> None:
         if not self.authenticated:
             return
         self.authenticated = False  # nothing more is sent or answered on this socket
@@ -491,8 +525,7 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
         resubscribes with `since`. Closing (rather than retrying in here) is what tells the
         client that live events may have been lost."""
         logger.warning("Channel layer unavailable; closing websocket %s", self.channel_name)
-        if getattr(self, "rechecker", None) is not None:
-            self.rechecker.cancel()
+        CredentialWatch.forget(self)
         if getattr(self, "accepted", False):
             await self._send_error(
                 "unavailable", "Live updates are unavailable right now; reconnect shortly."
