@@ -64,7 +64,10 @@ def permission_name(*, model: type[models.Model], action: Action) -> str:
     return f"{opts.app_label}.{action}_{opts.model_name}"
 
 
-def user_may(*, user: AbstractBaseUser | AnonymousUser | None, model: type[models.Model], action: Action) -> bool:
+User = AbstractBaseUser | AnonymousUser | None
+
+
+def user_may(*, user: User, model: type[models.Model], action: Action) -> bool:
     if user is None or not user.is_authenticated or not user.is_active:
         return False
     # has_perm answers True for an active superuser and caches the user's permissions on the
@@ -72,10 +75,7 @@ def user_may(*, user: AbstractBaseUser | AnonymousUser | None, model: type[model
     return user.has_perm(permission_name(model=model, action=action))
 
 
-def access_check(
-    *, user: AbstractBaseUser | AnonymousUser | None, model: type[models.Model], action: Action,
-    field: str | None = None,
-) -> None:
+def access_check(*, user: User, model: type[models.Model], action: Action, field: str | None = None) -> None:
     """Raises PermissionDeniedError (403 in the one error shape) unless the user may."""
     if not user_may(user=user, model=model, action=action):
         verbose = model._meta.verbose_name_plural

@@ -52,7 +52,11 @@ def function_create(request: HttpRequest, payload: FunctionCreateIn):
     return Status(201, {"id": function.pk})
 
 
-@router.get("", response={200: FunctionPage, 401: ErrorOut, 403: ErrorOut, 422: ErrorOut}, summary="List functions (paginated)")
+@router.get(
+    "",
+    response={200: FunctionPage, 401: ErrorOut, 403: ErrorOut, 422: ErrorOut},
+    summary="List functions (paginated)",
+)
 @requires("view", Function)
 def function_list(request: HttpRequest, query: Query[FunctionListQuery]):
     queryset = selectors.function_list(ordering=query.ordering, status=query.status)
@@ -72,7 +76,9 @@ def functions_refresh(request: HttpRequest, payload: FunctionsRefreshIn):
 
 
 @router.get(
-    "/{function_id}", response={200: FunctionOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut}, summary="One function"
+    "/{function_id}",
+    response={200: FunctionOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut},
+    summary="One function",
 )
 @requires("view", Function)
 def function_detail(request: HttpRequest, function_id: int = Path(..., ge=1, le=MAX_ID)):

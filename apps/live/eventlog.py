@@ -93,7 +93,8 @@ if excess > 0 then
 end
 local id = redis.call('XADD', KEYS[1], '*', 'e', ARGV[2])
 local now = redis.call('TIME')
-local oldest = string.format('%d', tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) - tonumber(ARGV[4]))
+local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+local oldest = string.format('%d', now_ms - tonumber(ARGV[4]))
 local old = redis.call('XREVRANGE', KEYS[1], '(' .. oldest .. '-0', '-', 'COUNT', 1)
 if #old > 0 then
   floor = old[1][1]

@@ -58,7 +58,8 @@ def broadcast_event(*, kind: Kind, obj_id: int, payload: dict) -> None:
     """Log `{"kind", "id", **payload}` and send it to the kind's stream and the object's
     group, after commit."""
     event = {"kind": kind, "id": obj_id, **payload}
-    transaction.on_commit(lambda: _run(_publish(kind=kind, obj_id=obj_id, event=event), f"{kind} {obj_id} event"))
+    what = f"{kind} {obj_id} event"
+    transaction.on_commit(lambda: _run(_publish(kind=kind, obj_id=obj_id, event=event), what))
 
 
 def broadcast_access_revoked(
@@ -71,7 +72,8 @@ def broadcast_access_revoked(
         "token_id": token_id,
         "session": session_fingerprint(session_key) if session_key else None,
     }
-    transaction.on_commit(lambda: _run(_group_send([user_group(user_id)], message), f"user {user_id} revocation"))
+    what = f"user {user_id} revocation"
+    transaction.on_commit(lambda: _run(_group_send([user_group(user_id)], message), what))
 
 
 def _run(coroutine, what: str) -> None:
