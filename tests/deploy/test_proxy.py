@@ -22,24 +22,9 @@ from apps.accounts.services import api_token_create
 from apps.calculations.models import Calculation, CalculationStatus
 from apps.calculations.services import calculation_run
 from tests import processes
-from tests.security.conftest import assert_error
+from tests.security.conftest import Reply, assert_error
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-class Reply:
-    """An httpx response seen through the helpers of the in-process tests."""
-
-    def __init__(self, response: httpx.Response) -> None:
-        self.status_code = response.status_code
-        self.content = response.content
-        self._response = response
-
-    def __getitem__(self, name: str) -> str:
-        return self._response.headers[name]
-
-    def json(self):
-        return self._response.json()
 
 
 @pytest.fixture
