@@ -13,7 +13,7 @@ from ninja.parser import Parser
 from apps.accounts.auth import api_auth
 from apps.calculations.api import router as calculations_router
 from apps.charts.api import router as functions_router
-from apps.core.errors import DomainError
+from apps.core.errors import DomainError, FieldError, NotFoundError
 
 
 def _is_json(content_type: str) -> bool:
@@ -118,15 +118,11 @@ def _field_name(loc: list) -> str | None:
 @api.exception_handler(ValidationError)
 def on_validation_error(request: HttpRequest, exc: ValidationError):
     errors = [
-        {
-            "field": _field_name(error.get("loc", [])),
-            "rule": error.get("type", "invalid"),
-            "message": error.get("msg", "Invalid value."),
-        }
+        FieldError(_field_name(error.get("loc", [])), error.get("type", "invalid"), error.get("msg", "Invalid value."))
         for error in exc.errors
     ]
-    fields = ", ".join(sorted({e["field"] for e in errors if e["field"]})) or "request"
-    return api.create_response(request, {"detail": f"Invalid input: {fields}.", "errors": errors}, status=422)
+    fields = ", ".join(sorted({e.field for e in errors if e.field})) or "request"
+    return on_domain_error(request, DomainError(f"Invalid input: {fields}.", errors=errors))
 
 
 @api.exception_handler(DomainError)
@@ -136,17 +132,14 @@ def on_domain_error(request: HttpRequest, exc: DomainError):
 
 @api.exception_handler(AuthenticationError)
 def on_authentication_error(request: HttpRequest, exc: AuthenticationError):
-    body = {
-        "detail": "Authentication required: log in to the admin or send 'Authorization: Bearer <token>'.",
-        "errors": [{"field": None, "rule": "authentication", "message": "Not authenticated."}],
-    }
-    return api.create_response(request, body, status=401)
+    message = "Authentication required: log in to the admin or send 'Authorization: Bearer <token>'."
+    errors = [FieldError(None, "authentication", "Not authenticated.")]
+    return on_domain_error(request, DomainError(message, errors=errors, status=401))
 
 
 @api.exception_handler(Http404)
 def on_not_found(request: HttpRequest, exc: Http404):
-    body = {"detail": "Not found.", "errors": [{"field": None, "rule": "not_found", "message": "Not found."}]}
-    return api.create_response(request, body, status=404)
+    return on_domain_error(request, NotFoundError())
 
 
 @api.exception_handler(RequestDataTooBig)
@@ -160,5 +153,4 @@ def on_body_too_large(request: HttpRequest, exc: RequestDataTooBig):
 def on_http_error(request: HttpRequest, exc: HttpError):
     if isinstance(exc.__cause__, DomainError):  # raised by JsonBodyParser, wrapped by ninja
         return on_domain_error(request, exc.__cause__)
-    body = {"detail": str(exc), "errors": [{"field": None, "rule": "http", "message": str(exc)}]}
-    return api.create_response(request, body, status=exc.status_code)
+    return on_domain_error(request, DomainError(str(exc), rule="http", status=exc.status_code))
