@@ -5,6 +5,8 @@ The colours and series names are the ones the admin's interactive charts use
 (`frontend/calcboard/calculation_charts.js`), so an exported image and the page look alike.
 """
 
+from django.utils.html import escape
+
 # Image sizes the chart endpoints accept, in pixels; every size asked for is stored once.
 CHART_WIDTH_DEFAULT, CHART_WIDTH_MIN, CHART_WIDTH_MAX = 1200, 300, 4000
 CHART_HEIGHT_DEFAULT, CHART_HEIGHT_MIN, CHART_HEIGHT_MAX = 600, 200, 3000
@@ -25,7 +27,9 @@ def calculation_chart_options(*, name: str, series: dict[str, list], width: int,
     column, wct_name, wct_colour = WCT_SERIES
     return {
         "chart": {"type": "line", "width": width, "height": height, "animation": False},
-        "title": {"text": name},
+        # Highcharts reads text options as a subset of HTML and drops what looks like a tag: a
+        # name such as "Well 7 <base case>" is escaped so it is drawn as written.
+        "title": {"text": escape(name)},
         "xAxis": {"type": "datetime", "title": {"text": "Date"}},
         "yAxis": [
             {"title": {"text": "Rate, m³/day"}, "min": 0},

@@ -10,6 +10,12 @@ import { baseOptions, fetchDetail, summaryItems } from "./calculation_charts.js"
 const SUMMARY_COLUMNS = ["Rows", "First date", "Last date", "Cumulative oil", "Cumulative water",
   "Water cut, last", "Peak liquid rate", "Oil rate decline"];
 
+// Highcharts reads series names as a subset of HTML and drops what looks like a tag; run names
+// are escaped so "Well 7 <base case>" is shown as written.
+export function escapeMarkup(text) {
+  return String(text).replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
+}
+
 function dayMs(iso) {
   return Date.parse(`${iso}T00:00:00Z`);
 }
@@ -20,8 +26,9 @@ export function compareSeries(runs, details, colours) {
   runs.forEach((run, index) => {
     const rows = details[index].result || [];
     const colour = colours[index % colours.length];
-    oil.push({ id: `oil-${run.id}`, name: run.name, color: colour, data: rows.map((r) => [dayMs(r.date), r.oil]) });
-    wct.push({ id: `wct-${run.id}`, name: run.name, color: colour, data: rows.map((r) => [dayMs(r.date), r.wct * 100]) });
+    const name = escapeMarkup(run.name);
+    oil.push({ id: `oil-${run.id}`, name, color: colour, data: rows.map((r) => [dayMs(r.date), r.oil]) });
+    wct.push({ id: `wct-${run.id}`, name, color: colour, data: rows.map((r) => [dayMs(r.date), r.wct * 100]) });
   });
   return { oil, wct };
 }
