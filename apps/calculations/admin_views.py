@@ -71,10 +71,10 @@ class CalculationChartsAdminMixin:
 
     def get_actions(self, request: HttpRequest):
         # Added here rather than in `actions`, so a ModelAdmin's own list of actions keeps it.
+        # Whoever sees the list (the view permission) may compare; the page checks it again.
         actions = super().get_actions(request)
-        if self.has_view_permission(request):
-            action = CalculationChartsAdminMixin.compare_runs
-            actions["compare_runs"] = (action, "compare_runs", action.short_description)
+        action = CalculationChartsAdminMixin.compare_runs
+        actions["compare_runs"] = (action, "compare_runs", action.short_description)
         return actions
 
     @admin.action(description=f"Compare the selected runs ({COMPARE_MIN} to {COMPARE_MAX} finished)")
