@@ -73,7 +73,7 @@ def test_a_finished_runs_page_draws_three_charts_a_summary_and_a_log_axis(browse
     page.wait_for_function(
         "() => document.querySelectorAll('#cb-calc svg.highcharts-root').length === 3", timeout=CHARTS_TIMEOUT_MS
     )
-    assert page.locator("#cb-calc-progress").is_hidden()
+    assert page.locator("#cb-calc-progress").is_hidden() and page.locator("#cb-calc-error").is_hidden()
     assert series_count(page, "#cb-chart-rates") == 3
     assert series_count(page, "#cb-chart-wct") == 1
     assert series_count(page, "#cb-chart-cumulative") == 3
@@ -107,7 +107,7 @@ def test_a_finished_runs_page_draws_three_charts_a_summary_and_a_log_axis(browse
     assert page.evaluate("window.calcboardProduction.charts.rates.yAxis[0].logarithmic !== undefined")
     assert page.get_attribute("button[data-axis=logarithmic]", "aria-pressed") == "true"
     assert series_count(page, "#cb-chart-rates") == 3
-    page.screenshot(path=str(tmp_path / "calculation-log.png"), full_page=True)
+    page.locator("#cb-calc").screenshot(path=str(tmp_path / "calculation-log.png"))
     page.click("button[data-axis=linear]")
     assert page.evaluate("window.calcboardProduction.charts.rates.yAxis[0].logarithmic === undefined")
     assert page.get_attribute("button[data-axis=logarithmic]", "aria-pressed") == "false"
@@ -136,10 +136,10 @@ def test_a_running_runs_page_shows_progress_then_the_charts_without_a_reload(
         "() => document.querySelectorAll('#cb-calc svg.highcharts-root').length === 3", timeout=WORKER_TIMEOUT_MS
     )
     assert page.evaluate("window.__sameDocument") == "yes"  # never reloaded
-    assert page.locator("#cb-calc-progress").is_hidden()
+    assert page.locator("#cb-calc-progress").is_hidden() and page.locator("#cb-calc-error").is_hidden()
     assert series_count(page, "#cb-chart-rates") == 3
     assert page.locator("#cb-calc-summary dd").first.inner_text() == "1,827"
-    page.screenshot(path=str(tmp_path / "calculation-finished-live.png"), full_page=True)
+    page.locator("#cb-calc").screenshot(path=str(tmp_path / "calculation-finished-live.png"))
     assert page.errors == []
     page.context.close()
 
@@ -165,6 +165,7 @@ def test_compare_overlays_two_runs_from_the_list(browser, daphne, staff, tmp_pat
         """() => ["oil", "wct"].map((name) => window.calcboardCompare[name].series.map((s) => s.color))"""
     )
     assert colours[0] == colours[1] and len(set(colours[0])) == 2  # one colour per run, in both charts
+    assert page.locator("#cb-compare-error").is_hidden()
     rows = page.locator("#cb-compare-summary tbody tr th").all_inner_texts()
     assert rows == ["Base case", "Infill <2026>"]
     page.screenshot(path=str(tmp_path / "compare.png"), full_page=True)
