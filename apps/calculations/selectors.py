@@ -130,10 +130,15 @@ def calculation_detail_json(*, calculation_id: int, fields: Iterable[str] = ()) 
 def _summary_sql() -> str:
     """The summary figures of one run as a JSON object, in one statement.
 
-    One pass over the run's rows aggregates the counts, sums and mean; the first, last and
-    peak rows are index lookups on (calculation_id, date) or one top-1 scan. A row stands for
-    the days until the next row: `lag` days, and the last row only up to `date_fin`
-    inclusive, so the cumulative volumes cover exactly the period of the run.
+    One pass over the run's rows aggregates the counts, sums, mean and peak; the first and
+    last rows are index lookups on (calculation_id, date). The peak and its date come from the
+    same pass as `max(ARRAY[liquid, -days since 1970])`: arrays compare element by element,
+    so the highest rate wins and, among equal rates, the earliest date; a separate top-1
+    query would scan the rows a second time (it cost as much as the rest of the summary,
+    bench/calculations_summary.py).
+
+    A row stands for the days until the next row: `lag` days, and the last row only up to
+    `date_fin` inclusive, so the cumulative volumes cover exactly the period of the run.
     """
     calculations = Calculation._meta.db_table
     rows = CalculationRow._meta.db_table
@@ -145,7 +150,8 @@ def _summary_sql() -> str:
                    sum(r.oil * least(c.lag, c.date_fin - r.date + 1)) AS cumulative_oil,
                    sum(r.water * least(c.lag, c.date_fin - r.date + 1)) AS cumulative_water,
                    sum(r.liquid * least(c.lag, c.date_fin - r.date + 1)) AS cumulative_liquid,
-                   avg(r.wct) AS wct_mean
+                   avg(r.wct) AS wct_mean,
+                   max(ARRAY[r.liquid, (DATE '1970-01-01' - r.date)::float8]) AS peak
               FROM {calculations} c JOIN {rows} r ON r.calculation_id = c.id
              WHERE c.id = %(id)s
         )
@@ -159,8 +165,8 @@ def _summary_sql() -> str:
                    'wct_first', f.wct,
                    'wct_last', l.wct,
                    'wct_mean', t.wct_mean,
-                   'peak_liquid', p.liquid,
-                   'peak_liquid_date', p.date,
+                   'peak_liquid', t.peak[1],
+                   'peak_liquid_date', DATE '1970-01-01' - t.peak[2]::integer,
                    'oil_decline', CASE WHEN f.oil > 0 THEN (f.oil - l.oil) / f.oil * 100 END
                )::text
           FROM totals t
@@ -168,8 +174,6 @@ def _summary_sql() -> str:
                               WHERE calculation_id = %(id)s ORDER BY date LIMIT 1) f ON true
           LEFT JOIN LATERAL (SELECT wct, oil FROM {rows}
                               WHERE calculation_id = %(id)s ORDER BY date DESC LIMIT 1) l ON true
-          LEFT JOIN LATERAL (SELECT liquid, date FROM {rows}
-                              WHERE calculation_id = %(id)s ORDER BY liquid DESC, date LIMIT 1) p ON true
          WHERE t.rows > 0
     """
 
