@@ -200,3 +200,19 @@ def test_deleting_a_run_deletes_its_images(api_client, export_server, finished):
     api_client.get(chart_url(finished.pk, "png", width=600, height=300))
     finished.delete()
     assert not CalculationChart.objects.exists()
+
+
+def test_the_chart_source_refuses_unknown_and_unfinished_runs_by_itself(make_calculation):
+    from apps.calculations.selectors import calculation_chart_source
+    from apps.core.errors import DomainError, NotFoundError
+
+    with pytest.raises(NotFoundError):
+        calculation_chart_source(calculation_id=987_654_321)
+    with pytest.raises(DomainError) as caught:
+        calculation_chart_source(calculation_id=make_calculation(status=CalculationStatus.RUNNING).pk)
+    assert caught.value.status == 409
+
+
+def test_a_stored_image_names_its_run_type_and_size(api_client, export_server, finished):
+    api_client.get(chart_url(finished.pk, "svg", width=700, height=350))
+    assert str(CalculationChart.objects.get()) == f"{finished.pk} 700x350.svg"
