@@ -59,6 +59,22 @@ function renderSummary(table, runs, details) {
   table.hidden = false;
 }
 
+// Zooming one chart zooms the other to the same dates (and "Reset zoom" resets both).
+export function syncZoom(charts) {
+  for (const chart of charts) {
+    chart.xAxis[0].update({
+      events: {
+        afterSetExtremes(event) {
+          if (event.trigger === "sync") return;
+          for (const other of charts) {
+            if (other !== chart) other.xAxis[0].setExtremes(event.userMin, event.userMax, true, false, { trigger: "sync" });
+          }
+        },
+      },
+    }, false);
+  }
+}
+
 export async function start() {
   const node = document.getElementById("cb-compare-config");
   if (!node) return null;
@@ -85,6 +101,7 @@ export async function start() {
     tooltip: { shared: true, xDateFormat: "%Y-%m-%d", valueDecimals: 2, valueSuffix: " %" },
     series: series.wct,
   });
+  syncZoom([oil, wct]);
   renderSummary(document.getElementById("cb-compare-summary"), runs, details);
   window.calcboardCompare = { oil, wct };
   return window.calcboardCompare;

@@ -165,6 +165,15 @@ def test_compare_overlays_two_runs_from_the_list(browser, daphne, staff, tmp_pat
         """() => ["oil", "wct"].map((name) => window.calcboardCompare[name].series.map((s) => s.color))"""
     )
     assert colours[0] == colours[1] and len(set(colours[0])) == 2  # one colour per run, in both charts
+    # Zooming the oil chart zooms the water cut chart to the same dates.
+    zoomed = page.evaluate(
+        """() => {
+            const { oil, wct } = window.calcboardCompare;
+            oil.xAxis[0].setExtremes(Date.UTC(2023, 0, 1), Date.UTC(2024, 0, 1));
+            return [wct.xAxis[0].getExtremes().min, wct.xAxis[0].getExtremes().max];
+        }"""
+    )
+    assert zoomed == [1672531200000, 1704067200000]
     assert page.locator("#cb-compare-error").is_hidden()
     rows = page.locator("#cb-compare-summary tbody tr th").all_inner_texts()
     assert rows == ["Base case", "Infill <2026>"]
