@@ -89,7 +89,7 @@ def calculation_detail_endpoint(
     fields: DetailFields = Query(
         None,
         description="Comma-separated optional fields: `name`, `duration`, `summary`.",
-        examples=["name,duration,summary"],
+        example="name,duration,summary",
     ),
 ):
     """`result` is null until the run has finished; a failed run carries its `error`."""
