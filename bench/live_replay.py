@@ -102,7 +102,7 @@ def main() -> int:
     livekit.database_recreate()
     try:
         token = livekit.bench_token()
-        with livekit.daphne(env) as base:
+        with livekit.front_door(env) as base:
             result = asyncio.run(measure(base, token, events=args.events))
         floor_seconds = asyncio.run(redis_floor(events=args.events))
     finally:

@@ -14,14 +14,14 @@ from django.utils.cache import patch_vary_headers
 from apps.accounts.permissions import view_requires
 from apps.charts.models import Function
 from apps.charts.selectors import function_image, function_image_hash, function_image_url
-from apps.core.errors import DomainError
+from apps.core.errors import DomainError, error_response
 
 IMMUTABLE = "private, max-age=31536000, immutable"
 REVALIDATE = "private, no-cache"
 
 
 def _error(status: int, rule: str, message: str) -> JsonResponse:
-    return JsonResponse(DomainError(message, rule=rule, status=status).as_body(), status=status)
+    return error_response(DomainError(message, rule=rule, status=status))
 
 
 def chart_png_response(request: HttpRequest, *, function_id: int, immutable: bool) -> HttpResponse:

@@ -31,7 +31,7 @@ from apps.live.routing import websocket_urlpatterns
 from apps.live.selectors import live_model
 from project.api import api
 from tests.conftest import permissions_grant
-from tests.security.conftest import SAMPLE_BY_CONVERTER, VALID_BODIES, Route, all_routes, assert_error
+from tests.security.conftest import SAMPLE_BY_CONVERTER, VALID_BODIES, Reply, Route, all_routes, assert_error
 
 ROUTES = all_routes()
 
@@ -463,3 +463,25 @@ async def test_a_viewer_may_subscribe_to_every_stream(stream, django_user_model)
     await ws.send_json_to({"action": "subscribe", "stream": stream})
     assert await ws.receive_json_from(timeout=5) == {"type": "subscribed", "stream": stream}
     await ws.disconnect()
+
+
+# --- the same walk through the front door ------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_through_the_proxy_every_api_operation_answers_401_and_every_admin_page_the_login(front_door):
+    """What a stranger on the network gets: the proxy, gunicorn and the real middleware stack,
+    with no test client shortcut (CSRF enforced, as for a browser or curl)."""
+    import httpx
+
+    with httpx.Client(base_url=front_door.base_url) as client:
+        for method, url in OPERATIONS:
+            body = None if method == "GET" else json.dumps(VALID_BODIES[url])
+            response = client.request(method, url, content=body, headers={"Content-Type": "application/json"})
+            assert_error(Reply(response), 401, field=None, rule="authentication")
+        for route in ADMIN_ROUTES:
+            response = client.get(route.url)
+            assert response.status_code == 302, (route.url, response.status_code)
+            assert response.headers["Location"].startswith("/admin/login/?next="), route.url
+        for route in CHART_ROUTES:
+            assert_error(Reply(client.get(route.url)), 401, rule="authentication")
