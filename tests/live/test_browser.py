@@ -386,7 +386,7 @@ def test_the_widget_replays_what_it_missed_while_the_server_was_away(browser, te
     from apps.calculations.services import calculation_fail, calculation_run
     from apps.charts.services import function_fail
 
-    server = Daphne(test_db_name, name="daphne-replay")
+    server = FrontDoor(test_db_name, name="replay")
     try:
         run = Calculation.objects.create(
             name="missed run", date_start="2025-01-01", date_fin="2025-03-31", lag=1, status="queued"
@@ -416,7 +416,7 @@ def test_the_widget_replays_what_it_missed_while_the_server_was_away(browser, te
         # While nobody is connected: a run goes all the way to finished, a chart fails.
         in_thread(calculation_run, calculation_id=run.pk)
         in_thread(function_fail, function_id=function.pk, error="Export server said: gone (HTTP 503)")
-        server = Daphne(test_db_name, name="daphne-replay", port=port)
+        server = FrontDoor(test_db_name, name="replay", port=port)
         for page in pages:
             wait_connected(page, timeout=40_000)
 
