@@ -43,7 +43,9 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 STANDINS = ROOT / "docker" / "standins"
 CACHE = Path(os.environ.get("CALCBOARD_SMOKE_CACHE", "/var/cache/calcboard-smoke"))
+MINBASE_IMAGE = "localhost/calcboard-standin/debian-minbase:bookworm"
 BASE_IMAGE = "localhost/calcboard-standin/debian:bookworm"
+HOST_TRUST = Path("/etc/ssl/certs/ca-certificates.crt")
 BASE_TARBALL = CACHE / "debian-bookworm-minbase.tar"
 # Repository name of an official image -> the stand-in folder that replaces it.
 STANDIN_FOR = {"debian": "debian", "python": "python", "node": "node", "postgres": "postgres",
@@ -173,11 +175,36 @@ def check_podman_runs_containers() -> None:
 
 # --- base and stand-in images -----------------------------------------------------------
 
-def base_image() -> None:
-    """Debian 12 minbase, debootstrapped once (cached as a tarball) and imported."""
-    if image_exists(BASE_IMAGE):
-        log(f"{BASE_IMAGE}: cached")
-        return
+def base_image(workdir: Path) -> None:
+    """Debian 12 minbase, debootstrapped once (cached as a tarball) and imported, plus the
+    host's certificate authorities (see trust_layer)."""
+    if image_exists(MINBASE_IMAGE):
+        log(f"{MINBASE_IMAGE}: cached")
+    else:
+        minbase_image()
+    trust_layer(workdir)
+
+
+def trust_layer(workdir: Path) -> None:
+    """The base every stand-in builds on: minbase plus the host's CA bundle, trusted by apt,
+    pip, npm and Python alike. The registries are reached through whatever TLS setup the host
+    trusts (here a proxy with its own authority); a container with Debian's bundle alone would
+    refuse PyPI and npm. A cached layer unless the host's bundle changed."""
+    context = workdir / "trust"
+    context.mkdir()
+    shutil.copyfile(HOST_TRUST, context / "host-trust.crt")
+    (context / "Dockerfile").write_text(
+        f"FROM {MINBASE_IMAGE}\n"
+        "COPY host-trust.crt /usr/local/share/ca-certificates/host-trust.crt\n"
+        "RUN mkdir -p /etc/ssl/certs && cp /usr/local/share/ca-certificates/host-trust.crt /etc/ssl/certs/ca-certificates.crt\n"
+        "ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt PIP_CERT=/etc/ssl/certs/ca-certificates.crt "
+        "REQUESTS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt\n"
+    )
+    run(["podman", "build", "--pull=never", "--layers", "-q", "-t", BASE_IMAGE, str(context)], capture=True)
+    log(f"{BASE_IMAGE}: minbase + the host's CA bundle")
+
+
+def minbase_image() -> None:
     if not BASE_TARBALL.exists():
         rootfs = CACHE / "rootfs.tmp"
         shutil.rmtree(rootfs, ignore_errors=True)
@@ -200,9 +227,9 @@ def base_image() -> None:
         run(["tar", "-C", str(rootfs), "--numeric-owner", "-cf", str(partial), "."])
         partial.rename(BASE_TARBALL)
         shutil.rmtree(rootfs)
-    log(f"podman import {BASE_TARBALL.name} {BASE_IMAGE}")
+    log(f"podman import {BASE_TARBALL.name} {MINBASE_IMAGE}")
     run(["podman", "import", "--change", 'CMD ["bash"]', "--change", "ENV LANG=C.UTF-8",
-         str(BASE_TARBALL), BASE_IMAGE], capture=True)
+         str(BASE_TARBALL), MINBASE_IMAGE], capture=True)
 
 
 @dataclass(frozen=True)
@@ -431,6 +458,27 @@ def state_of(container: str) -> State:
     return State(data["State"]["Status"], data["State"]["ExitCode"], health)
 
 
+def seconds(duration: str | int | float | None, default: float) -> float:
+    """Compose durations: 15s, 1m30s, 500ms, 1h."""
+    if duration is None:
+        return default
+    if isinstance(duration, (int, float)):
+        return float(duration)
+    units = {"h": 3600, "m": 60, "s": 1, "ms": 0.001, "us": 1e-6}
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|us|h|m|s)", duration)
+    if not parts:
+        raise SmokeError(f"cannot read the duration {duration!r}")
+    return sum(float(number) * units[unit] for number, unit in parts)
+
+
+def health_budget(service: dict) -> float:
+    """How long compose gives a container before it is unhealthy: the start period, then
+    `retries` failed checks `interval` apart (Docker's defaults where compose is silent)."""
+    check = service.get("healthcheck") or {}
+    return (seconds(check.get("start_period"), 0) + int(check.get("retries", 3)) * seconds(check.get("interval"), 30)
+            + seconds(check.get("timeout"), 30))
+
+
 def logs_tail(container: str, lines: int = 40) -> str:
     result = run(["podman", "logs", "--tail", str(lines), container], check=False, capture=True)
     return (result.stdout + result.stderr).decode(errors="replace")
@@ -488,11 +536,14 @@ def start_in_order(stack: Stack, compose: dict, timer_log=log) -> None:
             if state.status != "running":
                 raise SmokeError(f"{name} is {state.status} (exit {state.exit_code}):\n{logs_tail(container)}")
             if state.health and state.health != "healthy":
+                # Checked every 2 s rather than every `interval`, so a service counts as
+                # unhealthy only once compose's own budget for it has run out.
                 result = run(["podman", "healthcheck", "run", container], check=False, capture=True)
                 health = state_of(container).health
-                if health == "unhealthy":
-                    raise SmokeError(f"{name} is unhealthy: {(result.stdout + result.stderr).decode(errors='replace')}"
-                                     f"\n{logs_tail(container)}")
+                waited = time.monotonic() - start_time[name]
+                if health != "healthy" and waited > health_budget(services[name]):
+                    raise SmokeError(f"{name} is unhealthy after {waited:.0f} s: "
+                                     f"{(result.stdout + result.stderr).decode(errors='replace')}\n{logs_tail(container)}")
                 if health == "healthy":
                     timer_log(f"{name} healthy after {time.monotonic() - start_time[name]:.1f} s")
                 else:
@@ -593,7 +644,7 @@ async def drive(stack: Stack) -> None:
                     raise SmokeError(f"{kind} {pk} ended {statuses[-1]}")
 
         detail = (await http.get(f"/api/calculations/{calculation_id}")).json()
-        rows = detail.get("rows") or detail.get("results") or []
+        rows = detail.get("result") or []
         if detail.get("status") != "finished" or not rows or set(rows[0]) < {"date", "liquid", "oil", "water", "wct"}:
             raise SmokeError(f"GET /api/calculations/{calculation_id}: {json.dumps(detail)[:500]}")
         log(f"calculation {calculation_id}: finished, {len(rows)} rows")
@@ -659,7 +710,7 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix=f"calcboard-smoke-{run_id}-"))
     try:
         with timer.phase("base image (debootstrap, cached)"), cache_lock():
-            base_image()
+            base_image(workdir)
             check_podman_runs_containers()
         with timer.phase("project copy and .env"):
             project = project_copy(workdir)
