@@ -119,6 +119,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# ensure_admin refuses the example password and any that fails the validators above (True in
+# production settings); locally `admin-change-me` is fine.
+ADMIN_PASSWORD_STRICT = False
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True

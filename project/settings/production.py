@@ -30,6 +30,8 @@ if not ALLOWED_HOSTS:
     )
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
+ADMIN_PASSWORD_STRICT = True
+
 # The container's health probe is answered before host validation and the HTTPS redirect.
 MIDDLEWARE = ["project.health.HealthzMiddleware", *MIDDLEWARE]
 
