@@ -398,14 +398,18 @@ class Stack:
 
 def write_env(project: Path) -> tuple[dict[str, str], dict[str, int]]:
     """.env.example with its blanks filled: a fresh random value for every secret (a *PASSWORD
-    or *SECRET_KEY), a free port for every *_PUBLISHED_PORT. Returns the values and the ports."""
+    or *SECRET_KEY) and a free port for every *_PUBLISHED_PORT that .env.example or compose.yml
+    names, commented out or not (a default such as 8443 would meet another stack). Returns the
+    values and the ports."""
+    compose_text = (project / "compose.yml").read_text()
+    port_keys = set(re.findall(r"\$\{(\w+_PUBLISHED_PORT)\b", compose_text))
     lines: list[str] = []
     env: dict[str, str] = {}
     ports: dict[str, int] = {}
     for line in (project / ".env.example").read_text().splitlines():
-        match = re.match(r"^([A-Z][A-Z0-9_]*)=(.*)$", line)
-        if match:
-            key, value = match[1], match[2].strip()
+        match = re.match(r"^(#\s*)?([A-Z][A-Z0-9_]*)=(.*)$", line)
+        if match and (match[1] is None or match[2] in port_keys):
+            key, value = match[2], match[3].strip()
             if key.endswith("_PUBLISHED_PORT"):
                 ports[key] = free_port(taken=set(ports.values()))
                 value = str(ports[key])
@@ -416,8 +420,12 @@ def write_env(project: Path) -> tuple[dict[str, str], dict[str, int]]:
             env[key] = value
             line = f"{key}={value}"
         lines.append(line)
+    for key in sorted(port_keys - set(ports)):
+        ports[key] = free_port(taken=set(ports.values()))
+        env[key] = str(ports[key])
+        lines.append(f"{key}={ports[key]}")
     if "WEB_PUBLISHED_PORT" not in ports:
-        raise SmokeError(".env.example has no WEB_PUBLISHED_PORT: the smoke cannot pick the front door's port")
+        raise SmokeError("neither .env.example nor compose.yml names WEB_PUBLISHED_PORT: where is the front door?")
     (project / ".env").write_text("\n".join(lines) + "\n")
     return env, ports
 
