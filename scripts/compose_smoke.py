@@ -330,6 +330,17 @@ def needed_images(compose: dict, project: Path, env: dict[str, str]) -> list[Nee
     return list(needed.values())
 
 
+def image_builders(compose: dict, env: dict[str, str]) -> list[str]:
+    """One service per image that compose builds. podman-compose builds an image once for
+    every service naming it (six parallel builds of calcboard-app); one at a time, the later
+    builds reuse the earlier ones' layers (the proxy's stages share the app's builder)."""
+    first: dict[str, str] = {}
+    for name, service in compose["services"].items():
+        if service.get("build") is not None:
+            first.setdefault(interpolate(service.get("image", name), env), name)
+    return list(first.values())
+
+
 def standin_images(needed: list[Needed]) -> None:
     built: dict[str, str] = {}
     for item in needed:
@@ -390,6 +401,21 @@ class Stack:
         return run([str(Path(sys.executable).parent / "podman-compose"), "-p", self.name,
                     "--env-file", str(self.project / ".env"), "-f", str(self.project / "compose.yml"), *args],
                    capture=capture, check=check, cwd=self.project)
+
+    def build(self, *args: str, log_file: Path) -> None:
+        """podman-compose build, its (long) output in log_file; the tail of it on failure."""
+        with open(log_file, "wb") as output:
+            result = subprocess.run(
+                [str(Path(sys.executable).parent / "podman-compose"), "-p", self.name, "--env-file",
+                 str(self.project / ".env"), "-f", str(self.project / "compose.yml"), "build", *args],
+                env=ENV, cwd=self.project, stdout=output, stderr=subprocess.STDOUT,
+            )
+        text = log_file.read_text(errors="replace")
+        built = re.findall(r"Successfully tagged (\S+)", text)
+        if result.returncode != 0 or not built:
+            raise SmokeError(f"podman-compose build {args[0]} exited {result.returncode}:\n"
+                             + "\n".join(text.splitlines()[-80:]))
+        log(f"{args[0]}: built {', '.join(sorted(set(built)))}")
 
     @property
     def url(self) -> str:
@@ -528,7 +554,7 @@ def start_in_order(stack: Stack, compose: dict, timer_log=log) -> None:
                  and all(holds(dep, cond) for dep, cond in depends(services[name]).items())]
         if ready:
             timer_log(f"up -d --no-deps {' '.join(ready)}")
-            stack.compose("up", "-d", "--no-deps", *ready, capture=True)
+            stack.compose("up", "-d", "--no-build", "--no-deps", *ready, capture=True)
             for name in ready:
                 started[name] = container_of(stack, name)
                 start_time[name] = time.monotonic()
@@ -733,7 +759,8 @@ def main() -> int:
             standin_images(needed)
         with timer.phase("project images (podman-compose build)"):
             build_args = [f"--build-arg={n.build_arg}={n.tag}" for n in needed if n.build_arg]
-            stack.compose("build", *build_args)
+            for service in image_builders(compose, env):
+                stack.build(service, *build_args, log_file=workdir / f"build-{service}.log")
         with timer.phase("start in dependency order, wait for health"):
             start_in_order(stack, compose)
         with timer.phase("drive the front door"):
