@@ -113,7 +113,7 @@ def web_tier_start():
     ports; returns it and the proxy's base URL (what clients use)."""
     from tests.processes import FrontDoor
 
-    door = FrontDoor(DB_NAME, extra_env=ENV, name="bench-calculations")
+    door = FrontDoor(DB_NAME, extra_env=ENV, name="bench-calculations", web_workers=None)
     return door, door.base_url
 
 

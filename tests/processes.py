@@ -149,7 +149,7 @@ class FrontDoor:
         extra_env: dict[str, str] | None = None,
         name: str = "front",
         port: int | None = None,
-        web_workers: int = 2,
+        web_workers: int | None = 2,
     ) -> None:
         self.port = port or free_port()
         self.web_port, self.ws_port = free_port(), free_port()
@@ -161,7 +161,8 @@ class FrontDoor:
             "WEB_PORT": str(self.port),
             "WEB_APP_PORT": str(self.web_port),
             "WS_APP_PORT": str(self.ws_port),
-            "WEB_WORKERS": str(web_workers),
+            # Two sync workers are plenty for a test; None keeps the default (2 x cores + 1).
+            "WEB_WORKERS": str(web_workers or ""),
             "PROXY_VAR_DIR": str(self.var_dir),
             "PROXY_WORKER_PROCESSES": "1",
             # Playwright's sync API runs an event loop in the test process, which then sets
