@@ -33,6 +33,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -473,6 +474,7 @@ class State:
     status: str        # created / running / exited ...
     exit_code: int
     health: str        # "" when the service has no health check
+    restarts: int
 
 
 def container_of(stack: Stack, service: str) -> str:
@@ -489,7 +491,14 @@ def state_of(container: str) -> State:
     health = (data["State"].get("Health") or data["State"].get("Healthcheck") or {}).get("Status", "")
     if not data["Config"].get("Healthcheck"):
         health = ""
-    return State(data["State"]["Status"], data["State"]["ExitCode"], health)
+    return State(data["State"]["Status"], data["State"]["ExitCode"], health, data.get("RestartCount", 0))
+
+
+def health_check(container: str) -> str:
+    """Runs the container's own health check once; podman keeps the state (retries, start
+    period). Returns what the check printed."""
+    result = run(["podman", "healthcheck", "run", container], check=False, capture=True)
+    return (result.stdout + result.stderr).decode(errors="replace").strip()
 
 
 def seconds(duration: str | int | float | None, default: float) -> float:
@@ -558,7 +567,7 @@ def start_in_order(stack: Stack, compose: dict, timer_log=log) -> None:
             for name in ready:
                 started[name] = container_of(stack, name)
                 start_time[name] = time.monotonic()
-        pending = []
+        pending, checking = [], []
         for name, container in started.items():
             state = state_of(container)
             if name in one_shot:
@@ -567,21 +576,24 @@ def start_in_order(stack: Stack, compose: dict, timer_log=log) -> None:
                 if state.status != "exited":
                     pending.append(name)
                 continue
-            if state.status != "running":
-                raise SmokeError(f"{name} is {state.status} (exit {state.exit_code}):\n{logs_tail(container)}")
+            if state.status != "running" or state.restarts:
+                raise SmokeError(f"{name} is {state.status} (exit {state.exit_code}, restarted {state.restarts} "
+                                 f"times):\n{logs_tail(container)}")
             if state.health and state.health != "healthy":
-                # Checked every 2 s rather than every `interval`, so a service counts as
-                # unhealthy only once compose's own budget for it has run out.
-                result = run(["podman", "healthcheck", "run", container], check=False, capture=True)
-                health = state_of(container).health
-                waited = time.monotonic() - start_time[name]
-                if health != "healthy" and waited > health_budget(services[name]):
-                    raise SmokeError(f"{name} is unhealthy after {waited:.0f} s: "
-                                     f"{(result.stdout + result.stderr).decode(errors='replace')}\n{logs_tail(container)}")
-                if health == "healthy":
-                    timer_log(f"{name} healthy after {time.monotonic() - start_time[name]:.1f} s")
-                else:
-                    pending.append(name)
+                checking.append(name)
+        # Checked every 2 s rather than every `interval` (in parallel: one check can take its
+        # whole timeout), so a service counts as unhealthy only once compose's own budget for
+        # it has run out.
+        with ThreadPoolExecutor(max_workers=max(1, len(checking))) as pool:
+            said = dict(zip(checking, pool.map(health_check, [started[n] for n in checking])))
+        for name in checking:
+            waited = time.monotonic() - start_time[name]
+            if state_of(started[name]).health == "healthy":
+                timer_log(f"{name} healthy after {waited:.1f} s")
+            elif waited > health_budget(services[name]):
+                raise SmokeError(f"{name} is unhealthy after {waited:.0f} s: {said[name]}\n{logs_tail(started[name])}")
+            else:
+                pending.append(name)
         if len(started) == len(services) and not pending:
             return
         if time.monotonic() > deadline:
@@ -729,6 +741,14 @@ def front_door_of(compose: dict) -> str:
     return publishing[0]
 
 
+def stack_volumes(stack: Stack) -> list[str]:
+    ids = podman_output("ps", "-a", "-q", "--filter", f"label=io.podman.compose.project={stack.name}").split()
+    if not ids:
+        return []
+    return sorted({mount["Name"] for data in json.loads(podman_output("inspect", *ids))
+                   for mount in data.get("Mounts", []) if mount.get("Type") == "volume" and mount.get("Name")})
+
+
 # --- main ---------------------------------------------------------------------------------
 
 def main() -> int:
@@ -772,7 +792,12 @@ def main() -> int:
     finally:
         if stack is not None and not options.keep:
             with timer.phase("down (containers, volumes, networks)"):
+                volumes = stack_volumes(stack)
                 stack.compose("down", "-v", "-t", "10", capture=True, check=False)
+                # podman-compose's down -v removes the named volumes only; the anonymous ones
+                # (an image's VOLUME, such as redis's /data) stay behind without this.
+                for volume in volumes:
+                    run(["podman", "volume", "rm", "-f", volume], check=False, capture=True)
                 leftovers = podman_output("ps", "-a", "-q", "--filter", f"label=io.podman.compose.project={stack.name}")
                 if leftovers.strip():
                     failure = failure or f"containers left after down: {leftovers.split()}"
