@@ -607,8 +607,8 @@ def start_in_order(stack: Stack, compose: dict, timer_log=log) -> None:
 
 async def drive(stack: Stack) -> None:
     """What a user does, through the published port only."""
-    origin = f"http://localhost:{stack.port}"
-    async with httpx.AsyncClient(base_url=stack.url, timeout=30, headers={"Host": f"localhost:{stack.port}"}) as http:
+    origin = stack.url  # 127.0.0.1 is in .env.example's DJANGO_ALLOWED_HOSTS
+    async with httpx.AsyncClient(base_url=stack.url, timeout=30) as http:
         health = await http.get("/healthz")
         if health.status_code != 200:
             raise SmokeError(f"GET /healthz answered {health.status_code}: {health.text[:500]}")
@@ -636,8 +636,7 @@ async def drive(stack: Stack) -> None:
 
         cookie = "; ".join(f"{k}={v}" for k, v in http.cookies.items())
         ws_url = f"ws://127.0.0.1:{stack.port}/ws/events/"
-        async with websockets.connect(ws_url, origin=origin, additional_headers={"Cookie": cookie,
-                                      "Host": f"localhost:{stack.port}"}) as ws:
+        async with websockets.connect(ws_url, origin=origin, additional_headers={"Cookie": cookie}) as ws:
             for stream in ("calculations", "functions"):
                 await ws.send(json.dumps({"action": "subscribe", "stream": stream}))
                 reply = json.loads(await asyncio.wait_for(ws.recv(), 10))
