@@ -77,6 +77,10 @@ class ListPage:
     next_cursor: str | None
     prev_cursor: str | None
 
+    def paging(self) -> dict[str, Any]:
+        """Every field but the rows, for an answer that puts its rows under another name."""
+        return {name: value for name, value in vars(self).items() if name != "results"}
+
 
 def statuses_parse(*, value: str | None, model: type[Model]) -> tuple[str, ...]:
     """`"queued, failed"` -> ("queued", "failed") in the model's order; blanks are ignored and
@@ -119,6 +123,8 @@ def _cursor_read(*, cursor: str, ordering_name: str, ordering: ListOrdering) -> 
         data = signing.loads(cursor, salt=_CURSOR_SALT)
     except signing.BadSignature as exc:
         raise _cursor_error("cursor is not one this API issued (use next_cursor or prev_cursor as given).") from exc
+    if not isinstance(data, dict):
+        raise _cursor_error("cursor is malformed.")
     if data.get("o") != ordering_name:
         raise DomainError(
             f"This cursor was made for ordering={data.get('o')}; send that ordering with it, or start again "
@@ -211,9 +217,10 @@ def list_page(
         queryset = queryset.filter(search)
 
     # The count: exact from the counters, or capped when a search makes counting a scan.
+    per_status = status_counts(model=model)
+    rows_in_table = sum(per_status.values())
     if search is None:
-        per_status = status_counts(model=model)
-        count = sum(per_status.get(status, 0) for status in chosen) if chosen else sum(per_status.values())
+        count = sum(per_status.get(status, 0) for status in chosen) if chosen else rows_in_table
         lower_bound = False
     else:
         counted = (queryset.filter(status__in=chosen) if chosen else queryset).order_by()
@@ -234,8 +241,11 @@ def list_page(
         rows = rows[:per_page]
         if not forward:
             rows.reverse()
-        if not rows:  # nothing left that way: a cursor back the other way from the same spot
-            back = _cursor_make(ordering=ordering, key=key, pk=pk, forward=not forward)
+        if not rows:
+            # Nothing left that way (rows deleted since): a cursor back the other way that
+            # includes the row at the position itself, by moving the position one id past it.
+            descending_back = spec.descending == (not forward)
+            back = _cursor_make(ordering=ordering, key=key, pk=pk + 1 if descending_back else pk - 1, forward=not forward)
             return ListPage([], count, lower_bound, pages, None, None if forward else back, back if forward else None)
         after_last = cursor_for(rows[-1], forward=True) if (more or not forward) else None
         before_first = cursor_for(rows[0], forward=False) if (more or forward) else None
@@ -243,7 +253,7 @@ def list_page(
 
     offset = offset or 0
     page = offset // per_page + 1
-    if not lower_bound and offset >= count:
+    if offset >= (rows_in_table if lower_bound else count):
         # Past the end: no query, so no giant OFFSET reaches PostgreSQL.
         return ListPage([], count, lower_bound, pages, page, None, None)
     if not lower_bound and offset + per_page / 2 > count - offset - per_page / 2:
