@@ -5,8 +5,9 @@ migration (`status_count_triggers_sql`): one AFTER trigger per INSERT, UPDATE, D
 (statement level, with transition tables, so a bulk write costs one aggregate, not one call
 per row) and TRUNCATE. It appends one delta per status the statement changed.
 
-`core_status_count_compact(table)` folds a table's deltas into one row per status. Triggers
-call it for about one statement in 32, so a read sums a few dozen rows. It takes a
+`core_status_count_compact(table)` folds a table's deltas into one row per status. A trigger
+calls it once the table has more than COMPACT_ABOVE delta rows, so a read sums at most a few
+dozen rows (a deterministic rule: tests see exactly when it happens). It takes a
 transaction-level advisory lock first and skips if another transaction is compacting, so
 two compactions never delete the same rows; it only runs under READ COMMITTED, where its
 DELETE sees what an earlier compaction committed.
@@ -14,7 +15,7 @@ DELETE sees what an earlier compaction committed.
 Migrations import these strings: change them only together with a new migration.
 """
 
-COMPACT_EVERY = 32  # statements, on average
+COMPACT_ABOVE = 64  # delta rows of one table
 
 FUNCTIONS_SQL = f"""
 CREATE FUNCTION core_status_count_compact(target text) RETURNS void LANGUAGE plpgsql AS $$
@@ -32,6 +33,8 @@ END
 $$;
 
 CREATE FUNCTION core_status_count_record() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    written bigint;
 BEGIN
     IF TG_OP = 'INSERT' THEN
         INSERT INTO core_statuscount (table_name, status, n)
@@ -51,7 +54,9 @@ BEGIN
         DELETE FROM core_statuscount WHERE table_name = TG_TABLE_NAME;
         RETURN NULL;
     END IF;
-    IF random() < 1.0 / {COMPACT_EVERY} THEN
+    GET DIAGNOSTICS written = ROW_COUNT;
+    IF written > 0
+       AND (SELECT count(*) FROM core_statuscount WHERE table_name = TG_TABLE_NAME) > {COMPACT_ABOVE} THEN
         PERFORM core_status_count_compact(TG_TABLE_NAME);
     END IF;
     RETURN NULL;

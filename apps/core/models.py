@@ -11,8 +11,8 @@ class StatusCount(models.Model):
     (migration `0001_list_counters` and the apps' `..._list_counters`) append one signed delta
     per status and statement, so every write path keeps the counts exact: the ORM, bulk
     `update()`, admin actions, raw SQL, `COPY`, `TRUNCATE`. Deltas are only ever inserted, so
-    concurrent writers never wait on a shared counter row; the triggers now and then fold a
-    table's deltas into one row per status (`core_status_count_compact`). Read through
+    concurrent writers never wait on a shared counter row; the triggers fold a table's deltas into
+    one row per status once there are more than a few dozen (`core_status_count_compact`). Read through
     `apps.core.selectors.status_counts`.
     """
 
