@@ -41,7 +41,7 @@ def load(cursor, rows: int) -> None:
 
 def main() -> None:
     args = listbench.arguments(__doc__)
-    listbench.databases_prepare(load=load, small=args.small, large=args.large)
+    listbench.databases_prepare(table=Calculation._meta.db_table, load=load, small=args.small, large=args.large)
     try:
         per_page = 10
         pages = math.ceil(args.large / per_page)

@@ -24,10 +24,10 @@ from apps.calculations.models import Calculation
 from apps.core.schemas import (
     CURSOR_DESCRIPTION,
     CURSOR_MAX_LENGTH,
-    STATUS_DESCRIPTION,
     Cursor,
     ErrorOut,
     SearchFilter,
+    status_filter_description,
     status_filter_type,
 )
 
@@ -75,7 +75,7 @@ def calculation_list_endpoint(
     page: int | None = Query(None, ge=1, description="1-based (default 1); a page past the end is empty."),
     cursor: Cursor = Query(None, max_length=CURSOR_MAX_LENGTH, description=CURSOR_DESCRIPTION),
     ordering: Ordering = Query("-launched_at", description="By launch date, ascending or descending."),
-    status: StatusFilter = Query(None, description=STATUS_DESCRIPTION),
+    status: StatusFilter = Query(None, description=status_filter_description(Calculation)),
     search: SearchFilter = Query(None, description="Only runs whose name contains this, case-insensitively."),
 ):
     """Runs sorted by launch date (then id), 10 per page, by `page` or by `cursor` (not both).

@@ -16,7 +16,14 @@ from django.db.models import Q, QuerySet
 from apps.calculations.models import Calculation, CalculationRow, CalculationStatus
 from apps.calculations.services import iso
 from apps.core.errors import DomainError, NotFoundError
-from apps.core.listing import ListOrdering, ListPage, list_page, parse_datetime_key, search_parse, statuses_parse
+from apps.core.listing import (
+    ListOrdering,
+    ListPage,
+    list_page,
+    parse_datetime_key,
+    search_parse,
+    statuses_parse,
+)
 
 PAGE_SIZE = 10
 # Every ordering ends in the primary key (apps.core.listing): runs launched in the same

@@ -12,10 +12,10 @@ from apps.charts.selectors import Ordering
 from apps.core.schemas import (
     CURSOR_DESCRIPTION,
     CURSOR_MAX_LENGTH,
-    STATUS_DESCRIPTION,
     Cursor,
     PageOut,
     SearchFilter,
+    status_filter_description,
     status_filter_type,
 )
 
@@ -91,8 +91,8 @@ class FunctionListQuery(Schema):
     )
     cursor: Cursor = Field(None, max_length=CURSOR_MAX_LENGTH, description=CURSOR_DESCRIPTION)
     ordering: Ordering = Field("-created_at", description="Never-processed rows sort last by processed_at.")
-    status: StatusFilter = Field(None, description=STATUS_DESCRIPTION)
-    search: SearchFilter = Field(None, description="Only functions whose expression contains this, case-insensitively.")
+    status: StatusFilter = Field(None, description=status_filter_description(Function))
+    search: SearchFilter = Field(None, description="Only functions whose expression contains this, in any case.")
 
 
 class FunctionOut(Schema):

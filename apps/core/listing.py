@@ -122,7 +122,8 @@ def _cursor_read(*, cursor: str, ordering_name: str, ordering: ListOrdering) -> 
     try:
         data = signing.loads(cursor, salt=_CURSOR_SALT)
     except signing.BadSignature as exc:
-        raise _cursor_error("cursor is not one this API issued (use next_cursor or prev_cursor as given).") from exc
+        message = "cursor is not one this API issued (use next_cursor or prev_cursor as given)."
+        raise _cursor_error(message) from exc
     if not isinstance(data, dict):
         raise _cursor_error("cursor is malformed.")
     if data.get("o") != ordering_name:
@@ -204,7 +205,8 @@ def list_page(
     """One page of `queryset` (already narrowed to what the caller may see, never by status or
     search: those come as `statuses` and `search` so the count can use the counters)."""
     if ordering not in orderings:
-        raise DomainError(f"ordering must be one of: {', '.join(orderings)}.", field="ordering", rule="literal_error")
+        message = f"ordering must be one of: {', '.join(orderings)}."
+        raise DomainError(message, field="ordering", rule="literal_error")
     if cursor is not None and offset is not None:
         raise DomainError("Send either cursor or page (offset), not both.", field="cursor", rule="exclusive")
     spec = orderings[ordering]
@@ -245,8 +247,10 @@ def list_page(
             # Nothing left that way (rows deleted since): a cursor back the other way that
             # includes the row at the position itself, by moving the position one id past it.
             descending_back = spec.descending == (not forward)
-            back = _cursor_make(ordering=ordering, key=key, pk=pk + 1 if descending_back else pk - 1, forward=not forward)
-            return ListPage([], count, lower_bound, pages, None, None if forward else back, back if forward else None)
+            shifted = pk + 1 if descending_back else pk - 1
+            back = _cursor_make(ordering=ordering, key=key, pk=shifted, forward=not forward)
+            next_cursor, prev_cursor = (None, back) if forward else (back, None)
+            return ListPage([], count, lower_bound, pages, None, next_cursor, prev_cursor)
         after_last = cursor_for(rows[-1], forward=True) if (more or not forward) else None
         before_first = cursor_for(rows[0], forward=False) if (more or forward) else None
         return ListPage(rows, count, lower_bound, pages, None, after_last, before_first)

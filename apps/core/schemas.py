@@ -37,7 +37,6 @@ def status_filter_type(model: type[Model]):
             {
                 "type": "string",
                 "pattern": rf"^[\s,]*(?:(?:{names})\s*(?:,[\s,]*|$))*$",
-                "description": f"One or more of {', '.join(allowed)}, comma-separated.",
                 "example": ",".join(allowed[:2]),
             }
         ),
@@ -59,7 +58,11 @@ CURSOR_DESCRIPTION = (
     "`ordering`. Instead of `page`: costs the same at any depth. A cursor this API did not issue "
     "is a 422 (rule `invalid_cursor`)."
 )
-STATUS_DESCRIPTION = "Only these statuses, comma-separated (e.g. `queued,running`)."
+
+
+def status_filter_description(model: type[Model]) -> str:
+    allowed = ", ".join(f"`{choice}`" for choice, _ in model._meta.get_field("status").choices)
+    return f"Only these statuses, comma-separated (e.g. `queued,running`); any of {allowed}."
 
 
 class PageOut(Schema):
@@ -70,5 +73,5 @@ class PageOut(Schema):
     count_is_lower_bound: bool = Field(description="True when `count` is the 10,000 cap: there are more.")
     pages: int = Field(description="Pages of `count` rows.")
     page: int | None = Field(description="This page's number; null when the page was asked for by `cursor`.")
-    next_cursor: str | None = Field(description="Send as `cursor` for the page after this one; null on the last.")
-    prev_cursor: str | None = Field(description="Send as `cursor` for the page before this one; null on the first.")
+    next_cursor: str | None = Field(description="Send as `cursor` for the next page; null on the last.")
+    prev_cursor: str | None = Field(description="Send as `cursor` for the previous page; null on the first.")
