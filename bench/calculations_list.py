@@ -41,8 +41,8 @@ def load(cursor, rows: int) -> None:
 
 def main() -> None:
     args = listbench.arguments(__doc__)
-    listbench.databases_prepare(table=Calculation._meta.db_table, load=load, small=args.small, large=args.large)
     try:
+        listbench.databases_prepare(table=Calculation._meta.db_table, load=load, small=args.small, large=args.large)
         per_page = 10
         pages = math.ceil(args.large / per_page)
         Case = listbench.Case

@@ -42,8 +42,8 @@ def load(cursor, rows: int) -> None:
 
 def main() -> None:
     args = listbench.arguments(__doc__)
-    listbench.databases_prepare(table=Function._meta.db_table, load=load, small=args.small, large=args.large)
     try:
+        listbench.databases_prepare(table=Function._meta.db_table, load=load, small=args.small, large=args.large)
         per_page = 20
         pages = math.ceil(args.large / per_page)
         Case = listbench.Case
