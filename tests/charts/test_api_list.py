@@ -100,3 +100,12 @@ def test_counts_follow_creates_refreshes_and_deletes(api_client, functions, monk
         status="finished"
     ).count()
     assert api_client.get(URL).json()["count"] == Function.objects.count() == 7
+
+
+def test_a_signed_cursor_whose_position_is_not_text_is_a_422_for_the_expression_ordering(api_client, functions):
+    from django.core import signing
+
+    forged = signing.dumps({"o": "expression", "k": 7, "i": 1, "f": True}, salt="calcboard.list-cursor", compress=True)
+    response = api_client.get(URL, {"cursor": forged, "ordering": "expression"})
+    assert response.status_code == 422
+    assert [(e["field"], e["rule"]) for e in response.json()["errors"]] == [("cursor", "invalid_cursor")]

@@ -121,3 +121,9 @@ def test_the_triggers_compact_once_a_table_has_more_than_64_deltas():
     assert StatusCount.objects.filter(table_name=TABLE).count() == 64
     make(1)  # the 65th delta folds them all
     assert list(StatusCount.objects.filter(table_name=TABLE).values_list("status", "n")) == [("queued", 65)]
+
+
+@pytest.mark.django_db
+def test_a_delta_reads_as_table_status_and_signed_count():
+    make(2)
+    assert str(StatusCount.objects.get(table_name=TABLE)) == f"{TABLE}.queued +2"
