@@ -8,7 +8,7 @@ class StatusCount(models.Model):
 
     A list answers "how many runs are queued?" from here instead of `COUNT(*)`, which walks the
     whole table (100 ms at 1,000,000 runs). Triggers on each job table (migration
-    `0001_list_counters` and the apps' `..._list_counters`) append signed deltas per status
+    `0002_list_counters` and the apps' `..._list_counters`) append signed deltas per status
     (per statement for inserts and deletes, per row whose status changed for updates), so every write path keeps the counts exact: the ORM, bulk
     `update()`, admin actions, raw SQL, `COPY`, `TRUNCATE`. Deltas are only ever inserted, so
     concurrent writers never wait on a shared counter row; the triggers fold a table's deltas into

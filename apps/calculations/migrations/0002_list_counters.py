@@ -9,7 +9,7 @@ from apps.core.counters import status_count_triggers_sql
 class Migration(migrations.Migration):
     dependencies = [
         ("calculations", "0001_initial"),
-        ("core", "0001_list_counters"),
+        ("core", "0002_list_counters"),
     ]
 
     operations = [

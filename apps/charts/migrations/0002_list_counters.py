@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('charts', '0001_initial'),
-        ('core', '0001_list_counters'),
+        ("core", "0002_list_counters"),
     ]
 
     operations = [

@@ -10,7 +10,7 @@ from apps.core.counters import FUNCTIONS_SQL, REVERSE_SQL
 class Migration(migrations.Migration):
     initial = True
 
-    dependencies = []
+    dependencies = [("core", "0001_dataservice_role")]
 
     operations = [
         # pg_trgm: the lists' ?search= indexes (trusted extension: the database owner may create it).
