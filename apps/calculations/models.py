@@ -46,7 +46,7 @@ class Calculation(models.Model):
             # The same with a status filter: one index range per status asked for.
             models.Index(fields=["status", "launched_at", "id"], name="calc_status_launched_idx"),
             # Also calc_name_trgm_idx, a trigram index on UPPER(name) for ?search= (migration
-            # 0002_list_counters: Django renders an opclass on an expression as invalid SQL).
+            # 0003_list_counters: Django renders an opclass on an expression as invalid SQL).
             # The beat sweep only ever looks at unfinished runs.
             models.Index(
                 fields=["status", "updated_at"],
