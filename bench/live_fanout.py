@@ -67,6 +67,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=500)
     parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--direct", action="store_true", help="connect to daphne itself, not through the proxy")
     args = parser.parse_args()
 
     env = livekit.configure()
@@ -77,7 +78,7 @@ def main() -> int:
         floor_deliveries, floor_rounds = asyncio.run(
             livekit.redis_floor(subscribers=args.clients, rounds=args.rounds)
         )
-        with livekit.front_door(env) as base:
+        with livekit.front_door(env, direct=args.direct) as base:
             deliveries, rounds, connect_seconds = asyncio.run(
                 measure(base, token, clients=args.clients, rounds=args.rounds)
             )

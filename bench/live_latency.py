@@ -47,6 +47,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=200)
     parser.add_argument("--interval", type=float, default=0.02, help="seconds between two events")
+    parser.add_argument("--direct", action="store_true", help="connect to daphne itself, not through the proxy")
     args = parser.parse_args()
 
     env = livekit.configure()
@@ -55,7 +56,7 @@ def main() -> int:
         token = livekit.bench_token()
         floor, _ = asyncio.run(livekit.redis_floor(subscribers=1, rounds=args.events + WARMUP))
         floor = floor[WARMUP:]
-        with livekit.front_door(env) as base:
+        with livekit.front_door(env, direct=args.direct) as base:
             delays = asyncio.run(measure(base, token, events=args.events, interval=args.interval))
     finally:
         livekit.database_drop()

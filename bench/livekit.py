@@ -74,9 +74,10 @@ def bench_token() -> str:
 
 
 @contextmanager
-def front_door(env: dict[str, str]):
+def front_door(env: dict[str, str], *, direct: bool = False):
     """The web tier as users reach it (nginx -> gunicorn, /ws/ -> daphne) on free ports;
-    yields the proxy's base URL (http://127.0.0.1:PORT)."""
+    yields the proxy's base URL (http://127.0.0.1:PORT), or daphne's own with `direct` (to
+    see what the proxy costs)."""
     import logging
 
     from tests.processes import FrontDoor
@@ -84,7 +85,7 @@ def front_door(env: dict[str, str]):
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per readiness poll otherwise
     door = FrontDoor(DB_NAME, extra_env=env, name="bench-live")
     try:
-        yield door.base_url
+        yield f"http://127.0.0.1:{door.ws_port}" if direct else door.base_url
     finally:
         door.stop()
 

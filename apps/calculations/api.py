@@ -31,9 +31,20 @@ from apps.calculations.selectors import (
 )
 from apps.calculations.models import Calculation
 from apps.calculations.services import calculation_chart_get, calculation_create
-from apps.core.schemas import ErrorOut
+from apps.calculations.models import Calculation
+from apps.core.schemas import (
+    CURSOR_DESCRIPTION,
+    CURSOR_MAX_LENGTH,
+    Cursor,
+    ErrorOut,
+    SearchFilter,
+    status_filter_description,
+    status_filter_type,
+)
 
 router = Router(tags=["calculations"])
+
+StatusFilter = status_filter_type(Calculation)
 
 # `fields` as `detail_fields_parse` reads it (comma-separated, blanks ignored, only `name`,
 # `duration` and `summary`), documented as a pattern so clients (and schemathesis) know what is accepted;
@@ -74,10 +85,21 @@ def calculation_create_endpoint(request: HttpRequest, payload: CalculationCreate
 @requires("view", Calculation)
 def calculation_list_endpoint(
     request: HttpRequest,
-    page: int = Query(1, ge=1, description="1-based; a page past the end is empty."),
+    page: int | None = Query(None, ge=1, description="1-based (default 1); a page past the end is empty."),
+    cursor: Cursor = Query(None, max_length=CURSOR_MAX_LENGTH, description=CURSOR_DESCRIPTION),
     ordering: Ordering = Query("-launched_at", description="By launch date, ascending or descending."),
+    status: StatusFilter = Query(None, description=status_filter_description(Calculation)),
+    search: SearchFilter = Query(None, description="Only runs whose name contains this, case-insensitively."),
 ):
-    return calculation_list(page=page, ordering=ordering)
+    """Runs sorted by launch date (then id), 10 per page, by `page` or by `cursor` (not both).
+
+    `count` is exact, also per `status` filter; with `search` it is counted up to 10,000 and
+    `count_is_lower_bound` says when there are more. `next_cursor` / `prev_cursor` page from
+    this page on at the same cost at any depth; the last page by number is as cheap as the first.
+    Invalid values are a 422 naming the field and the rule (`allowed_values` for a status,
+    `invalid_cursor` for a cursor this API did not issue, `exclusive` for page with cursor).
+    """
+    return calculation_list(page=page, cursor=cursor, ordering=ordering, status=status, search=search)
 
 
 @router.get(

@@ -43,6 +43,10 @@ class Calculation(models.Model):
         indexes = [
             # The list endpoint orders by (launched_at, id) both ways; one index serves both.
             models.Index(fields=["launched_at", "id"], name="calc_launched_idx"),
+            # The same with a status filter: one index range per status asked for.
+            models.Index(fields=["status", "launched_at", "id"], name="calc_status_launched_idx"),
+            # Also calc_name_trgm_idx, a trigram index on UPPER(name) for ?search= (migration
+            # 0003_list_counters: Django renders an opclass on an expression as invalid SQL).
             # The beat sweep only ever looks at unfinished runs.
             models.Index(
                 fields=["status", "updated_at"],

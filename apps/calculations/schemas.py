@@ -9,6 +9,7 @@ from pydantic_core import PydanticCustomError
 
 from apps.calculations.models import CalculationStatus
 from apps.calculations.services import LAG_MAX, LAG_MIN, NAME_MAX_LENGTH, DateInputError, iso, parse_iso_date
+from apps.core.schemas import PageOut
 
 Ordering = Literal["launched_at", "-launched_at"]
 Status = Literal["queued", "running", "finished", "failed"]
@@ -61,10 +62,9 @@ class CalculationListItemOut(Schema):
     status: Status
 
 
-class CalculationListOut(Schema):
-    count: int = Field(description="Runs in total.")
-    pages: int = Field(description="Pages in total (10 runs per page).")
-    page: int
+class CalculationListOut(PageOut):
+    """A page of 10 runs; `count` and `pages` cover every run the filters keep."""
+
     results: list[CalculationListItemOut]
 
 

@@ -8,10 +8,8 @@ water cut) and PostgreSQL prints floats in their shortest exact form, so nothing
 
 import io
 import json
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-
 from datetime import datetime
 
 from django.db import connection
@@ -20,44 +18,51 @@ from django.db.models import F, FilteredRelation, Q, QuerySet
 from apps.calculations.models import Calculation, CalculationChart, CalculationRow, CalculationStatus
 from apps.calculations.services import iso
 from apps.core.errors import DomainError, NotFoundError
+from apps.core.listing import (
+    ListOrdering,
+    ListPage,
+    list_page,
+    parse_datetime_key,
+    search_parse,
+    statuses_parse,
+)
 
 PAGE_SIZE = 10
+# Every ordering ends in the primary key (apps.core.listing): runs launched in the same
+# microsecond still page deterministically. Indexes: (launched_at, id) and
+# (status, launched_at, id), read in either direction.
 ORDERINGS = {
-    # Every ordering ends in the primary key: runs launched in the same microsecond still
-    # page deterministically.
-    "launched_at": ("launched_at", "id"),
-    "-launched_at": ("-launched_at", "-id"),
+    "launched_at": ListOrdering(key="launched_at", descending=False, parse=parse_datetime_key),
+    "-launched_at": ListOrdering(key="launched_at", descending=True, parse=parse_datetime_key),
 }
 DETAIL_OPTIONAL_FIELDS = ("name", "duration", "summary")
 _MAX_BIGINT = 2**63 - 1
 
 
-@dataclass(frozen=True)
-class CalculationPage:
-    count: int
-    pages: int
-    page: int
-    results: list[Calculation]
-
-
-def calculation_list(*, page: int = 1, ordering: str = "-launched_at", per_page: int = PAGE_SIZE) -> CalculationPage:
-    """One page of runs, newest first by default; a page past the end is empty."""
-    if ordering not in ORDERINGS:
-        raise DomainError(
-            f"ordering must be one of: {', '.join(ORDERINGS)}.", field="ordering", rule="literal_error"
-        )
-    if page < 1:
+def calculation_list(
+    *,
+    page: int | None = None,
+    cursor: str | None = None,
+    ordering: str = "-launched_at",
+    status: str | None = None,
+    search: str | None = None,
+    per_page: int = PAGE_SIZE,
+) -> ListPage:
+    """One page of runs, newest first by default; `status` ("queued,failed") and `search`
+    (in the name) narrow it. A page past the end is empty. See apps.core.listing."""
+    if page is not None and page < 1:
         raise DomainError("page must be 1 or more.", field="page", rule="greater_than_equal")
-    count = Calculation.objects.count()
-    pages = math.ceil(count / per_page)
-    results: list[Calculation] = []
-    if page <= pages:  # past the end: no query, and no giant OFFSET reaches PostgreSQL
-        offset = (page - 1) * per_page
-        results = list(
-            Calculation.objects.only("id", "name", "launched_at", "status")
-            .order_by(*ORDERINGS[ordering])[offset : offset + per_page]
-        )
-    return CalculationPage(count=count, pages=pages, page=page, results=results)
+    term = search_parse(value=search)
+    return list_page(
+        queryset=Calculation.objects.only("id", "name", "launched_at", "status"),
+        orderings=ORDERINGS,
+        ordering=ordering,
+        statuses=statuses_parse(value=status, model=Calculation),
+        search=Q(name__icontains=term) if term else None,
+        per_page=per_page,
+        offset=None if page is None else (page - 1) * per_page,
+        cursor=cursor,
+    )
 
 
 def calculation_get(*, calculation_id: int) -> Calculation:

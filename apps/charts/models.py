@@ -4,7 +4,10 @@ The row is the job's state: status, timestamps, the last error and the PNG itsel
 PostgreSQL, served by `apps.charts.views`). Writes go through `apps.charts.services`.
 """
 
+from datetime import UTC, datetime
+
 from django.db import models
+from django.db.models.functions import Coalesce
 
 # The limits on dt, interval and the point count are the data service's own
 # (DATASERVICE_* settings, checked by `apps.dataservice.schemas`), so the admin form and the
@@ -12,6 +15,12 @@ from django.db import models
 EXPRESSION_MAX_LENGTH = 200
 
 PRESETS = ("t + 2/t", "sin(t)")
+
+# Sort keys of the list's processing-date orderings, with never-processed rows last either
+# way. As plain expressions (not NULLS LAST) they are what the indexes below hold, so a page,
+# and a cursor's `(key, id) < (...)`, is an index range scan.
+PROCESSED_ASC_KEY = Coalesce("processed_at", models.Value(datetime.max.replace(tzinfo=UTC)))
+PROCESSED_DESC_KEY = Coalesce("processed_at", models.Value(datetime.min.replace(tzinfo=UTC)))
 
 
 class Function(models.Model):
@@ -48,6 +57,20 @@ class Function(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-pk"]
+        # One index per list ordering, and one per ordering under a status filter.
+        indexes = [
+            models.Index(fields=["created_at", "id"], name="charts_fn_created_idx"),
+            models.Index(fields=["status", "created_at", "id"], name="charts_fn_status_created_idx"),
+            models.Index(fields=["expression", "id"], name="charts_fn_expression_idx"),
+            models.Index(fields=["status", "expression", "id"], name="charts_fn_status_expr_idx"),
+            models.Index(PROCESSED_ASC_KEY, "id", name="charts_fn_processed_asc_idx"),
+            models.Index("status", PROCESSED_ASC_KEY, "id", name="charts_fn_status_proc_asc_idx"),
+            models.Index(PROCESSED_DESC_KEY, "id", name="charts_fn_processed_desc_idx"),
+            models.Index("status", PROCESSED_DESC_KEY, "id", name="charts_fn_status_proc_desc_idx"),
+            # Also charts_fn_expression_trgm_idx, a trigram index on UPPER(expression) for
+            # ?search= (migration 0002_list_counters: Django renders an opclass on an
+            # expression as invalid SQL).
+        ]
         constraints = [
             models.CheckConstraint(condition=models.Q(dt__gt=0), name="charts_function_dt_positive"),
             models.CheckConstraint(

@@ -436,7 +436,8 @@ def test_the_proxy_finds_the_replicas_of_web_and_ws_through_compose_dns():
     locations = (ROOT / "docker" / "nginx" / "locations.conf.template").read_text()
 
     assert env["PROXY_WEB_UPSTREAM"] == "web:8000" and env["PROXY_WS_UPSTREAM"] == "ws:8000"
-    assert env["PROXY_RESOLVER"] == "127.0.0.11"
+    # The engine's DNS, read from resolv.conf at start (Docker: 127.0.0.11, podman: aardvark-dns).
+    assert env["PROXY_RESOLVER"] == "auto"
     # A variable in proxy_pass makes nginx resolve the name at run time, not once at start.
     assert "proxy_pass $web_upstream;" in locations and "proxy_pass $ws_upstream;" in locations
 
