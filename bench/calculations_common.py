@@ -74,7 +74,10 @@ def api_token() -> str:
 
     from apps.accounts.services import api_token_create
 
-    user, _ = get_user_model().objects.get_or_create(username="bench", defaults={"is_staff": True})
+    # The API needs model permissions (apps.accounts.permissions); a superuser has them all.
+    user, _ = get_user_model().objects.get_or_create(
+        username="bench", defaults={"is_staff": True, "is_superuser": True}
+    )
     return api_token_create(user=user, name="bench")[1]
 
 

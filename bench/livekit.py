@@ -1,7 +1,8 @@
-"""Shared plumbing of the live benchmarks (`live_latency.py`, `live_fanout.py`).
+"""Shared plumbing of the live benchmarks (`live_latency.py`, `live_fanout.py`, `live_replay.py`).
 
-Each run gets its own database (calcboard_bench_live), channel prefix and cache prefix, a
-real web tier on free ports (the proxy in front of daphne for /ws/, as users reach it), a bearer token for the
+Each run gets its own database (calcboard_bench_live_<pid>), channel prefix and cache prefix,
+a real web tier on free ports (the proxy in front of daphne for /ws/, as users reach it), a
+bearer token for the
 websocket clients, and a sender process that plays a Celery task: it commits a state change
 of a real `Calculation` row and broadcasts it with `apps.live.realtime.broadcast_event`
 (a fresh event loop and Redis connection per event, exactly like a worker), printing the
@@ -27,7 +28,9 @@ sys.path.insert(0, str(ROOT))
 import benchdb  # noqa: E402
 from benchdb import free_port  # noqa: E402
 
-DB_NAME = "calcboard_bench_live"
+# Per run: other engineers' benchmarks on this machine recreate and drop their own database
+# (a shared name dropped ours mid-run: tokens vanished, handshakes failed).
+DB_NAME = os.environ.setdefault("CALCBOARD_BENCH_LIVE_DB", f"calcboard_bench_live_{os.getpid()}")
 STREAM = "calculations"
 
 
@@ -37,9 +40,9 @@ def configure() -> dict[str, str]:
         "DJANGO_SETTINGS_MODULE": "project.settings.test",
         "POSTGRES_DB": DB_NAME,
         "CHANNELS_PREFIX": f"calcboard-bench-live-{os.getpid()}",
-        "CACHE_KEY_PREFIX": "calcboard-bench-live",
-        "CALCULATIONS_QUEUE": "bench-live-calculations",
-        "CHARTS_QUEUE": "bench-live-charts",
+        "CACHE_KEY_PREFIX": f"calcboard-bench-live-{os.getpid()}",
+        "CALCULATIONS_QUEUE": f"bench-live-{os.getpid()}-calculations",
+        "CHARTS_QUEUE": f"bench-live-{os.getpid()}-charts",
         "PYTHONUNBUFFERED": "1",
     }
     os.environ.update(env)
@@ -64,7 +67,8 @@ def bench_token() -> str:
 
     from apps.accounts.services import api_token_create
 
-    user, _ = get_user_model().objects.get_or_create(username="bench-live")
+    # Subscribing needs the view permissions (apps.accounts.permissions); a superuser has all.
+    user, _ = get_user_model().objects.get_or_create(username="bench-live", defaults={"is_superuser": True})
     _, raw = api_token_create(user=user, name="live benchmark")
     return raw
 
@@ -139,7 +143,7 @@ def read_commits(sender: subprocess.Popen) -> dict[int, float]:
     return {row["seq"]: row["commit"] for row in map(json.loads, out.splitlines())}
 
 
-async def ws_client(url: str, origin: str, token: str):
+async def ws_client(url: str, origin: str, token: str, *, subscribe: bool = True):
     from websockets.asyncio.client import connect
 
     ws = await connect(
@@ -150,6 +154,8 @@ async def ws_client(url: str, origin: str, token: str):
         max_queue=None,
         open_timeout=60,
     )
+    if not subscribe:
+        return ws
     await ws.send(json.dumps({"action": "subscribe", "stream": STREAM}))
     reply = json.loads(await ws.recv())
     if reply.get("type") != "subscribed":

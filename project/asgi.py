@@ -10,14 +10,13 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings.local")
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from apps.live.middleware import WebsocketAuthMiddlewareStack  # noqa: E402
+from apps.live.middleware import OriginValidator, WebsocketAuthMiddlewareStack  # noqa: E402
 from apps.live.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(WebsocketAuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "websocket": OriginValidator(WebsocketAuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

@@ -13,9 +13,24 @@ from apps.accounts.services import api_token_create
 from tests import processes
 
 
+def permissions_grant(user, *actions: str) -> None:
+    """Give `user` the model permissions of `actions` (view, add, change) on every model the
+    access policy guards (apps.accounts.permissions)."""
+    from django.contrib.auth.models import Permission
+
+    from apps.calculations.models import Calculation
+    from apps.charts.models import Function
+
+    names = [f"{action}_{model._meta.model_name}" for model in (Calculation, Function) for action in actions]
+    user.user_permissions.add(*Permission.objects.filter(codename__in=names))
+
+
 @pytest.fixture
 def user(db):
-    return get_user_model().objects.create_user(username="analyst", password="analyst-pass-123")
+    """An analyst: may read, create, refresh, cancel and re-run calculations and functions."""
+    analyst = get_user_model().objects.create_user(username="analyst", password="analyst-pass-123")
+    permissions_grant(analyst, "view", "add", "change")
+    return analyst
 
 
 @pytest.fixture

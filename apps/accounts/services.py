@@ -4,6 +4,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
 
 from apps.accounts.models import ApiToken, token_digest
+from apps.live.realtime import broadcast_access_revoked
 
 
 def api_token_create(*, user: AbstractBaseUser, name: str) -> tuple[ApiToken, str]:
@@ -14,6 +15,8 @@ def api_token_create(*, user: AbstractBaseUser, name: str) -> tuple[ApiToken, st
 
 
 def api_token_revoke(*, token: ApiToken) -> None:
+    """Revoke a token: the API refuses it from now on and its open websockets are closed."""
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
+        broadcast_access_revoked(user_id=token.user_id, token_id=token.pk)

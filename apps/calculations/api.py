@@ -7,6 +7,7 @@ from django.utils.cache import patch_vary_headers
 from ninja import Query, Router, Status
 from pydantic import WithJsonSchema
 
+from apps.accounts.permissions import requires
 from apps.calculations.chart_options import (
     CHART_HEIGHT_DEFAULT,
     CHART_HEIGHT_MAX,
@@ -28,6 +29,7 @@ from apps.calculations.selectors import (
     calculation_rows_csv,
     detail_fields_parse,
 )
+from apps.calculations.models import Calculation
 from apps.calculations.services import calculation_chart_get, calculation_create
 from apps.calculations.models import Calculation
 from apps.core.schemas import (
@@ -55,10 +57,11 @@ DetailFields = Annotated[
 
 @router.post(
     "",
-    response={201: CalculationCreatedOut, 401: ErrorOut, 422: ErrorOut},
+    response={201: CalculationCreatedOut, 401: ErrorOut, 403: ErrorOut, 422: ErrorOut},
     summary="Queue a calculation",
     operation_id="calculation_create",
 )
+@requires("add", Calculation)
 def calculation_create_endpoint(request: HttpRequest, payload: CalculationCreateIn):
     """Validate the inputs and queue a run; it executes in the background (first in, first out).
 
@@ -75,10 +78,11 @@ def calculation_create_endpoint(request: HttpRequest, payload: CalculationCreate
 
 @router.get(
     "",
-    response={200: CalculationListOut, 401: ErrorOut, 422: ErrorOut},
+    response={200: CalculationListOut, 401: ErrorOut, 403: ErrorOut, 422: ErrorOut},
     summary="List calculations, 10 per page",
     operation_id="calculation_list",
 )
+@requires("view", Calculation)
 def calculation_list_endpoint(
     request: HttpRequest,
     page: int | None = Query(None, ge=1, description="1-based (default 1); a page past the end is empty."),
@@ -100,11 +104,12 @@ def calculation_list_endpoint(
 
 @router.get(
     "/{id}",
-    response={200: CalculationDetailOut, 401: ErrorOut, 404: ErrorOut, 422: ErrorOut},
+    response={200: CalculationDetailOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut},
     summary="One calculation and, once finished, its result",
     operation_id="calculation_detail",
     url_name="calculation_detail",
 )
+@requires("view", Calculation)
 def calculation_detail_endpoint(
     request: HttpRequest,
     id: int,
@@ -123,7 +128,7 @@ def calculation_detail_endpoint(
 @router.get(
     "/{id}/result.csv",
     # 200 is documented below as text/csv only (the view returns the HttpResponse itself).
-    response={401: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+    response={401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
     summary="Download a finished calculation's rows as CSV",
     operation_id="calculation_result_csv",
     url_name="calculation_result_csv",
@@ -134,6 +139,7 @@ def calculation_detail_endpoint(
         }
     },
 )
+@requires("view", Calculation)
 def calculation_result_csv_endpoint(request: HttpRequest, id: int):
     response = HttpResponse(calculation_rows_csv(calculation_id=id), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="calculation-{id}.csv"'
@@ -193,25 +199,27 @@ CHART_DESCRIPTION = (
 
 @router.get(
     "/{id}/chart.png",
-    response={401: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut, 502: ErrorOut, 503: ErrorOut},
+    response={401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut, 502: ErrorOut, 503: ErrorOut},
     summary=CHART_SUMMARY.format("PNG"),
     description=CHART_DESCRIPTION,
     operation_id="calculation_chart_png",
     url_name="calculation_chart_png",
     openapi_extra=_chart_openapi("png"),
 )
+@requires("view", Calculation)
 def calculation_chart_png_endpoint(request: HttpRequest, id: int, width: int = ChartWidth, height: int = ChartHeight):
     return _chart_response(request, calculation_id=id, image_type="png", width=width, height=height)
 
 
 @router.get(
     "/{id}/chart.svg",
-    response={401: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut, 502: ErrorOut, 503: ErrorOut},
+    response={401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut, 502: ErrorOut, 503: ErrorOut},
     summary=CHART_SUMMARY.format("SVG"),
     description=CHART_DESCRIPTION,
     operation_id="calculation_chart_svg",
     url_name="calculation_chart_svg",
     openapi_extra=_chart_openapi("svg"),
 )
+@requires("view", Calculation)
 def calculation_chart_svg_endpoint(request: HttpRequest, id: int, width: int = ChartWidth, height: int = ChartHeight):
     return _chart_response(request, calculation_id=id, image_type="svg", width=width, height=height)

@@ -3,6 +3,7 @@
 from django.http import HttpRequest, HttpResponse
 from ninja import Path, Query, Router, Status
 
+from apps.accounts.permissions import requires
 from apps.charts import selectors, services
 from apps.charts.models import Function
 from apps.charts.schemas import (
@@ -40,9 +41,10 @@ def _out(function: Function) -> dict:
 
 @router.post(
     "",
-    response={201: FunctionCreated, 401: ErrorOut, 422: ErrorOut},
+    response={201: FunctionCreated, 401: ErrorOut, 403: ErrorOut, 422: ErrorOut},
     summary="Create a function and queue its chart",
 )
+@requires("add", Function)
 def function_create(request: HttpRequest, payload: FunctionCreateIn):
     function = services.function_create(
         expression=payload.expression, dt=payload.dt, interval=payload.interval
@@ -50,7 +52,12 @@ def function_create(request: HttpRequest, payload: FunctionCreateIn):
     return Status(201, {"id": function.pk})
 
 
-@router.get("", response={200: FunctionPage, 401: ErrorOut, 422: ErrorOut}, summary="List functions (paginated)")
+@router.get(
+    "",
+    response={200: FunctionPage, 401: ErrorOut, 403: ErrorOut, 422: ErrorOut},
+    summary="List functions (paginated)",
+)
+@requires("view", Function)
 def function_list(request: HttpRequest, query: Query[FunctionListQuery]):
     """Functions, `limit` per page, by `page` (or `offset`) or by `cursor` (one of them).
 
@@ -73,24 +80,28 @@ def function_list(request: HttpRequest, query: Query[FunctionListQuery]):
 
 @router.post(
     "/refresh",
-    response={200: FunctionsRefreshed, 401: ErrorOut, 404: ErrorOut, 422: ErrorOut},
+    response={200: FunctionsRefreshed, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut},
     summary="Draw the charts of several functions again, in parallel",
 )
+@requires("change", Function)
 def functions_refresh(request: HttpRequest, payload: FunctionsRefreshIn):
     result = services.functions_refresh(ids=payload.ids)
     return Status(200, {"queued": result.queued, "skipped": result.skipped})
 
 
 @router.get(
-    "/{function_id}", response={200: FunctionOut, 401: ErrorOut, 404: ErrorOut, 422: ErrorOut}, summary="One function"
+    "/{function_id}",
+    response={200: FunctionOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut},
+    summary="One function",
 )
+@requires("view", Function)
 def function_detail(request: HttpRequest, function_id: int = Path(..., ge=1, le=MAX_ID)):
     return Status(200, _out(selectors.function_get(function_id=function_id)))
 
 
 @router.get(
     "/{function_id}/chart.png",
-    response={401: ErrorOut, 404: ErrorOut, 422: ErrorOut},
+    response={401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut},
     summary="The chart PNG (ETag; send If-None-Match for a 304)",
     openapi_extra={
         "responses": {
@@ -102,5 +113,6 @@ def function_detail(request: HttpRequest, function_id: int = Path(..., ge=1, le=
         }
     },
 )
+@requires("view", Function)
 def function_chart(request: HttpRequest, function_id: int = Path(..., ge=1, le=MAX_ID)) -> HttpResponse:
     return chart_png_response(request, function_id=function_id, immutable=False)

@@ -4,15 +4,17 @@
 it is cached for a year (`immutable`); a refreshed chart has a new URL. A request for an old
 version is redirected to the current one. `/charts/<id>.png` always serves the current
 image with an ETag and `no-cache`, so a browser revalidates (304) instead of showing a stale
-one. Both need a staff session or an API bearer token.
+one. Both follow the one access policy (`apps.accounts.permissions`): a session or a bearer
+token whose user has `charts.view_function`.
 """
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.utils.cache import patch_vary_headers
 
-from apps.accounts.selectors import api_token_user
-from apps.core.errors import DomainError, error_response
+from apps.accounts.permissions import view_requires
+from apps.charts.models import Function
 from apps.charts.selectors import function_image, function_image_hash, function_image_url
+from apps.core.errors import DomainError, error_response
 
 IMMUTABLE = "private, max-age=31536000, immutable"
 REVALIDATE = "private, no-cache"
@@ -20,23 +22,6 @@ REVALIDATE = "private, no-cache"
 
 def _error(status: int, rule: str, message: str) -> JsonResponse:
     return error_response(DomainError(message, rule=rule, status=status))
-
-
-def _authorize(request: HttpRequest) -> JsonResponse | None:
-    """None when allowed; otherwise the 401/403 answer."""
-    header = request.headers.get("Authorization", "")
-    if header:
-        scheme, _, raw = header.partition(" ")
-        if scheme.lower() == "bearer" and raw.strip() and api_token_user(raw=raw.strip()) is not None:
-            return None
-        return _error(401, "authentication", "Invalid or revoked bearer token.")
-    if not request.user.is_authenticated:
-        return _error(
-            401, "authentication", "Authentication required: log in to the admin or send a bearer token."
-        )
-    if not request.user.is_staff:
-        return _error(403, "permission", "Only staff users may see charts through the admin session.")
-    return None
 
 
 def chart_png_response(request: HttpRequest, *, function_id: int, immutable: bool) -> HttpResponse:
@@ -59,9 +44,8 @@ def chart_png_response(request: HttpRequest, *, function_id: int, immutable: boo
     return response
 
 
+@view_requires("view", Function)
 def chart_image(request: HttpRequest, function_id: int, version: str | None = None) -> HttpResponse:
-    if (denied := _authorize(request)) is not None:
-        return denied
     if version is None:
         return chart_png_response(request, function_id=function_id, immutable=False)
     image_hash = function_image_hash(function_id=function_id)

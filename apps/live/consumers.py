@@ -7,50 +7,77 @@ Access (same rules as the REST API, checked at the handshake):
 - `Authorization: Bearer <token>` (programs), or
 - `Sec-WebSocket-Protocol: calcboard.v1, calcboard.bearer.<token>` (browser code holding a
   token; the server selects `calcboard.v1` and never echoes the token).
-- The `Origin` header must name one of ALLOWED_HOSTS (cross-site hijacking of an admin's
-  session); a missing or foreign origin is refused at the handshake with HTTP 403.
-  Programs send it too, for example `websockets.connect(url, origin="https://calcboard.example")`.
+- The `Origin` header must be the site's own origin (scheme, host and port of the handshake,
+  the host in ALLOWED_HOSTS) or one of CSRF_TRUSTED_ORIGINS (`apps.live.middleware`); a
+  missing or foreign origin is refused at the handshake with HTTP 403 (cross-site hijacking
+  of an admin's session). Programs send it too, for example
+  `websockets.connect(url, origin="https://calcboard.example")`.
 - Without valid credentials the socket is accepted, sent one error message
   (`"code": "unauthenticated"`) and closed with code 4401, so browsers and programs see why.
+- Subscribing needs the `view_*` permission of that kind (`calculations.view_calculation`,
+  `charts.view_function`; `apps.accounts.permissions`), else `"code": "permission_denied"`.
+- Revoking the token, deactivating the user or logging the session out closes the socket
+  with 4401 within moments (`live.revoked` on the user's group); every
+  LIVE_AUTH_RECHECK_SECONDS the socket also re-checks its credentials.
 
 Client -> server (JSON text frames, at most 4 KiB):
     {"action": "subscribe",   "stream": "calculations" | "functions"}
+    {"action": "subscribe",   "stream": "calculations", "since": "<event_id>"}
     {"action": "subscribe",   "kind": "calculation" | "function", "id": 42}
     {"action": "unsubscribe", "stream": ...}   /   {"action": "unsubscribe", "kind": ..., "id": ...}
     {"action": "ping"}
 
 Server -> client:
     {"type": "subscribed",   "stream": "calculations"}
+    {"type": "subscribed",   "stream": "calculations", "replayed": 12}     (with `since`)
+    {"type": "resync",       "stream": "calculations"}   (with `since`: reload over REST)
     {"type": "subscribed",   "kind": "calculation", "id": 42}
     {"type": "unsubscribed", ...same keys...}
     {"type": "pong"}
     {"type": "event", "event": {"kind": "calculation", "id": 42, "status": "running", "progress": 40,
-                                "updated_at": "2026-01-01T10:00:00.123456+00:00", ...}}
+                                "updated_at": "2026-01-01T10:00:00.123456+00:00",
+                                "event_id": "3f9a0c1e.1767261600123-0", ...}}
     {"type": "error", "code": "<rule>", "field": "<key or null>", "message": "<human text>"}
 
 Error codes: `invalid_json`, `binary_not_supported`, `message_too_large`, `invalid_message`
 (not a JSON object), `unknown_action`, `invalid_stream`, `invalid_kind`, `invalid_id`,
-`not_found` (no such object), `too_many_subscriptions`, `unavailable` (the channel layer is
-down; the socket is then closed with 4503, reconnect with backoff), `unauthenticated`.
+`invalid_since` (not an event_id), `unknown_since` (an event_id this log never issued),
+`not_found` (no such object), `permission_denied` (names the stream or kind),
+`too_many_subscriptions`, `unavailable` (the channel layer is down; the socket is then closed
+with 4503, reconnect with backoff), `unauthenticated`, `revoked`.
 Bad input never closes the connection.
 
-Subscriptions are idempotent. Subscribe first, then read the current state from the REST
-API: events are not replayed. Events of one object reach a subscriber in `updated_at`
-order: an event older than (or a duplicate of) one already sent on this connection is
-dropped, so a subscriber never sees `running` after `finished`, and a client subscribed to
-both a stream and one of its objects gets each event once.
+Event ids and replay. Every stream event carries `event_id`, an opaque string that increases
+in delivery order within its stream; events are kept for LIVE_EVENT_LOG_RETENTION seconds
+(15 minutes) and at most LIVE_EVENT_LOG_MAX_EVENTS (10,000) a stream (`apps.live.eventlog`).
+Remember the last `event_id` you applied; after a reconnect subscribe with `"since"`: every
+kept event after it comes first, in order, then `subscribed` with `replayed` (their number),
+then live events, with none twice and none missing in between (the consumer joins the
+group before reading the log and drops what it has already sent). A `since` older than what
+is kept, or from before Redis lost its data, gets `resync` instead of the replay, then
+`subscribed` with `replayed: 0`: reload the current state over REST. Without `since`,
+subscribe first, then read the current state from the REST API.
+
+Subscriptions are idempotent. A stream subscriber gets events in `event_id` order: one
+that arrives ahead of an earlier one (two workers publishing at once) is preceded by the
+earlier one read from the log. Events of one object reach a subscriber in `updated_at`
+order: an event older than (or a duplicate of) one already sent about the same object on
+this connection is dropped, so a subscriber never sees `running` after `finished`; a client
+subscribed to both a stream and one of its objects gets each event once.
 
 Send `ping` every ~30 s on a long-lived connection: it keeps proxies from closing an idle
 socket and renews the group memberships Redis would otherwise forget after a day.
 
-Close codes: 4401 not authenticated, 4503 channel layer (Redis) unavailable; 1000/1001
-normal. After 4503 or an abnormal close (1006, server restart) clients reconnect with backoff
-and re-read what they show (the admin widget re-reads its page).
+Close codes: 4401 not authenticated (or credentials revoked), 4503 channel layer (Redis)
+unavailable; 1000/1001 normal. After 4503 or an abnormal close (1006, server restart)
+clients reconnect with backoff and resubscribe with `since` (the admin widget does).
 """
 
+import asyncio
 import json
 import logging
 import time
+import weakref
 from collections import OrderedDict
 from datetime import datetime
 from typing import Any
@@ -58,11 +85,23 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 from redis.exceptions import RedisError
 
+from apps.accounts.permissions import permission_name, user_may
+from apps.accounts.selectors import credentials_active
+from apps.live.eventlog import Position, event_id_parse, event_log_read
 from apps.live.middleware import SUBPROTOCOL
-from apps.live.realtime import EVENT_TYPE, KINDS, object_group, stream_group
-from apps.live.selectors import live_object_exists
+from apps.live.realtime import (
+    EVENT_TYPE,
+    KINDS,
+    REVOKED_TYPE,
+    object_group,
+    session_fingerprint,
+    stream_group,
+    user_group,
+)
+from apps.live.selectors import live_model, live_object_exists
 
 logger = logging.getLogger(__name__)
 
@@ -98,20 +137,69 @@ def _event_time(event: dict) -> datetime | None:
         return None
 
 
+class CredentialWatch:
+    """Re-checks the credentials of every open socket of this process (event loop) every
+    LIVE_AUTH_RECHECK_SECONDS, in one database call.
+
+    One task per process rather than one per socket: 500 sockets each re-checking on its
+    own meant 500 queries (and as many new PostgreSQL connections, CONN_MAX_AGE=0 under
+    daphne) on the one database thread, and bench/live_fanout.py's deliveries took seconds.
+    """
+
+    _per_loop: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, CredentialWatch]" = (
+        weakref.WeakKeyDictionary()
+    )
+
+    def __init__(self) -> None:
+        self.sockets: weakref.WeakSet[EventsConsumer] = weakref.WeakSet()
+        self.task: asyncio.Task | None = None
+
+    @classmethod
+    def watch(cls, consumer: "EventsConsumer") -> None:
+        watch = cls._per_loop.setdefault(asyncio.get_running_loop(), cls())
+        watch.sockets.add(consumer)
+        if watch.task is None or watch.task.done():
+            watch.task = asyncio.ensure_future(watch.run())
+
+    @classmethod
+    def forget(cls, consumer: "EventsConsumer") -> None:
+        watch = cls._per_loop.get(asyncio.get_running_loop())
+        if watch is not None:
+            watch.sockets.discard(consumer)
+
+    async def run(self) -> None:
+        while self.sockets:
+            await asyncio.sleep(settings.LIVE_AUTH_RECHECK_SECONDS)
+            sockets = [socket for socket in list(self.sockets) if socket.authenticated]
+            tokens, sessions = await database_sync_to_async(credentials_active)(
+                token_ids=[socket.token_id for socket in sockets if socket.auth_method == "token"],
+                session_keys=[socket.session_key for socket in sockets if socket.session_key],
+            )
+            for socket in sockets:
+                if socket.auth_method == "token":
+                    valid = socket.token_id in tokens
+                else:
+                    valid = sessions.get(socket.session_key) == socket.user.pk
+                if not valid:
+                    await socket.revoke()
+
+
 class EventsConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         self.authenticated = False
         self.groups_joined: set[str] = set()
         self.object_subscriptions = 0
         self.newest: OrderedDict[tuple[str, Any], datetime] = OrderedDict()
+        # stream -> the position of the last event sent on this connection
+        self.cursors: dict[str, Position] = {}
         self.groups_renewed_at = time.monotonic()
         offered = self.scope.get("subprotocols") or []
         # Accept before refusing: a close sent before accept becomes a bare HTTP 403 and the
         # client never learns why; after accept it gets an error message and code 4401.
         await self.accept(SUBPROTOCOL if SUBPROTOCOL in offered else None)
         self.accepted = True
-        user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
+        self.user = self.scope.get("user")
+        if self.user is None or not self.user.is_authenticated:
             await self._send_error(
                 "unauthenticated",
                 "Log in to the admin, or send 'Authorization: Bearer <token>' "
@@ -120,6 +208,13 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         self.authenticated = True
+        self.auth_method = self.scope.get("auth_method")
+        self.token_id = self.scope.get("api_token_id")
+        session = self.scope.get("session")
+        self.session_key = getattr(session, "session_key", None) if self.auth_method == "session" else None
+        # Revocations of this user's credentials arrive on its group (apps.live.realtime).
+        await self._group_add(user_group(self.user.pk))
+        CredentialWatch.watch(self)
 
     # channels assigns `channel_receive` (the layer's receive) in `__call__`; wrap it so a Redis
     # failure on an open socket becomes a clean 4503 close instead of a crashed application.
@@ -142,11 +237,33 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
         await self._layer_down()
 
     async def disconnect(self, code: int) -> None:
+        CredentialWatch.forget(self)
         for group in getattr(self, "groups_joined", ()):
             try:
                 await self.channel_layer.group_discard(group, self.channel_name)
             except _LAYER_ERRORS:  # Redis gone: its group entries expire on their own.
                 break
+
+    # --- credentials on a long connection ------------------------------------------------
+
+    async def live_revoked(self, message: dict) -> None:
+        """Handles `live.revoked` (apps.live.realtime.broadcast_access_revoked)."""
+        token_id, session = message.get("token_id"), message.get("session")
+        if token_id is None and session is None:
+            hit = True  # the user itself: deactivated or deleted
+        elif token_id is not None:
+            hit = self.auth_method == "token" and self.token_id == token_id
+        else:
+            hit = bool(self.session_key) and session_fingerprint(self.session_key) == session
+        if hit:
+            await self.revoke()
+
+    async def revoke(self) -> None:
+        if not self.authenticated:
+            return
+        self.authenticated = False  # nothing more is sent or answered on this socket
+        await self._send_error("revoked", "Your credentials were revoked or have expired; log in again.")
+        await self.close(code=CLOSE_UNAUTHENTICATED)
 
     # --- client messages ------------------------------------------------------------------
 
@@ -182,7 +299,11 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
             )
         target, group = self._target(content)
         if action == "subscribe":
-            await self._subscribe(target, group)
+            await self._check_permission(target)
+            if "stream" in target:
+                await self._subscribe_stream(target["stream"], since=self._since(content))
+            else:
+                await self._subscribe_object(target, group)
         else:
             await self._unsubscribe(target, group)
 
@@ -195,6 +316,8 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
                     "invalid_stream", f"'stream' must be one of: {', '.join(STREAMS)}.", field="stream"
                 )
             return {"stream": stream}, stream
+        if "since" in content:
+            raise ProtocolError("invalid_since", "'since' is only for stream subscriptions.", field="since")
         kind = content.get("kind")
         if kind not in KINDS:
             raise ProtocolError(
@@ -207,39 +330,100 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
             raise ProtocolError("invalid_id", "'id' must be a positive integer.", field="id")
         return {"kind": kind, "id": obj_id}, object_group(kind, obj_id)
 
-    async def _subscribe(self, target: dict, group: str) -> None:
+    @staticmethod
+    def _since(content: dict) -> Position | None:
+        if content.get("since") is None:
+            return None
+        try:
+            return event_id_parse(content["since"])
+        except ValueError:
+            raise ProtocolError(
+                "invalid_since", "'since' must be an event_id this server sent, as a string.", field="since"
+            ) from None
+
+    async def _check_permission(self, target: dict) -> None:
+        kind = STREAMS[target["stream"]] if "stream" in target else target["kind"]
+        model = live_model(kind=kind)
+        if not await database_sync_to_async(user_may)(user=self.user, model=model, action="view"):
+            field = "stream" if "stream" in target else "kind"
+            name = target.get("stream") or f"{kind} {target['id']}"
+            raise ProtocolError(
+                "permission_denied",
+                f"You may not subscribe to {name}: it needs the "
+                f"'{permission_name(model=model, action='view')}' permission.",
+                field=field,
+            )
+
+    async def _subscribe_stream(self, stream: str, *, since: Position | None) -> None:
+        # Join first, read the log second: an event published in between is both in the
+        # group's queue and in the log, and the cursor drops the second copy.
+        await self._group_add(stream)
+        try:
+            log = await event_log_read(stream=stream, since=since)
+        except _LAYER_ERRORS:
+            logger.warning("event log of %s unreadable", stream, exc_info=True)
+            await self._layer_down()
+        if since is None:
+            self.cursors.setdefault(stream, log.tail)
+            await self.send_json({"type": "subscribed", "stream": stream})
+            return
+        if since.epoch == log.tail.epoch and since.key > log.tail.key:
+            if stream not in self.cursors:
+                await self._group_discard(stream)
+            raise ProtocolError(
+                "unknown_since", f"'since' is not an event_id of the {stream} stream.", field="since"
+            )
+        replayed = 0
+        if log.events is None:
+            await self.send_json({"type": "resync", "stream": stream})
+            self.cursors[stream] = log.tail
+        else:
+            for position, payload in log.events:
+                await self._send_event(json.loads(payload), position)
+            replayed = len(log.events)
+            cursor = log.events[-1][0] if log.events else since
+            current = self.cursors.get(stream)
+            if current is None or current.epoch != cursor.epoch or cursor.key > current.key:
+                self.cursors[stream] = cursor
+        await self.send_json({"type": "subscribed", "stream": stream, "replayed": replayed})
+
+    async def _subscribe_object(self, target: dict, group: str) -> None:
         if group not in self.groups_joined:
-            if "id" in target:
-                if self.object_subscriptions >= MAX_OBJECT_SUBSCRIPTIONS:
-                    raise ProtocolError(
-                        "too_many_subscriptions",
-                        f"At most {MAX_OBJECT_SUBSCRIPTIONS} objects per connection; "
-                        "subscribe to the stream instead.",
-                    )
-                if not await database_sync_to_async(live_object_exists)(
-                    kind=target["kind"], obj_id=target["id"]
-                ):
-                    raise ProtocolError(
-                        "not_found", f"No {target['kind']} with id {target['id']}.", field="id"
-                    )
-            try:
-                await self.channel_layer.group_add(group, self.channel_name)
-            except _LAYER_ERRORS:
-                logger.warning("group_add %s failed", group, exc_info=True)
-                await self._layer_down()
-            self.groups_joined.add(group)
-            self.object_subscriptions += "id" in target
+            if self.object_subscriptions >= MAX_OBJECT_SUBSCRIPTIONS:
+                raise ProtocolError(
+                    "too_many_subscriptions",
+                    f"At most {MAX_OBJECT_SUBSCRIPTIONS} objects per connection; "
+                    "subscribe to the stream instead.",
+                )
+            if not await database_sync_to_async(live_object_exists)(kind=target["kind"], obj_id=target["id"]):
+                raise ProtocolError("not_found", f"No {target['kind']} with id {target['id']}.", field="id")
+            await self._group_add(group)
+            self.object_subscriptions += 1
         await self.send_json({"type": "subscribed", **target})
 
     async def _unsubscribe(self, target: dict, group: str) -> None:
         if group in self.groups_joined:
-            try:
-                await self.channel_layer.group_discard(group, self.channel_name)
-            except _LAYER_ERRORS:
-                await self._layer_down()
-            self.groups_joined.discard(group)
+            await self._group_discard(group)
             self.object_subscriptions -= "id" in target
+            self.cursors.pop(target.get("stream"), None)
         await self.send_json({"type": "unsubscribed", **target})
+
+    async def _group_add(self, group: str) -> None:
+        if group in self.groups_joined:
+            return
+        try:
+            await self.channel_layer.group_add(group, self.channel_name)
+        except _LAYER_ERRORS:
+            logger.warning("group_add %s failed", group, exc_info=True)
+            await self._layer_down()
+        self.groups_joined.add(group)
+
+    async def _group_discard(self, group: str) -> None:
+        try:
+            await self.channel_layer.group_discard(group, self.channel_name)
+        except _LAYER_ERRORS:
+            await self._layer_down()
+        self.groups_joined.discard(group)
 
     async def _renew_groups(self) -> None:
         if time.monotonic() - self.groups_renewed_at < GROUP_RENEW_SECONDS:
@@ -257,16 +441,60 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
         # channels runs close_old_connections() in the one sync thread before every handler;
         # events never touch the database, and with 500 subscribers that was 500 thread hops
         # in a row per event, most of the fan-out time.
-        if message.get("type") == EVENT_TYPE:
+        kind = message.get("type")
+        if kind == EVENT_TYPE:
             await self.live_event(message)
+        elif kind == REVOKED_TYPE:
+            await self.live_revoked(message)
         else:
             await super().dispatch(message)
 
     async def live_event(self, message: dict) -> None:
         """Handles `live.event` messages sent by `apps.live.realtime.broadcast_event`."""
+        if not self.authenticated:
+            return
         event = message["event"]
+        stream = message.get("stream")
+        if stream is None:  # an object's group
+            if stream_group(event.get("kind")) in self.cursors:
+                return  # the stream subscription delivers it, in order
+            if self._is_newest(event):
+                await self.send_json({"type": "event", "event": event})
+            return
+        cursor = self.cursors.get(stream)
+        if cursor is None:  # unsubscribed meanwhile
+            return
+        position = event_id_parse(event["event_id"])
+        if position.epoch == cursor.epoch:
+            if position.key <= cursor.key:
+                return  # already sent (replayed, or filled in ahead of its own message)
+            if message.get("after") == str(cursor):
+                await self._send_event(event, position)
+                self.cursors[stream] = position
+                return
+        await self._fill_gap(stream, cursor, event, position)
+
+    async def _fill_gap(self, stream: str, cursor: Position, event: dict, position: Position) -> None:
+        """An event arrived ahead of one before it: send the missing ones from the log first."""
+        try:
+            log = await event_log_read(stream=stream, since=cursor)
+        except _LAYER_ERRORS:
+            await self._layer_down()
+        if log.events is None:  # the log lost them (trimmed, or Redis restarted): say so
+            await self.send_json({"type": "resync", "stream": stream})
+            await self._send_event(event, position)
+            self.cursors[stream] = position
+            return
+        for kept, payload in log.events:
+            await self._send_event(json.loads(payload), kept)
+            self.cursors[stream] = kept
+        if position.epoch != self.cursors[stream].epoch or position.key > self.cursors[stream].key:
+            await self._send_event(event, position)
+            self.cursors[stream] = position
+
+    async def _send_event(self, event: dict, position: Position) -> None:
         if self._is_newest(event):
-            await self.send_json({"type": "event", "event": event})
+            await self.send_json({"type": "event", "event": {**event, "event_id": str(position)}})
 
     def _is_newest(self, event: dict) -> bool:
         """False for an event older than, or equal to, the last one sent about the same object."""
@@ -294,9 +522,10 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
 
     async def _layer_down(self) -> None:
         """Redis is unreachable: say so and close; the client reconnects with backoff and
-        re-reads the state it may have missed. Closing (rather than retrying in here) is what
-        tells the client that events were lost."""
+        resubscribes with `since`. Closing (rather than retrying in here) is what tells the
+        client that live events may have been lost."""
         logger.warning("Channel layer unavailable; closing websocket %s", self.channel_name)
+        CredentialWatch.forget(self)
         if getattr(self, "accepted", False):
             await self._send_error(
                 "unavailable", "Live updates are unavailable right now; reconnect shortly."

@@ -1,8 +1,13 @@
 """The one place that names Channels groups and broadcasts live events.
 
-Every state change of a calculation or a function is sent to two groups: the stream of its
-kind (`calculations`, `functions`) and the object's own group (`calculation.42`). The
-message `type` is `live.event`, handled by `EventsConsumer.live_event`.
+Every state change of a calculation or a function is first kept in the event log of its
+stream (`apps.live.eventlog`, which gives it its `event_id`), then sent to two groups: the
+stream of its kind (`calculations`, `functions`) and the object's own group
+(`calculation.42`). The message `type` is `live.event`, handled by `EventsConsumer.live_event`.
+
+Each user also has a group (`user.7`): `broadcast_access_revoked` tells that user's open
+sockets that a token was revoked, the user deactivated or a session logged out
+(`live.revoked`, handled by `EventsConsumer.live_revoked`).
 
 Events leave only after the surrounding transaction commits, so a subscriber that reacts by
 reading the API sees the new state. A broken Redis must never fail the state change itself:
@@ -10,20 +15,26 @@ the database is the source of truth and the widget re-reads it when it reconnect
 """
 
 import asyncio
+import hashlib
+import json
 import logging
 import os
 import threading
 from typing import Literal
 
 from channels.layers import get_channel_layer
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from redis.exceptions import RedisError
+
+from apps.live.eventlog import event_log_append
 
 logger = logging.getLogger(__name__)
 
 Kind = Literal["calculation", "function"]
 KINDS: tuple[Kind, ...] = ("calculation", "function")
 EVENT_TYPE = "live.event"
+REVOKED_TYPE = "live.revoked"
 
 
 def stream_group(kind: Kind) -> str:
@@ -34,27 +45,59 @@ def object_group(kind: Kind, obj_id: int) -> str:
     return f"{kind}.{obj_id}"
 
 
+def user_group(user_id: int) -> str:
+    return f"user.{user_id}"
+
+
+def session_fingerprint(session_key: str) -> str:
+    """What a revocation message carries instead of a session key (messages sit in Redis)."""
+    return hashlib.sha256(session_key.encode()).hexdigest()[:32]
+
+
 def broadcast_event(*, kind: Kind, obj_id: int, payload: dict) -> None:
-    """Send `{"kind", "id", **payload}` to the kind's stream and the object's group after commit."""
+    """Log `{"kind", "id", **payload}` and send it to the kind's stream and the object's
+    group, after commit."""
     event = {"kind": kind, "id": obj_id, **payload}
-    transaction.on_commit(lambda: _send(kind=kind, obj_id=obj_id, event=event))
+    what = f"{kind} {obj_id} event"
+    transaction.on_commit(lambda: _run(_publish(kind=kind, obj_id=obj_id, event=event), what))
 
 
-def _send(*, kind: Kind, obj_id: int, event: dict) -> None:
-    layer = get_channel_layer()
-    if layer is None:
+def broadcast_access_revoked(
+    *, user_id: int, token_id: int | None = None, session_key: str | None = None
+) -> None:
+    """Close, within moments, the sockets of `user_id` opened with that token or session,
+    or all of them when neither is given (the user was deactivated or deleted)."""
+    message = {
+        "type": REVOKED_TYPE,
+        "token_id": token_id,
+        "session": session_fingerprint(session_key) if session_key else None,
+    }
+    what = f"user {user_id} revocation"
+    transaction.on_commit(lambda: _run(_group_send([user_group(user_id)], message), what))
+
+
+def _run(coroutine, what: str) -> None:
+    if get_channel_layer() is None:
+        coroutine.close()
         return
-    message = {"type": EVENT_TYPE, "event": event}
     try:
-        future = asyncio.run_coroutine_threadsafe(
-            _group_send(layer, [stream_group(kind), object_group(kind, obj_id)], message), _sender_loop()
-        )
+        future = asyncio.run_coroutine_threadsafe(coroutine, _sender_loop())
         try:
             future.result(timeout=SEND_TIMEOUT)
         finally:
             future.cancel()  # no-op once done; stops a send stuck on an unresponsive Redis
     except Exception:  # Redis down or full: the row is already committed, the event is best effort.
-        logger.warning("Could not broadcast %s %s event", kind, obj_id, exc_info=True)
+        logger.warning("Could not broadcast %s", what, exc_info=True)
+
+
+async def _publish(*, kind: Kind, obj_id: int, event: dict) -> None:
+    stream = stream_group(kind)
+    position, after = await _retry_once(
+        lambda: event_log_append(stream=stream, payload=json.dumps(event, cls=DjangoJSONEncoder))
+    )
+    event = {**event, "event_id": str(position)}
+    await _group_send([stream], {"type": EVENT_TYPE, "event": event, "stream": stream, "after": str(after)})
+    await _group_send([object_group(kind, obj_id)], {"type": EVENT_TYPE, "event": event})
 
 
 # Sync callers (services, tasks) share one event loop per process, running in a daemon
@@ -84,12 +127,17 @@ def _forget_loop_after_fork() -> None:
 os.register_at_fork(after_in_child=_forget_loop_after_fork)
 
 
-async def _group_send(layer, groups: list[str], message: dict) -> None:
+async def _retry_once(call):
+    try:
+        return await call()
+    except (ConnectionError, RedisError):
+        # A pooled connection to a Redis that restarted fails once, then reconnects.
+        return await call()
+
+
+async def _group_send(groups: list[str], message: dict) -> None:
+    layer = get_channel_layer()
     for group in groups:
-        try:
-            await layer.group_send(group, message)
-        except (ConnectionError, RedisError):
-            # A pooled connection to a Redis that restarted fails once, then reconnects.
-            # A repeat of a group already served is harmless: consumers drop an event whose
-            # `updated_at` they have already sent.
-            await layer.group_send(group, message)
+        # A repeat of a group already served is harmless: consumers drop an event whose
+        # `event_id` (or `updated_at`) they have already sent.
+        await _retry_once(lambda group=group: layer.group_send(group, message))

@@ -300,13 +300,23 @@ export class LiveTable {
 
 // --- the connection --------------------------------------------------------------------
 
+// Follows one stream. Remembers the `event_id` of the last event it handed on, and after every
+// reconnect subscribes with `since`: the server replays what was missed (then says
+// `subscribed` with `replayed`), or answers `resync` when it no longer has it all.
 export class LiveConnection {
-  constructor({ url, stream, onEvent, onState, onSubscribed }) {
-    Object.assign(this, { url, stream, onEvent, onState, onSubscribed });
+  constructor({ url, stream, onEvent, onState, onSubscribed, onResync }) {
+    Object.assign(this, { url, stream, onEvent, onState, onSubscribed, onResync });
     this.attempt = 0;
     this.everSubscribed = false;
+    this.lastEventId = null;
     this.timer = null;
     this.pinger = null;
+  }
+
+  subscription() {
+    const message = { action: "subscribe", stream: this.stream };
+    if (this.lastEventId) message.since = this.lastEventId;
+    return message;
   }
 
   connect() {
@@ -314,7 +324,7 @@ export class LiveConnection {
     const ws = new WebSocket(this.url);
     this.ws = ws;
     ws.addEventListener("open", () => {
-      ws.send(JSON.stringify({ action: "subscribe", stream: this.stream }));
+      ws.send(JSON.stringify(this.subscription()));
       this.pinger = setInterval(() => ws.send(JSON.stringify({ action: "ping" })), PING_MS);
     });
     ws.addEventListener("message", (message) => this.receive(message.data));
@@ -328,13 +338,18 @@ export class LiveConnection {
     } catch {
       return;
     }
-    if (message.type === "event") this.onEvent(message.event);
-    else if (message.type === "subscribed") {
+    if (message.type === "event") {
+      this.onEvent(message.event);
+      if (message.event && typeof message.event.event_id === "string") this.lastEventId = message.event.event_id;
+    } else if (message.type === "resync") {
+      this.onResync();
+    } else if (message.type === "subscribed") {
       const reconnected = this.everSubscribed;
       this.attempt = 0;
       this.everSubscribed = true;
       this.onState("connected");
-      this.onSubscribed(reconnected);
+      // `replayed` is there when we asked with `since`: nothing was missed (or `resync` came).
+      this.onSubscribed({ reconnected, replayed: "replayed" in message });
     } else if (message.type === "error") console.warn("calcboard live:", message.code, message.message);
   }
 
@@ -376,17 +391,19 @@ export function start() {
   const config = JSON.parse(node.textContent);
   const table = new LiveTable(config);
   const scheme = window.location.protocol === "https:" ? "wss" : "ws";
+  const reload = () =>
+    fetchFreshPage().then((fresh) => table.resync(fresh)).catch((error) => console.warn("calcboard live:", error));
   const connection = new LiveConnection({
     url: `${scheme}://${window.location.host}${config.path}`,
     stream: config.stream,
     onEvent: (event) => table.apply(event),
     onState: showState,
-    onSubscribed: (reconnected) => {
-      // Events sent while we were away (or before this page subscribed) are not replayed.
-      if (reconnected || table.hasInFlightRows()) {
-        fetchFreshPage().then((fresh) => table.resync(fresh)).catch((error) => console.warn("calcboard live:", error));
-      }
+    onSubscribed: ({ reconnected, replayed }) => {
+      // With `since` the server replayed what we missed. Without it (no event seen yet), what
+      // changed while we were away, or between drawing the page and subscribing, is re-read.
+      if (!replayed && (reconnected || table.hasInFlightRows())) reload();
     },
+    onResync: reload, // the server no longer has everything we missed
   });
   connection.connect();
   window.calcboardLive = { config, table, connection };

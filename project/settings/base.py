@@ -245,3 +245,13 @@ CELERY_BEAT_SCHEDULE["calculations-sweep"] = {
     # A sweep nobody picked up in time is superseded by the next one: never let them pile up.
     "options": {"expires": CALCBOARD_SWEEP_INTERVAL},
 }
+
+# --- Live status (apps.live) ----------------------------------------------------------------
+# Every stream event is kept this long (seconds) and at most this many a stream, so a client
+# that reconnects gets what it missed (`since`); older than that it is told to `resync`.
+LIVE_EVENT_LOG_RETENTION = env_float("LIVE_EVENT_LOG_RETENTION", 15 * 60.0)
+LIVE_EVENT_LOG_MAX_EVENTS = env_int("LIVE_EVENT_LOG_MAX_EVENTS", 10_000)
+# An open websocket re-checks its credentials this often (seconds). Revoking a token,
+# deactivating a user and logging out close sockets at once (signals); this catches the rest
+# (a session expired, a bulk UPDATE of users).
+LIVE_AUTH_RECHECK_SECONDS = env_float("LIVE_AUTH_RECHECK_SECONDS", 60.0)

@@ -73,3 +73,21 @@ def test_under_production_settings_it_accepts_a_strong_password(db, monkeypatch,
     settings.ADMIN_PASSWORD_STRICT = True
     assert "created" in run(monkeypatch, DJANGO_SUPERUSER_USERNAME="boss", DJANGO_SUPERUSER_PASSWORD="Tq7-vorpal-Heron-91")
     assert get_user_model().objects.get(username="boss").check_password("Tq7-vorpal-Heron-91")
+
+
+def test_the_first_admin_and_its_cli_token_may_do_everything(db, monkeypatch):
+    """`ensure_admin` + `create_api_token`, the README's first steps, keep working under the
+    access policy: a superuser needs no permission rows."""
+    from django.test import Client
+
+    run(monkeypatch, DJANGO_SUPERUSER_USERNAME="boss", DJANGO_SUPERUSER_PASSWORD="s3cret-pass")
+    out = io.StringIO()
+    call_command("create_api_token", "boss", stdout=out)
+    client = Client(headers={"Authorization": f"Bearer {out.getvalue().strip()}"})
+    body = {"date_start": "2020-01-01", "date_fin": "2020-01-31", "lag": 7}
+    assert client.post("/api/calculations", body, content_type="application/json").status_code == 201
+    assert client.post("/api/functions", {"expression": "sin(t)", "dt": 1, "interval": 1},
+                       content_type="application/json").status_code == 201
+    assert client.post("/api/functions/refresh", {"ids": [1]}, content_type="application/json").status_code in (
+        200, 404)
+    assert client.get("/api/calculations").status_code == 200

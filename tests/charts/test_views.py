@@ -24,10 +24,18 @@ def test_an_anonymous_request_gets_401(charted):
 
 
 @pytest.mark.django_db
-def test_a_user_who_is_not_staff_gets_403(charted, plain_client):
-    response = plain_client.get(image_url(charted))
+def test_a_user_without_the_view_permission_gets_403(charted, django_user_model):
+    # The access policy (apps.accounts.permissions): charts.view_function, staff or not.
+    client = Client()
+    client.force_login(django_user_model.objects.create_user(username="no-perms", is_staff=True))
+    response = client.get(image_url(charted))
     assert response.status_code == 403
     assert response.json()["errors"][0]["rule"] == "permission"
+
+
+@pytest.mark.django_db
+def test_a_session_with_the_view_permission_is_enough_without_staff(charted, plain_client):
+    assert plain_client.get(image_url(charted)).status_code == 200
 
 
 @pytest.mark.django_db

@@ -13,6 +13,8 @@ from django.db import connections
 from django.test import Client
 
 ORIGIN = (b"origin", b"http://localhost")
+# The handshake's own address: the origin check compares scheme, host and port with it.
+HOST = (b"host", b"localhost")
 
 
 @pytest.fixture
@@ -55,7 +57,7 @@ def communicator(*, headers=(), subprotocols=None, origin: bool = True) -> Webso
     return WebsocketCommunicator(
         application,
         "/ws/events/",
-        headers=[*([ORIGIN] if origin else []), *headers],
+        headers=[*([ORIGIN, HOST] if origin else [HOST]), *headers],
         subprotocols=subprotocols,
     )
 

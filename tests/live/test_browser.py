@@ -316,17 +316,25 @@ def test_the_widget_reconnects_after_a_redis_outage_and_a_server_restart(
         wait_connected(page)
         page.evaluate("window.__sameDocument = 'yes'")
         status = row(page, function.pk).locator("td.field-status")
+        in_thread(
+            broadcast_event, kind="function", obj_id=function.pk + 1000, payload={"status": "queued"}
+        )
+        page.wait_for_function("() => window.calcboardLive.connection.lastEventId !== null", timeout=10_000)
+        count_fetches(page)
 
-        # Redis goes away: the indicator says so; while it is away the row changes in the database.
+        # Redis goes away (and with it the event log): the indicator says so; while it is away
+        # the row changes in the database.
         redis_server.stop()
         page.wait_for_selector('#cb-live[data-state="reconnecting"]', timeout=15_000)
         Function.objects.filter(pk=function.pk).update(status="running", updated_at=timezone.now())
         redis_server.start()
         wait_connected(page, timeout=40_000)
-        # On reconnect the widget re-reads the page: the change it missed is shown.
+        # The widget resubscribes with `since`; the restarted Redis has a new log, so the
+        # server says `resync` and the widget re-reads the page: the change it missed is shown.
         page.wait_for_function(
             "(el) => el.textContent.trim() === 'Running'", arg=status.element_handle(), timeout=10_000
         )
+        assert page.evaluate("window.__fetches") >= 1
 
         # Events flow again.
         def send(state: str) -> None:
@@ -358,6 +366,83 @@ def test_the_widget_reconnects_after_a_redis_outage_and_a_server_restart(
     finally:
         server.stop()
         redis_server.stop()
+
+
+def count_fetches(page) -> None:
+    """window.__fetches counts the widget's page re-reads (it re-reads with fetch)."""
+    page.evaluate(
+        """() => {
+            window.__fetches = 0;
+            const original = window.fetch.bind(window);
+            window.fetch = (...args) => { window.__fetches += 1; return original(...args); };
+        }"""
+    )
+
+
+def test_the_widget_replays_what_it_missed_while_the_server_was_away(browser, test_db_name, collected_static, staff):
+    """Both lists open; the websocket server goes away; runs and functions change meanwhile;
+    it comes back: every row shows its new state, from the replay (no re-read of the page)."""
+    from apps.calculations.models import Calculation
+    from apps.calculations.services import calculation_fail, calculation_run
+    from apps.charts.services import function_fail
+
+    server = FrontDoor(test_db_name, name="replay")
+    try:
+        run = Calculation.objects.create(
+            name="missed run", date_start="2025-01-01", date_fin="2025-03-31", lag=1, status="queued"
+        )
+        other_run = Calculation.objects.create(
+            name="other run", date_start="2025-01-01", date_fin="2025-01-31", lag=1, status="queued"
+        )
+        function, other_function = finished_function(), finished_function(expression="t + 2/t")
+        calculations = log_in(browser, server.base_url, "/admin/calculations/calculation/")
+        functions = calculations.context.new_page()
+        functions.goto(f"{server.base_url}/admin/charts/function/")
+        pages = (calculations, functions)
+        for page in pages:
+            wait_connected(page)
+            page.evaluate("window.__sameDocument = 'yes'")
+        # One event each first, so each widget holds an event_id to resume from.
+        in_thread(calculation_fail, calculation_id=other_run.pk, error="seen live")
+        in_thread(function_fail, function_id=other_function.pk, error="seen live")
+        for page in pages:
+            page.wait_for_function("() => window.calcboardLive.connection.lastEventId !== null", timeout=10_000)
+            count_fetches(page)
+
+        port = server.port
+        server.stop()
+        for page in pages:
+            page.wait_for_selector('#cb-live[data-state="reconnecting"]', timeout=15_000)
+        # While nobody is connected: a run goes all the way to finished, a chart fails.
+        in_thread(calculation_run, calculation_id=run.pk)
+        in_thread(function_fail, function_id=function.pk, error="Export server said: gone (HTTP 503)")
+        server = FrontDoor(test_db_name, name="replay", port=port)
+        for page in pages:
+            wait_connected(page, timeout=40_000)
+
+        line = calculations.locator("#result_list tbody tr").filter(has_text="missed run")
+        calculations.wait_for_function(
+            """() => [...document.querySelectorAll("#result_list tbody tr")].some((tr) =>
+                tr.textContent.includes("missed run")
+                && tr.querySelector("td.field-status").textContent.trim() === "Finished")""",
+            timeout=10_000,
+        )
+        assert line.locator("td.field-progress .cb-progress-label").inner_text() == "100%"
+        run.refresh_from_db()
+        assert line.locator("td.field-duration").inner_text() == f"{run.duration:.3f} s"
+        functions.wait_for_selector(
+            f'#result_list input[value="{function.pk}"] >> xpath=ancestor::tr >> .cb-error', timeout=10_000
+        )
+        assert row(functions, function.pk).locator("td.field-status").inner_text() == "Failed"
+        assert row(functions, function.pk).locator("td.field-chart").inner_text() == (
+            "Export server said: gone (HTTP 503)"
+        )
+        for page in pages:
+            assert page.evaluate("window.__sameDocument") == "yes"
+            assert page.evaluate("window.__fetches") == 0  # replayed, not re-read
+        calculations.context.close()
+    finally:
+        server.stop()
 
 
 def test_screenshot_of_the_functions_change_list(browser, daphne, staff, celery_worker):

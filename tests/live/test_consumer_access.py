@@ -120,3 +120,61 @@ async def test_it_refuses_a_missing_origin_at_the_handshake(token_headers):
     ws = communicator(headers=token_headers, origin=False)
     connected, _ = await ws.connect(timeout=5)
     assert not connected
+
+
+# --- the Origin check: scheme, host and port ------------------------------------------------
+
+
+async def handshake(token_headers, *, origin: bytes, host: bytes | None, extra=()) -> bool:
+    from channels.testing import WebsocketCommunicator
+
+    from project.asgi import application
+
+    headers = [(b"origin", origin), *([(b"host", host)] if host else []), *extra, *token_headers]
+    ws = WebsocketCommunicator(application, "/ws/events/", headers=headers)
+    connected, _ = await ws.connect(timeout=5)
+    if connected:
+        await ws.disconnect()
+    return connected
+
+
+@pytest.mark.parametrize(
+    ("origin", "host", "allowed"),
+    [
+        (b"http://localhost:8000", b"localhost:8000", True),
+        (b"http://LOCALHOST:8000", b"localhost:8000", True),
+        (b"http://127.0.0.1:8000", b"127.0.0.1:8000", True),
+        (b"http://localhost:80", b"localhost", True),
+        (b"http://localhost:9999", b"localhost:8000", False),  # another port is another site
+        (b"http://localhost:9999", b"localhost", False),
+        (b"https://localhost", b"localhost", False),  # the socket is plain ws
+        (b"http://127.0.0.1:8000", b"localhost:8000", False),
+        (b"http://evil.example", b"evil.example", False),  # not an allowed host
+        (b"http://localhost:99999", b"localhost", False),
+        (b"ftp://localhost", b"localhost", False),
+        (b"http://localhost/admin/", b"localhost", False),
+        (b"http://localhost", None, False),  # no Host: nothing to compare with
+    ],
+)
+async def test_the_origin_must_match_scheme_host_and_port(token_headers, origin, host, allowed):
+    assert await handshake(token_headers, origin=origin, host=host) is allowed
+
+
+async def test_https_behind_a_proxy_counts_as_the_sites_own_origin(token_headers, settings):
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    forwarded = [(b"x-forwarded-proto", b"https")]
+    assert await handshake(token_headers, origin=b"https://localhost", host=b"localhost", extra=forwarded)
+    assert not await handshake(token_headers, origin=b"http://localhost", host=b"localhost", extra=forwarded)
+    assert not await handshake(token_headers, origin=b"https://localhost", host=b"localhost")
+
+
+async def test_a_trusted_origin_may_connect_from_elsewhere(token_headers, settings):
+    settings.CSRF_TRUSTED_ORIGINS = ["https://dashboard.example.com", "https://*.example.org:8443", "nonsense"]
+    assert await handshake(token_headers, origin=b"https://dashboard.example.com", host=b"localhost")
+    assert await handshake(token_headers, origin=b"https://dashboard.example.com:443", host=b"localhost")
+    assert not await handshake(token_headers, origin=b"https://dashboard.example.com:8443", host=b"localhost")
+    assert not await handshake(token_headers, origin=b"http://dashboard.example.com", host=b"localhost")
+    assert await handshake(token_headers, origin=b"https://team.example.org:8443", host=b"localhost")
+    assert await handshake(token_headers, origin=b"https://example.org:8443", host=b"localhost")
+    assert not await handshake(token_headers, origin=b"https://team.example.org", host=b"localhost")
+    assert not await handshake(token_headers, origin=b"https://evilexample.org:8443", host=b"localhost")

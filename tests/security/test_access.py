@@ -1,12 +1,16 @@
-"""Strangers are kept out: a walk over EVERY route the project serves.
+"""Who may do what: a walk over EVERY route the project serves, as four kinds of caller.
 
 Each route of the URLconf falls in exactly one class below, and each class has its rule:
-- `/api/` operations: 401 in the one error shape without credentials or with a revoked token;
-- chart images (`/charts/`): 401 without a user, 403 for a session that is not staff;
+- `/api/` operations and chart images (`/charts/`): each declares the model permission it
+  needs with `apps.accounts.permissions.requires` / `view_requires` (reads `view_*`, creates
+  `add_*`, refresh/cancel/re-run `change_*`). Anonymous callers and bad tokens get 401; a
+  user without the permission 403, both in the one error shape. Walked as: anonymous, a
+  (staff) user with no permissions, a view-only user (reads pass, writes 403), a full user;
 - the admin: anonymous visitors and users who are not staff are sent to the login page;
 - public on purpose, each with its reason (`PUBLIC`).
-A route added later that fits no class fails `test_every_route_has_an_access_rule` until
-someone decides its rule here. The websocket routes are walked the same way.
+A route added later that fits no class, or that declares no permission, fails
+`test_every_route_has_an_access_rule` until someone decides its rule. The websocket routes
+and streams are walked the same way.
 """
 
 import json
@@ -15,14 +19,18 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import connections
 from django.test import Client
 from django.urls import resolve
 
+from apps.accounts.permissions import access_rule, permission_name
 from apps.accounts.services import api_token_create, api_token_revoke
-from apps.live.consumers import CLOSE_UNAUTHENTICATED
+from apps.live.consumers import CLOSE_UNAUTHENTICATED, STREAMS
 from apps.live.routing import websocket_urlpatterns
+from apps.live.selectors import live_model
 from project.api import api
+from tests.conftest import permissions_grant
 from tests.security.conftest import SAMPLE_BY_CONVERTER, VALID_BODIES, Reply, Route, all_routes, assert_error
 
 ROUTES = all_routes()
@@ -41,19 +49,24 @@ API_NAMESPACE = api.urls_namespace
 
 def api_operations() -> list[tuple[str, str]]:
     """(method, url) of every operation of the NinjaAPI, path parameters filled in."""
-    operations = []
+    return sorted((method, url) for method, url, _ in _operations())
+
+
+def _operations():
     for prefix, router in api._routers:
         for path, path_view in router.path_operations.items():
             url = "/api" + prefix + path
             for name in {part[1:-1] for part in url.split("/") if part.startswith("{")}:
                 url = url.replace("{" + name + "}", SAMPLE_BY_CONVERTER["int"])
             for operation in path_view.operations:
-                operations.extend((method, url) for method in operation.methods)
-    return sorted(operations)
+                for method in operation.methods:
+                    yield method, url, operation.view_func
 
 
 OPERATIONS = api_operations()
 OPERATION_IDS = [f"{method} {url}" for method, url in OPERATIONS]
+# What each operation declared (`requires`): (action, model), or None.
+RULES = {(method, url): access_rule(view) for method, url, view in _operations()}
 ADMIN_ROUTES = [route for route in ROUTES if route.namespace == "admin" and route.key not in PUBLIC]
 CHART_ROUTES = [route for route in ROUTES if route.namespace == "charts"]
 
@@ -86,9 +99,24 @@ def route_id(route: Route) -> str:
 # --- the walk itself ---------------------------------------------------------------------
 
 
+def route_rule(route: Route):
+    if route.namespace == API_NAMESPACE:
+        return {rule for (_, url), rule in RULES.items() if resolve(url).route == route.route}
+    return {access_rule(resolve(route.url).func)}
+
+
 def test_every_route_has_an_access_rule():
     unclassified = [route.route for route in ROUTES if classify(route) is None]
     assert not unclassified, f"decide who may call these and add them to tests/security: {unclassified}"
+    guarded = [route for route in ROUTES if classify(route) in ("api operation", "chart image")]
+    undeclared = [route.route for route in guarded if None in route_rule(route)]
+    assert not undeclared, f"declare the permission with apps.accounts.permissions.requires: {undeclared}"
+
+
+@pytest.mark.parametrize(("method", "url"), OPERATIONS, ids=OPERATION_IDS)
+def test_a_read_needs_view_and_a_write_needs_add_or_change(method, url):
+    action, _ = RULES[(method, url)]
+    assert action == "view" if method == "GET" else action in ("add", "change"), (method, url, action)
 
 
 def test_the_walk_reaches_the_api_the_admin_and_the_chart_images():
@@ -150,6 +178,79 @@ def test_an_api_operation_refuses_a_session_post_without_csrf(user, method, url)
         assert response.status_code in (401, 403), response.content[:300]
 
 
+# --- by permission: no permissions, view only, everything -----------------------------------
+
+
+@pytest.fixture
+def nobody(db):
+    """Staff, so the admin would let them log in, but without a single permission."""
+    return get_user_model().objects.create_user(username="nobody", password="nobody-pass-123", is_staff=True)
+
+
+@pytest.fixture
+def viewer(db):
+    user = get_user_model().objects.create_user(username="viewer", password="viewer-pass-123")
+    permissions_grant(user, "view")
+    return user
+
+
+def token_of(user) -> str:
+    return api_token_create(user=user, name="access walk")[1]
+
+
+def is_read(method: str) -> bool:
+    return method == "GET"
+
+
+@pytest.mark.parametrize(("method", "url"), OPERATIONS, ids=OPERATION_IDS)
+def test_an_api_operation_answers_403_to_a_user_without_permissions(rows, nobody, method, url):
+    body = assert_error(
+        call(Client(), method, url, Authorization=f"Bearer {token_of(nobody)}"), 403, field=None, rule="permission"
+    )
+    action, model = RULES[(method, url)]
+    assert permission_name(model=model, action=action) in body["detail"]
+
+
+@pytest.mark.parametrize(("method", "url"), OPERATIONS, ids=OPERATION_IDS)
+def test_a_view_only_user_may_read_and_may_not_write(rows, viewer, method, url):
+    response = call(Client(), method, url, Authorization=f"Bearer {token_of(viewer)}")
+    if is_read(method):
+        assert response.status_code not in (401, 403) and response.status_code < 500, response.content[:300]
+    else:
+        assert_error(response, 403, field=None, rule="permission")
+
+
+@pytest.mark.parametrize(("method", "url"), OPERATIONS, ids=OPERATION_IDS)
+def test_a_full_user_may_do_everything(rows, user, method, url):
+    response = call(Client(), method, url, Authorization=f"Bearer {token_of(user)}")
+    assert response.status_code not in (401, 403) and response.status_code < 500, response.content[:300]
+
+
+@pytest.mark.parametrize(("method", "url"), OPERATIONS, ids=OPERATION_IDS)
+def test_a_session_follows_the_same_permissions(rows, viewer, method, url):
+    client = Client()
+    client.force_login(viewer)
+    response = call(client, method, url)
+    assert response.status_code == (200 if is_read(method) else 403) or (
+        is_read(method) and response.status_code in (404, 409)
+    ), response.content[:300]
+
+
+def test_a_superuser_may_do_everything_without_a_single_permission(rows):
+    boss = get_user_model().objects.create_superuser(username="boss", password="boss-pass-123")
+    headers = {"Authorization": f"Bearer {token_of(boss)}"}
+    assert Client().get("/api/calculations", headers=headers).status_code == 200
+    assert call(Client(), "POST", "/api/functions", **headers).status_code == 201
+    assert Client().get(f"/charts/{rows.charted.pk}.png", headers=headers).status_code == 200
+
+
+def test_an_inactive_users_session_has_no_permission(rows, user):
+    client = Client()
+    client.force_login(user)
+    get_user_model().objects.filter(pk=user.pk).update(is_active=False)
+    assert client.get("/api/calculations").status_code == 401  # the session no longer authenticates
+
+
 # --- chart images ----------------------------------------------------------------------------
 
 
@@ -159,8 +260,14 @@ def test_a_chart_image_answers_401_without_a_user(db, route):
 
 
 @pytest.mark.parametrize("route", CHART_ROUTES, ids=route_id)
-def test_a_chart_image_answers_403_to_a_session_that_is_not_staff(plain_client, route):
-    assert_error(plain_client.get(route.url), 403, rule="permission")
+def test_a_chart_image_answers_403_to_a_user_without_permissions(nobody, route):
+    client = Client()
+    client.force_login(nobody)
+    body = assert_error(client.get(route.url), 403, rule="permission")
+    assert "charts.view_function" in body["detail"]
+    assert_error(
+        Client().get(route.url, headers={"Authorization": f"Bearer {token_of(nobody)}"}), 403, rule="permission"
+    )
 
 
 @pytest.mark.parametrize("route", CHART_ROUTES, ids=route_id)
@@ -172,11 +279,13 @@ def test_a_chart_image_answers_401_to_a_revoked_token(user, route):
     )
 
 
-def test_a_chart_image_is_served_to_a_token_and_to_staff(rows, api_token, staff_client):
+def test_a_chart_image_is_served_to_a_viewer_by_token_and_by_session(rows, viewer):
     url = f"/charts/{rows.charted.pk}.png"
+    session = Client()
+    session.force_login(viewer)
     for response in (
-        Client().get(url, headers={"Authorization": f"Bearer {api_token}"}),
-        staff_client.get(url),
+        Client().get(url, headers={"Authorization": f"Bearer {token_of(viewer)}"}),
+        session.get(url),
     ):
         assert response.status_code == 200 and response["Content-Type"] == "image/png"
 
@@ -232,6 +341,7 @@ def test_the_admin_login_form_is_public_on_purpose(db):
 
 WEBSOCKET_PATHS = ["/" + str(pattern.pattern) for pattern in websocket_urlpatterns]
 ORIGIN = (b"origin", b"http://localhost")
+HOST = (b"host", b"localhost")
 
 
 @pytest.fixture
@@ -244,7 +354,7 @@ async def close_thread_connections():
 def communicator(path: str, *, headers=(), subprotocols=None) -> WebsocketCommunicator:
     from project.asgi import application
 
-    return WebsocketCommunicator(application, path, headers=[ORIGIN, *headers], subprotocols=subprotocols)
+    return WebsocketCommunicator(application, path, headers=[ORIGIN, HOST, *headers], subprotocols=subprotocols)
 
 
 async def assert_refused(ws: WebsocketCommunicator) -> None:
@@ -308,6 +418,51 @@ async def test_a_websocket_with_a_session_of_a_logged_out_user_is_refused(path, 
     await assert_refused(
         communicator(path, headers=[(b"cookie", f"{settings.SESSION_COOKIE_NAME}={cookie}".encode())])
     )
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("close_thread_connections")
+@pytest.mark.parametrize("stream", list(STREAMS))
+async def test_a_stream_needs_the_view_permission_of_its_kind(stream, django_user_model):
+    nobody = await sync_to_async(django_user_model.objects.create_user)(username="ws-nobody", is_staff=True)
+    others = await sync_to_async(django_user_model.objects.create_user)(username="ws-others")
+    model = live_model(kind=STREAMS[stream])
+    other_kinds = [kind for other, kind in STREAMS.items() if other != stream]
+
+    def grant_others():
+        from django.contrib.auth.models import Permission
+
+        for kind in other_kinds:
+            codename = f"view_{live_model(kind=kind)._meta.model_name}"
+            others.user_permissions.add(Permission.objects.get(codename=codename))
+
+    await sync_to_async(grant_others)()
+    for user in (nobody, others):
+        _, raw = await sync_to_async(api_token_create)(user=user, name="ws")
+        ws = communicator(WEBSOCKET_PATHS[0], headers=[(b"authorization", f"Bearer {raw}".encode())])
+        assert (await ws.connect(timeout=5))[0]
+        await ws.send_json_to({"action": "subscribe", "stream": stream})
+        error = await ws.receive_json_from(timeout=5)
+        assert error["type"] == "error" and error["code"] == "permission_denied", error
+        assert error["field"] == "stream" and stream in error["message"]
+        assert permission_name(model=model, action="view") in error["message"]
+        await ws.send_json_to({"action": "ping"})  # refused, not closed
+        assert await ws.receive_json_from(timeout=5) == {"type": "pong"}
+        await ws.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("close_thread_connections")
+@pytest.mark.parametrize("stream", list(STREAMS))
+async def test_a_viewer_may_subscribe_to_every_stream(stream, django_user_model):
+    viewer = await sync_to_async(django_user_model.objects.create_user)(username="ws-viewer")
+    await sync_to_async(permissions_grant)(viewer, "view")
+    _, raw = await sync_to_async(api_token_create)(user=viewer, name="ws")
+    ws = communicator(WEBSOCKET_PATHS[0], headers=[(b"authorization", f"Bearer {raw}".encode())])
+    assert (await ws.connect(timeout=5))[0]
+    await ws.send_json_to({"action": "subscribe", "stream": stream})
+    assert await ws.receive_json_from(timeout=5) == {"type": "subscribed", "stream": stream}
+    await ws.disconnect()
 
 
 # --- the same walk through the front door ------------------------------------------------------

@@ -1,0 +1,151 @@
+"""The one access policy: who may do what, for the API, the chart images and the websockets.
+
+Django's model permissions decide, the way the admin and DRF's `DjangoModelPermissions` do:
+
+| action   | permission  | used for                                  |
+|----------|-------------|-------------------------------------------|
+| `view`   | `view_*`    | reading (lists, details, CSV, images, live streams) |
+| `add`    | `add_*`     | creating                                  |
+| `change` | `change_*`  | refresh, cancel, re-run                   |
+
+A bearer token acts with its user's permissions; an inactive user has none; a superuser has
+all of them. Credentials are someone else's job (ninja auth, `request_user`, the websocket
+middleware): this module only answers "may this user do that".
+
+A route declares its rule once, where it is defined: a ninja operation with `requires`
+(ninja has authenticated the request), a plain Django view with `view_requires` (which
+authenticates a bearer token or the session itself):
+
+    @router.post("", ...)
+    @requires("add", Calculation)
+    def calculation_create_endpoint(request, payload): ...
+
+    @view_requires("view", Function)
+    def chart_image(request, function_id): ...
+
+`tests/security/test_access.py` walks every route and fails for one that declares nothing.
+"""
+
+import functools
+from collections.abc import Callable
+from typing import Literal, TypeVar
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db import models
+from django.http import HttpRequest, JsonResponse
+
+from apps.accounts.selectors import api_token_user
+from apps.core.errors import DomainError
+
+Action = Literal["view", "add", "change"]
+ACTIONS: tuple[Action, ...] = ("view", "add", "change")
+ACCESS_ATTRIBUTE = "access_rule"
+
+View = TypeVar("View", bound=Callable)
+
+
+class NotAuthenticatedError(DomainError):
+    status = 401
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, rule="authentication")
+
+
+class PermissionDeniedError(DomainError):
+    status = 403
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message, field=field, rule="permission")
+
+
+def permission_name(*, model: type[models.Model], action: Action) -> str:
+    """`calculations.view_calculation`: the `app_label.codename` Django's has_perm takes."""
+    opts = model._meta
+    return f"{opts.app_label}.{action}_{opts.model_name}"
+
+
+User = AbstractBaseUser | AnonymousUser | None
+
+
+def user_may(*, user: User, model: type[models.Model], action: Action) -> bool:
+    if user is None or not user.is_authenticated or not user.is_active:
+        return False
+    # has_perm answers True for an active superuser and caches the user's permissions on the
+    # object, so several checks in one request cost one query.
+    return user.has_perm(permission_name(model=model, action=action))
+
+
+def access_check(*, user: User, model: type[models.Model], action: Action, field: str | None = None) -> None:
+    """Raises PermissionDeniedError (403 in the one error shape) unless the user may."""
+    if not user_may(user=user, model=model, action=action):
+        verbose = model._meta.verbose_name_plural
+        raise PermissionDeniedError(
+            f"You need the '{permission_name(model=model, action=action)}' permission to {action} {verbose}.",
+            field=field,
+        )
+
+
+def requires(action: Action, model: type[models.Model]) -> Callable[[View], View]:
+    """Declares (and enforces) the permission a ninja operation needs.
+
+    ninja has authenticated the request before the view runs (`request.user` is the session's
+    or the token's user), so the check sits right in front of the endpoint's body.
+    """
+    if action not in ACTIONS:
+        raise ValueError(f"unknown action {action!r}; one of {ACTIONS}")
+
+    def decorate(view: View) -> View:
+        @functools.wraps(view)
+        def checked(request: HttpRequest, *args, **kwargs):
+            access_check(user=getattr(request, "user", None), model=model, action=action)
+            return view(request, *args, **kwargs)
+
+        setattr(checked, ACCESS_ATTRIBUTE, (action, model))
+        return checked  # type: ignore[return-value]
+
+    return decorate
+
+
+def view_requires(action: Action, model: type[models.Model]) -> Callable[[View], View]:
+    """`requires` for a plain Django view: authenticates (`request_user`) and checks, and
+    answers 401/403 in the one error shape itself."""
+    if action not in ACTIONS:
+        raise ValueError(f"unknown action {action!r}; one of {ACTIONS}")
+
+    def decorate(view: View) -> View:
+        @functools.wraps(view)
+        def checked(request: HttpRequest, *args, **kwargs):
+            try:
+                access_check(user=request_user(request), model=model, action=action)
+            except DomainError as error:
+                return JsonResponse(error.as_body(), status=error.status)
+            return view(request, *args, **kwargs)
+
+        setattr(checked, ACCESS_ATTRIBUTE, (action, model))
+        return checked  # type: ignore[return-value]
+
+    return decorate
+
+
+def access_rule(view: Callable) -> tuple[Action, type[models.Model]] | None:
+    """What `requires` declared on a view, or None (the route-walking test reads it)."""
+    return getattr(view, ACCESS_ATTRIBUTE, None)
+
+
+def request_user(request: HttpRequest) -> AbstractBaseUser:
+    """The user of a plain Django view (not ninja): a bearer token, else the session.
+
+    Raises NotAuthenticatedError (401) for a bad token or nobody at all; a token that is
+    present but wrong is never overridden by a session.
+    """
+    header = request.headers.get("Authorization", "")
+    if header:
+        scheme, _, raw = header.partition(" ")
+        user = api_token_user(raw=raw.strip()) if scheme.lower() == "bearer" and raw.strip() else None
+        if user is None:
+            raise NotAuthenticatedError("Invalid or revoked bearer token.")
+        return user
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        raise NotAuthenticatedError("Authentication required: log in to the admin or send a bearer token.")
+    return user
