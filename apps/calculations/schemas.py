@@ -11,7 +11,7 @@ from apps.calculations.models import CalculationStatus
 from apps.calculations.services import LAG_MAX, LAG_MIN, NAME_MAX_LENGTH, DateInputError, iso, parse_iso_date
 
 Ordering = Literal["launched_at", "-launched_at"]
-Status = Literal["queued", "running", "finished", "failed"]
+Status = Literal["queued", "running", "finished", "failed", "cancelled"]
 assert set(get_args(Status)) == set(CalculationStatus.values)  # one list of statuses
 
 

@@ -17,6 +17,7 @@ from apps.charts.schemas import (
 )
 from apps.charts.views import chart_png_response
 from apps.core.schemas import ErrorOut
+from apps.jobs.idempotency import idempotency_key_header, idempotent_create
 
 router = Router(tags=["functions"])
 
@@ -32,7 +33,7 @@ def _out(function: Function) -> dict:
         "image_url": selectors.function_image_url(function_id=function.pk, image_hash=function.image_hash),
         "queued_at": function.queued_at,
         "started_at": function.started_at,
-        "processed_at": function.processed_at,
+        "processed_at": function.finished_at,
         "created_at": function.created_at,
         "updated_at": function.updated_at,
     }
@@ -43,11 +44,21 @@ def _out(function: Function) -> dict:
     response={201: FunctionCreated, 401: ErrorOut, 422: ErrorOut},
     summary="Create a function and queue its chart",
 )
-def function_create(request: HttpRequest, payload: FunctionCreateIn):
-    function = services.function_create(
-        expression=payload.expression, dt=payload.dt, interval=payload.interval
+def function_create(
+    request: HttpRequest, payload: FunctionCreateIn, idempotency_key: str | None = idempotency_key_header()
+):
+    """Send an `Idempotency-Key` header to retry safely: the same key with the same body within
+    24 hours answers the first answer (same id) and creates nothing; the same key with
+    another body is a 422 naming the header. Keys are per user."""
+
+    def create() -> tuple[int, dict]:
+        function = services.function_create(expression=payload.expression, dt=payload.dt, interval=payload.interval)
+        return 201, {"id": function.pk}
+
+    status, body = idempotent_create(
+        user=request.user, scope="functions.create", key=idempotency_key, body=payload.dict(), create=create
     )
-    return Status(201, {"id": function.pk})
+    return Status(status, body)
 
 
 @router.get("", response={200: FunctionPage, 401: ErrorOut, 422: ErrorOut}, summary="List functions (paginated)")
@@ -72,6 +83,18 @@ def functions_refresh(request: HttpRequest, payload: FunctionsRefreshIn):
 )
 def function_detail(request: HttpRequest, function_id: int = Path(..., ge=1, le=MAX_ID)):
     return Status(200, _out(selectors.function_get(function_id=function_id)))
+
+
+@router.post(
+    "/{function_id}/cancel",
+    response={200: FunctionOut, 401: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+    summary="Cancel a queued or running chart job",
+)
+def function_cancel(request: HttpRequest, function_id: int = Path(..., ge=1, le=MAX_ID)):
+    """A queued chart becomes `cancelled` at once; a running one stops before its next outside
+    call and keeps its previous image. Answers the function; one that is already finished,
+    failed or cancelled answers 409 naming its status."""
+    return Status(200, _out(services.function_cancel(function_id=function_id)))
 
 
 @router.get(

@@ -26,7 +26,8 @@ def function_list(*, ordering: Ordering = "-created_at", status: str | None = No
     if status:
         queryset = queryset.filter(status=status)
     # Rows never processed sort last either way; pk breaks ties so pages are stable.
-    field = F(ordering.lstrip("-"))
+    name = ordering.lstrip("-")
+    field = F("finished_at" if name == "processed_at" else name)  # the job's finished_at, shown as processed_at
     if ordering.startswith("-"):
         return queryset.order_by(field.desc(nulls_last=True), "-pk")
     return queryset.order_by(field.asc(nulls_last=True), "pk")
