@@ -179,6 +179,12 @@ def calculation_create(*, date_start: date | str, date_fin: date | str, lag: int
     return calculation
 
 
+def calculation_dispatch(*, calculation_id: int) -> bool:
+    """Publish the run's task now (outbox: see `apps.jobs.services.jobs_publish`); False
+    (logged) when the broker is unreachable and the sweep will publish it later."""
+    return jobs.jobs_publish(kind=CALCULATION_JOB, ids=[calculation_id]) == 1
+
+
 def rerun_name(name: str) -> str:
     """`"Well 12"` -> `"Well 12 (re-run)"`; a re-run of a re-run keeps one mark."""
     base = name[: -len(RERUN_SUFFIX)] if name.endswith(RERUN_SUFFIX) else name

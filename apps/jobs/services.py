@@ -105,18 +105,18 @@ def _in_flight_sql() -> str:
 
 # --- publish (outbox) -------------------------------------------------------------------
 
+# Broker URL -> monotonic time until which this process does not try to publish there.
+_broker_down_until: dict[str, float] = {}
 _broker_lock = threading.Lock()
-_broker_down_until = 0.0
 
 
-def _broker_marked_down() -> bool:
-    return time.monotonic() < _broker_down_until
+def _broker_marked_down(url: str) -> bool:
+    return time.monotonic() < _broker_down_until.get(url, 0.0)
 
 
-def _broker_mark_down() -> None:
-    global _broker_down_until
+def _broker_mark_down(url: str) -> None:
     with _broker_lock:
-        _broker_down_until = time.monotonic() + settings.JOBS_PUBLISH_BACKOFF
+        _broker_down_until[url] = time.monotonic() + settings.JOBS_PUBLISH_BACKOFF
 
 
 def jobs_publish(*, kind: JobKind, ids: Iterable[int], force: bool = False) -> int:
@@ -129,14 +129,15 @@ def jobs_publish(*, kind: JobKind, ids: Iterable[int], force: bool = False) -> i
     from project.celery import app
 
     queue = kind.setting("QUEUE")
+    broker = str(app.conf.broker_write_url or app.conf.broker_url)
     published: list[int] = []
     for job_id in ids:
-        if not force and _broker_marked_down():
+        if not force and _broker_marked_down(broker):
             break
         try:
             app.send_task(kind.task_name, args=[job_id], queue=queue, routing_key=queue, retry=False)
         except Exception:  # kombu/amqp raise a zoo of connection errors; all mean "not published"
-            _broker_mark_down()
+            _broker_mark_down(broker)
             logger.warning(
                 "%s %s saved but not published (broker unreachable?); the sweep will publish it.",
                 kind.noun, job_id, exc_info=True,

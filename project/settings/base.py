@@ -152,6 +152,11 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_PUBLISH_RETRY = True
+# Opening a channel to a broker that refuses connections fails at once instead of retrying
+# for broker_connection_timeout (~6 s here): a request publishing a job must not wait for a
+# broker that is down (the job stays in the outbox, apps.jobs.services). Workers reconnect
+# their consumer with their own policy (broker_connection_max_retries), not this one.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 0}
 
 CALCULATIONS_QUEUE = env_str("CALCULATIONS_QUEUE", "calculations")
 CHARTS_QUEUE = env_str("CHARTS_QUEUE", "charts")
