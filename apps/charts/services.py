@@ -9,6 +9,7 @@ after commit. The payload (also the shape of the REST detail's core fields):
 
     {"kind": "function", "id": 7,
      "expression": "t + 2/t", "status": "queued" | "running" | "finished" | "failed" | "cancelled",
+     "progress": 0-100,                     # 10 before the data service, 50 before the image service
      "processed_at": ISO-8601 UTC | null,      # end of the last processing (finished, failed, cancelled)
      "error": "",                          # text of the last failure, "" after a success
      "image_url": "/charts/7/3f2a9c0d1b7e4a55.png" | null,  # versioned: new image, new URL
@@ -87,6 +88,7 @@ def function_payload(*, function: Function) -> dict:
     return {
         "expression": function.expression,
         "status": function.status,
+        "progress": function.progress,
         "processed_at": _iso(function.finished_at),
         "error": function.error,
         "image_url": function_image_url(function_id=function.pk, image_hash=function.image_hash),

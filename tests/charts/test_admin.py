@@ -15,7 +15,7 @@ ADD_URL = "/admin/charts/function/add/"
 @pytest.fixture(autouse=True)
 def no_publish(monkeypatch):
     sent = []
-    monkeypatch.setattr("apps.charts.tasks.function_render_task.delay", lambda pk: sent.append(pk))
+    monkeypatch.setattr("project.celery.app.send_task", lambda name, args, **options: sent.append(args[0]))
     return sent
 
 
