@@ -1,4 +1,4 @@
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from django.conf import settings
@@ -64,3 +64,26 @@ def export_server() -> Iterator[str]:
     process = processes.start_export_server(settings.EXPORT_SERVER_URL)
     yield settings.EXPORT_SERVER_URL
     process.stop()
+
+
+DEAD_BROKER_URL = "amqp://guest:guest@127.0.0.1:1//"  # nothing listens on port 1
+
+
+@pytest.fixture
+def broker_down() -> Iterator[Callable[[], None]]:
+    """Fault injection: this process publishes to a broker URL where nothing listens.
+
+    Yields a function that brings the real broker back (also done at teardown).
+    """
+    from project.celery import app
+
+    original = app.conf.broker_write_url
+
+    def restore() -> None:
+        app.conf.broker_write_url = original
+        app._after_fork()  # drop pooled connections/producers bound to the dead URL
+
+    app.conf.broker_write_url = DEAD_BROKER_URL
+    app._after_fork()
+    yield restore
+    restore()

@@ -164,19 +164,19 @@ def functions_refresh(*, ids: Sequence[int]) -> RefreshResult:
                 [Status.QUEUED, now, now, ids, Status.QUEUED, Status.RUNNING],
             )
             rows = cursor.fetchall()
-        for pk, expression, finished_at, error, image_hash in rows:
-            jobs.job_broadcast(
-                kind=FUNCTION_JOB,
-                job=Function(
-                    pk=pk,
-                    expression=expression,
-                    status=Status.QUEUED,
-                    finished_at=finished_at,
-                    error=error,
-                    image_hash=image_hash,
-                    updated_at=now,
-                ),
+        queued = [
+            Function(
+                pk=pk,
+                expression=expression,
+                status=Status.QUEUED,
+                finished_at=finished_at,
+                error=error,
+                image_hash=image_hash,
+                updated_at=now,
             )
+            for pk, expression, finished_at, error, image_hash in rows
+        ]
+        jobs.jobs_broadcast(kind=FUNCTION_JOB, jobs=queued)
         jobs.jobs_publish_on_commit(kind=FUNCTION_JOB, ids=[row[0] for row in rows])
     return RefreshResult(queued=len(rows), skipped=len(existing) - len(rows))
 

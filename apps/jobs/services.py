@@ -44,7 +44,7 @@ from django.utils import timezone
 
 from apps.core.errors import DomainError, NotFoundError
 from apps.jobs.models import IN_FLIGHT, IdempotencyRecord, Job, JobStatus
-from apps.live.realtime import broadcast_event
+from apps.live.realtime import broadcast_event, broadcast_events
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +87,12 @@ class JobAbandoned(Exception):
 
 def job_broadcast(*, kind: JobKind, job: Job) -> None:
     broadcast_event(kind=kind.live_kind, obj_id=job.pk, payload=kind.payload(job))
+
+
+def jobs_broadcast(*, kind: JobKind, jobs: Sequence[Job]) -> None:
+    """The events of many jobs changed by one write, handed over in one batch (see
+    `apps.live.realtime.broadcast_events`)."""
+    broadcast_events(kind=kind.live_kind, events=[(job.pk, kind.payload(job)) for job in jobs])
 
 
 def _returning(kind: JobKind, sql: str, params: Sequence[Any]) -> list[Job]:
@@ -282,8 +288,7 @@ def jobs_cancel(*, kind: JobKind, ids: Sequence[int]) -> list[Job]:
             f"WHERE id = ANY(%s) AND {_in_flight_sql()}",
             [JobStatus.CANCELLED, now, now, list(ids)],
         )
-        for job in cancelled:
-            job_broadcast(kind=kind, job=job)
+        jobs_broadcast(kind=kind, jobs=cancelled)
     return cancelled
 
 
@@ -337,8 +342,7 @@ def jobs_sweep(*, kind: JobKind, now: datetime | None = None) -> dict[str, int]:
             f"WHERE {stale.format(op='<')}",
             [JobStatus.QUEUED, now, now, JobStatus.RUNNING, stale_before, max_attempts],
         )
-        for job in [*failed, *requeued]:
-            job_broadcast(kind=kind, job=job)
+        jobs_broadcast(kind=kind, jobs=[*failed, *requeued])
     if requeued:
         logger.warning("%s(s) requeued after losing their worker: %s", kind.noun, [job.pk for job in requeued])
     grace_before = now - timedelta(seconds=kind.setting("DISPATCH_GRACE"))

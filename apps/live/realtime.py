@@ -13,6 +13,7 @@ import asyncio
 import logging
 import os
 import threading
+from collections.abc import Sequence
 from typing import Literal
 
 from channels.layers import get_channel_layer
@@ -38,6 +39,32 @@ def broadcast_event(*, kind: Kind, obj_id: int, payload: dict) -> None:
     """Send `{"kind", "id", **payload}` to the kind's stream and the object's group after commit."""
     event = {"kind": kind, "id": obj_id, **payload}
     transaction.on_commit(lambda: _send(kind=kind, obj_id=obj_id, event=event))
+
+
+def broadcast_events(*, kind: Kind, events: Sequence[tuple[int, dict]]) -> None:
+    """Many events at once (a bulk refresh, cancel or sweep), sent after commit.
+
+    One hand-over to the sender loop, which sends them in order in the background: a request
+    that changed 1,000 rows does not wait for 2,000 group sends (each a thread hop and Redis
+    round trips; 27 ms apiece on a loaded machine, bench/charts_refresh.py).
+    """
+    batch = [{"kind": kind, "id": obj_id, **payload} for obj_id, payload in events]
+    if batch:
+        transaction.on_commit(lambda: _send_in_background(kind=kind, events=batch))
+
+
+def _send_in_background(*, kind: Kind, events: list[dict]) -> None:
+    layer = get_channel_layer()
+
+    async def send_all() -> None:
+        for event in events:
+            groups = [stream_group(kind), object_group(kind, event["id"])]
+            try:
+                await _group_send(layer, groups, {"type": EVENT_TYPE, "event": event})
+            except Exception:  # best effort, like one event; the next events still go out
+                logger.warning("Could not broadcast %s %s event", kind, event["id"], exc_info=True)
+
+    asyncio.run_coroutine_threadsafe(send_all(), _sender_loop())
 
 
 def _send(*, kind: Kind, obj_id: int, event: dict) -> None:

@@ -141,18 +141,6 @@ def test_refresh_of_an_unknown_id_is_refused_and_queues_nothing(make_function):
     assert services.functions_refresh(ids=[]) == services.RefreshResult(queued=0, skipped=0)
 
 
-@pytest.mark.django_db
-def test_a_broker_failure_after_commit_keeps_the_row_queued(django_capture_on_commit_callbacks, monkeypatch):
-    def broker_down(pk):
-        raise ConnectionRefusedError("broker down")
-
-    monkeypatch.setattr("apps.charts.tasks.function_render_task.delay", broker_down)
-    with django_capture_on_commit_callbacks(execute=True):
-        function = services.function_create(expression="t", dt=1, interval=1)
-    function.refresh_from_db()
-    assert function.status == "queued"  # the sweep publishes it again later
-
-
 # --- the pipeline, in-process --------------------------------------------------------------
 
 
