@@ -248,6 +248,36 @@ def _progress_writer(calculation: Calculation):
     return on_progress
 
 
+# PostgreSQL's binary COPY format (https://www.postgresql.org/docs/current/sql-copy.html):
+# a header, then per row a field count and each field as (length, big-endian value).
+_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + (0).to_bytes(4, "big") + (0).to_bytes(4, "big")
+_COPY_TRAILER = (-1).to_bytes(2, "big", signed=True)
+_COPY_ROW = np.dtype(
+    [("fields", ">i2"), ("id_len", ">i4"), ("id", ">i8"), ("date_len", ">i4"), ("date", ">i4")]
+    + [(f"{name}{part}", ">i4" if part == "_len" else ">f8") for name in ("liquid", "oil", "water", "wct") for part in ("_len", "")]
+)
+# PostgreSQL counts dates from 2000-01-01; numpy from 1970-01-01.
+_PG_EPOCH_DAYS = int(np.datetime64("2000-01-01", "D").astype(np.int64))
+
+
+def _rows_copy_buffer(*, calculation_id: int, frame: pd.DataFrame) -> bytes:
+    """The run's rows as one binary COPY buffer, built by numpy in one pass.
+
+    Safe because every value is fixed-width (bigint, date, float8) and written as the exact
+    same double the kernel computed: what the text format did with `repr`, without formatting
+    and parsing 1,800 numbers per one-year run in Python and in PostgreSQL
+    (bench/calculations_queue.py: rows 2.7 ms -> see its phase table).
+    """
+    rows = np.empty(len(frame), dtype=_COPY_ROW)
+    rows["fields"] = 6
+    rows["id_len"], rows["id"] = 8, calculation_id
+    rows["date_len"] = 4
+    rows["date"] = frame["date"].to_numpy().astype("datetime64[D]").astype(np.int64) - _PG_EPOCH_DAYS
+    for name in ("liquid", "oil", "water", "wct"):
+        rows[f"{name}_len"], rows[name] = 8, frame[name].to_numpy(dtype=np.float64)
+    return _COPY_HEADER + rows.tobytes() + _COPY_TRAILER
+
+
 def _rows_insert(*, calculation_id: int, frame: pd.DataFrame) -> None:
     """COPY the run's rows in (inside the caller's transaction).
 
@@ -255,19 +285,12 @@ def _rows_insert(*, calculation_id: int, frame: pd.DataFrame) -> None:
     claimed while it is not finished, so a run being finished has no rows (and the unique
     (calculation, date) index would refuse a second set). One round trip saved per run.
     """
-    dates = np.datetime_as_string(frame["date"].to_numpy().astype("datetime64[D]")).tolist()
-    columns = [frame[name].tolist() for name in ("liquid", "oil", "water", "wct")]
-    # repr() is the shortest text that reads back as the same float, as PostgreSQL prints it.
-    text = "".join(
-        f"{calculation_id},{day},{liquid!r},{oil!r},{water!r},{wct!r}\n"
-        for day, liquid, oil, water, wct in zip(dates, *columns, strict=True)
-    )
     table = CalculationRow._meta.db_table
     # The raw psycopg2 cursor speaks COPY; wrap it so errors arrive as Django's exceptions.
     with connection.cursor() as cursor, connection.wrap_database_errors:
         cursor.cursor.copy_expert(
-            f"COPY {table} (calculation_id, date, liquid, oil, water, wct) FROM STDIN WITH (FORMAT csv)",
-            io.StringIO(text),
+            f"COPY {table} (calculation_id, date, liquid, oil, water, wct) FROM STDIN WITH (FORMAT binary)",
+            io.BytesIO(_rows_copy_buffer(calculation_id=calculation_id, frame=frame)),
         )
 
 
