@@ -49,10 +49,6 @@ VALID_BODIES = {
     "/api/calculations": {"date_start": "2020-01-01", "date_fin": "2020-01-31", "lag": 7, "name": "ok"},
     "/api/functions": {"expression": "sin(t)", "dt": 1, "interval": 3},
     "/api/functions/refresh": {"ids": [1]},
-    # Steering takes no body; `{}` stands for "nothing to say".
-    "/api/calculations/1/cancel": {},
-    "/api/calculations/1/rerun": {},
-    "/api/functions/1/cancel": {},
 }
 
 

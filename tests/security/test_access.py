@@ -75,7 +75,7 @@ def call(client: Client, method: str, url: str, **headers):
     # A valid body, so a refusal can only be about who is asking.
     if method == "GET":
         return client.get(url, headers=headers)
-    body = json.dumps(VALID_BODIES[url])
+    body = json.dumps(VALID_BODIES.get(url, {}))  # operations without a body (cancel, rerun) get {}
     return client.generic(method, url, body, content_type="application/json", headers=headers)
 
 
