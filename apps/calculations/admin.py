@@ -61,8 +61,8 @@ class CalculationAddForm(forms.ModelForm):
                     )
                 )
             except DomainError as exc:
-                for error in exc.errors:
-                    self.add_error(error.field if error.field in self.fields else None, error.message)
+                for error in exc.errors:  # every rule of calculation_validate names one of these fields
+                    self.add_error(error.field, error.message)
         return cleaned
 
     def _post_clean(self) -> None:
