@@ -1,6 +1,6 @@
 """Benchmark: a burst of 1,000 runs created concurrently over HTTP; every one finishes once.
 
-The web process (daphne, as `scripts/run web` starts it) and one Celery worker with 2
+The web tier (the proxy and gunicorn, as `scripts/run proxy` and `web` start them) and one Celery worker with 2
 processes run on a free port and the benchmark's own database and queue. 16 client threads
 POST 1,000 one-year runs (366 rows each) as fast as they can; then the script waits until
 every run has finished and checks that none was lost or duplicated:
@@ -38,7 +38,7 @@ def main() -> None:
     common.queue_purge()
     token = common.api_token()
     headers = {"Authorization": f"Bearer {token}"}
-    web, base = common.daphne_start()
+    web, base = common.web_tier_start()
     worker = common.worker_start(concurrency=2)
     local = threading.local()
 
@@ -93,7 +93,7 @@ def main() -> None:
         and rows.count() == 366 * args.runs
     )
     burst_rate = args.runs / burst_seconds
-    print(f"burst: {args.runs} runs POSTed by {args.threads} threads to daphne, 1 worker x 2 processes "
+    print(f"burst: {args.runs} runs POSTed by {args.threads} threads through the proxy, 1 worker x 2 processes "
           f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
     print(f"  responses {statuses}; accepted in {burst_seconds:.2f} s = {burst_rate:.1f} runs/s "
           f"(serial floor {serial_rate:.1f} runs/s, {burst_rate / serial_rate:.2f}x)")

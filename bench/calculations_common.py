@@ -3,14 +3,13 @@
 Every benchmark works on its own database, `bench_calcboard` (created and migrated here;
 BENCH_POSTGRES_DB overrides the name), with its own broker queue, cache and channel
 prefixes, so it never touches a developer's data or a running test suite. The processes it
-starts are the Procfile's (`scripts/run worker`, `scripts/run web`), stopped on exit; extra
+starts are the Procfile's (`scripts/run worker`, `scripts/run proxy`, `web`, `ws`), stopped on exit; extra
 worker options for experiments go in BENCH_WORKER_ARGS (e.g. "--prefetch-multiplier 4").
 Wall-clock figures depend on what else the machine is doing: each script prints the load
 average next to them.
 """
 
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -44,7 +43,7 @@ import psycopg2  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 
-from tests.processes import Process, http_ok, wait_until  # noqa: E402
+from tests.processes import Process, wait_until  # noqa: E402
 
 
 def database_prepare() -> None:
@@ -109,19 +108,13 @@ def worker_start(*, concurrency: int = 2) -> Process:
     return process
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def web_tier_start():
+    """The web tier exactly as the Procfile starts it (`scripts/run proxy`, `web`, `ws`) on free
+    ports; returns it and the proxy's base URL (what clients use)."""
+    from tests.processes import FrontDoor
 
-
-def daphne_start() -> tuple[Process, str]:
-    """The web process exactly as the Procfile starts it (`scripts/run web`), on a free port."""
-    port = free_port()
-    process = Process("bench-calculations-web", [str(ROOT / "scripts" / "run"), "web"], {**ENV, "WEB_PORT": str(port)})
-    base = f"http://127.0.0.1:{port}"
-    wait_until(lambda: http_ok(f"{base}/admin/login/"), timeout=30, what="daphne")
-    return process, base
+    door = FrontDoor(DB_NAME, extra_env=ENV, name="bench-calculations", web_workers=None)
+    return door, door.base_url
 
 
 def median_ms(samples: list[float]) -> float:

@@ -4,7 +4,7 @@ Floor: the bare SQL that builds the same JSON document in PostgreSQL, fetched as
 plain psycopg2 connection. Measured against it, in the same run and interleaved sample by
 sample (so background load hits both alike):
   * the endpoint through Django's test client (auth, middleware, ninja; no network),
-  * the endpoint over HTTP through daphne (the real web process) with a keep-alive client.
+  * the endpoint over HTTP through the proxy and gunicorn (the real web tier) with a keep-alive client.
 Target: endpoint median <= 2x the floor.
 
     .venv/bin/python bench/calculations_detail.py [--samples 300]
@@ -52,7 +52,7 @@ def main() -> None:
     raw = common.raw_connection()
     cursor = raw.cursor()
     client = Client(headers={"Authorization": f"Bearer {token}"}, HTTP_HOST="localhost")
-    web, base = common.daphne_start()
+    web, base = common.web_tier_start()
     http = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"})
     try:
         def floor() -> str:
@@ -93,7 +93,7 @@ def main() -> None:
     floor_ms = common.median_ms(timings["floor"])
     print(f"detail endpoint, {rows} rows, {size / 1024:.0f} KiB of JSON, {args.samples} samples each (medians)")
     print(f"  floor (bare SQL via psycopg2)       {floor_ms:7.2f} ms   1.00x")
-    for name, label in (("endpoint", "endpoint (Django test client)"), ("http", "endpoint over HTTP (daphne)")):
+    for name, label in (("endpoint", "endpoint (Django test client)"), ("http", "endpoint over HTTP (the proxy)")):
         value = common.median_ms(timings[name])
         print(f"  {label:35s} {value:7.2f} ms   {value / floor_ms:.2f}x   p95 {common.percentile_ms(timings[name], 0.95):.2f} ms")
     ratio = common.median_ms(timings["endpoint"]) / floor_ms

@@ -3,7 +3,7 @@
     .venv/bin/python bench/live_fanout.py [--clients 500] [--rounds 20]
 
 500 clients (one asyncio process, the `websockets` package) connect with a bearer token to a
-real daphne and subscribe to the `calculations` stream. A sender process (bench/livekit.py)
+real proxy in front of daphne and subscribe to the `calculations` stream. A sender process (bench/livekit.py)
 then commits and broadcasts one event per round, a second apart. For every round we note
 when each client got the event. Reported: per delivery (clients x rounds) median and p99 of
 (arrival - commit), and per round the time until all clients had it. Target: p99 < 1 s.
@@ -75,7 +75,7 @@ def main() -> int:
         floor_deliveries, floor_rounds = asyncio.run(
             livekit.redis_floor(subscribers=args.clients, rounds=args.rounds)
         )
-        with livekit.daphne(env) as base:
+        with livekit.front_door(env) as base:
             deliveries, rounds, connect_seconds = asyncio.run(
                 measure(base, token, clients=args.clients, rounds=args.rounds)
             )

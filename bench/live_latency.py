@@ -4,7 +4,7 @@
 
 A sender process plays a Celery task (see bench/livekit.py): it commits a state change of a
 real calculation row and broadcasts it after commit through `apps.live.realtime`, once every
-`--interval` seconds. One client, connected with a bearer token to a real daphne over a real
+`--interval` seconds. One client, connected with a bearer token to the real proxy and daphne over a real
 websocket and subscribed to the `calculations` stream, notes when each event arrives.
 Reported: median, p99 and max of (arrival - commit), the first 10 events left out as warm-up.
 
@@ -52,7 +52,7 @@ def main() -> int:
         token = livekit.bench_token()
         floor, _ = asyncio.run(livekit.redis_floor(subscribers=1, rounds=args.events + WARMUP))
         floor = floor[WARMUP:]
-        with livekit.daphne(env) as base:
+        with livekit.front_door(env) as base:
             delays = asyncio.run(measure(base, token, events=args.events, interval=args.interval))
     finally:
         livekit.database_drop()

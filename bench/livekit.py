@@ -1,7 +1,7 @@
 """Shared plumbing of the live benchmarks (`live_latency.py`, `live_fanout.py`).
 
 Each run gets its own database (calcboard_bench_live), channel prefix and cache prefix, a
-real daphne serving `project.asgi:application` on a free port, a bearer token for the
+real web tier on free ports (the proxy in front of daphne for /ws/, as users reach it), a bearer token for the
 websocket clients, and a sender process that plays a Celery task: it commits a state change
 of a real `Calculation` row and broadcasts it with `apps.live.realtime.broadcast_event`
 (a fresh event loop and Redis connection per event, exactly like a worker), printing the
@@ -70,50 +70,19 @@ def bench_token() -> str:
 
 
 @contextmanager
-def daphne(env: dict[str, str]):
-    """A real daphne on a free port; yields its base URL (http://127.0.0.1:PORT)."""
+def front_door(env: dict[str, str]):
+    """The web tier as users reach it (nginx -> gunicorn, /ws/ -> daphne) on free ports;
+    yields the proxy's base URL (http://127.0.0.1:PORT)."""
     import logging
 
-    import httpx
+    from tests.processes import FrontDoor
 
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per readiness poll otherwise
-    port = free_port()
-    log = (
-        open(ROOT / "var" / "bench-live-daphne.log", "ab") if (ROOT / "var").is_dir() else subprocess.DEVNULL
-    )
-    process = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "daphne"),
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "project.asgi:application",
-        ],
-        cwd=ROOT,
-        env={**os.environ, **env},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
+    door = FrontDoor(DB_NAME, extra_env=env, name="bench-live")
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/admin/login/", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("daphne did not start; see var/bench-live-daphne.log")
-            time.sleep(0.1)
-        yield base
+        yield door.base_url
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        door.stop()
 
 
 def start_sender(*, count: int, interval: float) -> subprocess.Popen:

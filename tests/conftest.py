@@ -1,3 +1,6 @@
+import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -133,3 +136,20 @@ def demo_worker(test_db_name, dataservice, export_server) -> Iterator[DemoWorker
                 channel.exchange_delete(exchange=queue)
         finally:
             channel.close()
+
+
+@pytest.fixture(scope="session")
+def front_door(test_db_name) -> Iterator[processes.FrontDoor]:
+    """The web tier (proxy -> gunicorn, /ws/ -> daphne) on free ports, on the test database.
+
+    Tests that rely on it must commit their rows: use `@pytest.mark.django_db(transaction=True)`.
+    """
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
+        cwd=processes.ROOT,
+        check=True,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "project.settings.test"},
+    )
+    server = processes.FrontDoor(test_db_name)
+    yield server
+    server.stop()

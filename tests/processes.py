@@ -1,8 +1,10 @@
-"""Real processes for integration tests: a Celery worker, the data service and the
-Highcharts export server, started with the same commands the Procfile runs."""
+"""Real processes for integration tests: the web tier (proxy, web, ws), a Celery worker, the
+data service and the Highcharts export server, started with the same commands the Procfile
+runs."""
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -16,6 +18,13 @@ BIN = Path(sys.executable).parent
 LOG_DIR = ROOT / "var" / "test-logs"
 # The same entry point the Procfile and compose.yml use: tests run what production runs.
 RUN = ROOT / "scripts" / "run"
+
+
+def free_port() -> int:
+    """A port free right now; whatever answers there later is ours (two runs never share one)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def wait_until(check: Callable[[], bool], *, timeout: float, what: str, interval: float = 0.1) -> None:
@@ -126,3 +135,59 @@ def start_export_server(url: str) -> Process:
     process = Process("highcharts", [str(RUN), "highcharts"], {"EXPORT_SERVER_HOST": "127.0.0.1", "EXPORT_SERVER_PORT": port})
     wait_until(lambda: http_ok(f"{url}/health"), timeout=90, what="highcharts export server", interval=0.5)
     return process
+
+
+class FrontDoor:
+    """The web tier as `scripts/dev` runs it: nginx (`scripts/run proxy`) on a free port in
+    front of gunicorn (`scripts/run web`) and daphne (`scripts/run ws`), each on a free
+    loopback port of its own, on the test database. Clients use `base_url` / `ws_url` only."""
+
+    def __init__(
+        self,
+        db_name: str,
+        *,
+        extra_env: dict[str, str] | None = None,
+        name: str = "front",
+        port: int | None = None,
+        web_workers: int | None = 2,
+    ) -> None:
+        self.port = port or free_port()
+        self.web_port, self.ws_port = free_port(), free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.ws_url = f"ws://127.0.0.1:{self.port}/ws/events/"
+        self.var_dir = LOG_DIR / f"{name}-proxy-{self.port}"
+        env = {
+            **child_env(db_name),
+            "WEB_PORT": str(self.port),
+            "WEB_APP_PORT": str(self.web_port),
+            "WS_APP_PORT": str(self.ws_port),
+            # Two sync workers are plenty for a test; None keeps the default (2 x cores + 1).
+            "WEB_WORKERS": str(web_workers or ""),
+            "PROXY_VAR_DIR": str(self.var_dir),
+            "PROXY_WORKER_PROCESSES": "1",
+            # Playwright's sync API runs an event loop in the test process, which then sets
+            # DJANGO_ALLOW_ASYNC_UNSAFE; the servers must keep Django's async safety checks.
+            "DJANGO_ALLOW_ASYNC_UNSAFE": "",
+            **(extra_env or {}),
+        }
+        self.env = env
+        self.processes = [
+            Process(f"{name}-web-{self.web_port}", [str(RUN), "web"], env),
+            Process(f"{name}-ws-{self.ws_port}", [str(RUN), "ws"], env),
+            Process(f"{name}-proxy-{self.port}", [str(RUN), "proxy"], env),
+        ]
+        try:
+            wait_until(self._up, timeout=60, what="proxy, web and ws")
+        except Exception:
+            self.stop()
+            raise
+
+    def _up(self) -> bool:
+        for process in self.processes:
+            if not process.alive:
+                raise RuntimeError(f"{process.name} exited:\n{process.log_tail()}")
+        return http_ok(f"{self.base_url}/healthz") and http_ok(f"http://127.0.0.1:{self.ws_port}/healthz")
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            process.stop()

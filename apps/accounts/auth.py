@@ -1,7 +1,8 @@
 """Authentication for the REST API: a Django session (admin login) or a bearer token."""
 
 from django.http import HttpRequest
-from ninja.security import HttpBearer, SessionAuth
+from ninja.security import HttpBearer
+from ninja.security import SessionAuth as NinjaSessionAuth
 
 from apps.accounts.selectors import api_token_user
 
@@ -12,6 +13,22 @@ class BearerTokenAuth(HttpBearer):
         if user is not None:
             request.user = user
         return user
+
+
+class SessionAuth(NinjaSessionAuth):
+    """The admin session, with CSRF checked only for a request that has a logged-in user.
+
+    ninja checks CSRF before it looks at the session, so an anonymous POST (an API client
+    that forgot its token) was answered `403 CSRF check Failed`, which tells it nothing. A
+    request without a session carries no one's rights, so a forged cross-site request gains
+    nothing from skipping the check: it is answered 401 like any other request without
+    credentials. A logged-in session still needs the CSRF token on every write.
+    """
+
+    def _get_key(self, request: HttpRequest) -> str | None:
+        if not request.user.is_authenticated:
+            return None
+        return super()._get_key(request)
 
 
 # Bearer first: the session check enforces CSRF on writes and would refuse a token client

@@ -116,7 +116,7 @@ def calculation_detail_endpoint(
     request: HttpRequest,
     id: int,
     fields: DetailFields = Query(
-        None, description="Comma-separated optional fields: `name`, `duration`.", examples=["name,duration"]
+        None, description="Comma-separated optional fields: `name`, `duration`.", example="name,duration"
     ),
 ):
     """`result` is null until the run has finished; a failed run carries its `error`."""

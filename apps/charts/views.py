@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonRes
 from django.utils.cache import patch_vary_headers
 
 from apps.accounts.selectors import api_token_user
+from apps.core.errors import DomainError, error_response
 from apps.charts.selectors import function_image, function_image_hash, function_image_url
 
 IMMUTABLE = "private, max-age=31536000, immutable"
@@ -18,9 +19,7 @@ REVALIDATE = "private, no-cache"
 
 
 def _error(status: int, rule: str, message: str) -> JsonResponse:
-    return JsonResponse(
-        {"detail": message, "errors": [{"field": None, "rule": rule, "message": message}]}, status=status
-    )
+    return error_response(DomainError(message, rule=rule, status=status))
 
 
 def _authorize(request: HttpRequest) -> JsonResponse | None:

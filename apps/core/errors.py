@@ -1,7 +1,10 @@
-"""Domain errors: services raise them, `project.api` turns them into one JSON error shape:
+"""Domain errors: services raise them; `project.api` (ninja) and `error_response` (plain views)
+turn them into the one JSON error shape:
 `{"detail": "...", "errors": [{"field": ..., "rule": ..., "message": ...}]}`."""
 
 from dataclasses import dataclass
+
+from django.http import JsonResponse
 
 
 @dataclass(frozen=True)
@@ -50,3 +53,8 @@ class ServiceUnavailableError(DomainError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, rule="unavailable")
+
+
+def error_response(error: DomainError) -> JsonResponse:
+    """The one error shape for views outside ninja (chart images, the data service)."""
+    return JsonResponse(error.as_body(), status=error.status)

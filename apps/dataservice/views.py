@@ -25,21 +25,20 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
-from apps.core.errors import DomainError
+from apps.core.errors import DomainError, error_response
 from apps.dataservice.schemas import body_parse, points_request_parse
 from apps.dataservice.selectors import database_ping, points_select
 
 logger = logging.getLogger(__name__)
 
 
-def error_response(*, status: int, message: str, rule: str, field: str | None = None) -> JsonResponse:
-    body = {"detail": message, "errors": [{"field": field, "rule": rule, "message": message}]}
-    return JsonResponse(body, status=status)
+def _error(*, status: int, message: str, rule: str) -> JsonResponse:
+    return error_response(DomainError(message, rule=rule, status=status))
 
 
 def _not_allowed(request: HttpRequest, allowed: Iterable[str]) -> JsonResponse:
     allowed = list(allowed)
-    response = error_response(
+    response = _error(
         status=405, rule="method", message=f"Method {request.method} not allowed; use {', '.join(allowed)}."
     )
     response["Allow"] = ", ".join(allowed)
@@ -57,9 +56,9 @@ def points(request: HttpRequest) -> HttpResponse:
     except RequestDataTooBig:
         body = None
     if body is None or len(body) > limit:  # the second test catches chunked bodies
-        return error_response(status=413, rule="too_large", message=f"The body is larger than {limit} bytes.")
+        return _error(status=413, rule="too_large", message=f"The body is larger than {limit} bytes.")
     if request.content_type != "application/json":
-        return error_response(
+        return _error(
             status=415,
             rule="content_type",
             message=f"Send the body as application/json, not {request.content_type or 'no content type'}.",
@@ -67,13 +66,13 @@ def points(request: HttpRequest) -> HttpResponse:
     try:
         data = body_parse(body)
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        return error_response(status=400, rule="json", message=f"The body is not valid JSON: {exc}.")
+        return _error(status=400, rule="json", message=f"The body is not valid JSON: {exc}.")
 
     try:
         points_request = points_request_parse(data=data)
         result = points_select(request=points_request)
     except DomainError as exc:
-        return JsonResponse(exc.as_body(), status=exc.status)
+        return error_response(exc)
 
     head = json.dumps(
         {
@@ -100,12 +99,12 @@ def health(request: HttpRequest) -> JsonResponse:
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
-    return error_response(
+    return _error(
         status=404, rule="not_found", message=f"No such endpoint: {request.path}. Use POST /points."
     )
 
 
 def server_error(request: HttpRequest) -> JsonResponse:
-    return error_response(
+    return _error(
         status=500, rule="internal", message="Internal error in the data service; see its log."
     )

@@ -36,7 +36,6 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -47,7 +46,12 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "project.urls"
 ASGI_APPLICATION = "project.asgi.application"
-WSGI_APPLICATION = None
+WSGI_APPLICATION = "project.wsgi.application"
+
+# The proxy (nginx, docker/nginx/) is the only way to the application servers: they listen on
+# loopback locally and on an internal network in compose. So what it says about the client's
+# scheme is trusted; it sets X-Forwarded-Proto from the connection it accepted.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 TEMPLATES = [
     {
@@ -72,8 +76,9 @@ DATABASES = {
         "NAME": env_str("POSTGRES_DB", "calcboard"),
         "USER": env_str("POSTGRES_USER", "postgres"),
         "PASSWORD": env_str("POSTGRES_PASSWORD", ""),
-        # 0 under daphne: an ASGI request's connection is only closed by the garbage collector
-        # otherwise, and they pile up. Workers reuse theirs (scripts/run worker sets 60).
+        # 0 under daphne (ws, dataservice): an ASGI request's connection is only closed by the
+        # garbage collector otherwise, and they pile up. gunicorn's sync workers (scripts/run
+        # web sets 600) and Celery workers (60) each reuse theirs, checked before every request.
         "CONN_MAX_AGE": env_int("POSTGRES_CONN_MAX_AGE", 0),
         "CONN_HEALTH_CHECKS": True,
     }
@@ -115,17 +120,23 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# ensure_admin refuses the example password and any that fails the validators above (True in
+# production settings); locally `admin-change-me` is fine.
+ADMIN_PASSWORD_STRICT = False
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Collected by scripts/bootstrap (and in the image) and served by the proxy, not by Django.
+STATIC_ROOT = env_str("DJANGO_STATIC_ROOT", str(BASE_DIR / "staticfiles"))
 # The admin live widget is plain JS/CSS served as-is: no build step.
 STATICFILES_DIRS = [BASE_DIR / "frontend"]
 
-# Bodies larger than this are refused before they reach a view.
+# Bodies larger than this are refused before they reach a view; the proxy applies the same
+# limit (scripts/run proxy reads the same variable), so they do not even reach Python.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DJANGO_MAX_BODY_BYTES", 64 * 1024)
 
 LOGGING = {

@@ -3,6 +3,8 @@
 It only needs a PostgreSQL connection to run its one SQL statement; no admin, sessions or
 channels. Started by `daphne apps.dataservice.asgi:application`."""
 
+import os
+
 from project.settings.base import (  # noqa: F401
     DATABASES,
     DATASERVICE_MAX_DT_HOURS,
@@ -15,6 +17,11 @@ from project.settings.base import (  # noqa: F401
 )
 from project.settings.env import env_int, env_list, env_str
 
+# Started from the production image (whose DJANGO_SETTINGS_MODULE apps/dataservice/asgi.py
+# replaces with this module), DEBUG is off whatever the environment says, as in production.py.
+if os.environ.get("DATASERVICE_PARENT_SETTINGS") == "project.settings.production":
+    DEBUG = False
+
 ALLOWED_HOSTS = env_list("DATASERVICE_ALLOWED_HOSTS", ["*"])  # reachable inside the network only
 INSTALLED_APPS = ["django.contrib.contenttypes", "apps.dataservice"]
 MIDDLEWARE = ["django.middleware.common.CommonMiddleware"]
@@ -23,6 +30,10 @@ USE_TZ = True
 TIME_ZONE = "UTC"
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATASERVICE_MAX_BODY_BYTES", 16 * 1024)
 DATABASES["default"]["NAME"] = env_str("DATASERVICE_POSTGRES_DB", DATABASES["default"]["NAME"])
+# Its own role, with no table privileges, in compose (apps/dataservice/roles.py); the main
+# user where that is unset (local machine, tests).
+DATABASES["default"]["USER"] = env_str("DATASERVICE_POSTGRES_USER", DATABASES["default"]["USER"])
+DATABASES["default"]["PASSWORD"] = env_str("DATASERVICE_POSTGRES_PASSWORD", DATABASES["default"]["PASSWORD"])
 # A database that does not answer must not hold a request (and the caller's retry) hostage:
 # connecting gives up after DATASERVICE_DB_CONNECT_TIMEOUT s and one statement after
 # DATASERVICE_STATEMENT_TIMEOUT_MS (100,000 points take well under a second).

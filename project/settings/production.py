@@ -30,13 +30,15 @@ if not ALLOWED_HOSTS:
     )
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
+ADMIN_PASSWORD_STRICT = True
+
 # The container's health probe is answered before host validation and the HTTPS redirect.
 MIDDLEWARE = ["project.health.HealthzMiddleware", *MIDDLEWARE]
 
-# HTTPS is terminated by a proxy in front of daphne (`--proxy-headers`), which must set
-# X-Forwarded-Proto. The defaults are the secure ones; `.env.example` turns them off only for
-# the plain-HTTP trial on localhost.
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# HTTPS is terminated by the proxy (docker/nginx/), which sets X-Forwarded-Proto
+# (SECURE_PROXY_SSL_HEADER, base.py). The defaults are the secure ones; `.env.example` turns
+# them off only for the plain-HTTP trial on localhost (over TLS the proxy itself redirects,
+# marks cookies Secure and sends HSTS whatever these say).
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 31_536_000)
@@ -50,9 +52,8 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 
-STATIC_ROOT = env_str("DJANGO_STATIC_ROOT", str(BASE_DIR / "staticfiles"))  # noqa: F405
-# Static files are collected into the image at build time and served by WhiteNoise with
-# hashed names, so browsers may cache them forever.
+# Static files are collected into the image at build time with hashed names and a .gz beside
+# each, and served by the proxy (gzip_static), which lets browsers cache them for a year.
 STORAGES = {
     **globals().get("STORAGES", global_settings.STORAGES),  # keep a "default" storage base.py may set
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},

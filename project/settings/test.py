@@ -41,3 +41,19 @@ from project.settings.env import env_str  # noqa: E402
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast user fixtures
 DATABASES["default"]["TEST"] = {"NAME": env_str("POSTGRES_TEST_DB")}
+
+
+from celery.signals import worker_process_shutdown  # noqa: E402
+
+
+@worker_process_shutdown.connect
+def _save_child_coverage(**_kwargs) -> None:
+    """A prefork child leaves through os._exit, which skips coverage's own atexit save: the code
+    the real worker ran would go uncounted. (Not in production settings: coverage is a test tool.)"""
+    try:
+        import coverage
+    except ImportError:  # pragma: no cover - coverage is a test dependency
+        return
+    if (current := coverage.Coverage.current()) is not None:
+        current.stop()
+        current.save()

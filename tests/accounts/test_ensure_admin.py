@@ -1,7 +1,10 @@
 import io
 
+import pytest
 from django.contrib.auth import get_user_model
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
+
+from apps.accounts.management.commands.ensure_admin import EXAMPLE_PASSWORD
 
 from apps.accounts.services import api_token_create, api_token_revoke
 
@@ -30,8 +33,8 @@ def test_it_leaves_an_existing_admin_alone(db, monkeypatch):
     assert get_user_model().objects.get(username="boss").check_password("original-pass")
 
 
-def test_it_does_nothing_without_credentials_in_the_environment(db, monkeypatch):
-    assert "no admin user created" in run(monkeypatch)
+def test_it_does_nothing_without_a_user_name_in_the_environment(db, monkeypatch):
+    assert "no admin user created" in run(monkeypatch, DJANGO_SUPERUSER_PASSWORD="whatever-pass")
     assert not get_user_model().objects.exists()
 
 
@@ -41,3 +44,32 @@ def test_a_token_is_active_until_revoked(user):
     api_token_revoke(token=token)
     api_token_revoke(token=token)  # revoking twice keeps the first date
     assert not token.is_active
+
+
+def test_it_generates_and_prints_a_password_once_when_none_is_set(db, monkeypatch):
+    output = run(monkeypatch, DJANGO_SUPERUSER_USERNAME="boss")
+    password = output.rsplit(": ", 1)[1].strip()
+    assert "generated password" in output and len(password) >= 20
+    assert get_user_model().objects.get(username="boss").check_password(password)
+    assert password not in run(monkeypatch, DJANGO_SUPERUSER_USERNAME="boss")  # never again
+
+
+def test_under_production_settings_it_refuses_the_example_password(db, monkeypatch, settings):
+    settings.ADMIN_PASSWORD_STRICT = True
+    with pytest.raises(CommandError, match="example password"):
+        run(monkeypatch, DJANGO_SUPERUSER_USERNAME="boss", DJANGO_SUPERUSER_PASSWORD=EXAMPLE_PASSWORD)
+    assert not get_user_model().objects.exists()
+
+
+@pytest.mark.parametrize("weak", ["qwertyuiop", "12345678901", "password123", "short"])
+def test_under_production_settings_it_refuses_a_weak_password(db, monkeypatch, settings, weak):
+    settings.ADMIN_PASSWORD_STRICT = True
+    with pytest.raises(CommandError, match="too weak"):
+        run(monkeypatch, DJANGO_SUPERUSER_USERNAME="boss", DJANGO_SUPERUSER_PASSWORD=weak)
+    assert not get_user_model().objects.exists()
+
+
+def test_under_production_settings_it_accepts_a_strong_password(db, monkeypatch, settings):
+    settings.ADMIN_PASSWORD_STRICT = True
+    assert "created" in run(monkeypatch, DJANGO_SUPERUSER_USERNAME="boss", DJANGO_SUPERUSER_PASSWORD="Tq7-vorpal-Heron-91")
+    assert get_user_model().objects.get(username="boss").check_password("Tq7-vorpal-Heron-91")

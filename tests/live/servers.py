@@ -1,19 +1,13 @@
 """Real processes the live tests inject faults with: a private Redis they may stop and start
-again, and daphne serving the project on a free port."""
+again. The web tier they talk to is tests.processes.FrontDoor (proxy, web, ws)."""
 
-import socket
 from collections.abc import Callable
 
-import httpx
 import redis
 
-from tests.processes import BIN, Process, child_env, wait_until
+from tests.processes import FrontDoor, Process, free_port, wait_until
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+__all__ = ["FrontDoor", "PrivateRedis", "eventually", "free_port"]
 
 
 class PrivateRedis:
@@ -48,38 +42,6 @@ class PrivateRedis:
             self.process.kill()
             self.process.stop()
             self.process = None
-
-
-class Daphne:
-    """The project's ASGI application under a real daphne, on the test database."""
-
-    def __init__(
-        self,
-        db_name: str,
-        *,
-        extra_env: dict[str, str] | None = None,
-        name: str = "daphne",
-        port: int | None = None,
-    ) -> None:
-        self.port = port or free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        self.ws_url = f"ws://127.0.0.1:{self.port}/ws/events/"
-        self.process = Process(
-            f"{name}-{self.port}",
-            [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(self.port), "project.asgi:application"],
-            # Playwright's sync API runs an event loop in the test process, which then sets
-            # DJANGO_ALLOW_ASYNC_UNSAFE; the server must keep Django's async safety checks.
-            {**child_env(db_name), "DJANGO_ALLOW_ASYNC_UNSAFE": "", **(extra_env or {})},
-        )
-        wait_until(self._up, timeout=30, what="daphne")
-
-    def _up(self) -> bool:
-        if not self.process.alive:
-            raise RuntimeError(f"daphne exited:\n{self.process.log_tail()}")
-        return httpx.get(f"{self.base_url}/admin/login/", timeout=1).status_code == 200
-
-    def stop(self) -> None:
-        self.process.stop()
 
 
 def eventually(check: Callable[[], bool], *, timeout: float = 10, what: str = "condition") -> None:

@@ -5,8 +5,10 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import pytest
@@ -17,12 +19,14 @@ from django.utils.formats import date_format
 
 from apps.accounts.services import api_token_create
 from tests.live.conftest import point_layer_at
-from tests.live.servers import Daphne, PrivateRedis
+from tests.live.servers import FrontDoor, PrivateRedis
 from tests.processes import ROOT, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-SCREENSHOTS = ROOT / "docs" / "screenshots"
+# A test run changes no tracked file: screenshots go to a scratch folder unless
+# scripts/screenshots asks for the README's pictures (docs/screenshots) on purpose.
+SCREENSHOTS = Path(os.environ.get("CALCBOARD_SCREENSHOTS_DIR") or Path(tempfile.gettempdir()) / f"calcboard-screenshots-{os.getpid()}")
 PASSWORD = "live-admin-pass-123"
 LOGIN_TIMEOUT_MS = 15_000
 WORKER_TIMEOUT_MS = 90_000
@@ -30,7 +34,7 @@ WORKER_TIMEOUT_MS = 90_000
 
 @pytest.fixture(scope="session")
 def collected_static() -> None:
-    """Test settings serve static files like production (WhiteNoise from STATIC_ROOT)."""
+    """The proxy serves /static/ from STATIC_ROOT, as in production."""
     subprocess.run(
         [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
         cwd=ROOT,
@@ -41,7 +45,8 @@ def collected_static() -> None:
 
 @pytest.fixture(scope="module")
 def daphne(test_db_name, collected_static):
-    server = Daphne(test_db_name)
+    """The pages come through the front door (proxy -> web, /ws/ -> ws), as users get them."""
+    server = FrontDoor(test_db_name, name="browser")
     yield server
     server.stop()
 
@@ -306,7 +311,7 @@ def test_the_widget_reconnects_after_a_redis_outage_and_a_server_restart(
 
     redis_server = PrivateRedis().start()
     env = {"REDIS_URL": redis_server.url}
-    server = Daphne(test_db_name, extra_env=env, name="daphne-outage")
+    server = FrontDoor(test_db_name, extra_env=env, name="outage")
     point_layer_at(settings, redis_server.url)  # this process broadcasts through it too
     try:
         function = finished_function()
@@ -345,7 +350,7 @@ def test_the_widget_reconnects_after_a_redis_outage_and_a_server_restart(
         port = server.port
         server.stop()
         page.wait_for_selector('#cb-live[data-state="reconnecting"]', timeout=15_000)
-        server = Daphne(test_db_name, extra_env=env, name="daphne-outage", port=port)
+        server = FrontDoor(test_db_name, extra_env=env, name="outage", port=port)
         wait_connected(page, timeout=40_000)
         send("finished")
         page.wait_for_function(

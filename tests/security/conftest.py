@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 from types import EllipsisType
 
+import httpx
 import pytest
 from django.contrib.auth import get_user_model
 from django.core import signals
@@ -42,6 +43,22 @@ def assert_error(
         if rule is not None:
             assert rule in [error["rule"] for error in matching], body["errors"]
     return body
+
+
+class Reply:
+    """An httpx response (a real server's answer) as `assert_error` reads a test client's."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self.status_code = response.status_code
+        self.content = response.content
+        self._response = response
+
+    def __getitem__(self, name: str) -> str:
+        return self._response.headers[name]
+
+    def json(self):
+        return self._response.json()
+
 
 
 # A valid body for each API operation that takes one.

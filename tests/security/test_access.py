@@ -23,7 +23,7 @@ from apps.accounts.services import api_token_create, api_token_revoke
 from apps.live.consumers import CLOSE_UNAUTHENTICATED
 from apps.live.routing import websocket_urlpatterns
 from project.api import api
-from tests.security.conftest import SAMPLE_BY_CONVERTER, VALID_BODIES, Route, all_routes, assert_error
+from tests.security.conftest import SAMPLE_BY_CONVERTER, VALID_BODIES, Reply, Route, all_routes, assert_error
 
 ROUTES = all_routes()
 
@@ -308,3 +308,25 @@ async def test_a_websocket_with_a_session_of_a_logged_out_user_is_refused(path, 
     await assert_refused(
         communicator(path, headers=[(b"cookie", f"{settings.SESSION_COOKIE_NAME}={cookie}".encode())])
     )
+
+
+# --- the same walk through the front door ------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_through_the_proxy_every_api_operation_answers_401_and_every_admin_page_the_login(front_door):
+    """What a stranger on the network gets: the proxy, gunicorn and the real middleware stack,
+    with no test client shortcut (CSRF enforced, as for a browser or curl)."""
+    import httpx
+
+    with httpx.Client(base_url=front_door.base_url) as client:
+        for method, url in OPERATIONS:
+            body = None if method == "GET" else json.dumps(VALID_BODIES[url])
+            response = client.request(method, url, content=body, headers={"Content-Type": "application/json"})
+            assert_error(Reply(response), 401, field=None, rule="authentication")
+        for route in ADMIN_ROUTES:
+            response = client.get(route.url)
+            assert response.status_code == 302, (route.url, response.status_code)
+            assert response.headers["Location"].startswith("/admin/login/?next="), route.url
+        for route in CHART_ROUTES:
+            assert_error(Reply(client.get(route.url)), 401, rule="authentication")
