@@ -77,7 +77,7 @@ class PhaseClock:
         targets = [
             (jobs, "job_claim", "claim: UPDATE ... RETURNING"),
             (kernel, "run", "kernel (pandas/numpy)"),
-            (calculation_services, "_rows_insert", "rows: CSV text + COPY"),
+            (calculation_services, "_rows_insert", "rows: binary COPY buffer + COPY"),
             (jobs, "job_finish", "finish: UPDATE"),
             (realtime, "_send", "broadcasts (Redis, 2 groups x 2 events)"),
         ]
