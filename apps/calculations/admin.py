@@ -14,6 +14,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
+from apps.calculations.admin_views import CalculationChartsAdminMixin
 from apps.calculations.models import Calculation
 from apps.calculations.selectors import calculation_rows
 from apps.calculations.services import (
@@ -71,7 +72,7 @@ class CalculationAddForm(forms.ModelForm):
 
 
 @admin.register(Calculation)
-class CalculationAdmin(LiveChangeListMixin, admin.ModelAdmin):
+class CalculationAdmin(CalculationChartsAdminMixin, LiveChangeListMixin, admin.ModelAdmin):
     live_kind = "calculation"  # the live widget follows this stream (apps.live.admin)
     actions = ["cancel", "run_again"]
     list_display = ["name", "status", progress, "launched_at", "duration"]

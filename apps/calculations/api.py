@@ -3,9 +3,18 @@
 from typing import Annotated
 
 from django.http import HttpRequest, HttpResponse
+from django.utils.cache import patch_vary_headers
 from ninja import Query, Router, Status
 from pydantic import WithJsonSchema
 
+from apps.calculations.chart_options import (
+    CHART_HEIGHT_DEFAULT,
+    CHART_HEIGHT_MAX,
+    CHART_HEIGHT_MIN,
+    CHART_WIDTH_DEFAULT,
+    CHART_WIDTH_MAX,
+    CHART_WIDTH_MIN,
+)
 from apps.calculations.schemas import (
     CalculationCreatedOut,
     CalculationCreateIn,
@@ -19,18 +28,29 @@ from apps.calculations.selectors import (
     calculation_rows_csv,
     detail_fields_parse,
 )
-from apps.calculations.services import calculation_cancel, calculation_create, calculation_rerun
-from apps.core.schemas import ErrorOut
+from apps.calculations.services import calculation_cancel, calculation_chart_get, calculation_create, calculation_rerun
+from apps.calculations.models import Calculation
+from apps.core.schemas import (
+    CURSOR_DESCRIPTION,
+    CURSOR_MAX_LENGTH,
+    Cursor,
+    ErrorOut,
+    SearchFilter,
+    status_filter_description,
+    status_filter_type,
+)
 from apps.jobs.idempotency import idempotency_key_header, idempotent_create
 
 router = Router(tags=["calculations"])
 
-# `fields` as `detail_fields_parse` reads it (comma-separated, blanks ignored, only `name` and
-# `duration`), documented as a pattern so clients (and schemathesis) know what is accepted;
+StatusFilter = status_filter_type(Calculation)
+
+# `fields` as `detail_fields_parse` reads it (comma-separated, blanks ignored, only `name`,
+# `duration` and `summary`), documented as a pattern so clients (and schemathesis) know what is accepted;
 # the selector still answers unknown names with its own 422 listing the allowed ones.
 DetailFields = Annotated[
     str | None,
-    WithJsonSchema({"type": "string", "pattern": r"^[\s,]*(?:(?:name|duration)\s*(?:,[\s,]*|$))*$"}),
+    WithJsonSchema({"type": "string", "pattern": r"^[\s,]*(?:(?:name|duration|summary)\s*(?:,[\s,]*|$))*$"}),
 ]
 
 
@@ -100,10 +120,21 @@ def calculation_rerun_endpoint(request: HttpRequest, id: int):
 )
 def calculation_list_endpoint(
     request: HttpRequest,
-    page: int = Query(1, ge=1, description="1-based; a page past the end is empty."),
+    page: int | None = Query(None, ge=1, description="1-based (default 1); a page past the end is empty."),
+    cursor: Cursor = Query(None, max_length=CURSOR_MAX_LENGTH, description=CURSOR_DESCRIPTION),
     ordering: Ordering = Query("-launched_at", description="By launch date, ascending or descending."),
+    status: StatusFilter = Query(None, description=status_filter_description(Calculation)),
+    search: SearchFilter = Query(None, description="Only runs whose name contains this, case-insensitively."),
 ):
-    return calculation_list(page=page, ordering=ordering)
+    """Runs sorted by launch date (then id), 10 per page, by `page` or by `cursor` (not both).
+
+    `count` is exact, also per `status` filter; with `search` it is counted up to 10,000 and
+    `count_is_lower_bound` says when there are more. `next_cursor` / `prev_cursor` page from
+    this page on at the same cost at any depth; the last page by number is as cheap as the first.
+    Invalid values are a 422 naming the field and the rule (`allowed_values` for a status,
+    `invalid_cursor` for a cursor this API did not issue, `exclusive` for page with cursor).
+    """
+    return calculation_list(page=page, cursor=cursor, ordering=ordering, status=status, search=search)
 
 
 @router.get(
@@ -111,12 +142,15 @@ def calculation_list_endpoint(
     response={200: CalculationDetailOut, 401: ErrorOut, 404: ErrorOut, 422: ErrorOut},
     summary="One calculation and, once finished, its result",
     operation_id="calculation_detail",
+    url_name="calculation_detail",
 )
 def calculation_detail_endpoint(
     request: HttpRequest,
     id: int,
     fields: DetailFields = Query(
-        None, description="Comma-separated optional fields: `name`, `duration`.", example="name,duration"
+        None,
+        description="Comma-separated optional fields: `name`, `duration`, `summary`.",
+        example="name,duration,summary",
     ),
 ):
     """`result` is null until the run has finished; a failed run carries its `error`."""
@@ -143,3 +177,80 @@ def calculation_result_csv_endpoint(request: HttpRequest, id: int):
     response = HttpResponse(calculation_rows_csv(calculation_id=id), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="calculation-{id}.csv"'
     return response
+
+
+CHART_CONTENT_TYPES = {"png": "image/png", "svg": "image/svg+xml"}
+# An exported SVG is a document of this site: it may style itself but never run a script.
+SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+ChartWidth = Query(
+    CHART_WIDTH_DEFAULT, ge=CHART_WIDTH_MIN, le=CHART_WIDTH_MAX, description="Image width in pixels."
+)
+ChartHeight = Query(
+    CHART_HEIGHT_DEFAULT, ge=CHART_HEIGHT_MIN, le=CHART_HEIGHT_MAX, description="Image height in pixels."
+)
+
+
+def _chart_openapi(image_type: str) -> dict:
+    content_type = CHART_CONTENT_TYPES[image_type]
+    return {
+        "responses": {
+            "200": {
+                "description": f"The {image_type.upper()} image, with an ETag.",
+                "content": {content_type: {"schema": {"type": "string", "format": "binary"}}},
+            },
+            "304": {"description": "Not modified: the client's copy (If-None-Match) is current."},
+        }
+    }
+
+
+def _chart_response(request: HttpRequest, *, calculation_id: int, image_type: str, width: int, height: int):
+    known = {tag.strip().strip('"') for tag in request.headers.get("If-None-Match", "").split(",") if tag.strip()}
+    chart = calculation_chart_get(
+        calculation_id=calculation_id, image_type=image_type, width=width, height=height, known_hashes=known
+    )
+    if chart.content is None:
+        response = HttpResponse(status=304)
+    else:
+        response = HttpResponse(chart.content, content_type=CHART_CONTENT_TYPES[image_type])
+        response["Content-Disposition"] = f'inline; filename="calculation-{calculation_id}.{image_type}"'
+        if image_type == "svg":
+            response["Content-Security-Policy"] = SVG_CSP
+    response["ETag"] = f'"{chart.image_hash}"'
+    # A finished run's image never changes, but a rerun draws a new one: revalidate (cheap 304).
+    response["Cache-Control"] = "private, no-cache"
+    patch_vary_headers(response, ["Authorization", "Cookie"])
+    return response
+
+
+CHART_SUMMARY = "Rates and water cut of a finished run as one {} image (409 until finished)"
+CHART_DESCRIPTION = (
+    "Liquid, oil and water rates (m3/day, left axis) and water cut (%, right axis) against "
+    "date, titled with the run's name, drawn by the export server on the first request for "
+    "a size and served from the database afterwards. Send `If-None-Match` for a 304."
+)
+
+
+@router.get(
+    "/{id}/chart.png",
+    response={401: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut, 502: ErrorOut, 503: ErrorOut},
+    summary=CHART_SUMMARY.format("PNG"),
+    description=CHART_DESCRIPTION,
+    operation_id="calculation_chart_png",
+    url_name="calculation_chart_png",
+    openapi_extra=_chart_openapi("png"),
+)
+def calculation_chart_png_endpoint(request: HttpRequest, id: int, width: int = ChartWidth, height: int = ChartHeight):
+    return _chart_response(request, calculation_id=id, image_type="png", width=width, height=height)
+
+
+@router.get(
+    "/{id}/chart.svg",
+    response={401: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut, 502: ErrorOut, 503: ErrorOut},
+    summary=CHART_SUMMARY.format("SVG"),
+    description=CHART_DESCRIPTION,
+    operation_id="calculation_chart_svg",
+    url_name="calculation_chart_svg",
+    openapi_extra=_chart_openapi("svg"),
+)
+def calculation_chart_svg_endpoint(request: HttpRequest, id: int, width: int = ChartWidth, height: int = ChartHeight):
+    return _chart_response(request, calculation_id=id, image_type="svg", width=width, height=height)

@@ -28,6 +28,10 @@ class Calculation(Job):
         indexes = [
             # The list endpoint orders by (launched_at, id) both ways; one index serves both.
             models.Index(fields=["launched_at", "id"], name="calc_launched_idx"),
+            # The same with a status filter: one index range per status asked for.
+            models.Index(fields=["status", "launched_at", "id"], name="calc_status_launched_idx"),
+            # Also calc_name_trgm_idx, a trigram index on UPPER(name) for ?search= (migration
+            # 0003_list_counters: Django renders an opclass on an expression as invalid SQL).
             # The beat sweep only ever looks at unfinished runs.
             unfinished_index(name="calc_unfinished_idx"),
         ]
@@ -61,3 +65,42 @@ class CalculationRow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.calculation_id} {self.date}"
+
+
+class CalculationChartFormat(models.TextChoices):
+    PNG = "png", "PNG"
+    SVG = "svg", "SVG"
+
+
+class CalculationChart(models.Model):
+    """An image of a finished run (rates and water cut) drawn by the export server.
+
+    Drawn on the first request for a format and size, then served from here: a finished
+    run's rows never change. `drawn_from` is the run's `finished_at` when the image was drawn;
+    a run that finishes again (a rerun) has a new `finished_at`, so its old images no longer
+    match and are redrawn on the next request.
+    """
+
+    calculation = models.ForeignKey(Calculation, on_delete=models.CASCADE, related_name="charts", db_index=False)
+    format = models.CharField(max_length=3, choices=CalculationChartFormat.choices)
+    width = models.PositiveIntegerField(help_text="Pixels.")
+    height = models.PositiveIntegerField(help_text="Pixels.")
+    drawn_from = models.DateTimeField(help_text="The run's finished_at when this image was drawn.")
+    image = models.BinaryField()
+    image_hash = models.CharField(max_length=64, help_text="SHA-256 of the image: its ETag.")
+    drawn_at = models.DateTimeField(auto_now=True, help_text="When the export server drew this image.")
+
+    class Meta:
+        ordering = ["calculation", "format", "width", "height"]
+        constraints = [
+            # Also the lookup index of the chart endpoints (it starts with calculation_id).
+            models.UniqueConstraint(
+                fields=["calculation", "format", "width", "height"], name="calc_chart_unique_size"
+            ),
+            models.CheckConstraint(
+                condition=Q(format__in=[choice.value for choice in CalculationChartFormat]), name="calc_chart_format"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.calculation_id} {self.width}x{self.height}.{self.format}"

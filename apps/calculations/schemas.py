@@ -9,6 +9,7 @@ from pydantic_core import PydanticCustomError
 
 from apps.calculations.models import CalculationStatus
 from apps.calculations.services import LAG_MAX, LAG_MIN, NAME_MAX_LENGTH, DateInputError, iso, parse_iso_date
+from apps.core.schemas import PageOut
 
 Ordering = Literal["launched_at", "-launched_at"]
 Status = Literal["queued", "running", "finished", "failed", "cancelled"]
@@ -61,26 +62,55 @@ class CalculationListItemOut(Schema):
     status: Status
 
 
-class CalculationListOut(Schema):
-    count: int = Field(description="Runs in total.")
-    pages: int = Field(description="Pages in total (10 runs per page).")
-    page: int
+class CalculationListOut(PageOut):
+    """A page of 10 runs; `count` and `pages` cover every run the filters keep."""
+
     results: list[CalculationListItemOut]
 
 
+Day = date  # a field named `date` cannot be annotated with the name it hides
+
+
 class CalculationRowOut(Schema):
-    date: date
-    liquid: float
-    oil: float
-    water: float
-    wct: float
+    """One result row. The units are stated here once (the CSV header carries only names)."""
+
+    date: Day = Field(description="Day of the row, YYYY-MM-DD.")
+    liquid: float = Field(description="Liquid rate, m3/day (oil + water).")
+    oil: float = Field(description="Oil rate, m3/day.")
+    water: float = Field(description="Water rate, m3/day.")
+    wct: float = Field(description="Water cut, a fraction from 0 to 1 (water / liquid).")
+
+
+class CalculationSummaryOut(Schema):
+    """Figures of a finished run's rows, computed by PostgreSQL (`?fields=summary`).
+
+    Each row stands for the days until the next row (`lag`), the last row only up to
+    `date_fin` inclusive, so the cumulative volumes cover exactly the run's period.
+    """
+
+    rows: int = Field(description="Number of result rows.")
+    first_date: date = Field(description="Date of the first row, YYYY-MM-DD.")
+    last_date: date = Field(description="Date of the last row, YYYY-MM-DD.")
+    cumulative_oil: float = Field(description="Cumulative oil, m3: oil rate x step days, summed.")
+    cumulative_water: float = Field(description="Cumulative water, m3: water rate x step days, summed.")
+    cumulative_liquid: float = Field(description="Cumulative liquid, m3: liquid rate x step days, summed.")
+    wct_first: float = Field(description="Water cut of the first row, fraction 0-1.")
+    wct_last: float = Field(description="Water cut of the last row, fraction 0-1.")
+    wct_mean: float = Field(description="Mean water cut over the rows, fraction 0-1.")
+    peak_liquid: float = Field(description="Highest liquid rate, m3/day.")
+    peak_liquid_date: date = Field(description="First date the highest liquid rate occurs, YYYY-MM-DD.")
+    oil_decline: float | None = Field(
+        description="Decline of the oil rate over the period, % of the first row's oil rate: "
+        "(first - last) / first x 100 (negative when it rose; null when the first rate is 0)."
+    )
 
 
 class CalculationDetailOut(Schema):
     """`result` is the table of a finished run and null otherwise (queued, running, failed).
 
-    `error` is present for failed runs only; `name` and `duration` only when asked for with
-    `?fields=name,duration` (`duration`: seconds the run spent running, null until it ended).
+    `error` is present for failed runs only; `name`, `duration` and `summary` only when asked
+    for with `?fields=name,duration,summary` (`duration`: seconds the run spent running, null
+    until it ended; `summary`: null until the run has finished).
     """
 
     id: int
@@ -90,3 +120,4 @@ class CalculationDetailOut(Schema):
     error: str | None = None
     name: str | None = None
     duration: float | None = None
+    summary: CalculationSummaryOut | None = None

@@ -8,54 +8,61 @@ water cut) and PostgreSQL prints floats in their shortest exact form, so nothing
 
 import io
 import json
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import F, FilteredRelation, Q, QuerySet
 
-from apps.calculations.models import Calculation, CalculationRow, CalculationStatus
+from apps.calculations.models import Calculation, CalculationChart, CalculationRow, CalculationStatus
 from apps.calculations.services import iso
 from apps.core.errors import DomainError, NotFoundError
+from apps.core.listing import (
+    ListOrdering,
+    ListPage,
+    list_page,
+    parse_datetime_key,
+    search_parse,
+    statuses_parse,
+)
 
 PAGE_SIZE = 10
+# Every ordering ends in the primary key (apps.core.listing): runs launched in the same
+# microsecond still page deterministically. Indexes: (launched_at, id) and
+# (status, launched_at, id), read in either direction.
 ORDERINGS = {
-    # Every ordering ends in the primary key: runs launched in the same microsecond still
-    # page deterministically.
-    "launched_at": ("launched_at", "id"),
-    "-launched_at": ("-launched_at", "-id"),
+    "launched_at": ListOrdering(key="launched_at", descending=False, parse=parse_datetime_key),
+    "-launched_at": ListOrdering(key="launched_at", descending=True, parse=parse_datetime_key),
 }
-DETAIL_OPTIONAL_FIELDS = ("name", "duration")
+DETAIL_OPTIONAL_FIELDS = ("name", "duration", "summary")
 _MAX_BIGINT = 2**63 - 1
 
 
-@dataclass(frozen=True)
-class CalculationPage:
-    count: int
-    pages: int
-    page: int
-    results: list[Calculation]
-
-
-def calculation_list(*, page: int = 1, ordering: str = "-launched_at", per_page: int = PAGE_SIZE) -> CalculationPage:
-    """One page of runs, newest first by default; a page past the end is empty."""
-    if ordering not in ORDERINGS:
-        raise DomainError(
-            f"ordering must be one of: {', '.join(ORDERINGS)}.", field="ordering", rule="literal_error"
-        )
-    if page < 1:
+def calculation_list(
+    *,
+    page: int | None = None,
+    cursor: str | None = None,
+    ordering: str = "-launched_at",
+    status: str | None = None,
+    search: str | None = None,
+    per_page: int = PAGE_SIZE,
+) -> ListPage:
+    """One page of runs, newest first by default; `status` ("queued,failed") and `search`
+    (in the name) narrow it. A page past the end is empty. See apps.core.listing."""
+    if page is not None and page < 1:
         raise DomainError("page must be 1 or more.", field="page", rule="greater_than_equal")
-    count = Calculation.objects.count()
-    pages = math.ceil(count / per_page)
-    results: list[Calculation] = []
-    if page <= pages:  # past the end: no query, and no giant OFFSET reaches PostgreSQL
-        offset = (page - 1) * per_page
-        results = list(
-            Calculation.objects.only("id", "name", "launched_at", "status")
-            .order_by(*ORDERINGS[ordering])[offset : offset + per_page]
-        )
-    return CalculationPage(count=count, pages=pages, page=page, results=results)
+    term = search_parse(value=search)
+    return list_page(
+        queryset=Calculation.objects.only("id", "name", "launched_at", "status"),
+        orderings=ORDERINGS,
+        ordering=ordering,
+        statuses=statuses_parse(value=status, model=Calculation),
+        search=Q(name__icontains=term) if term else None,
+        per_page=per_page,
+        offset=None if page is None else (page - 1) * per_page,
+        cursor=cursor,
+    )
 
 
 def calculation_get(*, calculation_id: int) -> Calculation:
@@ -117,24 +124,95 @@ def calculation_detail_json(*, calculation_id: int, fields: Iterable[str] = ()) 
         head["duration"] = Calculation(started_at=started_at, finished_at=finished_at).duration
     if status == CalculationStatus.FAILED:
         head["error"] = error or "The calculation failed."
+    tail = ""
+    if "summary" in fields:
+        summary = calculation_summary_json(calculation_id=pk) if status == CalculationStatus.FINISHED else None
+        tail = f', "summary": {summary or "null"}'
     # The small head goes through json.dumps; the big result text is spliced in as is.
-    return f'{json.dumps(head)[:-1]}, "result": {result if result is not None else "null"}}}'
+    return f'{json.dumps(head)[:-1]}{tail}, "result": {result if result is not None else "null"}}}'
+
+
+def _summary_sql() -> str:
+    """The summary figures of one run as a JSON object, in one statement.
+
+    One pass over the run's rows aggregates the counts, sums, mean and peak; the first and
+    last rows are index lookups on (calculation_id, date). The peak and its date come from the
+    same pass as `max(ARRAY[liquid, -days since 1970])`: arrays compare element by element,
+    so the highest rate wins and, among equal rates, the earliest date; a separate top-1
+    query would scan the rows a second time (it cost as much as the rest of the summary,
+    bench/calculations_summary.py).
+
+    A row stands for the days until the next row: `lag` days, and the last row only up to
+    `date_fin` inclusive, so the cumulative volumes cover exactly the period of the run.
+    """
+    calculations = Calculation._meta.db_table
+    rows = CalculationRow._meta.db_table
+    return f"""
+        WITH totals AS (
+            SELECT count(*) AS rows,
+                   min(r.date) AS first_date,
+                   max(r.date) AS last_date,
+                   sum(r.oil * least(c.lag, c.date_fin - r.date + 1)) AS cumulative_oil,
+                   sum(r.water * least(c.lag, c.date_fin - r.date + 1)) AS cumulative_water,
+                   sum(r.liquid * least(c.lag, c.date_fin - r.date + 1)) AS cumulative_liquid,
+                   avg(r.wct) AS wct_mean,
+                   max(ARRAY[r.liquid, (DATE '1970-01-01' - r.date)::float8]) AS peak
+              FROM {calculations} c JOIN {rows} r ON r.calculation_id = c.id
+             WHERE c.id = %(id)s
+        )
+        SELECT json_build_object(
+                   'rows', t.rows,
+                   'first_date', t.first_date,
+                   'last_date', t.last_date,
+                   'cumulative_oil', t.cumulative_oil,
+                   'cumulative_water', t.cumulative_water,
+                   'cumulative_liquid', t.cumulative_liquid,
+                   'wct_first', f.wct,
+                   'wct_last', l.wct,
+                   'wct_mean', t.wct_mean,
+                   'peak_liquid', t.peak[1],
+                   'peak_liquid_date', DATE '1970-01-01' - t.peak[2]::integer,
+                   'oil_decline', CASE WHEN f.oil > 0 THEN (f.oil - l.oil) / f.oil * 100 END
+               )::text
+          FROM totals t
+          LEFT JOIN LATERAL (SELECT wct, oil FROM {rows}
+                              WHERE calculation_id = %(id)s ORDER BY date LIMIT 1) f ON true
+          LEFT JOIN LATERAL (SELECT wct, oil FROM {rows}
+                              WHERE calculation_id = %(id)s ORDER BY date DESC LIMIT 1) l ON true
+         WHERE t.rows > 0
+    """
+
+
+def calculation_summary_json(*, calculation_id: int) -> str | None:
+    """The summary of a run's rows as JSON text (`CalculationSummaryOut`), None without rows.
+
+    Computed by PostgreSQL: no row reaches Python. Units: rates m3/day, volumes m3, water
+    cut a fraction 0-1, decline in percent of the first oil rate (null if that rate is 0).
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(_summary_sql(), {"id": calculation_id})
+        row = cursor.fetchone()
+    return None if row is None else row[0]
 
 
 def calculation_rows(*, calculation_id: int) -> QuerySet[CalculationRow]:
     return CalculationRow.objects.filter(calculation_id=calculation_id).order_by("date", "pk")
 
 
+def _not_finished(*, calculation_id: int, status: str, what: str) -> DomainError:
+    return DomainError(
+        f"Calculation {calculation_id} is {status}: {what} once it has finished.",
+        field=None,
+        rule="not_finished",
+        status=409,
+    )
+
+
 def calculation_rows_csv(*, calculation_id: int) -> str:
     """A finished run's rows as CSV (header + one line per date), written by PostgreSQL."""
     calculation = calculation_get(calculation_id=calculation_id)
     if calculation.status != CalculationStatus.FINISHED:
-        raise DomainError(
-            f"Calculation {calculation_id} is {calculation.status}: its rows exist once it has finished.",
-            field=None,
-            rule="not_finished",
-            status=409,
-        )
+        raise _not_finished(calculation_id=calculation_id, status=calculation.status, what="its rows exist")
     table = CalculationRow._meta.db_table
     buffer = io.StringIO()
     with connection.cursor() as cursor:
@@ -145,3 +223,126 @@ def calculation_rows_csv(*, calculation_id: int) -> str:
             buffer,
         )
     return buffer.getvalue()
+
+
+# --- chart images ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChartLookup:
+    finished_at: datetime
+    image_hash: str | None  # of the stored image of this run, type and size; None: not drawn yet
+
+
+def calculation_chart_lookup(*, calculation_id: int, image_type: str, width: int, height: int) -> ChartLookup:
+    """Whether a finished run's image of this type and size is stored, in one query.
+
+    404 for an unknown run, 409 until it has finished. An image drawn before the run last
+    finished (a rerun) does not count.
+    """
+    if not 1 <= calculation_id <= _MAX_BIGINT:
+        raise NotFoundError(f"No calculation with id {calculation_id}.")
+    row = (
+        Calculation.objects.filter(pk=calculation_id)
+        .annotate(
+            stored=FilteredRelation(
+                "charts",
+                condition=Q(
+                    charts__format=image_type,
+                    charts__width=width,
+                    charts__height=height,
+                    charts__drawn_from=F("finished_at"),
+                ),
+            )
+        )
+        .values_list("status", "finished_at", "stored__image_hash")
+        .first()
+    )
+    if row is None:
+        raise NotFoundError(f"No calculation with id {calculation_id}.")
+    status, finished_at, image_hash = row
+    if status != CalculationStatus.FINISHED:
+        raise _not_finished(calculation_id=calculation_id, status=status, what="its chart exists")
+    return ChartLookup(finished_at=finished_at, image_hash=image_hash)
+
+
+def calculation_chart_image(
+    *, calculation_id: int, image_type: str, width: int, height: int
+) -> tuple[bytes, str] | None:
+    """The stored image and its hash (None when there is none)."""
+    row = (
+        CalculationChart.objects.filter(calculation_id=calculation_id, format=image_type, width=width, height=height)
+        .values_list("image", "image_hash")
+        .first()
+    )
+    return None if row is None else (bytes(row[0]), row[1])
+
+
+@dataclass(frozen=True)
+class ChartSource:
+    name: str
+    finished_at: datetime
+    series: dict[str, list]  # column -> [[unix ms, value], ...]; wct in percent
+
+
+def calculation_chart_source(*, calculation_id: int) -> ChartSource:
+    """What the image of a finished run is drawn from; its series are built by PostgreSQL."""
+    rows = CalculationRow._meta.db_table
+    calculations = Calculation._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT c.name, c.status, c.finished_at, (
+                SELECT json_build_object(
+                    'liquid', coalesce(json_agg(json_build_array(r.ms, r.liquid) ORDER BY r.ms), '[]'),
+                    'oil', coalesce(json_agg(json_build_array(r.ms, r.oil) ORDER BY r.ms), '[]'),
+                    'water', coalesce(json_agg(json_build_array(r.ms, r.water) ORDER BY r.ms), '[]'),
+                    'wct', coalesce(json_agg(json_build_array(r.ms, r.wct * 100) ORDER BY r.ms), '[]')
+                )::text
+                  FROM (SELECT (extract(epoch FROM date) * 1000)::bigint AS ms, liquid, oil, water, wct
+                          FROM {rows} WHERE calculation_id = c.id) r)
+              FROM {calculations} c WHERE c.id = %s
+            """,
+            [calculation_id],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise NotFoundError(f"No calculation with id {calculation_id}.")
+    name, status, finished_at, series = row
+    if status != CalculationStatus.FINISHED:
+        raise _not_finished(calculation_id=calculation_id, status=status, what="its chart exists")
+    return ChartSource(name=name, finished_at=finished_at, series=json.loads(series))
+
+
+# --- comparison -----------------------------------------------------------------------------
+
+COMPARE_MIN, COMPARE_MAX = 2, 8
+
+
+def calculations_compare(*, calculation_ids: Iterable[int]) -> list[Calculation]:
+    """The runs to overlay on one page, oldest first: 2 to 8 of them, all finished.
+
+    Anything else is a DomainError whose text the admin shows as it is.
+    """
+    ids = sorted(set(calculation_ids))
+    if not COMPARE_MIN <= len(ids) <= COMPARE_MAX:
+        raise DomainError(
+            f"Select from {COMPARE_MIN} to {COMPARE_MAX} finished runs to compare ({len(ids)} selected).",
+            field="ids",
+            rule="count",
+        )
+    runs = list(
+        Calculation.objects.filter(pk__in=[pk for pk in ids if 1 <= pk <= _MAX_BIGINT])
+        .only("id", "name", "status", "launched_at", "date_start", "date_fin", "lag")
+        .order_by("launched_at", "id")
+    )
+    if len(runs) != len(ids):
+        missing = sorted(set(ids) - {run.pk for run in runs})
+        raise NotFoundError(f"No calculation with id {', '.join(map(str, missing))}.")
+    unfinished = [run for run in runs if run.status != CalculationStatus.FINISHED]
+    if unfinished:
+        listed = ", ".join(f"{run.name} ({run.status})" for run in unfinished)
+        raise DomainError(
+            f"Only finished runs can be compared; not finished: {listed}.", field="ids", rule="not_finished"
+        )
+    return runs

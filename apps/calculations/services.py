@@ -12,9 +12,11 @@ Every state change is broadcast with `apps.live.realtime.broadcast_event` (sent 
 as `{"kind": "calculation", "id": ..., **calculation_event_payload(...)}`.
 """
 
+import hashlib
 import io
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -26,8 +28,8 @@ from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from apps.calculations import kernel
-from apps.calculations.models import Calculation, CalculationRow, CalculationStatus
-from apps.core.errors import DomainError
+from apps.calculations.models import Calculation, CalculationChart, CalculationRow, CalculationStatus
+from apps.core.errors import DomainError, ServiceUnavailableError
 from apps.jobs import services as jobs
 from apps.jobs.services import JobAbandoned, JobKind
 
@@ -345,3 +347,65 @@ def calculation_sweep(*, now: datetime | None = None) -> dict[str, int]:
     counts = jobs.jobs_sweep(kind=CALCULATION_JOB, now=now)
     jobs.idempotency_records_expire(now=now)
     return counts
+
+
+# --- chart images ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChartImage:
+    image_hash: str
+    content: bytes | None  # None: the client's copy (If-None-Match) is current
+
+
+def calculation_chart_get(
+    *, calculation_id: int, image_type: str, width: int, height: int, known_hashes: Collection[str] = ()
+) -> ChartImage:
+    """A finished run's image (rates and water cut, the run's name as title) of this type and
+    size: drawn by the export server on the first request, then served from the database.
+
+    404 for an unknown run, 409 until it has finished, 503 (502 for a refusal) when the
+    export server fails; nothing is stored then.
+    """
+    from apps.calculations import selectors
+
+    lookup = selectors.calculation_chart_lookup(
+        calculation_id=calculation_id, image_type=image_type, width=width, height=height
+    )
+    if lookup.image_hash is not None and lookup.image_hash in known_hashes:
+        return ChartImage(image_hash=lookup.image_hash, content=None)
+    stored = (
+        selectors.calculation_chart_image(
+            calculation_id=calculation_id, image_type=image_type, width=width, height=height
+        )
+        if lookup.image_hash is not None
+        else None
+    )
+    if stored is not None:
+        return ChartImage(image_hash=stored[1], content=stored[0])
+    return calculation_chart_draw(calculation_id=calculation_id, image_type=image_type, width=width, height=height)
+
+
+def calculation_chart_draw(*, calculation_id: int, image_type: str, width: int, height: int) -> ChartImage:
+    """Draw the image through the export server and store it (replacing an outdated one)."""
+    from apps.calculations import selectors
+    from apps.calculations.chart_options import calculation_chart_options
+    from apps.charts import clients
+
+    source = selectors.calculation_chart_source(calculation_id=calculation_id)
+    options = calculation_chart_options(name=source.name, series=source.series, width=width, height=height)
+    try:
+        image = clients.export_server_image(options=options, width=width, height=height, image_type=image_type)
+    except clients.ServiceError as exc:
+        if exc.transient:
+            raise ServiceUnavailableError(str(exc)) from exc
+        raise DomainError(str(exc), rule="image_service", status=502) from exc
+    image_hash = hashlib.sha256(image).hexdigest()
+    CalculationChart.objects.update_or_create(
+        calculation_id=calculation_id,
+        format=image_type,
+        width=width,
+        height=height,
+        defaults={"drawn_from": source.finished_at, "image": image, "image_hash": image_hash},
+    )
+    return ChartImage(image_hash=image_hash, content=image)

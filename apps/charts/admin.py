@@ -115,10 +115,6 @@ class FunctionAdmin(LiveChangeListMixin, admin.ModelAdmin):
         obj.pk = created.pk
         obj.refresh_from_db()
 
-    @admin.display(description="processing date", ordering="finished_at")
-    def processed_at(self, obj: Function):
-        return obj.finished_at
-
     @admin.display(description="chart")
     def chart(self, obj: Function) -> str:
         """The thumbnail (linking to the full image); the error text after a failure."""

@@ -33,7 +33,7 @@ def _out(function: Function) -> dict:
         "image_url": selectors.function_image_url(function_id=function.pk, image_hash=function.image_hash),
         "queued_at": function.queued_at,
         "started_at": function.started_at,
-        "processed_at": function.finished_at,
+        "processed_at": function.processed_at,
         "created_at": function.created_at,
         "updated_at": function.updated_at,
     }
@@ -63,9 +63,23 @@ def function_create(
 
 @router.get("", response={200: FunctionPage, 401: ErrorOut, 422: ErrorOut}, summary="List functions (paginated)")
 def function_list(request: HttpRequest, query: Query[FunctionListQuery]):
-    queryset = selectors.function_list(ordering=query.ordering, status=query.status)
-    items = [_out(function) for function in queryset[query.offset : query.offset + query.limit]]
-    return Status(200, {"count": queryset.count(), "items": items})
+    """Functions, `limit` per page, by `page` (or `offset`) or by `cursor` (one of them).
+
+    The same paging contract as `GET /api/calculations`: `count` is exact, also per `status`
+    filter; with `search` it is counted up to 10,000 and `count_is_lower_bound` says when there
+    are more. `next_cursor` / `prev_cursor` page on at the same cost at any depth. Invalid
+    values are a 422 naming the field and the rule.
+    """
+    result = selectors.function_list(
+        per_page=query.limit,
+        page=query.page,
+        offset=query.offset,
+        cursor=query.cursor,
+        ordering=query.ordering,
+        status=query.status,
+        search=query.search,
+    )
+    return Status(200, {**result.paging(), "items": [_out(function) for function in result.results]})
 
 
 @router.post(

@@ -126,21 +126,33 @@ def dataservice_points(*, expression: str, dt: float, interval: float) -> Points
 
 def export_server_png(*, options: dict, width: int, height: int) -> bytes:
     """Render Highcharts `options` to a PNG of width x height pixels."""
+    return export_server_image(options=options, width=width, height=height, image_type="png")
+
+
+# What each image type starts with, and how the error text names it.
+_IMAGE_TYPES = {"png": ((PNG_SIGNATURE,), "a PNG"), "svg": ((b"<svg", b"<?xml"), "an SVG")}
+
+
+def export_server_image(*, options: dict, width: int, height: int, image_type: str = "png") -> bytes:
+    """Render Highcharts `options` to an image (`png` or `svg`) of width x height pixels."""
+    signatures, described = _IMAGE_TYPES[image_type]
     timeout = settings.EXPORT_SERVER_TIMEOUT
-    payload = {"infile": options, "type": "png", "width": width, "height": height}
+    payload = {"infile": options, "type": image_type, "width": width, "height": height}
     try:
         response = _client(settings.EXPORT_SERVER_URL, timeout).post("/", json=payload)
     except httpx.HTTPError as exc:
         raise _network_error(IMAGE_SERVICE, exc, timeout) from exc
 
-    if response.status_code == 200 and response.content.startswith(PNG_SIGNATURE):
+    if response.status_code == 200 and response.content.lstrip().startswith(signatures):
         return response.content
     body = _json_or_none(response) or {}
     detail = body.get("message") or _quote(response.text) or response.reason_phrase
     code = f" {body['errorCode']}" if body.get("errorCode") else ""
     if response.status_code == 200:
         raise ServiceError(
-            service=IMAGE_SERVICE, message="answered with something that is not a PNG", transient=False
+            service=IMAGE_SERVICE,
+            message=f"answered with something that is not {described}",
+            transient=False,
         )
     # The export server answers 400 when its queue is full or a render timed out: worth a retry.
     busy = body.get("errorCode") in {

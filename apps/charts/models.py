@@ -5,7 +5,10 @@ PNG itself (stored in PostgreSQL, served by `apps.charts.views`). Writes go thro
 `apps.charts.services` and `apps.jobs.services`.
 """
 
+from datetime import UTC, datetime
+
 from django.db import models
+from django.db.models.functions import Coalesce
 
 from apps.jobs.models import IN_FLIGHT, Job, status_check, unfinished_index
 
@@ -15,6 +18,12 @@ from apps.jobs.models import IN_FLIGHT, Job, status_check, unfinished_index
 EXPRESSION_MAX_LENGTH = 200
 
 PRESETS = ("t + 2/t", "sin(t)")
+
+# Sort keys of the list's processing-date orderings, with never-processed rows last either
+# way. As plain expressions (not NULLS LAST) they are what the indexes below hold, so a page,
+# and a cursor's `(key, id) < (...)`, is an index range scan.
+PROCESSED_ASC_KEY = Coalesce("processed_at", models.Value(datetime.max.replace(tzinfo=UTC)))
+PROCESSED_DESC_KEY = Coalesce("processed_at", models.Value(datetime.min.replace(tzinfo=UTC)))
 
 
 class Function(Job):
@@ -34,13 +43,28 @@ class Function(Job):
     image = models.BinaryField(null=True, blank=True, editable=False)
     # SHA-256 of `image`: the chart URL carries it, so a new image gets a new URL (no stale cache).
     image_hash = models.CharField(max_length=64, blank=True, default="", editable=False)
-    # The job's `finished_at` under the name the product gives it (API, admin, live events).
-    finished_at = models.DateTimeField("processing date", null=True, blank=True)
+    # The job's end under the name the product gives it ("processing date": API, admin, live
+    # events); `finished_at` below reads it, and apps.jobs writes it (JobKind.finished_column).
+    processed_at = models.DateTimeField("processing date", null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
-        indexes = [unfinished_index(name="charts_function_unfinished_idx")]
+        # One index per list ordering, and one per ordering under a status filter; the sweep's.
+        indexes = [
+            unfinished_index(name="charts_function_unfinished_idx"),
+            models.Index(fields=["created_at", "id"], name="charts_fn_created_idx"),
+            models.Index(fields=["status", "created_at", "id"], name="charts_fn_status_created_idx"),
+            models.Index(fields=["expression", "id"], name="charts_fn_expression_idx"),
+            models.Index(fields=["status", "expression", "id"], name="charts_fn_status_expr_idx"),
+            models.Index(PROCESSED_ASC_KEY, "id", name="charts_fn_processed_asc_idx"),
+            models.Index("status", PROCESSED_ASC_KEY, "id", name="charts_fn_status_proc_asc_idx"),
+            models.Index(PROCESSED_DESC_KEY, "id", name="charts_fn_processed_desc_idx"),
+            models.Index("status", PROCESSED_DESC_KEY, "id", name="charts_fn_status_proc_desc_idx"),
+            # Also charts_fn_expression_trgm_idx, a trigram index on UPPER(expression) for
+            # ?search= (migration 0002_list_counters: Django renders an opclass on an
+            # expression as invalid SQL).
+        ]
         constraints = [
             models.CheckConstraint(condition=models.Q(dt__gt=0), name="charts_function_dt_positive"),
             models.CheckConstraint(
@@ -52,11 +76,8 @@ class Function(Job):
     def __str__(self) -> str:
         return self.expression
 
-    # The product's name for the job's end ("processing date"), also a constructor keyword.
+    # Replaces the inherited `finished_at` field (Django drops an abstract parent's field
+    # overridden by a plain value): the job's end is `processed_at` here.
     @property
-    def processed_at(self):
-        return self.finished_at
-
-    @processed_at.setter
-    def processed_at(self, value) -> None:
-        self.finished_at = value
+    def finished_at(self):
+        return self.processed_at

@@ -7,8 +7,17 @@ from django.conf import settings
 from ninja import Field, Schema
 from pydantic import BeforeValidator, ConfigDict
 
-from apps.charts.models import EXPRESSION_MAX_LENGTH, PRESETS
+from apps.charts.models import EXPRESSION_MAX_LENGTH, PRESETS, Function
 from apps.charts.selectors import Ordering
+from apps.core.schemas import (
+    CURSOR_DESCRIPTION,
+    CURSOR_MAX_LENGTH,
+    Cursor,
+    PageOut,
+    SearchFilter,
+    status_filter_description,
+    status_filter_type,
+)
 
 MAX_ID = 2**63 - 1  # bigint: larger ids cannot exist and must not reach SQL
 
@@ -71,11 +80,19 @@ class FunctionsRefreshed(Schema):
     skipped: int = Field(..., description="Rows already queued or running: not queued twice.")
 
 
+StatusFilter = status_filter_type(Function)
+
+
 class FunctionListQuery(Schema):
-    limit: int = Field(20, ge=1, le=100)
-    offset: int = Field(0, ge=0, le=1_000_000)
-    ordering: Ordering = "-created_at"
-    status: StatusName | None = None
+    limit: int = Field(20, ge=1, le=100, description="Functions per page.")
+    page: int | None = Field(None, ge=1, description="1-based (default 1); a page past the end is empty.")
+    offset: int | None = Field(
+        None, ge=0, le=1_000_000, description="Rows to skip, instead of `page` (kept for older clients)."
+    )
+    cursor: Cursor = Field(None, max_length=CURSOR_MAX_LENGTH, description=CURSOR_DESCRIPTION)
+    ordering: Ordering = Field("-created_at", description="Never-processed rows sort last by processed_at.")
+    status: StatusFilter = Field(None, description=status_filter_description(Function))
+    search: SearchFilter = Field(None, description="Only functions whose expression contains this, in any case.")
 
 
 class FunctionOut(Schema):
@@ -95,6 +112,7 @@ class FunctionOut(Schema):
     updated_at: datetime
 
 
-class FunctionPage(Schema):
-    count: int
+class FunctionPage(PageOut):
+    """A page of `limit` functions; `count` and `pages` cover every function the filters keep."""
+
     items: list[FunctionOut]

@@ -1,16 +1,36 @@
 """Reads of the charts job. Lists never load the PNG bytes (`defer("image")`)."""
 
-from typing import Literal
+from typing import Literal, get_args
 
-from django.db.models import F, QuerySet
+from django.db.models import Q
 from django.urls import reverse
 
-from apps.charts.models import Function
-from apps.core.errors import NotFoundError
+from apps.charts.models import PROCESSED_ASC_KEY, PROCESSED_DESC_KEY, Function
+from apps.core.errors import DomainError, NotFoundError
+from apps.core.listing import (
+    ListOrdering,
+    ListPage,
+    list_page,
+    parse_datetime_key,
+    parse_text_key,
+    search_parse,
+    statuses_parse,
+)
 
 _MAX_PK = 2**63 - 1  # bigint: a larger id from a URL cannot exist and must not reach SQL
 
 Ordering = Literal["-created_at", "created_at", "-processed_at", "processed_at", "expression", "-expression"]
+# Rows never processed sort last either way (the PROCESSED_* keys); pk breaks ties. Each key
+# has its own index, and one under a status filter (apps.charts.models).
+ORDERINGS = {
+    "-created_at": ListOrdering(key="created_at", descending=True, parse=parse_datetime_key),
+    "created_at": ListOrdering(key="created_at", descending=False, parse=parse_datetime_key),
+    "-processed_at": ListOrdering(key=PROCESSED_DESC_KEY, descending=True, parse=parse_datetime_key),
+    "processed_at": ListOrdering(key=PROCESSED_ASC_KEY, descending=False, parse=parse_datetime_key),
+    "expression": ListOrdering(key="expression", descending=False, parse=parse_text_key),
+    "-expression": ListOrdering(key="expression", descending=True, parse=parse_text_key),
+}
+assert set(ORDERINGS) == set(get_args(Ordering))  # one list of orderings
 
 
 def function_image_url(*, function_id: int, image_hash: str) -> str | None:
@@ -21,16 +41,34 @@ def function_image_url(*, function_id: int, image_hash: str) -> str | None:
     return reverse("charts:image", kwargs={"function_id": function_id, "version": image_hash[:16]})
 
 
-def function_list(*, ordering: Ordering = "-created_at", status: str | None = None) -> QuerySet[Function]:
-    queryset = Function.objects.defer("image")
-    if status:
-        queryset = queryset.filter(status=status)
-    # Rows never processed sort last either way; pk breaks ties so pages are stable.
-    name = ordering.lstrip("-")
-    field = F("finished_at" if name == "processed_at" else name)  # the job's finished_at, shown as processed_at
-    if ordering.startswith("-"):
-        return queryset.order_by(field.desc(nulls_last=True), "-pk")
-    return queryset.order_by(field.asc(nulls_last=True), "pk")
+def function_list(
+    *,
+    per_page: int = 20,
+    page: int | None = None,
+    offset: int | None = None,
+    cursor: str | None = None,
+    ordering: str = "-created_at",
+    status: str | None = None,
+    search: str | None = None,
+) -> ListPage:
+    """One page of functions (without their PNGs), newest first by default; `status`
+    ("queued,failed") and `search` (in the expression) narrow it. `offset` is the older way
+    to say `page`. See apps.core.listing."""
+    if page is not None and offset is not None:
+        raise DomainError("Send either page or offset, not both.", field="offset", rule="exclusive")
+    if page is not None:
+        offset = (page - 1) * per_page
+    term = search_parse(value=search)
+    return list_page(
+        queryset=Function.objects.defer("image"),
+        orderings=ORDERINGS,
+        ordering=ordering,
+        statuses=statuses_parse(value=status, model=Function),
+        search=Q(expression__icontains=term) if term else None,
+        per_page=per_page,
+        offset=offset,
+        cursor=cursor,
+    )
 
 
 def function_get(*, function_id: int) -> Function:

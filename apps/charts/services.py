@@ -89,7 +89,7 @@ def function_payload(*, function: Function) -> dict:
         "expression": function.expression,
         "status": function.status,
         "progress": function.progress,
-        "processed_at": _iso(function.finished_at),
+        "processed_at": _iso(function.processed_at),
         "error": function.error,
         "image_url": function_image_url(function_id=function.pk, image_hash=function.image_hash),
         "updated_at": _iso(function.updated_at),
@@ -106,6 +106,7 @@ FUNCTION_JOB = JobKind(
     noun="Function",
     payload=lambda function: function_payload(function=function),
     deferred=("image",),
+    finished_column="processed_at",
 )
 
 
@@ -160,7 +161,7 @@ def functions_refresh(*, ids: Sequence[int]) -> RefreshResult:
                 f"UPDATE {table} SET status = %s, queued_at = %s, updated_at = %s, progress = 0, attempts = 0, "
                 "attempt_token = NULL, dispatched_at = NULL "
                 "WHERE id = ANY(%s) AND status NOT IN (%s, %s) "
-                "RETURNING id, expression, finished_at, error, image_hash",
+                "RETURNING id, expression, processed_at, error, image_hash",
                 [Status.QUEUED, now, now, ids, Status.QUEUED, Status.RUNNING],
             )
             rows = cursor.fetchall()
@@ -169,12 +170,12 @@ def functions_refresh(*, ids: Sequence[int]) -> RefreshResult:
                 pk=pk,
                 expression=expression,
                 status=Status.QUEUED,
-                finished_at=finished_at,
+                processed_at=processed_at,
                 error=error,
                 image_hash=image_hash,
                 updated_at=now,
             )
-            for pk, expression, finished_at, error, image_hash in rows
+            for pk, expression, processed_at, error, image_hash in rows
         ]
         jobs.jobs_broadcast(kind=FUNCTION_JOB, jobs=queued)
         jobs.jobs_publish_on_commit(kind=FUNCTION_JOB, ids=[row[0] for row in rows])

@@ -65,6 +65,7 @@ class JobKind:
     noun: str  # how messages name one job ("Calculation", "Function")
     payload: Callable[[Any], dict]  # the live event body of one job
     deferred: tuple[str, ...] = ()  # columns never loaded with a job (a chart's PNG)
+    finished_column: str = "finished_at"  # a chart keeps its end as `processed_at`
 
     def setting(self, suffix: str) -> Any:
         return getattr(settings, f"{self.setting_prefix}_{suffix}")
@@ -184,7 +185,7 @@ def job_claim(*, kind: JobKind, job_id: int, resume: bool = False) -> Job | None
     jobs = _returning(
         kind,
         f"UPDATE {kind.table} SET status = %s, progress = 0, attempts = attempts + 1, attempt_token = %s, "
-        f"started_at = %s, finished_at = NULL, error = '', updated_at = %s "
+        f"started_at = %s, {kind.finished_column} = NULL, error = '', updated_at = %s "
         f"WHERE id = %s AND attempts < %s AND {claimable}",
         [JobStatus.RUNNING, uuid.uuid4(), now, now, job_id, max_attempts, *claimable_params],
     )
@@ -193,8 +194,8 @@ def job_claim(*, kind: JobKind, job_id: int, resume: bool = False) -> Job | None
         return jobs[0]
     exhausted = _returning(
         kind,
-        f"UPDATE {kind.table} SET status = %s, error = %s, finished_at = %s, updated_at = %s, attempt_token = NULL "
-        f"WHERE id = %s AND attempts >= %s AND {claimable}",
+        f"UPDATE {kind.table} SET status = %s, error = %s, {kind.finished_column} = %s, updated_at = %s, "
+        f"attempt_token = NULL WHERE id = %s AND attempts >= %s AND {claimable}",
         [
             JobStatus.FAILED,
             f"Stopped after {max_attempts} attempts: each time, the worker running it stopped before it "
@@ -234,7 +235,7 @@ def job_finish(*, kind: JobKind, job: Job, values: dict[str, Any] | None = None)
     more (a calculation's rows) do it in the same transaction, only when this returned True.
     """
     now = timezone.now()
-    values = {"progress": 100, "finished_at": now, "error": "", "updated_at": now, **(values or {})}
+    values = {"progress": 100, kind.finished_column: now, "error": "", "updated_at": now, **(values or {})}
     assignments = ", ".join(f"{connection.ops.quote_name(name)} = %s" for name in values)
     where, params = _held(kind, job)
     with connection.cursor() as cursor:
@@ -261,7 +262,8 @@ def job_fail(*, kind: JobKind, job_id: int, error: str, job: Job | None = None) 
     where, params = _held(kind, job) if job is not None else (f"id = %s AND {_in_flight_sql()}", [job_id])
     failed = _returning(
         kind,
-        f"UPDATE {kind.table} SET status = %s, error = %s, finished_at = %s, updated_at = %s WHERE {where}",
+        f"UPDATE {kind.table} SET status = %s, error = %s, {kind.finished_column} = %s, updated_at = %s "
+        f"WHERE {where}",
         [JobStatus.FAILED, error[:ERROR_MAX_LENGTH], now, now, *params],
     )
     for row in failed:
@@ -284,8 +286,8 @@ def jobs_cancel(*, kind: JobKind, ids: Sequence[int]) -> list[Job]:
     with transaction.atomic():
         cancelled = _returning(
             kind,
-            f"UPDATE {kind.table} SET status = %s, finished_at = %s, updated_at = %s, attempt_token = NULL "
-            f"WHERE id = ANY(%s) AND {_in_flight_sql()}",
+            f"UPDATE {kind.table} SET status = %s, {kind.finished_column} = %s, updated_at = %s, "
+            f"attempt_token = NULL WHERE id = ANY(%s) AND {_in_flight_sql()}",
             [JobStatus.CANCELLED, now, now, list(ids)],
         )
         jobs_broadcast(kind=kind, jobs=cancelled)
@@ -329,7 +331,7 @@ def jobs_sweep(*, kind: JobKind, now: datetime | None = None) -> dict[str, int]:
     with transaction.atomic():
         failed = _returning(
             kind,
-            f"UPDATE {kind.table} SET status = %s, finished_at = %s, updated_at = %s, attempt_token = NULL, "
+            f"UPDATE {kind.table} SET status = %s, {kind.finished_column} = %s, updated_at = %s, attempt_token = NULL, "
             f"error = 'Stopped after ' || attempts || ' attempts: each time its worker stopped reporting for over "
             f"{seconds} s (worker lost).' WHERE {stale.format(op='>=')}",
             [JobStatus.FAILED, now, now, JobStatus.RUNNING, stale_before, max_attempts],

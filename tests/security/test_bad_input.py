@@ -311,7 +311,8 @@ def test_a_page_past_the_end_of_calculations_is_an_empty_list(api_client, rows, 
 def test_an_offset_past_the_end_of_functions_is_an_empty_list(api_client, rows):
     response = api_client.get("/api/functions", {"offset": 1_000_000})
     assert response.status_code == 200
-    assert response.json() == {"count": 3, "items": []}
+    body = response.json()
+    assert (body["count"], body["items"], body["next_cursor"], body["prev_cursor"]) == (3, [], None, None)
 
 
 @pytest.mark.parametrize(
@@ -330,7 +331,12 @@ def test_an_offset_past_the_end_of_functions_is_an_empty_list(api_client, rows):
         ("/api/functions", {"offset": -1}, "offset", "greater_than_equal"),
         ("/api/functions", {"offset": 1_000_001}, "offset", "less_than_equal"),
         ("/api/functions", {"ordering": "image"}, "ordering", "literal_error"),
-        ("/api/functions", {"status": "done"}, "status", "literal_error"),
+        ("/api/functions", {"status": "done"}, "status", "allowed_values"),
+        ("/api/calculations", {"status": "queued,done"}, "status", "allowed_values"),
+        ("/api/calculations", {"search": "x" * 201}, "search", "string_too_long"),
+        ("/api/functions", {"search": "t\x00"}, "search", "null_character"),
+        ("/api/calculations", {"cursor": "not-a-cursor"}, "cursor", "invalid_cursor"),
+        ("/api/functions", {"cursor": "x" * 1001}, "cursor", "string_too_long"),
         ("/api/calculations/1", {"fields": "name,secret"}, "fields", "allowed_values"),
     ],
     ids=lambda value: str(value)[:30],

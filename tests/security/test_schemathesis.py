@@ -19,9 +19,11 @@ MAX_EXAMPLES = 25
 
 # Rules JSON Schema cannot state, so a request that satisfies the schema may still be a 422:
 # the expression grammar, interval / dt <= the point limit, date_start <= date_fin, the
-# result-row limit, no control characters in a name. Each is a 422 naming field and rule
-# (tests/security/test_bad_input.py); here 422 is an accepted answer to schema-valid data.
-CROSS_FIELD_RULES = ["POST /api/calculations", "POST /api/functions"]
+# result-row limit, no control characters in a name; on the lists, a cursor this API did not
+# issue (or made for another ordering), and a cursor sent with a page. Each is a 422 naming
+# field and rule (tests/security/test_bad_input.py, tests/*/test_api_list.py); here 422 is an
+# accepted answer to schema-valid data.
+CROSS_FIELD_RULES = ["POST /api/calculations", "POST /api/functions", "GET /api/calculations", "GET /api/functions"]
 
 CONFIG = {
     "seed": 7,

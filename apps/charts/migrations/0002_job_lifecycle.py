@@ -14,11 +14,6 @@ class Migration(migrations.Migration):
             model_name='function',
             name='charts_function_status_valid',
         ),
-        migrations.RenameField(
-            model_name='function',
-            old_name='processed_at',
-            new_name='finished_at',
-        ),
         migrations.AddField(
             model_name='function',
             name='attempt_token',

@@ -1,0 +1,55 @@
+"""Highcharts options of a calculation's image (rates and water cut on one chart), drawn by
+the export server for `GET /api/calculations/{id}/chart.png|svg`.
+
+The colours and series names are the ones the admin's interactive charts use
+(`frontend/calcboard/calculation_charts.js`), so an exported image and the page look alike.
+"""
+
+from django.utils.html import escape
+
+# Image sizes the chart endpoints accept, in pixels; every size asked for is stored once.
+CHART_WIDTH_DEFAULT, CHART_WIDTH_MIN, CHART_WIDTH_MAX = 1200, 300, 4000
+CHART_HEIGHT_DEFAULT, CHART_HEIGHT_MIN, CHART_HEIGHT_MAX = 600, 200, 3000
+
+RATE_SERIES = (
+    # (row column, legend name, colour)
+    ("liquid", "Liquid, m³/day", "#4a5568"),
+    ("oil", "Oil, m³/day", "#2f855a"),
+    ("water", "Water, m³/day", "#3182ce"),
+)
+WCT_SERIES = ("wct", "Water cut, %", "#c53030")
+
+
+def calculation_chart_options(*, name: str, series: dict[str, list], width: int, height: int) -> dict:
+    """A still image: rates (m3/day, left axis) and water cut (%, right axis) over a datetime
+    x axis. `series` maps each column to `[[unix milliseconds, value], ...]`, the water cut
+    already in percent."""
+    column, wct_name, wct_colour = WCT_SERIES
+    return {
+        "chart": {"type": "line", "width": width, "height": height, "animation": False},
+        # Highcharts reads text options as a subset of HTML and drops what looks like a tag: a
+        # name such as "Well 7 <base case>" is escaped so it is drawn as written.
+        "title": {"text": escape(name)},
+        "xAxis": {"type": "datetime", "title": {"text": "Date"}},
+        "yAxis": [
+            {"title": {"text": "Rate, m³/day"}, "min": 0},
+            {"title": {"text": "Water cut, %"}, "min": 0, "max": 100, "opposite": True},
+        ],
+        "legend": {"enabled": True},
+        "credits": {"enabled": False},
+        "tooltip": {"enabled": False},
+        "accessibility": {"enabled": False},
+        "plotOptions": {
+            "series": {
+                "animation": False,
+                "marker": {"enabled": False},
+                "lineWidth": 1.5,
+                "enableMouseTracking": False,
+                "states": {"hover": {"enabled": False}},
+            }
+        },
+        "series": [
+            *({"name": label, "color": colour, "yAxis": 0, "data": series[key]} for key, label, colour in RATE_SERIES),
+            {"name": wct_name, "color": wct_colour, "yAxis": 1, "dashStyle": "ShortDash", "data": series[column]},
+        ],
+    }

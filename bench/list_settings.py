@@ -1,0 +1,24 @@
+"""Settings of the list benchmarks: the local settings with a second database, `large`, and a
+router that sends every query to the database the benchmark is sampling."""
+
+import os
+
+from project.settings.local import *  # noqa: F403
+from project.settings.local import DATABASES
+
+DATABASES["default"] = {**DATABASES["default"], "NAME": os.environ["BENCH_LIST_SMALL_DB"]}
+DATABASES["large"] = {**DATABASES["default"], "NAME": os.environ["BENCH_LIST_LARGE_DB"]}
+DATABASE_ROUTERS = ["list_settings.AliasRouter"]
+
+
+class AliasRouter:
+    alias = "default"
+
+    def db_for_read(self, model, **hints):
+        return self.alias
+
+    def db_for_write(self, model, **hints):
+        return self.alias
+
+    def allow_relation(self, obj1, obj2, **hints):
+        return True
