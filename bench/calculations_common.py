@@ -29,7 +29,7 @@ ENV = {
     "CHARTS_QUEUE": "charts-bench-of-calculations",
     "CACHE_KEY_PREFIX": "calcboard-bench",
     "CHANNELS_PREFIX": "calcboard-bench",
-    "CALCBOARD_KERNEL_STEP_DELAY": "0",
+    "CALCULATIONS_STEP_DELAY": "0",
     "LOG_LEVEL": "WARNING",
     "PYTHONUNBUFFERED": "1",
 }

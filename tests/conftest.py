@@ -1,7 +1,7 @@
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from django.conf import settings
@@ -82,6 +82,75 @@ def export_server() -> Iterator[str]:
     process = processes.start_export_server(settings.EXPORT_SERVER_URL)
     yield settings.EXPORT_SERVER_URL
     process.stop()
+
+
+DEAD_BROKER_URL = "amqp://guest:guest@127.0.0.1:1//"  # nothing listens on port 1
+
+
+@pytest.fixture
+def broker_down() -> Iterator[Callable[[], None]]:
+    """Fault injection: this process publishes to a broker URL where nothing listens.
+
+    Yields a function that brings the real broker back (also done at teardown).
+    """
+    from project.celery import app
+
+    original = app.conf.broker_write_url
+
+    def restore() -> None:
+        app.conf.broker_write_url = original
+        app._after_fork()  # drop pooled connections/producers bound to the dead URL
+
+    app.conf.broker_write_url = DEAD_BROKER_URL
+    app._after_fork()
+    yield restore
+    restore()
+
+
+class DemoWorker:
+    """A real worker with the demo delays set, on queues of its own: jobs take seconds, so a
+    test can cancel them, or kill the worker, while they run."""
+
+    def __init__(self, process: processes.Process, *, calculations_queue: str, charts_queue: str) -> None:
+        self.process = process
+        self.calculations_queue, self.charts_queue = calculations_queue, charts_queue
+
+    def use(self, settings) -> None:
+        """Publish this test's jobs to this worker."""
+        settings.CALCULATIONS_QUEUE, settings.CHARTS_QUEUE = self.calculations_queue, self.charts_queue
+
+    def pool_pids(self) -> list[int]:
+        """The pool processes that run the tasks (children of the worker's main process)."""
+        pid = self.process.popen.pid
+        with open(f"/proc/{pid}/task/{pid}/children") as children:
+            return [int(child) for child in children.read().split()]
+
+
+@pytest.fixture(scope="session")
+def demo_worker(test_db_name, dataservice, export_server) -> Iterator[DemoWorker]:
+    run = settings.CALCULATIONS_QUEUE.removesuffix("-calculations")
+    calculations_queue, charts_queue = f"{run}-demo-calculations", f"{run}-demo-charts"
+    env = {
+        "CALCULATIONS_QUEUE": calculations_queue,
+        "CHARTS_QUEUE": charts_queue,
+        # Ten kernel steps of 0.3 s, and 1 s before each outside call of a chart.
+        "CALCULATIONS_STEP_DELAY": "0.3",
+        "CALCULATIONS_PROGRESS_MIN_INTERVAL": "0",
+        "CHARTS_STEP_DELAY": "1",
+    }
+    process = processes.start_worker(test_db_name, name="demo-worker", concurrency=1, extra_env=env)
+    yield DemoWorker(process, calculations_queue=calculations_queue, charts_queue=charts_queue)
+    process.stop()
+    from project.celery import app
+
+    with app.connection_for_write() as conn:
+        channel = conn.channel()
+        try:
+            for queue in (calculations_queue, charts_queue):
+                channel.queue_delete(queue=queue)
+                channel.exchange_delete(exchange=queue)
+        finally:
+            channel.close()
 
 
 @pytest.fixture(scope="session")

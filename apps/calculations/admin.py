@@ -1,11 +1,15 @@
-"""Calculations in the admin: a list of runs and a read-only page per run.
+"""Calculations in the admin: a list of runs, an Add form, Cancel and Run again, and a
+read-only page per run.
 
-Runs are created through the API (or `calculation_create`), never edited: the admin shows
-inputs, state and rows. The list's cells carry stable classes (`td.field-status`,
-`td.field-progress`, `td.field-duration`) that the live widget updates in place by row pk.
+A run is added with the API's own validation (`calculation_validate`) and queued after the
+save commits (`calculation_create`); a stored run is a record and is never edited. The list's
+cells carry stable classes (`td.field-status`, `td.field-progress`, `td.field-duration`)
+that the live widget updates in place by row pk; a run added anywhere appears live.
 """
 
+from django import forms
 from django.contrib import admin
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
@@ -13,6 +17,13 @@ from django.utils.html import format_html, format_html_join
 from apps.calculations.admin_views import CalculationChartsAdminMixin
 from apps.calculations.models import Calculation
 from apps.calculations.selectors import calculation_rows
+from apps.calculations.services import (
+    calculation_create,
+    calculation_validate,
+    calculations_cancel,
+    calculations_rerun,
+)
+from apps.core.errors import DomainError
 from apps.live.admin import LiveChangeListMixin
 
 # Rows rendered on a run's page; the full table is one click away as CSV.
@@ -26,9 +37,44 @@ def progress(obj: Calculation) -> str:
     return format_html('<progress value="{}" max="100"></progress> <span>{}%</span>', obj.progress, obj.progress)
 
 
+class CalculationAddForm(forms.ModelForm):
+    """Dates, lag and an optional name, refused with the API's messages (`calculation_validate`)."""
+
+    class Meta:
+        model = Calculation
+        fields = ["name", "date_start", "date_fin", "lag"]
+        widgets = {"date_start": forms.DateInput(attrs={"type": "date"}), "date_fin": forms.DateInput(attrs={"type": "date"})}
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["name"].required = False
+        self.fields["name"].help_text = "Optional; defaults to a summary of the inputs."
+        self.fields["lag"].initial = 1
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if all(name in cleaned for name in ("date_start", "date_fin", "lag")):
+            try:
+                cleaned.update(
+                    calculation_validate(
+                        date_start=cleaned["date_start"], date_fin=cleaned["date_fin"],
+                        lag=cleaned["lag"], name=cleaned.get("name"),
+                    )
+                )
+            except DomainError as exc:
+                for error in exc.errors:  # every rule of calculation_validate names one of these fields
+                    self.add_error(error.field, error.message)
+        return cleaned
+
+    def _post_clean(self) -> None:
+        # The row is created by `calculation_create`, not by this form: its checks ran in `clean`.
+        pass
+
+
 @admin.register(Calculation)
 class CalculationAdmin(CalculationChartsAdminMixin, LiveChangeListMixin, admin.ModelAdmin):
     live_kind = "calculation"  # the live widget follows this stream (apps.live.admin)
+    actions = ["cancel", "run_again"]
     list_display = ["name", "status", progress, "launched_at", "duration"]
     list_display_links = ["name"]
     list_filter = ["status", "launched_at"]
@@ -49,11 +95,48 @@ class CalculationAdmin(CalculationChartsAdminMixin, LiveChangeListMixin, admin.M
         "finished_at", "duration", "attempts", "error", "dispatched_at", "updated_at", "result_table",
     ]
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # runs are created through the API, which validates and queues them
+    add_fields = ["name", "date_start", "date_fin", "lag"]
+
+    def get_fieldsets(self, request: HttpRequest, obj: Calculation | None = None):
+        return [(None, {"fields": self.add_fields})] if obj is None else self.fieldsets
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Calculation | None = None):
+        return [] if obj is None else self.readonly_fields
+
+    def get_form(self, request: HttpRequest, obj: Calculation | None = None, change: bool = False, **kwargs):
+        if obj is None:
+            kwargs["form"] = CalculationAddForm
+        return super().get_form(request, obj, change=change, **kwargs)
 
     def has_change_permission(self, request: HttpRequest, obj: Calculation | None = None) -> bool:
-        return False  # a run's inputs and results are a record: view only
+        # A run's inputs and results are a record (view page); the permission only unlocks
+        # the list's actions (Cancel).
+        return obj is None and super().has_change_permission(request, obj)
+
+    def save_model(self, request: HttpRequest, obj: Calculation, form, change: bool) -> None:
+        # Through the service: it stores the row and queues the run once the save commits.
+        created = calculation_create(
+            date_start=form.cleaned_data["date_start"],
+            date_fin=form.cleaned_data["date_fin"],
+            lag=form.cleaned_data["lag"],
+            name=form.cleaned_data["name"],
+        )
+        obj.pk = created.pk
+        obj.refresh_from_db()
+
+    @admin.action(description="Cancel", permissions=["change"])
+    def cancel(self, request: HttpRequest, queryset: QuerySet[Calculation]) -> None:
+        ids = list(queryset.values_list("pk", flat=True))
+        cancelled = calculations_cancel(ids=ids)
+        message = f"{len(cancelled)} calculation(s) cancelled."
+        if skipped := len(ids) - len(cancelled):
+            message += f" {skipped} skipped: already finished, failed or cancelled."
+        self.message_user(request, message)
+
+    @admin.action(description="Run again", permissions=["add"])
+    def run_again(self, request: HttpRequest, queryset: QuerySet[Calculation]) -> None:
+        created = calculations_rerun(ids=list(queryset.values_list("pk", flat=True)))
+        self.message_user(request, f"{len(created)} calculation(s) queued again with the same inputs.")
 
     @admin.display(description="Duration", ordering="finished_at")
     def duration(self, obj: Calculation) -> str:

@@ -29,8 +29,7 @@ from apps.calculations.selectors import (
     calculation_rows_csv,
     detail_fields_parse,
 )
-from apps.calculations.models import Calculation
-from apps.calculations.services import calculation_chart_get, calculation_create
+from apps.calculations.services import calculation_cancel, calculation_chart_get, calculation_create, calculation_rerun
 from apps.calculations.models import Calculation
 from apps.core.schemas import (
     CURSOR_DESCRIPTION,
@@ -41,6 +40,7 @@ from apps.core.schemas import (
     status_filter_description,
     status_filter_type,
 )
+from apps.jobs.idempotency import idempotency_key_header, idempotent_create
 
 router = Router(tags=["calculations"])
 
@@ -62,18 +62,58 @@ DetailFields = Annotated[
     operation_id="calculation_create",
 )
 @requires("add", Calculation)
-def calculation_create_endpoint(request: HttpRequest, payload: CalculationCreateIn):
+def calculation_create_endpoint(
+    request: HttpRequest, payload: CalculationCreateIn, idempotency_key: str | None = idempotency_key_header()
+):
     """Validate the inputs and queue a run; it executes in the background (first in, first out).
 
     Rules, each a 422 naming the field and the rule: `date_start`/`date_fin` real dates in
     exactly `YYYY-MM-DD`; `date_start <= date_fin`; `lag` an integer from 1 to 3650; at most
     CALCBOARD_MAX_RESULT_ROWS (default 100,000) result rows; `name` at most 200 characters
     (default: a summary of the inputs); no other fields.
+
+    Send an `Idempotency-Key` header to retry safely: the same key with the same body within
+    24 hours answers the first answer (same id) and queues nothing; the same key with another
+    body is a 422 naming the header. Keys are per user.
     """
-    calculation = calculation_create(
-        date_start=payload.date_start, date_fin=payload.date_fin, lag=payload.lag, name=payload.name
+
+    def create() -> tuple[int, dict]:
+        calculation = calculation_create(
+            date_start=payload.date_start, date_fin=payload.date_fin, lag=payload.lag, name=payload.name
+        )
+        return 201, {"id": calculation.pk}
+
+    status, body = idempotent_create(
+        user=request.user, scope="calculations.create", key=idempotency_key, body=payload.dict(), create=create
     )
-    return Status(201, {"id": calculation.pk})
+    return Status(status, body)
+
+
+@router.post(
+    "/{id}/cancel",
+    response={200: CalculationDetailOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+    summary="Cancel a queued or running calculation",
+    operation_id="calculation_cancel",
+)
+@requires("change", Calculation)
+def calculation_cancel_endpoint(request: HttpRequest, id: int):
+    """A queued run becomes `cancelled` at once; a running one stops at its next progress
+    step and keeps no rows. Answers the run's current envelope; a run that is already
+    finished, failed or cancelled answers 409 naming its status."""
+    calculation = calculation_cancel(calculation_id=id)
+    return HttpResponse(calculation_detail_json(calculation_id=calculation.pk), content_type="application/json")
+
+
+@router.post(
+    "/{id}/rerun",
+    response={201: CalculationCreatedOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut},
+    summary="Queue a new run with the same inputs",
+    operation_id="calculation_rerun",
+)
+@requires("change", Calculation)
+def calculation_rerun_endpoint(request: HttpRequest, id: int):
+    """A new run with the same dates and lag, its name marked " (re-run)"; answers its id."""
+    return Status(201, {"id": calculation_rerun(calculation_id=id).pk})
 
 
 @router.get(

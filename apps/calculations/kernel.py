@@ -22,7 +22,7 @@ Everything is vectorised with numpy: 100 years of daily rows take a few millisec
 rows are computed in up to `steps` chunks (one per 5,000 rows, so short runs are a single
 chunk); after each chunk the kernel reports its progress (an integer percent) through
 `on_progress`. When `step_delay` > 0 it always uses `steps` chunks and sleeps that many
-seconds after each, so that runs can be watched in a demo (`CALCBOARD_KERNEL_STEP_DELAY`).
+seconds after each, so that runs can be watched in a demo (`CALCULATIONS_STEP_DELAY`).
 """
 
 import time

@@ -2,41 +2,26 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
-
-class CalculationStatus(models.TextChoices):
-    QUEUED = "queued", "Queued"
-    RUNNING = "running", "Running"
-    FINISHED = "finished", "Finished"
-    FAILED = "failed", "Failed"
+from apps.jobs.models import Job, JobStatus, status_check, unfinished_index
 
 
-class Calculation(models.Model):
+# The one vocabulary of every job (apps.jobs); kept under its old name for the code that uses it.
+CalculationStatus = JobStatus
+
+
+class Calculation(Job):
     """One run of the kernel: its inputs, where it is in the queue, and how it ended.
 
-    `launched_at` is when the run was submitted (the "launch date" users sort by);
-    `started_at`/`finished_at` bound the last attempt a worker made. Progress, status and
-    error are columns, written outside long transactions and broadcast on every change.
-
-    Delivery bookkeeping (see services): `dispatched_at` is the outbox marker, set once the
-    task message reached the broker (NULL means the beat sweep must publish it again);
-    `attempts` counts how many times a worker started the run.
+    `launched_at` is when the run was submitted (the "launch date" users sort by); the job
+    columns (status, progress, attempts, timings, error, outbox marker) come from
+    `apps.jobs.models.Job` and are only moved by `apps.jobs.services`.
     """
 
     name = models.CharField(max_length=200)
     date_start = models.DateField()
     date_fin = models.DateField()
     lag = models.PositiveIntegerField(help_text="Days between two result rows.")
-    status = models.CharField(max_length=10, choices=CalculationStatus.choices, default=CalculationStatus.QUEUED)
-    progress = models.PositiveSmallIntegerField(default=0, help_text="Percent, 0-100.")
     launched_at = models.DateTimeField(default=timezone.now, help_text="When the run was submitted.")
-    started_at = models.DateTimeField(null=True, blank=True, help_text="When a worker started the last attempt.")
-    finished_at = models.DateTimeField(null=True, blank=True)
-    error = models.TextField(blank=True, default="")
-    dispatched_at = models.DateTimeField(
-        null=True, blank=True, help_text="When the task message reached the broker (outbox marker)."
-    )
-    attempts = models.PositiveSmallIntegerField(default=0)
-    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-launched_at", "-id"]
@@ -48,30 +33,17 @@ class Calculation(models.Model):
             # Also calc_name_trgm_idx, a trigram index on UPPER(name) for ?search= (migration
             # 0003_list_counters: Django renders an opclass on an expression as invalid SQL).
             # The beat sweep only ever looks at unfinished runs.
-            models.Index(
-                fields=["status", "updated_at"],
-                name="calc_unfinished_idx",
-                condition=Q(status__in=["queued", "running"]),
-            ),
+            unfinished_index(name="calc_unfinished_idx"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(date_start__lte=F("date_fin")), name="calc_dates_ordered"),
             models.CheckConstraint(condition=Q(lag__gte=1, lag__lte=3650), name="calc_lag_range"),
             models.CheckConstraint(condition=Q(progress__lte=100), name="calc_progress_percent"),
-            models.CheckConstraint(
-                condition=Q(status__in=[choice.value for choice in CalculationStatus]), name="calc_status_valid"
-            ),
+            status_check(name="calc_status_valid"),
         ]
 
     def __str__(self) -> str:
         return self.name
-
-    @property
-    def duration(self) -> float | None:
-        """Seconds the last attempt spent running; None until the run is finished or failed."""
-        if self.started_at is None or self.finished_at is None:
-            return None
-        return round(max((self.finished_at - self.started_at).total_seconds(), 0.0), 3)
 
 
 class CalculationRow(models.Model):

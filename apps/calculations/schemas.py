@@ -12,7 +12,7 @@ from apps.calculations.services import LAG_MAX, LAG_MIN, NAME_MAX_LENGTH, DateIn
 from apps.core.schemas import PageOut
 
 Ordering = Literal["launched_at", "-launched_at"]
-Status = Literal["queued", "running", "finished", "failed"]
+Status = Literal["queued", "running", "finished", "failed", "cancelled"]
 assert set(get_args(Status)) == set(CalculationStatus.values)  # one list of statuses
 
 

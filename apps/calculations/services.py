@@ -1,46 +1,37 @@
-"""Writes for calculations: create (and publish), run, sweep.
+"""Writes for calculations: create, re-run, run (the kernel and its rows), cancel, sweep.
 
-Life of a run
--------------
-1. `calculation_create` validates the inputs, saves a `queued` row and, once that row is
-   committed, publishes the `calculations.run` task (`calculation_dispatch`).
-2. Outbox: a successful publish stamps `dispatched_at`. When RabbitMQ is unreachable the
-   failure is logged, the API still answers 201 and the row keeps `dispatched_at = NULL`;
-   the beat sweep (`calculation_sweep`) publishes such rows again once the broker is back.
-3. `calculation_run` (in a worker) marks the run `running`, runs the kernel while writing and
-   broadcasting progress, then in ONE transaction replaces the run's rows and marks it
-   `finished`: a finished run always has all its rows, a failed one none. Redelivery of the
-   same message (worker killed, duplicate publish) is harmless: a finished run is skipped,
-   an interrupted one is run again and its rows are replaced, never duplicated.
-4. A run stuck in `running` with no progress for `CALCBOARD_RUN_STALE_AFTER` seconds (its
-   worker vanished and the message did not come back) is requeued by the sweep, or failed
-   with a reason after `CALCBOARD_RUN_MAX_ATTEMPTS` attempts.
-5. Only the commit that accepts a run waits for the disk; the bookkeeping commits after it
-   do not (see `_commit_asynchronously` for why nothing can be lost that way).
+The job lifecycle (publish after commit with the outbox, claim with an attempt token,
+progress, finish, fail, cancel, sweep) is `apps.jobs.services`, shared with charts; this
+module keeps what is a calculation's own: validating its inputs, the kernel and its rows.
 
-Every state change is written first, then broadcast with `apps.live.realtime.broadcast_event`
-(sent after commit) as `{"kind": "calculation", "id": ..., **calculation_event_payload(...)}`.
+A finished run always has all its rows and any other run none: the rows are written in the
+same transaction as `finished`, and only while the attempt still holds the run, so a run
+cancelled, swept or claimed again meanwhile keeps no rows.
+
+Every state change is broadcast with `apps.live.realtime.broadcast_event` (sent after commit)
+as `{"kind": "calculation", "id": ..., **calculation_event_payload(...)}`.
 """
 
 import hashlib
 import io
 import logging
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from apps.calculations import kernel
 from apps.calculations.models import Calculation, CalculationChart, CalculationRow, CalculationStatus
 from apps.core.errors import DomainError, ServiceUnavailableError
-from apps.live.realtime import broadcast_event
+from apps.jobs import services as jobs
+from apps.jobs.services import JobAbandoned, JobKind
 
 logger = logging.getLogger(__name__)
 
@@ -48,8 +39,7 @@ NAME_MAX_LENGTH = 200
 LAG_MIN, LAG_MAX = 1, 3650
 # Longest error text kept on a failed run: enough for a sentence, never a traceback.
 ERROR_MAX_LENGTH = 500
-# Rows published per sweep, so one sweep stays short even after a long broker outage.
-SWEEP_BATCH = 500
+RERUN_SUFFIX = " (re-run)"
 
 
 def iso(value: datetime | None) -> str | None:
@@ -64,7 +54,7 @@ def calculation_event_payload(calculation: Calculation) -> dict[str, Any]:
 
     {
       "name": str,
-      "status": "queued" | "running" | "finished" | "failed",
+      "status": "queued" | "running" | "finished" | "failed" | "cancelled",
       "progress": int 0-100,
       "launched_at": ISO 8601 UTC (submitted),
       "started_at": ISO 8601 UTC | null (last attempt started),
@@ -87,8 +77,15 @@ def calculation_event_payload(calculation: Calculation) -> dict[str, Any]:
     }
 
 
-def _broadcast(calculation: Calculation) -> None:
-    broadcast_event(kind="calculation", obj_id=calculation.pk, payload=calculation_event_payload(calculation))
+# How calculations plug into the one job lifecycle (apps.jobs.services).
+CALCULATION_JOB = JobKind(
+    model=Calculation,
+    task_name="calculations.run",
+    setting_prefix="CALCULATIONS",
+    live_kind="calculation",
+    noun="Calculation",
+    payload=calculation_event_payload,
+)
 
 
 # --- create -----------------------------------------------------------------------------
@@ -176,46 +173,51 @@ def calculation_create(*, date_start: date | str, date_fin: date | str, lag: int
     """Validate, save a queued run and publish its task once the row is committed."""
     cleaned = calculation_validate(date_start=date_start, date_fin=date_fin, lag=lag, name=name)
     with transaction.atomic():
-        calculation = Calculation.objects.create(**cleaned, status=CalculationStatus.QUEUED)
+        now = timezone.now()
+        calculation = Calculation.objects.create(**cleaned, status=CalculationStatus.QUEUED, launched_at=now, queued_at=now)
         # Registered before the publish, so `queued` always leaves before the worker's `running`.
-        _broadcast(calculation)
-        # Never publish inside the transaction: the worker could look for the row before it exists.
-        transaction.on_commit(lambda: calculation_dispatch(calculation_id=calculation.pk))
+        jobs.job_broadcast(kind=CALCULATION_JOB, job=calculation)
+        jobs.jobs_publish_on_commit(kind=CALCULATION_JOB, ids=[calculation.pk])
     return calculation
 
 
 def calculation_dispatch(*, calculation_id: int) -> bool:
-    """Publish the run's task and stamp `dispatched_at`; False (logged) if the broker is down.
+    """Publish the run's task now (outbox: see `apps.jobs.services.jobs_publish`); False
+    (logged) when the broker is unreachable and the sweep will publish it later."""
+    return jobs.jobs_publish(kind=CALCULATION_JOB, ids=[calculation_id]) == 1
 
-    The row is the outbox: an unpublished run keeps `dispatched_at = NULL` and the beat sweep
-    publishes it again, so an accepted run is never lost to a broker outage.
-    """
-    from apps.calculations.tasks import run_calculation  # tasks import services
 
-    try:
-        run_calculation.apply_async(
-            args=[calculation_id],
-            queue=settings.CALCULATIONS_QUEUE,
-            routing_key=settings.CALCULATIONS_QUEUE,
-            retry=True,
-            retry_policy={
-                "max_retries": settings.CALCBOARD_DISPATCH_RETRIES,
-                "interval_start": 0,
-                "interval_step": 0.2,
-                "interval_max": 0.5,
-            },
-        )
-    except Exception:  # kombu/amqp raise a zoo of connection errors; all mean "not published"
-        logger.warning(
-            "Calculation %s saved but not published (broker unreachable?); the sweep will retry.",
-            calculation_id,
-            exc_info=True,
-        )
-        return False
-    with transaction.atomic():
-        _commit_asynchronously()
-        Calculation.objects.filter(pk=calculation_id).update(dispatched_at=timezone.now())
-    return True
+def rerun_name(name: str) -> str:
+    """`"Well 12"` -> `"Well 12 (re-run)"`; a re-run of a re-run keeps one mark."""
+    base = name[: -len(RERUN_SUFFIX)] if name.endswith(RERUN_SUFFIX) else name
+    return base[: NAME_MAX_LENGTH - len(RERUN_SUFFIX)] + RERUN_SUFFIX
+
+
+def calculation_rerun(*, calculation_id: int) -> Calculation:
+    """Queue a new run with the same inputs as an existing one, its name marked as a re-run."""
+    from apps.calculations.selectors import calculation_get
+
+    original = calculation_get(calculation_id=calculation_id)
+    return calculation_create(
+        date_start=original.date_start,
+        date_fin=original.date_fin,
+        lag=original.lag,
+        name=rerun_name(original.name),
+    )
+
+
+def calculations_rerun(*, ids: Sequence[int]) -> list[Calculation]:
+    """Re-run each listed calculation (the admin's "Run again"), oldest first."""
+    return [calculation_rerun(calculation_id=pk) for pk in sorted(ids)]
+
+
+def calculation_cancel(*, calculation_id: int) -> Calculation:
+    """Cancel a queued or running run (409 naming its status once it has ended)."""
+    return jobs.job_cancel(kind=CALCULATION_JOB, job_id=calculation_id)
+
+
+def calculations_cancel(*, ids: Sequence[int]) -> list[Calculation]:
+    return jobs.jobs_cancel(kind=CALCULATION_JOB, ids=ids)
 
 
 # --- run --------------------------------------------------------------------------------
@@ -227,47 +229,13 @@ def _short_error(exc: BaseException) -> str:
     return message[:ERROR_MAX_LENGTH]
 
 
-def _claim(*, calculation_id: int) -> Calculation | None:
-    """Mark the run running (short transaction); None if it is gone or already done."""
-    with transaction.atomic():
-        _commit_asynchronously()
-        calculation = Calculation.objects.select_for_update().filter(pk=calculation_id).first()
-        if calculation is None:
-            logger.info("Calculation %s no longer exists; nothing to run.", calculation_id)
-            return None
-        if calculation.status in (CalculationStatus.FINISHED, CalculationStatus.FAILED):
-            logger.info("Calculation %s is already %s; skipping the redelivered task.", calculation_id, calculation.status)
-            return None
-        calculation.status = CalculationStatus.RUNNING
-        calculation.progress = 0
-        calculation.started_at = timezone.now()
-        calculation.finished_at = None
-        calculation.error = ""
-        calculation.attempts += 1
-        calculation.save(update_fields=["status", "progress", "started_at", "finished_at", "error", "attempts", "updated_at"])
-        _broadcast(calculation)
-    return calculation
-
-
-def _commit_asynchronously() -> None:
-    """Let the current transaction commit without waiting for its WAL flush (fsync).
-
-    Used for the bookkeeping commits made after a run was accepted: the dispatch marker, the
-    worker's `running` and `finished` writes. They are visible to everyone at once; only a
-    PostgreSQL crash in the fraction of a second after them can undo them, and whatever it
-    undoes is repaired: the run falls back to `queued` or `running` and the sweep publishes
-    it again (undispatched, lost message, or silent running run), to be recomputed with the
-    same result. The commit that accepts a run (`calculation_create`, the API's 201) keeps
-    the default synchronous commit: an accepted run is never lost. Waiting for two fsyncs
-    per run would otherwise cap a worker at a few dozen runs per second on a plain disk.
-    """
-    with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL synchronous_commit TO OFF")
-
-
 def _progress_writer(calculation: Calculation):
-    """A kernel callback that writes and broadcasts progress, at most every few hundred ms."""
-    interval = settings.CALCBOARD_PROGRESS_MIN_INTERVAL
+    """A kernel callback that writes and broadcasts progress, at most every few hundred ms.
+
+    A written step is also where a run notices it was cancelled (or taken over): the write
+    raises JobAbandoned and the kernel stops there.
+    """
+    interval = settings.CALCULATIONS_PROGRESS_MIN_INTERVAL
     last_written = timezone.now()
 
     def on_progress(percent: int) -> None:
@@ -277,43 +245,67 @@ def _progress_writer(calculation: Calculation):
         if percent >= 100 or (now - last_written).total_seconds() < interval:
             return
         last_written = now
-        updated = Calculation.objects.filter(pk=calculation.pk, status=CalculationStatus.RUNNING).update(
-            progress=percent, updated_at=now
-        )
-        if updated:
-            calculation.progress, calculation.updated_at = percent, now
-            _broadcast(calculation)
+        jobs.job_progress(kind=CALCULATION_JOB, job=calculation, percent=percent)
 
     return on_progress
 
 
-def _rows_replace(*, calculation_id: int, frame: pd.DataFrame) -> None:
-    """Delete the run's rows and COPY the new ones in (inside the caller's transaction)."""
-    CalculationRow.objects.filter(calculation_id=calculation_id).delete()
-    dates = np.datetime_as_string(frame["date"].to_numpy().astype("datetime64[D]")).tolist()
-    columns = [frame[name].tolist() for name in ("liquid", "oil", "water", "wct")]
-    # repr() is the shortest text that reads back as the same float, as PostgreSQL prints it.
-    text = "".join(
-        f"{calculation_id},{day},{liquid!r},{oil!r},{water!r},{wct!r}\n"
-        for day, liquid, oil, water, wct in zip(dates, *columns, strict=True)
-    )
+# PostgreSQL's binary COPY format (https://www.postgresql.org/docs/current/sql-copy.html):
+# a header, then per row a field count and each field as (length, big-endian value).
+_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + (0).to_bytes(4, "big") + (0).to_bytes(4, "big")
+_COPY_TRAILER = (-1).to_bytes(2, "big", signed=True)
+_COPY_ROW = np.dtype(
+    [("fields", ">i2"), ("id_len", ">i4"), ("id", ">i8"), ("date_len", ">i4"), ("date", ">i4")]
+    + [(f"{name}{part}", ">i4" if part == "_len" else ">f8") for name in ("liquid", "oil", "water", "wct") for part in ("_len", "")]
+)
+# PostgreSQL counts dates from 2000-01-01; numpy from 1970-01-01.
+_PG_EPOCH_DAYS = int(np.datetime64("2000-01-01", "D").astype(np.int64))
+
+
+def _rows_copy_buffer(*, calculation_id: int, frame: pd.DataFrame) -> bytes:
+    """The run's rows as one binary COPY buffer, built by numpy in one pass.
+
+    Safe because every value is fixed-width (bigint, date, float8) and written as the exact
+    same double the kernel computed: what the text format did with `repr`, without formatting
+    and parsing 1,800 numbers per one-year run in Python and in PostgreSQL
+    (bench/calculations_queue.py: rows 2.7 ms -> see its phase table).
+    """
+    rows = np.empty(len(frame), dtype=_COPY_ROW)
+    rows["fields"] = 6
+    rows["id_len"], rows["id"] = 8, calculation_id
+    rows["date_len"] = 4
+    rows["date"] = frame["date"].to_numpy().astype("datetime64[D]").astype(np.int64) - _PG_EPOCH_DAYS
+    for name in ("liquid", "oil", "water", "wct"):
+        rows[f"{name}_len"], rows[name] = 8, frame[name].to_numpy(dtype=np.float64)
+    return _COPY_HEADER + rows.tobytes() + _COPY_TRAILER
+
+
+def _rows_insert(*, calculation_id: int, frame: pd.DataFrame) -> None:
+    """COPY the run's rows in (inside the caller's transaction).
+
+    No DELETE first: rows are only ever written together with `finished` and a run is only
+    claimed while it is not finished, so a run being finished has no rows (and the unique
+    (calculation, date) index would refuse a second set). One round trip saved per run.
+    """
     table = CalculationRow._meta.db_table
     # The raw psycopg2 cursor speaks COPY; wrap it so errors arrive as Django's exceptions.
     with connection.cursor() as cursor, connection.wrap_database_errors:
         cursor.cursor.copy_expert(
-            f"COPY {table} (calculation_id, date, liquid, oil, water, wct) FROM STDIN WITH (FORMAT csv)",
-            io.StringIO(text),
+            f"COPY {table} (calculation_id, date, liquid, oil, water, wct) FROM STDIN WITH (FORMAT binary)",
+            io.BytesIO(_rows_copy_buffer(calculation_id=calculation_id, frame=frame)),
         )
 
 
-def calculation_run(*, calculation_id: int) -> Calculation | None:
+def calculation_run(*, calculation_id: int, resume: bool = False) -> Calculation | None:
     """Run one calculation end to end in this process (called by the `calculations.run` task).
 
-    Returns the run as it ended, or None when there was nothing to do (gone, already done).
-    A database outage is not the run's fault: OperationalError/InterfaceError propagate so
-    the task is retried; anything else fails the run with a readable reason.
+    Returns the run as this attempt left it, or None when there was nothing to do (gone,
+    ended, held by another attempt, out of attempts). A cancelled run stops at its next
+    progress step and keeps no rows. A database outage is not the run's fault:
+    OperationalError/InterfaceError propagate so the task is retried (`resume`); anything
+    else fails the run with a readable reason.
     """
-    calculation = _claim(calculation_id=calculation_id)
+    calculation = jobs.job_claim(kind=CALCULATION_JOB, job_id=calculation_id, resume=resume)
     if calculation is None:
         return None
     try:
@@ -322,127 +314,39 @@ def calculation_run(*, calculation_id: int) -> Calculation | None:
             date_fin=calculation.date_fin,
             lag=calculation.lag,
             on_progress=_progress_writer(calculation),
-            step_delay=settings.CALCBOARD_KERNEL_STEP_DELAY,
+            step_delay=settings.CALCULATIONS_STEP_DELAY,
         )
         with transaction.atomic():
-            _commit_asynchronously()
-            locked = Calculation.objects.select_for_update().filter(pk=calculation_id).first()
-            if locked is None or locked.status == CalculationStatus.FINISHED:
-                # Deleted meanwhile, or a duplicate delivery finished first: its rows stand.
-                return locked
-            _rows_replace(calculation_id=calculation_id, frame=frame)
-            locked.status = CalculationStatus.FINISHED
-            locked.progress = 100
-            locked.finished_at = timezone.now()
-            locked.error = ""
-            locked.save(update_fields=["status", "progress", "finished_at", "error", "updated_at"])
-            _broadcast(locked)
-        return locked
+            if jobs.job_finish(kind=CALCULATION_JOB, job=calculation):
+                _rows_insert(calculation_id=calculation_id, frame=frame)
+            else:
+                raise JobAbandoned(f"Calculation {calculation_id} is no longer held by this attempt.")
+        return calculation
+    except JobAbandoned:
+        logger.info("Calculation %s stopped: cancelled or taken over by another attempt.", calculation_id)
+        return None
     except (OperationalError, InterfaceError):
         raise
+    except SoftTimeLimitExceeded:
+        error = f"The calculation timed out after {settings.CALCULATIONS_SOFT_TIME_LIMIT:g} s."
+        return jobs.job_fail(kind=CALCULATION_JOB, job_id=calculation_id, job=calculation, error=error)
     except Exception as exc:
         # Users see one readable sentence; operators get the traceback in the worker log.
         logger.exception("Calculation %s failed", calculation_id)
-        return calculation_fail(calculation_id=calculation_id, error=_short_error(exc))
+        return jobs.job_fail(kind=CALCULATION_JOB, job_id=calculation_id, job=calculation, error=_short_error(exc))
 
 
 def calculation_fail(*, calculation_id: int, error: str) -> Calculation | None:
-    """Mark an unfinished run failed with a readable reason; no rows are kept."""
-    with transaction.atomic():
-        calculation = Calculation.objects.select_for_update().filter(pk=calculation_id).first()
-        if calculation is None or calculation.status == CalculationStatus.FINISHED:
-            return calculation
-        CalculationRow.objects.filter(calculation_id=calculation_id).delete()
-        calculation.status = CalculationStatus.FAILED
-        calculation.error = error[:ERROR_MAX_LENGTH]
-        calculation.finished_at = timezone.now()
-        calculation.save(update_fields=["status", "error", "finished_at", "updated_at"])
-        _broadcast(calculation)
-    return calculation
-
-
-# --- sweep ------------------------------------------------------------------------------
+    """Mark a queued or running run failed with a readable reason (a task's crash handler)."""
+    return jobs.job_fail(kind=CALCULATION_JOB, job_id=calculation_id, error=error[:ERROR_MAX_LENGTH])
 
 
 def calculation_sweep(*, now: datetime | None = None) -> dict[str, int]:
-    """Periodic repair (beat): requeue or fail lost runs, publish undispatched ones.
-
-    * `running` with no write for CALCBOARD_RUN_STALE_AFTER seconds: its worker is gone.
-      Requeued (status `queued`, progress 0, published again) while it has attempts left,
-      else `failed` with the reason.
-    * `queued` and never published (broker was down) for CALCBOARD_DISPATCH_GRACE seconds,
-      or published over CALCBOARD_QUEUED_STALE_AFTER seconds ago and still not started (the
-      message was lost with the broker's data, or its task gave up while the database was
-      down): published again. A duplicate message is harmless, the run is idempotent.
-
-    Returns counts: {"requeued", "failed", "dispatched", "undispatched"}.
-    """
-    now = now or timezone.now()
-    stale_before = now - timedelta(seconds=settings.CALCBOARD_RUN_STALE_AFTER)
-    grace_before = now - timedelta(seconds=settings.CALCBOARD_DISPATCH_GRACE)
-    lost_before = now - timedelta(seconds=settings.CALCBOARD_QUEUED_STALE_AFTER)
-    counts = {"requeued": 0, "failed": 0, "dispatched": 0, "undispatched": 0}
-
-    stale_ids = list(
-        Calculation.objects.filter(status=CalculationStatus.RUNNING, updated_at__lt=stale_before)
-        .order_by("updated_at", "pk")
-        .values_list("pk", flat=True)[:SWEEP_BATCH]
-    )
-    for calculation_id in stale_ids:
-        outcome = _stale_run_resolve(calculation_id=calculation_id, stale_before=stale_before)
-        if outcome:
-            counts[outcome] += 1
-
-    pending_ids = list(
-        Calculation.objects.filter(status=CalculationStatus.QUEUED)
-        .filter(Q(dispatched_at__isnull=True, updated_at__lt=grace_before) | Q(dispatched_at__lt=lost_before))
-        .order_by("launched_at", "pk")
-        .values_list("pk", flat=True)[:SWEEP_BATCH]
-    )
-    for calculation_id in pending_ids:
-        if calculation_dispatch(calculation_id=calculation_id):
-            counts["dispatched"] += 1
-        else:
-            counts["undispatched"] += 1
-            break  # the broker is still down: the next sweep tries again
-    if any(counts.values()):
-        logger.info("Calculation sweep: %s", counts)
+    """Periodic repair (beat): see `apps.jobs.services.jobs_sweep`; also expires old
+    idempotency records. Returns counts: {"requeued", "failed", "dispatched", "undispatched"}."""
+    counts = jobs.jobs_sweep(kind=CALCULATION_JOB, now=now)
+    jobs.idempotency_records_expire(now=now)
     return counts
-
-
-def _stale_run_resolve(*, calculation_id: int, stale_before: datetime) -> str | None:
-    seconds = round(settings.CALCBOARD_RUN_STALE_AFTER)
-    with transaction.atomic():
-        calculation = (
-            Calculation.objects.select_for_update(skip_locked=True)
-            .filter(pk=calculation_id, status=CalculationStatus.RUNNING, updated_at__lt=stale_before)
-            .first()
-        )
-        if calculation is None:  # it moved on (or its worker holds the lock) since we looked
-            return None
-        if calculation.attempts >= settings.CALCBOARD_RUN_MAX_ATTEMPTS:
-            calculation.status = CalculationStatus.FAILED
-            calculation.error = (
-                f"The run was stopped after {calculation.attempts} attempts: each time its worker "
-                f"stopped reporting progress for over {seconds} s (worker lost)."
-            )
-            calculation.finished_at = timezone.now()
-            calculation.save(update_fields=["status", "error", "finished_at", "updated_at"])
-            outcome = "failed"
-        else:
-            logger.warning(
-                "Calculation %s requeued: no progress for over %s s on attempt %s (worker lost).",
-                calculation_id, seconds, calculation.attempts,
-            )
-            calculation.status = CalculationStatus.QUEUED
-            calculation.progress = 0
-            calculation.dispatched_at = None
-            calculation.error = f"Requeued: no progress for over {seconds} s on attempt {calculation.attempts}."
-            calculation.save(update_fields=["status", "progress", "dispatched_at", "error", "updated_at"])
-            transaction.on_commit(lambda: calculation_dispatch(calculation_id=calculation_id))
-            outcome = "requeued"
-        _broadcast(calculation)
-    return outcome
 
 
 # --- chart images ---------------------------------------------------------------------------

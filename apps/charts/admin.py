@@ -9,7 +9,7 @@ from django.utils.text import Truncator
 
 from apps.charts.models import PRESETS, Function
 from apps.charts.selectors import function_image_url
-from apps.charts.services import function_create, function_validate, functions_refresh
+from apps.charts.services import function_create, function_validate, functions_cancel, functions_refresh
 from apps.core.errors import DomainError
 from apps.live.admin import LiveChangeListMixin
 
@@ -73,7 +73,7 @@ class FunctionAdmin(LiveChangeListMixin, admin.ModelAdmin):
     list_filter = ["status"]
     search_fields = ["expression"]
     list_per_page = 50
-    actions = ["refresh"]
+    actions = ["refresh", "cancel"]
     add_fields = ["preset", "expression", "dt", "interval"]
     view_fields = [
         "expression",
@@ -154,4 +154,13 @@ class FunctionAdmin(LiveChangeListMixin, admin.ModelAdmin):
         message = f"{result.queued} chart(s) queued for refresh."
         if result.skipped:
             message += f" {result.skipped} skipped: already queued or running."
+        self.message_user(request, message)
+
+    @admin.action(description="Cancel", permissions=["change"])
+    def cancel(self, request: HttpRequest, queryset: QuerySet[Function]) -> None:
+        ids = list(queryset.values_list("pk", flat=True))
+        cancelled = functions_cancel(ids=ids)
+        message = f"{len(cancelled)} chart job(s) cancelled."
+        if skipped := len(ids) - len(cancelled):
+            message += f" {skipped} skipped: not queued or running."
         self.message_user(request, message)

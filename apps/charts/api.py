@@ -18,6 +18,7 @@ from apps.charts.schemas import (
 )
 from apps.charts.views import chart_png_response
 from apps.core.schemas import ErrorOut
+from apps.jobs.idempotency import idempotency_key_header, idempotent_create
 
 router = Router(tags=["functions"])
 
@@ -45,11 +46,21 @@ def _out(function: Function) -> dict:
     summary="Create a function and queue its chart",
 )
 @requires("add", Function)
-def function_create(request: HttpRequest, payload: FunctionCreateIn):
-    function = services.function_create(
-        expression=payload.expression, dt=payload.dt, interval=payload.interval
+def function_create(
+    request: HttpRequest, payload: FunctionCreateIn, idempotency_key: str | None = idempotency_key_header()
+):
+    """Send an `Idempotency-Key` header to retry safely: the same key with the same body within
+    24 hours answers the first answer (same id) and creates nothing; the same key with
+    another body is a 422 naming the header. Keys are per user."""
+
+    def create() -> tuple[int, dict]:
+        function = services.function_create(expression=payload.expression, dt=payload.dt, interval=payload.interval)
+        return 201, {"id": function.pk}
+
+    status, body = idempotent_create(
+        user=request.user, scope="functions.create", key=idempotency_key, body=payload.dict(), create=create
     )
-    return Status(201, {"id": function.pk})
+    return Status(status, body)
 
 
 @router.get(
@@ -97,6 +108,19 @@ def functions_refresh(request: HttpRequest, payload: FunctionsRefreshIn):
 @requires("view", Function)
 def function_detail(request: HttpRequest, function_id: int = Path(..., ge=1, le=MAX_ID)):
     return Status(200, _out(selectors.function_get(function_id=function_id)))
+
+
+@router.post(
+    "/{function_id}/cancel",
+    response={200: FunctionOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+    summary="Cancel a queued or running chart job",
+)
+@requires("change", Function)
+def function_cancel(request: HttpRequest, function_id: int = Path(..., ge=1, le=MAX_ID)):
+    """A queued chart becomes `cancelled` at once; a running one stops before its next outside
+    call and keeps its previous image. Answers the function; one that is already finished,
+    failed or cancelled answers 409 naming its status."""
+    return Status(200, _out(services.function_cancel(function_id=function_id)))
 
 
 @router.get(

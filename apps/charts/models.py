@@ -1,13 +1,16 @@
 """A function y = f(t) whose chart is drawn in the background.
 
-The row is the job's state: status, timestamps, the last error and the PNG itself (stored in
-PostgreSQL, served by `apps.charts.views`). Writes go through `apps.charts.services`.
+The row is the job's state (the job columns of `apps.jobs.models.Job`), the last error and the
+PNG itself (stored in PostgreSQL, served by `apps.charts.views`). Writes go through
+`apps.charts.services` and `apps.jobs.services`.
 """
 
 from datetime import UTC, datetime
 
 from django.db import models
 from django.db.models.functions import Coalesce
+
+from apps.jobs.models import IN_FLIGHT, Job, status_check, unfinished_index
 
 # The limits on dt, interval and the point count are the data service's own
 # (DATASERVICE_* settings, checked by `apps.dataservice.schemas`), so the admin form and the
@@ -23,14 +26,8 @@ PROCESSED_ASC_KEY = Coalesce("processed_at", models.Value(datetime.max.replace(t
 PROCESSED_DESC_KEY = Coalesce("processed_at", models.Value(datetime.min.replace(tzinfo=UTC)))
 
 
-class Function(models.Model):
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        FINISHED = "finished", "Finished"
-        FAILED = "failed", "Failed"
-
-    IN_FLIGHT = (Status.QUEUED, Status.RUNNING)
+class Function(Job):
+    IN_FLIGHT = IN_FLIGHT
 
     expression = models.CharField(
         max_length=EXPRESSION_MAX_LENGTH,
@@ -43,22 +40,19 @@ class Function(models.Model):
     interval = models.FloatField(
         "interval (days)", help_text="How far back from the processing time the chart reaches, in days."
     )
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
-    # TextField: service errors quote the other side's message, whatever its length.
-    error = models.TextField(blank=True, default="")
     image = models.BinaryField(null=True, blank=True, editable=False)
     # SHA-256 of `image`: the chart URL carries it, so a new image gets a new URL (no stale cache).
     image_hash = models.CharField(max_length=64, blank=True, default="", editable=False)
-    queued_at = models.DateTimeField(null=True, blank=True)
-    started_at = models.DateTimeField(null=True, blank=True)
+    # The job's end under the name the product gives it ("processing date": API, admin, live
+    # events); `finished_at` below reads it, and apps.jobs writes it (JobKind.finished_column).
     processed_at = models.DateTimeField("processing date", null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
-        # One index per list ordering, and one per ordering under a status filter.
+        # One index per list ordering, and one per ordering under a status filter; the sweep's.
         indexes = [
+            unfinished_index(name="charts_function_unfinished_idx"),
             models.Index(fields=["created_at", "id"], name="charts_fn_created_idx"),
             models.Index(fields=["status", "created_at", "id"], name="charts_fn_status_created_idx"),
             models.Index(fields=["expression", "id"], name="charts_fn_expression_idx"),
@@ -76,11 +70,14 @@ class Function(models.Model):
             models.CheckConstraint(
                 condition=models.Q(interval__gt=0), name="charts_function_interval_positive"
             ),
-            models.CheckConstraint(
-                condition=models.Q(status__in=["queued", "running", "finished", "failed"]),
-                name="charts_function_status_valid",
-            ),
+            status_check(name="charts_function_status_valid"),
         ]
 
     def __str__(self) -> str:
         return self.expression
+
+    # Replaces the inherited `finished_at` field (Django drops an abstract parent's field
+    # overridden by a plain value): the job's end is `processed_at` here.
+    @property
+    def finished_at(self):
+        return self.processed_at

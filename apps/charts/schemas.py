@@ -29,7 +29,7 @@ def _integral_float(value: object) -> object:
 
 
 FunctionId = Annotated[int, Field(ge=1, le=MAX_ID), BeforeValidator(_integral_float)]
-StatusName = Literal["queued", "running", "finished", "failed"]
+StatusName = Literal["queued", "running", "finished", "failed", "cancelled"]
 
 
 class FunctionCreateIn(Schema):
@@ -107,7 +107,7 @@ class FunctionOut(Schema):
     )
     queued_at: datetime | None
     started_at: datetime | None
-    processed_at: datetime | None = Field(..., description="End of the last processing, finished or failed.")
+    processed_at: datetime | None = Field(..., description="End of the last processing: finished, failed or cancelled.")
     created_at: datetime
     updated_at: datetime
 

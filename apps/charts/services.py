@@ -1,37 +1,47 @@
-"""Writes of the charts job: create a function, queue refreshes, render a chart, sweep stuck rows.
+"""Writes of the charts job: create a function, queue refreshes, render a chart, cancel, sweep.
+
+The job lifecycle (publish after commit with the outbox, claim with an attempt token,
+progress, finish, fail, cancel, sweep) is `apps.jobs.services`, shared with calculations;
+this module keeps what is a chart's own: the points, the Highcharts options and the PNG.
 
 Every state change is broadcast with `apps.live.realtime.broadcast_event(kind="function", ...)`
 after commit. The payload (also the shape of the REST detail's core fields):
 
     {"kind": "function", "id": 7,
-     "expression": "t + 2/t", "status": "queued" | "running" | "finished" | "failed",
-     "processed_at": ISO-8601 UTC | null,      # end of the last processing (finished or failed)
+     "expression": "t + 2/t", "status": "queued" | "running" | "finished" | "failed" | "cancelled",
+     "progress": 0-100,                     # 10 before the data service, 50 before the image service
+     "processed_at": ISO-8601 UTC | null,      # end of the last processing (finished, failed, cancelled)
      "error": "",                          # text of the last failure, "" after a success
      "image_url": "/charts/7/3f2a9c0d1b7e4a55.png" | null,  # versioned: new image, new URL
      "updated_at": ISO-8601 UTC with microseconds}   # order of events: drop older ones
 
-The pipeline (`function_render`) never holds a transaction open across an HTTP call: it marks
-the row running, asks the data service for the points, asks the export server for the PNG,
-then stores the result in one UPDATE.
+The pipeline (`function_render`) never holds a transaction open across an HTTP call: it
+claims the row, checks it still holds it before each outside call (a cancel stops it there),
+asks the data service for the points, the export server for the PNG, and stores the result
+in one UPDATE that only lands while its attempt still holds the row.
 """
 
 import hashlib
 import logging
 import math
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from celery.exceptions import SoftTimeLimitExceeded
+
 from apps.charts import clients
 from apps.charts.models import Function
 from apps.charts.selectors import function_image_url
 from apps.core.errors import DomainError, FieldError, NotFoundError
-from apps.live.realtime import broadcast_event
+from apps.jobs import services as jobs
+from apps.jobs.services import JobAbandoned, JobKind
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +88,7 @@ def function_payload(*, function: Function) -> dict:
     return {
         "expression": function.expression,
         "status": function.status,
+        "progress": function.progress,
         "processed_at": _iso(function.processed_at),
         "error": function.error,
         "image_url": function_image_url(function_id=function.pk, image_hash=function.image_hash),
@@ -85,30 +96,18 @@ def function_payload(*, function: Function) -> dict:
     }
 
 
-def _broadcast(function: Function) -> None:
-    broadcast_event(kind="function", obj_id=function.pk, payload=function_payload(function=function))
-
-
-def _load(function_id: int) -> Function:
-    return Function.objects.defer("image").get(pk=function_id)
-
-
-def _enqueue(function_ids: Sequence[int]) -> None:
-    """Queue one render task per row once the surrounding transaction commits.
-
-    `robust`: a broker that is down must not turn a committed save into a 500; the row stays
-    `queued` and `functions_sweep` publishes it again later.
-    """
-    from apps.charts.tasks import function_render_task
-
-    def publish(function_id: int) -> Callable[[], None]:
-        def publish_render_task() -> None:  # a named function: Django logs a failure by its name
-            function_render_task.delay(function_id)
-
-        return publish_render_task
-
-    for function_id in function_ids:
-        transaction.on_commit(publish(function_id), robust=True)
+# How charts plug into the one job lifecycle (apps.jobs.services). The PNG is never loaded
+# with a job: only the render writes it.
+FUNCTION_JOB = JobKind(
+    model=Function,
+    task_name="charts.render",
+    setting_prefix="CHARTS",
+    live_kind="function",
+    noun="Function",
+    payload=lambda function: function_payload(function=function),
+    deferred=("image",),
+    finished_column="processed_at",
+)
 
 
 # --- writes ---------------------------------------------------------------------------------
@@ -127,8 +126,8 @@ def function_create(*, expression: str, dt: float, interval: float) -> Function:
             status=Status.QUEUED,
             queued_at=now,
         )
-        _broadcast(function)
-        _enqueue([function.pk])
+        jobs.job_broadcast(kind=FUNCTION_JOB, job=function)
+        jobs.jobs_publish_on_commit(kind=FUNCTION_JOB, ids=[function.pk])
     return function
 
 
@@ -158,36 +157,43 @@ def functions_refresh(*, ids: Sequence[int]) -> RefreshResult:
         with connection.cursor() as cursor:
             cursor.execute(
                 # Only our own table name is interpolated; every value is a parameter.
-                f"UPDATE {table} SET status = %s, queued_at = %s, updated_at = %s "
+                # A new job cycle: its attempts count from zero, its message is not yet sent.
+                f"UPDATE {table} SET status = %s, queued_at = %s, updated_at = %s, progress = 0, attempts = 0, "
+                "attempt_token = NULL, dispatched_at = NULL "
                 "WHERE id = ANY(%s) AND status NOT IN (%s, %s) "
                 "RETURNING id, expression, processed_at, error, image_hash",
                 [Status.QUEUED, now, now, ids, Status.QUEUED, Status.RUNNING],
             )
             rows = cursor.fetchall()
-        for pk, expression, processed_at, error, image_hash in rows:
-            _broadcast(
-                Function(
-                    pk=pk,
-                    expression=expression,
-                    status=Status.QUEUED,
-                    processed_at=processed_at,
-                    error=error,
-                    image_hash=image_hash,
-                    updated_at=now,
-                )
+        queued = [
+            Function(
+                pk=pk,
+                expression=expression,
+                status=Status.QUEUED,
+                processed_at=processed_at,
+                error=error,
+                image_hash=image_hash,
+                updated_at=now,
             )
-        _enqueue([row[0] for row in rows])
+            for pk, expression, processed_at, error, image_hash in rows
+        ]
+        jobs.jobs_broadcast(kind=FUNCTION_JOB, jobs=queued)
+        jobs.jobs_publish_on_commit(kind=FUNCTION_JOB, ids=[row[0] for row in rows])
     return RefreshResult(queued=len(rows), skipped=len(existing) - len(rows))
 
 
-def function_fail(*, function_id: int, error: str) -> None:
-    """End the row as failed with a text that says which service failed and how."""
-    now = timezone.now()
-    updated = Function.objects.filter(pk=function_id).update(
-        status=Status.FAILED, error=error, processed_at=now, updated_at=now
-    )
-    if updated:
-        _broadcast(_load(function_id))
+def function_fail(*, function_id: int, error: str) -> Function | None:
+    """End a queued or running row as failed with a text that says what went wrong."""
+    return jobs.job_fail(kind=FUNCTION_JOB, job_id=function_id, error=error)
+
+
+def function_cancel(*, function_id: int) -> Function:
+    """Cancel a queued or running chart (409 naming its status once it has ended)."""
+    return jobs.job_cancel(kind=FUNCTION_JOB, job_id=function_id)
+
+
+def functions_cancel(*, ids: Sequence[int]) -> list[Function]:
+    return jobs.jobs_cancel(kind=FUNCTION_JOB, ids=ids)
 
 
 def chart_options(
@@ -220,37 +226,29 @@ def chart_options(
     }
 
 
-def _claim(*, function_id: int, resume: bool) -> bool:
-    """Move the row to `running`; a duplicate message for a row already in work is a no-op.
+def _step(function: Function, *, percent: int) -> None:
+    """Before each outside call: the demo delay, then progress, which is also where a
+    cancelled (or taken over) render notices it no longer holds its row."""
+    if settings.CHARTS_STEP_DELAY > 0:
+        time.sleep(settings.CHARTS_STEP_DELAY)
+    jobs.job_progress(kind=FUNCTION_JOB, job=function, percent=percent)
 
-    `resume` (a retry, or a message redelivered after its worker died) may take over a row
-    that is already `running`.
+
+def function_render(*, function_id: int, resume: bool = False) -> Function | None:
+    """Draw the chart of one queued function and store it; None when there was nothing to do
+    or this attempt lost its row (cancelled, swept, claimed again) before it ended.
+
+    A transient service failure while attempts remain (CHARTS_MAX_ATTEMPTS, counted at each
+    claim) is re-raised, the row staying `running`, so the task retries it later; otherwise
+    the row ends `failed` with the service's error text.
     """
-    allowed = [Status.QUEUED, Status.RUNNING] if resume else [Status.QUEUED]
-    now = timezone.now()
-    return bool(
-        Function.objects.filter(pk=function_id, status__in=allowed).update(
-            status=Status.RUNNING, started_at=now, updated_at=now
-        )
-    )
-
-
-def function_render(
-    *, function_id: int, attempt: int = 1, max_attempts: int = 1, resume: bool = False
-) -> Function | None:
-    """Draw the chart of one queued function and store it; None when the row is not queued.
-
-    A transient service failure before the last attempt is re-raised (the row stays
-    `running`) so the task can retry it later; otherwise the row ends `failed` with the
-    service's error text.
-    """
-    if not _claim(function_id=function_id, resume=resume or attempt > 1):
+    function = jobs.job_claim(kind=FUNCTION_JOB, job_id=function_id, resume=resume)
+    if function is None:
         return None
-    function = _load(function_id)
-    _broadcast(function)
-
+    attempt, max_attempts = function.attempts, settings.CHARTS_MAX_ATTEMPTS
     width, height = settings.CHARTS_IMAGE_WIDTH, settings.CHARTS_IMAGE_HEIGHT
     try:
+        _step(function, percent=10)
         data = clients.dataservice_points(
             expression=function.expression, dt=function.dt, interval=function.interval
         )
@@ -262,72 +260,32 @@ def function_render(
             width=width,
             height=height,
         )
+        _step(function, percent=50)
         png = clients.export_server_png(options=options, width=width, height=height)
+        if not jobs.job_finish(
+            kind=FUNCTION_JOB, job=function, values={"image": png, "image_hash": hashlib.sha256(png).hexdigest()}
+        ):
+            raise JobAbandoned(f"Function {function_id} is no longer held by this attempt.")
+        return function
+    except JobAbandoned:
+        logger.info("Function %s: render stopped, cancelled or taken over by another attempt.", function_id)
+        return None
     except clients.ServiceError as exc:
         if exc.transient and attempt < max_attempts:
             logger.info("Function %s attempt %s/%s: %s; will retry", function_id, attempt, max_attempts, exc)
             raise
         error = f"{exc} after {attempt} attempt{'s' if attempt != 1 else ''}" if exc.transient else str(exc)
-        function_fail(function_id=function_id, error=error)
-        return Function.objects.defer("image").filter(pk=function_id).first()
-
-    now = timezone.now()
-    stored = Function.objects.filter(pk=function_id).update(
-        status=Status.FINISHED,
-        image=png,
-        image_hash=hashlib.sha256(png).hexdigest(),
-        processed_at=now,
-        error="",
-        updated_at=now,
-    )
-    if not stored:  # deleted while its chart was being drawn
-        return None
-    function = _load(function_id)
-    _broadcast(function)
-    return function
+        return jobs.job_fail(kind=FUNCTION_JOB, job_id=function_id, job=function, error=error)
+    except SoftTimeLimitExceeded:
+        error = f"Chart job timed out after {settings.CHARTS_SOFT_TIME_LIMIT:g} s."
+        return jobs.job_fail(kind=FUNCTION_JOB, job_id=function_id, job=function, error=error)
+    except Exception as exc:
+        # A bug or a database fault: one readable line for users, the traceback for operators.
+        logger.exception("Function %s: chart job crashed", function_id)
+        error = f"Chart job crashed ({type(exc).__name__}); see the worker log."
+        return jobs.job_fail(kind=FUNCTION_JOB, job_id=function_id, job=function, error=error)
 
 
-@dataclass(frozen=True)
-class SweepResult:
-    failed: int  # running past the deadline: their worker is gone
-    requeued: int  # queued past the deadline: their message may never have reached the broker
-
-
-def functions_sweep(*, running_deadline: timedelta, queued_deadline: timedelta) -> SweepResult:
-    """Make sure no row stays `running` or `queued` forever (run periodically by beat)."""
-    now = timezone.now()
-    seconds = int(running_deadline.total_seconds())
-    error = (
-        f"Chart job lost: no worker finished it within {seconds} s (the worker stopped or was killed). "
-        "Refresh to try again."
-    )
-    stale_running = list(
-        Function.objects.filter(status=Status.RUNNING, started_at__lt=now - running_deadline).values_list(
-            "pk", flat=True
-        )
-    )
-    failed = 0
-    for pk in stale_running:
-        # Conditional per row: a row that finished meanwhile keeps its result.
-        if Function.objects.filter(
-            pk=pk, status=Status.RUNNING, started_at__lt=now - running_deadline
-        ).update(status=Status.FAILED, error=error, processed_at=now, updated_at=now):
-            failed += 1
-            _broadcast(_load(pk))
-
-    with transaction.atomic():
-        stale_queued = list(
-            Function.objects.select_for_update(skip_locked=True)
-            .filter(status=Status.QUEUED, queued_at__lt=now - queued_deadline)
-            .values_list("pk", flat=True)
-        )
-        # queued_at moves forward so the next sweep waits a full deadline before publishing again.
-        Function.objects.filter(pk__in=stale_queued).update(queued_at=now)
-        _enqueue(stale_queued)
-    if failed or stale_queued:
-        logger.warning(
-            "Charts sweep: %s lost running row(s) failed, %s queued row(s) re-published",
-            failed,
-            len(stale_queued),
-        )
-    return SweepResult(failed=failed, requeued=len(stale_queued))
+def functions_sweep(*, now: datetime | None = None) -> dict[str, int]:
+    """Periodic repair (beat): see `apps.jobs.services.jobs_sweep`."""
+    return jobs.jobs_sweep(kind=FUNCTION_JOB, now=now)

@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import threading
+from collections.abc import Sequence
 from typing import Literal
 
 from channels.layers import get_channel_layer
@@ -74,6 +75,32 @@ def broadcast_access_revoked(
     }
     what = f"user {user_id} revocation"
     transaction.on_commit(lambda: _run(_group_send([user_group(user_id)], message), what))
+
+
+def broadcast_events(*, kind: Kind, events: Sequence[tuple[int, dict]]) -> None:
+    """Many events at once (a bulk refresh, cancel or sweep), logged and sent after commit.
+
+    One hand-over to the sender loop, which publishes them in order in the background: a
+    request that changed 1,000 rows does not wait for 2,000 group sends (each a thread hop and
+    Redis round trips; 27 ms apiece on a loaded machine, bench/charts_refresh.py).
+    """
+    batch = [{"kind": kind, "id": obj_id, **payload} for obj_id, payload in events]
+    if batch:
+        transaction.on_commit(lambda: _publish_in_background(kind=kind, events=batch))
+
+
+def _publish_in_background(*, kind: Kind, events: list[dict]) -> None:
+    if get_channel_layer() is None:
+        return
+
+    async def publish_all() -> None:
+        for event in events:
+            try:
+                await _publish(kind=kind, obj_id=event["id"], event=event)
+            except Exception:  # best effort, like one event; the next events still go out
+                logger.warning("Could not broadcast %s %s event", kind, event["id"], exc_info=True)
+
+    asyncio.run_coroutine_threadsafe(publish_all(), _sender_loop())
 
 
 def _run(coroutine, what: str) -> None:

@@ -262,6 +262,7 @@ export class LiveTable {
     else if (event.image_url && (event.status === "finished" || cell.querySelector("img"))) {
       renderImage(cell, event.image_url, `Chart ${event.id}`);
     } else if (busy && !cell.querySelector("img")) cell.textContent = CHART_WAITING[event.status];
+    else if (event.status === "cancelled" && !event.image_url) cell.textContent = "—"; // as the admin renders it
   }
 
   noteNew(id) {

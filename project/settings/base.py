@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "apps.core",
     "apps.accounts",
     "apps.live",
+    "apps.jobs",
     "apps.calculations",
     "apps.charts",
 ]
@@ -162,6 +163,11 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_PUBLISH_RETRY = True
+# Opening a channel to a broker that refuses connections fails at once instead of retrying
+# for broker_connection_timeout (~6 s here): a request publishing a job must not wait for a
+# broker that is down (the job stays in the outbox, apps.jobs.services). Workers reconnect
+# their consumer with their own policy (broker_connection_max_retries), not this one.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 0}
 
 CALCULATIONS_QUEUE = env_str("CALCULATIONS_QUEUE", "calculations")
 CHARTS_QUEUE = env_str("CHARTS_QUEUE", "charts")
@@ -179,8 +185,6 @@ CELERY_BEAT_SCHEDULE: dict = {}
 # --- Product settings ---------------------------------------------------------------------
 # Upper bound on rows one calculation may produce ((date_fin - date_start) / lag + 1).
 CALCBOARD_MAX_RESULT_ROWS = env_int("CALCBOARD_MAX_RESULT_ROWS", 100_000)
-# Seconds the kernel sleeps per progress step: 0 in production, >0 to watch runs in a demo.
-CALCBOARD_KERNEL_STEP_DELAY = env_float("CALCBOARD_KERNEL_STEP_DELAY", 0.0)
 
 # Outside services used by the charts pipeline.
 DATASERVICE_URL = env_str("DATASERVICE_URL", "http://127.0.0.1:8100")
@@ -200,51 +204,63 @@ DATASERVICE_MAX_INTERVAL_DAYS = env_float("DATASERVICE_MAX_INTERVAL_DAYS", 3650.
 # The PNG the export server draws (pixels); the admin list shows it scaled down.
 CHARTS_IMAGE_WIDTH = env_int("CHARTS_IMAGE_WIDTH", 1000)
 CHARTS_IMAGE_HEIGHT = env_int("CHARTS_IMAGE_HEIGHT", 500)
-# Attempts in all for a transient service failure (down, timeout, 5xx), with exponential
-# backoff between them: base * 2^n seconds, capped.
-CHARTS_RENDER_ATTEMPTS = env_int("CHARTS_RENDER_ATTEMPTS", 3)
+
+# --- Jobs (apps.jobs): the lifecycle both calculations and charts follow ----------------
+# The same suffixes for each kind, after its prefix (CALCULATIONS_, CHARTS_):
+#   MAX_ATTEMPTS          claims a job gets; past them a job whose worker keeps dying fails
+#   SOFT_TIME_LIMIT       seconds one attempt may run before it fails as timed out
+#   TIME_LIMIT            seconds after which the worker process is killed (counts as an attempt)
+#   STALE_AFTER           seconds `running` without any write before the sweep calls it lost
+#   DISPATCH_GRACE        age of an unpublished queued job before the sweep publishes it
+#   QUEUED_STALE_AFTER    a job published this long ago and never started lost its message
+#   SWEEP_INTERVAL        seconds between beat sweeps
+#   PROGRESS_MIN_INTERVAL progress is written and broadcast at most this often (seconds)
+#   STEP_DELAY            seconds slept per step: 0 in production, > 0 to watch jobs in a demo
+#   RETRY_BACKOFF(_MAX)   backoff between retries of a transient failure: base * 2^n, capped
+# See apps/jobs/services.py for the whole story.
+# A process that failed to reach the broker does not try again for this many seconds: the
+# jobs stay in the outbox for the sweep and no request waits for a broker that is down.
+JOBS_PUBLISH_BACKOFF = env_float("JOBS_PUBLISH_BACKOFF", 5.0)
+# How long an Idempotency-Key answers with the first answer (seconds).
+JOBS_IDEMPOTENCY_TTL = env_float("JOBS_IDEMPOTENCY_TTL", 24 * 3600.0)
+
+CALCULATIONS_MAX_ATTEMPTS = env_int("CALCULATIONS_MAX_ATTEMPTS", 3)
+CALCULATIONS_SOFT_TIME_LIMIT = env_float("CALCULATIONS_SOFT_TIME_LIMIT", 600.0)
+CALCULATIONS_TIME_LIMIT = env_float("CALCULATIONS_TIME_LIMIT", CALCULATIONS_SOFT_TIME_LIMIT + 30)
+CALCULATIONS_STALE_AFTER = env_float("CALCULATIONS_STALE_AFTER", 300.0)
+CALCULATIONS_DISPATCH_GRACE = env_float("CALCULATIONS_DISPATCH_GRACE", 10.0)
+CALCULATIONS_QUEUED_STALE_AFTER = env_float("CALCULATIONS_QUEUED_STALE_AFTER", 3600.0)
+CALCULATIONS_SWEEP_INTERVAL = env_float("CALCULATIONS_SWEEP_INTERVAL", 30.0)
+# A one-year run then costs two writes (running, finished) instead of a dozen.
+CALCULATIONS_PROGRESS_MIN_INTERVAL = env_float("CALCULATIONS_PROGRESS_MIN_INTERVAL", 0.25)
+CALCULATIONS_STEP_DELAY = env_float("CALCULATIONS_STEP_DELAY", 0.0)
+CALCULATIONS_RETRY_BACKOFF = env_float("CALCULATIONS_RETRY_BACKOFF", 2.0)
+CALCULATIONS_RETRY_BACKOFF_MAX = env_float("CALCULATIONS_RETRY_BACKOFF_MAX", 60.0)
+
+CHARTS_MAX_ATTEMPTS = env_int("CHARTS_MAX_ATTEMPTS", 3)
+# One attempt may wait for both services' timeouts; past this the job fails as timed out.
+CHARTS_SOFT_TIME_LIMIT = env_float("CHARTS_SOFT_TIME_LIMIT", DATASERVICE_TIMEOUT + EXPORT_SERVER_TIMEOUT + 30)
+CHARTS_TIME_LIMIT = env_float("CHARTS_TIME_LIMIT", CHARTS_SOFT_TIME_LIMIT + 30)
+# A chart writes progress before each outside call: silent longer than one call can last.
+CHARTS_STALE_AFTER = env_float("CHARTS_STALE_AFTER", CHARTS_TIME_LIMIT + 60)
+CHARTS_DISPATCH_GRACE = env_float("CHARTS_DISPATCH_GRACE", 10.0)
+CHARTS_QUEUED_STALE_AFTER = env_float("CHARTS_QUEUED_STALE_AFTER", 600.0)
+CHARTS_SWEEP_INTERVAL = env_float("CHARTS_SWEEP_INTERVAL", 30.0)
+CHARTS_PROGRESS_MIN_INTERVAL = env_float("CHARTS_PROGRESS_MIN_INTERVAL", 0.0)
+CHARTS_STEP_DELAY = env_float("CHARTS_STEP_DELAY", 0.0)
 CHARTS_RETRY_BACKOFF = env_float("CHARTS_RETRY_BACKOFF", 2.0)
 CHARTS_RETRY_BACKOFF_MAX = env_float("CHARTS_RETRY_BACKOFF_MAX", 30.0)
-# One attempt may wait for both services' timeouts; past this the row ends failed (timed out).
-CHARTS_RENDER_SOFT_TIME_LIMIT = env_float(
-    "CHARTS_RENDER_SOFT_TIME_LIMIT", DATASERVICE_TIMEOUT + EXPORT_SERVER_TIMEOUT + 30
-)
-# The sweep (beat, every CHARTS_SWEEP_EVERY s) fails rows `running` longer than this (their
-# worker is gone) and re-publishes rows `queued` longer than CHARTS_QUEUED_DEADLINE (their
-# message may never have reached the broker). Must exceed the hard limit plus one backoff.
-CHARTS_RUNNING_DEADLINE = env_float(
-    "CHARTS_RUNNING_DEADLINE", CHARTS_RENDER_SOFT_TIME_LIMIT + 30 + CHARTS_RETRY_BACKOFF_MAX + 60
-)
-CHARTS_QUEUED_DEADLINE = env_float("CHARTS_QUEUED_DEADLINE", 600.0)
-CHARTS_SWEEP_EVERY = env_float("CHARTS_SWEEP_EVERY", 60.0)
-CELERY_BEAT_SCHEDULE["charts-sweep"] = {"task": "charts.sweep", "schedule": CHARTS_SWEEP_EVERY}
 
-# --- Calculations: progress, outbox and stuck-run sweep (apps.calculations) ---------------
-# Progress steps are written and broadcast at most this often (seconds), plus the final one:
-# a one-year run then costs two writes (running, finished) instead of a dozen.
-CALCBOARD_PROGRESS_MIN_INTERVAL = env_float("CALCBOARD_PROGRESS_MIN_INTERVAL", 0.25)
-# Publishing a run's task: attempts per request before the outbox takes over.
-CALCBOARD_DISPATCH_RETRIES = env_int("CALCBOARD_DISPATCH_RETRIES", 1)
-# The beat sweep: how often it runs, how old an undispatched queued run must be before it is
-# published again (leaves the API's own publish time to land), after how long without any
-# progress a running run counts as lost, and how many attempts a run gets before it fails.
-# See apps/calculations/services.py for the whole delivery story.
-CALCBOARD_SWEEP_INTERVAL = env_float("CALCBOARD_SWEEP_INTERVAL", 30.0)
-CALCBOARD_DISPATCH_GRACE = env_float("CALCBOARD_DISPATCH_GRACE", 10.0)
-CALCBOARD_RUN_STALE_AFTER = env_float("CALCBOARD_RUN_STALE_AFTER", 300.0)
-CALCBOARD_RUN_MAX_ATTEMPTS = env_int("CALCBOARD_RUN_MAX_ATTEMPTS", 3)
-# A queued run published this long ago and still not started lost its message: publish again.
-CALCBOARD_QUEUED_STALE_AFTER = env_float("CALCBOARD_QUEUED_STALE_AFTER", 3600.0)
 # Without this Celery's Django fixup closes the database connection before and after every
 # task, so each run paid for a new PostgreSQL connection. Reused for this many tasks; checked
 # before each task like a request (project.celery), so a broken one is replaced.
 CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 1000)
-CELERY_BEAT_SCHEDULE["calculations-sweep"] = {
-    "task": "calculations.sweep",
-    "schedule": CALCBOARD_SWEEP_INTERVAL,
+for _prefix in ("calculations", "charts"):
+    _every = globals()[f"{_prefix.upper()}_SWEEP_INTERVAL"]
     # A sweep nobody picked up in time is superseded by the next one: never let them pile up.
-    "options": {"expires": CALCBOARD_SWEEP_INTERVAL},
-}
+    CELERY_BEAT_SCHEDULE[f"{_prefix}-sweep"] = {
+        "task": f"{_prefix}.sweep", "schedule": _every, "options": {"expires": _every},
+    }
 
 # --- Live status (apps.live) ----------------------------------------------------------------
 # Every stream event is kept this long (seconds) and at most this many a stream, so a client

@@ -28,7 +28,8 @@ for _name, _value in {
     "POSTGRES_TEST_DB": f"test_calcboard_{RUN_ID}",
     "DATASERVICE_URL": f"http://127.0.0.1:{_free_port()}",
     "EXPORT_SERVER_URL": f"http://127.0.0.1:{_free_port()}",
-    "CALCBOARD_KERNEL_STEP_DELAY": "0",
+    "CALCULATIONS_STEP_DELAY": "0",
+    "CHARTS_STEP_DELAY": "0",
 }.items():
     # setdefault: a child process inherits the parent's values instead of choosing its own.
     os.environ.setdefault(_name, _value)

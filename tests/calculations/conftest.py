@@ -15,7 +15,6 @@ from apps.calculations.models import Calculation, CalculationStatus
 from apps.calculations.services import calculation_run
 from apps.live.realtime import stream_group
 
-DEAD_BROKER_URL = "amqp://guest:guest@127.0.0.1:1//"  # nothing listens on port 1
 
 
 @pytest.fixture
@@ -92,26 +91,6 @@ def live_events() -> Iterator[EventListener]:
     listener = EventListener()
     yield listener
     listener.close()
-
-
-@pytest.fixture
-def broker_down() -> Iterator[Callable[[], None]]:
-    """Fault injection: this process publishes to a broker URL where nothing listens.
-
-    Yields a function that brings the real broker back (also done at teardown).
-    """
-    from project.celery import app
-
-    original = app.conf.broker_write_url
-
-    def restore() -> None:
-        app.conf.broker_write_url = original
-        app._after_fork()  # drop pooled connections/producers bound to the dead URL
-
-    app.conf.broker_write_url = DEAD_BROKER_URL
-    app._after_fork()
-    yield restore
-    restore()
 
 
 def unique_queue(prefix: str) -> str:

@@ -4,7 +4,7 @@ from datetime import date
 import pytest
 from django.urls import reverse
 
-from apps.calculations.models import CalculationStatus
+from apps.calculations.models import Calculation, CalculationStatus
 
 CHANGELIST = reverse("admin:calculations_calculation_changelist")
 
@@ -72,13 +72,81 @@ def test_a_finished_run_without_rows_says_so(admin_client, make_calculation):
     assert "No rows." in html
 
 
-def test_runs_cannot_be_added_or_edited_in_the_admin(admin_client, make_calculation):
+ADD = reverse("admin:calculations_calculation_add")
+
+
+@pytest.fixture
+def no_publish(monkeypatch):
+    sent = []
+    monkeypatch.setattr("project.celery.app.send_task", lambda name, args, **options: sent.append(args[0]))
+    return sent
+
+
+def test_the_add_form_queues_a_run_after_the_save_commits(admin_client, no_publish, django_capture_on_commit_callbacks):
+    form = admin_client.get(ADD)
+    assert form.status_code == 200
+    html = form.content.decode()
+    assert all(f'name="{field}"' in html for field in ("name", "date_start", "date_fin", "lag"))
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = admin_client.post(ADD, {"name": "", "date_start": "2020-01-01", "date_fin": "2020-01-31", "lag": 7})
+        assert no_publish == []  # nothing leaves before the commit
+    assert response.status_code == 302 and response["Location"] == CHANGELIST
+    for callback in callbacks:
+        callback()
+    calculation = Calculation.objects.get()
+    assert (calculation.name, calculation.status, calculation.lag) == ("2020-01-01 to 2020-01-31, every 7 days", "queued", 7)
+    assert no_publish == [calculation.pk] and calculation.dispatched_at is not None
+
+
+@pytest.mark.parametrize(
+    ("data", "field", "message"),
+    [
+        ({"date_start": "2020-02-01", "date_fin": "2020-01-01", "lag": 1}, "date_fin", "date_fin must be on or after date_start."),
+        ({"date_start": "2020-01-01", "date_fin": "2020-01-31", "lag": 0}, "lag", "lag must be at least 1 day."),
+        ({"date_start": "2020-01-01", "date_fin": "2020-01-31", "lag": 4000}, "lag", "lag must be at most 3650 days."),
+        ({"date_start": "1900-01-01", "date_fin": "2200-01-01", "lag": 1}, "date_fin", "the limit is 100000"),
+    ],
+)
+def test_the_add_form_refuses_what_the_api_refuses_with_its_messages(admin_client, data, field, message):
+    response = admin_client.post(ADD, data)
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert any(message in error for error in errors[field])
+    assert not Calculation.objects.exists()
+
+
+def test_a_stored_run_cannot_be_edited(admin_client, make_calculation):
     calculation = make_calculation(name="Fixed")
-    assert admin_client.get(reverse("admin:calculations_calculation_add")).status_code == 403
     change = reverse("admin:calculations_calculation_change", args=[calculation.pk])
     admin_client.post(change, {"name": "Changed", "lag": 2})
     calculation.refresh_from_db()
     assert calculation.name == "Fixed"
+
+
+def test_the_cancel_action_cancels_queued_and_running_runs_and_counts_the_rest(admin_client, make_calculation):
+    queued, running = make_calculation(), make_calculation(status=CalculationStatus.RUNNING)
+    finished = make_calculation(status=CalculationStatus.FINISHED)
+    response = admin_client.post(
+        CHANGELIST, {"action": "cancel", "_selected_action": [queued.pk, running.pk, finished.pk]}, follow=True
+    )
+    messages = [str(message) for message in response.context["messages"]]
+    assert messages == ["2 calculation(s) cancelled. 1 skipped: already finished, failed or cancelled."]
+    statuses = dict(Calculation.objects.values_list("pk", "status"))
+    assert statuses == {queued.pk: "cancelled", running.pk: "cancelled", finished.pk: "finished"}
+
+
+def test_the_run_again_action_queues_a_copy_of_each_selected_run(admin_client, make_calculation, no_publish, django_capture_on_commit_callbacks):
+    first, second = make_calculation(name="A", status=CalculationStatus.FAILED), make_calculation(name="B")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(
+            CHANGELIST, {"action": "run_again", "_selected_action": [first.pk, second.pk]}, follow=True
+        )
+    assert [str(message) for message in response.context["messages"]] == [
+        "2 calculation(s) queued again with the same inputs."
+    ]
+    copies = Calculation.objects.exclude(pk__in=[first.pk, second.pk]).order_by("pk")
+    assert [copy.name for copy in copies] == ["A (re-run)", "B (re-run)"]
+    assert sorted(no_publish) == [copy.pk for copy in copies]
 
 
 def test_a_run_can_be_deleted_with_its_rows(admin_client, make_finished):

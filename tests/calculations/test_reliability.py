@@ -38,8 +38,8 @@ def test_a_run_whose_worker_is_killed_mid_run_is_redelivered_and_finishes_once(t
         "CALCULATIONS_QUEUE": queue,
         "CHARTS_QUEUE": f"{queue}-charts",
         # Slow the kernel down (10 steps of 0.4 s) so there is a "mid-run" to kill.
-        "CALCBOARD_KERNEL_STEP_DELAY": "0.4",
-        "CALCBOARD_PROGRESS_MIN_INTERVAL": "0",
+        "CALCULATIONS_STEP_DELAY": "0.4",
+        "CALCULATIONS_PROGRESS_MIN_INTERVAL": "0",
     }
     started: list[processes.Process] = []
     try:
@@ -85,7 +85,7 @@ def test_a_run_accepted_while_the_broker_is_down_is_dispatched_by_the_beat_sweep
 
     broker_down()  # RabbitMQ is reachable again
     backdate(accepted, seconds=3600)  # past the grace period the sweep leaves to the API
-    beat = processes.start_beat(test_db_name, extra_env={"CALCBOARD_SWEEP_INTERVAL": "1"})
+    beat = processes.start_beat(test_db_name, extra_env={"CALCULATIONS_SWEEP_INTERVAL": "1"})
     try:
         wait_until(lambda: reload(pk).status == CalculationStatus.FINISHED, timeout=60, what="the sweep to dispatch")
     finally:

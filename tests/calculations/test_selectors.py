@@ -3,7 +3,6 @@ from django.utils import timezone
 
 from apps.calculations.models import CalculationStatus
 from apps.calculations.selectors import calculation_get, calculation_list, detail_fields_parse
-from apps.calculations.services import _stale_run_resolve
 from apps.calculations.tasks import run_calculation
 from apps.core.errors import DomainError, NotFoundError
 
@@ -34,11 +33,6 @@ def test_getting_a_run_returns_it(make_calculation):
 def test_optional_fields_come_back_in_a_fixed_order_without_duplicates():
     assert detail_fields_parse(fields="duration,name,duration") == ("name", "duration")
     assert detail_fields_parse(fields=None) == () == detail_fields_parse(fields=" , ")
-
-
-def test_the_sweep_leaves_a_run_that_moved_on_since_it_was_listed(make_calculation):
-    calculation = make_calculation(status=CalculationStatus.FINISHED)
-    assert _stale_run_resolve(calculation_id=calculation.pk, stale_before=timezone.now()) is None
 
 
 def test_the_run_task_runs_the_calculation(make_calculation):

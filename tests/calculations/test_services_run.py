@@ -39,16 +39,19 @@ def test_a_finished_run_delivered_again_is_skipped(make_finished):
     assert list(CalculationRow.objects.filter(calculation=calculation).values_list("pk", flat=True)) == before
 
 
-def test_an_interrupted_run_delivered_again_replaces_its_rows_instead_of_duplicating_them(make_calculation):
+def test_an_interrupted_run_delivered_again_is_taken_over_and_finishes_once(make_calculation):
     calculation = make_calculation(status=CalculationStatus.RUNNING, attempts=1, progress=40)
-    # Leftovers of the interrupted attempt (cannot normally exist: rows are written atomically).
-    CalculationRow.objects.create(calculation=calculation, date=date(2020, 1, 1), liquid=1, oil=1, water=0, wct=0)
-    CalculationRow.objects.create(calculation=calculation, date=date(1999, 1, 1), liquid=1, oil=1, water=0, wct=0)
-    finished = calculation_run(calculation_id=calculation.pk)
+    finished = calculation_run(calculation_id=calculation.pk, resume=True)
     assert finished.status == CalculationStatus.FINISHED and finished.attempts == 2
     stored = rows_frame(calculation)
     assert len(stored) == 366 and stored.date.is_unique and stored.date.min() == date(2020, 1, 1)
-    assert stored.liquid.iloc[0] != 1
+
+
+def test_a_duplicate_message_for_a_run_another_attempt_holds_is_a_no_op(make_calculation):
+    calculation = make_calculation(status=CalculationStatus.RUNNING, attempts=1, progress=40)
+    assert calculation_run(calculation_id=calculation.pk) is None
+    calculation.refresh_from_db()
+    assert (calculation.status, calculation.attempts, calculation.progress) == (CalculationStatus.RUNNING, 1, 40)
 
 
 def test_a_duplicate_delivery_that_finished_first_keeps_its_rows(make_calculation, monkeypatch):
@@ -63,8 +66,9 @@ def test_a_duplicate_delivery_that_finished_first_keeps_its_rows(make_calculatio
         return frame
 
     monkeypatch.setattr(kernel, "run", kernel_while_a_duplicate_finishes)
-    result = calculation_run(calculation_id=calculation.pk)
-    assert result.status == CalculationStatus.FINISHED
+    assert calculation_run(calculation_id=calculation.pk) is None  # this attempt lost the run: no write
+    calculation.refresh_from_db()
+    assert calculation.status == CalculationStatus.FINISHED
     assert list(CalculationRow.objects.filter(calculation=calculation).values_list("liquid", flat=True)) == [2]
 
 
@@ -149,7 +153,9 @@ def test_a_run_deleted_while_computing_is_dropped_quietly(make_calculation, monk
 
 def test_failing_a_finished_run_changes_nothing(make_finished):
     calculation = make_finished()
-    assert calculation_fail(calculation_id=calculation.pk, error="late").status == CalculationStatus.FINISHED
+    assert calculation_fail(calculation_id=calculation.pk, error="late") is None
+    calculation.refresh_from_db()
+    assert (calculation.status, calculation.error) == (CalculationStatus.FINISHED, "")
     assert CalculationRow.objects.filter(calculation=calculation).count() == 366
 
 
@@ -178,8 +184,8 @@ def test_a_fast_run_broadcasts_running_then_finished_only(make_calculation, live
 
 @pytest.mark.django_db(transaction=True)
 def test_a_slow_run_writes_and_broadcasts_its_progress(make_calculation, live_events, settings):
-    settings.CALCBOARD_PROGRESS_MIN_INTERVAL = 0
-    settings.CALCBOARD_KERNEL_STEP_DELAY = 0.01
+    settings.CALCULATIONS_PROGRESS_MIN_INTERVAL = 0
+    settings.CALCULATIONS_STEP_DELAY = 0.01
     calculation = make_calculation()
     seen_in_db: list[int] = []
     real_kernel = kernel.run

@@ -15,7 +15,7 @@ ADD_URL = "/admin/charts/function/add/"
 @pytest.fixture(autouse=True)
 def no_publish(monkeypatch):
     sent = []
-    monkeypatch.setattr("apps.charts.tasks.function_render_task.delay", lambda pk: sent.append(pk))
+    monkeypatch.setattr("project.celery.app.send_task", lambda name, args, **options: sent.append(args[0]))
     return sent
 
 
@@ -165,3 +165,15 @@ def test_a_stored_function_opens_read_only_with_its_full_chart(staff_client, mak
 def test_a_user_who_is_not_staff_cannot_open_the_list(plain_client):
     response = plain_client.get(LIST_URL)
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_the_cancel_action_cancels_queued_and_running_charts_and_counts_the_rest(staff_client, make_function):
+    queued, running, finished = make_function(status="queued"), make_function(status="running"), make_function()
+    response = staff_client.post(
+        LIST_URL, {"action": "cancel", "_selected_action": [queued.pk, running.pk, finished.pk]}, follow=True
+    )
+    assert [str(message) for message in response.context["messages"]] == [
+        "2 chart job(s) cancelled. 1 skipped: not queued or running."
+    ]
+    statuses = dict(Function.objects.values_list("pk", "status"))
+    assert statuses == {queued.pk: "cancelled", running.pk: "cancelled", finished.pk: "finished"}

@@ -55,7 +55,8 @@ def test_a_render_broadcasts_running_then_finished_with_the_versioned_image_url(
     services.function_render(function_id=function.pk)
 
     events = received(layer, channel)
-    assert [e["status"] for e in events] == ["running", "finished"]
+    # A progress step before each outside call (where a cancel would stop it), then the end.
+    assert [(e["status"], e["progress"]) for e in events] == [("running", 0), ("running", 10), ("running", 50), ("finished", 100)]
     finished = events[-1]
     function.refresh_from_db()
     assert set(finished) == {
@@ -63,6 +64,7 @@ def test_a_render_broadcasts_running_then_finished_with_the_versioned_image_url(
         "id",
         "expression",
         "status",
+        "progress",
         "processed_at",
         "error",
         "image_url",
@@ -76,7 +78,7 @@ def test_a_render_broadcasts_running_then_finished_with_the_versioned_image_url(
 
 @pytest.mark.django_db(transaction=True)
 def test_create_and_refresh_broadcast_queued_rows(layer, make_function, monkeypatch):
-    monkeypatch.setattr("apps.charts.tasks.function_render_task.delay", lambda pk: None)
+    monkeypatch.setattr("project.celery.app.send_task", lambda name, args, **options: None)
     stream = listen(layer, "functions")
     created = services.function_create(expression="t + 2/t", dt=1, interval=1)
     done = make_function(status="failed", error="Data service: boom")

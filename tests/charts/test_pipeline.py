@@ -156,12 +156,11 @@ def test_a_worker_killed_mid_render_has_its_chart_drawn_by_the_next_worker(
     assert png_size(bytes(function.image)) == (settings.CHARTS_IMAGE_WIDTH, settings.CHARTS_IMAGE_HEIGHT)
 
 
-def test_beat_sweeps_charts_every_minute():
+def test_beat_sweeps_charts_periodically():
     entry = settings.CELERY_BEAT_SCHEDULE["charts-sweep"]
-    assert entry["task"] == "charts.sweep" and entry["schedule"] == settings.CHARTS_SWEEP_EVERY
-    assert (
-        settings.CHARTS_RUNNING_DEADLINE > settings.CHARTS_RENDER_SOFT_TIME_LIMIT + 30
-    )  # past the hard limit
+    assert entry["task"] == "charts.sweep" and entry["schedule"] == settings.CHARTS_SWEEP_INTERVAL
+    # A render is silent at most one outside call, which the hard limit bounds.
+    assert settings.CHARTS_STALE_AFTER > settings.CHARTS_TIME_LIMIT > settings.CHARTS_SOFT_TIME_LIMIT
 
 
 def test_the_admin_flow_add_then_refresh(celery_worker, django_user_model):

@@ -80,7 +80,7 @@ def test_it_creates_a_queued_row_and_enqueues_one_task_after_commit(
     django_capture_on_commit_callbacks, monkeypatch
 ):
     sent = []
-    monkeypatch.setattr("apps.charts.tasks.function_render_task.delay", lambda pk: sent.append(pk))
+    monkeypatch.setattr("project.celery.app.send_task", lambda name, args, **options: sent.append(args[0]))
     with django_capture_on_commit_callbacks(execute=True):
         function = services.function_create(expression="  sin(t) ", dt=0.5, interval=2)
         assert sent == []  # nothing leaves before the commit
@@ -100,7 +100,7 @@ def test_refresh_queues_only_rows_not_in_flight_in_one_update(
     make_function, django_capture_on_commit_callbacks, monkeypatch
 ):
     sent = []
-    monkeypatch.setattr("apps.charts.tasks.function_render_task.delay", lambda pk: sent.append(pk))
+    monkeypatch.setattr("project.celery.app.send_task", lambda name, args, **options: sent.append(args[0]))
     finished, failed = make_function(status="finished"), make_function(status="failed", error="x")
     queued, running = make_function(status="queued"), make_function(status="running")
     ids = [finished.pk, failed.pk, queued.pk, running.pk]
@@ -111,7 +111,8 @@ def test_refresh_queues_only_rows_not_in_flight_in_one_update(
     assert result == services.RefreshResult(queued=2, skipped=2)
     assert sorted(sent) == sorted([finished.pk, failed.pk])
     updates = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("UPDATE")]
-    assert len(updates) == 1 and "RETURNING" in updates[0]
+    # One UPDATE decides and queues; after commit one more stamps the outbox marker of all sent.
+    assert len(updates) == 2 and "RETURNING" in updates[0] and '"dispatched_at"' in updates[1]
     statuses = dict(Function.objects.filter(pk__in=ids).values_list("pk", "status"))
     assert set(statuses.values()) == {"queued", "running"}
 
@@ -121,7 +122,7 @@ def test_a_second_refresh_of_the_same_rows_queues_nothing(
     make_function, django_capture_on_commit_callbacks, monkeypatch
 ):
     sent = []
-    monkeypatch.setattr("apps.charts.tasks.function_render_task.delay", lambda pk: sent.append(pk))
+    monkeypatch.setattr("project.celery.app.send_task", lambda name, args, **options: sent.append(args[0]))
     rows = [make_function(status="finished") for _ in range(3)]
     with django_capture_on_commit_callbacks(execute=True):
         first = services.functions_refresh(ids=[r.pk for r in rows])
@@ -138,18 +139,6 @@ def test_refresh_of_an_unknown_id_is_refused_and_queues_nothing(make_function):
     row.refresh_from_db()
     assert row.status == "finished"
     assert services.functions_refresh(ids=[]) == services.RefreshResult(queued=0, skipped=0)
-
-
-@pytest.mark.django_db
-def test_a_broker_failure_after_commit_keeps_the_row_queued(django_capture_on_commit_callbacks, monkeypatch):
-    def broker_down(pk):
-        raise ConnectionRefusedError("broker down")
-
-    monkeypatch.setattr("apps.charts.tasks.function_render_task.delay", broker_down)
-    with django_capture_on_commit_callbacks(execute=True):
-        function = services.function_create(expression="t", dt=1, interval=1)
-    function.refresh_from_db()
-    assert function.status == "queued"  # the sweep publishes it again later
 
 
 # --- the pipeline, in-process --------------------------------------------------------------
@@ -218,9 +207,10 @@ def test_division_by_zero_names_the_service(dataservice, export_server, make_fun
 def test_data_service_down_fails_with_its_name_and_a_later_refresh_succeeds(
     dataservice, export_server, make_function, settings, django_capture_on_commit_callbacks, monkeypatch
 ):
-    monkeypatch.setattr("apps.charts.tasks.function_render_task.delay", lambda pk: None)
+    monkeypatch.setattr("project.celery.app.send_task", lambda name, args, **options: None)
     function = make_function("sin(t)", status="queued", dt=2, interval=10)
     settings.DATASERVICE_URL = closed_port_url()
+    settings.CHARTS_MAX_ATTEMPTS = 1
 
     services.function_render(function_id=function.pk)
     function.refresh_from_db()
@@ -237,9 +227,10 @@ def test_data_service_down_fails_with_its_name_and_a_later_refresh_succeeds(
 
 @pytest.mark.django_db(transaction=True)
 def test_export_server_down_fails_with_its_name(dataservice, make_function, settings):
-    function = make_function("t", status="queued")
+    settings.CHARTS_MAX_ATTEMPTS = 3
+    function = make_function("t", status="queued", attempts=2)  # this is the last attempt
     settings.EXPORT_SERVER_URL = closed_port_url()
-    services.function_render(function_id=function.pk, attempt=3, max_attempts=3)
+    services.function_render(function_id=function.pk)
     function.refresh_from_db()
     assert (function.status, function.error) == (
         "failed",
@@ -253,15 +244,16 @@ def test_a_transient_failure_before_the_last_attempt_is_raised_for_a_retry(
 ):
     from apps.charts.clients import ServiceError
 
+    settings.CHARTS_MAX_ATTEMPTS = 2
     function = make_function("t", status="queued")
     settings.EXPORT_SERVER_URL = closed_port_url()
     with pytest.raises(ServiceError) as caught:
-        services.function_render(function_id=function.pk, attempt=1, max_attempts=3)
+        services.function_render(function_id=function.pk)
     assert caught.value.transient
     function.refresh_from_db()
-    assert function.status == "running"  # the retry takes it over (resume)
+    assert (function.status, function.attempts) == ("running", 1)  # the retry takes it over (resume)
     settings.EXPORT_SERVER_URL = closed_port_url()
-    services.function_render(function_id=function.pk, attempt=2, max_attempts=2)
+    services.function_render(function_id=function.pk, resume=True)
     function.refresh_from_db()
     assert function.error == "Image service unreachable (connection refused) after 2 attempts"
 
@@ -270,44 +262,42 @@ def test_a_transient_failure_before_the_last_attempt_is_raised_for_a_retry(
 
 
 @pytest.mark.django_db
-def test_sweep_fails_rows_running_past_the_deadline(make_function):
-    now = timezone.now()
-    lost = make_function(status="running", started_at=now - timedelta(minutes=10))
-    busy = make_function(status="running", started_at=now - timedelta(seconds=5))
+def test_sweep_requeues_rows_whose_worker_went_silent_and_fails_them_after_their_attempts(
+    make_function, settings, django_capture_on_commit_callbacks, monkeypatch
+):
+    sent = []
+    monkeypatch.setattr("project.celery.app.send_task", lambda name, args, **options: sent.append(args[0]))
+    settings.CHARTS_STALE_AFTER, settings.CHARTS_MAX_ATTEMPTS = 300, 3
+    lost = make_function(status="running", attempts=1)
+    exhausted = make_function(status="running", attempts=3)
+    busy = make_function(status="running", attempts=1)
+    Function.objects.filter(pk__in=[lost.pk, exhausted.pk]).update(updated_at=timezone.now() - timedelta(minutes=10))
 
-    result = services.functions_sweep(
-        running_deadline=timedelta(minutes=5), queued_deadline=timedelta(hours=1)
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        result = services.functions_sweep()
 
-    assert result == services.SweepResult(failed=1, requeued=0)
-    lost.refresh_from_db(), busy.refresh_from_db()
-    assert lost.status == "failed" and lost.error.startswith(
-        "Chart job lost: no worker finished it within 300 s"
-    )
-    assert lost.processed_at is not None
+    assert result == {"requeued": 1, "failed": 1, "dispatched": 1, "undispatched": 0}
+    lost.refresh_from_db(), exhausted.refresh_from_db(), busy.refresh_from_db()
+    assert (lost.status, lost.error) == ("queued", "Requeued: no progress for over 300 s on attempt 1.")
+    assert sent == [lost.pk] and lost.dispatched_at is not None
+    assert exhausted.status == "failed" and exhausted.error.startswith("Stopped after 3 attempts")
+    assert exhausted.processed_at is not None
     assert busy.status == "running"
 
 
 @pytest.mark.django_db
-def test_sweep_republishes_rows_queued_past_the_deadline(
-    make_function, django_capture_on_commit_callbacks, monkeypatch
-):
+def test_sweep_republishes_rows_whose_message_was_lost(make_function, settings, monkeypatch):
     sent = []
-    monkeypatch.setattr("apps.charts.tasks.function_render_task.delay", lambda pk: sent.append(pk))
+    monkeypatch.setattr("project.celery.app.send_task", lambda name, args, **options: sent.append(args[0]))
+    settings.CHARTS_QUEUED_STALE_AFTER = 3600
     now = timezone.now()
-    stale = make_function(status="queued", queued_at=now - timedelta(hours=2))
-    fresh = make_function(status="queued", queued_at=now)
+    stale = make_function(status="queued", dispatched_at=now - timedelta(hours=2))
+    fresh = make_function(status="queued", dispatched_at=now)
 
-    with django_capture_on_commit_callbacks(execute=True):
-        result = services.functions_sweep(
-            running_deadline=timedelta(minutes=5), queued_deadline=timedelta(hours=1)
-        )
-
-    assert result == services.SweepResult(failed=0, requeued=1)
-    assert sent == [stale.pk]
+    assert services.functions_sweep()["dispatched"] == 1
+    assert sent == [stale.pk] and fresh.pk not in sent
     stale.refresh_from_db()
-    assert stale.status == "queued" and stale.queued_at >= now  # waits a full deadline before the next try
-    assert fresh.pk not in sent
+    assert stale.status == "queued" and stale.dispatched_at >= now  # waits a full period before the next try
 
 
 @pytest.mark.django_db(transaction=True)

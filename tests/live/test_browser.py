@@ -203,7 +203,10 @@ def test_a_refreshed_chart_changes_status_and_image_without_a_reload(browser, da
 def test_an_error_text_replaces_the_chart_and_is_shown_as_text(browser, daphne, staff):
     from apps.charts.services import function_fail
 
+    from apps.charts.models import Function
+
     function = finished_function()
+    Function.objects.filter(pk=function.pk).update(status="running")  # only a job in flight can fail
     page = log_in(browser, daphne.base_url, "/admin/charts/function/")
     wait_connected(page)
     hostile = 'Export server said: <img src=x onerror="window.__pwned=1"> (HTTP 500)'

@@ -30,8 +30,8 @@ def slow_worker(test_db_name, settings, dataservice, export_server):
         extra_env={
             "CALCULATIONS_QUEUE": queue,
             "CHARTS_QUEUE": f"{queue}-charts",
-            "CALCBOARD_KERNEL_STEP_DELAY": "0.05",
-            "CALCBOARD_PROGRESS_MIN_INTERVAL": "0",
+            "CALCULATIONS_STEP_DELAY": "0.05",
+            "CALCULATIONS_PROGRESS_MIN_INTERVAL": "0",
         },
     )
     yield worker

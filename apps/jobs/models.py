@@ -1,0 +1,88 @@
+"""The job lifecycle shared by calculations and charts: one status vocabulary, one abstract
+model, and the idempotency records of the create endpoints.
+
+A job moves queued -> running -> finished | failed, and may be cancelled while queued or
+running. `apps.jobs.services` is the only code that moves it; each app keeps its own work
+(the kernel and its rows; points, options and the PNG).
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    FINISHED = "finished", "Finished"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+IN_FLIGHT = (JobStatus.QUEUED, JobStatus.RUNNING)
+ENDED = (JobStatus.FINISHED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+
+def status_check(*, name: str) -> models.CheckConstraint:
+    """The CheckConstraint every job table carries: only the vocabulary's statuses."""
+    return models.CheckConstraint(condition=Q(status__in=JobStatus.values), name=name)
+
+
+def unfinished_index(*, name: str) -> models.Index:
+    """The partial index the sweep reads: it only ever looks at queued and running jobs."""
+    return models.Index(fields=["status", "updated_at"], name=name, condition=Q(status__in=list(IN_FLIGHT)))
+
+
+class Job(models.Model):
+    """What every background job row carries. Columns, not AsyncResults, are the truth.
+
+    `attempt_token` is the claim of the attempt that holds a running job: progress and the
+    final write (finish or fail) only land while the row still carries that token, so an
+    attempt that outlived the sweep, a cancel or a newer claim can no longer write.
+    `dispatched_at` is the outbox marker: NULL means the sweep must publish the task again.
+    """
+
+    Status = JobStatus
+
+    status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    progress = models.PositiveSmallIntegerField(default=0, help_text="Percent, 0-100.")
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="How many times a worker claimed the job.")
+    attempt_token = models.UUIDField(null=True, blank=True, editable=False, help_text="The claim of the attempt that holds the job.")
+    queued_at = models.DateTimeField(null=True, blank=True, help_text="When the job was last queued.")
+    started_at = models.DateTimeField(null=True, blank=True, help_text="When a worker started the last attempt.")
+    finished_at = models.DateTimeField(null=True, blank=True, help_text="When the job ended (finished, failed or cancelled).")
+    # TextField: service errors quote the other side's message, whatever its length.
+    error = models.TextField(blank=True, default="")
+    dispatched_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the task message reached the broker (outbox marker)."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds the last attempt spent running; None until the job ended after starting."""
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return round(max((self.finished_at - self.started_at).total_seconds(), 0.0), 3)
+
+
+class IdempotencyRecord(models.Model):
+    """The first answer to a create request sent with an `Idempotency-Key` header.
+
+    Keys are per user and per operation (`scope`); a record is honoured for
+    JOBS_IDEMPOTENCY_TTL seconds (24 h), then removed by the sweep.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    scope = models.CharField(max_length=50)
+    key = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64, help_text="SHA-256 of the request body, canonical JSON.")
+    response_status = models.PositiveSmallIntegerField()
+    response_body = models.JSONField()
+    created_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "scope", "key"], name="jobs_idempotency_unique_key")]

@@ -1,0 +1,395 @@
+"""The one job lifecycle: publish (outbox), claim, progress, finish, fail, cancel, sweep.
+
+Calculations and charts each describe themselves once with a `JobKind` (their model, the
+stable name of their task, their setting prefix, their live event payload) and call these
+functions; neither keeps a lifecycle of its own.
+
+Life of a job
+-------------
+1. Created `queued` in the request's transaction; once committed its task is published by
+   name (`jobs_publish_on_commit`), without retries: a broker that is down costs one refused
+   connection, and for JOBS_PUBLISH_BACKOFF seconds this process does not try again, so no
+   request waits for the broker. The row is the outbox: a published job gets `dispatched_at`,
+   an unpublished one keeps NULL and the sweep publishes it later.
+2. A worker claims it (`job_claim`): one conditional UPDATE moves it to `running`, counts the
+   attempt and stamps a fresh `attempt_token`. A job already claimed `<KIND>_MAX_ATTEMPTS`
+   times whose worker never ended it (killed, out of memory, past the hard time limit) is not
+   run again: it ends `failed` with the reason.
+3. Progress (`job_progress`) and the final write (`job_finish`, `job_fail`) only land while
+   the row is still `running` with that attempt's token. An attempt that lost the row
+   (cancelled, swept, claimed again by a redelivery) gets `JobAbandoned` at its next step
+   and writes nothing more: a late render never overwrites a newer result.
+4. `jobs_cancel` ends queued and running jobs at once; a running attempt notices at its next
+   progress step. A finished, failed or cancelled job cannot be cancelled (409).
+5. `jobs_sweep` (beat): a `running` job with no write for `<KIND>_STALE_AFTER` seconds lost
+   its worker and is requeued, or failed once its attempts are used up; a `queued` job never
+   published (after `<KIND>_DISPATCH_GRACE`) or published long ago and never started (after
+   `<KIND>_QUEUED_STALE_AFTER`, its message was lost) is published again.
+
+Every state change is broadcast after commit with `apps.live.realtime.broadcast_event`.
+"""
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from apps.core.errors import DomainError, NotFoundError
+from apps.jobs.models import IN_FLIGHT, IdempotencyRecord, Job, JobStatus
+from apps.live.realtime import broadcast_event, broadcast_events
+
+logger = logging.getLogger(__name__)
+
+# Longest error text kept on a failed job: enough for a sentence, never a traceback.
+ERROR_MAX_LENGTH = 2000
+# Jobs handled per sweep and kind, so one sweep stays short even after a long outage.
+SWEEP_BATCH = 500
+
+
+@dataclass(frozen=True)
+class JobKind:
+    """How one app's jobs plug into the lifecycle."""
+
+    model: type[Job]
+    task_name: str  # the task's stable name: published by name, no import of the task module
+    setting_prefix: str  # "CALCULATIONS" -> CALCULATIONS_QUEUE, CALCULATIONS_MAX_ATTEMPTS, ...
+    live_kind: str  # the kind of its live events ("calculation", "function")
+    noun: str  # how messages name one job ("Calculation", "Function")
+    payload: Callable[[Any], dict]  # the live event body of one job
+    deferred: tuple[str, ...] = ()  # columns never loaded with a job (a chart's PNG)
+    finished_column: str = "finished_at"  # a chart keeps its end as `processed_at`
+
+    def setting(self, suffix: str) -> Any:
+        return getattr(settings, f"{self.setting_prefix}_{suffix}")
+
+    @property
+    def table(self) -> str:
+        return connection.ops.quote_name(self.model._meta.db_table)
+
+    @property
+    def columns(self) -> list[str]:
+        return [f.column for f in self.model._meta.concrete_fields if f.name not in self.deferred]
+
+
+class JobAbandoned(Exception):
+    """The attempt no longer holds its job (cancelled, swept or claimed again): stop, write nothing."""
+
+
+# --- events -----------------------------------------------------------------------------
+
+
+def job_broadcast(*, kind: JobKind, job: Job) -> None:
+    broadcast_event(kind=kind.live_kind, obj_id=job.pk, payload=kind.payload(job))
+
+
+def jobs_broadcast(*, kind: JobKind, jobs: Sequence[Job]) -> None:
+    """The events of many jobs changed by one write, handed over in one batch (see
+    `apps.live.realtime.broadcast_events`)."""
+    broadcast_events(kind=kind.live_kind, events=[(job.pk, kind.payload(job)) for job in jobs])
+
+
+def _returning(kind: JobKind, sql: str, params: Sequence[Any]) -> list[Job]:
+    """Run an UPDATE ... RETURNING <the job's columns> and build the jobs it returned."""
+    columns = kind.columns
+    with connection.cursor() as cursor:
+        cursor.execute(f"{sql} RETURNING {', '.join(connection.ops.quote_name(c) for c in columns)}", params)
+        rows = cursor.fetchall()
+    names = [f.attname for f in kind.model._meta.concrete_fields if f.name not in kind.deferred]
+    return [kind.model.from_db(connection.alias, names, row) for row in rows]
+
+
+def _in_flight_sql() -> str:
+    return f"status IN ('{JobStatus.QUEUED.value}', '{JobStatus.RUNNING.value}')"
+
+
+# --- publish (outbox) -------------------------------------------------------------------
+
+# Broker URL -> monotonic time until which this process does not try to publish there.
+_broker_down_until: dict[str, float] = {}
+_broker_lock = threading.Lock()
+
+
+def _broker_marked_down(url: str) -> bool:
+    return time.monotonic() < _broker_down_until.get(url, 0.0)
+
+
+def _broker_mark_down(url: str) -> None:
+    with _broker_lock:
+        _broker_down_until[url] = time.monotonic() + settings.JOBS_PUBLISH_BACKOFF
+
+
+def jobs_publish(*, kind: JobKind, ids: Iterable[int], force: bool = False) -> int:
+    """Publish the task of each job by its stable name and stamp `dispatched_at`.
+
+    No retries: the first failure stops the batch (the rest stay in the outbox for the
+    sweep) and, unless `force` (the sweep), this process skips publishing for
+    JOBS_PUBLISH_BACKOFF seconds. Returns how many were published.
+    """
+    from project.celery import app
+
+    queue = kind.setting("QUEUE")
+    broker = str(app.conf.broker_write_url or app.conf.broker_url)
+    published: list[int] = []
+    for job_id in ids:
+        if not force and _broker_marked_down(broker):
+            break
+        try:
+            app.send_task(kind.task_name, args=[job_id], queue=queue, routing_key=queue, retry=False)
+        except Exception:  # kombu/amqp raise a zoo of connection errors; all mean "not published"
+            _broker_mark_down(broker)
+            logger.warning(
+                "%s %s saved but not published (broker unreachable?); the sweep will publish it.",
+                kind.noun, job_id, exc_info=True,
+            )
+            break
+        published.append(job_id)
+    if published:
+        # Not a state change (no event, updated_at kept): only the outbox marker moves.
+        kind.model.objects.filter(pk__in=published).update(dispatched_at=timezone.now())
+    return len(published)
+
+
+def jobs_publish_on_commit(*, kind: JobKind, ids: Sequence[int]) -> None:
+    """Publish once the surrounding transaction commits: the worker must find the rows.
+
+    `robust`: nothing that goes wrong here may turn a committed write into a 500.
+    """
+    ids = list(ids)
+    if ids:
+        transaction.on_commit(lambda: jobs_publish(kind=kind, ids=ids), robust=True)
+
+
+# --- a worker's attempt -----------------------------------------------------------------
+
+
+def job_claim(*, kind: JobKind, job_id: int, resume: bool = False) -> Job | None:
+    """Move the job to `running` for a new attempt; None when there is nothing to run.
+
+    `resume` (a redelivered message, a retry) may take over a job that is already `running`:
+    its previous attempt died, or will find its token gone at its next step. Nothing to run:
+    the job is gone, ended, held by another attempt, or out of attempts (then it ends
+    `failed` here, with the reason).
+    """
+    now = timezone.now()
+    max_attempts = kind.setting("MAX_ATTEMPTS")
+    claimable = "(status = %s OR (status = %s AND %s))"
+    claimable_params = [JobStatus.QUEUED, JobStatus.RUNNING, resume]
+    jobs = _returning(
+        kind,
+        f"UPDATE {kind.table} SET status = %s, progress = 0, attempts = attempts + 1, attempt_token = %s, "
+        f"started_at = %s, {kind.finished_column} = NULL, error = '', updated_at = %s "
+        f"WHERE id = %s AND attempts < %s AND {claimable}",
+        [JobStatus.RUNNING, uuid.uuid4(), now, now, job_id, max_attempts, *claimable_params],
+    )
+    if jobs:
+        job_broadcast(kind=kind, job=jobs[0])
+        return jobs[0]
+    exhausted = _returning(
+        kind,
+        f"UPDATE {kind.table} SET status = %s, error = %s, {kind.finished_column} = %s, updated_at = %s, "
+        f"attempt_token = NULL WHERE id = %s AND attempts >= %s AND {claimable}",
+        [
+            JobStatus.FAILED,
+            f"Stopped after {max_attempts} attempts: each time, the worker running it stopped before it "
+            "ended (killed, out of memory or past its time limit).",
+            now, now, job_id, max_attempts, *claimable_params,
+        ],
+    )
+    for job in exhausted:
+        logger.warning("%s %s failed: its %s attempts are used up.", kind.noun, job_id, max_attempts)
+        job_broadcast(kind=kind, job=job)
+    if not exhausted:
+        logger.info("%s %s: nothing to run (gone, ended or held by another attempt).", kind.noun, job_id)
+    return None
+
+
+def _held(kind: JobKind, job: Job) -> tuple[str, list[Any]]:
+    return "id = %s AND status = %s AND attempt_token = %s", [job.pk, JobStatus.RUNNING, job.attempt_token]
+
+
+def job_progress(*, kind: JobKind, job: Job, percent: int) -> None:
+    """Write and broadcast progress; JobAbandoned if this attempt no longer holds the job."""
+    now = timezone.now()
+    where, params = _held(kind, job)
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {kind.table} SET progress = %s, updated_at = %s WHERE {where}", [percent, now, *params])
+        held = cursor.rowcount == 1
+    if not held:
+        raise JobAbandoned(f"{kind.noun} {job.pk} is no longer held by this attempt.")
+    job.progress, job.updated_at = percent, now
+    job_broadcast(kind=kind, job=job)
+
+
+def job_finish(*, kind: JobKind, job: Job, values: dict[str, Any] | None = None) -> bool:
+    """End the attempt `finished`, with the kind's own columns in `values`, in ONE UPDATE.
+
+    False (nothing written) when the attempt no longer holds the job. Callers that write
+    more (a calculation's rows) do it in the same transaction, only when this returned True.
+    """
+    now = timezone.now()
+    values = {"progress": 100, kind.finished_column: now, "error": "", "updated_at": now, **(values or {})}
+    assignments = ", ".join(f"{connection.ops.quote_name(name)} = %s" for name in values)
+    where, params = _held(kind, job)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {kind.table} SET status = %s, {assignments} WHERE {where}",
+            [JobStatus.FINISHED, *values.values(), *params],
+        )
+        held = cursor.rowcount == 1
+    if held:
+        job.status = JobStatus.FINISHED
+        for name, value in values.items():
+            setattr(job, name, value)
+        job_broadcast(kind=kind, job=job)
+    return held
+
+
+def job_fail(*, kind: JobKind, job_id: int, error: str, job: Job | None = None) -> Job | None:
+    """End a queued or running job `failed` with a readable reason.
+
+    With `job` (an attempt ending itself) only while that attempt still holds it; without (a
+    task's crash handler) whatever attempt holds it. None when nothing was written.
+    """
+    now = timezone.now()
+    where, params = _held(kind, job) if job is not None else (f"id = %s AND {_in_flight_sql()}", [job_id])
+    failed = _returning(
+        kind,
+        f"UPDATE {kind.table} SET status = %s, error = %s, {kind.finished_column} = %s, updated_at = %s "
+        f"WHERE {where}",
+        [JobStatus.FAILED, error[:ERROR_MAX_LENGTH], now, now, *params],
+    )
+    for row in failed:
+        job_broadcast(kind=kind, job=row)
+    return failed[0] if failed else None
+
+
+# --- steering ---------------------------------------------------------------------------
+
+
+def jobs_cancel(*, kind: JobKind, ids: Sequence[int]) -> list[Job]:
+    """Cancel every listed job that is queued or running, in one UPDATE; returns those.
+
+    A queued job's message becomes a no-op when it arrives; a running attempt finds its
+    token gone at its next progress step and stops without writing its result.
+    """
+    if not ids:
+        return []
+    now = timezone.now()
+    with transaction.atomic():
+        cancelled = _returning(
+            kind,
+            f"UPDATE {kind.table} SET status = %s, {kind.finished_column} = %s, updated_at = %s, "
+            f"attempt_token = NULL WHERE id = ANY(%s) AND {_in_flight_sql()}",
+            [JobStatus.CANCELLED, now, now, list(ids)],
+        )
+        jobs_broadcast(kind=kind, jobs=cancelled)
+    return cancelled
+
+
+def job_cancel(*, kind: JobKind, job_id: int) -> Job:
+    """Cancel one job; 404 when it does not exist, 409 naming its status when it has ended."""
+    cancelled = jobs_cancel(kind=kind, ids=[job_id]) if 1 <= job_id < 2**63 else []
+    if cancelled:
+        return cancelled[0]
+    status = kind.model.objects.filter(pk=job_id).values_list("status", flat=True).first() if 1 <= job_id < 2**63 else None
+    if status is None:
+        raise NotFoundError(f"No {kind.noun.lower()} with id {job_id}.")
+    raise DomainError(
+        f"{kind.noun} {job_id} is {status}: only a queued or running job can be cancelled.",
+        field="status",
+        rule="job_ended",
+        status=409,
+    )
+
+
+# --- sweep ------------------------------------------------------------------------------
+
+
+def jobs_sweep(*, kind: JobKind, now: datetime | None = None) -> dict[str, int]:
+    """Periodic repair (beat): requeue or fail lost running jobs, publish what the outbox holds.
+
+    Returns counts: {"requeued", "failed", "dispatched", "undispatched"}.
+    """
+    now = now or timezone.now()
+    stale_after = kind.setting("STALE_AFTER")
+    stale_before = now - timedelta(seconds=stale_after)
+    max_attempts = kind.setting("MAX_ATTEMPTS")
+    seconds = round(stale_after)
+    # SKIP LOCKED: a row a worker is writing right now is not stale; the next sweep looks again.
+    stale = (
+        f"id IN (SELECT id FROM {kind.table} WHERE status = %s AND updated_at < %s AND attempts {{op}} %s "
+        f"ORDER BY updated_at, id LIMIT {SWEEP_BATCH} FOR UPDATE SKIP LOCKED)"
+    )
+    with transaction.atomic():
+        failed = _returning(
+            kind,
+            f"UPDATE {kind.table} SET status = %s, {kind.finished_column} = %s, updated_at = %s, attempt_token = NULL, "
+            f"error = 'Stopped after ' || attempts || ' attempts: each time its worker stopped reporting for over "
+            f"{seconds} s (worker lost).' WHERE {stale.format(op='>=')}",
+            [JobStatus.FAILED, now, now, JobStatus.RUNNING, stale_before, max_attempts],
+        )
+        requeued = _returning(
+            kind,
+            f"UPDATE {kind.table} SET status = %s, progress = 0, queued_at = %s, updated_at = %s, "
+            f"dispatched_at = NULL, attempt_token = NULL, "
+            f"error = 'Requeued: no progress for over {seconds} s on attempt ' || attempts || '.' "
+            f"WHERE {stale.format(op='<')}",
+            [JobStatus.QUEUED, now, now, JobStatus.RUNNING, stale_before, max_attempts],
+        )
+        jobs_broadcast(kind=kind, jobs=[*failed, *requeued])
+    if requeued:
+        logger.warning("%s(s) requeued after losing their worker: %s", kind.noun, [job.pk for job in requeued])
+    grace_before = now - timedelta(seconds=kind.setting("DISPATCH_GRACE"))
+    lost_before = now - timedelta(seconds=kind.setting("QUEUED_STALE_AFTER"))
+    from django.db.models import Q
+
+    pending = [job.pk for job in requeued] + list(
+        kind.model.objects.filter(status=JobStatus.QUEUED)
+        .filter(Q(dispatched_at__isnull=True, updated_at__lt=grace_before) | Q(dispatched_at__lt=lost_before))
+        .order_by("updated_at", "pk")
+        .values_list("pk", flat=True)[:SWEEP_BATCH]
+    )
+    dispatched = jobs_publish(kind=kind, ids=pending, force=True)
+    counts = {
+        "requeued": len(requeued),
+        "failed": len(failed),
+        "dispatched": dispatched,
+        "undispatched": len(pending) - dispatched,
+    }
+    if any(counts.values()):
+        logger.info("%s sweep: %s", kind.noun, counts)
+    return counts
+
+
+def idempotency_records_expire(*, now: datetime | None = None) -> int:
+    """Delete idempotency records older than JOBS_IDEMPOTENCY_TTL (run by the sweep)."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.JOBS_IDEMPOTENCY_TTL)
+    deleted, _ = IdempotencyRecord.objects.filter(created_at__lt=cutoff).delete()
+    return deleted
+
+
+# --- worker connections -----------------------------------------------------------------
+
+
+def worker_connection_commit_asynchronously(*, sender=None, connection=None, **kwargs) -> None:
+    """`connection_created` receiver for worker processes: commits there skip the WAL flush.
+
+    Every write a worker makes is bookkeeping on a job that was already accepted with a
+    synchronous commit (the API's 201): claim, progress, finish, fail, sweep. Only a
+    PostgreSQL crash in the fraction of a second after such a commit can undo it, and what
+    it undoes is repaired: the job falls back to `queued` or `running` and the sweep runs it
+    again, with the same result. Set once per connection (workers reuse theirs), this saves
+    the fsync of each of a run's commits and the round trip a `SET LOCAL` per transaction
+    cost (bench/calculations_queue.py).
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit TO OFF")
