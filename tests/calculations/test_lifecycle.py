@@ -75,10 +75,10 @@ def test_a_batch_of_events_keeps_sending_after_one_fails(make_calculation, live_
     first, second = make_calculation(), make_calculation()
     real_group_send = realtime._group_send
 
-    async def failing_once(layer, groups, message):
+    async def failing_once(groups, message):
         if message["event"]["id"] == first.pk:
             raise ConnectionError("Redis went away")
-        await real_group_send(layer, groups, message)
+        await real_group_send(groups, message)
 
     monkeypatch.setattr(realtime, "_group_send", failing_once)
     with caplog.at_level(logging.WARNING, logger="apps.live.realtime"):

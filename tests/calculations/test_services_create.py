@@ -100,7 +100,7 @@ def test_create_broadcasts_the_queued_run(scratch_queue, live_events):
     assert [event["status"] for event in events] == ["queued"]
     assert set(events[0]) == {
         "kind", "id", "name", "status", "progress", "launched_at", "started_at", "finished_at", "duration",
-        "error", "updated_at",
+        "error", "updated_at", "event_id",
     }
     assert events[0]["progress"] == 0 and events[0]["started_at"] is None and events[0]["error"] is None
 

@@ -133,8 +133,10 @@ def test_keys_are_per_user(api_client, db):
     from django.test import Client
 
     from apps.accounts.services import api_token_create
+    from tests.conftest import permissions_grant
 
     other_user = get_user_model().objects.create_user(username="other", password="other-pass-123")
+    permissions_grant(other_user, "view", "add")
     other = Client(headers={"Authorization": f"Bearer {api_token_create(user=other_user, name='t')[1]}"})
     headers = {"Idempotency-Key": "shared-key"}
     mine = api_client.post("/api/calculations", BODY, content_type="application/json", headers=headers)

@@ -69,6 +69,7 @@ def test_a_render_broadcasts_running_then_finished_with_the_versioned_image_url(
         "error",
         "image_url",
         "updated_at",
+        "event_id",  # the event log's position (apps/live/eventlog.py)
     }
     assert (finished["kind"], finished["id"], finished["expression"]) == ("function", function.pk, "sin(t)")
     assert finished["image_url"] == f"/charts/{function.pk}/{function.image_hash[:16]}.png"
