@@ -8,7 +8,8 @@ from pydantic import BeforeValidator, ConfigDict, PlainSerializer, StrictInt, Wi
 from pydantic_core import PydanticCustomError
 
 from apps.calculations.models import CalculationStatus
-from apps.calculations.services import LAG_MAX, LAG_MIN, NAME_MAX_LENGTH, DateInputError, iso, parse_iso_date
+from apps.calculations.services import LAG_MAX, LAG_MIN, NAME_MAX_LENGTH, DateInputError, parse_iso_date
+from apps.core.formatting import iso
 from apps.core.schemas import PageOut
 
 Ordering = Literal["launched_at", "-launched_at"]

@@ -16,8 +16,8 @@ from django.db import connection
 from django.db.models import F, FilteredRelation, Q, QuerySet
 
 from apps.calculations.models import Calculation, CalculationChart, CalculationRow, CalculationStatus
-from apps.calculations.services import iso
 from apps.core.errors import DomainError, NotFoundError
+from apps.core.formatting import iso
 from apps.core.listing import (
     ListOrdering,
     ListPage,

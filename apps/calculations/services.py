@@ -17,7 +17,7 @@ import io
 import logging
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 import numpy as np
@@ -30,6 +30,7 @@ from django.utils import timezone
 from apps.calculations import kernel
 from apps.calculations.models import Calculation, CalculationChart, CalculationRow, CalculationStatus
 from apps.core.errors import DomainError, ServiceUnavailableError
+from apps.core.formatting import iso
 from apps.jobs import services as jobs
 from apps.jobs.services import JobAbandoned, JobKind
 
@@ -40,13 +41,6 @@ LAG_MIN, LAG_MAX = 1, 3650
 # Longest error text kept on a failed run: enough for a sentence, never a traceback.
 ERROR_MAX_LENGTH = 500
 RERUN_SUFFIX = " (re-run)"
-
-
-def iso(value: datetime | None) -> str | None:
-    """ISO 8601 in UTC with microseconds and a `Z`, the one timestamp format of the API."""
-    if value is None:
-        return None
-    return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def calculation_event_payload(calculation: Calculation) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from django.db import models
 from django.db.models.functions import Coalesce
 
-from apps.jobs.models import IN_FLIGHT, Job, status_check, unfinished_index
+from apps.jobs.models import Job, status_check, unfinished_index
 
 # The limits on dt, interval and the point count are the data service's own
 # (DATASERVICE_* settings, checked by `apps.dataservice.schemas`), so the admin form and the
@@ -27,8 +27,6 @@ PROCESSED_DESC_KEY = Coalesce("processed_at", models.Value(datetime.min.replace(
 
 
 class Function(Job):
-    IN_FLIGHT = IN_FLIGHT
-
     expression = models.CharField(
         max_length=EXPRESSION_MAX_LENGTH,
         help_text="y = f(t), t in unix seconds. Numbers, t, + - * / ^, parentheses, "

@@ -27,19 +27,19 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
-
-from celery.exceptions import SoftTimeLimitExceeded
 
 from apps.charts import clients
 from apps.charts.models import Function
 from apps.charts.selectors import function_image_url
 from apps.core.errors import DomainError, FieldError, NotFoundError
+from apps.core.formatting import iso
 from apps.jobs import services as jobs
 from apps.jobs.services import JobAbandoned, JobKind
 
@@ -76,23 +76,16 @@ def function_validate(*, expression: str, dt: float, interval: float) -> None:
 # --- events ---------------------------------------------------------------------------------
 
 
-def _iso(value: datetime | None) -> str | None:
-    """ISO 8601 in UTC with microseconds and a `Z` (the API's one timestamp format)."""
-    if value is None:
-        return None
-    return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
-
-
 def function_payload(*, function: Function) -> dict:
     """The documented live event payload (see the module docstring)."""
     return {
         "expression": function.expression,
         "status": function.status,
         "progress": function.progress,
-        "processed_at": _iso(function.processed_at),
+        "processed_at": iso(function.processed_at),
         "error": function.error,
         "image_url": function_image_url(function_id=function.pk, image_hash=function.image_hash),
-        "updated_at": _iso(function.updated_at),
+        "updated_at": iso(function.updated_at),
     }
 
 

@@ -43,7 +43,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.core.errors import DomainError, NotFoundError
-from apps.jobs.models import IN_FLIGHT, IdempotencyRecord, Job, JobStatus
+from apps.jobs.models import IdempotencyRecord, Job, JobStatus
 from apps.live.realtime import broadcast_event, broadcast_events
 
 logger = logging.getLogger(__name__)
