@@ -28,7 +28,6 @@ class ServiceError(Exception):
         # "Image service unreachable (connection refused)", "Data service: division by zero ...".
         separator = "" if message.startswith(":") else " "
         super().__init__(f"{service}{separator}{message}")
-        self.service = service
         self.message = message
         self.transient = transient
         self.status = status
