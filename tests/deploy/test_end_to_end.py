@@ -9,18 +9,20 @@ import pytest
 import websockets.sync.client
 
 from apps.accounts.services import api_token_create
+from tests.conftest import permissions_grant
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_a_run_created_and_followed_through_the_proxy_ends_finished(front_door, celery_worker, django_user_model):
     user = django_user_model.objects.create_user(username="e2e-proxy", password="e2e-pass-123")
+    permissions_grant(user, "view", "add", "change")
     token = api_token_create(user=user, name="e2e")[1]
     auth = {"Authorization": f"Bearer {token}"}
 
     with (
         websockets.sync.client.connect(
-            front_door.ws_url, additional_headers={**auth, "Origin": "http://127.0.0.1"}, open_timeout=10
+            front_door.ws_url, additional_headers={**auth, "Origin": front_door.base_url}, open_timeout=10
         ) as ws,
         httpx.Client(base_url=front_door.base_url, headers=auth, timeout=30) as http,
     ):

@@ -23,6 +23,7 @@ from apps.calculations.models import Calculation, CalculationStatus
 from apps.calculations.services import calculation_run
 from tests import processes
 from tests.security.conftest import Reply, assert_error
+from tests.conftest import permissions_grant
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -30,6 +31,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def token(django_user_model) -> str:
     user = django_user_model.objects.create_user(username="proxy-client", password="proxy-pass-123")
+    permissions_grant(user, "view", "add", "change")
     return api_token_create(user=user, name="proxy")[1]
 
 
@@ -118,7 +120,7 @@ def test_the_proxy_serves_static_files_itself(front_door):
 def test_websockets_go_through_the_proxy_to_daphne(front_door, token):
     with websockets.sync.client.connect(
         front_door.ws_url,
-        additional_headers={"Authorization": f"Bearer {token}", "Origin": "http://127.0.0.1"},
+        additional_headers={"Authorization": f"Bearer {token}", "Origin": front_door.base_url},
         open_timeout=10,
     ) as ws:
         ws.send(json.dumps({"action": "ping"}))
