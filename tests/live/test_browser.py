@@ -387,6 +387,7 @@ def test_the_widget_replays_what_it_missed_while_the_server_was_away(browser, te
     it comes back: every row shows its new state, from the replay (no re-read of the page)."""
     from apps.calculations.models import Calculation
     from apps.calculations.services import calculation_fail, calculation_run
+    from apps.charts.models import Function
     from apps.charts.services import function_fail
 
     server = FrontDoor(test_db_name, name="replay")
@@ -398,6 +399,8 @@ def test_the_widget_replays_what_it_missed_while_the_server_was_away(browser, te
             name="other run", date_start="2025-01-01", date_fin="2025-01-31", lag=1, status="queued"
         )
         function, other_function = finished_function(), finished_function(expression="t + 2/t")
+        # Both charts are queued for a redraw (the job lifecycle fails only a job in flight).
+        Function.objects.filter(pk__in=[function.pk, other_function.pk]).update(status="queued")
         calculations = log_in(browser, server.base_url, "/admin/calculations/calculation/")
         functions = calculations.context.new_page()
         functions.goto(f"{server.base_url}/admin/charts/function/")
