@@ -7,6 +7,8 @@ The colours and series names are the ones the admin's interactive charts use
 
 from django.utils.html import escape
 
+from apps.charts.clients import still_image_options
+
 # Image sizes the chart endpoints accept, in pixels; every size asked for is stored once.
 CHART_WIDTH_DEFAULT, CHART_WIDTH_MIN, CHART_WIDTH_MAX = 1200, 300, 4000
 CHART_HEIGHT_DEFAULT, CHART_HEIGHT_MIN, CHART_HEIGHT_MAX = 600, 200, 3000
@@ -36,18 +38,7 @@ def calculation_chart_options(*, name: str, series: dict[str, list], width: int,
             {"title": {"text": "Water cut, %"}, "min": 0, "max": 100, "opposite": True},
         ],
         "legend": {"enabled": True},
-        "credits": {"enabled": False},
-        "tooltip": {"enabled": False},
-        "accessibility": {"enabled": False},
-        "plotOptions": {
-            "series": {
-                "animation": False,
-                "marker": {"enabled": False},
-                "lineWidth": 1.5,
-                "enableMouseTracking": False,
-                "states": {"hover": {"enabled": False}},
-            }
-        },
+        **still_image_options(),
         "series": [
             *({"name": label, "color": colour, "yAxis": 0, "data": series[key]} for key, label, colour in RATE_SERIES),
             {"name": wct_name, "color": wct_colour, "yAxis": 1, "dashStyle": "ShortDash", "data": series[column]},

@@ -33,6 +33,25 @@ class ServiceError(Exception):
         self.status = status
 
 
+def still_image_options() -> dict:
+    """Highcharts options every image the export server draws shares: a still picture, so no
+    animation, markers, hover states or mouse-tracking paths to build (cheaper renders)."""
+    return {
+        "credits": {"enabled": False},
+        "tooltip": {"enabled": False},
+        "accessibility": {"enabled": False},
+        "plotOptions": {
+            "series": {
+                "animation": False,
+                "marker": {"enabled": False},
+                "lineWidth": 1.5,
+                "enableMouseTracking": False,
+                "states": {"hover": {"enabled": False}},
+            }
+        },
+    }
+
+
 _CLIENTS: dict[tuple[int, str, float], httpx.Client] = {}
 
 

@@ -200,19 +200,7 @@ def chart_options(
         "xAxis": {"type": "datetime", "title": {"text": "t"}},
         "yAxis": {"title": {"text": "y"}},
         "legend": {"enabled": False},
-        "credits": {"enabled": False},
-        "tooltip": {"enabled": False},
-        "accessibility": {"enabled": False},
-        # A still image: no animation, markers, hover states or mouse-tracking paths to build.
-        "plotOptions": {
-            "series": {
-                "animation": False,
-                "marker": {"enabled": False},
-                "lineWidth": 1.5,
-                "enableMouseTracking": False,
-                "states": {"hover": {"enabled": False}},
-            }
-        },
+        **clients.still_image_options(),
         # [x, y] pairs: past the default turboThreshold (1000) Highcharts reads them on its fast
         # path, without checking every point.
         "series": [{"name": "y", "data": [[t * 1000, y] for t, y in points]}],
