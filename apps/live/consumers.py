@@ -122,12 +122,22 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
         self.cursors: dict[str, Position] = {}
         self.groups_renewed_at = time.monotonic()
         offered = self.scope.get("subprotocols") or []
+        self.user = self.scope.get("user")
+        signed_in = self.user is not None and self.user.is_authenticated
+        if signed_in:
+            self.auth_method = self.scope.get("auth_method")
+            self.token_id = self.scope.get("api_token_id")
+            session = self.scope.get("session")
+            self.session_key = getattr(session, "session_key", None) if self.auth_method == "session" else None
+            # Revocations of this user's credentials arrive on its group (apps.live.realtime).
+            # Joined before the handshake is answered, so a revocation sent once the client
+            # sees the socket open always reaches it (handled after connect returns).
+            await self._group_add(user_group(self.user.pk))
         # Accept before refusing: a close sent before accept becomes a bare HTTP 403 and the
         # client never learns why; after accept it gets an error message and code 4401.
         await self.accept(SUBPROTOCOL if SUBPROTOCOL in offered else None)
         self.accepted = True
-        self.user = self.scope.get("user")
-        if self.user is None or not self.user.is_authenticated:
+        if not signed_in:
             await self._send_error(
                 "unauthenticated",
                 "Log in to the admin, or send 'Authorization: Bearer <token>' "
@@ -136,12 +146,6 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         self.authenticated = True
-        self.auth_method = self.scope.get("auth_method")
-        self.token_id = self.scope.get("api_token_id")
-        session = self.scope.get("session")
-        self.session_key = getattr(session, "session_key", None) if self.auth_method == "session" else None
-        # Revocations of this user's credentials arrive on its group (apps.live.realtime).
-        await self._group_add(user_group(self.user.pk))
         CredentialWatch.watch(self)
 
     # channels assigns `channel_receive` (the layer's receive) in `__call__`; wrap it so a Redis
