@@ -43,7 +43,7 @@ import psycopg2  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 
-from tests.processes import Process, wait_until  # noqa: E402
+from harness.processes import Process, wait_until  # noqa: E402
 
 
 def database_prepare() -> None:
@@ -114,7 +114,7 @@ def worker_start(*, concurrency: int = 2) -> Process:
 def web_tier_start():
     """The web tier exactly as the Procfile starts it (`scripts/run proxy`, `web`, `ws`) on free
     ports; returns it and the proxy's base URL (what clients use)."""
-    from tests.processes import FrontDoor
+    from harness.processes import FrontDoor
 
     door = FrontDoor(DB_NAME, extra_env=ENV, name="bench-calculations", web_workers=None)
     return door, door.base_url

@@ -121,7 +121,7 @@ def main() -> int:
 
     from apps.charts.models import Function
     from apps.charts.services import function_render, functions_refresh
-    from tests import processes
+    from harness import processes
 
     database_recreate(DB_NAME)
     call_command("migrate", verbosity=0)

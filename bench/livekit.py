@@ -80,7 +80,7 @@ def front_door(env: dict[str, str], *, direct: bool = False):
     see what the proxy costs)."""
     import logging
 
-    from tests.processes import FrontDoor
+    from harness.processes import FrontDoor
 
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per readiness poll otherwise
     door = FrontDoor(DB_NAME, extra_env=env, name="bench-live")

@@ -32,7 +32,7 @@ from django.test import Client
 from apps.calculations.models import Calculation, CalculationRow
 from apps.calculations.services import calculation_run, calculation_validate
 from calculations_detail import FLOOR_SQL
-from tests.processes import Process, free_port, http_ok, wait_until
+from harness.processes import Process, free_port, http_ok, wait_until
 
 LIST_URL = "/api/calculations?page=1"
 

@@ -10,7 +10,7 @@ from django.db import connection
 from django.test import Client
 
 from apps.accounts.services import api_token_create
-from tests import processes
+from harness import processes
 
 
 def permissions_grant(user, *actions: str) -> None:

@@ -14,7 +14,7 @@ import pytest
 from apps.calculations import kernel
 from apps.calculations.models import Calculation, CalculationRow, CalculationStatus
 from apps.calculations.services import calculation_create
-from tests import processes
+from harness import processes
 from tests.calculations.conftest import ScratchQueue, backdate, body, unique_queue
 
 pytestmark = pytest.mark.django_db(transaction=True)

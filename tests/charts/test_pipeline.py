@@ -10,7 +10,7 @@ from django.conf import settings
 
 from apps.charts import services
 from apps.charts.models import Function
-from tests import processes
+from harness import processes
 from tests.charts.conftest import png_size, wait_for_status
 from tests.charts.faults import TcpProxy
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests import processes
+from harness import processes
 
 
 def free_port() -> int:

@@ -21,7 +21,7 @@ from django.conf import settings
 from apps.accounts.services import api_token_create
 from apps.calculations.models import Calculation, CalculationStatus
 from apps.calculations.services import calculation_run
-from tests import processes
+from harness import processes
 from tests.security.conftest import Reply, assert_error
 from tests.conftest import permissions_grant
 

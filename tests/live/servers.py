@@ -1,11 +1,11 @@
 """Real processes the live tests inject faults with: a private Redis they may stop and start
-again. The web tier they talk to is tests.processes.FrontDoor (proxy, web, ws)."""
+again. The web tier they talk to is harness.processes.FrontDoor (proxy, web, ws)."""
 
 from collections.abc import Callable
 
 import redis
 
-from tests.processes import FrontDoor, Process, free_port, wait_until
+from harness.processes import FrontDoor, Process, free_port, wait_until
 
 __all__ = ["FrontDoor", "PrivateRedis", "eventually", "free_port"]
 

@@ -20,7 +20,7 @@ from django.utils.formats import date_format
 from apps.accounts.services import api_token_create
 from tests.live.conftest import point_layer_at
 from tests.live.servers import FrontDoor, PrivateRedis
-from tests.processes import ROOT, wait_until
+from harness.processes import ROOT, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -9,7 +9,7 @@ from datetime import datetime
 import pytest
 from asgiref.sync import sync_to_async
 
-from tests import processes
+from harness import processes
 from tests.live.conftest import open_socket, request
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("close_thread_connections")]
