@@ -39,23 +39,14 @@ import django  # noqa: E402
 
 django.setup()
 
-import psycopg2  # noqa: E402
-from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 
-from harness.processes import Process, wait_until  # noqa: E402
+from harness.processes import FrontDoor, Process, database_connect, database_ensure, start_worker  # noqa: E402
 
 
 def database_prepare() -> None:
     """Create the benchmark database if needed, migrate it and empty the calculations."""
-    db = settings.DATABASES["default"]
-    admin = psycopg2.connect(host=db["HOST"], port=db["PORT"], user=db["USER"], password=db["PASSWORD"], dbname="postgres")
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DB_NAME])
-        if cursor.fetchone() is None:
-            cursor.execute(f'CREATE DATABASE "{DB_NAME}"')
-    admin.close()
+    database_ensure(DB_NAME)
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, check=True, env={**os.environ, **ENV})
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE calculations_calculationrow, calculations_calculation RESTART IDENTITY CASCADE")
@@ -63,10 +54,7 @@ def database_prepare() -> None:
 
 def raw_connection():
     """A plain psycopg2 connection to the benchmark database (the floor's client)."""
-    db = settings.DATABASES["default"]
-    conn = psycopg2.connect(host=db["HOST"], port=db["PORT"], user=db["USER"], password=db["PASSWORD"], dbname=DB_NAME)
-    conn.autocommit = True
-    return conn
+    return database_connect(DB_NAME)
 
 
 def api_token() -> str:
@@ -92,30 +80,18 @@ def queue_purge() -> None:
 def worker_start(*, concurrency: int = 2) -> Process:
     """One Celery worker with `concurrency` processes on the benchmark queue, started the way
     the Procfile starts it (`scripts/run worker`)."""
-    from project.celery import app
-
-    node = f"bench-calculations-worker-{os.getpid()}"
-    process = Process(
-        "bench-calculations-worker",
-        [str(ROOT / "scripts" / "run"), "worker", "-Q", QUEUE, *os.environ.get("BENCH_WORKER_ARGS", "").split(),
-         "-n", f"{node}@%h", "--without-gossip", "--without-mingle"],
-        {**ENV, "CELERY_CONCURRENCY": str(concurrency), "CELERY_LOG_LEVEL": "warning"},
+    return start_worker(
+        DB_NAME,
+        name="bench-calculations-worker",
+        concurrency=concurrency,
+        extra_env={**ENV, "CELERY_LOG_LEVEL": "warning"},
+        args=["-Q", QUEUE, *os.environ.get("BENCH_WORKER_ARGS", "").split()],
     )
-
-    def ready() -> bool:
-        if not process.alive:
-            raise RuntimeError(f"worker exited:\n{process.log_tail()}")
-        return any(node in host for reply in (app.control.ping(timeout=0.5) or []) for host in reply)
-
-    wait_until(ready, timeout=60, what="celery worker")
-    return process
 
 
 def web_tier_start():
     """The web tier exactly as the Procfile starts it (`scripts/run proxy`, `web`, `ws`) on free
     ports; returns it and the proxy's base URL (what clients use)."""
-    from harness.processes import FrontDoor
-
     door = FrontDoor(DB_NAME, extra_env=ENV, name="bench-calculations", web_workers=None)
     return door, door.base_url
 

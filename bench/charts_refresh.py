@@ -26,7 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchdb import database_drop, database_recreate, free_port  # noqa: E402
+from harness import processes  # noqa: E402
+from harness.processes import database_drop, database_recreate, free_port  # noqa: E402
 
 DB_NAME = "calcboard_bench_charts"
 
@@ -115,13 +116,10 @@ def main() -> int:
 
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("apps.charts").setLevel(logging.WARNING)
-    import subprocess
-
     from django.core.management import call_command
 
     from apps.charts.models import Function
     from apps.charts.services import function_render, functions_refresh
-    from harness import processes
 
     database_recreate(DB_NAME)
     call_command("migrate", verbosity=0)
@@ -130,41 +128,8 @@ def main() -> int:
     try:
         workers = args.workers
         print(f"starting: data service, export server ({workers} workers), celery worker (-c {workers})")
-        data_port = env["DATASERVICE_URL"].rsplit(":", 1)[1]
-        export_port = env["EXPORT_SERVER_URL"].rsplit(":", 1)[1]
-        started.append(
-            processes.Process(
-                "bench-dataservice",
-                [
-                    str(processes.BIN / "daphne"),
-                    "-b",
-                    "127.0.0.1",
-                    "-p",
-                    data_port,
-                    "apps.dataservice.asgi:application",
-                ],
-                {},
-            )
-        )
-        subprocess.run(
-            [str(ROOT / "scripts" / "install-highcharts")], check=True, cwd=ROOT, stderr=subprocess.DEVNULL
-        )
-        started.append(
-            processes.Process(
-                "bench-highcharts",
-                [str(ROOT / "scripts" / "highcharts")],
-                {"EXPORT_SERVER_PORT": export_port},
-            )
-        )
-        processes.wait_until(
-            lambda: processes.http_ok(f"{env['DATASERVICE_URL']}/health"), timeout=30, what="data service"
-        )
-        processes.wait_until(
-            lambda: processes.http_ok(f"{env['EXPORT_SERVER_URL']}/health"),
-            timeout=90,
-            what="export server",
-            interval=0.5,
-        )
+        started.append(processes.start_dataservice(DB_NAME, env["DATASERVICE_URL"], name="bench-dataservice"))
+        started.append(processes.start_export_server(env["EXPORT_SERVER_URL"], name="bench-highcharts"))
         started.append(processes.start_worker(DB_NAME, name="bench-worker", concurrency=args.workers))
 
         roots = {

@@ -15,10 +15,7 @@ import argparse
 import json
 import logging
 import os
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime
@@ -34,52 +31,17 @@ django.setup()
 logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per request otherwise
 
 import httpx  # noqa: E402
-import psycopg2  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 from apps.dataservice.schemas import body_parse, points_request_parse  # noqa: E402
 from apps.dataservice.selectors import points_statement  # noqa: E402
+from harness.processes import database_connect, free_port, start_dataservice  # noqa: E402
 
 # 2083.3125 days at 0.5 h: floor(2083.3125 * 24 / 0.5) + 1 = 100,000 points, the maximum.
 CASES = [
     {"expression": "t + 2/t", "dt": 0.5, "interval": 2083.3125},
     {"expression": "sin(t)", "dt": 0.5, "interval": 2083.3125},
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_service() -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    process = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "daphne"),
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "apps.dataservice.asgi:application",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return process, url
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    os.killpg(process.pid, signal.SIGTERM)
-    raise SystemExit("the data service did not start")
 
 
 def timed(function) -> tuple[float, object]:
@@ -94,15 +56,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=15)
     args = parser.parse_args()
 
+    db = settings.DATABASES["default"]
     process = None
     url = args.url
     if url is None:
-        process, url = start_service()
-    db = settings.DATABASES["default"]
-    conn = psycopg2.connect(
-        host=db["HOST"], port=db["PORT"], user=db["USER"], password=db["PASSWORD"], dbname=db["NAME"]
-    )
-    conn.autocommit = True
+        url = f"http://127.0.0.1:{free_port()}"
+        process = start_dataservice(db["NAME"], url, name="bench-dataservice")
+    conn = database_connect()
     client = httpx.Client(base_url=url, timeout=60)
     print(f"data service {url}; PostgreSQL {db['HOST']}:{db['PORT']}/{db['NAME']}; {args.rounds} rounds\n")
     print(
@@ -141,8 +101,7 @@ def main() -> None:
         client.close()
         conn.close()
         if process is not None:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(10)
+            process.stop()
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Shared machinery of the list benchmarks (bench/calculations_list.py, bench/functions_list.py).
 
-Two databases made by the run (benchdb.database_recreate), migrated, one holding `--small`
+Two databases made by the run (harness.processes.database_recreate), migrated, one holding `--small`
 rows (1,000: the floor) and one `--large` (1,000,000), loaded in one `INSERT ... SELECT
 generate_series` each and then `VACUUM ANALYZE`d. Requests go in-process through Django's
 test client (auth, middleware, ninja, the real selector; no network) with persistent
@@ -47,8 +47,8 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connections  # noqa: E402
 from django.test import Client  # noqa: E402
 
-import benchdb  # noqa: E402
 import list_settings  # noqa: E402
+from harness.processes import database_drop, database_recreate  # noqa: E402
 
 
 @dataclass
@@ -73,7 +73,7 @@ def databases_prepare(*, table: str, load: Callable[[object, int], None], small:
     """
     for alias, rows in (("default", small), ("large", large)):
         name = connections.databases[alias]["NAME"]
-        benchdb.database_recreate(name)
+        database_recreate(name)
         call_command("migrate", database=alias, verbosity=0)
         began = time.perf_counter()
         with connections[alias].cursor() as cursor:
@@ -176,4 +176,4 @@ def arguments(description: str) -> argparse.Namespace:
 def databases_drop() -> None:
     connections.close_all()
     for name in (SMALL_DB, LARGE_DB):
-        benchdb.database_drop(name)
+        database_drop(name)

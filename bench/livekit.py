@@ -25,8 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import benchdb  # noqa: E402
-from benchdb import free_port  # noqa: E402
+from harness import processes  # noqa: E402
 
 # Per run: other engineers' benchmarks on this machine recreate and drop their own database
 # (a shared name dropped ours mid-run: tokens vanished, handshakes failed).
@@ -54,12 +53,12 @@ def database_recreate() -> None:
     from django.core.management import call_command
 
     django.setup()
-    benchdb.database_recreate(DB_NAME)
+    processes.database_recreate(DB_NAME)
     call_command("migrate", verbosity=0)
 
 
 def database_drop() -> None:
-    benchdb.database_drop(DB_NAME)
+    processes.database_drop(DB_NAME)
 
 
 def bench_token() -> str:
@@ -80,10 +79,8 @@ def front_door(env: dict[str, str], *, direct: bool = False):
     see what the proxy costs)."""
     import logging
 
-    from harness.processes import FrontDoor
-
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per readiness poll otherwise
-    door = FrontDoor(DB_NAME, extra_env=env, name="bench-live")
+    door = processes.FrontDoor(DB_NAME, extra_env=env, name="bench-live")
     try:
         yield f"http://127.0.0.1:{door.ws_port}" if direct else door.base_url
     finally:

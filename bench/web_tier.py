@@ -32,7 +32,7 @@ from django.test import Client
 from apps.calculations.models import Calculation, CalculationRow
 from apps.calculations.services import calculation_run, calculation_validate
 from calculations_detail import FLOOR_SQL
-from harness.processes import Process, free_port, http_ok, wait_until
+from harness.processes import Process, free_port, http_ok
 
 LIST_URL = "/api/calculations?page=1"
 
@@ -54,7 +54,7 @@ def daphne_alone() -> tuple[Process, str]:
         {**common.ENV, "POSTGRES_CONN_MAX_AGE": "0"},
     )
     base = f"http://127.0.0.1:{port}"
-    wait_until(lambda: http_ok(f"{base}/healthz"), timeout=60, what="daphne")
+    process.wait_ready(lambda: http_ok(f"{base}/healthz"), port=port, timeout=60, what="daphne")
     return process, base
 
 

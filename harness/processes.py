@@ -1,14 +1,23 @@
-"""Real processes for integration tests: the web tier (proxy, web, ws), a Celery worker, the
-data service and the Highcharts export server, started with the same commands the Procfile
-runs."""
+"""Real processes for integration tests and benchmarks: the web tier (proxy, web, ws), a Celery
+worker, beat, the data service and the Highcharts export server, started with the same
+commands the Procfile runs; a private Redis; the fakes that inject faults (a scripted HTTP
+server, a TCP proxy that can be closed); and the throwaway databases the benchmarks use.
+
+Collision rule: every service is started here, on a port chosen free for this run, and is
+used only once the listener on that port is known to be the process started for it. A
+service found on a port, even a healthy one, is never taken for ours: two test runs (or a
+test run and a benchmark) on one machine never share a process.
+"""
 
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -20,23 +29,37 @@ LOG_DIR = ROOT / "var" / "test-logs"
 RUN = ROOT / "scripts" / "run"
 
 
+# --- ports and waiting ------------------------------------------------------------------------
+
+
 def free_port() -> int:
-    """A port free right now; whatever answers there later is ours (two runs never share one)."""
+    """A local port with no listener right now (bound, read, released): a service of ours
+    starts there, or a test uses it as a port where nothing answers."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
 
+class ProcessExited(RuntimeError):
+    """A process that was to become ready exited instead: waiting longer cannot help."""
+
+
 def wait_until(check: Callable[[], bool], *, timeout: float, what: str, interval: float = 0.1) -> None:
+    """Calls `check` until it returns true. An exception counts as "not yet" (a server still
+    starting); the last one is chained to the TimeoutError. ProcessExited ends the wait."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    last_error: Exception | None = None
+    while True:
         try:
             if check():
                 return
-        except Exception:  # not up yet
-            pass
+        except ProcessExited:
+            raise
+        except Exception as error:
+            last_error = error
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"{what} not ready after {timeout}s") from last_error
         time.sleep(interval)
-    raise TimeoutError(f"{what} not ready after {timeout}s")
 
 
 def http_ok(url: str) -> bool:
@@ -46,13 +69,38 @@ def http_ok(url: str) -> bool:
         return False
 
 
+def run_log_dir() -> Path:
+    """var/test-logs/<run>: one folder per test run (CALCBOARD_TEST_RUN, project.settings.test)
+    or benchmark process, so a test reading a worker's log never reads another run's lines."""
+    run = os.environ.get("CALCBOARD_TEST_RUN") or f"pid-{os.getpid()}"
+    path = LOG_DIR / run
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _listening_inodes(port: int) -> set[str]:
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
+                inodes.add(fields[9])
+    return inodes
+
+
+# --- processes ----------------------------------------------------------------------------------
+
+
 class Process:
-    """A child process in its own process group, with its output in var/test-logs/NAME.log."""
+    """A child process in its own session, with its output in var/test-logs/<run>/NAME.log."""
 
     def __init__(self, name: str, args: list[str], env: dict[str, str]) -> None:
-        LOG_DIR.mkdir(parents=True, exist_ok=True)
         self.name = name
-        self.log_path = LOG_DIR / f"{name}.log"
+        self.log_path = run_log_dir() / f"{name}.log"
         self._log = self.log_path.open("ab")
         self.popen = subprocess.Popen(
             args, cwd=ROOT, env={**os.environ, **env}, stdout=self._log, stderr=subprocess.STDOUT,
@@ -65,6 +113,44 @@ class Process:
 
     def log_tail(self, chars: int = 4000) -> str:
         return self.log_path.read_text(errors="replace")[-chars:]
+
+    def check_alive(self) -> None:
+        if not self.alive:
+            raise ProcessExited(f"{self.name} exited with {self.popen.returncode}:\n{self.log_tail()}")
+
+    def listens_on(self, port: int) -> bool:
+        """Whether the listener on `port` is this process or one of its children (its session:
+        nginx's and gunicorn's workers, node's browser)."""
+        sockets = {f"socket:[{inode}]" for inode in _listening_inodes(port)}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+                if int(stat[stat.rindex(")") + 2 :].split()[3]) != self.popen.pid:  # session id
+                    continue
+                if any(os.readlink(fd) in sockets for fd in (entry / "fd").iterdir()):
+                    return True
+            except (OSError, ValueError):  # gone meanwhile
+                continue
+        return False
+
+    def wait_ready(self, check: Callable[[], bool], *, port: int, timeout: float, what: str,
+                   interval: float = 0.1) -> None:
+        """Waits for `check` while this process lives, then refuses a listener on `port` that
+        is not ours (another run's service answering on a port we chose)."""
+
+        def ready() -> bool:
+            self.check_alive()
+            return check()
+
+        try:
+            wait_until(ready, timeout=timeout, what=what, interval=interval)
+            if not self.listens_on(port):
+                raise RuntimeError(f"{what}: something else answers on port {port}; it was not started here")
+        except Exception:
+            self.stop()
+            raise
 
     def kill(self) -> None:
         """SIGKILL the whole group: the crash that late acknowledgement must survive."""
@@ -82,24 +168,36 @@ class Process:
         self._log.close()
 
 
+def port_of(url: str) -> int:
+    return int(url.rsplit(":", 1)[1].split("/", 1)[0])
+
+
 def child_env(db_name: str) -> dict[str, str]:
     """What a child needs to act on the test database with the test settings."""
     return {"DJANGO_SETTINGS_MODULE": "project.settings.test", "POSTGRES_DB": db_name, "PYTHONUNBUFFERED": "1"}
 
 
-def start_worker(db_name: str, *, name: str = "worker", concurrency: int = 2, extra_env: dict | None = None) -> Process:
+def start_worker(
+    db_name: str,
+    *,
+    name: str = "worker",
+    concurrency: int = 2,
+    extra_env: dict | None = None,
+    args: list[str] | None = None,
+) -> Process:
+    """A Celery worker (`scripts/run worker`) with node name NAME-<our pid>, ready once it
+    answers a ping. `extra_env` overrides `child_env(db_name)`; `args` go on to celery."""
     from project.celery import app
 
+    node = f"{name}-{os.getpid()}@"
     process = Process(
         name,
-        [str(RUN), "worker", "-n", f"{name}-{os.getpid()}@%h", "--without-gossip", "--without-mingle"],
+        [str(RUN), "worker", *(args or []), "-n", f"{node}%h", "--without-gossip", "--without-mingle"],
         {**child_env(db_name), "CELERY_CONCURRENCY": str(concurrency), **(extra_env or {})},
     )
-    node = f"{name}-{os.getpid()}@"
 
     def ready() -> bool:
-        if not process.alive:
-            raise RuntimeError(f"worker exited:\n{process.log_tail()}")
+        process.check_alive()
         replies = app.control.ping(timeout=0.5) or []
         return any(node in host for reply in replies for host in reply)
 
@@ -108,7 +206,7 @@ def start_worker(db_name: str, *, name: str = "worker", concurrency: int = 2, ex
 
 
 def start_beat(db_name: str, *, extra_env: dict | None = None) -> Process:
-    schedule = LOG_DIR / f"beat-schedule-{os.getpid()}"
+    schedule = run_log_dir() / f"beat-schedule-{os.getpid()}"
     return Process(
         "beat",
         [str(RUN), "beat"],
@@ -116,24 +214,27 @@ def start_beat(db_name: str, *, extra_env: dict | None = None) -> Process:
     )
 
 
-def start_dataservice(db_name: str, url: str) -> Process:
-    # The port was chosen free for this run (project/settings/test.py): whatever answers there
-    # is not ours, so never reuse it.
-    port = url.rsplit(":", 1)[1]
+def start_dataservice(db_name: str, url: str, *, name: str = "dataservice") -> Process:
+    """The data service (`scripts/run dataservice`) on `url`'s port, chosen free for this run."""
+    port = port_of(url)
     process = Process(
-        "dataservice",
+        name,
         [str(RUN), "dataservice"],
-        {"POSTGRES_DB": db_name, "PYTHONUNBUFFERED": "1", "DATASERVICE_HOST": "127.0.0.1", "DATASERVICE_PORT": port},
+        {"POSTGRES_DB": db_name, "PYTHONUNBUFFERED": "1", "DATASERVICE_HOST": "127.0.0.1", "DATASERVICE_PORT": str(port)},
     )
-    wait_until(lambda: http_ok(f"{url}/health"), timeout=30, what="data service")
+    process.wait_ready(lambda: http_ok(f"{url}/health"), port=port, timeout=30, what="data service")
     return process
 
 
-def start_export_server(url: str) -> Process:
-    port = url.rsplit(":", 1)[1]
+def start_export_server(url: str, *, name: str = "highcharts") -> Process:
+    """The Highcharts export server (`scripts/run highcharts`) on `url`'s port, chosen free for
+    this run; POOL_* and the other variables scripts/highcharts reads pass through."""
+    port = port_of(url)
     subprocess.run([str(ROOT / "scripts" / "install-highcharts")], check=True, cwd=ROOT)
-    process = Process("highcharts", [str(RUN), "highcharts"], {"EXPORT_SERVER_HOST": "127.0.0.1", "EXPORT_SERVER_PORT": port})
-    wait_until(lambda: http_ok(f"{url}/health"), timeout=90, what="highcharts export server", interval=0.5)
+    process = Process(name, [str(RUN), "highcharts"], {"EXPORT_SERVER_HOST": "127.0.0.1", "EXPORT_SERVER_PORT": str(port)})
+    process.wait_ready(
+        lambda: http_ok(f"{url}/health"), port=port, timeout=90, what="highcharts export server", interval=0.5
+    )
     return process
 
 
@@ -155,7 +256,7 @@ class FrontDoor:
         self.web_port, self.ws_port = free_port(), free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.ws_url = f"ws://127.0.0.1:{self.port}/ws/events/"
-        self.var_dir = LOG_DIR / f"{name}-proxy-{self.port}"
+        self.var_dir = run_log_dir() / f"{name}-proxy-{self.port}"
         env = {
             **child_env(db_name),
             "WEB_PORT": str(self.port),
@@ -165,6 +266,9 @@ class FrontDoor:
             "WEB_WORKERS": str(web_workers or ""),
             "PROXY_VAR_DIR": str(self.var_dir),
             "PROXY_WORKER_PROCESSES": "1",
+            # Plain HTTP unless a test passes a certificate (and a free PROXY_TLS_PORT): a
+            # developer's var/tls/cert.pem would otherwise put every run on port 8443.
+            "PROXY_TLS_CERT": str(self.var_dir / "no-certificate.pem"),
             # Playwright's sync API runs an event loop in the test process, which then sets
             # DJANGO_ALLOW_ASYNC_UNSAFE; the servers must keep Django's async safety checks.
             "DJANGO_ALLOW_ASYNC_UNSAFE": "",
@@ -178,16 +282,202 @@ class FrontDoor:
         ]
         try:
             wait_until(self._up, timeout=60, what="proxy, web and ws")
+            for process, own_port in zip(self.processes, (self.web_port, self.ws_port, self.port), strict=True):
+                if not process.listens_on(own_port):
+                    raise RuntimeError(f"{process.name}: something else answers on port {own_port}")
         except Exception:
             self.stop()
             raise
 
     def _up(self) -> bool:
         for process in self.processes:
-            if not process.alive:
-                raise RuntimeError(f"{process.name} exited:\n{process.log_tail()}")
+            process.check_alive()
         return http_ok(f"{self.base_url}/healthz") and http_ok(f"http://127.0.0.1:{self.ws_port}/healthz")
 
     def stop(self) -> None:
         for process in reversed(self.processes):
             process.stop()
+
+
+class PrivateRedis:
+    """A redis-server of our own: killing it is a Redis outage nobody else notices."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: Process | None = None
+
+    def start(self) -> "PrivateRedis":
+        import redis
+
+        self.process = Process(
+            f"redis-{self.port}",
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            {},
+        )
+        self.process.wait_ready(
+            lambda: redis.Redis.from_url(self.url).ping(), port=self.port, timeout=10, what="private redis"
+        )
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.stop()
+            self.process = None
+
+
+# --- fakes: faults injected in front of (or instead of) a real service ------------------------
+
+
+class ScriptedServer:
+    """A local HTTP server answering every POST with `status`, `body` and `content_type`
+    (5xx, 4xx, garbage), after `delay` seconds of silence; it records each request body."""
+
+    def __init__(
+        self,
+        *,
+        status: int = 200,
+        body: bytes = b"",
+        content_type: str = "application/json",
+        delay: float = 0.0,
+    ) -> None:
+        self.status, self.body, self.content_type, self.delay = status, body, content_type, delay
+        self.requests: list[bytes] = []
+        scripted = self
+        self._stop = threading.Event()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                scripted.requests.append(self.rfile.read(length))
+                if scripted.delay and scripted._stop.wait(scripted.delay):
+                    return
+                self.send_response(scripted.status)
+                self.send_header("Content-Type", scripted.content_type)
+                self.send_header("Content-Length", str(len(scripted.body)))
+                self.end_headers()
+                self.wfile.write(scripted.body)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> "ScriptedServer":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class TcpProxy:
+    """Forwards 127.0.0.1:`port` to `target` while open; while closed, the port refuses
+    connections, as a service that is down does."""
+
+    def __init__(self, *, target_port: int, port: int | None = None, hold: float = 0.0) -> None:
+        self.target_port = target_port
+        self.hold = hold  # seconds each connection waits before it is forwarded: a slow service
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._listener: socket.socket | None = None
+
+    def open(self) -> None:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(64)
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def close(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return  # closed
+            threading.Thread(target=self._forward, args=(client,), daemon=True).start()
+
+    def _forward(self, client: socket.socket) -> None:
+        if self.hold:
+            time.sleep(self.hold)
+        try:
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+        except OSError:  # the target stopped meanwhile (end of the test session)
+            client.close()
+            return
+        for source, sink in ((client, upstream), (upstream, client)):
+            threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while chunk := source.recv(65536):
+                sink.sendall(chunk)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, sink):
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+
+# --- databases (benchmarks; the tests' database is pytest-django's) -----------------------------
+# These read the server from Django's settings: call them once DJANGO_SETTINGS_MODULE is set.
+
+
+def database_connect(name: str | None = None):
+    """A plain psycopg2 connection, autocommit, to database `name` (default: the settings'
+    own) on the settings' server: a floor's client, or `postgres` for maintenance."""
+    import psycopg2
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    connection = psycopg2.connect(
+        host=db["HOST"], port=db["PORT"], user=db["USER"], password=db["PASSWORD"], dbname=name or db["NAME"]
+    )
+    connection.autocommit = True
+    return connection
+
+
+def _maintenance(*statements: str) -> list:
+    """Runs `statements` on the `postgres` database; returns the last one's rows, if any."""
+    connection = database_connect("postgres")
+    try:
+        with connection.cursor() as cursor:
+            for statement in statements:
+                cursor.execute(statement)
+            return cursor.fetchall() if cursor.description else []
+    finally:
+        connection.close()
+
+
+def database_recreate(name: str) -> None:
+    """An empty database `name`, whatever an earlier (maybe aborted) run left behind."""
+    _maintenance(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"')
+
+
+def database_ensure(name: str) -> None:
+    """Database `name`, created if it does not exist yet (kept, with its tables, if it does)."""
+    if not _maintenance(f"SELECT 1 FROM pg_database WHERE datname = '{name}'"):
+        _maintenance(f'CREATE DATABASE "{name}"')
+
+
+def database_drop(name: str) -> None:
+    from django.db import connections
+
+    connections.close_all()
+    _maintenance(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -8,9 +8,9 @@ from datetime import date, timedelta
 import pytest
 
 from apps.calculations.models import CalculationChart, CalculationStatus
+from harness.processes import ScriptedServer, free_port
 from tests.calculations.conftest import body
 from tests.charts.conftest import png_size
-from tests.charts.faults import ScriptedServer, free_port
 
 SVG = "{http://www.w3.org/2000/svg}"
 

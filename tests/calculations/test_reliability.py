@@ -15,16 +15,10 @@ from apps.calculations import kernel
 from apps.calculations.models import Calculation, CalculationRow, CalculationStatus
 from apps.calculations.services import calculation_create
 from harness import processes
+from harness.processes import wait_until
 from tests.calculations.conftest import ScratchQueue, backdate, body, unique_queue
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def wait_until(check, *, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 def reload(pk: int) -> Calculation:

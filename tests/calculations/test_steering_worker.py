@@ -2,23 +2,16 @@
 
 import os
 import signal
-import time
 
 import pytest
 
 from apps.calculations.models import Calculation, CalculationRow, CalculationStatus
 from apps.calculations.services import calculation_create
+from harness.processes import wait_until
 from tests.calculations.conftest import body
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ONE_YEAR = {"date_start": "2020-01-01", "date_fin": "2020-12-31", "lag": 1}
-
-
-def wait_until(check, *, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 def reload(pk: int) -> Calculation:

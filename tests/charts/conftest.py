@@ -1,7 +1,6 @@
 """Fixtures of the charts tests: rows in each state, staff and non-staff sessions, PNG checks."""
 
 import struct
-import time
 import zlib
 from collections.abc import Callable
 
@@ -10,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from apps.charts.models import Function
+from harness.processes import wait_until
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -91,17 +91,8 @@ def plain_client(user) -> Client:
     return client
 
 
-def wait_for(predicate: Callable[[], bool], *, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
 def wait_for_status(pk: int, statuses: set[str], *, timeout: float = 60) -> Function:
-    wait_for(
+    wait_until(
         lambda: Function.objects.filter(pk=pk, status__in=statuses).exists(),
         timeout=timeout,
         what=f"function {pk} to become {'/'.join(sorted(statuses))} "

@@ -6,8 +6,8 @@ import httpx
 import pytest
 
 from apps.charts import clients
+from harness.processes import ScriptedServer, free_port
 from tests.charts.conftest import png_size, tiny_png
-from tests.charts.faults import ScriptedServer, free_port
 
 OPTIONS = {"series": [{"data": [[0, 1], [1000, 2]]}]}
 

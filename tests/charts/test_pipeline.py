@@ -11,8 +11,8 @@ from django.conf import settings
 from apps.charts import services
 from apps.charts.models import Function
 from harness import processes
+from harness.processes import TcpProxy, port_of
 from tests.charts.conftest import png_size, wait_for_status
-from tests.charts.faults import TcpProxy
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -80,10 +80,6 @@ def charts_queue_taken_over():
         yield
     finally:
         app.control.add_consumer(settings.CHARTS_QUEUE, destination=mine, reply=True)
-
-
-def port_of(url: str) -> int:
-    return int(url.rsplit(":", 1)[1])
 
 
 @pytest.mark.parametrize(

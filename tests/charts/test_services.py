@@ -11,16 +11,12 @@ from django.utils import timezone
 from apps.charts import services
 from apps.charts.models import Function
 from apps.core.errors import DomainError, NotFoundError
+from harness.processes import free_port
 from tests.charts.conftest import png_size
 
 
 def closed_port_url() -> str:
-    import socket
-
-    with socket.socket() as sock:  # bound then closed: nothing listens there
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+    return f"http://127.0.0.1:{free_port()}"  # nothing listens there
 
 
 # --- validation --------------------------------------------------------------------------

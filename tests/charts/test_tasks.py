@@ -4,7 +4,7 @@ import pytest
 from celery.exceptions import SoftTimeLimitExceeded
 
 from apps.charts import tasks
-from tests.charts.faults import free_port
+from harness.processes import free_port
 
 
 def test_backoff_grows_exponentially_and_is_capped(settings):

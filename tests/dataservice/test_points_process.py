@@ -1,7 +1,6 @@
 """The data service as its own process (daphne + project.settings.dataservice), over HTTP."""
 
 import math
-import socket
 import time
 from collections.abc import Iterator
 
@@ -9,13 +8,6 @@ import httpx
 import pytest
 
 from harness import processes
-
-
-def free_port() -> int:
-    """A local TCP port with no listener (bound, read, released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_it_serves_a_preset_over_http(dataservice):
@@ -78,28 +70,25 @@ def test_it_reports_health(dataservice):
 @pytest.fixture
 def dataservice_without_database() -> Iterator[str]:
     """A data service process whose PostgreSQL port has no listener."""
-    port = free_port()
+    port = processes.free_port()
     url = f"http://127.0.0.1:{port}"
     process = processes.Process(
         "dataservice-no-db",
-        [
-            str(processes.BIN / "daphne"),
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "apps.dataservice.asgi:application",
-        ],
-        {"POSTGRES_PORT": str(free_port()), "PYTHONUNBUFFERED": "1"},
+        [str(processes.RUN), "dataservice"],
+        {
+            "DATASERVICE_HOST": "127.0.0.1",
+            "DATASERVICE_PORT": str(port),
+            "POSTGRES_PORT": str(processes.free_port()),
+            "PYTHONUNBUFFERED": "1",
+        },
     )
-
-    def answering() -> bool:
-        if not process.alive:
-            raise RuntimeError(process.log_tail())
-        return httpx.get(f"{url}/health", timeout=5).status_code > 0
-
     try:
-        processes.wait_until(answering, timeout=30, what="data service without database")
+        process.wait_ready(
+            lambda: httpx.get(f"{url}/health", timeout=5).status_code > 0,
+            port=port,
+            timeout=30,
+            what="data service without database",
+        )
         yield url
     finally:
         process.stop()

@@ -1,20 +1,12 @@
 """`GET /healthz` against the real PostgreSQL, RabbitMQ and Redis; faults injected by
 pointing a dependency at a port nothing listens on."""
 
-import socket
-
 import pytest
 from django.db import connection
 from django.test import Client, override_settings
 
+from harness.processes import free_port
 from project.settings.base import MIDDLEWARE
-
-
-def closed_port() -> int:
-    """A local TCP port with no listener (bound, read, released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.mark.django_db
@@ -31,7 +23,7 @@ def test_it_reports_every_dependency_ok_without_credentials():
 
 @pytest.mark.django_db
 def test_it_stays_healthy_but_reports_redis_when_redis_is_down():
-    with override_settings(REDIS_URL=f"redis://127.0.0.1:{closed_port()}/0"):
+    with override_settings(REDIS_URL=f"redis://127.0.0.1:{free_port()}/0"):
         response = Client().get("/healthz")
 
     assert response.status_code == 200
@@ -40,7 +32,7 @@ def test_it_stays_healthy_but_reports_redis_when_redis_is_down():
 
 @pytest.mark.django_db
 def test_it_stays_healthy_but_reports_the_broker_when_rabbitmq_is_down():
-    with override_settings(CELERY_BROKER_URL=f"amqp://guest:guest@127.0.0.1:{closed_port()}//"):
+    with override_settings(CELERY_BROKER_URL=f"amqp://guest:guest@127.0.0.1:{free_port()}//"):
         response = Client().get("/healthz")
 
     assert response.status_code == 200
@@ -51,7 +43,7 @@ def test_it_stays_healthy_but_reports_the_broker_when_rabbitmq_is_down():
 def test_it_answers_503_when_the_database_is_unreachable():
     real_port = connection.settings_dict["PORT"]
     connection.close()
-    connection.settings_dict["PORT"] = closed_port()
+    connection.settings_dict["PORT"] = free_port()
     try:
         response = Client().get("/healthz")
     finally:

@@ -2,12 +2,11 @@
 and compose run it. Every test talks to the real processes over real sockets."""
 
 import gzip
+import ipaddress
 import json
 import socket
 import subprocess
 from datetime import UTC, datetime, timedelta
-
-import ipaddress
 
 import httpx
 import pytest
@@ -22,8 +21,8 @@ from apps.accounts.services import api_token_create
 from apps.calculations.models import Calculation, CalculationStatus
 from apps.calculations.services import calculation_run
 from harness import processes
-from tests.security.conftest import Reply, assert_error
 from tests.conftest import permissions_grant
+from tests.security.conftest import Reply, assert_error
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -148,11 +147,11 @@ def test_the_admin_login_is_rate_limited_in_the_one_error_shape(test_db_name):
 def test_a_down_application_is_a_503_in_the_one_error_shape(front_door, test_db_name):
     env = {**front_door.env, "PROXY_WEB_UPSTREAM": f"127.0.0.1:{processes.free_port()}"}
     port = processes.free_port()
-    env.update({"WEB_PORT": str(port), "PROXY_VAR_DIR": str(processes.LOG_DIR / f"down-proxy-{port}")})
+    env.update({"WEB_PORT": str(port), "PROXY_VAR_DIR": str(processes.run_log_dir() / f"down-proxy-{port}")})
     proxy = processes.Process(f"down-proxy-{port}", [str(processes.RUN), "proxy"], env)
     try:
-        processes.wait_until(lambda: httpx.get(f"http://127.0.0.1:{port}/proxy-health").status_code == 200,
-                             timeout=20, what="proxy")
+        proxy.wait_ready(lambda: processes.http_ok(f"http://127.0.0.1:{port}/proxy-health"), port=port,
+                         timeout=20, what="proxy")
         response = httpx.get(f"http://127.0.0.1:{port}/api/calculations")
     finally:
         proxy.stop()

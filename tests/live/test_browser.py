@@ -18,9 +18,8 @@ from django.utils import timezone
 from django.utils.formats import date_format
 
 from apps.accounts.services import api_token_create
+from harness.processes import ROOT, FrontDoor, PrivateRedis, wait_until
 from tests.live.conftest import point_layer_at
-from tests.live.servers import FrontDoor, PrivateRedis
-from harness.processes import ROOT, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -201,9 +200,8 @@ def test_a_refreshed_chart_changes_status_and_image_without_a_reload(browser, da
 
 
 def test_an_error_text_replaces_the_chart_and_is_shown_as_text(browser, daphne, staff):
-    from apps.charts.services import function_fail
-
     from apps.charts.models import Function
+    from apps.charts.services import function_fail
 
     function = finished_function()
     Function.objects.filter(pk=function.pk).update(status="running")  # only a job in flight can fail

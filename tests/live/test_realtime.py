@@ -9,8 +9,8 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from apps.live.realtime import broadcast_event, object_group, stream_group
+from harness.processes import free_port
 from tests.live.conftest import next_event, no_message, open_socket, point_layer_at, request
-from tests.live.servers import free_port
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 

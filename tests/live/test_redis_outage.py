@@ -8,8 +8,8 @@ from asgiref.sync import sync_to_async
 
 from apps.live.consumers import CLOSE_UNAVAILABLE
 from apps.live.realtime import broadcast_event
+from harness.processes import PrivateRedis
 from tests.live.conftest import communicator, next_event, open_socket, point_layer_at, request
-from tests.live.servers import PrivateRedis
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("close_thread_connections")]
 
