@@ -79,7 +79,7 @@ class PhaseClock:
             (kernel, "run", "kernel (pandas/numpy)"),
             (calculation_services, "_rows_insert", "rows: binary COPY buffer + COPY"),
             (jobs, "job_finish", "finish: UPDATE"),
-            (realtime, "_send", "broadcasts (Redis, 2 groups x 2 events)"),
+            (realtime, "_run", "broadcasts (event log + Redis groups)"),
         ]
         originals = [(owner, name, self.wrap(owner, name, phase)) for owner, name, phase in targets]
         try:

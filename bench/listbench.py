@@ -102,10 +102,12 @@ def api_client() -> Client:
     from apps.accounts.models import ApiToken
     from apps.accounts.services import api_token_create
 
+    # The API needs model permissions (apps.accounts.permissions); a superuser has them all.
     list_settings.AliasRouter.alias = "default"
-    token, raw = api_token_create(user=get_user_model().objects.create(username="bench"), name="bench")
+    user = get_user_model().objects.create(username="bench", is_superuser=True)
+    token, raw = api_token_create(user=user, name="bench")
     list_settings.AliasRouter.alias = "large"
-    user = get_user_model().objects.create(username="bench")
+    user = get_user_model().objects.create(username="bench", is_superuser=True)
     ApiToken.objects.create(user=user, name=token.name, prefix=token.prefix, digest=token.digest)
     return Client(headers={"Authorization": f"Bearer {raw}"}, HTTP_HOST="localhost")
 

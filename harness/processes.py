@@ -135,10 +135,16 @@ class Process:
                 continue
         return False
 
+    def require_listener(self, port: int) -> None:
+        """Refuses a listener on `port` that is not this process: another run's service on a
+        port we chose is never taken for ours."""
+        if not self.listens_on(port):
+            raise RuntimeError(f"{self.name}: something else answers on port {port}; it was not started here")
+
     def wait_ready(self, check: Callable[[], bool], *, port: int, timeout: float, what: str,
                    interval: float = 0.1) -> None:
-        """Waits for `check` while this process lives, then refuses a listener on `port` that
-        is not ours (another run's service answering on a port we chose)."""
+        """Waits for `check` while this process lives, then `require_listener(port)`; stops the
+        process if it never gets there."""
 
         def ready() -> bool:
             self.check_alive()
@@ -146,8 +152,7 @@ class Process:
 
         try:
             wait_until(ready, timeout=timeout, what=what, interval=interval)
-            if not self.listens_on(port):
-                raise RuntimeError(f"{what}: something else answers on port {port}; it was not started here")
+            self.require_listener(port)
         except Exception:
             self.stop()
             raise
@@ -283,8 +288,7 @@ class FrontDoor:
         try:
             wait_until(self._up, timeout=60, what="proxy, web and ws")
             for process, own_port in zip(self.processes, (self.web_port, self.ws_port, self.port), strict=True):
-                if not process.listens_on(own_port):
-                    raise RuntimeError(f"{process.name}: something else answers on port {own_port}")
+                process.require_listener(own_port)
         except Exception:
             self.stop()
             raise
