@@ -27,7 +27,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from harness import processes  # noqa: E402
-from harness.processes import database_drop, database_recreate, free_port  # noqa: E402
 
 DB_NAME = "calcboard_bench_charts"
 
@@ -41,8 +40,8 @@ def configure(workers: int) -> dict[str, str]:
         "CALCULATIONS_QUEUE": "bench-calculations",
         "CHANNELS_PREFIX": "calcboard-bench",
         "CACHE_KEY_PREFIX": "calcboard-bench",
-        "DATASERVICE_URL": f"http://127.0.0.1:{free_port()}",
-        "EXPORT_SERVER_URL": f"http://127.0.0.1:{free_port()}",
+        "DATASERVICE_URL": f"http://127.0.0.1:{processes.free_port()}",
+        "EXPORT_SERVER_URL": f"http://127.0.0.1:{processes.free_port()}",
         "POOL_MIN_WORKERS": str(workers),
         "POOL_MAX_WORKERS": str(workers),
         # A worker recycled mid-run costs 0.5-0.8 s in one of the two measurements only.
@@ -121,7 +120,7 @@ def main() -> int:
     from apps.charts.models import Function
     from apps.charts.services import function_render, functions_refresh
 
-    database_recreate(DB_NAME)
+    processes.database_recreate(DB_NAME)
     call_command("migrate", verbosity=0)
 
     started: list[processes.Process] = []
@@ -242,7 +241,7 @@ def main() -> int:
     finally:
         for process in reversed(started):
             process.stop()
-        database_drop(DB_NAME)
+        processes.database_drop(DB_NAME)
 
 
 if __name__ == "__main__":

@@ -92,6 +92,29 @@ def _listening_inodes(port: int) -> set[str]:
     return inodes
 
 
+def _session_of(proc: Path) -> int | None:
+    try:
+        stat = (proc / "stat").read_text()
+    except OSError:  # gone meanwhile
+        return None
+    return int(stat[stat.rindex(")") + 2 :].split()[3])
+
+
+def _open_files(proc: Path) -> set[str]:
+    """What a process's file descriptors point at (`socket:[inode]` for a socket)."""
+    links = set()
+    try:
+        fds = list((proc / "fd").iterdir())
+    except OSError:
+        return links
+    for fd in fds:
+        try:
+            links.add(os.readlink(fd))
+        except OSError:  # closed meanwhile
+            pass
+    return links
+
+
 # --- processes ----------------------------------------------------------------------------------
 
 
@@ -122,18 +145,11 @@ class Process:
         """Whether the listener on `port` is this process or one of its children (its session:
         nginx's and gunicorn's workers, node's browser)."""
         sockets = {f"socket:[{inode}]" for inode in _listening_inodes(port)}
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                stat = (entry / "stat").read_text()
-                if int(stat[stat.rindex(")") + 2 :].split()[3]) != self.popen.pid:  # session id
-                    continue
-                if any(os.readlink(fd) in sockets for fd in (entry / "fd").iterdir()):
-                    return True
-            except (OSError, ValueError):  # gone meanwhile
-                continue
-        return False
+        return any(
+            not sockets.isdisjoint(_open_files(entry))
+            for entry in Path("/proc").iterdir()
+            if entry.name.isdigit() and _session_of(entry) == self.popen.pid
+        )
 
     def require_listener(self, port: int) -> None:
         """Refuses a listener on `port` that is not this process: another run's service on a
