@@ -352,7 +352,8 @@ class PrivateRedis:
 
 class ScriptedServer:
     """A local HTTP server answering every POST with `status`, `body` and `content_type`
-    (5xx, 4xx, garbage), after `delay` seconds of silence; it records each request body."""
+    (5xx, 4xx, garbage), after `delay` seconds of silence, or with `hang_up` closing the
+    connection without an answer; it records each request body."""
 
     def __init__(
         self,
@@ -361,8 +362,10 @@ class ScriptedServer:
         body: bytes = b"",
         content_type: str = "application/json",
         delay: float = 0.0,
+        hang_up: bool = False,
     ) -> None:
         self.status, self.body, self.content_type, self.delay = status, body, content_type, delay
+        self.hang_up = hang_up
         self.requests: list[bytes] = []
         scripted = self
         self._stop = threading.Event()
@@ -372,6 +375,9 @@ class ScriptedServer:
                 length = int(self.headers.get("Content-Length") or 0)
                 scripted.requests.append(self.rfile.read(length))
                 if scripted.delay and scripted._stop.wait(scripted.delay):
+                    return
+                if scripted.hang_up:
+                    self.close_connection = True
                     return
                 self.send_response(scripted.status)
                 self.send_header("Content-Type", scripted.content_type)

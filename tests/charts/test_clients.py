@@ -117,25 +117,11 @@ def test_the_export_request_carries_type_and_size(settings):
 
 
 def test_a_service_that_hangs_up_without_answering_is_transient(settings):
-    import socket
-    import threading
-
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(1)
-
-    def hang_up() -> None:
-        connection, _ = listener.accept()
-        connection.recv(65536)
-        connection.close()
-
-    threading.Thread(target=hang_up, daemon=True).start()
-    settings.DATASERVICE_URL = f"http://127.0.0.1:{listener.getsockname()[1]}"
-    try:
+    with ScriptedServer(hang_up=True) as server:
+        settings.DATASERVICE_URL = server.url
         with pytest.raises(clients.ServiceError) as caught:
             clients.dataservice_points(expression="t", dt=1, interval=1)
-    finally:
-        listener.close()
+        assert len(server.requests) == 1  # the request arrived: the service hung up on it
     assert caught.value.transient
     assert str(caught.value) == "Data service dropped the connection without answering"
 
