@@ -107,7 +107,9 @@ def derived(values: Mapping[str, Any]) -> dict[str, Any]:
         every = values[f"{kind}_SWEEP_INTERVAL"]
         # A sweep nobody picked up in time is superseded by the next one: never let them pile up.
         result["CELERY_BEAT_SCHEDULE"][f"{kind.lower()}-sweep"] = {
-            "task": f"{kind.lower()}.sweep", "schedule": every, "options": {"expires": every},
+            "task": f"{kind.lower()}.sweep",
+            "schedule": every,
+            "options": {"expires": every},
         }
     return result
 

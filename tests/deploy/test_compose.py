@@ -448,6 +448,7 @@ def test_the_proxy_finds_the_replicas_of_web_and_ws_through_compose_dns(tmp_path
         var_dir = tmp_path / f"resolver-{resolver}"
         subprocess.run(
             [str(ROOT / "scripts" / "run"), "proxy-check"],
+            check=False,  # nginx -t may fail to resolve `web` here; the rendering is what counts
             cwd=ROOT,
             env={"PATH": os.environ["PATH"], "PROXY_VAR_DIR": str(var_dir), **upstreams},
             capture_output=True,

@@ -2,12 +2,11 @@
 and compose run it. Every test talks to the real processes over real sockets."""
 
 import gzip
+import ipaddress
 import json
 import socket
 import subprocess
 from datetime import UTC, datetime, timedelta
-
-import ipaddress
 from pathlib import Path
 
 import httpx
@@ -23,8 +22,8 @@ from apps.accounts.services import api_token_create
 from apps.calculations.models import Calculation, CalculationStatus
 from apps.calculations.services import calculation_run
 from tests import processes
-from tests.security.conftest import Reply, assert_error
 from tests.conftest import permissions_grant
+from tests.security.conftest import Reply, assert_error
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -37,9 +37,12 @@ def test_a_required_variable_that_is_unset_stops_the_start_naming_it(monkeypatch
 
 
 @pytest.mark.parametrize(
-    ("reader", "value", "kind"), [(env_int, "4.5", "an integer"), (env_bool, "maybe", "a boolean (true/false)")]
+    ("reader", "value", "kind"),
+    [(env_int, "4.5", "an integer"), (env_bool, "maybe", "a boolean (true/false)")],
 )
 def test_a_value_that_does_not_parse_stops_the_start_naming_the_variable(monkeypatch, reader, value, kind):
     monkeypatch.setenv("CALCBOARD_EXAMPLE", value)
-    with pytest.raises(ImproperlyConfigured, match=re.escape(f"CALCBOARD_EXAMPLE must be {kind}, got '{value}'")):
+    with pytest.raises(
+        ImproperlyConfigured, match=re.escape(f"CALCBOARD_EXAMPLE must be {kind}, got '{value}'")
+    ):
         reader("CALCBOARD_EXAMPLE", 0)
