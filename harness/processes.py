@@ -228,11 +228,7 @@ def start_worker(
 
 def start_beat(db_name: str, *, extra_env: dict | None = None) -> Process:
     schedule = run_log_dir() / f"beat-schedule-{os.getpid()}"
-    return Process(
-        "beat",
-        [str(RUN), "beat"],
-        {**child_env(db_name), "CELERY_BEAT_SCHEDULE_FILE": str(schedule), **(extra_env or {})},
-    )
+    return Process("beat", [str(RUN), "beat", "-s", str(schedule)], {**child_env(db_name), **(extra_env or {})})
 
 
 def start_dataservice(db_name: str, url: str, *, name: str = "dataservice") -> Process:
@@ -241,7 +237,7 @@ def start_dataservice(db_name: str, url: str, *, name: str = "dataservice") -> P
     process = Process(
         name,
         [str(RUN), "dataservice"],
-        {"POSTGRES_DB": db_name, "PYTHONUNBUFFERED": "1", "DATASERVICE_HOST": "127.0.0.1", "DATASERVICE_PORT": str(port)},
+        {"POSTGRES_DB": db_name, "PYTHONUNBUFFERED": "1", "DATASERVICE_LISTEN": f"127.0.0.1:{port}"},
     )
     process.wait_ready(lambda: http_ok(f"{url}/health"), port=port, timeout=30, what="data service")
     return process
@@ -252,7 +248,7 @@ def start_export_server(url: str, *, name: str = "highcharts") -> Process:
     this run; POOL_* and the other variables scripts/highcharts reads pass through."""
     port = port_of(url)
     subprocess.run([str(ROOT / "scripts" / "install-highcharts")], check=True, cwd=ROOT)
-    process = Process(name, [str(RUN), "highcharts"], {"EXPORT_SERVER_HOST": "127.0.0.1", "EXPORT_SERVER_PORT": str(port)})
+    process = Process(name, [str(RUN), "highcharts"], {"EXPORT_SERVER_LISTEN": f"127.0.0.1:{port}"})
     process.wait_ready(
         lambda: http_ok(f"{url}/health"), port=port, timeout=90, what="highcharts export server", interval=0.5
     )
@@ -280,16 +276,15 @@ class FrontDoor:
         self.var_dir = run_log_dir() / f"{name}-proxy-{self.port}"
         env = {
             **child_env(db_name),
-            "WEB_PORT": str(self.port),
-            "WEB_APP_PORT": str(self.web_port),
-            "WS_APP_PORT": str(self.ws_port),
+            "PROXY_LISTEN": f"127.0.0.1:{self.port}",
+            "WEB_LISTEN": f"127.0.0.1:{self.web_port}",
+            "WS_LISTEN": f"127.0.0.1:{self.ws_port}",
             # Two sync workers are plenty for a test; None keeps the default (2 x cores + 1).
             "WEB_WORKERS": str(web_workers or ""),
             "PROXY_VAR_DIR": str(self.var_dir),
-            "PROXY_WORKER_PROCESSES": "1",
-            # Plain HTTP unless a test passes a certificate (and a free PROXY_TLS_PORT): a
-            # developer's var/tls/cert.pem would otherwise put every run on port 8443.
-            "PROXY_TLS_CERT": str(self.var_dir / "no-certificate.pem"),
+            # Plain HTTP unless a test passes a certificate folder (and a free PROXY_TLS_LISTEN):
+            # a developer's var/tls/cert.pem would otherwise put every run on port 8443.
+            "PROXY_CERT_DIR": str(self.var_dir / "no-certificate"),
             # Playwright's sync API runs an event loop in the test process, which then sets
             # DJANGO_ALLOW_ASYNC_UNSAFE; the servers must keep Django's async safety checks.
             "DJANGO_ALLOW_ASYNC_UNSAFE": "",

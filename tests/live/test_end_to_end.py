@@ -10,6 +10,7 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from harness import processes
+from project.settings.test import child_settings_env
 from tests.live.conftest import open_socket, request
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("close_thread_connections")]
@@ -27,12 +28,12 @@ def slow_worker(test_db_name, settings, dataservice, export_server):
         test_db_name,
         name="live-e2e",
         concurrency=1,
-        extra_env={
-            "CALCULATIONS_QUEUE": queue,
-            "CHARTS_QUEUE": f"{queue}-charts",
-            "CALCULATIONS_STEP_DELAY": "0.05",
-            "CALCULATIONS_PROGRESS_MIN_INTERVAL": "0",
-        },
+        extra_env=child_settings_env(
+            CALCULATIONS_QUEUE=queue,
+            CHARTS_QUEUE=f"{queue}-charts",
+            CALCULATIONS_STEP_DELAY=0.05,
+            CALCULATIONS_PROGRESS_MIN_INTERVAL=0,
+        ),
     )
     yield worker
     worker.stop()

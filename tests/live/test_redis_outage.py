@@ -52,6 +52,22 @@ async def test_subscribing_while_redis_is_down_gets_unavailable_and_4503(
     await assert_closed_as_unavailable(ws)
 
 
+async def test_a_failure_to_join_the_users_group_while_connecting_is_accepted_then_closed_4503(
+    token_headers, private_redis, monkeypatch
+):
+    # The user's revocation group is joined before the handshake is answered; when Redis
+    # refuses that, the client still learns why instead of seeing a bare refusal.
+    async def refuse(*args, **kwargs):
+        raise ConnectionError("Redis is down")
+
+    from channels.layers import get_channel_layer
+
+    monkeypatch.setattr(get_channel_layer(), "group_add", refuse)
+    ws = communicator(headers=token_headers)
+    assert (await ws.connect(timeout=5))[0]
+    await assert_closed_as_unavailable(ws)
+
+
 async def test_unsubscribing_while_redis_is_down_gets_unavailable_and_4503(
     token_headers, private_redis, monkeypatch
 ):
@@ -121,17 +137,14 @@ async def test_it_works_again_when_redis_is_back(token_headers, private_redis):
     await assert_closed_as_unavailable(ws)
     await sync_to_async(private_redis.start)()  # same port, empty: group memberships are gone
     # Like the widget: reconnect (with backoff) until a subscription holds. The first attempt
-    # may meet a pooled connection to the old Redis: its handshake is refused (the user's
-    # revocation group cannot be joined) or its subscription is closed with 4503.
+    # may meet a pooled connection to the old Redis and be closed with 4503 again.
     for attempt in range(5):
-        ws = communicator(headers=token_headers)
-        connected, _ = await ws.connect(timeout=5)
-        if connected:
-            await ws.send_json_to({"action": "subscribe", "stream": "calculations"})
-            reply = await ws.receive_json_from(timeout=5)
-            if reply["type"] == "subscribed":
-                break
-            assert reply["code"] == "unavailable"
+        ws = await open_socket(token_headers)
+        await ws.send_json_to({"action": "subscribe", "stream": "calculations"})
+        reply = await ws.receive_json_from(timeout=5)
+        if reply["type"] == "subscribed":
+            break
+        assert reply["code"] == "unavailable"
         await asyncio.sleep(0.2 * 2**attempt)
     else:
         pytest.fail("no subscription after Redis came back")
