@@ -76,8 +76,7 @@ def dataservice_without_database() -> Iterator[str]:
         "dataservice-no-db",
         [str(processes.RUN), "dataservice"],
         {
-            "DATASERVICE_HOST": "127.0.0.1",
-            "DATASERVICE_PORT": str(port),
+            "DATASERVICE_LISTEN": f"127.0.0.1:{port}",
             "POSTGRES_PORT": str(processes.free_port()),
             "PYTHONUNBUFFERED": "1",
         },
