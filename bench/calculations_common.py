@@ -1,15 +1,16 @@
 """Shared set-up of the calculations benchmarks (not a benchmark itself).
 
-Every benchmark works on its own database, `bench_calcboard` (created and migrated here;
-BENCH_POSTGRES_DB overrides the name), with its own broker queue, cache and channel
-prefixes, so it never touches a developer's data or a running test suite. The processes it
+Every benchmark run works on its own database, `bench_calcboard_<pid>` (created and migrated
+here, dropped on exit; BENCH_POSTGRES_DB names one to keep between runs), with the broker
+queues, cache and channel prefixes the test settings derive from its run id, so it never
+touches a developer's data, a running test suite or another benchmark run. The processes it
 starts are the Procfile's (`scripts/run worker`, `scripts/run proxy`, `web`, `ws`), stopped on exit; extra
 worker options for experiments go in BENCH_WORKER_ARGS (e.g. "--prefetch-multiplier 4").
 Wall-clock figures depend on what else the machine is doing: each script prints the load
 average next to them.
 """
 
-import json
+import atexit
 import os
 import statistics
 import subprocess
@@ -19,18 +20,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-DB_NAME = os.environ.get("BENCH_POSTGRES_DB", "bench_calcboard")
-# Not "bench-calculations": bench/charts_refresh.py starts a worker that also consumes that one.
-QUEUE = "calculations-bench"
+# A shared name let two runs on one machine truncate each other's rows and drain each other's
+# queue (one waited 300 s for runs the other had deleted).
+DB_NAME = os.environ.get("BENCH_POSTGRES_DB") or f"bench_calcboard_{os.getpid()}"
 ENV = {
-    # The test settings: DEBUG off (it would record every query in memory), cache and channel
-    # prefixes of this run (from its run id), no step delay; the queues through the one
-    # override variable.
+    # The test settings: DEBUG off (it would record every query in memory), queues, cache and
+    # channel prefixes of this run (from its run id), no step delay.
     "DJANGO_SETTINGS_MODULE": "project.settings.test",
     "POSTGRES_DB": DB_NAME,
-    "CALCBOARD_TEST_SETTINGS": json.dumps(
-        {"CALCULATIONS_QUEUE": QUEUE, "CHARTS_QUEUE": "charts-bench-of-calculations"}
-    ),
     "LOG_LEVEL": "WARNING",
     "PYTHONUNBUFFERED": "1",
 }
@@ -42,14 +39,36 @@ django.setup()
 # The children get what the settings chose for the run (its services' ports) as well.
 ENV["CALCBOARD_TEST_SETTINGS"] = os.environ["CALCBOARD_TEST_SETTINGS"]
 
+from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 
-from harness.processes import FrontDoor, Process, database_connect, database_ensure, start_worker  # noqa: E402
+from harness.processes import (  # noqa: E402
+    FrontDoor,
+    Process,
+    database_connect,
+    database_drop,
+    database_ensure,
+    start_worker,
+)
+
+QUEUE = settings.CALCULATIONS_QUEUE
+
+
+def _clean_up() -> None:
+    """Drop what this run made: its queues, and its database unless BENCH_POSTGRES_DB keeps it."""
+    from project.celery import app
+
+    with app.connection_for_write() as conn:
+        for queue in (settings.CALCULATIONS_QUEUE, settings.CHARTS_QUEUE):
+            conn.default_channel.queue_delete(queue=queue)
+    if not os.environ.get("BENCH_POSTGRES_DB"):
+        database_drop(DB_NAME)
 
 
 def database_prepare() -> None:
     """Create the benchmark database if needed, migrate it and empty the calculations."""
     database_ensure(DB_NAME)
+    atexit.register(_clean_up)
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, check=True, env={**os.environ, **ENV})
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE calculations_calculationrow, calculations_calculation RESTART IDENTITY CASCADE")
