@@ -23,16 +23,16 @@ import time
 from collections import defaultdict
 
 import calculations_common as common  # noqa: I001  (sets Django up)
+from django.db import connection
 from django.db.models import Count, Max, Min
 from django.test import Client
 
-from django.db import connection
-
 from apps.calculations import kernel
 from apps.calculations import services as calculation_services
-from apps.calculations.models import Calculation, CalculationRow, CalculationStatus
+from apps.calculations.models import Calculation, CalculationRow
 from apps.calculations.services import calculation_run, calculation_validate
 from apps.jobs import services as jobs
+from apps.jobs.models import JobStatus
 from apps.jobs.services import worker_connection_commit_asynchronously
 from apps.live import realtime
 
@@ -134,7 +134,7 @@ def main() -> None:
 
     def wait_drained(ids: list[int], worker) -> None:
         deadline = time.monotonic() + 300
-        while Calculation.objects.filter(pk__in=ids, status=CalculationStatus.FINISHED).count() < len(ids):
+        while Calculation.objects.filter(pk__in=ids, status=JobStatus.FINISHED).count() < len(ids):
             if time.monotonic() > deadline:
                 raise SystemExit(f"not drained after 300 s; worker log:\n{worker.log_tail()}")
             time.sleep(0.05)

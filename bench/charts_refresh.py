@@ -121,6 +121,7 @@ def main() -> int:
 
     from apps.charts.models import Function
     from apps.charts.services import function_render, functions_refresh
+    from apps.jobs.models import JobStatus
     from tests import processes
 
     database_recreate(DB_NAME)
@@ -175,14 +176,14 @@ def main() -> int:
         presets = ["t + 2/t", "sin(t)"]
         ids = [
             Function.objects.create(
-                expression=presets[i % 2], dt=args.dt, interval=args.interval, status=Function.Status.FINISHED
+                expression=presets[i % 2], dt=args.dt, interval=args.interval, status=JobStatus.FINISHED
             ).pk
             for i in range(args.functions)
         ]
         points = int(args.interval * 24 / args.dt) + 1
 
         def sequential() -> float:
-            Function.objects.filter(pk__in=ids).update(status=Function.Status.QUEUED)
+            Function.objects.filter(pk__in=ids).update(status=JobStatus.QUEUED)
             start = time.perf_counter()
             for pk in ids:
                 function_render(function_id=pk)
@@ -193,7 +194,7 @@ def main() -> int:
             result = functions_refresh(ids=ids)
             assert result.queued == len(ids), result
             done = Function.objects.filter(
-                pk__in=ids, status__in=[Function.Status.FINISHED, Function.Status.FAILED]
+                pk__in=ids, status__in=[JobStatus.FINISHED, JobStatus.FAILED]
             )
             deadline = time.monotonic() + 600
             while done.count() < len(ids):
@@ -204,7 +205,7 @@ def main() -> int:
 
         def check(label: str) -> None:
             statuses = dict(Function.objects.filter(pk__in=ids).values_list("pk", "status"))
-            failed = Function.objects.filter(pk__in=ids).exclude(status=Function.Status.FINISHED)
+            failed = Function.objects.filter(pk__in=ids).exclude(status=JobStatus.FINISHED)
             if failed.exists():
                 raise RuntimeError(
                     f"{label}: not finished: {list(failed.values_list('pk', 'status', 'error')[:3])}"
@@ -212,13 +213,13 @@ def main() -> int:
             assert len(statuses) == len(ids)
 
         # Warm-up: browser pages, database and broker connections, the worker's imports.
-        Function.objects.filter(pk__in=ids[: args.workers]).update(status=Function.Status.QUEUED)
+        Function.objects.filter(pk__in=ids[: args.workers]).update(status=JobStatus.QUEUED)
         for pk in ids[: args.workers]:
             function_render(function_id=pk)
-        Function.objects.filter(pk__in=ids[: args.workers]).update(status=Function.Status.FINISHED)
+        Function.objects.filter(pk__in=ids[: args.workers]).update(status=JobStatus.FINISHED)
         functions_refresh(ids=ids[: args.workers])
         while (
-            Function.objects.filter(pk__in=ids[: args.workers], status=Function.Status.FINISHED).count()
+            Function.objects.filter(pk__in=ids[: args.workers], status=JobStatus.FINISHED).count()
             < args.workers
         ):
             time.sleep(0.05)

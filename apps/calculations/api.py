@@ -16,6 +16,7 @@ from apps.calculations.chart_options import (
     CHART_WIDTH_MAX,
     CHART_WIDTH_MIN,
 )
+from apps.calculations.models import Calculation
 from apps.calculations.schemas import (
     CalculationCreatedOut,
     CalculationCreateIn,
@@ -29,8 +30,12 @@ from apps.calculations.selectors import (
     calculation_rows_csv,
     detail_fields_parse,
 )
-from apps.calculations.services import calculation_cancel, calculation_chart_get, calculation_create, calculation_rerun
-from apps.calculations.models import Calculation
+from apps.calculations.services import (
+    calculation_cancel,
+    calculation_chart_get,
+    calculation_create,
+    calculation_rerun,
+)
 from apps.core.schemas import (
     CURSOR_DESCRIPTION,
     CURSOR_MAX_LENGTH,
@@ -59,7 +64,6 @@ DetailFields = Annotated[
     "",
     response={201: CalculationCreatedOut, 401: ErrorOut, 403: ErrorOut, 422: ErrorOut},
     summary="Queue a calculation",
-    operation_id="calculation_create",
 )
 @requires("add", Calculation)
 def calculation_create_endpoint(
@@ -93,7 +97,6 @@ def calculation_create_endpoint(
     "/{id}/cancel",
     response={200: CalculationDetailOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
     summary="Cancel a queued or running calculation",
-    operation_id="calculation_cancel",
 )
 @requires("change", Calculation)
 def calculation_cancel_endpoint(request: HttpRequest, id: int):
@@ -108,7 +111,6 @@ def calculation_cancel_endpoint(request: HttpRequest, id: int):
     "/{id}/rerun",
     response={201: CalculationCreatedOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut},
     summary="Queue a new run with the same inputs",
-    operation_id="calculation_rerun",
 )
 @requires("change", Calculation)
 def calculation_rerun_endpoint(request: HttpRequest, id: int):
@@ -120,7 +122,6 @@ def calculation_rerun_endpoint(request: HttpRequest, id: int):
     "",
     response={200: CalculationListOut, 401: ErrorOut, 403: ErrorOut, 422: ErrorOut},
     summary="List calculations, 10 per page",
-    operation_id="calculation_list",
 )
 @requires("view", Calculation)
 def calculation_list_endpoint(
@@ -146,7 +147,6 @@ def calculation_list_endpoint(
     "/{id}",
     response={200: CalculationDetailOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut},
     summary="One calculation and, once finished, its result",
-    operation_id="calculation_detail",
     url_name="calculation_detail",
 )
 @requires("view", Calculation)
@@ -170,7 +170,6 @@ def calculation_detail_endpoint(
     # 200 is documented below as text/csv only (the view returns the HttpResponse itself).
     response={401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
     summary="Download a finished calculation's rows as CSV",
-    operation_id="calculation_result_csv",
     url_name="calculation_result_csv",
     openapi_extra={
         "responses": {
@@ -242,7 +241,6 @@ CHART_DESCRIPTION = (
     response={401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut, 502: ErrorOut, 503: ErrorOut},
     summary=CHART_SUMMARY.format("PNG"),
     description=CHART_DESCRIPTION,
-    operation_id="calculation_chart_png",
     url_name="calculation_chart_png",
     openapi_extra=_chart_openapi("png"),
 )
@@ -256,7 +254,6 @@ def calculation_chart_png_endpoint(request: HttpRequest, id: int, width: int = C
     response={401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut, 502: ErrorOut, 503: ErrorOut},
     summary=CHART_SUMMARY.format("SVG"),
     description=CHART_DESCRIPTION,
-    operation_id="calculation_chart_svg",
     url_name="calculation_chart_svg",
     openapi_extra=_chart_openapi("svg"),
 )

@@ -2,11 +2,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
-from apps.jobs.models import Job, JobStatus, status_check, unfinished_index
-
-
-# The one vocabulary of every job (apps.jobs); kept under its old name for the code that uses it.
-CalculationStatus = JobStatus
+from apps.jobs.models import Job, status_check, unfinished_index
 
 
 class Calculation(Job):

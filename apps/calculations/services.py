@@ -28,10 +28,11 @@ from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from apps.calculations import kernel
-from apps.calculations.models import Calculation, CalculationChart, CalculationRow, CalculationStatus
+from apps.calculations.models import Calculation, CalculationChart, CalculationRow
 from apps.core.errors import DomainError, ServiceUnavailableError
 from apps.core.formatting import iso
 from apps.jobs import services as jobs
+from apps.jobs.models import JobStatus
 from apps.jobs.services import JobAbandoned, JobKind
 
 logger = logging.getLogger(__name__)
@@ -66,7 +67,7 @@ def calculation_event_payload(calculation: Calculation) -> dict[str, Any]:
         "started_at": iso(calculation.started_at),
         "finished_at": iso(calculation.finished_at),
         "duration": calculation.duration,
-        "error": (calculation.error or None) if calculation.status == CalculationStatus.FAILED else None,
+        "error": (calculation.error or None) if calculation.status == JobStatus.FAILED else None,
         "updated_at": iso(calculation.updated_at),
     }
 
@@ -168,7 +169,7 @@ def calculation_create(*, date_start: date | str, date_fin: date | str, lag: int
     cleaned = calculation_validate(date_start=date_start, date_fin=date_fin, lag=lag, name=name)
     with transaction.atomic():
         now = timezone.now()
-        calculation = Calculation.objects.create(**cleaned, status=CalculationStatus.QUEUED, launched_at=now, queued_at=now)
+        calculation = Calculation.objects.create(**cleaned, status=JobStatus.QUEUED, launched_at=now, queued_at=now)
         # Registered before the publish, so `queued` always leaves before the worker's `running`.
         jobs.job_broadcast(kind=CALCULATION_JOB, job=calculation)
         jobs.jobs_publish_on_commit(kind=CALCULATION_JOB, ids=[calculation.pk])

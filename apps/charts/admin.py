@@ -11,6 +11,7 @@ from apps.charts.models import PRESETS, Function
 from apps.charts.selectors import function_image_url
 from apps.charts.services import function_create, function_validate, functions_cancel, functions_refresh
 from apps.core.errors import DomainError
+from apps.jobs.models import JobStatus
 from apps.live.admin import LiveChangeListMixin
 
 CUSTOM = ""
@@ -118,7 +119,7 @@ class FunctionAdmin(LiveChangeListMixin, admin.ModelAdmin):
     @admin.display(description="chart")
     def chart(self, obj: Function) -> str:
         """The thumbnail (linking to the full image); the error text after a failure."""
-        if obj.status == Function.Status.FAILED and obj.error:
+        if obj.status == JobStatus.FAILED and obj.error:
             return format_html(
                 '<span class="chart-error" style="color:#ba2121;white-space:pre-wrap">{}</span>',
                 Truncator(obj.error).chars(400),

@@ -41,11 +41,10 @@ from apps.charts.selectors import function_image_url
 from apps.core.errors import DomainError, FieldError, NotFoundError
 from apps.core.formatting import iso
 from apps.jobs import services as jobs
+from apps.jobs.models import IN_FLIGHT, JobStatus
 from apps.jobs.services import JobAbandoned, JobKind
 
 logger = logging.getLogger(__name__)
-
-Status = Function.Status
 
 
 # --- validation -----------------------------------------------------------------------------
@@ -116,7 +115,7 @@ def function_create(*, expression: str, dt: float, interval: float) -> Function:
             expression=expression,
             dt=dt,
             interval=interval,
-            status=Status.QUEUED,
+            status=JobStatus.QUEUED,
             queued_at=now,
         )
         jobs.job_broadcast(kind=FUNCTION_JOB, job=function)
@@ -153,16 +152,16 @@ def functions_refresh(*, ids: Sequence[int]) -> RefreshResult:
                 # A new job cycle: its attempts count from zero, its message is not yet sent.
                 f"UPDATE {table} SET status = %s, queued_at = %s, updated_at = %s, progress = 0, attempts = 0, "
                 "attempt_token = NULL, dispatched_at = NULL "
-                "WHERE id = ANY(%s) AND status NOT IN (%s, %s) "
+                "WHERE id = ANY(%s) AND status <> ALL(%s) "
                 "RETURNING id, expression, processed_at, error, image_hash",
-                [Status.QUEUED, now, now, ids, Status.QUEUED, Status.RUNNING],
+                [JobStatus.QUEUED, now, now, ids, list(IN_FLIGHT)],
             )
             rows = cursor.fetchall()
         queued = [
             Function(
                 pk=pk,
                 expression=expression,
-                status=Status.QUEUED,
+                status=JobStatus.QUEUED,
                 processed_at=processed_at,
                 error=error,
                 image_hash=image_hash,

@@ -43,7 +43,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.core.errors import DomainError, NotFoundError
-from apps.jobs.models import IdempotencyRecord, Job, JobStatus
+from apps.jobs.models import IN_FLIGHT, MAX_ID, IdempotencyRecord, Job, JobStatus
 from apps.live.realtime import broadcast_event, broadcast_events
 
 logger = logging.getLogger(__name__)
@@ -107,7 +107,7 @@ def _returning(kind: JobKind, sql: str, params: Sequence[Any]) -> list[Job]:
 
 
 def _in_flight_sql() -> str:
-    return f"status IN ('{JobStatus.QUEUED.value}', '{JobStatus.RUNNING.value}')"
+    return "status IN ({})".format(", ".join(f"'{status.value}'" for status in IN_FLIGHT))
 
 
 # --- publish (outbox) -------------------------------------------------------------------
@@ -296,10 +296,10 @@ def jobs_cancel(*, kind: JobKind, ids: Sequence[int]) -> list[Job]:
 
 def job_cancel(*, kind: JobKind, job_id: int) -> Job:
     """Cancel one job; 404 when it does not exist, 409 naming its status when it has ended."""
-    cancelled = jobs_cancel(kind=kind, ids=[job_id]) if 1 <= job_id < 2**63 else []
+    cancelled = jobs_cancel(kind=kind, ids=[job_id]) if 1 <= job_id <= MAX_ID else []
     if cancelled:
         return cancelled[0]
-    status = kind.model.objects.filter(pk=job_id).values_list("status", flat=True).first() if 1 <= job_id < 2**63 else None
+    status = kind.model.objects.filter(pk=job_id).values_list("status", flat=True).first() if 1 <= job_id <= MAX_ID else None
     if status is None:
         raise NotFoundError(f"No {kind.noun.lower()} with id {job_id}.")
     raise DomainError(

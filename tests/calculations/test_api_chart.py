@@ -7,7 +7,8 @@ from datetime import date, timedelta
 
 import pytest
 
-from apps.calculations.models import CalculationChart, CalculationStatus
+from apps.calculations.models import CalculationChart
+from apps.jobs.models import JobStatus
 from tests.calculations.conftest import body
 from tests.charts.conftest import png_size
 from tests.charts.faults import ScriptedServer, free_port
@@ -108,7 +109,7 @@ def test_a_run_that_finished_again_gets_a_new_image(api_client, export_server, f
     assert stored.drawn_from == later and bytes(stored.image) == again.content
 
 
-@pytest.mark.parametrize("status", [CalculationStatus.QUEUED, CalculationStatus.RUNNING, CalculationStatus.FAILED])
+@pytest.mark.parametrize("status", [JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.FAILED])
 @pytest.mark.parametrize("image_type", ["png", "svg"])
 def test_an_unfinished_run_has_no_chart_yet(api_client, make_calculation, status, image_type):
     calculation = make_calculation(status=status)
@@ -209,7 +210,7 @@ def test_the_chart_source_refuses_unknown_and_unfinished_runs_by_itself(make_cal
     with pytest.raises(NotFoundError):
         calculation_chart_source(calculation_id=987_654_321)
     with pytest.raises(DomainError) as caught:
-        calculation_chart_source(calculation_id=make_calculation(status=CalculationStatus.RUNNING).pk)
+        calculation_chart_source(calculation_id=make_calculation(status=JobStatus.RUNNING).pk)
     assert caught.value.status == 409
 
 

@@ -4,7 +4,8 @@ from datetime import date
 
 from django.test import Client
 
-from apps.calculations.models import CalculationRow, CalculationStatus
+from apps.calculations.models import CalculationRow
+from apps.jobs.models import JobStatus
 from tests.calculations.conftest import body
 
 
@@ -28,7 +29,7 @@ def test_a_finished_run_downloads_as_csv(api_client, make_finished):
 
 
 def test_an_unfinished_run_has_nothing_to_download_yet(api_client, make_calculation):
-    response = api_client.get(url(make_calculation(status=CalculationStatus.RUNNING).pk))
+    response = api_client.get(url(make_calculation(status=JobStatus.RUNNING).pk))
     assert response.status_code == 409
     assert body(response)["errors"][0]["rule"] == "not_finished"
 
@@ -38,4 +39,4 @@ def test_an_unknown_run_is_a_404(api_client, db):
 
 
 def test_the_download_requires_credentials(make_calculation):
-    assert Client().get(url(make_calculation(status=CalculationStatus.FINISHED).pk)).status_code == 401
+    assert Client().get(url(make_calculation(status=JobStatus.FINISHED).pk)).status_code == 401
