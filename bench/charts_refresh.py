@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/charts_refresh.py [--functions 40] [--rounds 2] [--workers 4]
 
-Floor (sequential): one process calls the pipeline `function_render` for each function in
+Floor (sequential): one process calls the chart job `function_render` for each function in
 turn: data service -> points, export server -> PNG, PostgreSQL <- image. Parallel: the
 admin's Refresh path, `functions_refresh(ids=...)`, which queues one Celery task per row on
 RabbitMQ; a worker with 4 processes draws them against an export server with 4 browser

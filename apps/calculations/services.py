@@ -394,7 +394,7 @@ def calculation_chart_draw(*, calculation_id: int, image_type: str, width: int, 
     except clients.ServiceError as exc:
         if exc.transient:
             raise ServiceUnavailableError(str(exc)) from exc
-        raise DomainError(str(exc), rule="image_service", status=502) from exc
+        raise DomainError(str(exc), rule="export_server", status=502) from exc
     image_hash = hashlib.sha256(image).hexdigest()
     CalculationChart.objects.update_or_create(
         calculation_id=calculation_id,

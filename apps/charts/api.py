@@ -1,4 +1,4 @@
-"""REST API of the charts job, mounted at /api/functions."""
+"""REST API of the chart job, mounted at /api/functions."""
 
 from django.http import HttpRequest, HttpResponse
 from ninja import Path, Query, Router, Status

@@ -1,4 +1,4 @@
-"""Reads of the charts job. Lists never load the PNG bytes (`defer("image")`)."""
+"""Reads of the chart job. Lists never load the PNG bytes (`defer("image")`)."""
 
 from typing import Literal, get_args
 

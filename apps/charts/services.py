@@ -1,4 +1,4 @@
-"""Writes of the charts job: create a function, queue refreshes, render a chart, cancel, sweep.
+"""Writes of the chart job: create a function, queue refreshes, render a chart, cancel, sweep.
 
 The job lifecycle (publish after commit with the outbox, claim with an attempt token,
 progress, finish, fail, cancel, sweep) is `apps.jobs.services`, shared with calculations;
@@ -9,13 +9,13 @@ after commit. The payload (also the shape of the REST detail's core fields):
 
     {"kind": "function", "id": 7,
      "expression": "t + 2/t", "status": "queued" | "running" | "finished" | "failed" | "cancelled",
-     "progress": 0-100,                     # 10 before the data service, 50 before the image service
+     "progress": 0-100,                     # 10 before the data service, 50 before the export server
      "processed_at": ISO-8601 UTC | null,      # end of the last processing (finished, failed, cancelled)
      "error": "",                          # text of the last failure, "" after a success
      "image_url": "/charts/7/3f2a9c0d1b7e4a55.png" | null,  # versioned: new image, new URL
      "updated_at": ISO-8601 UTC with microseconds}   # order of events: drop older ones
 
-The pipeline (`function_render`) never holds a transaction open across an HTTP call: it
+The chart job (`function_render`) never holds a transaction open across an HTTP call: it
 claims the row, checks it still holds it before each outside call (a cancel stops it there),
 asks the data service for the points, the export server for the PNG, and stores the result
 in one UPDATE that only lands while its attempt still holds the row.

@@ -5,7 +5,7 @@ No authentication, on purpose: the service is reachable only inside the compose 
 clock and writes nothing.
 
     POST /points   {"expression": "t + 2/t", "dt": 1, "interval": 30}
-        200 {"expression", "dt", "interval", "start", "end", "count", "points": [[t, y], ...]}
+        200 {"expression", "dt", "interval", "count", "points": [[t, y], ...]}
             t in unix seconds (float), ordered by t; start = now - interval, end = now.
         422 bad input or a math error at run time, 400 not JSON, 413 body too large,
         415 not application/json, 405 other methods, 503 database unavailable.
@@ -79,8 +79,6 @@ def points(request: HttpRequest) -> HttpResponse:
             "expression": points_request.expression,
             "dt": points_request.dt_json,
             "interval": points_request.interval_json,
-            "start": result.start,
-            "end": result.end,
             "count": result.count,
         }
     )

@@ -104,7 +104,7 @@ def test_a_run_that_finished_again_gets_a_new_image(api_client, export_server, f
 
     again = api_client.get(chart_url(finished.pk, "png", width=600, height=300), headers={"If-None-Match": '"' + "0" * 64 + '"'})
     assert again.status_code == 200 and png_size(again.content) == (600, 300)
-    assert again["ETag"] == first["ETag"]  # same rows, same picture
+    assert again["ETag"] == first["ETag"]  # same rows, same image
     stored = CalculationChart.objects.get(calculation=finished)
     assert stored.drawn_from == later and bytes(stored.image) == again.content
 
@@ -154,7 +154,7 @@ def test_the_export_server_down_is_a_503_and_nothing_is_stored(api_client, finis
     response = api_client.get(chart_url(finished.pk, "png"))
     assert response.status_code == 503
     error = body(response)["errors"][0]
-    assert error["rule"] == "unavailable" and "Image service unreachable (connection refused)" in error["message"]
+    assert error["rule"] == "unavailable" and "Export server unreachable (connection refused)" in error["message"]
     assert not CalculationChart.objects.exists()
 
 
@@ -165,7 +165,7 @@ def test_an_export_server_refusal_is_a_502_with_its_words(api_client, finished, 
         response = api_client.get(chart_url(finished.pk, "svg"))
         sent = json.loads(server.requests[0])
     assert response.status_code == 502
-    assert body(response)["errors"][0]["rule"] == "image_service"
+    assert body(response)["errors"][0]["rule"] == "export_server"
     assert "EXPORT_INVALID_REQUEST" in body(response)["detail"]
     assert sent["type"] == "svg" and sent["infile"]["title"]["text"] == "Well 7 &lt;base case&gt;"
     # The x axis is datetime in milliseconds; the water cut is drawn in percent.
@@ -181,7 +181,7 @@ def test_an_export_answer_that_is_not_an_svg_is_a_502(api_client, finished, sett
         settings.EXPORT_SERVER_URL = server.url
         response = api_client.get(chart_url(finished.pk, "svg"))
     assert response.status_code == 502
-    assert body(response)["detail"] == "Image service answered with something that is not an SVG"
+    assert body(response)["detail"] == "Export server answered with something that is not an SVG"
 
 
 def test_the_chart_routes_need_credentials(client, finished):

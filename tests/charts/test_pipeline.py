@@ -87,7 +87,7 @@ def port_of(url: str) -> int:
 
 
 @pytest.mark.parametrize(
-    ("setting", "service"), [("EXPORT_SERVER_URL", "Image service"), ("DATASERVICE_URL", "Data service")]
+    ("setting", "service"), [("EXPORT_SERVER_URL", "Export server"), ("DATASERVICE_URL", "Data service")]
 )
 def test_a_service_down_fails_after_retries_and_a_later_refresh_succeeds(
     celery_worker, dataservice, export_server, test_db_name, setting, service

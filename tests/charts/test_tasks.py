@@ -1,5 +1,5 @@
-"""The render task, in-process: a service that stays down, the time limit, a crash, the sweep
-(the retry policy itself: tests/jobs/test_tasks.py)."""
+"""The chart job's task (charts.render), in-process: a service that stays down, the time
+limit, a crash, the sweep (the retry policy itself: tests/jobs/test_tasks.py)."""
 
 import pytest
 from celery.exceptions import SoftTimeLimitExceeded
@@ -17,7 +17,7 @@ def test_a_service_that_stays_down_fails_after_every_attempt(dataservice, make_f
 
     function.refresh_from_db()
     assert function.status == "failed"
-    assert function.error == "Image service unreachable (connection refused) after 3 attempts"
+    assert function.error == "Export server unreachable (connection refused) after 3 attempts"
 
 
 @pytest.mark.django_db(transaction=True)

@@ -452,7 +452,7 @@ def test_the_widget_replays_what_it_missed_while_the_server_was_away(browser, te
 
 
 def test_screenshot_of_the_functions_change_list(browser, daphne, staff, celery_worker):
-    """docs/screenshots/admin-functions.png, quoted by the README: real charts from the pipeline."""
+    """docs/screenshots/admin-functions.png, quoted by the README: real charts from the chart job."""
     from apps.charts.models import Function
     from apps.charts.services import function_create
 
