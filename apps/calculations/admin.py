@@ -1,8 +1,8 @@
 """Calculations in the admin: a list of runs, an Add form, Cancel and Run again, and a
 read-only page per run.
 
-A run is added with the API's own validation (`calculation_validate`) and queued after the
-save commits (`calculation_create`); a stored run is a record and is never edited. The list's
+A run is added with the API's own validation (`calculation_validate`, in the form) and queued
+after the save commits (`calculation_store`); a stored run is a record and is never edited. The list's
 cells carry stable classes (`td.field-status`, `td.field-progress`, `td.field-duration`)
 that the live widget updates in place by row pk; a run added anywhere appears live.
 """
@@ -18,7 +18,7 @@ from apps.calculations.admin_views import CalculationChartsAdminMixin
 from apps.calculations.models import Calculation
 from apps.calculations.selectors import calculation_rows
 from apps.calculations.services import (
-    calculation_create,
+    calculation_store,
     calculation_validate,
     calculations_cancel,
     calculations_rerun,
@@ -67,7 +67,7 @@ class CalculationAddForm(forms.ModelForm):
         return cleaned
 
     def _post_clean(self) -> None:
-        # The row is created by `calculation_create`, not by this form: its checks ran in `clean`.
+        # The row is created by `calculation_store`, not by this form: its checks ran in `clean`.
         pass
 
 
@@ -114,8 +114,9 @@ class CalculationAdmin(CalculationChartsAdminMixin, LiveChangeListMixin, admin.M
         return obj is None and super().has_change_permission(request, obj)
 
     def save_model(self, request: HttpRequest, obj: Calculation, form, change: bool) -> None:
-        # Through the service: it stores the row and queues the run once the save commits.
-        created = calculation_create(
+        # Through the service: it stores the row and queues the run once the save commits (the
+        # form's `clean` already ran `calculation_validate` and holds its cleaned inputs).
+        created = calculation_store(
             date_start=form.cleaned_data["date_start"],
             date_fin=form.cleaned_data["date_fin"],
             lag=form.cleaned_data["lag"],

@@ -45,7 +45,7 @@ from apps.core.schemas import (
     status_filter_description,
     status_filter_type,
 )
-from apps.jobs.idempotency import idempotency_key_header, idempotent_create
+from apps.jobs.idempotency import idempotency_key_header, job_created
 
 router = Router(tags=["calculations"])
 
@@ -80,17 +80,15 @@ def calculation_create_endpoint(
     24 hours answers the first answer (same id) and queues nothing; the same key with another
     body is a 422 naming the header. Keys are per user.
     """
-
-    def create() -> tuple[int, dict]:
-        calculation = calculation_create(
+    return job_created(
+        request=request,
+        scope="calculations.create",
+        key=idempotency_key,
+        payload=payload,
+        create=lambda: calculation_create(
             date_start=payload.date_start, date_fin=payload.date_fin, lag=payload.lag, name=payload.name
-        )
-        return 201, {"id": calculation.pk}
-
-    status, body = idempotent_create(
-        user=request.user, scope="calculations.create", key=idempotency_key, body=payload.dict(), create=create
+        ),
     )
-    return Status(status, body)
 
 
 @router.post(
@@ -236,27 +234,25 @@ CHART_DESCRIPTION = (
 )
 
 
-@router.get(
-    "/{id}/chart.png",
-    response={401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut, 502: ErrorOut, 503: ErrorOut},
-    summary=CHART_SUMMARY.format("PNG"),
-    description=CHART_DESCRIPTION,
-    url_name="calculation_chart_png",
-    openapi_extra=_chart_openapi("png"),
-)
-@requires("view", Calculation)
-def calculation_chart_png_endpoint(request: HttpRequest, id: int, width: int = ChartWidth, height: int = ChartHeight):
-    return _chart_response(request, calculation_id=id, image_type="png", width=width, height=height)
+def _chart_endpoint(image_type: str) -> None:
+    """Register `GET /{id}/chart.<image_type>` (operation `calculation_chart_<image_type>`)."""
+
+    def endpoint(request: HttpRequest, id: int, width: int = ChartWidth, height: int = ChartHeight):
+        return _chart_response(request, calculation_id=id, image_type=image_type, width=width, height=height)
+
+    # Named before it is decorated: the operation id is read from the name.
+    endpoint.__name__ = endpoint.__qualname__ = f"calculation_chart_{image_type}_endpoint"
+    router.get(
+        f"/{{id}}/chart.{image_type}",
+        response={
+            401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut, 502: ErrorOut, 503: ErrorOut
+        },
+        summary=CHART_SUMMARY.format(image_type.upper()),
+        description=CHART_DESCRIPTION,
+        url_name=f"calculation_chart_{image_type}",
+        openapi_extra=_chart_openapi(image_type),
+    )(requires("view", Calculation)(endpoint))
 
 
-@router.get(
-    "/{id}/chart.svg",
-    response={401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut, 502: ErrorOut, 503: ErrorOut},
-    summary=CHART_SUMMARY.format("SVG"),
-    description=CHART_DESCRIPTION,
-    url_name="calculation_chart_svg",
-    openapi_extra=_chart_openapi("svg"),
-)
-@requires("view", Calculation)
-def calculation_chart_svg_endpoint(request: HttpRequest, id: int, width: int = ChartWidth, height: int = ChartHeight):
-    return _chart_response(request, calculation_id=id, image_type="svg", width=width, height=height)
+for _image_type in CHART_CONTENT_TYPES:
+    _chart_endpoint(_image_type)

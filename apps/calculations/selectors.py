@@ -22,6 +22,7 @@ from apps.core.listing import (
     ListOrdering,
     ListPage,
     list_page,
+    names_parse,
     parse_datetime_key,
     search_parse,
     statuses_parse,
@@ -75,15 +76,7 @@ def calculation_get(*, calculation_id: int) -> Calculation:
 
 def detail_fields_parse(*, fields: str | None) -> tuple[str, ...]:
     """`"name,duration"` -> ("name", "duration"); unknown names are a 422 listing allowed ones."""
-    requested = [item.strip() for item in (fields or "").split(",") if item.strip()]
-    unknown = sorted(set(requested) - set(DETAIL_OPTIONAL_FIELDS))
-    if unknown:
-        raise DomainError(
-            f"Unknown field(s) {', '.join(unknown)}; allowed: {', '.join(DETAIL_OPTIONAL_FIELDS)}.",
-            field="fields",
-            rule="allowed_values",
-        )
-    return tuple(name for name in DETAIL_OPTIONAL_FIELDS if name in requested)
+    return names_parse(value=fields, allowed=DETAIL_OPTIONAL_FIELDS, field="fields", noun="field")
 
 
 def _detail_sql() -> str:

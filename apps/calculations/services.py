@@ -76,9 +76,6 @@ def calculation_event_payload(calculation: Calculation) -> dict[str, Any]:
 CALCULATION_JOB = JobKind(
     model=Calculation,
     task_name="calculations.run",
-    setting_prefix="CALCULATIONS",
-    live_kind="calculation",
-    noun="Calculation",
     payload=calculation_event_payload,
 )
 
@@ -165,11 +162,21 @@ def calculation_validate(*, date_start: Any, date_fin: Any, lag: Any, name: Any 
 
 
 def calculation_create(*, date_start: date | str, date_fin: date | str, lag: int, name: str | None = None) -> Calculation:
-    """Validate, save a queued run and publish its task once the row is committed."""
+    """Validate (`calculation_validate`), save a queued run and publish its task once the row is
+    committed."""
     cleaned = calculation_validate(date_start=date_start, date_fin=date_fin, lag=lag, name=name)
+    return calculation_store(**cleaned)
+
+
+def calculation_store(*, date_start: date, date_fin: date, lag: int, name: str) -> Calculation:
+    """Save a queued run from inputs `calculation_validate` cleaned (the admin's form ran it)
+    and publish its task once the row is committed."""
     with transaction.atomic():
         now = timezone.now()
-        calculation = Calculation.objects.create(**cleaned, status=JobStatus.QUEUED, launched_at=now, queued_at=now)
+        calculation = Calculation.objects.create(
+            date_start=date_start, date_fin=date_fin, lag=lag, name=name,
+            status=JobStatus.QUEUED, launched_at=now, queued_at=now,
+        )
         # Registered before the publish, so `queued` always leaves before the worker's `running`.
         jobs.job_broadcast(kind=CALCULATION_JOB, job=calculation)
         jobs.jobs_publish_on_commit(kind=CALCULATION_JOB, ids=[calculation.pk])

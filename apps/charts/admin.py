@@ -9,7 +9,7 @@ from django.utils.text import Truncator
 
 from apps.charts.models import PRESETS, Function
 from apps.charts.selectors import function_image_url
-from apps.charts.services import function_create, function_validate, functions_cancel, functions_refresh
+from apps.charts.services import function_store, function_validate, functions_cancel, functions_refresh
 from apps.core.errors import DomainError
 from apps.jobs.models import JobStatus
 from apps.live.admin import LiveChangeListMixin
@@ -59,7 +59,7 @@ class FunctionAddForm(forms.ModelForm):
         return cleaned
 
     def _post_clean(self) -> None:
-        # The row is created by `function_create`, not by this form: nothing to validate on a
+        # The row is created by `function_store`, not by this form: nothing to validate on a
         # model instance here (its checks are the ones `clean` already ran).
         pass
 
@@ -107,8 +107,9 @@ class FunctionAdmin(LiveChangeListMixin, admin.ModelAdmin):
         return obj is None and super().has_change_permission(request, obj)
 
     def save_model(self, request: HttpRequest, obj: Function, form, change: bool) -> None:
-        # Through the service: it validates, stores the row and queues the chart after commit.
-        created = function_create(
+        # Through the service: it stores the row and queues the chart after commit (the form's
+        # `clean` already ran `function_validate`).
+        created = function_store(
             expression=form.cleaned_data["expression"],
             dt=form.cleaned_data["dt"],
             interval=form.cleaned_data["interval"],

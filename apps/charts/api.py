@@ -17,7 +17,7 @@ from apps.charts.schemas import (
 )
 from apps.charts.views import chart_png_response
 from apps.core.schemas import ErrorOut
-from apps.jobs.idempotency import idempotency_key_header, idempotent_create
+from apps.jobs.idempotency import idempotency_key_header, job_created
 from apps.jobs.models import MAX_ID
 
 router = Router(tags=["functions"])
@@ -52,15 +52,15 @@ def function_create_endpoint(
     """Send an `Idempotency-Key` header to retry safely: the same key with the same body within
     24 hours answers the first answer (same id) and creates nothing; the same key with
     another body is a 422 naming the header. Keys are per user."""
-
-    def create() -> tuple[int, dict]:
-        function = services.function_create(expression=payload.expression, dt=payload.dt, interval=payload.interval)
-        return 201, {"id": function.pk}
-
-    status, body = idempotent_create(
-        user=request.user, scope="functions.create", key=idempotency_key, body=payload.dict(), create=create
+    return job_created(
+        request=request,
+        scope="functions.create",
+        key=idempotency_key,
+        payload=payload,
+        create=lambda: services.function_create(
+            expression=payload.expression, dt=payload.dt, interval=payload.interval
+        ),
     )
-    return Status(status, body)
 
 
 @router.get(

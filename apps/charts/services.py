@@ -93,9 +93,6 @@ def function_payload(*, function: Function) -> dict:
 FUNCTION_JOB = JobKind(
     model=Function,
     task_name="charts.render",
-    setting_prefix="CHARTS",
-    live_kind="function",
-    noun="Function",
     payload=lambda function: function_payload(function=function),
     deferred=("image",),
     finished_column="processed_at",
@@ -106,9 +103,15 @@ FUNCTION_JOB = JobKind(
 
 
 def function_create(*, expression: str, dt: float, interval: float) -> Function:
-    """Store a function (queued) and queue its chart after commit."""
+    """Validate (`function_validate`), store a function (queued) and queue its chart after commit."""
     expression = expression.strip()
     function_validate(expression=expression, dt=dt, interval=interval)
+    return function_store(expression=expression, dt=dt, interval=interval)
+
+
+def function_store(*, expression: str, dt: float, interval: float) -> Function:
+    """Store a function whose inputs `function_validate` accepted (the admin's form ran it),
+    queued, and queue its chart after commit."""
     now = timezone.now()
     with transaction.atomic():
         function = Function.objects.create(

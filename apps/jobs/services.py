@@ -56,16 +56,29 @@ SWEEP_BATCH = 500
 
 @dataclass(frozen=True)
 class JobKind:
-    """How one app's jobs plug into the lifecycle."""
+    """How one app's jobs plug into the lifecycle. Its other names follow from the model, in
+    the project's vocabulary: the app's settings prefix, the live event kind, the noun."""
 
     model: type[Job]
     task_name: str  # the task's stable name: published by name, no import of the task module
-    setting_prefix: str  # "CALCULATIONS" -> CALCULATIONS_QUEUE, CALCULATIONS_MAX_ATTEMPTS, ...
-    live_kind: str  # the kind of its live events ("calculation", "function")
-    noun: str  # how messages name one job ("Calculation", "Function")
     payload: Callable[[Any], dict]  # the live event body of one job
     deferred: tuple[str, ...] = ()  # columns never loaded with a job (a chart's PNG)
     finished_column: str = "finished_at"  # a chart keeps its end as `processed_at`
+
+    @property
+    def setting_prefix(self) -> str:
+        """The app's label: "CALCULATIONS" -> CALCULATIONS_QUEUE, CALCULATIONS_MAX_ATTEMPTS, ..."""
+        return self.model._meta.app_label.upper()
+
+    @property
+    def live_kind(self) -> str:
+        """The kind of its live events: "calculation", "function"."""
+        return self.model._meta.model_name
+
+    @property
+    def noun(self) -> str:
+        """How messages name one job: "Calculation", "Function"."""
+        return self.model.__name__
 
     def setting(self, suffix: str) -> Any:
         return getattr(settings, f"{self.setting_prefix}_{suffix}")

@@ -163,3 +163,21 @@ def test_the_admin_requires_a_staff_login(client, user, path):
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
     client.force_login(user)  # an active user who is not staff
     assert client.get(path).status_code == 302
+
+
+def test_an_add_validates_the_inputs_once(admin_client, no_publish, monkeypatch):
+    from apps.calculations import admin as calculations_admin
+    from apps.calculations import services
+
+    calls = []
+    validate = services.calculation_validate
+
+    def counted(**kwargs):
+        calls.append(kwargs)
+        return validate(**kwargs)
+
+    monkeypatch.setattr(services, "calculation_validate", counted)
+    monkeypatch.setattr(calculations_admin, "calculation_validate", counted)
+    response = admin_client.post(ADD, {"name": "Well 7", "date_start": "2020-01-01", "date_fin": "2020-01-31", "lag": 7})
+    assert response.status_code == 302 and Calculation.objects.get().name == "Well 7"
+    assert len(calls) == 1

@@ -177,3 +177,22 @@ def test_the_cancel_action_cancels_queued_and_running_charts_and_counts_the_rest
     ]
     statuses = dict(Function.objects.values_list("pk", "status"))
     assert statuses == {queued.pk: "cancelled", running.pk: "cancelled", finished.pk: "finished"}
+
+
+@pytest.mark.django_db
+def test_an_add_validates_the_inputs_once(staff_client, no_publish, monkeypatch):
+    from apps.charts import admin as charts_admin
+    from apps.charts import services
+
+    calls = []
+    validate = services.function_validate
+
+    def counted(**kwargs):
+        calls.append(kwargs)
+        return validate(**kwargs)
+
+    monkeypatch.setattr(services, "function_validate", counted)
+    monkeypatch.setattr(charts_admin, "function_validate", counted)
+    response = staff_client.post(ADD_URL, {"preset": "sin(t)", "expression": "", "dt": "0.5", "interval": "3"})
+    assert response.status_code == 302 and Function.objects.count() == 1
+    assert calls == [{"expression": "sin(t)", "dt": 0.5, "interval": 3.0}]
