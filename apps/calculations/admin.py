@@ -50,6 +50,9 @@ class CalculationAddForm(forms.ModelForm):
         self.fields["name"].required = False
         self.fields["name"].help_text = "Optional; defaults to a summary of the inputs."
         self.fields["lag"].initial = 1
+        # The model's range (LAG_MIN..LAG_MAX) with its messages: `_post_clean` below skips the
+        # model's own validation, where Django would run them.
+        self.fields["lag"].validators.extend(Calculation._meta.get_field("lag").validators)
 
     def clean(self) -> dict:
         cleaned = super().clean()

@@ -16,7 +16,7 @@ from apps.calculations.chart_options import (
     CHART_WIDTH_MAX,
     CHART_WIDTH_MIN,
 )
-from apps.calculations.models import Calculation
+from apps.calculations.models import LAG_MAX, LAG_MIN, NAME_MAX_LENGTH, Calculation
 from apps.calculations.schemas import (
     CalculationCreatedOut,
     CalculationCreateIn,
@@ -60,26 +60,28 @@ DetailFields = Annotated[
 ]
 
 
+CREATE_DESCRIPTION = f"""Validate the inputs and queue a run; it executes in the background (first in, first out).
+
+Rules, each a 422 naming the field and the rule: `date_start`/`date_fin` real dates in
+exactly `YYYY-MM-DD`; `date_start <= date_fin`; `lag` an integer from {LAG_MIN} to {LAG_MAX}; at most
+CALCBOARD_MAX_RESULT_ROWS (default 100,000) result rows; `name` at most {NAME_MAX_LENGTH} characters
+(default: a summary of the inputs); no other fields.
+
+Send an `Idempotency-Key` header to retry safely: the same key with the same body within
+24 hours answers the first answer (same id) and queues nothing; the same key with another
+body is a 422 naming the header. Keys are per user."""
+
+
 @router.post(
     "",
     response={201: CalculationCreatedOut, 401: ErrorOut, 403: ErrorOut, 422: ErrorOut},
     summary="Queue a calculation",
+    description=CREATE_DESCRIPTION,
 )
 @requires("add", Calculation)
 def calculation_create_endpoint(
     request: HttpRequest, payload: CalculationCreateIn, idempotency_key: str | None = idempotency_key_header()
 ):
-    """Validate the inputs and queue a run; it executes in the background (first in, first out).
-
-    Rules, each a 422 naming the field and the rule: `date_start`/`date_fin` real dates in
-    exactly `YYYY-MM-DD`; `date_start <= date_fin`; `lag` an integer from 1 to 3650; at most
-    CALCBOARD_MAX_RESULT_ROWS (default 100,000) result rows; `name` at most 200 characters
-    (default: a summary of the inputs); no other fields.
-
-    Send an `Idempotency-Key` header to retry safely: the same key with the same body within
-    24 hours answers the first answer (same id) and queues nothing; the same key with another
-    body is a 422 naming the header. Keys are per user.
-    """
     return job_created(
         request=request,
         scope="calculations.create",

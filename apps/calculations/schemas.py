@@ -7,7 +7,8 @@ from ninja import Field, Schema
 from pydantic import BeforeValidator, ConfigDict, PlainSerializer, StrictInt, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
-from apps.calculations.services import LAG_MAX, LAG_MIN, NAME_MAX_LENGTH, DateInputError, parse_iso_date
+from apps.calculations.models import LAG_MAX, LAG_MIN, NAME_MAX_LENGTH
+from apps.calculations.services import DateInputError, parse_iso_date
 from apps.core.formatting import iso
 from apps.core.schemas import JobStatusName, PageOut
 

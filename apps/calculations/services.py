@@ -28,7 +28,7 @@ from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from apps.calculations import kernel
-from apps.calculations.models import Calculation, CalculationChart, CalculationRow
+from apps.calculations.models import NAME_MAX_LENGTH, Calculation, CalculationChart, CalculationRow
 from apps.core.errors import DomainError, ServiceUnavailableError
 from apps.core.formatting import iso
 from apps.jobs import services as jobs
@@ -37,8 +37,6 @@ from apps.jobs.services import JobAbandoned, JobKind
 
 logger = logging.getLogger(__name__)
 
-NAME_MAX_LENGTH = 200
-LAG_MIN, LAG_MAX = 1, 3650
 # Longest error text kept on a failed run: enough for a sentence, never a traceback.
 ERROR_MAX_LENGTH = 500
 RERUN_SUFFIX = " (re-run)"
@@ -118,20 +116,19 @@ def _as_date(value: Any, *, field: str) -> date:
         raise DomainError(str(exc), field=field, rule=exc.rule) from exc
 
 
-def calculation_validate(*, date_start: Any, date_fin: Any, lag: Any, name: Any = None) -> dict[str, Any]:
-    """Check the inputs of a run; return them cleaned (dates, int lag, final name).
+def calculation_validate(
+    *, date_start: date | str, date_fin: date | str, lag: int, name: str | None = None
+) -> dict[str, Any]:
+    """Check a run's domain rules; return its inputs cleaned (dates, final name).
 
-    Raises DomainError (422) naming the field and the rule that failed.
+    The shape (types, `lag` from LAG_MIN to LAG_MAX, `name` at most NAME_MAX_LENGTH) is the
+    caller's: the API schema, the admin form (the model fields' validators); the table's
+    constraints refuse anything else. Here, each a DomainError (422) naming the field and the
+    rule: real dates in exactly YYYY-MM-DD (the parser the schema uses), `date_start <=
+    date_fin`, at most CALCBOARD_MAX_RESULT_ROWS rows, no control characters in `name`.
     """
     start = _as_date(date_start, field="date_start")
     fin = _as_date(date_fin, field="date_fin")
-    if isinstance(lag, bool) or not isinstance(lag, int):
-        raise DomainError("lag must be a whole number of days.", field="lag", rule="int_type")
-    # Rule names match the ones the API schema reports for the same mistakes.
-    if lag < LAG_MIN:
-        raise DomainError(f"lag must be at least {LAG_MIN} day.", field="lag", rule="greater_than_equal")
-    if lag > LAG_MAX:
-        raise DomainError(f"lag must be at most {LAG_MAX} days.", field="lag", rule="less_than_equal")
     if start > fin:
         raise DomainError("date_fin must be on or after date_start.", field="date_fin", rule="date_order")
     rows = kernel.row_count(date_start=start, date_fin=fin, lag=lag)
@@ -143,13 +140,7 @@ def calculation_validate(*, date_start: Any, date_fin: Any, lag: Any, name: Any 
             field="date_fin",
             rule="max_rows",
         )
-    if name is not None and not isinstance(name, str):
-        raise DomainError("name must be text.", field="name", rule="string_type")
     name = (name or "").strip()
-    if len(name) > NAME_MAX_LENGTH:
-        raise DomainError(
-            f"name must be at most {NAME_MAX_LENGTH} characters.", field="name", rule="string_too_long"
-        )
     # PostgreSQL text cannot hold NUL; other control characters only garble lists and CSVs.
     if any(ord(char) < 32 and char not in "\t" for char in name):
         raise DomainError("name must not contain control characters.", field="name", rule="invalid_characters")
