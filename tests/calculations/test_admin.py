@@ -6,6 +6,7 @@ from django.urls import reverse
 
 from apps.calculations.models import Calculation
 from apps.jobs.models import JobStatus
+from tests.spies import spy
 
 CHANGELIST = reverse("admin:calculations_calculation_changelist")
 
@@ -169,15 +170,7 @@ def test_an_add_validates_the_inputs_once(admin_client, no_publish, monkeypatch)
     from apps.calculations import admin as calculations_admin
     from apps.calculations import services
 
-    calls = []
-    validate = services.calculation_validate
-
-    def counted(**kwargs):
-        calls.append(kwargs)
-        return validate(**kwargs)
-
-    monkeypatch.setattr(services, "calculation_validate", counted)
-    monkeypatch.setattr(calculations_admin, "calculation_validate", counted)
+    calls = spy(monkeypatch, services.calculation_validate, services, calculations_admin)
     response = admin_client.post(ADD, {"name": "Well 7", "date_start": "2020-01-01", "date_fin": "2020-01-31", "lag": 7})
     assert response.status_code == 302 and Calculation.objects.get().name == "Well 7"
     assert len(calls) == 1
