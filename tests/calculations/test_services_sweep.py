@@ -2,7 +2,6 @@ import logging
 from datetime import timedelta
 
 import pytest
-from django.conf import settings as django_settings
 from django.utils import timezone
 
 from apps.calculations.models import Calculation
@@ -11,12 +10,6 @@ from apps.jobs.models import JobStatus
 from tests.calculations.conftest import backdate
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the sweep publishes after commit
-
-
-def test_the_sweep_runs_periodically_from_celery_beat():
-    entry = django_settings.CELERY_BEAT_SCHEDULE["calculations-sweep"]
-    assert entry["task"] == "calculations.sweep"
-    assert entry["schedule"] == django_settings.CALCULATIONS_SWEEP_INTERVAL > 0
 
 
 def test_dispatch_publishes_the_run_and_stamps_it(make_calculation, scratch_queue):
