@@ -37,8 +37,6 @@ from apps.jobs.services import JobAbandoned, JobKind
 
 logger = logging.getLogger(__name__)
 
-# Longest error text kept on a failed run: enough for a sentence, never a traceback.
-ERROR_MAX_LENGTH = 500
 RERUN_SUFFIX = " (re-run)"
 
 
@@ -174,12 +172,6 @@ def calculation_store(*, date_start: date, date_fin: date, lag: int, name: str) 
     return calculation
 
 
-def calculation_dispatch(*, calculation_id: int) -> bool:
-    """Publish the run's task now (outbox: see `apps.jobs.services.jobs_publish`); False
-    (logged) when the broker is unreachable and the sweep will publish it later."""
-    return jobs.jobs_publish(kind=CALCULATION_JOB, ids=[calculation_id]) == 1
-
-
 def rerun_name(name: str) -> str:
     """`"Well 12"` -> `"Well 12 (re-run)"`; a re-run of a re-run keeps one mark."""
     base = name[: -len(RERUN_SUFFIX)] if name.endswith(RERUN_SUFFIX) else name
@@ -219,7 +211,7 @@ def calculations_cancel(*, ids: Sequence[int]) -> list[Calculation]:
 def _short_error(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     message = f"The calculation failed: {type(exc).__name__}{': ' + text if text else ''}"
-    return message[:ERROR_MAX_LENGTH]
+    return message  # job_fail keeps at most jobs.ERROR_MAX_LENGTH characters of it
 
 
 def _progress_writer(calculation: Calculation):
@@ -327,11 +319,6 @@ def calculation_run(*, calculation_id: int, resume: bool = False) -> Calculation
         # Users see one readable sentence; operators get the traceback in the worker log.
         logger.exception("Calculation %s failed", calculation_id)
         return jobs.job_fail(kind=CALCULATION_JOB, job_id=calculation_id, job=calculation, error=_short_error(exc))
-
-
-def calculation_fail(*, calculation_id: int, error: str) -> Calculation | None:
-    """Mark a queued or running run failed with a readable reason (a task's crash handler)."""
-    return jobs.job_fail(kind=CALCULATION_JOB, job_id=calculation_id, error=error[:ERROR_MAX_LENGTH])
 
 
 def calculation_sweep(*, now: datetime | None = None) -> dict[str, int]:

@@ -177,11 +177,6 @@ def functions_refresh(*, ids: Sequence[int]) -> RefreshResult:
     return RefreshResult(queued=len(rows), skipped=len(existing) - len(rows))
 
 
-def function_fail(*, function_id: int, error: str) -> Function | None:
-    """End a queued or running row as failed with a text that says what went wrong."""
-    return jobs.job_fail(kind=FUNCTION_JOB, job_id=function_id, error=error)
-
-
 def function_cancel(*, function_id: int) -> Function:
     """Cancel a queued or running chart (409 naming its status once it has ended)."""
     return jobs.job_cancel(kind=FUNCTION_JOB, job_id=function_id)

@@ -370,7 +370,3 @@ def compile_node(node: Node) -> sql.Composable:
             return CALL.format(FUNCTIONS[function], compile_node(argument))
     raise TypeError(f"not an expression node: {node!r}")  # pragma: no cover - exhaustive above
 
-
-def compile_expression(text: str) -> sql.Composable:
-    """Compile `text` into SQL over a double precision column `t`, or raise `ExpressionError`."""
-    return compile_node(parse(text))

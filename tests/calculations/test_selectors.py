@@ -1,5 +1,4 @@
 import pytest
-from django.utils import timezone
 
 from apps.calculations.selectors import calculation_get, calculation_list, detail_fields_parse
 from apps.calculations.tasks import calculation_run_task

@@ -6,8 +6,9 @@ from django.db import OperationalError, transaction
 
 from apps.calculations import kernel
 from apps.calculations.models import Calculation, CalculationRow
-from apps.calculations.services import calculation_event_payload, calculation_fail, calculation_run
+from apps.calculations.services import CALCULATION_JOB, calculation_event_payload, calculation_run
 from apps.jobs.models import JobStatus
+from apps.jobs.services import job_fail
 
 
 def rows_frame(calculation: Calculation) -> pd.DataFrame:
@@ -154,7 +155,7 @@ def test_a_run_deleted_while_computing_is_dropped_quietly(make_calculation, monk
 
 def test_failing_a_finished_run_changes_nothing(make_finished):
     calculation = make_finished()
-    assert calculation_fail(calculation_id=calculation.pk, error="late") is None
+    assert job_fail(kind=CALCULATION_JOB, job_id=calculation.pk, error="late") is None
     calculation.refresh_from_db()
     assert (calculation.status, calculation.error) == (JobStatus.FINISHED, "")
     assert CalculationRow.objects.filter(calculation=calculation).count() == 366

@@ -5,8 +5,9 @@ import pytest
 from django.utils import timezone
 
 from apps.calculations.models import Calculation
-from apps.calculations.services import calculation_dispatch, calculation_sweep
+from apps.calculations.services import CALCULATION_JOB, calculation_sweep
 from apps.jobs.models import JobStatus
+from apps.jobs.services import jobs_publish
 from tests.calculations.conftest import backdate
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the sweep publishes after commit
@@ -14,7 +15,7 @@ pytestmark = pytest.mark.django_db(transaction=True)  # the sweep publishes afte
 
 def test_dispatch_publishes_the_run_and_stamps_it(make_calculation, scratch_queue):
     calculation = make_calculation()
-    assert calculation_dispatch(calculation_id=calculation.pk) is True
+    assert jobs_publish(kind=CALCULATION_JOB, ids=[calculation.pk]) == 1
     calculation.refresh_from_db()
     assert calculation.dispatched_at is not None
     assert scratch_queue.message_count() == 1
@@ -25,7 +26,7 @@ def test_dispatch_to_an_unreachable_broker_is_logged_and_leaves_the_run_in_the_o
 ):
     calculation = make_calculation()
     with caplog.at_level(logging.WARNING, logger="apps.calculations.services"):
-        assert calculation_dispatch(calculation_id=calculation.pk) is False
+        assert jobs_publish(kind=CALCULATION_JOB, ids=[calculation.pk]) == 0
     calculation.refresh_from_db()
     assert calculation.dispatched_at is None and calculation.status == JobStatus.QUEUED
     assert f"Calculation {calculation.pk} saved but not published" in caplog.text
