@@ -189,3 +189,9 @@ def test_an_add_validates_the_inputs_once(staff_client, no_publish, monkeypatch)
     response = staff_client.post(ADD_URL, {"preset": "sin(t)", "expression": "", "dt": "0.5", "interval": "3"})
     assert response.status_code == 302 and Function.objects.count() == 1
     assert calls == [{"expression": "sin(t)", "dt": 0.5, "interval": 3.0}]
+
+
+def test_a_cancel_with_nothing_to_skip_says_only_the_count(staff_client, make_function):
+    queued = make_function(status="queued")
+    response = staff_client.post(LIST_URL, {"action": "cancel", "_selected_action": [queued.pk]}, follow=True)
+    assert [str(message) for message in response.context["messages"]] == ["1 chart job(s) cancelled."]
