@@ -5,7 +5,7 @@ a real web tier on free ports (the proxy in front of daphne for /ws/, as users r
 bearer token for the
 websocket clients, and a sender process that plays a Celery task: it commits a state change
 of a real `Calculation` row and broadcasts it with `apps.live.realtime.broadcast_event`
-(a fresh event loop and Redis connection per event, exactly like a worker), printing the
+(through the process's sender loop, `apps.live.realtime.sender_loop_run`, exactly like a worker), printing the
 moment each transaction committed. PostgreSQL and Redis must be running (scripts/services).
 
 The floor is measured in the same run: a bare Redis PUBLISH -> SUBSCRIBE round trip (and,

@@ -24,3 +24,14 @@ def without(owner, name: str, plain):
         yield
     finally:
         setattr(owner, name, trick)
+
+
+def sender_loop_run_plain(coroutine, *, wait: bool = True) -> None:
+    """What `apps.live.realtime.sender_loop_run` saves: `async_to_sync`, a new event loop (and
+    new Redis connections) per call; it always waits."""
+    from asgiref.sync import async_to_sync
+
+    async def awaited() -> None:
+        await coroutine
+
+    async_to_sync(awaited)()
