@@ -23,9 +23,10 @@ def json_object_with_raw(head: dict, **raw_json: str | None) -> str:
 
     The gain: the large part (a run's result rows, a chart's 100,000 points) is never parsed
     into Python objects and encoded again. Against `json.dumps` of the parsed document, in
-    the same run, alternating: the 3,653-row detail in-process took 1.43x its SQL floor with
-    the splice and 3.09x without, 54% of its time saved (bench/calculations_detail.py); the
-    data service's 100,000 points 1.02x and 3.0-3.2x, 66-68% saved (bench/dataservice_points.py).
+    the same run, alternating: the 3,653-row detail in-process took 1.43-1.46x its SQL floor
+    with the splice and 3.09-3.38x without, 54-57% of its time saved
+    (bench/calculations_detail.py); the data service's 100,000 points 1.02-1.14x and
+    3.0-3.6x, 66-71% saved (bench/dataservice_points.py).
     """
     members = [json.dumps(head)[1:-1]] if head else []
     members += [f"{json.dumps(key)}: {'null' if text is None else text}" for key, text in raw_json.items()]
