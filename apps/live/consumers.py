@@ -396,8 +396,9 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
 
         The gain: Channels runs that close in the one sync thread, a thread hop per message,
         and one event to 500 subscribers queued 500 hops behind each other. One event to 500
-        consumers reached them all in a median 177 ms with it and 330 ms without (1.86x),
-        alternating rounds in the same run: 46% saved (bench/live_fanout.py --dispatch).
+        consumers reached them all in a median 123-177 ms with it and 248-330 ms without
+        (1.86-2.02x), alternating rounds in the same run: 46-50% saved
+        (bench/live_fanout.py --dispatch).
         """
         kind = message.get("type")
         if kind == EVENT_TYPE:
