@@ -36,13 +36,11 @@ STREAM = "calculations"
 
 def configure() -> dict[str, str]:
     """Environment shared by this process and its children; set before Django starts."""
+    # The test settings derive this run's channel and cache prefixes and queues from the run id
+    # (this process's pid, inherited by the children).
     env = {
         "DJANGO_SETTINGS_MODULE": "project.settings.test",
         "POSTGRES_DB": DB_NAME,
-        "CHANNELS_PREFIX": f"calcboard-bench-live-{os.getpid()}",
-        "CACHE_KEY_PREFIX": f"calcboard-bench-live-{os.getpid()}",
-        "CALCULATIONS_QUEUE": f"bench-live-{os.getpid()}-calculations",
-        "CHARTS_QUEUE": f"bench-live-{os.getpid()}-charts",
         "PYTHONUNBUFFERED": "1",
     }
     os.environ.update(env)

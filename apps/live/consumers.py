@@ -114,14 +114,13 @@ class CredentialWatch:
 
 class EventsConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
-        self.authenticated = False
+        self.handshake_received, self.accepted, self.authenticated = True, False, False
         self.groups_joined: set[str] = set()
         self.object_subscriptions = 0
         self.newest: OrderedDict[tuple[str, Any], datetime] = OrderedDict()
         # stream -> the position of the last event sent on this connection
         self.cursors: dict[str, Position] = {}
         self.groups_renewed_at = time.monotonic()
-        offered = self.scope.get("subprotocols") or []
         self.user = self.scope.get("user")
         signed_in = self.user is not None and self.user.is_authenticated
         if signed_in:
@@ -135,8 +134,7 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
             await self._group_add(user_group(self.user.pk))
         # Accept before refusing: a close sent before accept becomes a bare HTTP 403 and the
         # client never learns why; after accept it gets an error message and code 4401.
-        await self.accept(SUBPROTOCOL if SUBPROTOCOL in offered else None)
-        self.accepted = True
+        await self._accept()
         if not signed_in:
             await self._send_error(
                 "unauthenticated",
@@ -478,6 +476,11 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
 
     # --- helpers --------------------------------------------------------------------------
 
+    async def _accept(self) -> None:
+        offered = self.scope.get("subprotocols") or []
+        await self.accept(SUBPROTOCOL if SUBPROTOCOL in offered else None)
+        self.accepted = True
+
     async def _send_error(self, code: str, message: str, *, field: str | None = None) -> None:
         await self.send_json({"type": "error", "code": code, "field": field, "message": message})
 
@@ -487,11 +490,14 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
         client that live events may have been lost."""
         logger.warning("Channel layer unavailable; closing websocket %s", self.channel_name)
         CredentialWatch.forget(self)
-        if getattr(self, "accepted", False):
-            await self._send_error(
-                "unavailable", "Live updates are unavailable right now; reconnect shortly."
-            )
-            await self.close(code=CLOSE_UNAVAILABLE)
-        else:  # the layer failed before the handshake was answered: refuse it
+        if not getattr(self, "handshake_received", False):
+            # Before the client's handshake was even read: refuse it (daphne answers 403).
             await self.close()
+            raise StopConsumer()
+        if not self.accepted:
+            # While connecting (joining the user's group): accept anyway, so the client gets
+            # the reason and 4503 like any other outage rather than a bare refusal.
+            await self._accept()
+        await self._send_error("unavailable", "Live updates are unavailable right now; reconnect shortly.")
+        await self.close(code=CLOSE_UNAVAILABLE)
         raise StopConsumer()
