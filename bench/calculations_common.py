@@ -9,6 +9,7 @@ Wall-clock figures depend on what else the machine is doing: each script prints 
 average next to them.
 """
 
+import json
 import os
 import statistics
 import subprocess
@@ -22,14 +23,14 @@ DB_NAME = os.environ.get("BENCH_POSTGRES_DB", "bench_calcboard")
 # Not "bench-calculations": bench/charts_refresh.py starts a worker that also consumes that one.
 QUEUE = "calculations-bench"
 ENV = {
-    "DJANGO_SETTINGS_MODULE": "project.settings.local",
-    "DJANGO_DEBUG": "false",  # DEBUG would record every query in memory
+    # The test settings: DEBUG off (it would record every query in memory), cache and channel
+    # prefixes of this run (from its run id), no step delay; the queues through the one
+    # override variable.
+    "DJANGO_SETTINGS_MODULE": "project.settings.test",
     "POSTGRES_DB": DB_NAME,
-    "CALCULATIONS_QUEUE": QUEUE,
-    "CHARTS_QUEUE": "charts-bench-of-calculations",
-    "CACHE_KEY_PREFIX": "calcboard-bench",
-    "CHANNELS_PREFIX": "calcboard-bench",
-    "CALCULATIONS_STEP_DELAY": "0",
+    "CALCBOARD_TEST_SETTINGS": json.dumps(
+        {"CALCULATIONS_QUEUE": QUEUE, "CHARTS_QUEUE": "charts-bench-of-calculations"}
+    ),
     "LOG_LEVEL": "WARNING",
     "PYTHONUNBUFFERED": "1",
 }
@@ -38,6 +39,8 @@ os.environ.update(ENV)
 import django  # noqa: E402
 
 django.setup()
+# The children get what the settings chose for the run (its services' ports) as well.
+ENV["CALCBOARD_TEST_SETTINGS"] = os.environ["CALCBOARD_TEST_SETTINGS"]
 
 import psycopg2  # noqa: E402
 from django.conf import settings  # noqa: E402
@@ -99,7 +102,7 @@ def worker_start(*, concurrency: int = 2) -> Process:
         "bench-calculations-worker",
         [str(ROOT / "scripts" / "run"), "worker", "-Q", QUEUE, *os.environ.get("BENCH_WORKER_ARGS", "").split(),
          "-n", f"{node}@%h", "--without-gossip", "--without-mingle"],
-        {**ENV, "CELERY_CONCURRENCY": str(concurrency), "CELERY_LOG_LEVEL": "warning"},
+        {**ENV, "CELERY_CONCURRENCY": str(concurrency)},
     )
 
     def ready() -> bool:

@@ -12,11 +12,12 @@ of each is compared. Target: parallel <= 0.4 of sequential.
 
 The script starts everything it needs on free ports, with its own database
 (calcboard_bench_charts), its own broker queues and channel prefix, and stops it afterwards:
-a data service, a Highcharts export server (POOL_MIN/MAX_WORKERS = --workers) and a Celery
+a data service, a Highcharts export server (EXPORT_SERVER_WORKERS = --workers) and a Celery
 worker (-c --workers). PostgreSQL, RabbitMQ and Redis must be running (scripts/services).
 """
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -33,23 +34,24 @@ DB_NAME = "calcboard_bench_charts"
 
 def configure(workers: int) -> dict[str, str]:
     """Environment shared by this process and its children; set before Django starts."""
+    # The test settings give this run (this process and its children) its own queues and
+    # prefixes (from the run id) and take the services' addresses from CALCBOARD_TEST_SETTINGS.
+    urls = {
+        "DATASERVICE_URL": f"http://127.0.0.1:{free_port()}",
+        "EXPORT_SERVER_URL": f"http://127.0.0.1:{free_port()}",
+    }
     env = {
         "DJANGO_SETTINGS_MODULE": "project.settings.test",
         "POSTGRES_DB": DB_NAME,
-        "CHARTS_QUEUE": "bench-charts",
-        "CALCULATIONS_QUEUE": "bench-calculations",
-        "CHANNELS_PREFIX": "calcboard-bench",
-        "CACHE_KEY_PREFIX": "calcboard-bench",
-        "DATASERVICE_URL": f"http://127.0.0.1:{free_port()}",
-        "EXPORT_SERVER_URL": f"http://127.0.0.1:{free_port()}",
-        "POOL_MIN_WORKERS": str(workers),
-        "POOL_MAX_WORKERS": str(workers),
-        # A worker recycled mid-run costs 0.5-0.8 s in one of the two measurements only.
+        "CALCBOARD_TEST_SETTINGS": json.dumps(urls),
+        "EXPORT_SERVER_WORKERS": str(workers),
+        # The export server package's own variable (config.json says 40): a worker recycled
+        # mid-run costs 0.5-0.8 s in one of the two measurements only.
         "POOL_WORK_LIMIT": "1000",
         "PYTHONUNBUFFERED": "1",
     }
     os.environ.update(env)
-    return env
+    return {**env, **urls}
 
 
 def cpu_snapshot(roots: dict[int, str]) -> dict[str, float]:
@@ -154,7 +156,7 @@ def main() -> int:
             processes.Process(
                 "bench-highcharts",
                 [str(ROOT / "scripts" / "highcharts")],
-                {"EXPORT_SERVER_PORT": export_port},
+                {"EXPORT_SERVER_LISTEN": f"127.0.0.1:{export_port}"},
             )
         )
         processes.wait_until(

@@ -1,10 +1,11 @@
-"""Settings of the list benchmarks: the local settings with a second database, `large`, and a
-router that sends every query to the database the benchmark is sampling."""
+"""Settings of the list benchmarks: the test settings (DEBUG off, cache and channel prefixes of
+this run) with a second database, `large`, and a router that sends every query to the
+database the benchmark is sampling."""
 
 import os
 
-from project.settings.local import *  # noqa: F403
-from project.settings.local import DATABASES
+from project.settings.test import *  # noqa: F403
+from project.settings.test import DATABASES
 
 DATABASES["default"] = {**DATABASES["default"], "NAME": os.environ["BENCH_LIST_SMALL_DB"]}
 DATABASES["large"] = {**DATABASES["default"], "NAME": os.environ["BENCH_LIST_LARGE_DB"]}

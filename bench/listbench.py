@@ -31,10 +31,7 @@ os.environ.update(
         "DJANGO_SETTINGS_MODULE": "list_settings",
         "BENCH_LIST_SMALL_DB": SMALL_DB,
         "BENCH_LIST_LARGE_DB": LARGE_DB,
-        "DJANGO_DEBUG": "false",
         "POSTGRES_CONN_MAX_AGE": "600",  # gunicorn keeps its connections: so does the bench
-        "CACHE_KEY_PREFIX": "calcboard-bench-lists",
-        "CHANNELS_PREFIX": "calcboard-bench-lists",
         "LOG_LEVEL": "WARNING",
     }
 )

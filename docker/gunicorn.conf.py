@@ -10,13 +10,15 @@ network in compose).
 import multiprocessing
 import os
 
-bind = f"{os.environ.get('WEB_APP_HOST', '127.0.0.1')}:{os.environ.get('WEB_APP_PORT', '8001')}"
+bind = os.environ.get("WEB_LISTEN", "127.0.0.1:8001")  # wiring: scripts/run, compose
 # The usual rule for sync workers: two per core plus one (a worker waits on PostgreSQL part
-# of the time). WEB_WORKERS overrides it; each worker holds one database connection.
+# of the time). WEB_WORKERS (an operator's capacity knob) overrides it; each worker holds one
+# database connection.
 workers = int(os.environ.get("WEB_WORKERS") or multiprocessing.cpu_count() * 2 + 1)
 worker_class = "sync"
-# Past this a stuck request is killed and its worker replaced; the proxy answers 503.
-timeout = int(os.environ.get("WEB_TIMEOUT", "60"))
+# Past this a stuck request is killed and its worker replaced; the proxy answers 503 (its
+# read timeout is the same 60 s).
+timeout = 60
 graceful_timeout = 30
 # Import the project once in the master: workers fork with Django set up (less memory, a
 # faster restart), and a broken configuration fails the start instead of every request.
@@ -30,4 +32,4 @@ max_requests_jitter = 2_000
 control_socket_disable = True
 accesslog = None  # the proxy logs every request
 errorlog = "-"
-loglevel = os.environ.get("WEB_LOG_LEVEL", "info")
+loglevel = os.environ.get("LOG_LEVEL", "info").lower()

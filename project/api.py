@@ -59,7 +59,7 @@ def _body_error(message: str, *, rule: str, status: int) -> DomainError:
 # router it is in: documented once here rather than on every operation.
 BODY_ERRORS = {
     "400": "The body is not valid JSON (rule `json`).",
-    "413": "The body is larger than the server's limit, DJANGO_MAX_BODY_BYTES (rule `too_large`).",
+    "413": "The body is larger than the server's limit, 64 KiB (rule `too_large`).",
     "415": "The body is not sent as application/json (rule `content_type`).",
 }
 

@@ -10,6 +10,7 @@ from django.db import connection
 from django.test import Client
 
 from apps.accounts.services import api_token_create
+from project.settings.test import child_settings_env
 from tests import processes
 
 
@@ -130,14 +131,14 @@ class DemoWorker:
 def demo_worker(test_db_name, dataservice, export_server) -> Iterator[DemoWorker]:
     run = settings.CALCULATIONS_QUEUE.removesuffix("-calculations")
     calculations_queue, charts_queue = f"{run}-demo-calculations", f"{run}-demo-charts"
-    env = {
-        "CALCULATIONS_QUEUE": calculations_queue,
-        "CHARTS_QUEUE": charts_queue,
+    env = child_settings_env(
+        CALCULATIONS_QUEUE=calculations_queue,
+        CHARTS_QUEUE=charts_queue,
         # Ten kernel steps of 0.3 s, and 1 s before each outside call of a chart.
-        "CALCULATIONS_STEP_DELAY": "0.3",
-        "CALCULATIONS_PROGRESS_MIN_INTERVAL": "0",
-        "CHARTS_STEP_DELAY": "1",
-    }
+        CALCULATIONS_STEP_DELAY=0.3,
+        CALCULATIONS_PROGRESS_MIN_INTERVAL=0,
+        CHARTS_STEP_DELAY=1,
+    )
     process = processes.start_worker(test_db_name, name="demo-worker", concurrency=1, extra_env=env)
     yield DemoWorker(process, calculations_queue=calculations_queue, charts_queue=charts_queue)
     process.stop()

@@ -109,11 +109,7 @@ def start_worker(db_name: str, *, name: str = "worker", concurrency: int = 2, ex
 
 def start_beat(db_name: str, *, extra_env: dict | None = None) -> Process:
     schedule = LOG_DIR / f"beat-schedule-{os.getpid()}"
-    return Process(
-        "beat",
-        [str(RUN), "beat"],
-        {**child_env(db_name), "CELERY_BEAT_SCHEDULE_FILE": str(schedule), **(extra_env or {})},
-    )
+    return Process("beat", [str(RUN), "beat", "-s", str(schedule)], {**child_env(db_name), **(extra_env or {})})
 
 
 def start_dataservice(db_name: str, url: str) -> Process:
@@ -123,7 +119,7 @@ def start_dataservice(db_name: str, url: str) -> Process:
     process = Process(
         "dataservice",
         [str(RUN), "dataservice"],
-        {"POSTGRES_DB": db_name, "PYTHONUNBUFFERED": "1", "DATASERVICE_HOST": "127.0.0.1", "DATASERVICE_PORT": port},
+        {"POSTGRES_DB": db_name, "PYTHONUNBUFFERED": "1", "DATASERVICE_LISTEN": f"127.0.0.1:{port}"},
     )
     wait_until(lambda: http_ok(f"{url}/health"), timeout=30, what="data service")
     return process
@@ -132,7 +128,7 @@ def start_dataservice(db_name: str, url: str) -> Process:
 def start_export_server(url: str) -> Process:
     port = url.rsplit(":", 1)[1]
     subprocess.run([str(ROOT / "scripts" / "install-highcharts")], check=True, cwd=ROOT)
-    process = Process("highcharts", [str(RUN), "highcharts"], {"EXPORT_SERVER_HOST": "127.0.0.1", "EXPORT_SERVER_PORT": port})
+    process = Process("highcharts", [str(RUN), "highcharts"], {"EXPORT_SERVER_LISTEN": f"127.0.0.1:{port}"})
     wait_until(lambda: http_ok(f"{url}/health"), timeout=90, what="highcharts export server", interval=0.5)
     return process
 
@@ -158,13 +154,12 @@ class FrontDoor:
         self.var_dir = LOG_DIR / f"{name}-proxy-{self.port}"
         env = {
             **child_env(db_name),
-            "WEB_PORT": str(self.port),
-            "WEB_APP_PORT": str(self.web_port),
-            "WS_APP_PORT": str(self.ws_port),
+            "PROXY_LISTEN": f"127.0.0.1:{self.port}",
+            "WEB_LISTEN": f"127.0.0.1:{self.web_port}",
+            "WS_LISTEN": f"127.0.0.1:{self.ws_port}",
             # Two sync workers are plenty for a test; None keeps the default (2 x cores + 1).
             "WEB_WORKERS": str(web_workers or ""),
             "PROXY_VAR_DIR": str(self.var_dir),
-            "PROXY_WORKER_PROCESSES": "1",
             # Playwright's sync API runs an event loop in the test process, which then sets
             # DJANGO_ALLOW_ASYNC_UNSAFE; the servers must keep Django's async safety checks.
             "DJANGO_ALLOW_ASYNC_UNSAFE": "",

@@ -17,7 +17,7 @@ from django.db.models import F, FilteredRelation, Q, QuerySet
 
 from apps.calculations.models import Calculation, CalculationChart, CalculationRow
 from apps.core.errors import DomainError, NotFoundError
-from apps.core.formatting import iso
+from apps.core.formatting import iso, json_object_with_raw
 from apps.core.listing import (
     ListOrdering,
     ListPage,
@@ -116,12 +116,11 @@ def calculation_detail_json(*, calculation_id: int, fields: Iterable[str] = ()) 
         head["duration"] = Calculation(started_at=started_at, finished_at=finished_at).duration
     if status == JobStatus.FAILED:
         head["error"] = error or "The calculation failed."
-    tail = ""
+    raw: dict[str, str | None] = {}
     if "summary" in fields:
-        summary = calculation_summary_json(calculation_id=pk) if status == JobStatus.FINISHED else None
-        tail = f', "summary": {summary or "null"}'
-    # The small head goes through json.dumps; the big result text is spliced in as is.
-    return f'{json.dumps(head)[:-1]}{tail}, "result": {result if result is not None else "null"}}}'
+        finished = status == JobStatus.FINISHED
+        raw["summary"] = calculation_summary_json(calculation_id=pk) if finished else None
+    return json_object_with_raw(head, **raw, result=result)
 
 
 def _summary_sql() -> str:

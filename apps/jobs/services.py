@@ -388,21 +388,3 @@ def idempotency_records_expire(*, now: datetime | None = None) -> int:
     cutoff = now - timedelta(seconds=settings.JOBS_IDEMPOTENCY_TTL)
     deleted, _ = IdempotencyRecord.objects.filter(created_at__lt=cutoff).delete()
     return deleted
-
-
-# --- worker connections -----------------------------------------------------------------
-
-
-def worker_connection_commit_asynchronously(*, sender=None, connection=None, **kwargs) -> None:
-    """`connection_created` receiver for worker processes: commits there skip the WAL flush.
-
-    Every write a worker makes is bookkeeping on a job that was already accepted with a
-    synchronous commit (the API's 201): claim, progress, finish, fail, sweep. Only a
-    PostgreSQL crash in the fraction of a second after such a commit can undo it, and what
-    it undoes is repaired: the job falls back to `queued` or `running` and the sweep runs it
-    again, with the same result. Set once per connection (workers reuse theirs), this saves
-    the fsync of each of a run's commits and the round trip a `SET LOCAL` per transaction
-    cost (bench/calculations_queue.py).
-    """
-    with connection.cursor() as cursor:
-        cursor.execute("SET synchronous_commit TO OFF")

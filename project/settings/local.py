@@ -1,6 +1,8 @@
 """Developer machine: the local stack started by `scripts/dev`."""
 
 from project.settings.base import *  # noqa: F403
-from project.settings.env import env_bool
+from project.settings.jobs import *  # noqa: F403
+from project.settings.live import *  # noqa: F403
+from project.settings.services import *  # noqa: F403
 
-DEBUG = env_bool("DJANGO_DEBUG", True)
+DEBUG = True

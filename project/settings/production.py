@@ -11,7 +11,10 @@ from django.core.exceptions import ImproperlyConfigured
 
 from project.settings.base import *  # noqa: F403
 from project.settings.base import MIDDLEWARE
-from project.settings.env import env_bool, env_int, env_list, env_str
+from project.settings.env import env_bool, env_list, env_str
+from project.settings.jobs import *  # noqa: F403
+from project.settings.live import *  # noqa: F403
+from project.settings.services import *  # noqa: F403
 
 DEBUG = False
 
@@ -36,19 +39,20 @@ ADMIN_PASSWORD_STRICT = True
 MIDDLEWARE = ["project.health.HealthzMiddleware", *MIDDLEWARE]
 
 # HTTPS is terminated by the proxy (docker/nginx/), which sets X-Forwarded-Proto
-# (SECURE_PROXY_SSL_HEADER, base.py). The defaults are the secure ones; `.env.example` turns
-# them off only for the plain-HTTP trial on localhost (over TLS the proxy itself redirects,
-# marks cookies Secure and sends HSTS whatever these say).
-SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
+# (SECURE_PROXY_SSL_HEADER, base.py). One switch, on by default: the redirect, Secure cookies
+# and HSTS all follow it. `.env.example` turns it off only for the plain-HTTP trial on
+# localhost (over TLS the proxy itself redirects, marks cookies Secure and sends HSTS
+# whatever this says).
+_https = env_bool("DJANGO_HTTPS", True)
+SECURE_SSL_REDIRECT = _https
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
-SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 31_536_000)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
-SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", True)
+SECURE_HSTS_SECONDS = 31_536_000 if _https else 0  # one year, as the proxy sends over TLS
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_HSTS_PRELOAD = True
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = _https
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
-SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", True)
-CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 

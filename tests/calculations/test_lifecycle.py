@@ -39,29 +39,6 @@ def test_a_run_past_its_soft_time_limit_ends_failed_as_timed_out(make_calculatio
 
 
 @pytest.mark.django_db(transaction=True)
-def test_worker_processes_commit_without_waiting_for_the_wal_flush():
-    from django.db.backends.signals import connection_created
-
-    from apps.jobs.services import worker_connection_commit_asynchronously
-    from project.celery import _worker_commits_asynchronously
-
-    def setting() -> str:
-        with connection.cursor() as cursor:
-            cursor.execute("SHOW synchronous_commit")
-            return cursor.fetchone()[0]
-
-    assert setting() == "on"  # a web process keeps the safe default
-    _worker_commits_asynchronously()  # what the worker_process_init signal runs
-    try:
-        connection.close()
-        assert setting() == "off"  # every new connection of a worker process
-    finally:
-        connection_created.disconnect(worker_connection_commit_asynchronously)
-        connection.close()
-    assert setting() == "on"
-
-
-@pytest.mark.django_db(transaction=True)
 def test_a_batch_of_events_keeps_sending_after_one_fails(make_calculation, live_events, monkeypatch, caplog):
     from apps.live import realtime
 

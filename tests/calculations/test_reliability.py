@@ -15,6 +15,7 @@ from apps.calculations import kernel
 from apps.calculations.models import Calculation, CalculationRow
 from apps.calculations.services import calculation_create
 from apps.jobs.models import JobStatus
+from project.settings.test import child_settings_env
 from tests import processes
 from tests.calculations.conftest import ScratchQueue, backdate, body, unique_queue
 
@@ -35,13 +36,13 @@ def reload(pk: int) -> Calculation:
 def test_a_run_whose_worker_is_killed_mid_run_is_redelivered_and_finishes_once(test_db_name, settings):
     queue = unique_queue("test-calculations-crash")
     settings.CALCULATIONS_QUEUE = queue
-    env = {
-        "CALCULATIONS_QUEUE": queue,
-        "CHARTS_QUEUE": f"{queue}-charts",
+    env = child_settings_env(
+        CALCULATIONS_QUEUE=queue,
+        CHARTS_QUEUE=f"{queue}-charts",
         # Slow the kernel down (10 steps of 0.4 s) so there is a "mid-run" to kill.
-        "CALCULATIONS_STEP_DELAY": "0.4",
-        "CALCULATIONS_PROGRESS_MIN_INTERVAL": "0",
-    }
+        CALCULATIONS_STEP_DELAY=0.4,
+        CALCULATIONS_PROGRESS_MIN_INTERVAL=0,
+    )
     started: list[processes.Process] = []
     try:
         started.append(processes.start_worker(test_db_name, name="calculations-doomed", concurrency=1, extra_env=env))
@@ -86,7 +87,7 @@ def test_a_run_accepted_while_the_broker_is_down_is_dispatched_by_the_beat_sweep
 
     broker_down()  # RabbitMQ is reachable again
     backdate(accepted, seconds=3600)  # past the grace period the sweep leaves to the API
-    beat = processes.start_beat(test_db_name, extra_env={"CALCULATIONS_SWEEP_INTERVAL": "1"})
+    beat = processes.start_beat(test_db_name, extra_env=child_settings_env(CALCULATIONS_SWEEP_INTERVAL=1))
     try:
         wait_until(lambda: reload(pk).status == JobStatus.FINISHED, timeout=60, what="the sweep to dispatch")
     finally:

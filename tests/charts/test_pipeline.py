@@ -10,6 +10,7 @@ from django.conf import settings
 
 from apps.charts import services
 from apps.charts.models import Function
+from project.settings.test import child_settings_env
 from tests import processes
 from tests.charts.conftest import png_size, wait_for_status
 from tests.charts.faults import TcpProxy
@@ -102,7 +103,7 @@ def test_a_service_down_fails_after_retries_and_a_later_refresh_succeeds(
             test_db_name,
             name="charts-faults",
             concurrency=1,
-            extra_env={setting: proxy.url, "CHARTS_RETRY_BACKOFF": "0.5"},
+            extra_env=child_settings_env(**{setting: proxy.url}, CHARTS_RETRY_BACKOFF=0.5),
         )
         try:
             function = services.function_create(expression="t + 2/t", dt=1, interval=30)
@@ -132,7 +133,7 @@ def test_a_worker_killed_mid_render_has_its_chart_drawn_by_the_next_worker(
     (redelivered) and the next worker takes over the row left `running`."""
     proxy = TcpProxy(target_port=port_of(export_server), hold=30)  # the export hangs
     proxy.open()
-    env = {"EXPORT_SERVER_URL": proxy.url}
+    env = child_settings_env(EXPORT_SERVER_URL=proxy.url)
     with charts_queue_taken_over():
         doomed = processes.start_worker(test_db_name, name="charts-doomed", concurrency=1, extra_env=env)
         try:

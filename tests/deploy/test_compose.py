@@ -6,8 +6,10 @@ what it needs, every variable is documented)."""
 
 import ast
 import json
+import os
 import re
 import shlex
+import subprocess
 import sys
 from importlib import metadata
 from pathlib import Path
@@ -431,15 +433,29 @@ def test_scaled_services_have_no_fixed_name_or_host_port(name):
     assert "hostname" not in SERVICES[name]
 
 
-def test_the_proxy_finds_the_replicas_of_web_and_ws_through_compose_dns():
+def test_the_proxy_finds_the_replicas_of_web_and_ws_through_compose_dns(tmp_path):
     env = SERVICES["proxy"]["environment"]
     locations = (ROOT / "docker" / "nginx" / "locations.conf.template").read_text()
 
     assert env["PROXY_WEB_UPSTREAM"] == "web:8000" and env["PROXY_WS_UPSTREAM"] == "ws:8000"
-    # The engine's DNS, read from resolv.conf at start (Docker: 127.0.0.11, podman: aardvark-dns).
-    assert env["PROXY_RESOLVER"] == "auto"
     # A variable in proxy_pass makes nginx resolve the name at run time, not once at start.
     assert "proxy_pass $web_upstream;" in locations and "proxy_pass $ws_upstream;" in locations
+    # Upstreams given by name are resolved through the engine's DNS, the first nameserver of
+    # resolv.conf (Docker: 127.0.0.11, podman: aardvark-dns); addresses need no resolver.
+    nameserver = re.search(r"^nameserver\s+(\S+)", Path("/etc/resolv.conf").read_text(), re.MULTILINE)[1]
+    nameserver = f"[{nameserver}]" if ":" in nameserver else nameserver
+    for upstreams, resolver in ({"PROXY_WEB_UPSTREAM": "web:8000", "PROXY_WS_UPSTREAM": "ws:8000"}, True), ({}, False):
+        var_dir = tmp_path / f"resolver-{resolver}"
+        subprocess.run(
+            [str(ROOT / "scripts" / "run"), "proxy-check"],
+            check=False,  # nginx -t may fail to resolve `web` here; the rendering is what counts
+            cwd=ROOT,
+            env={"PATH": os.environ["PATH"], "PROXY_VAR_DIR": str(var_dir), **upstreams},
+            capture_output=True,
+            timeout=30,
+        )
+        rendered = (var_dir / "nginx.conf").read_text()
+        assert (f"resolver {nameserver} valid=5s ipv6=off;" in rendered) is resolver
 
 
 def network_members() -> dict[str, set[str]]:
@@ -478,7 +494,7 @@ def test_redis_requires_a_password_that_the_app_processes_send():
 def test_the_data_service_connects_as_its_own_role():
     env = SERVICES["dataservice"]["environment"]
 
-    assert env["DATASERVICE_POSTGRES_USER"] == "${DATASERVICE_POSTGRES_USER:-calcboard_points}"
+    assert env["DATASERVICE_POSTGRES_USER"] == "calcboard_points" != env["POSTGRES_USER"]
     assert env["DATASERVICE_POSTGRES_PASSWORD"].startswith("${DATASERVICE_POSTGRES_PASSWORD:?")
 
 
@@ -496,8 +512,8 @@ def test_app_containers_bind_all_interfaces_and_reach_services_by_name(name):
     env = SERVICES[name]["environment"]
 
     assert env["DJANGO_SETTINGS_MODULE"] == "project.settings.production"
-    assert env["WEB_APP_HOST"] == "0.0.0.0" and env["WS_APP_HOST"] == "0.0.0.0"
-    assert env["DATASERVICE_HOST"] == "0.0.0.0"
+    assert env["WEB_LISTEN"] == env["WS_LISTEN"] == "0.0.0.0:8000"
+    assert env["DATASERVICE_LISTEN"] == "0.0.0.0:8100"
     assert env["POSTGRES_HOST"] == "postgres"
     assert urlsplit(interpolated(env["REDIS_URL"])).hostname == "redis"
     assert env["CELERY_BROKER_URL"].endswith("@rabbitmq:5672//")
@@ -507,7 +523,7 @@ def test_app_containers_bind_all_interfaces_and_reach_services_by_name(name):
 
 
 def test_the_export_server_binds_all_interfaces_inside_its_container():
-    assert SERVICES["highcharts"]["environment"]["EXPORT_SERVER_HOST"] == "0.0.0.0"
+    assert SERVICES["highcharts"]["environment"]["EXPORT_SERVER_LISTEN"] == "0.0.0.0:7801"
 
 
 def test_secrets_have_no_default_in_compose():
@@ -519,6 +535,44 @@ def test_secrets_have_no_default_in_compose():
 
 # --- configuration is documented ---------------------------------------------------------------
 
+# Process plumbing, not configuration: the platform's own, and the data service's note to its
+# settings of the module it was started with (apps/dataservice/asgi.py).
+PLUMBING = {"TMPDIR", "FORCE_COLOR", "PATH", "DATASERVICE_PARENT_SETTINGS"}
+OPERATOR_LIMIT = 35
+WIRING_HEADING = "### Set by compose and the scripts, not in .env"
+
+
+def variables_the_code_reads() -> set[str]:
+    """Every environment variable apps/, project/, docker/'s Python and the process scripts read."""
+    read: set[str] = set()
+    call = re.compile(
+        r"""(?:env_(?:str|int|bool|list)|os\.environ\.(?:get|setdefault)|os\.getenv)\(\s*['"]([A-Z][A-Z0-9_]*)['"]"""
+    )
+    for path in [*ROOT.glob("apps/**/*.py"), *ROOT.glob("project/**/*.py"), *ROOT.glob("docker/**/*.py")]:
+        if "node_modules" in path.parts:
+            continue
+        read |= set(call.findall(path.read_text()))
+        read |= set(re.findall(r"""os\.environ\[\s*['"]([A-Z][A-Z0-9_]*)['"]\s*\]""", path.read_text()))
+    for script in ("run", "dev", "highcharts"):
+        read |= set(re.findall(r"\$\{([A-Z][A-Z0-9_]*):-", (ROOT / "scripts" / script).read_text()))
+    return read - PLUMBING
+
+
+def deploy_docs_tables() -> tuple[set[str], set[str]]:
+    """The variables of docs/deploy.md's "Environment variables": the operator tables (what
+    .env holds) and the wiring table (what compose and the scripts set)."""
+    docs = (ROOT / "docs" / "deploy.md").read_text()
+    section = docs[docs.index("## Environment variables"):]
+    section = section[: section.find("\n## ", 1) if "\n## " in section[1:] else len(section)]
+    operator, _, wiring = section.partition(WIRING_HEADING)
+    row = re.compile(r"^\|\s*`([A-Z][A-Z0-9_]*)`", re.MULTILINE)
+    assert wiring, f"docs/deploy.md has no {WIRING_HEADING!r} table"
+    return set(row.findall(operator)), set(row.findall(wiring))
+
+
+def test_env_example_lists_at_most_35_variables():
+    assert len(documented_variables()) <= OPERATOR_LIMIT, sorted(documented_variables())
+
 
 def test_every_variable_compose_interpolates_is_in_env_example():
     interpolated = set(re.findall(r"(?<!\$)\$\{([A-Z][A-Z0-9_]*)", COMPOSE_TEXT))
@@ -527,29 +581,40 @@ def test_every_variable_compose_interpolates_is_in_env_example():
     assert interpolated <= documented_variables(), interpolated - documented_variables()
 
 
-def test_every_variable_the_code_reads_is_in_env_example():
-    read: set[str] = set()
-    call = re.compile(
-        r"""(?:env_(?:str|int|float|bool|list)|os\.environ\.get|os\.getenv)\(\s*['"]([A-Z][A-Z0-9_]*)['"]"""
-    )
-    for path in [*ROOT.glob("apps/**/*.py"), *ROOT.glob("project/**/*.py")]:
-        read |= set(call.findall(path.read_text()))
-        read |= set(re.findall(r"""os\.environ\[\s*['"]([A-Z][A-Z0-9_]*)['"]\s*\]""", path.read_text()))
-    for script in ("run", "dev", "highcharts"):
-        read |= set(re.findall(r"\$\{([A-Z][A-Z0-9_]*):-", (ROOT / "scripts" / script).read_text()))
-    # Process plumbing, not configuration.
-    read -= {"TMPDIR", "FORCE_COLOR", "PATH", "DATASERVICE_PARENT_SETTINGS"}
+def test_the_deploy_docs_operator_tables_are_exactly_env_example():
+    operator, _ = deploy_docs_tables()
 
-    assert read <= documented_variables(), (
-        f"add to .env.example and docs/deploy.md: {sorted(read - documented_variables())}"
-    )
+    assert operator == documented_variables(), {
+        "in .env.example, not in the docs": sorted(documented_variables() - operator),
+        "in the docs, not in .env.example": sorted(operator - documented_variables()),
+    }
 
 
-def test_every_variable_in_env_example_is_in_the_deploy_docs_table():
-    docs = (ROOT / "docs" / "deploy.md").read_text()
-    in_table = set(re.findall(r"^\|\s*`([A-Z][A-Z0-9_]*)`", docs, re.MULTILINE))
+def test_every_variable_the_code_reads_is_an_operators_or_wiring_and_nothing_else_is_documented():
+    operator, wiring = deploy_docs_tables()
+    read = variables_the_code_reads()
 
-    assert documented_variables() <= in_table, sorted(documented_variables() - in_table)
+    assert not operator & wiring, sorted(operator & wiring)
+    assert read <= operator | wiring, f"read but documented nowhere: {sorted(read - operator - wiring)}"
+    # No stale rows: every documented variable is read by the code (compose's own build
+    # arguments and published ports are read by compose itself).
+    compose_reads = set(re.findall(r"(?<!\$)\$\{([A-Z][A-Z0-9_]*)", COMPOSE_TEXT))
+    assert wiring <= read, f"documented as wiring, read by nothing: {sorted(wiring - read)}"
+    assert operator <= read | compose_reads, f"in .env.example, read by nothing: {sorted(operator - read - compose_reads)}"
+
+
+def test_the_wiring_variables_are_not_in_env_example():
+    _, wiring = deploy_docs_tables()
+
+    assert not wiring & documented_variables(), sorted(wiring & documented_variables())
+
+
+def test_the_proxy_refuses_the_same_body_size_as_django():
+    from django.conf import settings
+
+    constant = re.search(r"PROXY_MAX_BODY_BYTES=(\d+)", (ROOT / "scripts" / "run").read_text())
+
+    assert constant and int(constant[1]) == settings.DATA_UPLOAD_MAX_MEMORY_SIZE
 
 
 def test_env_example_holds_no_secret_values():

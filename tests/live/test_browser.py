@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 
 from apps.accounts.services import api_token_create
+from project.settings.test import child_settings_env
 from tests.live.conftest import point_layer_at
 from tests.live.servers import FrontDoor, PrivateRedis
 from tests.processes import ROOT, wait_until
@@ -311,7 +312,7 @@ def test_the_widget_reconnects_after_a_redis_outage_and_a_server_restart(
     from apps.live.realtime import broadcast_event
 
     redis_server = PrivateRedis().start()
-    env = {"REDIS_URL": redis_server.url}
+    env = child_settings_env(REDIS_URL=redis_server.url)
     server = FrontDoor(test_db_name, extra_env=env, name="outage")
     point_layer_at(settings, redis_server.url)  # this process broadcasts through it too
     try:

@@ -9,6 +9,7 @@ from datetime import datetime
 import pytest
 from asgiref.sync import sync_to_async
 
+from project.settings.test import child_settings_env
 from tests import processes
 from tests.live.conftest import open_socket, request
 
@@ -27,12 +28,12 @@ def slow_worker(test_db_name, settings, dataservice, export_server):
         test_db_name,
         name="live-e2e",
         concurrency=1,
-        extra_env={
-            "CALCULATIONS_QUEUE": queue,
-            "CHARTS_QUEUE": f"{queue}-charts",
-            "CALCULATIONS_STEP_DELAY": "0.05",
-            "CALCULATIONS_PROGRESS_MIN_INTERVAL": "0",
-        },
+        extra_env=child_settings_env(
+            CALCULATIONS_QUEUE=queue,
+            CHARTS_QUEUE=f"{queue}-charts",
+            CALCULATIONS_STEP_DELAY=0.05,
+            CALCULATIONS_PROGRESS_MIN_INTERVAL=0,
+        ),
     )
     yield worker
     worker.stop()

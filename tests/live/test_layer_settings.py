@@ -1,4 +1,4 @@
-"""The channel layer's Redis client settings (project/settings/base.py, CHANNEL_LAYERS):
+"""The channel layer's Redis client settings (project/settings/live.py, CHANNEL_LAYERS):
 
 - an idle subscriber stays connected: the layer's blocking read (BZPOPMIN, 5 s) must not be
   cut by a socket timeout (redis-py 8 defaults it to 5 s);

@@ -52,6 +52,22 @@ async def test_subscribing_while_redis_is_down_gets_unavailable_and_4503(
     await assert_closed_as_unavailable(ws)
 
 
+async def test_a_failure_to_join_the_users_group_while_connecting_is_accepted_then_closed_4503(
+    token_headers, private_redis, monkeypatch
+):
+    # The user's revocation group is joined before the handshake is answered; when Redis
+    # refuses that, the client still learns why instead of seeing a bare refusal.
+    async def refuse(*args, **kwargs):
+        raise ConnectionError("Redis is down")
+
+    from channels.layers import get_channel_layer
+
+    monkeypatch.setattr(get_channel_layer(), "group_add", refuse)
+    ws = communicator(headers=token_headers)
+    assert (await ws.connect(timeout=5))[0]
+    await assert_closed_as_unavailable(ws)
+
+
 async def test_unsubscribing_while_redis_is_down_gets_unavailable_and_4503(
     token_headers, private_redis, monkeypatch
 ):
