@@ -4,7 +4,6 @@ import logging
 
 import pytest
 from celery.exceptions import SoftTimeLimitExceeded
-from django.db import connection
 
 from apps.calculations import kernel
 from apps.calculations.models import Calculation, CalculationRow
