@@ -22,7 +22,8 @@ import calculations_common as common  # noqa: I001  (sets Django up)
 import httpx
 from django.db.models import Count, Max, Min
 
-from apps.calculations.models import Calculation, CalculationRow, CalculationStatus
+from apps.calculations.models import Calculation, CalculationRow
+from apps.jobs.models import JobStatus
 
 ONE_YEAR = {"date_start": "2020-01-01", "date_fin": "2020-12-31", "lag": 1}
 
@@ -69,7 +70,7 @@ def main() -> None:
         ids = [pk for _, _, pk in results if pk is not None]
         latencies = [elapsed for _, elapsed, _ in results]
         deadline = time.monotonic() + 600
-        while Calculation.objects.filter(pk__in=ids + floor_ids, status=CalculationStatus.FINISHED).count() < len(ids) + len(floor_ids):
+        while Calculation.objects.filter(pk__in=ids + floor_ids, status=JobStatus.FINISHED).count() < len(ids) + len(floor_ids):
             if time.monotonic() > deadline:
                 raise SystemExit(f"not all finished after 600 s; worker log:\n{worker.log_tail()}")
             time.sleep(0.2)

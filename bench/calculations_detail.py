@@ -4,10 +4,13 @@ Floor: the bare SQL that builds the same JSON document in PostgreSQL, fetched as
 plain psycopg2 connection. Measured against it, in the same run and interleaved sample by
 sample (so background load hits both alike):
   * the endpoint through Django's test client (auth, middleware, ninja; no network),
-  * the endpoint over HTTP through the proxy and gunicorn (the real web tier) with a keep-alive client.
+  * the endpoint over HTTP through the proxy and gunicorn (the real web tier) with a keep-alive client,
+  * the endpoint in-process without the raw-JSON splice (`apps.core.formatting.json_object_with_raw`):
+    the result rows parsed and encoded again by `json.dumps` (bench/tricks.py), what the
+    splice saves.
 Target: endpoint median <= 2x the floor.
 
-    .venv/bin/python bench/calculations_detail.py [--samples 300]
+    .venv/bin/python bench/calculations_detail.py [--samples 300] [--quick]
 """
 
 import argparse
@@ -16,8 +19,10 @@ import time
 
 import calculations_common as common  # noqa: I001  (sets Django up)
 import httpx
+import tricks
 from django.test import Client
 
+from apps.calculations import selectors
 from apps.calculations.models import Calculation, CalculationRow
 from apps.calculations.services import calculation_run, calculation_validate
 
@@ -38,7 +43,10 @@ FLOOR_SQL = f"""
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--samples", type=int, default=300)
+    parser.add_argument("--quick", action="store_true", help="30 samples, no web tier (in-process figures only)")
     args = parser.parse_args()
+    if args.quick:
+        args.samples = 30
 
     common.database_prepare()
     calculation = Calculation.objects.create(
@@ -52,8 +60,8 @@ def main() -> None:
     raw = common.raw_connection()
     cursor = raw.cursor()
     client = Client(headers={"Authorization": f"Bearer {token}"}, HTTP_HOST="localhost")
-    web, base = common.web_tier_start()
-    http = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"})
+    web, base = (None, None) if args.quick else common.web_tier_start()
+    http = httpx.Client(base_url=base or "http://unused", headers={"Authorization": f"Bearer {token}"})
     try:
         def floor() -> str:
             cursor.execute(FLOOR_SQL, [calculation.pk])
@@ -69,13 +77,20 @@ def main() -> None:
             assert response.status_code == 200
             return response.content
 
-        # Same document from all three (the floor really is the same work).
+        def endpoint_plain_json() -> bytes:
+            with tricks.without(selectors, "json_object_with_raw", tricks.json_object_plain):
+                return endpoint()
+
+        # Same document from all of them (the floor really is the same work).
         reference = json.loads(floor())
-        assert json.loads(endpoint()) == reference == json.loads(over_http())
+        assert json.loads(endpoint()) == reference == json.loads(endpoint_plain_json())
         assert len(reference["result"]) == rows
 
-        timings: dict[str, list[float]] = {"floor": [], "endpoint": [], "http": []}
-        probes = {"floor": floor, "endpoint": endpoint, "http": over_http}
+        probes = {"floor": floor, "endpoint": endpoint, "plain": endpoint_plain_json}
+        if web is not None:
+            assert json.loads(over_http()) == reference
+            probes["http"] = over_http
+        timings: dict[str, list[float]] = {name: [] for name in probes}
         for _ in range(20):  # warm-up: connections, caches, JIT-free but still
             for probe in probes.values():
                 probe()
@@ -86,17 +101,28 @@ def main() -> None:
                 timings[name].append(time.perf_counter() - began)
     finally:
         http.close()
-        web.stop()
+        if web is not None:
+            web.stop()
         raw.close()
 
     size = len(endpoint())
     floor_ms = common.median_ms(timings["floor"])
     print(f"detail endpoint, {rows} rows, {size / 1024:.0f} KiB of JSON, {args.samples} samples each (medians)")
     print(f"  floor (bare SQL via psycopg2)       {floor_ms:7.2f} ms   1.00x")
-    for name, label in (("endpoint", "endpoint (Django test client)"), ("http", "endpoint over HTTP (the proxy)")):
+    labels = {
+        "endpoint": "endpoint (Django test client)",
+        "plain": "  the same, json.dumps, no splice",
+        "http": "endpoint over HTTP (the proxy)",
+    }
+    for name in timings:
+        if name == "floor":
+            continue
         value = common.median_ms(timings[name])
-        print(f"  {label:35s} {value:7.2f} ms   {value / floor_ms:.2f}x   p95 {common.percentile_ms(timings[name], 0.95):.2f} ms")
+        print(f"  {labels[name]:35s} {value:7.2f} ms   {value / floor_ms:.2f}x   p95 {common.percentile_ms(timings[name], 0.95):.2f} ms")
     ratio = common.median_ms(timings["endpoint"]) / floor_ms
+    plain = common.median_ms(timings["plain"]) / floor_ms
+    print(f"raw-JSON splice: the endpoint takes {ratio:.2f}x the floor with it, {plain:.2f}x without "
+          f"(saves {(plain - ratio) / plain:.0%} of the in-process time)")
     print(f"target <= 2.00x: {'met' if ratio <= 2 else 'NOT met'} ({ratio:.2f}x in-process)")
 
 

@@ -7,22 +7,35 @@ Celery worker with 2 processes drains the queue. Figures, from the database time
   * end to end  = runs / (last finished_at - first launched_at), for a second batch of 200
     created while the worker is already running (creation and draining share the 2 cores)
 Floor, in the same run: `calculation_run` called serially in this process (claim, kernel,
-rows, finished, broadcasts: the work itself without the broker), on a connection set up like
-a worker's (asynchronous commit), scaled to 2 processes. The floor's time is split by phase
-(wall and CPU, exclusive) and the worker's and PostgreSQL's CPU per run is measured while
-draining, which says where the remaining time goes on this 2-core machine.
+rows, finished, broadcasts: the work itself without the broker), scaled to 2 processes. The
+floor's time is split by phase (wall and CPU, exclusive) and the worker's and PostgreSQL's
+CPU per run is measured while draining, which says where the remaining time goes on this
+2-core machine.
 Target: drain rate >= 150 runs/s.
 
-    .venv/bin/python bench/calculations_queue.py [--runs 200] [--concurrency 2]
+Performance tricks on this path, each measured against the plain code in the same run:
+  * the sender loop (`apps.live.realtime.sender_loop_run`), kept: one floor run in three
+    goes without it (every broadcast through `async_to_sync`, a new event loop and Redis
+    connections per event), alternating, and the medians are compared;
+  * asynchronous commit (`synchronous_commit = off` on worker connections), dropped: it
+    saved 2-6% of the run. One floor run in three sets it, and `--commit-batches` more
+    batches are drained, alternating, by a worker whose connections have it (set on the
+    benchmark database, `ALTER DATABASE ... SET`) or not, so it can be re-measured on other
+    hardware (a disk whose flush is slower than this machine's).
+
+    .venv/bin/python bench/calculations_queue.py [--runs 200] [--concurrency 2] [--floor-runs 90]
+                                                 [--commit-batches 2] [--quick]
 """
 
 import argparse
 import contextlib
 import os
+import statistics
 import time
 from collections import defaultdict
 
 import calculations_common as common  # noqa: I001  (sets Django up)
+import tricks
 from django.db.models import Count, Max, Min
 from django.test import Client
 
@@ -30,10 +43,10 @@ from django.db import connection
 
 from apps.calculations import kernel
 from apps.calculations import services as calculation_services
-from apps.calculations.models import Calculation, CalculationRow, CalculationStatus
+from apps.calculations.models import Calculation, CalculationRow
+from apps.jobs.models import JobStatus
 from apps.calculations.services import calculation_run, calculation_validate
 from apps.jobs import services as jobs
-from apps.jobs.services import worker_connection_commit_asynchronously
 from apps.live import realtime
 
 ONE_YEAR = {"date_start": "2020-01-01", "date_fin": "2020-12-31", "lag": 1}
@@ -74,12 +87,13 @@ class PhaseClock:
 
     @contextlib.contextmanager
     def installed(self):
+        self.mark = (time.perf_counter(), time.process_time())
         targets = [
             (jobs, "job_claim", "claim: UPDATE ... RETURNING"),
             (kernel, "run", "kernel (pandas/numpy)"),
             (calculation_services, "_rows_insert", "rows: binary COPY buffer + COPY"),
             (jobs, "job_finish", "finish: UPDATE"),
-            (realtime, "_run", "broadcasts (event log + Redis groups)"),
+            (realtime, "sender_loop_run", "broadcasts (event log + 2 groups, x 2 events)"),
         ]
         originals = [(owner, name, self.wrap(owner, name, phase)) for owner, name, phase in targets]
         try:
@@ -94,32 +108,55 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=2)
-    parser.add_argument("--floor-runs", type=int, default=40)
+    parser.add_argument("--floor-runs", type=int, default=90)
+    parser.add_argument("--commit-batches", type=int, default=2, help="drains with and without asynchronous commit, each")
+    parser.add_argument("--quick", action="store_true", help="--runs 20 --floor-runs 30 --commit-batches 1")
     args = parser.parse_args()
+    if args.quick:
+        args.runs, args.floor_runs, args.commit_batches = 20, 30, 1
 
     common.database_prepare()
     common.queue_purge()
     token = common.api_token()
 
-    # Floor: the service alone, serially, in this process, on a connection set up like a worker's.
+    # Floor: the service alone, serially, in this process.
     connection.ensure_connection()
-    worker_connection_commit_asynchronously(connection=connection)
     floor_ids = [
         Calculation.objects.create(**calculation_validate(**ONE_YEAR, name=f"floor {index}")).pk
         for index in range(args.floor_runs)
     ]
-    timings = []
+
+    def synchronous_commit(value: str) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SET synchronous_commit TO {value}")
+
+    @contextlib.contextmanager
+    def commits_asynchronously():
+        synchronous_commit("OFF")
+        try:
+            yield
+        finally:
+            synchronous_commit("DEFAULT")
+
     clock = PhaseClock()
-    with clock.installed():
-        for pk in floor_ids:
+    modes = {
+        "as shipped": clock.installed,
+        "async_to_sync per event (no sender loop)": lambda: tricks.without(
+            realtime, "sender_loop_run", tricks.sender_loop_run_plain
+        ),
+        "asynchronous commit (dropped)": commits_asynchronously,
+    }
+    timings: dict[str, list[float]] = {mode: [] for mode in modes}
+    for index, pk in enumerate(floor_ids):
+        mode = list(modes)[index % len(modes)]
+        with modes[mode]():
             began = time.perf_counter()
             calculation_run(calculation_id=pk)
-            timings.append(time.perf_counter() - began)
-    per_run_ms = common.median_ms(timings)
+            timings[mode].append(time.perf_counter() - began)
+    clock_runs = len(timings["as shipped"])
+    per_run_ms = common.median_ms(timings["as shipped"])
     ceiling = args.concurrency * 1000 / per_run_ms
     Calculation.objects.filter(pk__in=floor_ids).delete()
-    with connection.cursor() as cursor:
-        cursor.execute("SET synchronous_commit TO DEFAULT")
 
     client = Client(headers={"Authorization": f"Bearer {token}"}, HTTP_HOST="localhost")
 
@@ -134,7 +171,7 @@ def main() -> None:
 
     def wait_drained(ids: list[int], worker) -> None:
         deadline = time.monotonic() + 300
-        while Calculation.objects.filter(pk__in=ids, status=CalculationStatus.FINISHED).count() < len(ids):
+        while Calculation.objects.filter(pk__in=ids, status=JobStatus.FINISHED).count() < len(ids):
             if time.monotonic() > deadline:
                 raise SystemExit(f"not drained after 300 s; worker log:\n{worker.log_tail()}")
             time.sleep(0.05)
@@ -167,6 +204,27 @@ def main() -> None:
         worker.stop()
     queued, live = figures(queued_ids), figures(live_ids)
 
+    # 3. The dropped trick on the real drain: batches alternate between worker connections
+    # that commit asynchronously (a database default, read when a connection opens) and not.
+    def database_commits(value: str) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(f'ALTER DATABASE "{common.DB_NAME}" SET synchronous_commit TO {value}')
+
+    drains: dict[str, list[float]] = {"synchronous": [], "asynchronous": []}
+    try:
+        for batch in range(2 * args.commit_batches):
+            mode = list(drains)[batch % 2]
+            database_commits("OFF" if mode == "asynchronous" else "DEFAULT")
+            ids, _ = create(args.runs, f"{mode} commit {batch}")
+            worker = common.worker_start(concurrency=args.concurrency)
+            try:
+                wait_drained(ids, worker)
+            finally:
+                worker.stop()
+            drains[mode].append(args.runs / figures(ids)["drain"])
+    finally:
+        database_commits("DEFAULT")
+
     rate = args.runs / queued["drain"]
     print(f"calculations queue: {args.runs} one-year daily runs, 1 worker x {args.concurrency} processes "
           f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
@@ -176,18 +234,31 @@ def main() -> None:
           f"({args.runs / live['end_to_end']:.1f} runs/s; creating took {live_created_in:.2f} s)")
     print(f"  floor: calculation_run alone    {per_run_ms:6.2f} ms/run serially -> {ceiling:6.1f} runs/s "
           f"for {args.concurrency} processes; drain/floor = {rate / ceiling:.2f}")
-    print("  the floor's run, by phase (ms per run, wall / CPU of this process):")
+    print(f"  the floor's run, by phase (ms per run, wall / CPU of this process, {clock_runs} runs):")
     for phase in sorted(clock.wall, key=clock.wall.get, reverse=True):
-        print(f"    {phase:<42} {clock.wall[phase] * 1000 / args.floor_runs:6.2f} / {clock.cpu[phase] * 1000 / args.floor_runs:5.2f}")
+        print(f"    {phase:<46} {clock.wall[phase] * 1000 / clock_runs:6.2f} / {clock.cpu[phase] * 1000 / clock_runs:5.2f}")
+    print("  the floor's run, alternating (medians):")
+    for mode in modes:
+        mode_ms = common.median_ms(timings[mode])
+        print(f"    {mode:<46} {mode_ms:6.2f} ms  {mode_ms / per_run_ms:.2f}x")
+    plain_ms = common.median_ms(timings["async_to_sync per event (no sender loop)"])
+    asynchronous_ms = common.median_ms(timings["asynchronous commit (dropped)"])
+    print(f"    the sender loop saves {(plain_ms - per_run_ms) / plain_ms:.0%} of the run; "
+          f"asynchronous commit would save {(per_run_ms - asynchronous_ms) / per_run_ms:.0%}")
+    synchronous_rate, asynchronous_rate = (statistics.median(drains[mode]) for mode in drains)
+    print(f"  drain, alternating batches of {args.runs} (median of {args.commit_batches} each): synchronous commit "
+          f"{synchronous_rate:.1f} runs/s, asynchronous {asynchronous_rate:.1f} runs/s "
+          f"({asynchronous_rate / synchronous_rate:.2f}x)")
     worker_ms, postgres_ms = cpu["worker"] * 1000 / args.runs, cpu["postgres"] * 1000 / args.runs
-    cpu_bound = os.cpu_count() * 1000 / (worker_ms + postgres_ms)
-    print(f"  CPU per run while draining:     worker {worker_ms:.1f} ms + its PostgreSQL backends {postgres_ms:.1f} ms "
-          f"-> at most {cpu_bound:.0f} runs/s on {os.cpu_count()} idle cores (Redis and RabbitMQ not counted)")
+    if worker_ms + postgres_ms > 0:  # a quick run can be shorter than the clock ticks of /proc
+        cpu_bound = os.cpu_count() * 1000 / (worker_ms + postgres_ms)
+        print(f"  CPU per run while draining:     worker {worker_ms:.1f} ms + its PostgreSQL backends {postgres_ms:.1f} ms "
+              f"-> at most {cpu_bound:.0f} runs/s on {os.cpu_count()} idle cores (Redis and RabbitMQ not counted)")
     print(f"  every run finished exactly once: attempts {queued['attempts']} and {live['attempts']}, "
           f"{queued['rows'] + live['rows']} rows")
     verdict = "met" if rate >= TARGET else "NOT met"
     print(f"target >= {TARGET} runs/s: {verdict} ({rate:.1f} runs/s)")
-    if rate < TARGET:
+    if rate < TARGET and worker_ms + postgres_ms > 0:
         print(f"  where it goes: {TARGET} runs/s on {os.cpu_count()} cores leaves {os.cpu_count() * 1000 / TARGET:.1f} ms of CPU "
               f"per run for everything; the worker and PostgreSQL alone spend {worker_ms + postgres_ms:.1f} ms "
               f"(load average {os.getloadavg()[0]:.1f}: other processes take the rest of the cores)")

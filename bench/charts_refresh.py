@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/charts_refresh.py [--functions 40] [--rounds 2] [--workers 4]
 
-Floor (sequential): one process calls the pipeline `function_render` for each function in
+Floor (sequential): one process calls the chart job `function_render` for each function in
 turn: data service -> points, export server -> PNG, PostgreSQL <- image. Parallel: the
 admin's Refresh path, `functions_refresh(ids=...)`, which queues one Celery task per row on
 RabbitMQ; a worker with 4 processes draws them against an export server with 4 browser
@@ -121,6 +121,7 @@ def main() -> int:
 
     from apps.charts.models import Function
     from apps.charts.services import function_render, functions_refresh
+    from apps.jobs.models import JobStatus
 
     processes.database_recreate(DB_NAME)
     call_command("migrate", verbosity=0)
@@ -141,14 +142,14 @@ def main() -> int:
         presets = ["t + 2/t", "sin(t)"]
         ids = [
             Function.objects.create(
-                expression=presets[i % 2], dt=args.dt, interval=args.interval, status=Function.Status.FINISHED
+                expression=presets[i % 2], dt=args.dt, interval=args.interval, status=JobStatus.FINISHED
             ).pk
             for i in range(args.functions)
         ]
         points = int(args.interval * 24 / args.dt) + 1
 
         def sequential() -> float:
-            Function.objects.filter(pk__in=ids).update(status=Function.Status.QUEUED)
+            Function.objects.filter(pk__in=ids).update(status=JobStatus.QUEUED)
             start = time.perf_counter()
             for pk in ids:
                 function_render(function_id=pk)
@@ -159,7 +160,7 @@ def main() -> int:
             result = functions_refresh(ids=ids)
             assert result.queued == len(ids), result
             done = Function.objects.filter(
-                pk__in=ids, status__in=[Function.Status.FINISHED, Function.Status.FAILED]
+                pk__in=ids, status__in=[JobStatus.FINISHED, JobStatus.FAILED]
             )
             deadline = time.monotonic() + 600
             while done.count() < len(ids):
@@ -170,7 +171,7 @@ def main() -> int:
 
         def check(label: str) -> None:
             statuses = dict(Function.objects.filter(pk__in=ids).values_list("pk", "status"))
-            failed = Function.objects.filter(pk__in=ids).exclude(status=Function.Status.FINISHED)
+            failed = Function.objects.filter(pk__in=ids).exclude(status=JobStatus.FINISHED)
             if failed.exists():
                 raise RuntimeError(
                     f"{label}: not finished: {list(failed.values_list('pk', 'status', 'error')[:3])}"
@@ -178,13 +179,13 @@ def main() -> int:
             assert len(statuses) == len(ids)
 
         # Warm-up: browser pages, database and broker connections, the worker's imports.
-        Function.objects.filter(pk__in=ids[: args.workers]).update(status=Function.Status.QUEUED)
+        Function.objects.filter(pk__in=ids[: args.workers]).update(status=JobStatus.QUEUED)
         for pk in ids[: args.workers]:
             function_render(function_id=pk)
-        Function.objects.filter(pk__in=ids[: args.workers]).update(status=Function.Status.FINISHED)
+        Function.objects.filter(pk__in=ids[: args.workers]).update(status=JobStatus.FINISHED)
         functions_refresh(ids=ids[: args.workers])
         while (
-            Function.objects.filter(pk__in=ids[: args.workers], status=Function.Status.FINISHED).count()
+            Function.objects.filter(pk__in=ids[: args.workers], status=JobStatus.FINISHED).count()
             < args.workers
         ):
             time.sleep(0.05)

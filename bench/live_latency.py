@@ -13,6 +13,10 @@ group sends), as in production. Target: median <= 5 ms.
 Floor, measured in the same run: a bare Redis PUBLISH -> SUBSCRIBE round trip (one
 publisher, one subscriber). The ratios say what the channel layer, daphne, the consumer and
 the websocket add on top of Redis itself.
+
+`--sender-loop` measures the sender loop's gain (`apps.live.realtime.sender_loop_run`):
+events alternate between the loop and `async_to_sync` (bench/tricks.py), and both halves
+are reported against the same floor.
 """
 
 import argparse
@@ -25,12 +29,12 @@ WARMUP = 10
 TARGET_MEDIAN = 0.005
 
 
-async def measure(base: str, token: str, *, events: int, interval: float) -> list[float]:
+async def measure(base: str, token: str, *, events: int, interval: float, alternate: bool = False) -> dict[int, float]:
     ws_url = base.replace("http://", "ws://") + "/ws/events/"
     ws = await livekit.ws_client(ws_url, base, token)
     arrivals: dict[int, float] = {}
     receiving = asyncio.ensure_future(livekit.receive_events(ws, arrivals, events + WARMUP))
-    sender = livekit.start_sender(count=events + WARMUP, interval=interval)
+    sender = livekit.start_sender(count=events + WARMUP, interval=interval, alternate=alternate)
     commits = await asyncio.to_thread(livekit.read_commits, sender)
     try:
         await asyncio.wait_for(receiving, timeout=10)
@@ -40,7 +44,7 @@ async def measure(base: str, token: str, *, events: int, interval: float) -> lis
     lost = [seq for seq in commits if seq not in arrivals]
     if lost:
         print(f"LOST {len(lost)} events: {lost[:10]}...", file=sys.stderr)
-    return [arrivals[seq] - commits[seq] for seq in sorted(commits) if seq >= WARMUP and seq in arrivals]
+    return {seq: arrivals[seq] - commits[seq] for seq in sorted(commits) if seq >= WARMUP and seq in arrivals}
 
 
 def main() -> int:
@@ -48,7 +52,11 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=200)
     parser.add_argument("--interval", type=float, default=0.02, help="seconds between two events")
     parser.add_argument("--direct", action="store_true", help="connect to daphne itself, not through the proxy")
+    parser.add_argument("--sender-loop", action="store_true", help="alternate events with and without the sender loop")
+    parser.add_argument("--quick", action="store_true", help="50 events")
     args = parser.parse_args()
+    if args.quick:
+        args.events = 50
 
     env = livekit.configure()
     livekit.database_recreate()
@@ -57,11 +65,25 @@ def main() -> int:
         floor, _ = asyncio.run(livekit.redis_floor(subscribers=1, rounds=args.events + WARMUP))
         floor = floor[WARMUP:]
         with livekit.front_door(env, direct=args.direct) as base:
-            delays = asyncio.run(measure(base, token, events=args.events, interval=args.interval))
+            delays = asyncio.run(
+                measure(base, token, events=args.events, interval=args.interval, alternate=args.sender_loop)
+            )
     finally:
         livekit.database_drop()
 
-    live, bare = livekit.summary(delays), livekit.summary(floor)
+    bare = livekit.summary(floor)
+    if args.sender_loop:
+        loop = livekit.summary([delay for seq, delay in delays.items() if seq % 2 == 0])
+        plain = livekit.summary([delay for seq, delay in delays.items() if seq % 2 == 1])
+        print(f"commit -> websocket client, {len(delays)} events ({args.interval * 1000:.0f} ms apart), alternating:")
+        print(livekit.stats_line("with the sender loop", loop))
+        print(livekit.stats_line("with async_to_sync per event", plain))
+        print(livekit.stats_line("redis PUBLISH -> SUBSCRIBE floor", bare))
+        print(f"  ratio to the floor: median {loop['median'] / bare['median']:.1f}x with the loop, "
+              f"{plain['median'] / bare['median']:.1f}x without (the loop saves "
+              f"{(plain['median'] - loop['median']) / plain['median']:.0%} of the delay)")
+        return 0
+    live = livekit.summary(list(delays.values()))
     print(f"commit -> websocket client, {live['n']} events ({args.interval * 1000:.0f} ms apart):")
     print(livekit.stats_line("websocket client", live))
     print(livekit.stats_line("redis PUBLISH -> SUBSCRIBE floor", bare))

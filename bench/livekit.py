@@ -5,7 +5,7 @@ a real web tier on free ports (the proxy in front of daphne for /ws/, as users r
 bearer token for the
 websocket clients, and a sender process that plays a Celery task: it commits a state change
 of a real `Calculation` row and broadcasts it with `apps.live.realtime.broadcast_event`
-(a fresh event loop and Redis connection per event, exactly like a worker), printing the
+(through the process's sender loop, `apps.live.realtime.sender_loop_run`, exactly like a worker), printing the
 moment each transaction committed. PostgreSQL and Redis must be running (scripts/services).
 
 The floor is measured in the same run: a bare Redis PUBLISH -> SUBSCRIBE round trip (and,
@@ -85,10 +85,11 @@ def front_door(env: dict[str, str], *, direct: bool = False):
         door.stop()
 
 
-def start_sender(*, count: int, interval: float) -> subprocess.Popen:
+def start_sender(*, count: int, interval: float, alternate: bool = False) -> subprocess.Popen:
     """The sender process (see `sender_main`): prints one JSON line per committed event."""
     return subprocess.Popen(
-        [sys.executable, str(Path(__file__).resolve()), "--count", str(count), "--interval", str(interval)],
+        [sys.executable, str(Path(__file__).resolve()), "--count", str(count), "--interval", str(interval),
+         *(["--alternate"] if alternate else [])],
         cwd=ROOT,
         env=os.environ.copy(),
         stdout=subprocess.PIPE,
@@ -96,16 +97,22 @@ def start_sender(*, count: int, interval: float) -> subprocess.Popen:
     )
 
 
-def sender_main(*, count: int, interval: float) -> None:
-    """Plays a Celery task `count` times: commit a state change, broadcast it after commit."""
+def sender_main(*, count: int, interval: float, alternate: bool = False) -> None:
+    """Plays a Celery task `count` times: commit a state change, broadcast it after commit.
+    With `alternate`, every odd event goes without the sender loop (`async_to_sync`, the
+    plain code of bench/tricks.py), to measure the loop's gain."""
+    import contextlib
+
     import django
 
     django.setup()
+    import tricks
     from django.db import transaction
     from django.utils import timezone
 
     from apps.calculations.models import Calculation
     from apps.calculations.services import calculation_event_payload
+    from apps.live import realtime
     from apps.live.realtime import broadcast_event
 
     calculation = Calculation.objects.create(
@@ -114,7 +121,10 @@ def sender_main(*, count: int, interval: float) -> None:
     committed: list[tuple[int, float]] = []
     for seq in range(count):
         started = time.monotonic()
-        with transaction.atomic():
+        plain = alternate and seq % 2 == 1
+        with (
+            tricks.without(realtime, "sender_loop_run", tricks.sender_loop_run_plain) if plain else contextlib.nullcontext()
+        ), transaction.atomic():
             calculation.progress = seq % 100
             calculation.updated_at = timezone.now()
             Calculation.objects.filter(pk=calculation.pk).update(
@@ -245,5 +255,6 @@ if __name__ == "__main__":  # the sender process
     parser = argparse.ArgumentParser()
     parser.add_argument("--count", type=int, required=True)
     parser.add_argument("--interval", type=float, required=True)
+    parser.add_argument("--alternate", action="store_true")
     arguments = parser.parse_args()
-    sender_main(count=arguments.count, interval=arguments.interval)
+    sender_main(count=arguments.count, interval=arguments.interval, alternate=arguments.alternate)

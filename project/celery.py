@@ -3,7 +3,7 @@
 import os
 
 from celery import Celery
-from celery.signals import task_prerun, worker_process_init
+from celery.signals import task_prerun
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings.local")
 
@@ -26,15 +26,3 @@ def _close_old_connections(sender=None, **kwargs) -> None:
 
     if not getattr(getattr(sender, "request", None), "is_eager", False):  # eager: the caller's connection
         close_old_connections()
-
-
-@worker_process_init.connect
-def _worker_commits_asynchronously(**kwargs) -> None:
-    """Every database connection of a worker process commits without waiting for the WAL
-    flush; why that loses nothing is `apps.jobs.services.worker_connection_commit_asynchronously`."""
-    from django.db.backends.signals import connection_created
-
-    from apps.jobs.services import worker_connection_commit_asynchronously
-
-    # Celery's Django fixup closed the connections inherited from the parent: each new one gets it.
-    connection_created.connect(worker_connection_commit_asynchronously, weak=False)

@@ -1,8 +1,8 @@
 """Calculations in the admin: a list of runs, an Add form, Cancel and Run again, and a
 read-only page per run.
 
-A run is added with the API's own validation (`calculation_validate`) and queued after the
-save commits (`calculation_create`); a stored run is a record and is never edited. The list's
+A run is added with the API's own validation (`calculation_validate`, in the form) and queued
+after the save commits (`calculation_store`); a stored run is a record and is never edited. The list's
 cells carry stable classes (`td.field-status`, `td.field-progress`, `td.field-duration`)
 that the live widget updates in place by row pk; a run added anywhere appears live.
 """
@@ -18,12 +18,13 @@ from apps.calculations.admin_views import CalculationChartsAdminMixin
 from apps.calculations.models import Calculation
 from apps.calculations.selectors import calculation_rows
 from apps.calculations.services import (
-    calculation_create,
+    calculation_store,
     calculation_validate,
     calculations_cancel,
     calculations_rerun,
 )
 from apps.core.errors import DomainError
+from apps.jobs.admin import JobAdminMixin
 from apps.live.admin import LiveChangeListMixin
 
 # Rows rendered on a run's page; the full table is one click away as CSV.
@@ -50,6 +51,9 @@ class CalculationAddForm(forms.ModelForm):
         self.fields["name"].required = False
         self.fields["name"].help_text = "Optional; defaults to a summary of the inputs."
         self.fields["lag"].initial = 1
+        # The model's range (LAG_MIN..LAG_MAX) with its messages: `_post_clean` below skips the
+        # model's own validation, where Django would run them.
+        self.fields["lag"].validators.extend(Calculation._meta.get_field("lag").validators)
 
     def clean(self) -> dict:
         cleaned = super().clean()
@@ -67,13 +71,25 @@ class CalculationAddForm(forms.ModelForm):
         return cleaned
 
     def _post_clean(self) -> None:
-        # The row is created by `calculation_create`, not by this form: its checks ran in `clean`.
+        # The row is created by `calculation_store`, not by this form: its checks ran in `clean`.
         pass
 
 
 @admin.register(Calculation)
-class CalculationAdmin(CalculationChartsAdminMixin, LiveChangeListMixin, admin.ModelAdmin):
+class CalculationAdmin(CalculationChartsAdminMixin, JobAdminMixin, LiveChangeListMixin, admin.ModelAdmin):
     live_kind = "calculation"  # the live widget follows this stream (apps.live.admin)
+    add_form = CalculationAddForm
+    cancel_noun = "calculation"
+
+    # The form's `clean` holds calculation_validate's cleaned inputs.
+    def job_store(self, cleaned: dict) -> Calculation:
+        return calculation_store(
+            date_start=cleaned["date_start"], date_fin=cleaned["date_fin"], lag=cleaned["lag"], name=cleaned["name"]
+        )
+
+    def jobs_cancel(self, ids: list[int]) -> list[Calculation]:
+        return calculations_cancel(ids=ids)
+
     actions = ["cancel", "run_again"]
     list_display = ["name", "status", progress, "launched_at", "duration"]
     list_display_links = ["name"]
@@ -102,36 +118,6 @@ class CalculationAdmin(CalculationChartsAdminMixin, LiveChangeListMixin, admin.M
 
     def get_readonly_fields(self, request: HttpRequest, obj: Calculation | None = None):
         return [] if obj is None else self.readonly_fields
-
-    def get_form(self, request: HttpRequest, obj: Calculation | None = None, change: bool = False, **kwargs):
-        if obj is None:
-            kwargs["form"] = CalculationAddForm
-        return super().get_form(request, obj, change=change, **kwargs)
-
-    def has_change_permission(self, request: HttpRequest, obj: Calculation | None = None) -> bool:
-        # A run's inputs and results are a record (view page); the permission only unlocks
-        # the list's actions (Cancel).
-        return obj is None and super().has_change_permission(request, obj)
-
-    def save_model(self, request: HttpRequest, obj: Calculation, form, change: bool) -> None:
-        # Through the service: it stores the row and queues the run once the save commits.
-        created = calculation_create(
-            date_start=form.cleaned_data["date_start"],
-            date_fin=form.cleaned_data["date_fin"],
-            lag=form.cleaned_data["lag"],
-            name=form.cleaned_data["name"],
-        )
-        obj.pk = created.pk
-        obj.refresh_from_db()
-
-    @admin.action(description="Cancel", permissions=["change"])
-    def cancel(self, request: HttpRequest, queryset: QuerySet[Calculation]) -> None:
-        ids = list(queryset.values_list("pk", flat=True))
-        cancelled = calculations_cancel(ids=ids)
-        message = f"{len(cancelled)} calculation(s) cancelled."
-        if skipped := len(ids) - len(cancelled):
-            message += f" {skipped} skipped: already finished, failed or cancelled."
-        self.message_user(request, message)
 
     @admin.action(description="Run again", permissions=["add"])
     def run_again(self, request: HttpRequest, queryset: QuerySet[Calculation]) -> None:

@@ -16,6 +16,7 @@ from apps.calculations.chart_options import (
     CHART_WIDTH_MAX,
     CHART_WIDTH_MIN,
 )
+from apps.calculations.models import LAG_MAX, LAG_MIN, NAME_MAX_LENGTH, Calculation
 from apps.calculations.schemas import (
     CalculationCreatedOut,
     CalculationCreateIn,
@@ -29,8 +30,12 @@ from apps.calculations.selectors import (
     calculation_rows_csv,
     detail_fields_parse,
 )
-from apps.calculations.services import calculation_cancel, calculation_chart_get, calculation_create, calculation_rerun
-from apps.calculations.models import Calculation
+from apps.calculations.services import (
+    calculation_cancel,
+    calculation_chart_get,
+    calculation_create,
+    calculation_rerun,
+)
 from apps.core.schemas import (
     CURSOR_DESCRIPTION,
     CURSOR_MAX_LENGTH,
@@ -40,7 +45,7 @@ from apps.core.schemas import (
     status_filter_description,
     status_filter_type,
 )
-from apps.jobs.idempotency import idempotency_key_header, idempotent_create
+from apps.jobs.idempotency import idempotency_key_header, job_created
 
 router = Router(tags=["calculations"])
 
@@ -55,45 +60,43 @@ DetailFields = Annotated[
 ]
 
 
+CREATE_DESCRIPTION = f"""Validate the inputs and queue a run; it executes in the background (first in, first out).
+
+Rules, each a 422 naming the field and the rule: `date_start`/`date_fin` real dates in
+exactly `YYYY-MM-DD`; `date_start <= date_fin`; `lag` an integer from {LAG_MIN} to {LAG_MAX}; at most
+CALCBOARD_MAX_RESULT_ROWS (default 100,000) result rows; `name` at most {NAME_MAX_LENGTH} characters
+(default: a summary of the inputs); no other fields.
+
+Send an `Idempotency-Key` header to retry safely: the same key with the same body within
+24 hours answers the first answer (same id) and queues nothing; the same key with another
+body is a 422 naming the header. Keys are per user."""
+
+
 @router.post(
     "",
     response={201: CalculationCreatedOut, 401: ErrorOut, 403: ErrorOut, 422: ErrorOut},
     summary="Queue a calculation",
-    operation_id="calculation_create",
+    description=CREATE_DESCRIPTION,
 )
 @requires("add", Calculation)
 def calculation_create_endpoint(
     request: HttpRequest, payload: CalculationCreateIn, idempotency_key: str | None = idempotency_key_header()
 ):
-    """Validate the inputs and queue a run; it executes in the background (first in, first out).
-
-    Rules, each a 422 naming the field and the rule: `date_start`/`date_fin` real dates in
-    exactly `YYYY-MM-DD`; `date_start <= date_fin`; `lag` an integer from 1 to 3650; at most
-    CALCBOARD_MAX_RESULT_ROWS (default 100,000) result rows; `name` at most 200 characters
-    (default: a summary of the inputs); no other fields.
-
-    Send an `Idempotency-Key` header to retry safely: the same key with the same body within
-    24 hours answers the first answer (same id) and queues nothing; the same key with another
-    body is a 422 naming the header. Keys are per user.
-    """
-
-    def create() -> tuple[int, dict]:
-        calculation = calculation_create(
+    return job_created(
+        request=request,
+        scope="calculations.create",
+        key=idempotency_key,
+        payload=payload,
+        create=lambda: calculation_create(
             date_start=payload.date_start, date_fin=payload.date_fin, lag=payload.lag, name=payload.name
-        )
-        return 201, {"id": calculation.pk}
-
-    status, body = idempotent_create(
-        user=request.user, scope="calculations.create", key=idempotency_key, body=payload.dict(), create=create
+        ),
     )
-    return Status(status, body)
 
 
 @router.post(
     "/{id}/cancel",
     response={200: CalculationDetailOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
     summary="Cancel a queued or running calculation",
-    operation_id="calculation_cancel",
 )
 @requires("change", Calculation)
 def calculation_cancel_endpoint(request: HttpRequest, id: int):
@@ -108,7 +111,6 @@ def calculation_cancel_endpoint(request: HttpRequest, id: int):
     "/{id}/rerun",
     response={201: CalculationCreatedOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut},
     summary="Queue a new run with the same inputs",
-    operation_id="calculation_rerun",
 )
 @requires("change", Calculation)
 def calculation_rerun_endpoint(request: HttpRequest, id: int):
@@ -120,7 +122,6 @@ def calculation_rerun_endpoint(request: HttpRequest, id: int):
     "",
     response={200: CalculationListOut, 401: ErrorOut, 403: ErrorOut, 422: ErrorOut},
     summary="List calculations, 10 per page",
-    operation_id="calculation_list",
 )
 @requires("view", Calculation)
 def calculation_list_endpoint(
@@ -146,7 +147,6 @@ def calculation_list_endpoint(
     "/{id}",
     response={200: CalculationDetailOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut},
     summary="One calculation and, once finished, its result",
-    operation_id="calculation_detail",
     url_name="calculation_detail",
 )
 @requires("view", Calculation)
@@ -170,7 +170,6 @@ def calculation_detail_endpoint(
     # 200 is documented below as text/csv only (the view returns the HttpResponse itself).
     response={401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
     summary="Download a finished calculation's rows as CSV",
-    operation_id="calculation_result_csv",
     url_name="calculation_result_csv",
     openapi_extra={
         "responses": {
@@ -237,29 +236,25 @@ CHART_DESCRIPTION = (
 )
 
 
-@router.get(
-    "/{id}/chart.png",
-    response={401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut, 502: ErrorOut, 503: ErrorOut},
-    summary=CHART_SUMMARY.format("PNG"),
-    description=CHART_DESCRIPTION,
-    operation_id="calculation_chart_png",
-    url_name="calculation_chart_png",
-    openapi_extra=_chart_openapi("png"),
-)
-@requires("view", Calculation)
-def calculation_chart_png_endpoint(request: HttpRequest, id: int, width: int = ChartWidth, height: int = ChartHeight):
-    return _chart_response(request, calculation_id=id, image_type="png", width=width, height=height)
+def _chart_endpoint(image_type: str) -> None:
+    """Register `GET /{id}/chart.<image_type>` (operation `calculation_chart_<image_type>`)."""
+
+    def endpoint(request: HttpRequest, id: int, width: int = ChartWidth, height: int = ChartHeight):
+        return _chart_response(request, calculation_id=id, image_type=image_type, width=width, height=height)
+
+    # Named before it is decorated: the operation id is read from the name.
+    endpoint.__name__ = endpoint.__qualname__ = f"calculation_chart_{image_type}_endpoint"
+    router.get(
+        f"/{{id}}/chart.{image_type}",
+        response={
+            401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut, 502: ErrorOut, 503: ErrorOut
+        },
+        summary=CHART_SUMMARY.format(image_type.upper()),
+        description=CHART_DESCRIPTION,
+        url_name=f"calculation_chart_{image_type}",
+        openapi_extra=_chart_openapi(image_type),
+    )(requires("view", Calculation)(endpoint))
 
 
-@router.get(
-    "/{id}/chart.svg",
-    response={401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut, 502: ErrorOut, 503: ErrorOut},
-    summary=CHART_SUMMARY.format("SVG"),
-    description=CHART_DESCRIPTION,
-    operation_id="calculation_chart_svg",
-    url_name="calculation_chart_svg",
-    openapi_extra=_chart_openapi("svg"),
-)
-@requires("view", Calculation)
-def calculation_chart_svg_endpoint(request: HttpRequest, id: int, width: int = ChartWidth, height: int = ChartHeight):
-    return _chart_response(request, calculation_id=id, image_type="svg", width=width, height=height)
+for _image_type in CHART_CONTENT_TYPES:
+    _chart_endpoint(_image_type)

@@ -1,13 +1,14 @@
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
-from apps.jobs.models import Job, JobStatus, status_check, unfinished_index
+from apps.jobs.models import Job, status_check, unfinished_index
 
-
-# The one vocabulary of every job (apps.jobs); kept under its old name for the code that uses it.
-CalculationStatus = JobStatus
-
+# A run's input limits, once: the API schema, the admin form (these fields' validators) and
+# the table's constraint all read them.
+NAME_MAX_LENGTH = 200
+LAG_MIN, LAG_MAX = 1, 3650
 
 class Calculation(Job):
     """One run of the kernel: its inputs, where it is in the queue, and how it ended.
@@ -17,10 +18,16 @@ class Calculation(Job):
     `apps.jobs.models.Job` and are only moved by `apps.jobs.services`.
     """
 
-    name = models.CharField(max_length=200)
+    name = models.CharField(max_length=NAME_MAX_LENGTH)
     date_start = models.DateField()
     date_fin = models.DateField()
-    lag = models.PositiveIntegerField(help_text="Days between two result rows.")
+    lag = models.PositiveIntegerField(
+        help_text="Days between two result rows.",
+        validators=[
+            MinValueValidator(LAG_MIN, message="lag must be at least %(limit_value)s day."),
+            MaxValueValidator(LAG_MAX, message="lag must be at most %(limit_value)s days."),
+        ],
+    )
     launched_at = models.DateTimeField(default=timezone.now, help_text="When the run was submitted.")
 
     class Meta:
@@ -37,7 +44,7 @@ class Calculation(Job):
         ]
         constraints = [
             models.CheckConstraint(condition=Q(date_start__lte=F("date_fin")), name="calc_dates_ordered"),
-            models.CheckConstraint(condition=Q(lag__gte=1, lag__lte=3650), name="calc_lag_range"),
+            models.CheckConstraint(condition=Q(lag__gte=LAG_MIN, lag__lte=LAG_MAX), name="calc_lag_range"),
             models.CheckConstraint(condition=Q(progress__lte=100), name="calc_progress_percent"),
             status_check(name="calc_status_valid"),
         ]

@@ -1,21 +1,18 @@
 """API schemas: what clients send (`*In`) and what they get back (`*Out`), kept apart."""
 
 from datetime import date, datetime
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal
 
 from ninja import Field, Schema
 from pydantic import BeforeValidator, ConfigDict, PlainSerializer, StrictInt, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
-from apps.calculations.models import CalculationStatus
-from apps.calculations.services import LAG_MAX, LAG_MIN, NAME_MAX_LENGTH, DateInputError, parse_iso_date
+from apps.calculations.models import LAG_MAX, LAG_MIN, NAME_MAX_LENGTH
+from apps.calculations.services import DateInputError, parse_iso_date
 from apps.core.formatting import iso
-from apps.core.schemas import PageOut
+from apps.core.schemas import JobStatusName, PageOut
 
 Ordering = Literal["launched_at", "-launched_at"]
-Status = Literal["queued", "running", "finished", "failed", "cancelled"]
-assert set(get_args(Status)) == set(CalculationStatus.values)  # one list of statuses
-
 
 
 def _strict_date(value: Any) -> date:
@@ -60,7 +57,7 @@ class CalculationListItemOut(Schema):
     id: int
     name: str
     launched_at: UtcDateTime = Field(description="When the run was submitted.")
-    status: Status
+    status: JobStatusName
 
 
 class CalculationListOut(PageOut):
@@ -116,7 +113,7 @@ class CalculationDetailOut(Schema):
 
     id: int
     launched_at: UtcDateTime = Field(description="When the run was submitted.")
-    status: Status
+    status: JobStatusName
     result: list[CalculationRowOut] | None
     error: str | None = None
     name: str | None = None

@@ -15,17 +15,19 @@ from datetime import datetime
 from django.db import connection
 from django.db.models import F, FilteredRelation, Q, QuerySet
 
-from apps.calculations.models import Calculation, CalculationChart, CalculationRow, CalculationStatus
+from apps.calculations.models import Calculation, CalculationChart, CalculationRow
 from apps.core.errors import DomainError, NotFoundError
-from apps.core.formatting import iso
+from apps.core.formatting import iso, json_object_with_raw
 from apps.core.listing import (
     ListOrdering,
     ListPage,
     list_page,
+    names_parse,
     parse_datetime_key,
     search_parse,
     statuses_parse,
 )
+from apps.jobs.models import MAX_ID, JobStatus
 
 PAGE_SIZE = 10
 # Every ordering ends in the primary key (apps.core.listing): runs launched in the same
@@ -36,8 +38,6 @@ ORDERINGS = {
     "-launched_at": ListOrdering(key="launched_at", descending=True, parse=parse_datetime_key),
 }
 DETAIL_OPTIONAL_FIELDS = ("name", "duration", "summary")
-_MAX_BIGINT = 2**63 - 1
-
 
 def calculation_list(
     *,
@@ -66,7 +66,7 @@ def calculation_list(
 
 
 def calculation_get(*, calculation_id: int) -> Calculation:
-    if not 1 <= calculation_id <= _MAX_BIGINT:
+    if not 1 <= calculation_id <= MAX_ID:
         raise NotFoundError(f"No calculation with id {calculation_id}.")
     calculation = Calculation.objects.filter(pk=calculation_id).first()
     if calculation is None:
@@ -76,15 +76,7 @@ def calculation_get(*, calculation_id: int) -> Calculation:
 
 def detail_fields_parse(*, fields: str | None) -> tuple[str, ...]:
     """`"name,duration"` -> ("name", "duration"); unknown names are a 422 listing allowed ones."""
-    requested = [item.strip() for item in (fields or "").split(",") if item.strip()]
-    unknown = sorted(set(requested) - set(DETAIL_OPTIONAL_FIELDS))
-    if unknown:
-        raise DomainError(
-            f"Unknown field(s) {', '.join(unknown)}; allowed: {', '.join(DETAIL_OPTIONAL_FIELDS)}.",
-            field="fields",
-            rule="allowed_values",
-        )
-    return tuple(name for name in DETAIL_OPTIONAL_FIELDS if name in requested)
+    return names_parse(value=fields, allowed=DETAIL_OPTIONAL_FIELDS, field="fields", noun="field")
 
 
 def _detail_sql() -> str:
@@ -107,10 +99,10 @@ def calculation_detail_json(*, calculation_id: int, fields: Iterable[str] = ()) 
     {"id", ["name",] "launched_at", "status", ["duration",] ["error" (failed runs),] "result"}
     where result is `[{"date", "liquid", "oil", "water", "wct"}, ...]` or null.
     """
-    if not 1 <= calculation_id <= _MAX_BIGINT:
+    if not 1 <= calculation_id <= MAX_ID:
         raise NotFoundError(f"No calculation with id {calculation_id}.")
     with connection.cursor() as cursor:
-        cursor.execute(_detail_sql(), [CalculationStatus.FINISHED.value, calculation_id])
+        cursor.execute(_detail_sql(), [JobStatus.FINISHED.value, calculation_id])
         row = cursor.fetchone()
     if row is None:
         raise NotFoundError(f"No calculation with id {calculation_id}.")
@@ -122,14 +114,13 @@ def calculation_detail_json(*, calculation_id: int, fields: Iterable[str] = ()) 
     head["status"] = status
     if "duration" in fields:
         head["duration"] = Calculation(started_at=started_at, finished_at=finished_at).duration
-    if status == CalculationStatus.FAILED:
+    if status == JobStatus.FAILED:
         head["error"] = error or "The calculation failed."
-    tail = ""
+    raw: dict[str, str | None] = {}
     if "summary" in fields:
-        summary = calculation_summary_json(calculation_id=pk) if status == CalculationStatus.FINISHED else None
-        tail = f', "summary": {summary or "null"}'
-    # The small head goes through json.dumps; the big result text is spliced in as is.
-    return f'{json.dumps(head)[:-1]}{tail}, "result": {result if result is not None else "null"}}}'
+        finished = status == JobStatus.FINISHED
+        raw["summary"] = calculation_summary_json(calculation_id=pk) if finished else None
+    return json_object_with_raw(head, **raw, result=result)
 
 
 def _summary_sql() -> str:
@@ -211,7 +202,7 @@ def _not_finished(*, calculation_id: int, status: str, what: str) -> DomainError
 def calculation_rows_csv(*, calculation_id: int) -> str:
     """A finished run's rows as CSV (header + one line per date), written by PostgreSQL."""
     calculation = calculation_get(calculation_id=calculation_id)
-    if calculation.status != CalculationStatus.FINISHED:
+    if calculation.status != JobStatus.FINISHED:
         raise _not_finished(calculation_id=calculation_id, status=calculation.status, what="its rows exist")
     table = CalculationRow._meta.db_table
     buffer = io.StringIO()
@@ -240,7 +231,7 @@ def calculation_chart_lookup(*, calculation_id: int, image_type: str, width: int
     404 for an unknown run, 409 until it has finished. An image drawn before the run last
     finished (a rerun) does not count.
     """
-    if not 1 <= calculation_id <= _MAX_BIGINT:
+    if not 1 <= calculation_id <= MAX_ID:
         raise NotFoundError(f"No calculation with id {calculation_id}.")
     row = (
         Calculation.objects.filter(pk=calculation_id)
@@ -261,7 +252,7 @@ def calculation_chart_lookup(*, calculation_id: int, image_type: str, width: int
     if row is None:
         raise NotFoundError(f"No calculation with id {calculation_id}.")
     status, finished_at, image_hash = row
-    if status != CalculationStatus.FINISHED:
+    if status != JobStatus.FINISHED:
         raise _not_finished(calculation_id=calculation_id, status=status, what="its chart exists")
     return ChartLookup(finished_at=finished_at, image_hash=image_hash)
 
@@ -309,7 +300,7 @@ def calculation_chart_source(*, calculation_id: int) -> ChartSource:
     if row is None:
         raise NotFoundError(f"No calculation with id {calculation_id}.")
     name, status, finished_at, series = row
-    if status != CalculationStatus.FINISHED:
+    if status != JobStatus.FINISHED:
         raise _not_finished(calculation_id=calculation_id, status=status, what="its chart exists")
     return ChartSource(name=name, finished_at=finished_at, series=json.loads(series))
 
@@ -332,14 +323,14 @@ def calculations_compare(*, calculation_ids: Iterable[int]) -> list[Calculation]
             rule="count",
         )
     runs = list(
-        Calculation.objects.filter(pk__in=[pk for pk in ids if 1 <= pk <= _MAX_BIGINT])
+        Calculation.objects.filter(pk__in=[pk for pk in ids if 1 <= pk <= MAX_ID])
         .only("id", "name", "status", "launched_at", "date_start", "date_fin", "lag")
         .order_by("launched_at", "id")
     )
     if len(runs) != len(ids):
         missing = sorted(set(ids) - {run.pk for run in runs})
         raise NotFoundError(f"No calculation with id {', '.join(map(str, missing))}.")
-    unfinished = [run for run in runs if run.status != CalculationStatus.FINISHED]
+    unfinished = [run for run in runs if run.status != JobStatus.FINISHED]
     if unfinished:
         listed = ", ".join(f"{run.name} ({run.status})" for run in unfinished)
         raise DomainError(

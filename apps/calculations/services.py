@@ -28,18 +28,15 @@ from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from apps.calculations import kernel
-from apps.calculations.models import Calculation, CalculationChart, CalculationRow, CalculationStatus
+from apps.calculations.models import NAME_MAX_LENGTH, Calculation, CalculationChart, CalculationRow
 from apps.core.errors import DomainError, ServiceUnavailableError
 from apps.core.formatting import iso
 from apps.jobs import services as jobs
+from apps.jobs.models import JobStatus
 from apps.jobs.services import JobAbandoned, JobKind
 
 logger = logging.getLogger(__name__)
 
-NAME_MAX_LENGTH = 200
-LAG_MIN, LAG_MAX = 1, 3650
-# Longest error text kept on a failed run: enough for a sentence, never a traceback.
-ERROR_MAX_LENGTH = 500
 RERUN_SUFFIX = " (re-run)"
 
 
@@ -66,7 +63,7 @@ def calculation_event_payload(calculation: Calculation) -> dict[str, Any]:
         "started_at": iso(calculation.started_at),
         "finished_at": iso(calculation.finished_at),
         "duration": calculation.duration,
-        "error": (calculation.error or None) if calculation.status == CalculationStatus.FAILED else None,
+        "error": (calculation.error or None) if calculation.status == JobStatus.FAILED else None,
         "updated_at": iso(calculation.updated_at),
     }
 
@@ -75,9 +72,6 @@ def calculation_event_payload(calculation: Calculation) -> dict[str, Any]:
 CALCULATION_JOB = JobKind(
     model=Calculation,
     task_name="calculations.run",
-    setting_prefix="CALCULATIONS",
-    live_kind="calculation",
-    noun="Calculation",
     payload=calculation_event_payload,
 )
 
@@ -120,20 +114,19 @@ def _as_date(value: Any, *, field: str) -> date:
         raise DomainError(str(exc), field=field, rule=exc.rule) from exc
 
 
-def calculation_validate(*, date_start: Any, date_fin: Any, lag: Any, name: Any = None) -> dict[str, Any]:
-    """Check the inputs of a run; return them cleaned (dates, int lag, final name).
+def calculation_validate(
+    *, date_start: date | str, date_fin: date | str, lag: int, name: str | None = None
+) -> dict[str, Any]:
+    """Check a run's domain rules; return its inputs cleaned (dates, final name).
 
-    Raises DomainError (422) naming the field and the rule that failed.
+    The shape (types, `lag` from LAG_MIN to LAG_MAX, `name` at most NAME_MAX_LENGTH) is the
+    caller's: the API schema, the admin form (the model fields' validators); the table's
+    constraints refuse anything else. Here, each a DomainError (422) naming the field and the
+    rule: real dates in exactly YYYY-MM-DD (the parser the schema uses), `date_start <=
+    date_fin`, at most CALCBOARD_MAX_RESULT_ROWS rows, no control characters in `name`.
     """
     start = _as_date(date_start, field="date_start")
     fin = _as_date(date_fin, field="date_fin")
-    if isinstance(lag, bool) or not isinstance(lag, int):
-        raise DomainError("lag must be a whole number of days.", field="lag", rule="int_type")
-    # Rule names match the ones the API schema reports for the same mistakes.
-    if lag < LAG_MIN:
-        raise DomainError(f"lag must be at least {LAG_MIN} day.", field="lag", rule="greater_than_equal")
-    if lag > LAG_MAX:
-        raise DomainError(f"lag must be at most {LAG_MAX} days.", field="lag", rule="less_than_equal")
     if start > fin:
         raise DomainError("date_fin must be on or after date_start.", field="date_fin", rule="date_order")
     rows = kernel.row_count(date_start=start, date_fin=fin, lag=lag)
@@ -145,13 +138,7 @@ def calculation_validate(*, date_start: Any, date_fin: Any, lag: Any, name: Any 
             field="date_fin",
             rule="max_rows",
         )
-    if name is not None and not isinstance(name, str):
-        raise DomainError("name must be text.", field="name", rule="string_type")
     name = (name or "").strip()
-    if len(name) > NAME_MAX_LENGTH:
-        raise DomainError(
-            f"name must be at most {NAME_MAX_LENGTH} characters.", field="name", rule="string_too_long"
-        )
     # PostgreSQL text cannot hold NUL; other control characters only garble lists and CSVs.
     if any(ord(char) < 32 and char not in "\t" for char in name):
         raise DomainError("name must not contain control characters.", field="name", rule="invalid_characters")
@@ -164,21 +151,25 @@ def calculation_validate(*, date_start: Any, date_fin: Any, lag: Any, name: Any 
 
 
 def calculation_create(*, date_start: date | str, date_fin: date | str, lag: int, name: str | None = None) -> Calculation:
-    """Validate, save a queued run and publish its task once the row is committed."""
+    """Validate (`calculation_validate`), save a queued run and publish its task once the row is
+    committed."""
     cleaned = calculation_validate(date_start=date_start, date_fin=date_fin, lag=lag, name=name)
+    return calculation_store(**cleaned)
+
+
+def calculation_store(*, date_start: date, date_fin: date, lag: int, name: str) -> Calculation:
+    """Save a queued run from inputs `calculation_validate` cleaned (the admin's form ran it)
+    and publish its task once the row is committed."""
     with transaction.atomic():
         now = timezone.now()
-        calculation = Calculation.objects.create(**cleaned, status=CalculationStatus.QUEUED, launched_at=now, queued_at=now)
+        calculation = Calculation.objects.create(
+            date_start=date_start, date_fin=date_fin, lag=lag, name=name,
+            status=JobStatus.QUEUED, launched_at=now, queued_at=now,
+        )
         # Registered before the publish, so `queued` always leaves before the worker's `running`.
         jobs.job_broadcast(kind=CALCULATION_JOB, job=calculation)
         jobs.jobs_publish_on_commit(kind=CALCULATION_JOB, ids=[calculation.pk])
     return calculation
-
-
-def calculation_dispatch(*, calculation_id: int) -> bool:
-    """Publish the run's task now (outbox: see `apps.jobs.services.jobs_publish`); False
-    (logged) when the broker is unreachable and the sweep will publish it later."""
-    return jobs.jobs_publish(kind=CALCULATION_JOB, ids=[calculation_id]) == 1
 
 
 def rerun_name(name: str) -> str:
@@ -220,7 +211,7 @@ def calculations_cancel(*, ids: Sequence[int]) -> list[Calculation]:
 def _short_error(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     message = f"The calculation failed: {type(exc).__name__}{': ' + text if text else ''}"
-    return message[:ERROR_MAX_LENGTH]
+    return message  # job_fail keeps at most jobs.ERROR_MAX_LENGTH characters of it
 
 
 def _progress_writer(calculation: Calculation):
@@ -330,11 +321,6 @@ def calculation_run(*, calculation_id: int, resume: bool = False) -> Calculation
         return jobs.job_fail(kind=CALCULATION_JOB, job_id=calculation_id, job=calculation, error=_short_error(exc))
 
 
-def calculation_fail(*, calculation_id: int, error: str) -> Calculation | None:
-    """Mark a queued or running run failed with a readable reason (a task's crash handler)."""
-    return jobs.job_fail(kind=CALCULATION_JOB, job_id=calculation_id, error=error[:ERROR_MAX_LENGTH])
-
-
 def calculation_sweep(*, now: datetime | None = None) -> dict[str, int]:
     """Periodic repair (beat): see `apps.jobs.services.jobs_sweep`; also expires old
     idempotency records. Returns counts: {"requeued", "failed", "dispatched", "undispatched"}."""
@@ -393,7 +379,7 @@ def calculation_chart_draw(*, calculation_id: int, image_type: str, width: int, 
     except clients.ServiceError as exc:
         if exc.transient:
             raise ServiceUnavailableError(str(exc)) from exc
-        raise DomainError(str(exc), rule="image_service", status=502) from exc
+        raise DomainError(str(exc), rule="export_server", status=502) from exc
     image_hash = hashlib.sha256(image).hexdigest()
     CalculationChart.objects.update_or_create(
         calculation_id=calculation_id,

@@ -9,8 +9,10 @@ from django.utils.text import Truncator
 
 from apps.charts.models import PRESETS, Function
 from apps.charts.selectors import function_image_url
-from apps.charts.services import function_create, function_validate, functions_cancel, functions_refresh
+from apps.charts.services import function_store, function_validate, functions_cancel, functions_refresh
 from apps.core.errors import DomainError
+from apps.jobs.admin import JobAdminMixin
+from apps.jobs.models import JobStatus
 from apps.live.admin import LiveChangeListMixin
 
 CUSTOM = ""
@@ -58,14 +60,24 @@ class FunctionAddForm(forms.ModelForm):
         return cleaned
 
     def _post_clean(self) -> None:
-        # The row is created by `function_create`, not by this form: nothing to validate on a
+        # The row is created by `function_store`, not by this form: nothing to validate on a
         # model instance here (its checks are the ones `clean` already ran).
         pass
 
 
 @admin.register(Function)
-class FunctionAdmin(LiveChangeListMixin, admin.ModelAdmin):
+class FunctionAdmin(JobAdminMixin, LiveChangeListMixin, admin.ModelAdmin):
     live_kind = "function"  # the live widget follows this stream (apps.live.admin)
+    add_form = FunctionAddForm
+    cancel_noun = "chart job"
+
+    # The form's `clean` ran function_validate on these.
+    def job_store(self, cleaned: dict) -> Function:
+        return function_store(expression=cleaned["expression"], dt=cleaned["dt"], interval=cleaned["interval"])
+
+    def jobs_cancel(self, ids: list[int]) -> list[Function]:
+        return functions_cancel(ids=ids)
+
     # Column names are a contract: the live widget updates td.field-status, td.field-chart and
     # td.field-processed_at by row pk.
     list_display = ["expression", "chart", "dt", "interval", "processed_at", "status"]
@@ -96,29 +108,10 @@ class FunctionAdmin(LiveChangeListMixin, admin.ModelAdmin):
     def get_fields(self, request: HttpRequest, obj: Function | None = None) -> list[str]:
         return self.add_fields if obj is None else self.view_fields
 
-    def get_form(self, request: HttpRequest, obj: Function | None = None, change: bool = False, **kwargs):
-        if obj is None:
-            kwargs["form"] = FunctionAddForm
-        return super().get_form(request, obj, change=change, **kwargs)
-
-    def has_change_permission(self, request: HttpRequest, obj: Function | None = None) -> bool:
-        # A stored function is read-only (view page); new charts come from Add and Refresh.
-        return obj is None and super().has_change_permission(request, obj)
-
-    def save_model(self, request: HttpRequest, obj: Function, form, change: bool) -> None:
-        # Through the service: it validates, stores the row and queues the chart after commit.
-        created = function_create(
-            expression=form.cleaned_data["expression"],
-            dt=form.cleaned_data["dt"],
-            interval=form.cleaned_data["interval"],
-        )
-        obj.pk = created.pk
-        obj.refresh_from_db()
-
     @admin.display(description="chart")
     def chart(self, obj: Function) -> str:
         """The thumbnail (linking to the full image); the error text after a failure."""
-        if obj.status == Function.Status.FAILED and obj.error:
+        if obj.status == JobStatus.FAILED and obj.error:
             return format_html(
                 '<span class="chart-error" style="color:#ba2121;white-space:pre-wrap">{}</span>',
                 Truncator(obj.error).chars(400),
@@ -154,13 +147,4 @@ class FunctionAdmin(LiveChangeListMixin, admin.ModelAdmin):
         message = f"{result.queued} chart(s) queued for refresh."
         if result.skipped:
             message += f" {result.skipped} skipped: already queued or running."
-        self.message_user(request, message)
-
-    @admin.action(description="Cancel", permissions=["change"])
-    def cancel(self, request: HttpRequest, queryset: QuerySet[Function]) -> None:
-        ids = list(queryset.values_list("pk", flat=True))
-        cancelled = functions_cancel(ids=ids)
-        message = f"{len(cancelled)} chart job(s) cancelled."
-        if skipped := len(ids) - len(cancelled):
-            message += f" {skipped} skipped: not queued or running."
         self.message_user(request, message)

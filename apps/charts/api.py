@@ -1,4 +1,4 @@
-"""REST API of the charts job, mounted at /api/functions."""
+"""REST API of the chart job, mounted at /api/functions."""
 
 from django.http import HttpRequest, HttpResponse
 from ninja import Path, Query, Router, Status
@@ -7,7 +7,6 @@ from apps.accounts.permissions import requires
 from apps.charts import selectors, services
 from apps.charts.models import Function
 from apps.charts.schemas import (
-    MAX_ID,
     FunctionCreated,
     FunctionCreateIn,
     FunctionListQuery,
@@ -18,7 +17,8 @@ from apps.charts.schemas import (
 )
 from apps.charts.views import chart_png_response
 from apps.core.schemas import ErrorOut
-from apps.jobs.idempotency import idempotency_key_header, idempotent_create
+from apps.jobs.idempotency import idempotency_key_header, job_created
+from apps.jobs.models import MAX_ID
 
 router = Router(tags=["functions"])
 
@@ -46,21 +46,21 @@ def _out(function: Function) -> dict:
     summary="Create a function and queue its chart",
 )
 @requires("add", Function)
-def function_create(
+def function_create_endpoint(
     request: HttpRequest, payload: FunctionCreateIn, idempotency_key: str | None = idempotency_key_header()
 ):
     """Send an `Idempotency-Key` header to retry safely: the same key with the same body within
     24 hours answers the first answer (same id) and creates nothing; the same key with
     another body is a 422 naming the header. Keys are per user."""
-
-    def create() -> tuple[int, dict]:
-        function = services.function_create(expression=payload.expression, dt=payload.dt, interval=payload.interval)
-        return 201, {"id": function.pk}
-
-    status, body = idempotent_create(
-        user=request.user, scope="functions.create", key=idempotency_key, body=payload.dict(), create=create
+    return job_created(
+        request=request,
+        scope="functions.create",
+        key=idempotency_key,
+        payload=payload,
+        create=lambda: services.function_create(
+            expression=payload.expression, dt=payload.dt, interval=payload.interval
+        ),
     )
-    return Status(status, body)
 
 
 @router.get(
@@ -69,7 +69,7 @@ def function_create(
     summary="List functions (paginated)",
 )
 @requires("view", Function)
-def function_list(request: HttpRequest, query: Query[FunctionListQuery]):
+def function_list_endpoint(request: HttpRequest, query: Query[FunctionListQuery]):
     """Functions, `limit` per page, by `page` (or `offset`) or by `cursor` (one of them).
 
     The same paging contract as `GET /api/calculations`: `count` is exact, also per `status`
@@ -95,7 +95,7 @@ def function_list(request: HttpRequest, query: Query[FunctionListQuery]):
     summary="Draw the charts of several functions again, in parallel",
 )
 @requires("change", Function)
-def functions_refresh(request: HttpRequest, payload: FunctionsRefreshIn):
+def functions_refresh_endpoint(request: HttpRequest, payload: FunctionsRefreshIn):
     result = services.functions_refresh(ids=payload.ids)
     return Status(200, {"queued": result.queued, "skipped": result.skipped})
 
@@ -106,7 +106,7 @@ def functions_refresh(request: HttpRequest, payload: FunctionsRefreshIn):
     summary="One function",
 )
 @requires("view", Function)
-def function_detail(request: HttpRequest, function_id: int = Path(..., ge=1, le=MAX_ID)):
+def function_detail_endpoint(request: HttpRequest, function_id: int = Path(..., ge=1, le=MAX_ID)):
     return Status(200, _out(selectors.function_get(function_id=function_id)))
 
 
@@ -116,7 +116,7 @@ def function_detail(request: HttpRequest, function_id: int = Path(..., ge=1, le=
     summary="Cancel a queued or running chart job",
 )
 @requires("change", Function)
-def function_cancel(request: HttpRequest, function_id: int = Path(..., ge=1, le=MAX_ID)):
+def function_cancel_endpoint(request: HttpRequest, function_id: int = Path(..., ge=1, le=MAX_ID)):
     """A queued chart becomes `cancelled` at once; a running one stops before its next outside
     call and keeps its previous image. Answers the function; one that is already finished,
     failed or cancelled answers 409 naming its status."""
@@ -138,5 +138,5 @@ def function_cancel(request: HttpRequest, function_id: int = Path(..., ge=1, le=
     },
 )
 @requires("view", Function)
-def function_chart(request: HttpRequest, function_id: int = Path(..., ge=1, le=MAX_ID)) -> HttpResponse:
+def function_chart_endpoint(request: HttpRequest, function_id: int = Path(..., ge=1, le=MAX_ID)) -> HttpResponse:
     return chart_png_response(request, function_id=function_id, immutable=False)

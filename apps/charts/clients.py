@@ -1,4 +1,4 @@
-"""One client per outside service of the charts pipeline: the data service (service 2, the
+"""One client per outside service of the chart job: the data service (service 2, the
 points) and the Highcharts export server (service 3, the PNG).
 
 Both raise `ServiceError`, whose text names the service and says what happened, and whose
@@ -13,7 +13,7 @@ import httpx
 from django.conf import settings
 
 DATA_SERVICE = "Data service"
-IMAGE_SERVICE = "Image service"
+EXPORT_SERVER = "Export server"
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # Bodies of failed responses are quoted in the error text; keep that readable.
@@ -25,7 +25,7 @@ class ServiceError(Exception):
 
     def __init__(self, *, service: str, message: str, transient: bool, status: int | None = None) -> None:
         # `message` reads as the rest of a sentence whose subject is the service:
-        # "Image service unreachable (connection refused)", "Data service: division by zero ...".
+        # "Export server unreachable (connection refused)", "Data service: division by zero ...".
         separator = "" if message.startswith(":") else " "
         super().__init__(f"{service}{separator}{message}")
         self.message = message
@@ -34,7 +34,7 @@ class ServiceError(Exception):
 
 
 def still_image_options() -> dict:
-    """Highcharts options every image the export server draws shares: a still picture, so no
+    """Highcharts options every image the export server draws shares: a still image, so no
     animation, markers, hover states or mouse-tracking paths to build (cheaper renders)."""
     return {
         "credits": {"enabled": False},
@@ -68,9 +68,7 @@ def _client(base_url: str, timeout: float) -> httpx.Client:
 
 @dataclass(frozen=True)
 class Points:
-    start: int | None
-    end: int | None
-    points: list[list[float]]
+    points: list[list[float]]  # [[t_unix_seconds, y], ...], ordered by t
 
 
 def _network_error(service: str, exc: httpx.HTTPError, timeout: float) -> ServiceError:
@@ -139,7 +137,7 @@ def dataservice_points(*, expression: str, dt: float, interval: float) -> Points
             transient=False,
             status=response.status_code,
         )
-    return Points(start=body.get("start"), end=body.get("end"), points=points)
+    return Points(points=points)
 
 
 def export_server_png(*, options: dict, width: int, height: int) -> bytes:
@@ -159,7 +157,7 @@ def export_server_image(*, options: dict, width: int, height: int, image_type: s
     try:
         response = _client(settings.EXPORT_SERVER_URL, timeout).post("/", json=payload)
     except httpx.HTTPError as exc:
-        raise _network_error(IMAGE_SERVICE, exc, timeout) from exc
+        raise _network_error(EXPORT_SERVER, exc, timeout) from exc
 
     if response.status_code == 200 and response.content.lstrip().startswith(signatures):
         return response.content
@@ -168,7 +166,7 @@ def export_server_image(*, options: dict, width: int, height: int, image_type: s
     code = f" {body['errorCode']}" if body.get("errorCode") else ""
     if response.status_code == 200:
         raise ServiceError(
-            service=IMAGE_SERVICE,
+            service=EXPORT_SERVER,
             message=f"answered with something that is not {described}",
             transient=False,
         )
@@ -181,7 +179,7 @@ def export_server_image(*, options: dict, width: int, height: int, image_type: s
     transient = response.status_code >= 500 or response.status_code == 429 or busy
     kind = "failed" if response.status_code >= 500 else "refused the chart"
     raise ServiceError(
-        service=IMAGE_SERVICE,
+        service=EXPORT_SERVER,
         message=f"{kind} (HTTP {response.status_code}{code}): {detail}",
         transient=transient,
         status=response.status_code,

@@ -10,12 +10,12 @@ from datetime import UTC, datetime
 from django.db import models
 from django.db.models.functions import Coalesce
 
+from apps.dataservice.expression import MAX_LENGTH as EXPRESSION_MAX_LENGTH
 from apps.jobs.models import Job, status_check, unfinished_index
 
-# The limits on dt, interval and the point count are the data service's own
-# (DATASERVICE_* settings, checked by `apps.dataservice.schemas`), so the admin form and the
-# API refuse exactly what the service would refuse.
-EXPRESSION_MAX_LENGTH = 200
+# The limits on the expression's length, dt, interval and the point count are the data
+# service's own (its parser, the DATASERVICE_* settings, checked by `apps.dataservice.schemas`),
+# so the column, the admin form and the API refuse exactly what the service would refuse.
 
 PRESETS = ("t + 2/t", "sin(t)")
 

@@ -1,7 +1,7 @@
 """Input and output schemas of the functions API. Inputs refuse unknown fields."""
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from django.conf import settings
 from ninja import Field, Schema
@@ -13,13 +13,13 @@ from apps.core.schemas import (
     CURSOR_DESCRIPTION,
     CURSOR_MAX_LENGTH,
     Cursor,
+    JobStatusName,
     PageOut,
     SearchFilter,
     status_filter_description,
     status_filter_type,
 )
-
-MAX_ID = 2**63 - 1  # bigint: larger ids cannot exist and must not reach SQL
+from apps.jobs.models import MAX_ID
 
 
 def _integral_float(value: object) -> object:
@@ -29,7 +29,6 @@ def _integral_float(value: object) -> object:
 
 
 FunctionId = Annotated[int, Field(ge=1, le=MAX_ID), BeforeValidator(_integral_float)]
-StatusName = Literal["queued", "running", "finished", "failed", "cancelled"]
 
 
 class FunctionCreateIn(Schema):
@@ -100,7 +99,7 @@ class FunctionOut(Schema):
     expression: str
     dt: float = Field(..., description="Step in hours.")
     interval: float = Field(..., description="Depth in days.")
-    status: StatusName
+    status: JobStatusName
     error: str = Field(..., description="Text of the last failure; empty after a success.")
     image_url: str | None = Field(
         ..., description="Versioned chart URL (changes with every new image); null until the first chart."

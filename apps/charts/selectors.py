@@ -1,4 +1,4 @@
-"""Reads of the charts job. Lists never load the PNG bytes (`defer("image")`)."""
+"""Reads of the chart job. Lists never load the PNG bytes (`defer("image")`)."""
 
 from typing import Literal, get_args
 
@@ -16,8 +16,7 @@ from apps.core.listing import (
     search_parse,
     statuses_parse,
 )
-
-_MAX_PK = 2**63 - 1  # bigint: a larger id from a URL cannot exist and must not reach SQL
+from apps.jobs.models import MAX_ID
 
 Ordering = Literal["-created_at", "created_at", "-processed_at", "processed_at", "expression", "-expression"]
 # Rows never processed sort last either way (the PROCESSED_* keys); pk breaks ties. Each key
@@ -73,7 +72,7 @@ def function_list(
 
 def function_get(*, function_id: int) -> Function:
     function = (
-        None if function_id > _MAX_PK else Function.objects.defer("image").filter(pk=function_id).first()
+        None if function_id > MAX_ID else Function.objects.defer("image").filter(pk=function_id).first()
     )
     if function is None:
         raise NotFoundError(f"No function with id {function_id}.")
@@ -82,14 +81,14 @@ def function_get(*, function_id: int) -> Function:
 
 def function_image_hash(*, function_id: int) -> str | None:
     """The current image's hash ("" when there is no image), or None when there is no such row."""
-    if function_id > _MAX_PK:
+    if function_id > MAX_ID:
         return None
     return Function.objects.filter(pk=function_id).values_list("image_hash", flat=True).first()
 
 
 def function_image(*, function_id: int) -> tuple[bytes, str] | None:
     """The PNG and its hash, or None when the row or its image does not exist."""
-    if function_id > _MAX_PK:
+    if function_id > MAX_ID:
         return None
     # The image and its hash are written together, so a hash means there is an image.
     row = (

@@ -1,4 +1,4 @@
-"""Writes of the charts job: create a function, queue refreshes, render a chart, cancel, sweep.
+"""Writes of the chart job: create a function, queue refreshes, render a chart, cancel, sweep.
 
 The job lifecycle (publish after commit with the outbox, claim with an attempt token,
 progress, finish, fail, cancel, sweep) is `apps.jobs.services`, shared with calculations;
@@ -9,13 +9,13 @@ after commit. The payload (also the shape of the REST detail's core fields):
 
     {"kind": "function", "id": 7,
      "expression": "t + 2/t", "status": "queued" | "running" | "finished" | "failed" | "cancelled",
-     "progress": 0-100,                     # 10 before the data service, 50 before the image service
+     "progress": 0-100,                     # 10 before the data service, 50 before the export server
      "processed_at": ISO-8601 UTC | null,      # end of the last processing (finished, failed, cancelled)
      "error": "",                          # text of the last failure, "" after a success
      "image_url": "/charts/7/3f2a9c0d1b7e4a55.png" | null,  # versioned: new image, new URL
      "updated_at": ISO-8601 UTC with microseconds}   # order of events: drop older ones
 
-The pipeline (`function_render`) never holds a transaction open across an HTTP call: it
+The chart job (`function_render`) never holds a transaction open across an HTTP call: it
 claims the row, checks it still holds it before each outside call (a cancel stops it there),
 asks the data service for the points, the export server for the PNG, and stores the result
 in one UPDATE that only lands while its attempt still holds the row.
@@ -41,11 +41,10 @@ from apps.charts.selectors import function_image_url
 from apps.core.errors import DomainError, FieldError, NotFoundError
 from apps.core.formatting import iso
 from apps.jobs import services as jobs
+from apps.jobs.models import IN_FLIGHT, JobStatus
 from apps.jobs.services import JobAbandoned, JobKind
 
 logger = logging.getLogger(__name__)
-
-Status = Function.Status
 
 
 # --- validation -----------------------------------------------------------------------------
@@ -94,9 +93,6 @@ def function_payload(*, function: Function) -> dict:
 FUNCTION_JOB = JobKind(
     model=Function,
     task_name="charts.render",
-    setting_prefix="CHARTS",
-    live_kind="function",
-    noun="Function",
     payload=lambda function: function_payload(function=function),
     deferred=("image",),
     finished_column="processed_at",
@@ -107,16 +103,22 @@ FUNCTION_JOB = JobKind(
 
 
 def function_create(*, expression: str, dt: float, interval: float) -> Function:
-    """Store a function (queued) and queue its chart after commit."""
+    """Validate (`function_validate`), store a function (queued) and queue its chart after commit."""
     expression = expression.strip()
     function_validate(expression=expression, dt=dt, interval=interval)
+    return function_store(expression=expression, dt=dt, interval=interval)
+
+
+def function_store(*, expression: str, dt: float, interval: float) -> Function:
+    """Store a function whose inputs `function_validate` accepted (the admin's form ran it),
+    queued, and queue its chart after commit."""
     now = timezone.now()
     with transaction.atomic():
         function = Function.objects.create(
             expression=expression,
             dt=dt,
             interval=interval,
-            status=Status.QUEUED,
+            status=JobStatus.QUEUED,
             queued_at=now,
         )
         jobs.job_broadcast(kind=FUNCTION_JOB, job=function)
@@ -153,16 +155,16 @@ def functions_refresh(*, ids: Sequence[int]) -> RefreshResult:
                 # A new job cycle: its attempts count from zero, its message is not yet sent.
                 f"UPDATE {table} SET status = %s, queued_at = %s, updated_at = %s, progress = 0, attempts = 0, "
                 "attempt_token = NULL, dispatched_at = NULL "
-                "WHERE id = ANY(%s) AND status NOT IN (%s, %s) "
+                "WHERE id = ANY(%s) AND status <> ALL(%s) "
                 "RETURNING id, expression, processed_at, error, image_hash",
-                [Status.QUEUED, now, now, ids, Status.QUEUED, Status.RUNNING],
+                [JobStatus.QUEUED, now, now, ids, list(IN_FLIGHT)],
             )
             rows = cursor.fetchall()
         queued = [
             Function(
                 pk=pk,
                 expression=expression,
-                status=Status.QUEUED,
+                status=JobStatus.QUEUED,
                 processed_at=processed_at,
                 error=error,
                 image_hash=image_hash,
@@ -173,11 +175,6 @@ def functions_refresh(*, ids: Sequence[int]) -> RefreshResult:
         jobs.jobs_broadcast(kind=FUNCTION_JOB, jobs=queued)
         jobs.jobs_publish_on_commit(kind=FUNCTION_JOB, ids=[row[0] for row in rows])
     return RefreshResult(queued=len(rows), skipped=len(existing) - len(rows))
-
-
-def function_fail(*, function_id: int, error: str) -> Function | None:
-    """End a queued or running row as failed with a text that says what went wrong."""
-    return jobs.job_fail(kind=FUNCTION_JOB, job_id=function_id, error=error)
 
 
 def function_cancel(*, function_id: int) -> Function:

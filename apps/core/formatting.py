@@ -1,6 +1,7 @@
 """How the product writes values for clients: one timestamp format for the API, the CSV and
-the live events."""
+the live events, and one way to answer JSON that PostgreSQL has already written."""
 
+import json
 from datetime import UTC, datetime
 
 
@@ -9,3 +10,24 @@ def iso(value: datetime | None) -> str | None:
     if value is None:
         return None
     return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def json_object_with_raw(head: dict, **raw_json: str | None) -> str:
+    """The JSON text of `{**head, **raw_json}`, where each `raw_json` value is already JSON
+    text (None for null) and is copied into the document as it is, after the head's keys.
+
+    The rule that keeps it safe: a raw value is JSON written by PostgreSQL (`json_agg`,
+    `json_build_object`, `::json::text`) from typed columns, never text a user sent, and its
+    key is a literal in our code. Only `head` goes through `json.dumps`; nothing validates
+    the raw part, so anything else must go into `head`.
+
+    The gain: the large part (a run's result rows, a chart's 100,000 points) is never parsed
+    into Python objects and encoded again. Against `json.dumps` of the parsed document, in
+    the same run, alternating: the 3,653-row detail in-process took 1.43-1.46x its SQL floor
+    with the splice and 3.09-3.38x without, 54-57% of its time saved
+    (bench/calculations_detail.py); the data service's 100,000 points 1.02-1.14x and
+    3.0-3.6x, 66-71% saved (bench/dataservice_points.py).
+    """
+    members = [json.dumps(head)[1:-1]] if head else []
+    members += [f"{json.dumps(key)}: {'null' if text is None else text}" for key, text in raw_json.items()]
+    return "{" + ", ".join(members) + "}"

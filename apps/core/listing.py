@@ -21,7 +21,7 @@ Every ordering ends in the primary key, so pages are deterministic and positions
 """
 
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -82,19 +82,24 @@ class ListPage:
         return {name: value for name, value in vars(self).items() if name != "results"}
 
 
-def statuses_parse(*, value: str | None, model: type[Model]) -> tuple[str, ...]:
-    """`"queued, failed"` -> ("queued", "failed") in the model's order; blanks are ignored and
-    an unknown name is a 422 listing the allowed ones (the model's status choices)."""
-    allowed = [choice for choice, _ in model._meta.get_field("status").choices]
+def names_parse(*, value: str | None, allowed: Sequence[str], field: str, noun: str) -> tuple[str, ...]:
+    """`"a, b"` -> ("a", "b") in `allowed`'s order; blanks are ignored and an unknown name is a
+    422 naming `field` (rule `allowed_values`) that lists the allowed ones."""
     requested = {item.strip() for item in (value or "").split(",") if item.strip()}
     unknown = sorted(requested - set(allowed))
     if unknown:
         raise DomainError(
-            f"Unknown status(es) {', '.join(unknown)}; allowed: {', '.join(allowed)}.",
-            field="status",
+            f"Unknown {noun}(s) {', '.join(unknown)}; allowed: {', '.join(allowed)}.",
+            field=field,
             rule="allowed_values",
         )
-    return tuple(status for status in allowed if status in requested)
+    return tuple(name for name in allowed if name in requested)
+
+
+def statuses_parse(*, value: str | None, model: type[Model]) -> tuple[str, ...]:
+    """`"queued, failed"` -> ("queued", "failed") in the model's order (its status choices)."""
+    allowed = [choice for choice, _ in model._meta.get_field("status").choices]
+    return names_parse(value=value, allowed=allowed, field="status", noun="status")
 
 
 def search_parse(*, value: str | None) -> str:

@@ -1,13 +1,14 @@
 """Schemas every router shares: the one error shape, and the paging contract of the lists."""
 
 import re
-from typing import Annotated
+from typing import Annotated, Literal
 
 from django.db.models import Model
 from ninja import Field, Schema
 from pydantic import WithJsonSchema
 
 from apps.core.listing import SEARCH_MAX_LENGTH
+from apps.jobs.models import JobStatus
 
 
 class FieldErrorOut(Schema):
@@ -20,6 +21,9 @@ class ErrorOut(Schema):
     detail: str
     errors: list[FieldErrorOut]
 
+
+# A job's status as the API documents it (an enum in OpenAPI): the one vocabulary, JobStatus.
+JobStatusName = Literal[tuple(JobStatus.values)]
 
 # The paging contract both job lists share (apps.core.listing): query parameters and the
 # fields every page answer carries.

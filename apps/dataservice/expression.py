@@ -37,6 +37,7 @@ and `t` is a `double precision` column, so `2/t` is never integer division.
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
@@ -257,19 +258,19 @@ class _Parser:
             )
         return self.unexpected(token)
 
-    def expression(self) -> Node:
-        node = self.term()
-        while self.current.kind == "op" and self.current.text in "+-":
+    def _left_associative(self, operators: str, operand: Callable[[], Node]) -> Node:
+        """`operand (op operand)*` for one precedence level, grouped from the left."""
+        node = operand()
+        while self.current.kind == "op" and self.current.text in operators:
             operator = self.advance().text
-            node = Binary(operator, node, self.term())
+            node = Binary(operator, node, operand())
         return node
 
+    def expression(self) -> Node:
+        return self._left_associative("+-", self.term)
+
     def term(self) -> Node:
-        node = self.unary()
-        while self.current.kind == "op" and self.current.text in "*/":
-            operator = self.advance().text
-            node = Binary(operator, node, self.unary())
-        return node
+        return self._left_associative("*/", self.unary)
 
     def unary(self) -> Node:
         token = self.current
@@ -369,7 +370,3 @@ def compile_node(node: Node) -> sql.Composable:
             return CALL.format(FUNCTIONS[function], compile_node(argument))
     raise TypeError(f"not an expression node: {node!r}")  # pragma: no cover - exhaustive above
 
-
-def compile_expression(text: str) -> sql.Composable:
-    """Compile `text` into SQL over a double precision column `t`, or raise `ExpressionError`."""
-    return compile_node(parse(text))

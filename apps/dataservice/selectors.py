@@ -70,8 +70,6 @@ _FLOAT_TEXT = re.compile(r"-?[0-9]+(?:\.[0-9]+)?(?:e[+-][0-9]+)?")
 
 @dataclass(frozen=True)
 class Points:
-    start: float  # unix seconds of the first point
-    end: float  # unix seconds of "now", the upper bound of the series
     count: int
     points_json: str  # '[[t, y], ...]', ordered by t
 
@@ -110,8 +108,7 @@ def points_select(*, request: PointsRequest, now: datetime | None = None) -> Poi
         raise _math_error(exc, locate_statement(request=request, now=now)) from exc
     except OperationalError as exc:
         raise _unavailable(exc) from exc
-    start = now - timedelta(microseconds=request.span_us)
-    return Points(start=start.timestamp(), end=now.timestamp(), count=count, points_json=points_json)
+    return Points(count=count, points_json=points_json)
 
 
 def _math_error(exc: DataError, locate: sql.Composable) -> DomainError:

@@ -15,16 +15,16 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
+from django.http import HttpRequest
 from django.utils import timezone
-from ninja import Header
+from ninja import Header, Schema, Status
 
 from apps.core.errors import DomainError
 from apps.jobs.models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
 KEY_MAX_LENGTH = 255
-
 
 
 def idempotency_key_header() -> Any:
@@ -92,3 +92,18 @@ def idempotent_create(
             rule="idempotency_key_reused",
         )
     return first.response_status, first.response_body
+
+
+def job_created(
+    *, request: HttpRequest, scope: str, key: str | None, payload: Schema, create: Callable[[], models.Model]
+) -> Status:
+    """The answer of a create endpoint: 201 `{"id"}` of the job `create()` stores, or the
+    first answer to the same `Idempotency-Key` (see `idempotent_create`)."""
+
+    def created() -> tuple[int, dict]:
+        return 201, {"id": create().pk}
+
+    status, body = idempotent_create(
+        user=request.user, scope=scope, key=key, body=payload.dict(), create=created
+    )
+    return Status(status, body)

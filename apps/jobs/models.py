@@ -19,8 +19,12 @@ class JobStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
+# The statuses of a job that has not ended: what the sweep watches, cancel ends, refresh skips.
 IN_FLIGHT = (JobStatus.QUEUED, JobStatus.RUNNING)
-ENDED = (JobStatus.FINISHED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+# The largest id a job table can hold (bigint): a larger id from a URL cannot exist and must
+# not reach SQL (an error there, a 404 here).
+MAX_ID = 2**63 - 1
 
 
 def status_check(*, name: str) -> models.CheckConstraint:
@@ -41,8 +45,6 @@ class Job(models.Model):
     attempt that outlived the sweep, a cancel or a newer claim can no longer write.
     `dispatched_at` is the outbox marker: NULL means the sweep must publish the task again.
     """
-
-    Status = JobStatus
 
     status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.QUEUED)
     progress = models.PositiveSmallIntegerField(default=0, help_text="Percent, 0-100.")

@@ -43,7 +43,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.core.errors import DomainError, NotFoundError
-from apps.jobs.models import IdempotencyRecord, Job, JobStatus
+from apps.jobs.models import IN_FLIGHT, MAX_ID, IdempotencyRecord, Job, JobStatus
 from apps.live.realtime import broadcast_event, broadcast_events
 
 logger = logging.getLogger(__name__)
@@ -56,16 +56,29 @@ SWEEP_BATCH = 500
 
 @dataclass(frozen=True)
 class JobKind:
-    """How one app's jobs plug into the lifecycle."""
+    """How one app's jobs plug into the lifecycle. Its other names follow from the model, in
+    the project's vocabulary: the app's settings prefix, the live event kind, the noun."""
 
     model: type[Job]
     task_name: str  # the task's stable name: published by name, no import of the task module
-    setting_prefix: str  # "CALCULATIONS" -> CALCULATIONS_QUEUE, CALCULATIONS_MAX_ATTEMPTS, ...
-    live_kind: str  # the kind of its live events ("calculation", "function")
-    noun: str  # how messages name one job ("Calculation", "Function")
     payload: Callable[[Any], dict]  # the live event body of one job
     deferred: tuple[str, ...] = ()  # columns never loaded with a job (a chart's PNG)
     finished_column: str = "finished_at"  # a chart keeps its end as `processed_at`
+
+    @property
+    def setting_prefix(self) -> str:
+        """The app's label: "CALCULATIONS" -> CALCULATIONS_QUEUE, CALCULATIONS_MAX_ATTEMPTS, ..."""
+        return self.model._meta.app_label.upper()
+
+    @property
+    def live_kind(self) -> str:
+        """The kind of its live events: "calculation", "function"."""
+        return self.model._meta.model_name
+
+    @property
+    def noun(self) -> str:
+        """How messages name one job: "Calculation", "Function"."""
+        return self.model.__name__
 
     def setting(self, suffix: str) -> Any:
         return getattr(settings, f"{self.setting_prefix}_{suffix}")
@@ -107,7 +120,7 @@ def _returning(kind: JobKind, sql: str, params: Sequence[Any]) -> list[Job]:
 
 
 def _in_flight_sql() -> str:
-    return f"status IN ('{JobStatus.QUEUED.value}', '{JobStatus.RUNNING.value}')"
+    return "status IN ({})".format(", ".join(f"'{status.value}'" for status in IN_FLIGHT))
 
 
 # --- publish (outbox) -------------------------------------------------------------------
@@ -296,10 +309,10 @@ def jobs_cancel(*, kind: JobKind, ids: Sequence[int]) -> list[Job]:
 
 def job_cancel(*, kind: JobKind, job_id: int) -> Job:
     """Cancel one job; 404 when it does not exist, 409 naming its status when it has ended."""
-    cancelled = jobs_cancel(kind=kind, ids=[job_id]) if 1 <= job_id < 2**63 else []
+    cancelled = jobs_cancel(kind=kind, ids=[job_id]) if 1 <= job_id <= MAX_ID else []
     if cancelled:
         return cancelled[0]
-    status = kind.model.objects.filter(pk=job_id).values_list("status", flat=True).first() if 1 <= job_id < 2**63 else None
+    status = kind.model.objects.filter(pk=job_id).values_list("status", flat=True).first() if 1 <= job_id <= MAX_ID else None
     if status is None:
         raise NotFoundError(f"No {kind.noun.lower()} with id {job_id}.")
     raise DomainError(
@@ -375,21 +388,3 @@ def idempotency_records_expire(*, now: datetime | None = None) -> int:
     cutoff = now - timedelta(seconds=settings.JOBS_IDEMPOTENCY_TTL)
     deleted, _ = IdempotencyRecord.objects.filter(created_at__lt=cutoff).delete()
     return deleted
-
-
-# --- worker connections -----------------------------------------------------------------
-
-
-def worker_connection_commit_asynchronously(*, sender=None, connection=None, **kwargs) -> None:
-    """`connection_created` receiver for worker processes: commits there skip the WAL flush.
-
-    Every write a worker makes is bookkeeping on a job that was already accepted with a
-    synchronous commit (the API's 201): claim, progress, finish, fail, sweep. Only a
-    PostgreSQL crash in the fraction of a second after such a commit can undo it, and what
-    it undoes is repaired: the job falls back to `queued` or `running` and the sweep runs it
-    again, with the same result. Set once per connection (workers reuse theirs), this saves
-    the fsync of each of a run's commits and the round trip a `SET LOCAL` per transaction
-    cost (bench/calculations_queue.py).
-    """
-    with connection.cursor() as cursor:
-        cursor.execute("SET synchronous_commit TO OFF")

@@ -10,11 +10,9 @@ Use it on a ModelAdmin whose model broadcasts through `apps.live.realtime`:
 The widget (`frontend/calcboard/live.js`) updates the cells named after event keys
 (`td.field-status`, `td.field-progress`, `td.field-duration`, `td.field-chart`,
 `td.field-processed_at`, ...) in the rows it finds by their action checkbox, and offers to
-show rows created elsewhere. `status_badge`, `progress_bar` and `live_datetime` render cells
-the way the widget does, so a reload and a live update look the same.
+show rows created elsewhere. `status_badge` and `progress_bar` render cells the way the
+widget does, so a reload and a live update look the same.
 """
-
-from datetime import datetime
 
 from django import forms
 from django.db.models import Max
@@ -96,10 +94,3 @@ def progress_bar(progress: int | float | None) -> str:
         percent,
         percent,
     )
-
-
-def live_datetime(value: datetime | None) -> str:
-    """The format the widget writes: `2026-01-31 14:05:09` in the current time zone."""
-    if value is None:
-        return EMPTY
-    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S")

@@ -11,10 +11,10 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.utils import timezone
 
-from apps.calculations.models import Calculation, CalculationStatus
+from apps.calculations.models import Calculation
 from apps.calculations.services import calculation_run
+from apps.jobs.models import JobStatus
 from apps.live.realtime import stream_group
-
 
 
 @pytest.fixture
@@ -27,7 +27,7 @@ def make_calculation(db) -> Callable[..., Calculation]:
         date_start: date = date(2020, 1, 1),
         date_fin: date = date(2020, 12, 31),
         lag: int = 1,
-        status: str = CalculationStatus.QUEUED,
+        status: str = JobStatus.QUEUED,
         **fields,
     ) -> Calculation:
         fields.setdefault("name", f"run {next(counter)}")
@@ -44,7 +44,7 @@ def make_finished(make_calculation) -> Callable[..., Calculation]:
         calculation = make_calculation(**fields)
         calculation_run(calculation_id=calculation.pk)
         calculation.refresh_from_db()
-        assert calculation.status == CalculationStatus.FINISHED
+        assert calculation.status == JobStatus.FINISHED
         return calculation
 
     return make

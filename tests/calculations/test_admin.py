@@ -4,7 +4,9 @@ from datetime import date
 import pytest
 from django.urls import reverse
 
-from apps.calculations.models import Calculation, CalculationStatus
+from apps.calculations.models import Calculation
+from apps.jobs.models import JobStatus
+from tests.spies import spy
 
 CHANGELIST = reverse("admin:calculations_calculation_changelist")
 
@@ -19,7 +21,7 @@ def cell(html: str, pk: int, column: str) -> str:
 
 
 def test_the_list_shows_name_status_progress_launch_date_and_duration(admin_client, make_calculation, make_finished):
-    running = make_calculation(name="Running well", status=CalculationStatus.RUNNING, progress=42)
+    running = make_calculation(name="Running well", status=JobStatus.RUNNING, progress=42)
     finished = make_finished(name="Finished well", date_fin=date(2020, 1, 31))
     response = admin_client.get(CHANGELIST)
     assert response.status_code == 200
@@ -34,8 +36,8 @@ def test_the_list_shows_name_status_progress_launch_date_and_duration(admin_clie
 
 
 def test_the_list_filters_by_status_and_searches_by_name(admin_client, make_calculation):
-    make_calculation(name="North field", status=CalculationStatus.FAILED)
-    make_calculation(name="South field", status=CalculationStatus.QUEUED)
+    make_calculation(name="North field", status=JobStatus.FAILED)
+    make_calculation(name="South field", status=JobStatus.QUEUED)
     failed = admin_client.get(CHANGELIST, {"status__exact": "failed"}).content.decode()
     assert "North field" in failed and "South field" not in failed
     found = admin_client.get(CHANGELIST, {"q": "south"}).content.decode()
@@ -61,13 +63,13 @@ def test_a_long_result_is_cut_on_the_page_with_the_csv_for_the_rest(admin_client
 
 
 def test_an_unfinished_run_page_says_there_are_no_rows_yet(admin_client, make_calculation):
-    calculation = make_calculation(status=CalculationStatus.FAILED, error="The calculation failed: boom")
+    calculation = make_calculation(status=JobStatus.FAILED, error="The calculation failed: boom")
     html = admin_client.get(reverse("admin:calculations_calculation_change", args=[calculation.pk])).content.decode()
     assert "No rows yet" in html and "The calculation failed: boom" in html
 
 
 def test_a_finished_run_without_rows_says_so(admin_client, make_calculation):
-    calculation = make_calculation(status=CalculationStatus.FINISHED)
+    calculation = make_calculation(status=JobStatus.FINISHED)
     html = admin_client.get(reverse("admin:calculations_calculation_change", args=[calculation.pk])).content.decode()
     assert "No rows." in html
 
@@ -124,8 +126,8 @@ def test_a_stored_run_cannot_be_edited(admin_client, make_calculation):
 
 
 def test_the_cancel_action_cancels_queued_and_running_runs_and_counts_the_rest(admin_client, make_calculation):
-    queued, running = make_calculation(), make_calculation(status=CalculationStatus.RUNNING)
-    finished = make_calculation(status=CalculationStatus.FINISHED)
+    queued, running = make_calculation(), make_calculation(status=JobStatus.RUNNING)
+    finished = make_calculation(status=JobStatus.FINISHED)
     response = admin_client.post(
         CHANGELIST, {"action": "cancel", "_selected_action": [queued.pk, running.pk, finished.pk]}, follow=True
     )
@@ -136,7 +138,7 @@ def test_the_cancel_action_cancels_queued_and_running_runs_and_counts_the_rest(a
 
 
 def test_the_run_again_action_queues_a_copy_of_each_selected_run(admin_client, make_calculation, no_publish, django_capture_on_commit_callbacks):
-    first, second = make_calculation(name="A", status=CalculationStatus.FAILED), make_calculation(name="B")
+    first, second = make_calculation(name="A", status=JobStatus.FAILED), make_calculation(name="B")
     with django_capture_on_commit_callbacks(execute=True):
         response = admin_client.post(
             CHANGELIST, {"action": "run_again", "_selected_action": [first.pk, second.pk]}, follow=True
@@ -162,3 +164,13 @@ def test_the_admin_requires_a_staff_login(client, user, path):
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
     client.force_login(user)  # an active user who is not staff
     assert client.get(path).status_code == 302
+
+
+def test_an_add_validates_the_inputs_once(admin_client, no_publish, monkeypatch):
+    from apps.calculations import admin as calculations_admin
+    from apps.calculations import services
+
+    calls = spy(monkeypatch, services.calculation_validate, services, calculations_admin)
+    response = admin_client.post(ADD, {"name": "Well 7", "date_start": "2020-01-01", "date_fin": "2020-01-31", "lag": 7})
+    assert response.status_code == 302 and Calculation.objects.get().name == "Well 7"
+    assert len(calls) == 1

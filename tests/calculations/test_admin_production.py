@@ -12,7 +12,7 @@ from django.contrib.messages import get_messages
 from django.test import Client
 from django.urls import reverse
 
-from apps.calculations.models import CalculationStatus
+from apps.jobs.models import JobStatus
 
 CHANGELIST = reverse("admin:calculations_calculation_changelist")
 COMPARE = reverse("admin:calculations_calculation_compare")
@@ -67,7 +67,7 @@ def test_the_page_loads_highcharts_and_its_scripts_from_this_site_only(admin_cli
     )
 
 
-@pytest.mark.parametrize("status", [CalculationStatus.QUEUED, CalculationStatus.RUNNING])
+@pytest.mark.parametrize("status", [JobStatus.QUEUED, JobStatus.RUNNING])
 def test_an_unfinished_runs_page_shows_its_progress(admin_client, make_calculation, status):
     calculation = make_calculation(status=status, progress=40)
     html = admin_client.get(change_url(calculation.pk)).content.decode()
@@ -79,7 +79,7 @@ def test_an_unfinished_runs_page_shows_its_progress(admin_client, make_calculati
 
 
 def test_a_failed_runs_page_shows_its_error_instead_of_charts(admin_client, make_calculation):
-    calculation = make_calculation(status=CalculationStatus.FAILED, error="Kernel: <boom> & bust")
+    calculation = make_calculation(status=JobStatus.FAILED, error="Kernel: <boom> & bust")
     html = admin_client.get(change_url(calculation.pk)).content.decode()
     error = re.search(r'<p id="cb-calc-error"([^>]*)>(.*?)</p>', html, re.S)
     assert "hidden" not in error.group(1)
@@ -125,7 +125,7 @@ def test_compare_of_two_finished_runs_opens_the_compare_page(admin_client, make_
 
 @pytest.mark.parametrize("count", [1, 9])
 def test_compare_refuses_too_few_or_too_many_runs(admin_client, make_finished, make_calculation, count):
-    runs = [make_calculation(status=CalculationStatus.FINISHED) for _ in range(count)]
+    runs = [make_calculation(status=JobStatus.FINISHED) for _ in range(count)]
     response = compare(admin_client, [run.pk for run in runs])
     assert response.status_code == 302 and response["Location"] == CHANGELIST
     assert messages_of(response) == [f"Select from 2 to 8 finished runs to compare ({count} selected)."]
@@ -133,7 +133,7 @@ def test_compare_refuses_too_few_or_too_many_runs(admin_client, make_finished, m
 
 def test_compare_refuses_unfinished_runs_and_names_them(admin_client, make_finished, make_calculation):
     done = make_finished(date_fin=date(2020, 1, 31))
-    busy = make_calculation(name="Busy well", status=CalculationStatus.RUNNING)
+    busy = make_calculation(name="Busy well", status=JobStatus.RUNNING)
     response = compare(admin_client, [done.pk, busy.pk])
     assert response["Location"] == CHANGELIST
     assert messages_of(response) == ["Only finished runs can be compared; not finished: Busy well (running)."]

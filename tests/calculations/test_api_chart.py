@@ -7,7 +7,8 @@ from datetime import date, timedelta
 
 import pytest
 
-from apps.calculations.models import CalculationChart, CalculationStatus
+from apps.calculations.models import CalculationChart
+from apps.jobs.models import JobStatus
 from harness.processes import ScriptedServer, free_port
 from tests.calculations.conftest import body
 from tests.charts.conftest import png_size
@@ -103,12 +104,12 @@ def test_a_run_that_finished_again_gets_a_new_image(api_client, export_server, f
 
     again = api_client.get(chart_url(finished.pk, "png", width=600, height=300), headers={"If-None-Match": '"' + "0" * 64 + '"'})
     assert again.status_code == 200 and png_size(again.content) == (600, 300)
-    assert again["ETag"] == first["ETag"]  # same rows, same picture
+    assert again["ETag"] == first["ETag"]  # same rows, same image
     stored = CalculationChart.objects.get(calculation=finished)
     assert stored.drawn_from == later and bytes(stored.image) == again.content
 
 
-@pytest.mark.parametrize("status", [CalculationStatus.QUEUED, CalculationStatus.RUNNING, CalculationStatus.FAILED])
+@pytest.mark.parametrize("status", [JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.FAILED])
 @pytest.mark.parametrize("image_type", ["png", "svg"])
 def test_an_unfinished_run_has_no_chart_yet(api_client, make_calculation, status, image_type):
     calculation = make_calculation(status=status)
@@ -153,7 +154,7 @@ def test_the_export_server_down_is_a_503_and_nothing_is_stored(api_client, finis
     response = api_client.get(chart_url(finished.pk, "png"))
     assert response.status_code == 503
     error = body(response)["errors"][0]
-    assert error["rule"] == "unavailable" and "Image service unreachable (connection refused)" in error["message"]
+    assert error["rule"] == "unavailable" and "Export server unreachable (connection refused)" in error["message"]
     assert not CalculationChart.objects.exists()
 
 
@@ -164,7 +165,7 @@ def test_an_export_server_refusal_is_a_502_with_its_words(api_client, finished, 
         response = api_client.get(chart_url(finished.pk, "svg"))
         sent = json.loads(server.requests[0])
     assert response.status_code == 502
-    assert body(response)["errors"][0]["rule"] == "image_service"
+    assert body(response)["errors"][0]["rule"] == "export_server"
     assert "EXPORT_INVALID_REQUEST" in body(response)["detail"]
     assert sent["type"] == "svg" and sent["infile"]["title"]["text"] == "Well 7 &lt;base case&gt;"
     # The x axis is datetime in milliseconds; the water cut is drawn in percent.
@@ -180,7 +181,7 @@ def test_an_export_answer_that_is_not_an_svg_is_a_502(api_client, finished, sett
         settings.EXPORT_SERVER_URL = server.url
         response = api_client.get(chart_url(finished.pk, "svg"))
     assert response.status_code == 502
-    assert body(response)["detail"] == "Image service answered with something that is not an SVG"
+    assert body(response)["detail"] == "Export server answered with something that is not an SVG"
 
 
 def test_the_chart_routes_need_credentials(client, finished):
@@ -209,7 +210,7 @@ def test_the_chart_source_refuses_unknown_and_unfinished_runs_by_itself(make_cal
     with pytest.raises(NotFoundError):
         calculation_chart_source(calculation_id=987_654_321)
     with pytest.raises(DomainError) as caught:
-        calculation_chart_source(calculation_id=make_calculation(status=CalculationStatus.RUNNING).pk)
+        calculation_chart_source(calculation_id=make_calculation(status=JobStatus.RUNNING).pk)
     assert caught.value.status == 409
 
 

@@ -1,7 +1,8 @@
 import pytest
 from django.test import Client
 
-from apps.calculations.models import Calculation, CalculationStatus
+from apps.calculations.models import Calculation
+from apps.jobs.models import JobStatus
 from tests.calculations.conftest import body
 
 URL = "/api/calculations"
@@ -18,7 +19,7 @@ def test_it_creates_a_queued_run_and_answers_201_with_its_id(api_client):
     created = body(response)
     assert set(created) == {"id"}
     calculation = Calculation.objects.get(pk=created["id"])
-    assert (calculation.name, calculation.status, calculation.lag) == ("Well 7", CalculationStatus.QUEUED, 7)
+    assert (calculation.name, calculation.status, calculation.lag) == ("Well 7", JobStatus.QUEUED, 7)
     assert str(calculation.date_start) == "2020-01-01" and str(calculation.date_fin) == "2020-12-31"
 
 

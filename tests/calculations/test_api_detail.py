@@ -4,8 +4,9 @@ from datetime import date
 import pytest
 from django.test import Client
 
-from apps.calculations.models import CalculationRow, CalculationStatus
+from apps.calculations.models import CalculationRow
 from apps.calculations.schemas import CalculationDetailOut
+from apps.jobs.models import JobStatus
 from tests.calculations.conftest import body
 
 
@@ -13,7 +14,7 @@ def url(pk) -> str:
     return f"/api/calculations/{pk}"
 
 
-@pytest.mark.parametrize("status", [CalculationStatus.QUEUED, CalculationStatus.RUNNING])
+@pytest.mark.parametrize("status", [JobStatus.QUEUED, JobStatus.RUNNING])
 def test_an_unfinished_run_has_a_null_result(api_client, make_calculation, status):
     calculation = make_calculation(status=status, progress=30)
     response = api_client.get(url(calculation.pk))
@@ -42,12 +43,12 @@ def test_a_finished_run_carries_every_row_of_its_result(api_client, make_finishe
 
 
 def test_a_finished_run_without_rows_has_an_empty_result(api_client, make_calculation):
-    calculation = make_calculation(status=CalculationStatus.FINISHED)
+    calculation = make_calculation(status=JobStatus.FINISHED)
     assert body(api_client.get(url(calculation.pk)))["result"] == []
 
 
 def test_a_failed_run_carries_its_error_and_no_result(api_client, make_calculation):
-    calculation = make_calculation(status=CalculationStatus.FAILED, error="The calculation failed: ValueError: x")
+    calculation = make_calculation(status=JobStatus.FAILED, error="The calculation failed: ValueError: x")
     document = body(api_client.get(url(calculation.pk)))
     assert document["result"] is None and document["status"] == "failed"
     assert document["error"] == "The calculation failed: ValueError: x"
@@ -67,7 +68,7 @@ def test_one_optional_field_can_be_asked_for_alone(api_client, make_calculation)
 
 
 def test_duration_is_null_until_the_run_has_ended(api_client, make_calculation):
-    calculation = make_calculation(status=CalculationStatus.RUNNING)
+    calculation = make_calculation(status=JobStatus.RUNNING)
     assert body(api_client.get(url(calculation.pk), {"fields": "duration"}))["duration"] is None
 
 
@@ -92,10 +93,10 @@ def test_an_id_that_is_not_a_number_is_a_422(api_client):
     assert response.status_code == 422 and body(response)["errors"][0]["field"] == "id"
 
 
-@pytest.mark.parametrize("status", list(CalculationStatus))
+@pytest.mark.parametrize("status", list(JobStatus))
 def test_every_detail_document_matches_the_published_schema(api_client, make_calculation, make_finished, status):
     calculation = (
-        make_finished(date_fin=date(2020, 1, 3)) if status == CalculationStatus.FINISHED
+        make_finished(date_fin=date(2020, 1, 3)) if status == JobStatus.FINISHED
         else make_calculation(status=status, error="e")
     )
     raw = api_client.get(url(calculation.pk), {"fields": "name,duration"}).content

@@ -7,9 +7,10 @@ from django.core import signing
 from django.db import connection
 from django.test import Client
 
-from apps.calculations.models import Calculation, CalculationStatus
+from apps.calculations.models import Calculation
 from apps.calculations.services import calculation_create, calculation_run
 from apps.core.listing import SEARCH_COUNT_CAP
+from apps.jobs.models import JobStatus
 from tests.calculations.conftest import body
 
 URL = "/api/calculations"
@@ -19,7 +20,7 @@ T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 @pytest.fixture
 def runs(make_calculation):
     """23 runs launched a minute apart, in every status, created out of launch order."""
-    statuses = list(CalculationStatus)
+    statuses = list(JobStatus)
     created = {}
     for minute in [*range(12, 23), *range(0, 12)]:
         created[minute] = make_calculation(
@@ -121,7 +122,7 @@ def test_it_filters_by_several_statuses_in_the_ordering_asked_for(api_client, ru
 
 
 def test_every_status_at_once_is_the_whole_list(api_client, runs):
-    page = body(api_client.get(URL, {"status": ",".join(CalculationStatus.values)}))
+    page = body(api_client.get(URL, {"status": ",".join(JobStatus.values)}))
     assert page["count"] == 23 and names(api_client.get(URL)) == [item["name"] for item in page["results"]]
 
 
@@ -130,13 +131,13 @@ def test_an_unknown_status_is_a_422_listing_the_allowed_ones(api_client, runs):
     assert response.status_code == 422
     [error] = body(response)["errors"]
     assert (error["field"], error["rule"]) == ("status", "allowed_values")
-    assert "done" in error["message"] and all(status in error["message"] for status in CalculationStatus.values)
+    assert "done" in error["message"] and all(status in error["message"] for status in JobStatus.values)
 
 
 def test_the_documented_status_values_are_the_models_choices(api_client):
     schema = api_client.get("/api/openapi.json").json()
     [status] = [p for p in schema["paths"]["/api/calculations"]["get"]["parameters"] if p["name"] == "status"]
-    assert all(choice in status["schema"]["pattern"] for choice in CalculationStatus.values)
+    assert all(choice in status["schema"]["pattern"] for choice in JobStatus.values)
 
 
 def test_search_matches_part_of_the_name_whatever_the_case(api_client, make_calculation):
@@ -303,7 +304,7 @@ def test_a_cursor_with_a_page_is_a_422(api_client, runs):
 
 
 def counts(client) -> dict[str, int]:
-    return {status: body(client.get(URL, {"status": status}))["count"] for status in CalculationStatus.values}
+    return {status: body(client.get(URL, {"status": status}))["count"] for status in JobStatus.values}
 
 
 @pytest.mark.django_db(transaction=True)
@@ -312,7 +313,7 @@ def test_counts_stay_exact_across_creates_status_changes_and_deletes(api_client,
     count checked against COUNT(*) of the same rows."""
 
     def assert_exact() -> None:
-        expected = {s: Calculation.objects.filter(status=s).count() for s in CalculationStatus.values}
+        expected = {s: Calculation.objects.filter(status=s).count() for s in JobStatus.values}
         assert counts(api_client) == expected
         assert body(api_client.get(URL))["count"] == Calculation.objects.count()
 
@@ -325,11 +326,11 @@ def test_counts_stay_exact_across_creates_status_changes_and_deletes(api_client,
     assert_exact()
     calculation_run(calculation_id=created.pk)
     assert_exact()
-    Calculation.objects.filter(status=CalculationStatus.QUEUED).update(status=CalculationStatus.RUNNING)
+    Calculation.objects.filter(status=JobStatus.QUEUED).update(status=JobStatus.RUNNING)
     assert_exact()
     Calculation.objects.filter(pk=created.pk).update(progress=50)  # no status change
     assert_exact()
     Calculation.objects.filter(pk=created.pk).delete()
     assert_exact()
     Calculation.objects.all().delete()
-    assert counts(api_client) == dict.fromkeys(CalculationStatus.values, 0)
+    assert counts(api_client) == dict.fromkeys(JobStatus.values, 0)

@@ -4,7 +4,8 @@ from datetime import date, timedelta
 
 import pytest
 
-from apps.calculations.models import CalculationRow, CalculationStatus
+from apps.calculations.models import CalculationRow
+from apps.jobs.models import JobStatus
 from tests.calculations.conftest import body
 
 
@@ -74,7 +75,7 @@ def test_the_peak_is_the_first_date_of_the_highest_rate_and_a_zero_first_oil_rat
     api_client, make_calculation
 ):
     calculation = make_calculation(
-        status=CalculationStatus.FINISHED, date_start=date(2021, 1, 1), date_fin=date(2021, 1, 4), lag=1
+        status=JobStatus.FINISHED, date_start=date(2021, 1, 1), date_fin=date(2021, 1, 4), lag=1
     )
     values = [(10.0, 0.0), (50.0, 5.0), (50.0, 40.0), (20.0, 10.0)]  # (liquid, oil)
     CalculationRow.objects.bulk_create(
@@ -94,14 +95,14 @@ def test_the_peak_is_the_first_date_of_the_highest_rate_and_a_zero_first_oil_rat
     assert summary["cumulative_oil"] == 55.0
 
 
-@pytest.mark.parametrize("status", [CalculationStatus.QUEUED, CalculationStatus.RUNNING, CalculationStatus.FAILED])
+@pytest.mark.parametrize("status", [JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.FAILED])
 def test_an_unfinished_run_has_a_null_summary(api_client, make_calculation, status):
     calculation = make_calculation(status=status)
     assert summary_of(api_client, calculation.pk) is None
 
 
 def test_a_finished_run_without_rows_has_a_null_summary(api_client, make_calculation):
-    calculation = make_calculation(status=CalculationStatus.FINISHED)
+    calculation = make_calculation(status=JobStatus.FINISHED)
     assert summary_of(api_client, calculation.pk) is None
 
 

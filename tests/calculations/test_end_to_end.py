@@ -5,7 +5,8 @@ import time
 import pytest
 
 from apps.calculations.models import Calculation, CalculationRow
-from apps.calculations.services import calculation_dispatch
+from apps.calculations.services import CALCULATION_JOB
+from apps.jobs.services import jobs_publish
 from harness.processes import wait_until
 from tests.calculations.conftest import body
 
@@ -69,7 +70,7 @@ def test_a_message_for_a_deleted_run_is_consumed_and_dropped(celery_worker, make
     calculation = make_calculation()
     pk = calculation.pk
     calculation.delete()
-    assert calculation_dispatch(calculation_id=pk) is True
+    assert jobs_publish(kind=CALCULATION_JOB, ids=[pk]) == 1
     wait_until(
         lambda: f"Calculation {pk}: nothing to run" in celery_worker.log_tail(200_000),
         timeout=30,

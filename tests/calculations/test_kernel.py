@@ -25,6 +25,19 @@ def assert_invariants(frame: pd.DataFrame) -> None:
     assert ((frame.wct >= 0) & (frame.wct <= 1)).all()
 
 
+def test_a_known_input_gives_these_rows():
+    # Pinned: a change to the model shows here first, as a change of these numbers.
+    frame = kernel.run(date_start=START, date_fin=date(2020, 1, 31), lag=3)
+    rows = [(r.date.date(), r.liquid, r.oil, r.water, r.wct) for r in frame.itertuples(index=False)]
+    assert len(rows) == 11
+    assert rows[:3] + rows[-1:] == [
+        (date(2020, 1, 1), 317.091, 296.005, 21.086, 0.066498),
+        (date(2020, 1, 4), 319.507, 298.527, 20.98, 0.065664),
+        (date(2020, 1, 7), 324.547, 299.17, 25.377, 0.078192),
+        (date(2020, 1, 31), 321.857, 298.507, 23.35, 0.072548),
+    ]
+
+
 def test_it_returns_exactly_the_five_columns_of_the_original_kernel():
     frame = run()
     assert list(frame.columns) == ["date", "liquid", "oil", "water", "wct"]

@@ -4,20 +4,20 @@ import logging
 
 import pytest
 from celery.exceptions import SoftTimeLimitExceeded
-from django.db import connection
 
 from apps.calculations import kernel
-from apps.calculations.models import Calculation, CalculationRow, CalculationStatus
+from apps.calculations.models import Calculation, CalculationRow
 from apps.calculations.services import calculation_run
+from apps.jobs.models import JobStatus
 
 
 def test_a_run_already_claimed_its_maximum_of_times_ends_failed_with_the_reason(make_calculation, settings):
     settings.CALCULATIONS_MAX_ATTEMPTS = 3
     # Its third worker died mid-run; the message comes back once more.
-    calculation = make_calculation(status=CalculationStatus.RUNNING, attempts=3, progress=40)
+    calculation = make_calculation(status=JobStatus.RUNNING, attempts=3, progress=40)
     assert calculation_run(calculation_id=calculation.pk, resume=True) is None
     calculation.refresh_from_db()
-    assert (calculation.status, calculation.attempts) == (CalculationStatus.FAILED, 3)
+    assert (calculation.status, calculation.attempts) == (JobStatus.FAILED, 3)
     assert calculation.error == (
         "Stopped after 3 attempts: each time, the worker running it stopped before it ended "
         "(killed, out of memory or past its time limit)."
@@ -33,39 +33,8 @@ def test_a_run_past_its_soft_time_limit_ends_failed_as_timed_out(make_calculatio
     monkeypatch.setattr(kernel, "run", endless)
     calculation = make_calculation()
     failed = calculation_run(calculation_id=calculation.pk)
-    assert (failed.status, failed.error) == (CalculationStatus.FAILED, "The calculation timed out after 600 s.")
+    assert (failed.status, failed.error) == (JobStatus.FAILED, "The calculation timed out after 600 s.")
     assert not CalculationRow.objects.filter(calculation=calculation).exists()
-
-
-def test_the_run_task_carries_the_time_limits_from_settings(settings):
-    from apps.calculations.tasks import run_calculation
-
-    assert run_calculation.soft_time_limit == settings.CALCULATIONS_SOFT_TIME_LIMIT
-    assert run_calculation.time_limit == settings.CALCULATIONS_TIME_LIMIT > run_calculation.soft_time_limit
-    assert run_calculation.acks_late and run_calculation.reject_on_worker_lost
-
-
-@pytest.mark.django_db(transaction=True)
-def test_worker_processes_commit_without_waiting_for_the_wal_flush():
-    from django.db.backends.signals import connection_created
-
-    from apps.jobs.services import worker_connection_commit_asynchronously
-    from project.celery import _worker_commits_asynchronously
-
-    def setting() -> str:
-        with connection.cursor() as cursor:
-            cursor.execute("SHOW synchronous_commit")
-            return cursor.fetchone()[0]
-
-    assert setting() == "on"  # a web process keeps the safe default
-    _worker_commits_asynchronously()  # what the worker_process_init signal runs
-    try:
-        connection.close()
-        assert setting() == "off"  # every new connection of a worker process
-    finally:
-        connection_created.disconnect(worker_connection_commit_asynchronously)
-        connection.close()
-    assert setting() == "on"
 
 
 @pytest.mark.django_db(transaction=True)

@@ -12,8 +12,9 @@ from datetime import date
 import pytest
 
 from apps.calculations import kernel
-from apps.calculations.models import Calculation, CalculationRow, CalculationStatus
+from apps.calculations.models import Calculation, CalculationRow
 from apps.calculations.services import calculation_create
+from apps.jobs.models import JobStatus
 from harness import processes
 from harness.processes import wait_until
 from project.settings.test import child_settings_env
@@ -45,11 +46,11 @@ def test_a_run_whose_worker_is_killed_mid_run_is_redelivered_and_finishes_once(t
         started[0].kill()  # SIGKILL: no cleanup, no ack
         time.sleep(1)
         orphan = reload(calculation.pk)
-        assert orphan.status == CalculationStatus.RUNNING and 30 <= orphan.progress < 100
+        assert orphan.status == JobStatus.RUNNING and 30 <= orphan.progress < 100
         assert orphan.attempts == 1 and not CalculationRow.objects.filter(calculation=orphan).exists()
 
         started.append(processes.start_worker(test_db_name, name="calculations-rescuer", concurrency=1, extra_env=env))
-        wait_until(lambda: reload(calculation.pk).status == CalculationStatus.FINISHED, timeout=60, what="redelivery")
+        wait_until(lambda: reload(calculation.pk).status == JobStatus.FINISHED, timeout=60, what="redelivery")
         finished = reload(calculation.pk)
         assert finished.attempts == 2 and finished.progress == 100 and finished.error == ""
         rows = CalculationRow.objects.filter(calculation=finished)
@@ -75,14 +76,14 @@ def test_a_run_accepted_while_the_broker_is_down_is_dispatched_by_the_beat_sweep
     assert response.status_code == 201 and time.monotonic() - began < 5
     pk = body(response)["id"]
     accepted = reload(pk)
-    assert accepted.status == CalculationStatus.QUEUED and accepted.dispatched_at is None
+    assert accepted.status == JobStatus.QUEUED and accepted.dispatched_at is None
     assert "saved but not published" in caplog.text
 
     broker_down()  # RabbitMQ is reachable again
     backdate(accepted, seconds=3600)  # past the grace period the sweep leaves to the API
     beat = processes.start_beat(test_db_name, extra_env=child_settings_env(CALCULATIONS_SWEEP_INTERVAL=1))
     try:
-        wait_until(lambda: reload(pk).status == CalculationStatus.FINISHED, timeout=60, what="the sweep to dispatch")
+        wait_until(lambda: reload(pk).status == JobStatus.FINISHED, timeout=60, what="the sweep to dispatch")
     finally:
         beat.stop()
     finished = reload(pk)

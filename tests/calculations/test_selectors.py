@@ -1,10 +1,9 @@
 import pytest
-from django.utils import timezone
 
-from apps.calculations.models import CalculationStatus
 from apps.calculations.selectors import calculation_get, calculation_list, detail_fields_parse
-from apps.calculations.tasks import run_calculation
+from apps.calculations.tasks import calculation_run_task
 from apps.core.errors import DomainError, NotFoundError
+from apps.jobs.models import JobStatus
 
 
 def test_the_list_selector_refuses_an_ordering_outside_the_whitelist(db):
@@ -37,6 +36,6 @@ def test_optional_fields_come_back_in_a_fixed_order_without_duplicates():
 
 def test_the_run_task_runs_the_calculation(make_calculation):
     calculation = make_calculation()
-    run_calculation.apply(args=[calculation.pk]).get()
+    calculation_run_task.apply(args=[calculation.pk]).get()
     calculation.refresh_from_db()
-    assert calculation.status == CalculationStatus.FINISHED and calculation.rows.count() == 366
+    assert calculation.status == JobStatus.FINISHED and calculation.rows.count() == 366

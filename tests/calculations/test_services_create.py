@@ -3,9 +3,10 @@ from datetime import date
 import pytest
 from django.db import transaction
 
-from apps.calculations.models import Calculation, CalculationStatus
+from apps.calculations.models import Calculation
 from apps.calculations.services import calculation_create, calculation_validate, default_name
 from apps.core.errors import DomainError
+from apps.jobs.models import JobStatus
 
 VALID = {"date_start": "2020-01-01", "date_fin": "2020-12-31", "lag": 7}
 
@@ -29,13 +30,6 @@ def rule_of(**overrides) -> tuple[str | None, str]:
         ({"date_fin": "2021-02-29"}, "date_fin", "date_invalid"),
         ({"date_fin": "2020-13-01"}, "date_fin", "date_invalid"),
         ({"date_fin": "2019-12-31"}, "date_fin", "date_order"),
-        ({"lag": "7"}, "lag", "int_type"),
-        ({"lag": 7.0}, "lag", "int_type"),
-        ({"lag": True}, "lag", "int_type"),
-        ({"lag": 0}, "lag", "greater_than_equal"),
-        ({"lag": 3651}, "lag", "less_than_equal"),
-        ({"name": "x" * 201}, "name", "string_too_long"),
-        ({"name": 5}, "name", "string_type"),
         ({"name": "bad\x00name"}, "name", "invalid_characters"),
         ({"name": "two\nlines"}, "name", "invalid_characters"),
     ],
@@ -87,7 +81,7 @@ def test_create_saves_a_queued_run_and_publishes_it_only_after_commit(scratch_qu
         assert scratch_queue.message_count() == 0
         assert Calculation.objects.get(pk=calculation.pk).dispatched_at is None
     stored = Calculation.objects.get(pk=calculation.pk)
-    assert (stored.status, stored.progress, stored.name, stored.lag) == (CalculationStatus.QUEUED, 0, "Well 7", 7)
+    assert (stored.status, stored.progress, stored.name, stored.lag) == (JobStatus.QUEUED, 0, "Well 7", 7)
     assert stored.attempts == 0 and stored.started_at is None and stored.finished_at is None
     assert stored.dispatched_at is not None and stored.dispatched_at >= stored.launched_at
     assert scratch_queue.message_count() == 1

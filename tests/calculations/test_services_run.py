@@ -5,8 +5,10 @@ import pytest
 from django.db import OperationalError, transaction
 
 from apps.calculations import kernel
-from apps.calculations.models import Calculation, CalculationRow, CalculationStatus
-from apps.calculations.services import calculation_event_payload, calculation_fail, calculation_run
+from apps.calculations.models import Calculation, CalculationRow
+from apps.calculations.services import CALCULATION_JOB, calculation_event_payload, calculation_run
+from apps.jobs.models import JobStatus
+from apps.jobs.services import job_fail
 
 
 def rows_frame(calculation: Calculation) -> pd.DataFrame:
@@ -19,7 +21,7 @@ def rows_frame(calculation: Calculation) -> pd.DataFrame:
 def test_a_run_finishes_with_all_the_kernel_rows(make_calculation):
     calculation = make_calculation(date_start=date(2020, 1, 1), date_fin=date(2020, 3, 31), lag=3)
     finished = calculation_run(calculation_id=calculation.pk)
-    assert finished.status == CalculationStatus.FINISHED and finished.progress == 100
+    assert finished.status == JobStatus.FINISHED and finished.progress == 100
     assert finished.attempts == 1 and finished.error == ""
     assert calculation.launched_at <= finished.started_at <= finished.finished_at
     assert finished.duration is not None and finished.duration >= 0
@@ -40,18 +42,18 @@ def test_a_finished_run_delivered_again_is_skipped(make_finished):
 
 
 def test_an_interrupted_run_delivered_again_is_taken_over_and_finishes_once(make_calculation):
-    calculation = make_calculation(status=CalculationStatus.RUNNING, attempts=1, progress=40)
+    calculation = make_calculation(status=JobStatus.RUNNING, attempts=1, progress=40)
     finished = calculation_run(calculation_id=calculation.pk, resume=True)
-    assert finished.status == CalculationStatus.FINISHED and finished.attempts == 2
+    assert finished.status == JobStatus.FINISHED and finished.attempts == 2
     stored = rows_frame(calculation)
     assert len(stored) == 366 and stored.date.is_unique and stored.date.min() == date(2020, 1, 1)
 
 
 def test_a_duplicate_message_for_a_run_another_attempt_holds_is_a_no_op(make_calculation):
-    calculation = make_calculation(status=CalculationStatus.RUNNING, attempts=1, progress=40)
+    calculation = make_calculation(status=JobStatus.RUNNING, attempts=1, progress=40)
     assert calculation_run(calculation_id=calculation.pk) is None
     calculation.refresh_from_db()
-    assert (calculation.status, calculation.attempts, calculation.progress) == (CalculationStatus.RUNNING, 1, 40)
+    assert (calculation.status, calculation.attempts, calculation.progress) == (JobStatus.RUNNING, 1, 40)
 
 
 def test_a_duplicate_delivery_that_finished_first_keeps_its_rows(make_calculation, monkeypatch):
@@ -61,14 +63,14 @@ def test_a_duplicate_delivery_that_finished_first_keeps_its_rows(make_calculatio
     def kernel_while_a_duplicate_finishes(**kwargs):
         frame = real_kernel(**kwargs)
         # Another worker, delivered the same message, commits first.
-        Calculation.objects.filter(pk=calculation.pk).update(status=CalculationStatus.FINISHED, progress=100)
+        Calculation.objects.filter(pk=calculation.pk).update(status=JobStatus.FINISHED, progress=100)
         CalculationRow.objects.create(calculation=calculation, date=date(2020, 1, 1), liquid=2, oil=1, water=1, wct=0.5)
         return frame
 
     monkeypatch.setattr(kernel, "run", kernel_while_a_duplicate_finishes)
     assert calculation_run(calculation_id=calculation.pk) is None  # this attempt lost the run: no write
     calculation.refresh_from_db()
-    assert calculation.status == CalculationStatus.FINISHED
+    assert calculation.status == JobStatus.FINISHED
     assert list(CalculationRow.objects.filter(calculation=calculation).values_list("liquid", flat=True)) == [2]
 
 
@@ -80,7 +82,7 @@ def test_a_kernel_error_fails_the_run_with_one_readable_sentence_and_no_rows(mak
 
     monkeypatch.setattr(kernel, "run", broken_kernel)
     failed = calculation_run(calculation_id=calculation.pk)
-    assert failed.status == CalculationStatus.FAILED
+    assert failed.status == JobStatus.FAILED
     assert failed.error == "The calculation failed: RuntimeError: matrix is singular"
     assert failed.finished_at is not None and failed.duration is not None
     assert not CalculationRow.objects.filter(calculation=calculation).exists()
@@ -97,7 +99,7 @@ def test_a_failure_while_storing_rows_keeps_no_rows(make_calculation, monkeypatc
 
     monkeypatch.setattr(kernel, "run", kernel_with_a_repeated_day)
     failed = calculation_run(calculation_id=calculation.pk)
-    assert failed.status == CalculationStatus.FAILED
+    assert failed.status == JobStatus.FAILED
     assert failed.error.startswith("The calculation failed: IntegrityError: duplicate key value violates unique")
     assert len(failed.error) <= 500 and "Traceback" not in failed.error
     assert not CalculationRow.objects.filter(calculation=calculation).exists()
@@ -113,7 +115,7 @@ def test_a_database_outage_is_left_to_the_task_to_retry_instead_of_failing_the_r
     with pytest.raises(OperationalError):
         calculation_run(calculation_id=calculation.pk)
     calculation.refresh_from_db()
-    assert calculation.status == CalculationStatus.RUNNING and calculation.error == ""
+    assert calculation.status == JobStatus.RUNNING and calculation.error == ""
 
 
 def test_an_error_without_a_message_still_reads_well(make_calculation, monkeypatch):
@@ -127,10 +129,10 @@ def test_an_error_without_a_message_still_reads_well(make_calculation, monkeypat
 
 
 def test_a_failed_run_delivered_again_is_not_rerun(make_calculation):
-    calculation = make_calculation(status=CalculationStatus.FAILED, error="boom")
+    calculation = make_calculation(status=JobStatus.FAILED, error="boom")
     assert calculation_run(calculation_id=calculation.pk) is None
     calculation.refresh_from_db()
-    assert (calculation.status, calculation.error, calculation.attempts) == (CalculationStatus.FAILED, "boom", 0)
+    assert (calculation.status, calculation.error, calculation.attempts) == (JobStatus.FAILED, "boom", 0)
 
 
 def test_a_deleted_run_is_nothing_to_do(db):
@@ -153,14 +155,14 @@ def test_a_run_deleted_while_computing_is_dropped_quietly(make_calculation, monk
 
 def test_failing_a_finished_run_changes_nothing(make_finished):
     calculation = make_finished()
-    assert calculation_fail(calculation_id=calculation.pk, error="late") is None
+    assert job_fail(kind=CALCULATION_JOB, job_id=calculation.pk, error="late") is None
     calculation.refresh_from_db()
-    assert (calculation.status, calculation.error) == (CalculationStatus.FINISHED, "")
+    assert (calculation.status, calculation.error) == (JobStatus.FINISHED, "")
     assert CalculationRow.objects.filter(calculation=calculation).count() == 366
 
 
 def test_the_event_payload_of_a_failed_run_carries_its_error(make_calculation):
-    calculation = make_calculation(status=CalculationStatus.FAILED, error="The calculation failed: X")
+    calculation = make_calculation(status=JobStatus.FAILED, error="The calculation failed: X")
     payload = calculation_event_payload(calculation)
     assert payload["error"] == "The calculation failed: X" and payload["status"] == "failed"
     assert payload["updated_at"].endswith("Z") and "." in payload["updated_at"]

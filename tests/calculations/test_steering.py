@@ -4,9 +4,9 @@ from datetime import date
 
 import pytest
 
-from apps.calculations.models import Calculation, CalculationRow, CalculationStatus
+from apps.calculations.models import Calculation, CalculationRow
 from apps.calculations.services import calculation_run, rerun_name
-from apps.jobs.models import IdempotencyRecord
+from apps.jobs.models import IdempotencyRecord, JobStatus
 from tests.calculations.conftest import body
 
 BODY = {"date_start": "2020-01-01", "date_fin": "2020-01-31", "lag": 7, "name": "Well 12"}
@@ -23,7 +23,7 @@ def no_publish(monkeypatch):
 # --- cancel -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("status", [CalculationStatus.QUEUED, CalculationStatus.RUNNING])
+@pytest.mark.parametrize("status", [JobStatus.QUEUED, JobStatus.RUNNING])
 def test_cancel_of_a_queued_or_running_run_answers_its_cancelled_envelope(api_client, make_calculation, status):
     calculation = make_calculation(status=status)
     response = api_client.post(f"/api/calculations/{calculation.pk}/cancel")
@@ -31,10 +31,10 @@ def test_cancel_of_a_queued_or_running_run_answers_its_cancelled_envelope(api_cl
     assert body(response)["id"] == calculation.pk
     assert body(response)["status"] == "cancelled" and body(response)["result"] is None
     calculation.refresh_from_db()
-    assert calculation.status == CalculationStatus.CANCELLED and calculation.finished_at is not None
+    assert calculation.status == JobStatus.CANCELLED and calculation.finished_at is not None
 
 
-@pytest.mark.parametrize("status", [CalculationStatus.FINISHED, CalculationStatus.FAILED, CalculationStatus.CANCELLED])
+@pytest.mark.parametrize("status", [JobStatus.FINISHED, JobStatus.FAILED, JobStatus.CANCELLED])
 def test_cancel_of_an_ended_run_is_a_409_naming_its_status(api_client, make_calculation, status):
     calculation = make_calculation(status=status)
     response = api_client.post(f"/api/calculations/{calculation.pk}/cancel")
@@ -49,10 +49,10 @@ def test_cancel_of_an_unknown_run_is_a_404(api_client, db, pk):
 
 
 def test_the_message_of_a_cancelled_run_is_a_no_op(make_calculation):
-    calculation = make_calculation(status=CalculationStatus.CANCELLED)
+    calculation = make_calculation(status=JobStatus.CANCELLED)
     assert calculation_run(calculation_id=calculation.pk) is None
     calculation.refresh_from_db()
-    assert (calculation.status, calculation.attempts) == (CalculationStatus.CANCELLED, 0)
+    assert (calculation.status, calculation.attempts) == (JobStatus.CANCELLED, 0)
     assert not CalculationRow.objects.filter(calculation=calculation).exists()
 
 
@@ -81,7 +81,7 @@ def test_a_run_cancelled_at_a_progress_step_stops_there_and_keeps_no_rows(make_c
     assert calculation_run(calculation_id=calculation.pk) is None
     assert steps[-1] == 30  # no chunk ran after the cancel
     calculation.refresh_from_db()
-    assert (calculation.status, calculation.progress) == (CalculationStatus.CANCELLED, 20)
+    assert (calculation.status, calculation.progress) == (JobStatus.CANCELLED, 20)
     assert not CalculationRow.objects.filter(calculation=calculation).exists()
 
 
@@ -95,7 +95,7 @@ def test_rerun_queues_a_new_run_with_the_same_inputs_marked_as_a_re_run(api_clie
     again = Calculation.objects.get(pk=body(response)["id"])
     assert again.pk != original.pk and body(response) == {"id": again.pk}
     assert (again.date_start, again.date_fin, again.lag) == (original.date_start, original.date_fin, original.lag)
-    assert (again.name, again.status, again.attempts) == ("Well 12 (re-run)", CalculationStatus.QUEUED, 0)
+    assert (again.name, again.status, again.attempts) == ("Well 12 (re-run)", JobStatus.QUEUED, 0)
 
 
 def test_a_re_run_of_a_re_run_keeps_one_mark_and_the_length_limit():

@@ -5,8 +5,9 @@ import signal
 
 import pytest
 
-from apps.calculations.models import Calculation, CalculationRow, CalculationStatus
+from apps.calculations.models import Calculation, CalculationRow
 from apps.calculations.services import calculation_create
+from apps.jobs.models import JobStatus
 from harness.processes import wait_until
 from tests.calculations.conftest import body
 
@@ -30,7 +31,7 @@ def test_a_running_run_cancelled_stops_at_its_next_step_and_keeps_no_rows(api_cl
     wait_until(lambda: f"Calculation {calculation.pk} stopped" in log.log_tail(200_000), timeout=10, what="the stop")
 
     cancelled = reload(calculation.pk)
-    assert cancelled.status == CalculationStatus.CANCELLED and at_cancel <= cancelled.progress < 100
+    assert cancelled.status == JobStatus.CANCELLED and at_cancel <= cancelled.progress < 100
     assert cancelled.progress <= at_cancel + 10  # it stopped at the next step
     assert not CalculationRow.objects.filter(calculation=cancelled).exists()
     assert api_client.post(f"/api/calculations/{calculation.pk}/cancel").status_code == 409
@@ -40,8 +41,8 @@ def test_a_queued_run_cancelled_never_starts(api_client, demo_worker, settings):
     demo_worker.use(settings)
     ahead = calculation_create(**ONE_YEAR, name="Ahead in the queue")
     waiting = calculation_create(**ONE_YEAR, name="Waiting")  # one worker process: it waits
-    wait_until(lambda: reload(ahead.pk).status == CalculationStatus.RUNNING, timeout=30, what="the first run")
-    assert reload(waiting.pk).status == CalculationStatus.QUEUED
+    wait_until(lambda: reload(ahead.pk).status == JobStatus.RUNNING, timeout=30, what="the first run")
+    assert reload(waiting.pk).status == JobStatus.QUEUED
 
     response = api_client.post(f"/api/calculations/{waiting.pk}/cancel")
     assert response.status_code == 200 and body(response)["status"] == "cancelled"
@@ -49,7 +50,7 @@ def test_a_queued_run_cancelled_never_starts(api_client, demo_worker, settings):
     log = demo_worker.process
     wait_until(lambda: f"Calculation {waiting.pk}: nothing to run" in log.log_tail(200_000), timeout=30, what="its message")
     never_ran = reload(waiting.pk)
-    assert (never_ran.status, never_ran.attempts, never_ran.started_at) == (CalculationStatus.CANCELLED, 0, None)
+    assert (never_ran.status, never_ran.attempts, never_ran.started_at) == (JobStatus.CANCELLED, 0, None)
 
 
 def test_a_run_that_kills_its_worker_every_time_ends_failed_after_the_configured_attempts(demo_worker, settings):
@@ -59,7 +60,7 @@ def test_a_run_that_kills_its_worker_every_time_ends_failed_after_the_configured
     calculation = calculation_create(**ONE_YEAR, name="Out of memory every time")
     for attempt in (1, 2, 3):
         wait_until(
-            lambda: (lambda c: c.status == CalculationStatus.RUNNING and c.attempts == attempt and c.progress >= 10)(
+            lambda: (lambda c: c.status == JobStatus.RUNNING and c.attempts == attempt and c.progress >= 10)(
                 reload(calculation.pk)
             ),
             timeout=60,
@@ -67,7 +68,7 @@ def test_a_run_that_kills_its_worker_every_time_ends_failed_after_the_configured
         )
         for pid in demo_worker.pool_pids():
             os.kill(pid, signal.SIGKILL)
-    wait_until(lambda: reload(calculation.pk).status == CalculationStatus.FAILED, timeout=60, what="the run to fail")
+    wait_until(lambda: reload(calculation.pk).status == JobStatus.FAILED, timeout=60, what="the run to fail")
     failed = reload(calculation.pk)
     assert failed.attempts == settings.CALCULATIONS_MAX_ATTEMPTS == 3
     assert failed.error.startswith("Stopped after 3 attempts: each time, the worker running it stopped")

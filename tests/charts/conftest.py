@@ -28,7 +28,7 @@ def png_size(data: bytes) -> tuple[int, int]:
 
 
 def tiny_png() -> bytes:
-    """A valid 2x1 PNG, for rows that need an image without running the pipeline."""
+    """A valid 2x1 PNG, for rows that need an image without running the chart job."""
 
     def chunk(kind: bytes, body: bytes) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))

@@ -7,6 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from apps.charts.models import Function
+from tests.spies import spy
 
 LIST_URL = "/admin/charts/function/"
 ADD_URL = "/admin/charts/function/add/"
@@ -173,7 +174,24 @@ def test_the_cancel_action_cancels_queued_and_running_charts_and_counts_the_rest
         LIST_URL, {"action": "cancel", "_selected_action": [queued.pk, running.pk, finished.pk]}, follow=True
     )
     assert [str(message) for message in response.context["messages"]] == [
-        "2 chart job(s) cancelled. 1 skipped: not queued or running."
+        "2 chart job(s) cancelled. 1 skipped: already finished, failed or cancelled."
     ]
     statuses = dict(Function.objects.values_list("pk", "status"))
     assert statuses == {queued.pk: "cancelled", running.pk: "cancelled", finished.pk: "finished"}
+
+
+@pytest.mark.django_db
+def test_an_add_validates_the_inputs_once(staff_client, no_publish, monkeypatch):
+    from apps.charts import admin as charts_admin
+    from apps.charts import services
+
+    calls = spy(monkeypatch, services.function_validate, services, charts_admin)
+    response = staff_client.post(ADD_URL, {"preset": "sin(t)", "expression": "", "dt": "0.5", "interval": "3"})
+    assert response.status_code == 302 and Function.objects.count() == 1
+    assert calls == [{"expression": "sin(t)", "dt": 0.5, "interval": 3.0}]
+
+
+def test_a_cancel_with_nothing_to_skip_says_only_the_count(staff_client, make_function):
+    queued = make_function(status="queued")
+    response = staff_client.post(LIST_URL, {"action": "cancel", "_selected_action": [queued.pk]}, follow=True)
+    assert [str(message) for message in response.context["messages"]] == ["1 chart job(s) cancelled."]

@@ -37,7 +37,7 @@ def test_an_unknown_host_is_transient(settings):
     with pytest.raises(clients.ServiceError) as caught:
         clients.export_server_png(options=OPTIONS, width=10, height=10)
     assert caught.value.transient
-    assert str(caught.value).startswith("Image service unreachable (")
+    assert str(caught.value).startswith("Export server unreachable (")
 
 
 def test_a_silent_service_times_out_transiently(settings):
@@ -46,7 +46,7 @@ def test_a_silent_service_times_out_transiently(settings):
         with pytest.raises(clients.ServiceError) as caught:
             clients.export_server_png(options=OPTIONS, width=10, height=10)
     assert caught.value.transient
-    assert str(caught.value) == "Image service timed out after 0.3 s"
+    assert str(caught.value) == "Export server timed out after 0.3 s"
 
 
 def test_a_5xx_is_transient_and_quotes_the_answer(settings):
@@ -87,7 +87,7 @@ def test_an_export_refusal_is_permanent_and_names_the_error_code(settings):
             clients.export_server_png(options=OPTIONS, width=10, height=10)
     assert not caught.value.transient
     assert str(caught.value) == (
-        "Image service refused the chart (HTTP 400 EXPORT_INVALID_REQUEST): No correct chart data found."
+        "Export server refused the chart (HTTP 400 EXPORT_INVALID_REQUEST): No correct chart data found."
     )
 
 
@@ -105,7 +105,7 @@ def test_an_export_answer_that_is_not_a_png_is_refused(settings):
         settings.EXPORT_SERVER_URL = server.url
         with pytest.raises(clients.ServiceError) as caught:
             clients.export_server_png(options=OPTIONS, width=10, height=10)
-    assert str(caught.value) == "Image service answered with something that is not a PNG"
+    assert str(caught.value) == "Export server answered with something that is not a PNG"
 
 
 def test_the_export_request_carries_type_and_size(settings):
@@ -129,14 +129,14 @@ def test_a_service_that_hangs_up_without_answering_is_transient(settings):
 @pytest.mark.parametrize(
     ("exc", "text"),
     [
-        (httpx.ConnectTimeout("timed out"), "Image service unreachable (connect timeout)"),
+        (httpx.ConnectTimeout("timed out"), "Export server unreachable (connect timeout)"),
         (
             httpx.ConnectError("[Errno 101] Network is unreachable"),
-            "Image service unreachable ([Errno 101] Network is unreachable)",
+            "Export server unreachable ([Errno 101] Network is unreachable)",
         ),
-        (httpx.ReadTimeout("read timed out"), "Image service timed out after 60 s"),
+        (httpx.ReadTimeout("read timed out"), "Export server timed out after 60 s"),
     ],
 )
 def test_network_failures_are_named(exc, text):
-    error = clients._network_error(clients.IMAGE_SERVICE, exc, 60)
+    error = clients._network_error(clients.EXPORT_SERVER, exc, 60)
     assert error.transient and str(error) == text

@@ -1,4 +1,4 @@
-"""Services of the charts job, in-process against the real data service and export server."""
+"""Services of the chart job, in-process against the real data service and export server."""
 
 import json
 from datetime import timedelta
@@ -137,7 +137,7 @@ def test_refresh_of_an_unknown_id_is_refused_and_queues_nothing(make_function):
     assert services.functions_refresh(ids=[]) == services.RefreshResult(queued=0, skipped=0)
 
 
-# --- the pipeline, in-process --------------------------------------------------------------
+# --- the chart job, in-process -------------------------------------------------------------
 
 
 def test_chart_options_put_milliseconds_on_a_datetime_axis():
@@ -230,7 +230,7 @@ def test_export_server_down_fails_with_its_name(dataservice, make_function, sett
     function.refresh_from_db()
     assert (function.status, function.error) == (
         "failed",
-        "Image service unreachable (connection refused) after 3 attempts",
+        "Export server unreachable (connection refused) after 3 attempts",
     )
 
 
@@ -251,7 +251,7 @@ def test_a_transient_failure_before_the_last_attempt_is_raised_for_a_retry(
     settings.EXPORT_SERVER_URL = closed_port_url()
     services.function_render(function_id=function.pk, resume=True)
     function.refresh_from_db()
-    assert function.error == "Image service unreachable (connection refused) after 2 attempts"
+    assert function.error == "Export server unreachable (connection refused) after 2 attempts"
 
 
 # --- sweep ---------------------------------------------------------------------------------

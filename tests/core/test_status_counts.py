@@ -7,10 +7,11 @@ import pytest
 from django.db import connection, transaction
 from django.db.models import Count
 
-from apps.calculations.models import Calculation, CalculationStatus
+from apps.calculations.models import Calculation
 from apps.charts.models import Function
 from apps.core.models import StatusCount
 from apps.core.selectors import status_counts
+from apps.jobs.models import JobStatus
 
 TABLE = Calculation._meta.db_table
 
@@ -21,7 +22,7 @@ def actual(model) -> dict[str, int]:
     return dict(rows)
 
 
-def make(n: int, status: str = CalculationStatus.QUEUED) -> None:
+def make(n: int, status: str = JobStatus.QUEUED) -> None:
     Calculation.objects.bulk_create(
         Calculation(name=f"run {index}", date_start=date(2024, 1, 1), date_fin=date(2024, 1, 2), lag=1, status=status)
         for index in range(n)
@@ -36,7 +37,7 @@ def sql(statement: str, params=()) -> None:
 @pytest.mark.django_db
 def test_bulk_inserts_updates_and_deletes_are_counted():
     make(5)
-    make(2, CalculationStatus.FAILED)
+    make(2, JobStatus.FAILED)
     assert status_counts(model=Calculation) == {"queued": 5, "failed": 2} == actual(Calculation)
     Calculation.objects.filter(status="queued").update(status="running")
     assert status_counts(model=Calculation) == {"running": 5, "failed": 2}
@@ -98,7 +99,7 @@ def test_a_second_compaction_waits_for_nobody_and_deletes_nothing_while_one_is_o
     """Two connections: the first compacts and keeps its transaction open; the second one's
     compaction returns at once (advisory lock taken) and both see the same exact counts."""
     make(2)
-    make(3, CalculationStatus.FAILED)
+    make(3, JobStatus.FAILED)
     settings = connection.settings_dict
     other = psycopg2.connect(host=settings["HOST"], port=settings["PORT"], user=settings["USER"], dbname=settings["NAME"])
     try:

@@ -19,7 +19,7 @@ def test_it_serves_a_preset_over_http(dataservice):
     assert response.status_code == 200
     body = response.json()
     assert body["count"] == len(body["points"]) == 721
-    assert before - 1 <= body["end"] <= time.time() + 1
+    assert before - 1 <= body["points"][-1][0] <= time.time() + 1  # the series ends now
     ts = [t for t, _ in body["points"]]
     assert all(b - a == pytest.approx(3600, abs=1e-5) for a, b in zip(ts, ts[1:], strict=False))
     for t, y in body["points"]:

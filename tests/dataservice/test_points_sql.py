@@ -59,7 +59,7 @@ def test_it_walks_from_now_minus_interval_to_now_in_steps_of_dt():
     points, result = select("t", dt=6, interval=2)
     start = (NOW - timedelta(days=2)).timestamp()
 
-    assert result.start == start and result.end == NOW.timestamp()
+    assert result.count == 9
     assert [t for t, _ in points] == [start + i * 6 * 3600 for i in range(9)]
     assert points[-1][0] == NOW.timestamp()
 

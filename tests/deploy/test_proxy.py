@@ -19,8 +19,9 @@ from cryptography.x509.oid import NameOID
 from django.conf import settings
 
 from apps.accounts.services import api_token_create
-from apps.calculations.models import Calculation, CalculationStatus
+from apps.calculations.models import Calculation
 from apps.calculations.services import calculation_run
+from apps.jobs.models import JobStatus
 from harness import processes
 from tests.conftest import permissions_grant
 from tests.security.conftest import Reply, assert_error
@@ -90,7 +91,7 @@ def test_an_anonymous_post_gets_401_not_a_csrf_error(front_door):
 
 def test_json_is_gzipped_when_the_client_accepts_it(front_door, token):
     run = Calculation.objects.create(
-        name="gzip", date_start="2020-01-01", date_fin="2020-12-31", lag=1, status=CalculationStatus.QUEUED
+        name="gzip", date_start="2020-01-01", date_fin="2020-12-31", lag=1, status=JobStatus.QUEUED
     )
     calculation_run(calculation_id=run.pk)
     url = f"{front_door.base_url}/api/calculations/{run.pk}"

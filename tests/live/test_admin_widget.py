@@ -1,12 +1,10 @@
 """The live widget on the admin change lists: template, config and Media."""
 
 import json
-from datetime import UTC, datetime
 
 import pytest
-from django.utils import timezone
 
-from apps.live.admin import live_datetime, progress_bar, status_badge
+from apps.live.admin import progress_bar, status_badge
 
 pytestmark = pytest.mark.django_db
 
@@ -107,10 +105,3 @@ def test_progress_bar_is_clamped(value, shown):
 def test_progress_bar_of_nothing_is_empty():
     assert progress_bar(None) == "-"
 
-
-def test_live_datetime_uses_the_current_time_zone(settings):
-    value = datetime(2026, 1, 31, 14, 5, 9, tzinfo=UTC)
-    assert live_datetime(value) == "2026-01-31 14:05:09"
-    with timezone.override("Europe/Moscow"):
-        assert live_datetime(value) == "2026-01-31 17:05:09"
-    assert live_datetime(None) == "-"

@@ -202,14 +202,15 @@ def test_a_refreshed_chart_changes_status_and_image_without_a_reload(browser, da
 
 def test_an_error_text_replaces_the_chart_and_is_shown_as_text(browser, daphne, staff):
     from apps.charts.models import Function
-    from apps.charts.services import function_fail
+    from apps.charts.services import FUNCTION_JOB
+    from apps.jobs.services import job_fail
 
     function = finished_function()
     Function.objects.filter(pk=function.pk).update(status="running")  # only a job in flight can fail
     page = log_in(browser, daphne.base_url, "/admin/charts/function/")
     wait_connected(page)
     hostile = 'Export server said: <img src=x onerror="window.__pwned=1"> (HTTP 500)'
-    in_thread(function_fail, function_id=function.pk, error=hostile)
+    in_thread(job_fail, kind=FUNCTION_JOB, job_id=function.pk, error=hostile)
     cell = row(page, function.pk).locator("td.field-chart")
     page.wait_for_selector(".cb-error", timeout=10_000)
     assert cell.inner_text() == hostile  # literally: text, not markup
@@ -241,7 +242,8 @@ def test_rows_created_elsewhere_are_announced_and_shown_on_request(browser, daph
 
 def test_a_calculation_row_follows_its_run_to_the_end(browser, daphne, staff, celery_worker):
     from apps.calculations.models import Calculation
-    from apps.calculations.services import calculation_dispatch
+    from apps.calculations.services import CALCULATION_JOB
+    from apps.jobs.services import jobs_publish
 
     # Saved but not yet published, so the page shows it queued before the worker starts.
     calculation = Calculation.objects.create(
@@ -254,7 +256,7 @@ def test_a_calculation_row_follows_its_run_to_the_end(browser, daphne, staff, ce
     assert line.locator("td.field-progress .cb-progress-label").inner_text() == "0%"
     page.evaluate("window.__sameDocument = 'yes'")
 
-    assert in_thread(calculation_dispatch, calculation_id=calculation.pk)
+    assert in_thread(jobs_publish, kind=CALCULATION_JOB, ids=[calculation.pk]) == 1
     page.wait_for_function(
         """() => [...document.querySelectorAll("#result_list tbody tr")].some((tr) =>
             tr.textContent.includes("live run")
@@ -385,9 +387,10 @@ def test_the_widget_replays_what_it_missed_while_the_server_was_away(browser, te
     """Both lists open; the websocket server goes away; runs and functions change meanwhile;
     it comes back: every row shows its new state, from the replay (no re-read of the page)."""
     from apps.calculations.models import Calculation
-    from apps.calculations.services import calculation_fail, calculation_run
+    from apps.calculations.services import CALCULATION_JOB, calculation_run
     from apps.charts.models import Function
-    from apps.charts.services import function_fail
+    from apps.charts.services import FUNCTION_JOB
+    from apps.jobs.services import job_fail
 
     server = FrontDoor(test_db_name, name="replay")
     try:
@@ -408,8 +411,8 @@ def test_the_widget_replays_what_it_missed_while_the_server_was_away(browser, te
             wait_connected(page)
             page.evaluate("window.__sameDocument = 'yes'")
         # One event each first, so each widget holds an event_id to resume from.
-        in_thread(calculation_fail, calculation_id=other_run.pk, error="seen live")
-        in_thread(function_fail, function_id=other_function.pk, error="seen live")
+        in_thread(job_fail, kind=CALCULATION_JOB, job_id=other_run.pk, error="seen live")
+        in_thread(job_fail, kind=FUNCTION_JOB, job_id=other_function.pk, error="seen live")
         for page in pages:
             page.wait_for_function("() => window.calcboardLive.connection.lastEventId !== null", timeout=10_000)
             count_fetches(page)
@@ -420,7 +423,7 @@ def test_the_widget_replays_what_it_missed_while_the_server_was_away(browser, te
             page.wait_for_selector('#cb-live[data-state="reconnecting"]', timeout=15_000)
         # While nobody is connected: a run goes all the way to finished, a chart fails.
         in_thread(calculation_run, calculation_id=run.pk)
-        in_thread(function_fail, function_id=function.pk, error="Export server said: gone (HTTP 503)")
+        in_thread(job_fail, kind=FUNCTION_JOB, job_id=function.pk, error="Export server said: gone (HTTP 503)")
         server = FrontDoor(test_db_name, name="replay", port=port)
         for page in pages:
             wait_connected(page, timeout=40_000)
@@ -451,7 +454,7 @@ def test_the_widget_replays_what_it_missed_while_the_server_was_away(browser, te
 
 
 def test_screenshot_of_the_functions_change_list(browser, daphne, staff, celery_worker):
-    """docs/screenshots/admin-functions.png, quoted by the README: real charts from the pipeline."""
+    """docs/screenshots/admin-functions.png, quoted by the README: real charts from the chart job."""
     from apps.charts.models import Function
     from apps.charts.services import function_create
 

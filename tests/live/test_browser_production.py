@@ -7,7 +7,8 @@ from datetime import date
 import pytest
 
 from apps.calculations.models import Calculation
-from apps.calculations.services import calculation_dispatch, calculation_run
+from apps.calculations.services import CALCULATION_JOB, calculation_run
+from apps.jobs.services import jobs_publish
 from tests.live.test_browser import (  # noqa: F401  (fixtures)
     LOGIN_TIMEOUT_MS,
     PASSWORD,
@@ -131,7 +132,7 @@ def test_a_running_runs_page_shows_progress_then_the_charts_without_a_reload(
     assert page.locator("#cb-calc-body").is_hidden()
     page.evaluate("window.__sameDocument = 'yes'")
 
-    assert in_thread(calculation_dispatch, calculation_id=calculation.pk)
+    assert in_thread(jobs_publish, kind=CALCULATION_JOB, ids=[calculation.pk]) == 1
     page.wait_for_function(
         "() => document.querySelectorAll('#cb-calc svg.highcharts-root').length === 3", timeout=WORKER_TIMEOUT_MS
     )

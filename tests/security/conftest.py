@@ -17,9 +17,10 @@ from django.http import HttpResponse
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, resolve
 
-from apps.calculations.models import Calculation, CalculationStatus
+from apps.calculations.models import Calculation
 from apps.calculations.services import calculation_run
 from apps.charts.models import Function
+from apps.jobs.models import JobStatus
 from tests.charts.conftest import tiny_png
 
 
@@ -165,17 +166,17 @@ def rows(db) -> Rows:
             **fields,
         )
 
-    finished = calculation(CalculationStatus.QUEUED)
+    finished = calculation(JobStatus.QUEUED)
     calculation_run(calculation_id=finished.pk)
     finished.refresh_from_db()
-    assert finished.status == CalculationStatus.FINISHED
+    assert finished.status == JobStatus.FINISHED
 
     image = tiny_png()
     return Rows(
         finished=finished,
-        failed=calculation(CalculationStatus.FAILED, error="The data was inconsistent."),
-        running=calculation(CalculationStatus.RUNNING, progress=40),
-        queued=calculation(CalculationStatus.QUEUED),
+        failed=calculation(JobStatus.FAILED, error="The data was inconsistent."),
+        running=calculation(JobStatus.RUNNING, progress=40),
+        queued=calculation(JobStatus.QUEUED),
         charted=Function.objects.create(
             expression="t + 2/t",
             dt=1,
