@@ -110,8 +110,8 @@ def sender_main(*, count: int, interval: float, alternate: bool = False) -> None
     from django.db import transaction
     from django.utils import timezone
 
+    from apps.calculations.events import calculation_event_payload
     from apps.calculations.models import Calculation
-    from apps.calculations.services import calculation_event_payload
     from apps.live import realtime
     from apps.live.realtime import broadcast_event
 

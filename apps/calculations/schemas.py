@@ -8,8 +8,7 @@ from pydantic import BeforeValidator, ConfigDict, PlainSerializer, StrictInt, Wi
 from pydantic_core import PydanticCustomError
 
 from apps.calculations.models import LAG_MAX, LAG_MIN, NAME_MAX_LENGTH
-from apps.calculations.services import DateInputError, parse_iso_date
-from apps.core.formatting import iso
+from apps.core.formatting import DateInputError, iso, parse_iso_date
 from apps.core.schemas import JobStatusName, PageOut
 
 Ordering = Literal["launched_at", "-launched_at"]

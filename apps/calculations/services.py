@@ -9,7 +9,8 @@ same transaction as `finished`, and only while the attempt still holds the run, 
 cancelled, swept or claimed again meanwhile keeps no rows.
 
 Every state change is broadcast with `apps.live.realtime.broadcast_event` (sent after commit)
-as `{"kind": "calculation", "id": ..., **calculation_event_payload(...)}`.
+as `{"kind": "calculation", "id": ..., **calculation_event_payload(...)}`
+(apps.calculations.events).
 """
 
 import hashlib
@@ -28,9 +29,10 @@ from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from apps.calculations import kernel
+from apps.calculations.events import calculation_event_payload
 from apps.calculations.models import NAME_MAX_LENGTH, Calculation, CalculationChart, CalculationRow
 from apps.core.errors import DomainError, ServiceUnavailableError
-from apps.core.formatting import iso
+from apps.core.formatting import DateInputError, parse_iso_date
 from apps.jobs import services as jobs
 from apps.jobs.models import JobStatus
 from apps.jobs.services import JobAbandoned, JobKind
@@ -38,34 +40,6 @@ from apps.jobs.services import JobAbandoned, JobKind
 logger = logging.getLogger(__name__)
 
 RERUN_SUFFIX = " (re-run)"
-
-
-def calculation_event_payload(calculation: Calculation) -> dict[str, Any]:
-    """The live event body of a calculation (broadcast adds `kind` and `id`).
-
-    {
-      "name": str,
-      "status": "queued" | "running" | "finished" | "failed" | "cancelled",
-      "progress": int 0-100,
-      "launched_at": ISO 8601 UTC (submitted),
-      "started_at": ISO 8601 UTC | null (last attempt started),
-      "finished_at": ISO 8601 UTC | null,
-      "duration": float seconds | null (finished or failed runs),
-      "error": str | null (failed runs only),
-      "updated_at": ISO 8601 UTC with microseconds; drop events older than the last one seen
-    }
-    """
-    return {
-        "name": calculation.name,
-        "status": calculation.status,
-        "progress": calculation.progress,
-        "launched_at": iso(calculation.launched_at),
-        "started_at": iso(calculation.started_at),
-        "finished_at": iso(calculation.finished_at),
-        "duration": calculation.duration,
-        "error": (calculation.error or None) if calculation.status == JobStatus.FAILED else None,
-        "updated_at": iso(calculation.updated_at),
-    }
 
 
 # How calculations plug into the one job lifecycle (apps.jobs.services).
@@ -82,29 +56,6 @@ CALCULATION_JOB = JobKind(
 def default_name(*, date_start: date, date_fin: date, lag: int) -> str:
     every = "every day" if lag == 1 else f"every {lag} days"
     return f"{date_start.isoformat()} to {date_fin.isoformat()}, {every}"
-
-
-class DateInputError(ValueError):
-    """A date input that is not exactly `YYYY-MM-DD` (rule `date_format`) or not a real day
-    (rule `date_invalid`). Shared by the API schema and the service so both say the same."""
-
-    def __init__(self, rule: str, message: str) -> None:
-        super().__init__(message)
-        self.rule = rule
-
-
-def parse_iso_date(value: Any, *, field: str) -> date:
-    if isinstance(value, date) and not isinstance(value, datetime):
-        return value
-    # date.fromisoformat alone also takes "20200101" and "2020-W01-1": the API promises one format.
-    digits = value[:4] + value[5:7] + value[8:] if isinstance(value, str) else ""
-    shaped = isinstance(value, str) and len(value) == 10 and value[4] == value[7] == "-"
-    if not (shaped and digits.isascii() and digits.isdigit()):
-        raise DateInputError("date_format", f"{field} must be a date in the format YYYY-MM-DD.")
-    try:
-        return date.fromisoformat(value)
-    except ValueError as exc:
-        raise DateInputError("date_invalid", f"{field} is not a real calendar date.") from exc
 
 
 def _as_date(value: Any, *, field: str) -> date:
@@ -141,7 +92,9 @@ def calculation_validate(
     name = (name or "").strip()
     # PostgreSQL text cannot hold NUL; other control characters only garble lists and CSVs.
     if any(ord(char) < 32 and char not in "\t" for char in name):
-        raise DomainError("name must not contain control characters.", field="name", rule="invalid_characters")
+        raise DomainError(
+            "name must not contain control characters.", field="name", rule="invalid_characters"
+        )
     return {
         "date_start": start,
         "date_fin": fin,
@@ -150,7 +103,9 @@ def calculation_validate(
     }
 
 
-def calculation_create(*, date_start: date | str, date_fin: date | str, lag: int, name: str | None = None) -> Calculation:
+def calculation_create(
+    *, date_start: date | str, date_fin: date | str, lag: int, name: str | None = None
+) -> Calculation:
     """Validate (`calculation_validate`), save a queued run and publish its task once the row is
     committed."""
     cleaned = calculation_validate(date_start=date_start, date_fin=date_fin, lag=lag, name=name)
@@ -163,8 +118,13 @@ def calculation_store(*, date_start: date, date_fin: date, lag: int, name: str) 
     with transaction.atomic():
         now = timezone.now()
         calculation = Calculation.objects.create(
-            date_start=date_start, date_fin=date_fin, lag=lag, name=name,
-            status=JobStatus.QUEUED, launched_at=now, queued_at=now,
+            date_start=date_start,
+            date_fin=date_fin,
+            lag=lag,
+            name=name,
+            status=JobStatus.QUEUED,
+            launched_at=now,
+            queued_at=now,
         )
         # Registered before the publish, so `queued` always leaves before the worker's `running`.
         jobs.job_broadcast(kind=CALCULATION_JOB, job=calculation)
@@ -241,7 +201,11 @@ _COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + (0).to_bytes(4, "big") + (0).to_bytes(4
 _COPY_TRAILER = (-1).to_bytes(2, "big", signed=True)
 _COPY_ROW = np.dtype(
     [("fields", ">i2"), ("id_len", ">i4"), ("id", ">i8"), ("date_len", ">i4"), ("date", ">i4")]
-    + [(f"{name}{part}", ">i4" if part == "_len" else ">f8") for name in ("liquid", "oil", "water", "wct") for part in ("_len", "")]
+    + [
+        (f"{name}{part}", ">i4" if part == "_len" else ">f8")
+        for name in ("liquid", "oil", "water", "wct")
+        for part in ("_len", "")
+    ]
 )
 # PostgreSQL counts dates from 2000-01-01; numpy from 1970-01-01.
 _PG_EPOCH_DAYS = int(np.datetime64("2000-01-01", "D").astype(np.int64))
@@ -318,7 +282,9 @@ def calculation_run(*, calculation_id: int, resume: bool = False) -> Calculation
     except Exception as exc:
         # Users see one readable sentence; operators get the traceback in the worker log.
         logger.exception("Calculation %s failed", calculation_id)
-        return jobs.job_fail(kind=CALCULATION_JOB, job_id=calculation_id, job=calculation, error=_short_error(exc))
+        return jobs.job_fail(
+            kind=CALCULATION_JOB, job_id=calculation_id, job=calculation, error=_short_error(exc)
+        )
 
 
 def calculation_sweep(*, now: datetime | None = None) -> dict[str, int]:
@@ -363,7 +329,9 @@ def calculation_chart_get(
     )
     if stored is not None:
         return ChartImage(image_hash=stored[1], content=stored[0])
-    return calculation_chart_draw(calculation_id=calculation_id, image_type=image_type, width=width, height=height)
+    return calculation_chart_draw(
+        calculation_id=calculation_id, image_type=image_type, width=width, height=height
+    )
 
 
 def calculation_chart_draw(*, calculation_id: int, image_type: str, width: int, height: int) -> ChartImage:
@@ -375,7 +343,9 @@ def calculation_chart_draw(*, calculation_id: int, image_type: str, width: int, 
     source = selectors.calculation_chart_source(calculation_id=calculation_id)
     options = calculation_chart_options(name=source.name, series=source.series, width=width, height=height)
     try:
-        image = clients.export_server_image(options=options, width=width, height=height, image_type=image_type)
+        image = clients.export_server_image(
+            options=options, width=width, height=height, image_type=image_type
+        )
     except clients.ServiceError as exc:
         if exc.transient:
             raise ServiceUnavailableError(str(exc)) from exc

@@ -5,7 +5,8 @@ progress, finish, fail, cancel, sweep) is `apps.jobs.services`, shared with calc
 this module keeps what is a chart's own: the points, the Highcharts options and the PNG.
 
 Every state change is broadcast with `apps.live.realtime.broadcast_event(kind="function", ...)`
-after commit. The payload (also the shape of the REST detail's core fields):
+after commit, with the payload of `apps.charts.events.function_event_payload` (also the shape
+of the REST detail's core fields):
 
     {"kind": "function", "id": 7,
      "expression": "t + 2/t", "status": "queued" | "running" | "finished" | "failed" | "cancelled",
@@ -36,10 +37,10 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.charts import clients
+from apps.charts.chart_options import function_chart_options
+from apps.charts.events import function_event_payload
 from apps.charts.models import Function
-from apps.charts.selectors import function_image_url
 from apps.core.errors import DomainError, FieldError, NotFoundError
-from apps.core.formatting import iso
 from apps.jobs import services as jobs
 from apps.jobs.models import IN_FLIGHT, JobStatus
 from apps.jobs.services import JobAbandoned, JobKind
@@ -72,28 +73,12 @@ def function_validate(*, expression: str, dt: float, interval: float) -> None:
     )
 
 
-# --- events ---------------------------------------------------------------------------------
-
-
-def function_payload(*, function: Function) -> dict:
-    """The documented live event payload (see the module docstring)."""
-    return {
-        "expression": function.expression,
-        "status": function.status,
-        "progress": function.progress,
-        "processed_at": iso(function.processed_at),
-        "error": function.error,
-        "image_url": function_image_url(function_id=function.pk, image_hash=function.image_hash),
-        "updated_at": iso(function.updated_at),
-    }
-
-
 # How charts plug into the one job lifecycle (apps.jobs.services). The PNG is never loaded
 # with a job: only the render writes it.
 FUNCTION_JOB = JobKind(
     model=Function,
     task_name="charts.render",
-    payload=lambda function: function_payload(function=function),
+    payload=function_event_payload,
     deferred=("image",),
     finished_column="processed_at",
 )
@@ -186,24 +171,6 @@ def functions_cancel(*, ids: Sequence[int]) -> list[Function]:
     return jobs.jobs_cancel(kind=FUNCTION_JOB, ids=ids)
 
 
-def chart_options(
-    *, expression: str, dt: float, interval: float, points: list, width: int, height: int
-) -> dict:
-    """Highcharts options: a line over a datetime x axis, which takes milliseconds."""
-    return {
-        "chart": {"type": "line", "width": width, "height": height, "animation": False},
-        "title": {"text": expression},
-        "subtitle": {"text": f"dt = {dt:g} h, interval = {interval:g} days"},
-        "xAxis": {"type": "datetime", "title": {"text": "t"}},
-        "yAxis": {"title": {"text": "y"}},
-        "legend": {"enabled": False},
-        **clients.still_image_options(),
-        # [x, y] pairs: past the default turboThreshold (1000) Highcharts reads them on its fast
-        # path, without checking every point.
-        "series": [{"name": "y", "data": [[t * 1000, y] for t, y in points]}],
-    }
-
-
 def _step(function: Function, *, percent: int) -> None:
     """Before each outside call: the demo delay, then progress, which is also where a
     cancelled (or taken over) render notices it no longer holds its row."""
@@ -230,7 +197,7 @@ def function_render(*, function_id: int, resume: bool = False) -> Function | Non
         data = clients.dataservice_points(
             expression=function.expression, dt=function.dt, interval=function.interval
         )
-        options = chart_options(
+        options = function_chart_options(
             expression=function.expression,
             dt=function.dt,
             interval=function.interval,
@@ -241,7 +208,9 @@ def function_render(*, function_id: int, resume: bool = False) -> Function | Non
         _step(function, percent=50)
         png = clients.export_server_png(options=options, width=width, height=height)
         if not jobs.job_finish(
-            kind=FUNCTION_JOB, job=function, values={"image": png, "image_hash": hashlib.sha256(png).hexdigest()}
+            kind=FUNCTION_JOB,
+            job=function,
+            values={"image": png, "image_hash": hashlib.sha256(png).hexdigest()},
         ):
             raise JobAbandoned(f"Function {function_id} is no longer held by this attempt.")
         return function

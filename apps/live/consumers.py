@@ -18,6 +18,7 @@ from redis.exceptions import RedisError
 
 from apps.accounts.permissions import permission_name, user_may
 from apps.accounts.selectors import credentials_active
+from apps.jobs.models import MAX_ID
 from apps.live.eventlog import Position, event_id_parse, event_log_read
 from apps.live.middleware import SUBPROTOCOL
 from apps.live.realtime import (
@@ -236,7 +237,7 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
                 field="kind",
             )
         obj_id = content.get("id")
-        if not isinstance(obj_id, int) or isinstance(obj_id, bool) or not 0 < obj_id < 2**63:
+        if not isinstance(obj_id, int) or isinstance(obj_id, bool) or not 0 < obj_id <= MAX_ID:
             raise ProtocolError("invalid_id", "'id' must be a positive integer.", field="id")
         return {"kind": kind, "id": obj_id}, object_group(kind, obj_id)
 

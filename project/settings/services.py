@@ -1,4 +1,4 @@
-"""The two outside services of the charts pipeline: where the web process and the worker
+"""The two outside services of the chart job: where the web process and the worker
 reach them (operators set the URLs), how long a call may take, and what one request to the
 data service may ask for. The data service's own settings (project/settings/dataservice.py)
 read its limits from here, so clients, in-process tests and the service agree."""

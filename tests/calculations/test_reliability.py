@@ -89,3 +89,29 @@ def test_a_run_accepted_while_the_broker_is_down_is_dispatched_by_the_beat_sweep
     finished = reload(pk)
     assert finished.dispatched_at is not None and finished.attempts == 1
     assert CalculationRow.objects.filter(calculation=finished).count() == 182
+
+
+def test_a_run_past_its_soft_time_limit_in_a_real_worker_ends_failed_as_timed_out(test_db_name, settings):
+    # The worker reads the limit from its settings (the task's soft_time_limit, apps/jobs/tasks.py):
+    # 1 s against a run of 10 steps of 0.4 s.
+    queue = unique_queue("test-calculations-limit")
+    settings.CALCULATIONS_QUEUE = queue
+    env = child_settings_env(
+        CALCULATIONS_QUEUE=queue,
+        CHARTS_QUEUE=f"{queue}-charts",
+        CALCULATIONS_STEP_DELAY=0.4,
+        CALCULATIONS_SOFT_TIME_LIMIT=1,
+    )
+    worker = processes.start_worker(test_db_name, name="calculations-limited", concurrency=1, extra_env=env)
+    try:
+        calculation = calculation_create(date_start="2020-01-01", date_fin="2020-12-31", lag=1, name="Too slow")
+        wait_until(lambda: reload(calculation.pk).status == JobStatus.FAILED, timeout=30, what="the time limit")
+        failed = reload(calculation.pk)
+        assert failed.error == "The calculation timed out after 1 s."
+        assert failed.attempts == 1 and failed.progress < 100
+        assert not CalculationRow.objects.filter(calculation=failed).exists()
+        assert worker.alive  # a soft limit ends the run, not the worker
+    finally:
+        worker.stop()
+        ScratchQueue(queue).delete()
+        ScratchQueue(f"{queue}-charts").delete()

@@ -5,8 +5,9 @@ import pytest
 from django.db import OperationalError, transaction
 
 from apps.calculations import kernel
+from apps.calculations.events import calculation_event_payload
 from apps.calculations.models import Calculation, CalculationRow
-from apps.calculations.services import CALCULATION_JOB, calculation_event_payload, calculation_run
+from apps.calculations.services import CALCULATION_JOB, calculation_run
 from apps.jobs.models import JobStatus
 from apps.jobs.services import job_fail
 

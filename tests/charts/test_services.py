@@ -9,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from apps.charts import services
+from apps.charts.chart_options import function_chart_options
 from apps.charts.models import Function
 from apps.core.errors import DomainError, NotFoundError
 from harness.processes import free_port
@@ -141,7 +142,7 @@ def test_refresh_of_an_unknown_id_is_refused_and_queues_nothing(make_function):
 
 
 def test_chart_options_put_milliseconds_on_a_datetime_axis():
-    options = services.chart_options(
+    options = function_chart_options(
         expression="t + 2/t", dt=1, interval=30, points=[[1_700_000_000, 1.5]], width=1000, height=500
     )
     assert options["xAxis"]["type"] == "datetime"
