@@ -40,8 +40,8 @@ from apps.core.schemas import (
     CURSOR_DESCRIPTION,
     CURSOR_MAX_LENGTH,
     Cursor,
-    ErrorOut,
     SearchFilter,
+    error_responses,
     status_filter_description,
     status_filter_type,
 )
@@ -74,7 +74,7 @@ body is a 422 naming the header. Keys are per user."""
 
 @router.post(
     "",
-    response={201: CalculationCreatedOut, 401: ErrorOut, 403: ErrorOut, 422: ErrorOut},
+    response={201: CalculationCreatedOut, **error_responses()},
     summary="Queue a calculation",
     description=CREATE_DESCRIPTION,
 )
@@ -95,7 +95,7 @@ def calculation_create_endpoint(
 
 @router.post(
     "/{id}/cancel",
-    response={200: CalculationDetailOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+    response={200: CalculationDetailOut, **error_responses(404, 409)},
     summary="Cancel a queued or running calculation",
 )
 @requires("change", Calculation)
@@ -109,7 +109,7 @@ def calculation_cancel_endpoint(request: HttpRequest, id: int):
 
 @router.post(
     "/{id}/rerun",
-    response={201: CalculationCreatedOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut},
+    response={201: CalculationCreatedOut, **error_responses(404)},
     summary="Queue a new run with the same inputs",
 )
 @requires("change", Calculation)
@@ -120,7 +120,7 @@ def calculation_rerun_endpoint(request: HttpRequest, id: int):
 
 @router.get(
     "",
-    response={200: CalculationListOut, 401: ErrorOut, 403: ErrorOut, 422: ErrorOut},
+    response={200: CalculationListOut, **error_responses()},
     summary="List calculations, 10 per page",
 )
 @requires("view", Calculation)
@@ -145,7 +145,7 @@ def calculation_list_endpoint(
 
 @router.get(
     "/{id}",
-    response={200: CalculationDetailOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut},
+    response={200: CalculationDetailOut, **error_responses(404)},
     summary="One calculation and, once finished, its result",
     url_name="calculation_detail",
 )
@@ -168,7 +168,7 @@ def calculation_detail_endpoint(
 @router.get(
     "/{id}/result.csv",
     # 200 is documented below as text/csv only (the view returns the HttpResponse itself).
-    response={401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+    response=error_responses(404, 409),
     summary="Download a finished calculation's rows as CSV",
     url_name="calculation_result_csv",
     openapi_extra={
@@ -246,9 +246,7 @@ def _chart_endpoint(image_type: str) -> None:
     endpoint.__name__ = endpoint.__qualname__ = f"calculation_chart_{image_type}_endpoint"
     router.get(
         f"/{{id}}/chart.{image_type}",
-        response={
-            401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut, 502: ErrorOut, 503: ErrorOut
-        },
+        response=error_responses(404, 409, 502, 503),
         summary=CHART_SUMMARY.format(image_type.upper()),
         description=CHART_DESCRIPTION,
         url_name=f"calculation_chart_{image_type}",

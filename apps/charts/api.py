@@ -16,7 +16,7 @@ from apps.charts.schemas import (
     FunctionsRefreshIn,
 )
 from apps.charts.views import chart_png_response
-from apps.core.schemas import ErrorOut
+from apps.core.schemas import error_responses
 from apps.jobs.idempotency import idempotency_key_header, job_created
 from apps.jobs.models import MAX_ID
 
@@ -42,7 +42,7 @@ def _out(function: Function) -> dict:
 
 @router.post(
     "",
-    response={201: FunctionCreated, 401: ErrorOut, 403: ErrorOut, 422: ErrorOut},
+    response={201: FunctionCreated, **error_responses()},
     summary="Create a function and queue its chart",
 )
 @requires("add", Function)
@@ -65,7 +65,7 @@ def function_create_endpoint(
 
 @router.get(
     "",
-    response={200: FunctionPage, 401: ErrorOut, 403: ErrorOut, 422: ErrorOut},
+    response={200: FunctionPage, **error_responses()},
     summary="List functions (paginated)",
 )
 @requires("view", Function)
@@ -91,7 +91,7 @@ def function_list_endpoint(request: HttpRequest, query: Query[FunctionListQuery]
 
 @router.post(
     "/refresh",
-    response={200: FunctionsRefreshed, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut},
+    response={200: FunctionsRefreshed, **error_responses(404)},
     summary="Draw the charts of several functions again, in parallel",
 )
 @requires("change", Function)
@@ -102,7 +102,7 @@ def functions_refresh_endpoint(request: HttpRequest, payload: FunctionsRefreshIn
 
 @router.get(
     "/{function_id}",
-    response={200: FunctionOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut},
+    response={200: FunctionOut, **error_responses(404)},
     summary="One function",
 )
 @requires("view", Function)
@@ -112,7 +112,7 @@ def function_detail_endpoint(request: HttpRequest, function_id: int = Path(..., 
 
 @router.post(
     "/{function_id}/cancel",
-    response={200: FunctionOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+    response={200: FunctionOut, **error_responses(404, 409)},
     summary="Cancel a queued or running chart job",
 )
 @requires("change", Function)
@@ -125,7 +125,7 @@ def function_cancel_endpoint(request: HttpRequest, function_id: int = Path(..., 
 
 @router.get(
     "/{function_id}/chart.png",
-    response={401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut},
+    response=error_responses(404),
     summary="The chart PNG (ETag; send If-None-Match for a 304)",
     openapi_extra={
         "responses": {

@@ -22,6 +22,13 @@ class ErrorOut(Schema):
     errors: list[FieldErrorOut]
 
 
+def error_responses(*extra: int) -> dict[int, type[ErrorOut]]:
+    """The error answers an API operation declares, all in the one error shape: 401, 403 and
+    422 for every operation (each needs credentials and a permission, and validates its
+    input), plus `extra` (404, 409, 502, ...)."""
+    return {code: ErrorOut for code in sorted({401, 403, 422, *extra})}
+
+
 # A job's status as the API documents it (an enum in OpenAPI): the one vocabulary, JobStatus.
 JobStatusName = Literal[tuple(JobStatus.values)]
 
