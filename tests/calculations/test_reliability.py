@@ -27,16 +27,25 @@ def reload(pk: int) -> Calculation:
     return Calculation.objects.get(pk=pk)
 
 
-def test_a_run_whose_worker_is_killed_mid_run_is_redelivered_and_finishes_once(test_db_name, settings):
-    queue = unique_queue("test-calculations-crash")
+@pytest.fixture
+def slow_worker_env(settings):
+    """Settings for workers of this test alone: queues of their own (deleted afterwards) and a
+    kernel slowed to 10 steps of 0.4 s, so there is a "mid-run"; more settings on top."""
+    queue = unique_queue("test-calculations-slow")
     settings.CALCULATIONS_QUEUE = queue
-    env = child_settings_env(
-        CALCULATIONS_QUEUE=queue,
-        CHARTS_QUEUE=f"{queue}-charts",
-        # Slow the kernel down (10 steps of 0.4 s) so there is a "mid-run" to kill.
-        CALCULATIONS_STEP_DELAY=0.4,
-        CALCULATIONS_PROGRESS_MIN_INTERVAL=0,
-    )
+
+    def env(**overrides) -> dict[str, str]:
+        return child_settings_env(
+            CALCULATIONS_QUEUE=queue, CHARTS_QUEUE=f"{queue}-charts", CALCULATIONS_STEP_DELAY=0.4, **overrides
+        )
+
+    yield env
+    ScratchQueue(queue).delete()
+    ScratchQueue(f"{queue}-charts").delete()
+
+
+def test_a_run_whose_worker_is_killed_mid_run_is_redelivered_and_finishes_once(test_db_name, slow_worker_env):
+    env = slow_worker_env(CALCULATIONS_PROGRESS_MIN_INTERVAL=0)
     started: list[processes.Process] = []
     try:
         started.append(processes.start_worker(test_db_name, name="calculations-doomed", concurrency=1, extra_env=env))
@@ -59,8 +68,6 @@ def test_a_run_whose_worker_is_killed_mid_run_is_redelivered_and_finishes_once(t
     finally:
         for process in started:
             process.stop()
-        ScratchQueue(queue).delete()
-        ScratchQueue(f"{queue}-charts").delete()
 
 
 def test_a_run_accepted_while_the_broker_is_down_is_dispatched_by_the_beat_sweep(
@@ -91,17 +98,10 @@ def test_a_run_accepted_while_the_broker_is_down_is_dispatched_by_the_beat_sweep
     assert CalculationRow.objects.filter(calculation=finished).count() == 182
 
 
-def test_a_run_past_its_soft_time_limit_in_a_real_worker_ends_failed_as_timed_out(test_db_name, settings):
+def test_a_run_past_its_soft_time_limit_in_a_real_worker_ends_failed_as_timed_out(test_db_name, slow_worker_env):
     # The worker reads the limit from its settings (the task's soft_time_limit, apps/jobs/tasks.py):
     # 1 s against a run of 10 steps of 0.4 s.
-    queue = unique_queue("test-calculations-limit")
-    settings.CALCULATIONS_QUEUE = queue
-    env = child_settings_env(
-        CALCULATIONS_QUEUE=queue,
-        CHARTS_QUEUE=f"{queue}-charts",
-        CALCULATIONS_STEP_DELAY=0.4,
-        CALCULATIONS_SOFT_TIME_LIMIT=1,
-    )
+    env = slow_worker_env(CALCULATIONS_SOFT_TIME_LIMIT=1)
     worker = processes.start_worker(test_db_name, name="calculations-limited", concurrency=1, extra_env=env)
     try:
         calculation = calculation_create(date_start="2020-01-01", date_fin="2020-12-31", lag=1, name="Too slow")
@@ -113,5 +113,3 @@ def test_a_run_past_its_soft_time_limit_in_a_real_worker_ends_failed_as_timed_ou
         assert worker.alive  # a soft limit ends the run, not the worker
     finally:
         worker.stop()
-        ScratchQueue(queue).delete()
-        ScratchQueue(f"{queue}-charts").delete()
