@@ -155,7 +155,14 @@ def jobs_publish(*, kind: JobKind, ids: Iterable[int], force: bool = False) -> i
         if not force and _broker_marked_down(broker):
             break
         try:
-            app.send_task(kind.task_name, args=[job_id], queue=queue, routing_key=queue, retry=False)
+            # No time limits in the message: the worker that runs the job applies its own
+            # (apps.jobs.tasks.job_task). Celery would otherwise stamp the limits this
+            # process registered, so a web process with other settings (a rolling deploy)
+            # would decide how long the worker may run.
+            app.send_task(
+                kind.task_name, args=[job_id], queue=queue, routing_key=queue, retry=False,
+                time_limit=None, soft_time_limit=None,
+            )
         except Exception:  # kombu/amqp raise a zoo of connection errors; all mean "not published"
             _broker_mark_down(broker)
             logger.warning(

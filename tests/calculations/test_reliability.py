@@ -14,6 +14,7 @@ import pytest
 from apps.calculations import kernel
 from apps.calculations.models import Calculation, CalculationRow
 from apps.calculations.services import calculation_create
+from apps.calculations.tasks import calculation_run_task
 from apps.jobs.models import JobStatus
 from harness import processes
 from harness.processes import wait_until
@@ -98,12 +99,16 @@ def test_a_run_accepted_while_the_broker_is_down_is_dispatched_by_the_beat_sweep
     assert CalculationRow.objects.filter(calculation=finished).count() == 182
 
 
-def test_a_run_past_its_soft_time_limit_in_a_real_worker_ends_failed_as_timed_out(test_db_name, slow_worker_env):
+def test_a_run_past_its_soft_time_limit_in_a_real_worker_ends_failed_as_timed_out(
+    test_db_name, slow_worker_env, settings
+):
     # The worker reads the limit from its settings (the task's soft_time_limit, apps/jobs/tasks.py):
     # 3 s against a run of 10 steps of 1 s. (Celery's clock starts when the task is handed to
     # the pool, and a limit that expires before the child has taken the task is dropped: the
     # margin keeps a slow child start from hiding the limit.)
     env = slow_worker_env(CALCULATIONS_SOFT_TIME_LIMIT=3, CALCULATIONS_STEP_DELAY=1.0)
+    # This process registers the task with its own limit (600 s): the worker's must still rule.
+    assert calculation_run_task.soft_time_limit == settings.CALCULATIONS_SOFT_TIME_LIMIT == 600
     worker = processes.start_worker(test_db_name, name="calculations-limited", concurrency=1, extra_env=env)
     try:
         calculation = calculation_create(date_start="2020-01-01", date_fin="2020-12-31", lag=1, name="Too slow")
