@@ -11,6 +11,7 @@ average next to them.
 """
 
 import atexit
+import json
 import os
 import statistics
 import subprocess
@@ -99,14 +100,15 @@ def queue_purge() -> None:
         conn.default_channel.queue_purge(QUEUE)
 
 
-def worker_start(*, concurrency: int = 2) -> Process:
+def worker_start(*, concurrency: int = 2, overrides: dict | None = None) -> Process:
     """One Celery worker with `concurrency` processes on the benchmark queue, started the way
-    the Procfile starts it (`scripts/run worker`)."""
+    the Procfile starts it (`scripts/run worker`), with `overrides` of its settings."""
+    settings_json = json.dumps({**json.loads(ENV["CALCBOARD_TEST_SETTINGS"]), **(overrides or {})})
     return start_worker(
         DB_NAME,
         name="bench-calculations-worker",
         concurrency=concurrency,
-        extra_env=ENV,
+        extra_env={**ENV, "CALCBOARD_TEST_SETTINGS": settings_json},
         args=["-Q", QUEUE, *os.environ.get("BENCH_WORKER_ARGS", "").split()],
     )
 

@@ -17,11 +17,11 @@ Performance tricks on this path, each measured against the plain code in the sam
   * the sender loop (`apps.live.realtime.sender_loop_run`), kept: one floor run in three
     goes without it (every broadcast through `async_to_sync`, a new event loop and Redis
     connections per event), alternating, and the medians are compared;
-  * asynchronous commit (`synchronous_commit = off` on worker connections), dropped: it
-    saved 2-6% of the run. One floor run in three sets it, and `--commit-batches` more
-    batches are drained, alternating, by a worker whose connections have it (set on the
-    benchmark database, `ALTER DATABASE ... SET`) or not, so it can be re-measured on other
-    hardware (a disk whose flush is slower than this machine's).
+  * asynchronous commit (`synchronous_commit = off` on worker connections,
+    `apps.jobs.services.worker_connection_commit_asynchronously`), kept: the floor runs in
+    this process commit asynchronously like a worker's, one in three without it; and
+    `--commit-batches` more batches are drained, alternating, by a worker as shipped and one
+    with JOBS_WORKER_ASYNCHRONOUS_COMMIT off.
 
     .venv/bin/python bench/calculations_queue.py [--runs 200] [--concurrency 2] [--floor-runs 90]
                                                  [--commit-batches 2] [--quick]
@@ -131,20 +131,21 @@ def main() -> None:
             cursor.execute(f"SET synchronous_commit TO {value}")
 
     @contextlib.contextmanager
-    def commits_asynchronously():
-        synchronous_commit("OFF")
+    def commits_synchronously():
+        synchronous_commit("ON")
         try:
             yield
         finally:
-            synchronous_commit("DEFAULT")
+            synchronous_commit("OFF")
 
+    synchronous_commit("OFF")  # as a worker's connections do
     clock = PhaseClock()
     modes = {
         "as shipped": clock.installed,
         "async_to_sync per event (no sender loop)": lambda: tricks.without(
             realtime, "sender_loop_run", tricks.sender_loop_run_plain
         ),
-        "asynchronous commit (dropped)": commits_asynchronously,
+        "synchronous commit (no asynchronous commit)": commits_synchronously,
     }
     timings: dict[str, list[float]] = {mode: [] for mode in modes}
     for index, pk in enumerate(floor_ids):
@@ -157,6 +158,7 @@ def main() -> None:
     per_run_ms = common.median_ms(timings["as shipped"])
     ceiling = args.concurrency * 1000 / per_run_ms
     Calculation.objects.filter(pk__in=floor_ids).delete()
+    synchronous_commit("DEFAULT")  # this process creates runs like the API: synchronously
 
     client = Client(headers={"Authorization": f"Bearer {token}"}, HTTP_HOST="localhost")
 
@@ -204,26 +206,21 @@ def main() -> None:
         worker.stop()
     queued, live = figures(queued_ids), figures(live_ids)
 
-    # 3. The dropped trick on the real drain: batches alternate between worker connections
-    # that commit asynchronously (a database default, read when a connection opens) and not.
-    def database_commits(value: str) -> None:
-        with connection.cursor() as cursor:
-            cursor.execute(f'ALTER DATABASE "{common.DB_NAME}" SET synchronous_commit TO {value}')
-
+    # 3. Asynchronous commit on the real drain: batches alternate between a worker as shipped
+    # and one whose connections keep the synchronous default.
     drains: dict[str, list[float]] = {"synchronous": [], "asynchronous": []}
-    try:
-        for batch in range(2 * args.commit_batches):
-            mode = list(drains)[batch % 2]
-            database_commits("OFF" if mode == "asynchronous" else "DEFAULT")
-            ids, _ = create(args.runs, f"{mode} commit {batch}")
-            worker = common.worker_start(concurrency=args.concurrency)
-            try:
-                wait_drained(ids, worker)
-            finally:
-                worker.stop()
-            drains[mode].append(args.runs / figures(ids)["drain"])
-    finally:
-        database_commits("DEFAULT")
+    for batch in range(2 * args.commit_batches):
+        mode = list(drains)[batch % 2]
+        ids, _ = create(args.runs, f"{mode} commit {batch}")
+        worker = common.worker_start(
+            concurrency=args.concurrency,
+            overrides={"JOBS_WORKER_ASYNCHRONOUS_COMMIT": mode == "asynchronous"},
+        )
+        try:
+            wait_drained(ids, worker)
+        finally:
+            worker.stop()
+        drains[mode].append(args.runs / figures(ids)["drain"])
 
     rate = args.runs / queued["drain"]
     print(f"calculations queue: {args.runs} one-year daily runs, 1 worker x {args.concurrency} processes "
@@ -242,9 +239,9 @@ def main() -> None:
         mode_ms = common.median_ms(timings[mode])
         print(f"    {mode:<46} {mode_ms:6.2f} ms  {mode_ms / per_run_ms:.2f}x")
     plain_ms = common.median_ms(timings["async_to_sync per event (no sender loop)"])
-    asynchronous_ms = common.median_ms(timings["asynchronous commit (dropped)"])
+    synchronous_ms = common.median_ms(timings["synchronous commit (no asynchronous commit)"])
     print(f"    the sender loop saves {(plain_ms - per_run_ms) / plain_ms:.0%} of the run; "
-          f"asynchronous commit would save {(per_run_ms - asynchronous_ms) / per_run_ms:.0%}")
+          f"asynchronous commit saves {(synchronous_ms - per_run_ms) / synchronous_ms:.0%}")
     synchronous_rate, asynchronous_rate = (statistics.median(drains[mode]) for mode in drains)
     print(f"  drain, alternating batches of {args.runs} (median of {args.commit_batches} each): synchronous commit "
           f"{synchronous_rate:.1f} runs/s, asynchronous {asynchronous_rate:.1f} runs/s "

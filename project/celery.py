@@ -3,7 +3,7 @@
 import os
 
 from celery import Celery
-from celery.signals import task_prerun
+from celery.signals import task_prerun, worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings.local")
 
@@ -26,3 +26,17 @@ def _close_old_connections(sender=None, **kwargs) -> None:
 
     if not getattr(getattr(sender, "request", None), "is_eager", False):  # eager: the caller's connection
         close_old_connections()
+
+
+@worker_process_init.connect
+def _worker_commits_asynchronously(**kwargs) -> None:
+    """Every database connection of a worker process commits without waiting for the WAL
+    flush; why that loses nothing: `apps.jobs.services.worker_connection_commit_asynchronously`."""
+    from django.conf import settings
+    from django.db.backends.signals import connection_created
+
+    from apps.jobs.services import worker_connection_commit_asynchronously
+
+    if settings.JOBS_WORKER_ASYNCHRONOUS_COMMIT:
+        # Celery's Django fixup closed the connections inherited from the parent: each new one gets it.
+        connection_created.connect(worker_connection_commit_asynchronously, weak=False)

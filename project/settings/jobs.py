@@ -47,6 +47,10 @@ CALCBOARD_MAX_RESULT_ROWS = 100_000
 JOBS_PUBLISH_BACKOFF = 5.0
 # How long an Idempotency-Key answers with the first answer (seconds).
 JOBS_IDEMPOTENCY_TTL = 24 * 3600.0
+# Worker processes commit without waiting for the WAL flush (why that loses nothing:
+# apps.jobs.services.worker_connection_commit_asynchronously). Off only to measure the gain
+# (bench/calculations_queue.py).
+JOBS_WORKER_ASYNCHRONOUS_COMMIT = True
 
 # One set of names per kind: its prefix (CALCULATIONS_, CHARTS_) and these suffixes.
 #   QUEUE                 the kind's Celery queue
