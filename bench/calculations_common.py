@@ -16,6 +16,7 @@ import os
 import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -118,6 +119,21 @@ def web_tier_start():
     ports; returns it and the proxy's base URL (what clients use)."""
     door = FrontDoor(DB_NAME, extra_env=ENV, name="bench-calculations", web_workers=None)
     return door, door.base_url
+
+
+def interleaved_timings(probes: dict, *, samples: int, warmup: int) -> dict[str, list[float]]:
+    """Seconds per call of each probe, `samples` times each, one of each in turn (so a change
+    of load hits them all alike), after `warmup` untimed rounds."""
+    for _ in range(warmup):
+        for probe in probes.values():
+            probe()
+    timings: dict[str, list[float]] = {name: [] for name in probes}
+    for _ in range(samples):
+        for name, probe in probes.items():
+            began = time.perf_counter()
+            probe()
+            timings[name].append(time.perf_counter() - began)
+    return timings
 
 
 def median_ms(samples: list[float]) -> float:

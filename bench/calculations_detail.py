@@ -15,7 +15,6 @@ Target: endpoint median <= 2x the floor.
 
 import argparse
 import json
-import time
 
 import calculations_common as common  # noqa: I001  (sets Django up)
 import httpx
@@ -90,15 +89,7 @@ def main() -> None:
         if web is not None:
             assert json.loads(over_http()) == reference
             probes["http"] = over_http
-        timings: dict[str, list[float]] = {name: [] for name in probes}
-        for _ in range(20):  # warm-up: connections, caches, JIT-free but still
-            for probe in probes.values():
-                probe()
-        for _ in range(args.samples):
-            for name, probe in probes.items():
-                began = time.perf_counter()
-                probe()
-                timings[name].append(time.perf_counter() - began)
+        timings = common.interleaved_timings(probes, samples=args.samples, warmup=20)
     finally:
         http.close()
         if web is not None:

@@ -11,7 +11,6 @@ summary adds. Target: with summary <= 1.5x the detail without it (medians).
 import argparse
 import json
 import os
-import time
 
 os.environ.setdefault("BENCH_POSTGRES_DB", "bench_calcboard_summary")  # not the other benches' database
 
@@ -63,15 +62,7 @@ def main() -> None:
         assert json.loads(summary_sql()) == summarised["summary"]
 
         probes = {"detail": detail, "summary": with_summary, "sql": summary_sql}
-        timings: dict[str, list[float]] = {name: [] for name in probes}
-        for _ in range(5):  # warm-up
-            for probe in probes.values():
-                probe()
-        for _ in range(args.samples):
-            for name, probe in probes.items():
-                began = time.perf_counter()
-                probe()
-                timings[name].append(time.perf_counter() - began)
+        timings = common.interleaved_timings(probes, samples=args.samples, warmup=5)
     finally:
         raw.close()
 

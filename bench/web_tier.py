@@ -118,13 +118,7 @@ def main() -> None:
         cursor.execute(FLOOR_SQL, [detail.pk])
         assert json.loads(cursor.fetchone()[0]) == http.get(detail_url).json()
         assert client.get(LIST_URL).json() == http.get(LIST_URL).json()
-        for _ in range(20):
-            for probe in probes.values():
-                probe()
-        timings: dict[str, list[float]] = {name: [] for name in probes}
-        for _ in range(args.samples):
-            for name, probe in probes.items():
-                timings[name].append(timed(probe))
+        timings = common.interleaved_timings(probes, samples=args.samples, warmup=20)
 
         # gzip on the big detail: the proxy compresses (level 1) what gunicorn sends.
         big_url = f"/api/calculations/{big.pk}"
