@@ -605,6 +605,15 @@ def start_in_order(stack: Stack, compose: dict, timer_log=log) -> None:
 
 # --- through the front door ---------------------------------------------------------------
 
+async def form_token(http, path: str) -> str:
+    """The CSRF token of the admin form at `path`, read the way a browser gets it."""
+    page = await http.get(path)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
+    if page.status_code != 200 or token is None:
+        raise SmokeError(f"GET {path} answered {page.status_code} without a form")
+    return token[1]
+
+
 async def drive(stack: Stack) -> None:
     """What a user does, through the published port only."""
     origin = stack.url  # 127.0.0.1 is in .env.example's DJANGO_ALLOWED_HOSTS
@@ -615,15 +624,12 @@ async def drive(stack: Stack) -> None:
         log(f"/healthz: {health.json()}")
 
         # The admin login, the way a browser does it: the form's CSRF token, then the POST.
-        page = await http.get("/admin/login/?next=/admin/")
-        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
-        if page.status_code != 200 or token is None:
-            raise SmokeError(f"GET /admin/login/ answered {page.status_code} without a login form")
+        token = await form_token(http, "/admin/login/?next=/admin/")
         login = await http.post(
             "/admin/login/?next=/admin/",
             data={"username": stack.env.get("DJANGO_SUPERUSER_USERNAME", "admin"),
                   "password": stack.env["DJANGO_SUPERUSER_PASSWORD"],
-                  "csrfmiddlewaretoken": token[1], "next": "/admin/"},
+                  "csrfmiddlewaretoken": token, "next": "/admin/"},
             headers={"Referer": f"{origin}/admin/login/", "Origin": origin},
         )
         if login.status_code != 302 or "sessionid" not in http.cookies:
@@ -650,13 +656,10 @@ async def drive(stack: Stack) -> None:
                 raise SmokeError(f"POST /api/calculations answered {created.status_code}: {created.text[:500]}")
             calculation_id = created.json()["id"]
 
-            add_page = await http.get("/admin/charts/function/add/")
-            form_token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', add_page.text)
-            if add_page.status_code != 200 or form_token is None:
-                raise SmokeError(f"GET /admin/charts/function/add/ answered {add_page.status_code}")
+            add_token = await form_token(http, "/admin/charts/function/add/")
             added = await http.post(
                 "/admin/charts/function/add/",
-                data={"csrfmiddlewaretoken": form_token[1], "preset": "", "expression": "t + 2/t",
+                data={"csrfmiddlewaretoken": add_token, "preset": "", "expression": "t + 2/t",
                       "dt": "1", "interval": "30", "_continue": "1"},
                 headers={"Referer": f"{origin}/admin/charts/function/add/", "Origin": origin},
             )
