@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "apps.jobs",
     "apps.calculations",
     "apps.charts",
+    "apps.wells",
 ]
 
 MIDDLEWARE = [
