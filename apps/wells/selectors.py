@@ -155,7 +155,7 @@ def history_sql(query: HistoryQuery) -> tuple[str, dict]:
                    sum(r.water::float8) AS water, sum(r.gas::float8) AS gas, sum({on_days}) AS on_days,
                    extract(day FROM date_trunc('month', r.date) + interval '1 month' - interval '1 day')::float8
                        AS span_days
-              FROM {table} r WHERE {where} GROUP BY 1"""
+              FROM {table} r WHERE {where} GROUP BY date_trunc('month', r.date)"""
     else:
         periods = f"""
             SELECT r.date, r.oil::float8 AS oil, r.water::float8 AS water, r.gas::float8 AS gas,
@@ -254,3 +254,28 @@ def history_import_get(*, import_id: int) -> HistoryImport:
 def well_imports(*, well_id: int, limit: int = 20) -> QuerySet[HistoryImport]:
     """A well's latest imports, newest first."""
     return HistoryImport.objects.filter(well_id=well_id).order_by("-created_at", "-id")[:limit]
+
+
+def history_import_out(history_import: HistoryImport) -> dict:
+    """An import as the API answers it, with its problems."""
+    return {
+        "id": history_import.pk,
+        "well_id": history_import.well_id,
+        "field": history_import.field.name if history_import.field_id else None,
+        "mode": history_import.mode,
+        "columns": history_import.columns,
+        "date_format": history_import.date_format,
+        "file_name": history_import.file_name,
+        "file_size": history_import.file_size,
+        "status": history_import.status,
+        "progress": history_import.progress,
+        "records": history_import.records,
+        "wells_created": history_import.wells_created,
+        "error": history_import.error or None,
+        "error_count": history_import.error_count,
+        "errors": history_import.errors,
+        "created_at": iso(history_import.created_at),
+        "started_at": iso(history_import.started_at),
+        "finished_at": iso(history_import.finished_at),
+        "updated_at": iso(history_import.updated_at),
+    }

@@ -516,7 +516,7 @@ def _write(job: HistoryImport, header: parsing.Header, spool: _Spool, dates: _Da
             _copy(records, ids=id_array, time_column=header.time_column)
         wells_summary_refresh(well_ids=ids)
         HistoryImportChunk.objects.filter(history_import_id=job.pk).delete()
-        values = {"records": spool.records, "wells_created": created, "errors": [], "error_count": 0}
+        values = {"records": spool.records, "wells_created": created}
         if not jobs.job_finish(kind=HISTORY_IMPORT_JOB, job=job, values=values):
             raise JobAbandoned(f"Import {job.pk} is no longer held by this attempt.")
 
