@@ -1,7 +1,7 @@
 """Reading a history CSV: the header, the column mapping, the values and their rules.
 
 The file is streamed: bytes are decoded as UTF-8 piece by piece, the header is checked on its
-own, and the records are parsed by pandas' C reader `CHUNK_ROWS` at a time and checked with
+own, and the records are parsed by pandas' C reader WELLS_IMPORT_CHUNK_ROWS at a time and checked with
 vectorised rules. What a chunk yields is a numpy array of validated records (never a Python
 object per record), and every problem is an `ImportProblem` naming the line, the column, the
 rule and the value. Nothing here touches the database.
@@ -19,11 +19,11 @@ from datetime import UTC, date, datetime
 
 import numpy as np
 import pandas as pd
+from django.conf import settings
 
 from apps.core.errors import DomainError
 from apps.wells.models import DAYS_ON_MAX, HOURS_ON_MAX, NAME_MAX_LENGTH, VOLUME_MAX, Frequency
 
-CHUNK_ROWS = 100_000
 ERRORS_KEPT = 100
 # Our names for a history file's columns. `hours_on` (daily) or `days_on` (monthly); `well`
 # only in a multi-well file; `gas` optional.
@@ -453,7 +453,8 @@ def _chunks(
     positions = {ours: names.index(theirs) for ours, theirs in header.sources.items()}
     try:
         frames = pd.read_csv(
-            reader, header=None, dtype=str, keep_default_na=False, na_filter=False, chunksize=CHUNK_ROWS,
+            reader, header=None, dtype=str, keep_default_na=False, na_filter=False,
+            chunksize=settings.WELLS_IMPORT_CHUNK_ROWS,
             engine="c", skip_blank_lines=True, index_col=False,
         )
         for frame in frames:
