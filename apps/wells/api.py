@@ -166,7 +166,7 @@ def well_list_endpoint(
     return {**found.paging(), "results": [well_out(well) for well in found.results]}
 
 
-@router.get("/wells/{id}", response={200: WellOut, **error_responses(404)}, summary="One well")
+@router.get("/wells/{id}", response={200: WellOut, **error_responses(404)}, summary="One well", url_name="well_detail")
 @requires("view", Well)
 def well_detail_endpoint(request: HttpRequest, id: int):
     _refuse_unknown(request)
@@ -185,6 +185,7 @@ sums the periods per calendar month; `format=csv` answers the same columns as CS
     response={200: HistoryOut, **error_responses(404)},
     summary="A well's production history with derived rates",
     description=HISTORY_DESCRIPTION,
+    url_name="well_history",
     openapi_extra={
         "responses": {200: {"description": "JSON (default) or CSV (`format=csv`).",
                             "content": {"text/csv": {"schema": {"type": "string"}}}}}
@@ -247,7 +248,10 @@ def well_history_import_endpoint(
     return _accepted(history_import)
 
 
-@router.get("/imports/{id}", response={200: HistoryImportOut, **error_responses(404)}, summary="One history import")
+@router.get(
+    "/imports/{id}", response={200: HistoryImportOut, **error_responses(404)}, summary="One history import",
+    url_name="history_import_detail",
+)
 @requires("view", Well)
 def history_import_detail_endpoint(request: HttpRequest, id: int):
     """Its status and progress, and once it failed, the first 100 problems with their count."""
