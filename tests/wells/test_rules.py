@@ -1,0 +1,136 @@
+"""The smaller rules: well names, parameters, headers, multi-well files, the lifecycle's
+repairs and a crash."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from apps.core.errors import DomainError
+from apps.jobs.models import JobStatus
+from apps.wells import parsing, services
+from apps.wells.models import HistoryImport, HistoryImportChunk
+from apps.wells.services import history_import_create, history_import_run, history_imports_sweep, well_create
+from tests.wells.conftest import csv_bytes
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field", "rule"),
+    [
+        ({"name": " ", "field": "N"}, "name", "required"),
+        ({"name": "A\x01", "field": "N"}, "name", "invalid_characters"),
+        ({"name": "A" * 201, "field": "N"}, "name", "string_too_long"),
+        ({"name": "A", "field": ""}, "field", "required"),
+        ({"name": "A", "field": "N", "frequency": "weekly"}, "frequency", "literal_error"),
+    ],
+)
+def test_a_well_needs_a_name_a_field_and_a_frequency(db, kwargs, field, rule):
+    with pytest.raises(DomainError) as refused:
+        well_create(**kwargs)
+    assert (refused.value.errors[0].field, refused.value.errors[0].rule) == (field, rule)
+
+
+@pytest.mark.parametrize(
+    ("value", "rule"),
+    [("date:A,date:B", "duplicate"), ("date:A,oil:A", "duplicate"), ("date:", "format"), ("when:A", "allowed_values")],
+)
+def test_a_bad_column_mapping_is_refused(value, rule):
+    with pytest.raises(DomainError) as refused:
+        parsing.columns_parse(value=value)
+    assert refused.value.errors[0].rule == rule
+
+
+def test_a_mapping_reads_blanks_and_pairs():
+    assert parsing.columns_parse(value=" date : D , ,oil:O") == {"date": "D", "oil": "O"}
+    assert parsing.date_format_check(value=" %d.%m.%Y ") == "%d.%m.%Y"
+    with pytest.raises(DomainError):
+        parsing.date_format_check(value="%Y")
+
+
+@pytest.mark.parametrize(
+    ("header", "mapping", "multi", "rule"),
+    [
+        ("date,oil,oil,water,hours_on", {}, False, "duplicate_column"),
+        ("date,oil,water,hours_on,days_on", {}, False, "time_columns"),
+        ("well,date,oil,water,hours_on", {}, False, "unknown_columns"),
+        ("date,oil,water,hours_on", {}, True, "missing_columns"),
+        ("D,O,W,H", {"date": "D", "oil": "O", "water": "W", "hours_on": "HRS"}, False, "missing_columns"),
+        ('"date,oil', {}, False, "csv"),
+    ],
+)
+def test_a_header_is_checked_before_any_record(header, mapping, multi, rule):
+    with pytest.raises(parsing.FileRefused) as refused:
+        parsing.header_parse(line=header + "\n", mapping=mapping, multi_well=multi)
+    assert refused.value.problem.rule == rule
+
+
+def test_a_mapping_keeps_our_own_names_that_are_not_mapped_away():
+    header = parsing.header_parse(line="D,oil,water,hours_on,X\n", mapping={"date": "D"}, multi_well=False)
+    assert header.sources == {"date": "D", "oil": "oil", "water": "water", "hours_on": "hours_on"}
+
+
+def test_a_multi_well_file_names_each_records_well(db, run_import):
+    content = csv_bytes(",2020-01-01,1,0,,24", f"{'L' * 201},2020-01-01,1,0,,24", header="well,date,oil,water,gas,hours_on\n")
+    done = run_import(content, field="North")
+    assert [(e["line"], e["rule"]) for e in done.errors] == [(2, "required"), (3, "too_long")]
+
+
+def test_dates_with_spaces_and_other_formats_are_read(well, run_import):
+    done = run_import(csv_bytes(" 2020-01-01 ,1, 2 ,,24"), well=well)
+    assert done.status == JobStatus.FINISHED
+    bad = run_import(csv_bytes("01/02/2020,1,1,,24"), well=well, date_format="%d.%m.%Y")
+    assert bad.errors[0]["message"] == "line 2, column date: must be a date in the format %d.%m.%Y, got 01/02/2020"
+
+
+def test_monthly_days_on_cannot_exceed_the_month(monthly_well, run_import):
+    done = run_import(csv_bytes("2021-02-01,1,1,,29", header="date,oil,water,gas,days_on\n"), well=monthly_well)
+    assert (done.errors[0]["rule"], done.errors[0]["column"]) == ("range", "days_on")
+
+
+def test_a_crash_fails_the_import_with_a_readable_reason_and_writes_nothing(well, monkeypatch):
+    accepted = history_import_create(stream=[csv_bytes("2020-01-01,1,1,,24")], well_id=well.pk)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(services, "_copy", broken)
+    done = history_import_run(import_id=accepted.pk)
+    assert done.status == JobStatus.FAILED
+    assert done.error == "The import crashed (RuntimeError); nothing was imported. See the worker log."
+    assert not well.records.exists()
+
+
+def test_an_import_that_lost_its_job_writes_nothing(well, monkeypatch):
+    accepted = history_import_create(stream=[csv_bytes("2020-01-01,1,1,,24")], well_id=well.pk)
+    real = services.wells_summary_refresh
+
+    def cancelled_meanwhile(**kwargs):
+        real(**kwargs)
+        HistoryImport.objects.filter(pk=accepted.pk).update(status=JobStatus.CANCELLED, attempt_token=None)
+
+    monkeypatch.setattr(services, "wells_summary_refresh", cancelled_meanwhile)
+    assert history_import_run(import_id=accepted.pk) is None
+    assert not well.records.exists()
+
+
+def test_the_sweep_requeues_a_lost_import_and_drops_files_of_ended_ones(well, settings):
+    lost = history_import_create(stream=[csv_bytes("2020-01-01,1,1,,24")], well_id=well.pk)
+    HistoryImport.objects.filter(pk=lost.pk).update(
+        status=JobStatus.RUNNING, attempts=1, updated_at=timezone.now() - timedelta(seconds=settings.WELLS_STALE_AFTER + 5)
+    )
+    other = well_create(name="B-1", field="North")
+    ended = history_import_create(stream=[csv_bytes("2020-01-01,1,1,,24")], well_id=other.pk)
+    HistoryImport.objects.filter(pk=ended.pk).update(status=JobStatus.CANCELLED)
+    counts = history_imports_sweep()
+    assert counts["requeued"] == 1
+    assert HistoryImport.objects.get(pk=lost.pk).status == JobStatus.QUEUED
+    assert not HistoryImportChunk.objects.filter(history_import=ended).exists()
+    assert HistoryImportChunk.objects.filter(history_import=lost).exists()
+
+
+def test_a_cancelled_import_cannot_be_cancelled_again(well):
+    accepted = history_import_create(stream=[csv_bytes("2020-01-01,1,1,,24")], well_id=well.pk)
+    services.history_import_cancel(import_id=accepted.pk)
+    with pytest.raises(DomainError) as refused:
+        services.history_import_cancel(import_id=accepted.pk)
+    assert refused.value.status == 409
