@@ -10,6 +10,8 @@ from celery.beat import Scheduler
 from apps.jobs.registry import job_kinds
 from project.celery import app
 
+# The worker's task discovery (each installed app's tasks module), done now.
+app.autodiscover_tasks(force=True)
 SWEEPS = {app.tasks[kind.sweep_task_name]: kind for kind in job_kinds if kind.sweep_task_name}
 
 

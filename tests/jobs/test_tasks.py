@@ -12,6 +12,8 @@ from project.celery import app
 
 # Every registered kind; each task's first step is the one lifecycle's claim, where a fault
 # is injected whatever the kind.
+# The worker's task discovery (each installed app's tasks module), done now.
+app.autodiscover_tasks(force=True)
 KINDS = {kind.live_kind: kind for kind in job_kinds}
 CLAIM = "apps.jobs.services.job_claim"
 
