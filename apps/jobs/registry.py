@@ -108,7 +108,7 @@ class JobKind:
     @property
     def live_kind(self) -> str:
         """The kind of its live events, the registry's key: "calculation", "function"."""
-        return self.model._meta.model_name
+        return str(self.model._meta.model_name)
 
     @property
     def stream_name(self) -> str:

@@ -33,7 +33,7 @@ class LiveChangeListMixin:
     @property
     def live_kind(self) -> Kind:
         """The registered job kind of this admin's model (its events' kind)."""
-        return self.model._meta.model_name
+        return str(self.model._meta.model_name)
     change_list_template = "live/admin/change_list.html"
 
     @property
