@@ -9,7 +9,7 @@ from celery import Celery
 from celery.signals import task_prerun, worker_process_init
 from django.dispatch import receiver
 
-from apps.jobs.registry import JobKindRegistry, job_kind_registered
+from apps.jobs.registry import JobKindRegistry, job_kind_registered, job_kinds
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings.local")
 
@@ -18,7 +18,7 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 
-@receiver(job_kind_registered)
+@receiver(job_kind_registered, sender=job_kinds)
 def _configure_job_kinds(sender: JobKindRegistry, **kwargs) -> None:
     """Queues, routes and beat schedule follow the registered kinds."""
     app.conf.update(sender.celery_config())

@@ -6,7 +6,7 @@ from django.contrib.auth.models import Group
 
 from apps.accounts.models import ApiToken
 from apps.calculations.services import CALCULATION_JOB
-from apps.jobs.registry import JobKind, JobPolicy, job_kinds
+from apps.jobs.registry import JobKind, JobKindRegistry, JobPolicy, job_kinds
 from project.celery import app
 
 # A throwaway kind over a model no job app uses (`accounts.apitoken`), as a new job app would
@@ -96,3 +96,13 @@ def test_a_second_kind_cannot_take_a_registered_kind_or_stream(throwaway):
     with pytest.raises(KeyError):
         job_kinds.by_stream("wells")
     assert "apitoken" in job_kinds and "well" not in job_kinds
+
+
+def test_a_kind_without_a_sweep_gets_a_route_and_no_beat_entry():
+    registry = JobKindRegistry()  # not the project's: Celery's configuration stays as it is
+    assert registry.celery_config() == {"task_queues": [], "task_routes": {}, "beat_schedule": {}}
+    registry.register(JobKind(model=ApiToken, task_name="imports.run", payload=dict, queue="imports"))
+    config = registry.celery_config()
+    assert config["task_routes"] == {"imports.*": {"queue": "imports", "routing_key": "imports"}}
+    assert (config["beat_schedule"], config["task_default_queue"]) == ({}, "imports")
+    assert "imports.*" not in app.conf.task_routes
