@@ -39,8 +39,12 @@ def openapi_document() -> dict[str, Any]:
 
 
 def _cell(text: Any) -> str:
-    """Text fit for one Markdown table cell."""
-    return " ".join(str(text).split()).replace("|", "\\|") if text not in (None, "") else ""
+    """Text fit for one Markdown table cell: one line, pipes escaped outside code spans (the
+    table extension leaves a code span whole, and would show the backslash there)."""
+    if text in (None, ""):
+        return ""
+    parts = " ".join(str(text).split()).split("`")
+    return "`".join(part if index % 2 else part.replace("|", "\\|") for index, part in enumerate(parts))
 
 
 def _anchor(name: str) -> str:
@@ -66,7 +70,7 @@ def type_of(schema: dict[str, Any]) -> str:
     if "allOf" in schema and len(schema["allOf"]) == 1:
         return type_of(schema["allOf"][0])
     if "enum" in schema:
-        return " \\| ".join(f"`{json.dumps(value)}`" for value in schema["enum"])
+        return " | ".join(f"`{json.dumps(value)}`" for value in schema["enum"])
     if "const" in schema:
         return f"`{json.dumps(schema['const'])}`"
     kind = schema.get("type", "any")
@@ -122,7 +126,7 @@ def render_operation(document: dict[str, Any], path: str, method: str, operation
         for content_type, content in body.get("content", {}).items():
             lines += [f"Request body (`{content_type}`): {type_of(content.get('schema', {}))}", ""]
     lines += ["| status | meaning | body |", "|---|---|---|"]
-    for status, response in sorted(operation.get("responses", {}).items()):
+    for status, response in sorted(operation.get("responses", {}).items(), key=lambda item: str(item[0])):
         bodies = [
             f"`{content_type}`" + (f": {type_of(content['schema'])}" if content.get("schema") else "")
             for content_type, content in response.get("content", {}).items()
