@@ -13,6 +13,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.structure.files import File, Files
+from mkdocs.structure.pages import Page
+
 MARKER = "<!-- openapi-operations -->"
 ROOT = Path(__file__).resolve().parents[2]
 OUTPUT = "reference/openapi.json"
@@ -34,7 +38,7 @@ def openapi_document() -> dict[str, Any]:
         django.setup()
         from project.api import api
 
-        _document = api.get_openapi_schema(path_prefix="/api")
+        _document = api.get_openapi_schema()  # paths as the URLconf mounts them, as served
     return _document
 
 
@@ -104,7 +108,9 @@ def rules_of(schema: dict[str, Any]) -> str:
     return ", ".join(rules)
 
 
-def render_operation(document: dict[str, Any], path: str, method: str, operation: dict[str, Any]) -> list[str]:
+def render_operation(
+    document: dict[str, Any], path: str, method: str, operation: dict[str, Any]
+) -> list[str]:
     lines = [f"### `{method.upper()} {path}`", ""]
     if operation.get("summary"):
         lines += [f"**{operation['summary']}** · operation id `{operation['operationId']}`", ""]
@@ -171,7 +177,7 @@ def render(document: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def on_page_markdown(markdown: str, page, config, files) -> str:  # noqa: ANN001 (MkDocs' hook API)
+def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str:
     if MARKER not in markdown:
         return markdown
     document = openapi_document()
@@ -180,9 +186,7 @@ def on_page_markdown(markdown: str, page, config, files) -> str:  # noqa: ANN001
     return markdown.replace(MARKER, f"*{heading}, OpenAPI {document['openapi']}.*\n\n{render(document)}")
 
 
-def on_files(files, config):  # noqa: ANN001, ANN201 (MkDocs' hook API)
+def on_files(files: Files, config: MkDocsConfig) -> Files:
     """The document itself, as a file of the built site (pages link to it)."""
-    from mkdocs.structure.files import File
-
     files.append(File.generated(config, OUTPUT, content=json.dumps(openapi_document(), indent=2) + "\n"))
     return files
