@@ -80,6 +80,8 @@ class JobPolicy:
 
 
 _POLICY_NAMES = frozenset(f.name for f in fields(JobPolicy))
+# What `JobKind.setting` answers, each settable as `<PREFIX>_<NAME>`.
+SETTING_NAMES: tuple[str, ...] = ("QUEUE", *(f.name.upper() for f in fields(JobPolicy)))
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,11 @@ class JobKind:
     def noun(self) -> str:
         """How messages name one job: "Calculation", "Function"."""
         return self.model.__name__
+
+    @property
+    def setting_names(self) -> list[str]:
+        """The settings an operator may set for this kind: CALCULATIONS_QUEUE, ..."""
+        return [f"{self.setting_prefix}_{name}" for name in SETTING_NAMES]
 
     def setting(self, name: str) -> Any:
         """A policy value (or `QUEUE`) as in force: the `<PREFIX>_<NAME>` setting when an
