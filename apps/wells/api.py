@@ -58,7 +58,7 @@ def _date(value: str | None, *, field: str) -> date | None:
 
 IMPORT_DESCRIPTION = f"""Queue an import of a CSV file: the body itself (`Content-Type: text/csv`)
 or a multipart form's `file`, up to {settings.WELLS_IMPORT_MAX_BYTES // 1024 // 1024} MB. Answers 202 with the import
-(`GET /api/imports/{{id}}` follows it; live events on the `historyimports` stream).
+(`GET /api/imports/{{id}}` follows it; live events on the `wells` stream).
 
 Columns: a header row naming `date, oil, water, gas, hours_on` (daily) or `days_on` (monthly),
 any order, `gas` optional. `columns=date:DATEPRD,oil:BORE_OIL_VOL,...` maps other names (the

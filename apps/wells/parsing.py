@@ -230,7 +230,7 @@ def header_parse(*, line: str, mapping: dict[str, str], multi_well: bool) -> Hea
     if not line.strip():
         raise FileRefused(problem(None, None, "empty", None, "the file is empty: send a header line and records"))
     try:
-        names = next(csv.reader([line]))
+        names = next(csv.reader([line], strict=True))
     except csv.Error as exc:
         raise FileRefused(problem(1, None, "csv", None, f"the header is not CSV ({exc})")) from exc
     names = [name.strip() for name in names]

@@ -116,7 +116,7 @@ def test_an_import_that_lost_its_job_writes_nothing(well, monkeypatch):
 def test_the_sweep_requeues_a_lost_import_and_drops_files_of_ended_ones(well, settings):
     lost = history_import_create(stream=[csv_bytes("2020-01-01,1,1,,24")], well_id=well.pk)
     HistoryImport.objects.filter(pk=lost.pk).update(
-        status=JobStatus.RUNNING, attempts=1, updated_at=timezone.now() - timedelta(seconds=settings.WELLS_STALE_AFTER + 5)
+        status=JobStatus.RUNNING, attempts=1, updated_at=timezone.now() - timedelta(seconds=services.HISTORY_IMPORT_JOB.setting("STALE_AFTER") + 5)
     )
     other = well_create(name="B-1", field="North")
     ended = history_import_create(stream=[csv_bytes("2020-01-01,1,1,,24")], well_id=other.pk)
