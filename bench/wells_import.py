@@ -23,7 +23,7 @@ import sys
 import tempfile
 import time
 
-import calculations_common as common  # noqa: I001  (sets Django up)
+import calculations_common as common
 import httpx
 import numpy as np
 from django.db import connection

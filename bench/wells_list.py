@@ -11,7 +11,7 @@ trigger-kept well counts, never from COUNT(*).
 
 import math
 
-import listbench  # noqa: I001  (sets Django up)
+import listbench
 
 from apps.wells.models import OilField, Well
 

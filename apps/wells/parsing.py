@@ -13,7 +13,7 @@ lines, which production exports never do.
 import codecs
 import csv
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
@@ -312,9 +312,6 @@ class WellIndex:
         self.names = list(self._index)
         bad_empty = np.array([not name for name in stripped], dtype=bool)
         bad_long = np.array([len(name) > NAME_MAX_LENGTH for name in stripped], dtype=bool)
-        if not len(uniques):
-            empty = np.zeros(len(names), dtype=bool)
-            return np.zeros(len(names), dtype=np.int32), empty, empty
         return np.maximum(mapped[codes], 0), bad_empty[codes], bad_long[codes]
 
 

@@ -23,7 +23,14 @@ from django.db.models import Q, QuerySet, Sum
 
 from apps.core.errors import DomainError, NotFoundError
 from apps.core.formatting import iso, json_object_with_raw
-from apps.core.listing import ListOrdering, ListPage, list_page, parse_datetime_key, parse_text_key, search_parse
+from apps.core.listing import (
+    ListOrdering,
+    ListPage,
+    list_page,
+    parse_datetime_key,
+    parse_text_key,
+    search_parse,
+)
 from apps.jobs.models import MAX_ID
 from apps.wells.models import Frequency, HistoryImport, OilField, ProductionRecord, Well
 

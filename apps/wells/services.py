@@ -263,7 +263,7 @@ class _Spool:
     """The accepted records, as numpy arrays in a temporary file, read back chunk by chunk."""
 
     def __init__(self) -> None:
-        self.file = tempfile.TemporaryFile()
+        self.file = tempfile.TemporaryFile()  # noqa: SIM115 - lives across read and write; closed by close()
         self.chunks = 0
         self.records = 0
 
@@ -379,7 +379,7 @@ def _lock_wells(job: HistoryImport, header: parsing.Header, names: list[str]) ->
             f"SELECT id, name FROM {table} WHERE field_id = %s AND name = ANY(%s) ORDER BY id FOR UPDATE",
             [job.field_id, names],
         )
-        ids = dict((name, pk) for pk, name in cursor.fetchall())
+        ids = {name: pk for pk, name in cursor.fetchall()}
     return [ids[name] for name in names], created
 
 

@@ -98,3 +98,42 @@ def test_the_cancel_action_cancels_queued_imports(admin_client, well_with_histor
     assert "1 import(s) cancelled. 1 skipped" in response.content.decode()
     accepted.refresh_from_db()
     assert accepted.status == JobStatus.CANCELLED and not accepted.chunks.exists()
+
+
+@pytest.fixture
+def viewer_client(db) -> Client:
+    from django.contrib.auth.models import Permission
+
+    viewer = get_user_model().objects.create_user(username="viewer", password="x", is_staff=True)
+    viewer.user_permissions.add(*Permission.objects.filter(codename__in=["view_well", "view_historyimport"]))
+    client = Client()
+    client.force_login(viewer)
+    return client
+
+
+def test_a_view_only_user_sees_no_upload_form_and_may_not_upload(viewer_client, well_with_history):
+    listing = viewer_client.get("/admin/wells/well/").content.decode()
+    assert "A-1" in listing and "Import a multi-well file" not in listing
+    page = viewer_client.get(f"/admin/wells/well/{well_with_history.pk}/change/").content.decode()
+    assert "cb-well-config" in page and "Import history" not in page
+    upload = SimpleUploadedFile("x.csv", csv_bytes("2020-01-03,1,1,,24"))
+    assert viewer_client.post(f"/admin/wells/well/{well_with_history.pk}/upload/", {"file": upload}).status_code == 403
+    assert viewer_client.post("/admin/wells/well/upload/", {"file": upload, "field": "N"}).status_code == 403
+
+
+def test_an_upload_page_only_takes_posts(admin_client, well_with_history):
+    assert admin_client.get(f"/admin/wells/well/{well_with_history.pk}/upload/").status_code == 403
+    assert admin_client.get("/admin/wells/well/upload/").status_code == 403
+
+
+def test_a_refused_multi_well_upload_says_why(admin_client, db):
+    response = admin_client.post("/admin/wells/well/upload/", {"mode": "append", "field": "East"}, follow=True)
+    assert "Upload refused: file: This field is required." in response.content.decode()
+    assert not HistoryImport.objects.exists()
+
+
+def test_a_well_without_history_invites_an_upload(admin_client, db):
+    well = well_create(name="Empty", field="North")
+    page = admin_client.get(f"/admin/wells/well/{well.pk}/change/").content.decode()
+    assert "No history yet" in page and 'data-chart="rates"' not in page
+    assert admin_client.get("/admin/wells/historyimport/").status_code == 200

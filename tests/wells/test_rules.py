@@ -134,3 +134,79 @@ def test_a_cancelled_import_cannot_be_cancelled_again(well):
     with pytest.raises(DomainError) as refused:
         services.history_import_cancel(import_id=accepted.pk)
     assert refused.value.status == 409
+
+
+def test_the_reader_decodes_in_pieces_and_iterates_lines():
+    reader = parsing.Utf8Reader([b"a,b\n1,", b"2\n\xc3", b"\xa9\n"])
+    assert reader.readline() == "a,b\n" and list(reader) == ["1,2\n", "é\n"]
+    assert parsing.Utf8Reader([b"\xef\xbb\xbfx\ny"]).read() == "x\ny"
+    with pytest.raises(DomainError):
+        parsing.date_format_check(value="%Q")
+
+
+@pytest.mark.parametrize(
+    ("header", "mapping", "rule"),
+    [("\n", {}, "empty"), ("D,well,oil,water,hours_on", {"date": "D"}, "unknown_columns"), ("date,oil,water", {}, "missing_columns")],
+)
+def test_more_headers_are_refused(header, mapping, rule):
+    with pytest.raises(parsing.FileRefused) as refused:
+        parsing.header_parse(line=header, mapping=mapping, multi_well=False)
+    assert refused.value.problem.rule == rule
+
+
+@pytest.mark.parametrize(
+    ("line", "column", "rule"),
+    [
+        (",1,1,,24", "date", "required"),
+        ("1899-12-31,1,1,,24", "date", "date_range"),
+        ("2020-01-01,inf,1,,24", "oil", "number"),
+        ("2020-01-01,1,1,,", "hours_on", "required"),
+        ("2020-01-01,1,1,-2,24", "gas", "min"),
+    ],
+)
+def test_more_values_are_refused(well, run_import, line, column, rule):
+    done = run_import(csv_bytes(line), well=well)
+    assert (done.errors[0]["column"], done.errors[0]["rule"]) == (column, rule)
+
+
+def test_import_parameters_are_checked_before_the_file_is_stored(well):
+    with pytest.raises(DomainError) as refused:
+        history_import_create(stream=[b"x"], well_id=well.pk, mode="merge")
+    assert refused.value.errors[0].field == "mode"
+    with pytest.raises(DomainError) as refused:
+        history_import_create(stream=[b"x"], well_id=well.pk, columns="well:W")
+    assert refused.value.errors[0].rule == "allowed_values"
+    assert not HistoryImport.objects.exists()
+
+
+def test_a_file_object_is_stored_in_pieces(well, monkeypatch):
+    import io
+
+    monkeypatch.setattr(services, "CHUNK_BYTES", 10)
+    content = csv_bytes(*(f"2020-01-{day:02d},1,1,,24" for day in range(1, 29)))
+    accepted = history_import_create(stream=io.BytesIO(content), well_id=well.pk)
+    pieces = list(HistoryImportChunk.objects.filter(history_import=accepted).order_by("seq").values_list("data", flat=True))
+    assert len(pieces) > 8 and b"".join(bytes(p) for p in pieces) == content
+    assert history_import_run(import_id=accepted.pk).records == 28
+
+
+def test_the_tasks_run_the_services(well):
+    from apps.wells.tasks import history_import_run_task, history_imports_sweep_task
+
+    accepted = history_import_create(stream=[csv_bytes("2020-01-01,1,1,,24")], well_id=well.pk)
+    history_import_run_task.apply(args=[accepted.pk])
+    assert HistoryImport.objects.get(pk=accepted.pk).status == JobStatus.FINISHED
+    assert history_imports_sweep_task.apply().get()["requeued"] == 0
+
+
+def test_an_import_past_its_soft_time_limit_fails_as_timed_out(well, monkeypatch):
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    accepted = history_import_create(stream=[csv_bytes("2020-01-01,1,1,,24")], well_id=well.pk)
+
+    def too_slow(*args, **kwargs):
+        raise SoftTimeLimitExceeded()
+
+    monkeypatch.setattr(services, "_write", too_slow)
+    done = history_import_run(import_id=accepted.pk)
+    assert done.status == JobStatus.FAILED and done.error.startswith("The import timed out after 1800 s")
