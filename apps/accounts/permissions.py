@@ -5,8 +5,13 @@ Django's model permissions decide, the way the admin and DRF's `DjangoModelPermi
 | action   | permission  | used for                                  |
 |----------|-------------|-------------------------------------------|
 | `view`   | `view_*`    | reading (lists, details, CSV, images, live streams) |
-| `add`    | `add_*`     | creating                                  |
-| `change` | `change_*`  | refresh, cancel, re-run                   |
+| `add`    | `add_*`     | creating, re-run (it creates a run)       |
+| `change` | `change_*`  | refresh, cancel                           |
+
+Operations that are neither a plain read nor a plain create (re-run, cancel, refresh) take
+their action from `OPERATION_ACTIONS`, here, so the API and the admin cannot disagree:
+`@requires(operation_action("rerun"), Calculation)` on the endpoint and
+`@admin.action(permissions=[operation_action("rerun")])` in the admin.
 
 A bearer token acts with its user's permissions; an inactive user has none; a superuser has
 all of them. Credentials are someone else's job (ninja auth, `request_user`, the websocket
@@ -41,6 +46,11 @@ Action = Literal["view", "add", "change"]
 ACTIONS: tuple[Action, ...] = ("view", "add", "change")
 ACCESS_ATTRIBUTE = "access_rule"
 
+Operation = Literal["rerun", "cancel", "refresh"]
+# A re-run queues a new run with an old one's inputs: it creates, so it needs `add`, and a
+# `change`-only user (who may cancel or refresh what exists) may not create runs through it.
+OPERATION_ACTIONS: dict[Operation, Action] = {"rerun": "add", "cancel": "change", "refresh": "change"}
+
 View = TypeVar("View", bound=Callable)
 
 
@@ -62,6 +72,11 @@ def permission_name(*, model: type[models.Model], action: Action) -> str:
     """`calculations.view_calculation`: the `app_label.codename` Django's has_perm takes."""
     opts = model._meta
     return f"{opts.app_label}.{action}_{opts.model_name}"
+
+
+def operation_action(operation: Operation) -> Action:
+    """The action (`add`, `change`) a named operation needs, in the API and the admin alike."""
+    return OPERATION_ACTIONS[operation]
 
 
 User = AbstractBaseUser | AnonymousUser | None
