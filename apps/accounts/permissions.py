@@ -35,8 +35,10 @@ import functools
 from collections.abc import Callable
 from typing import Literal, TypeVar
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import models
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest, JsonResponse
 
 from apps.accounts.selectors import api_token_user
@@ -88,6 +90,24 @@ def user_may(*, user: User, model: type[models.Model], action: Action) -> bool:
     # has_perm answers True for an active superuser and caches the user's permissions on the
     # object, so several checks in one request cost one query.
     return user.has_perm(permission_name(model=model, action=action))
+
+
+# API tokens act as their owner, so creating one for someone is acting as them: a user creates
+# tokens for themselves; with this permission also for other users who are not superusers;
+# only a superuser creates one for a superuser (there is nothing above that to escalate to).
+TOKENS_FOR_OTHERS = "accounts.add_apitoken_for_others"
+
+
+def token_owners(*, actor: User) -> QuerySet:
+    """The users `actor` may create an API token for (the admin's add form offers these)."""
+    users = get_user_model()._default_manager.order_by("username", "pk")
+    if actor is None or not actor.is_authenticated or not actor.is_active:
+        return users.none()
+    if actor.is_superuser:
+        return users.all()
+    if actor.has_perm(TOKENS_FOR_OTHERS):
+        return users.filter(Q(is_superuser=False) | Q(pk=actor.pk))
+    return users.filter(pk=actor.pk)
 
 
 def access_check(*, user: User, model: type[models.Model], action: Action, field: str | None = None) -> None:
