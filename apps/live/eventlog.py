@@ -29,6 +29,9 @@ from django.conf import settings
 
 _ID = re.compile(r"^([0-9a-f]{8})\.(\d{1,20})-(\d{1,20})$")
 _MAX_ID_CHARS = 64
+# Both parts of a Redis stream id are unsigned 64-bit, and the very last id cannot start an
+# exclusive range; Redis refuses those with an error that would otherwise read as an outage.
+_MAX_ID_PART = 2**64 - 1
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,10 @@ def event_id_parse(value: object) -> Position:
     """The position an `event_id` names; ValueError for anything that is not one."""
     if not isinstance(value, str) or len(value) > _MAX_ID_CHARS or not (match := _ID.match(value)):
         raise ValueError(f"not an event_id: {value!r}")
-    return Position(match[1], int(match[2]), int(match[3]))
+    position = Position(match[1], int(match[2]), int(match[3]))
+    if position.ms > _MAX_ID_PART or position.seq > _MAX_ID_PART or position.key == (_MAX_ID_PART,) * 2:
+        raise ValueError(f"not an event_id (out of range): {value!r}")
+    return position
 
 
 def _entry_position(epoch: str, entry: bytes | str) -> Position:
