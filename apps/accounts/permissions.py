@@ -32,7 +32,7 @@ authenticates a bearer token or the session itself):
 """
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Literal, TypeVar
 
 from django.contrib.auth import get_user_model
@@ -108,6 +108,26 @@ def token_owners(*, actor: User) -> QuerySet:
     if actor.has_perm(TOKENS_FOR_OTHERS):
         return users.filter(Q(is_superuser=False) | Q(pk=actor.pk))
     return users.filter(pk=actor.pk)
+
+
+def users_may_now(
+    *, user_ids: Iterable[int], models: Iterable[type[models.Model]], action: Action
+) -> dict[int, set[type[models.Model]]]:
+    """For users held a long time (a websocket's): which of `models` each may `action` now,
+    read afresh. A user object caches its permissions on the first `has_perm`, so asking
+    the one a socket opened with would answer with the permissions of that moment.
+    A user missing from the answer no longer exists."""
+    wanted = list(models)
+    users = get_user_model()._default_manager.filter(pk__in=set(user_ids))
+    allowed = {}
+    for user in users:
+        allowed[user.pk] = {model for model in wanted if user_may(user=user, model=model, action=action)}
+    return allowed
+
+
+def user_may_now(*, user_id: int, model: type[models.Model], action: Action) -> bool:
+    """`user_may`, read afresh (see `users_may_now`)."""
+    return model in users_may_now(user_ids=[user_id], models=[model], action=action).get(user_id, set())
 
 
 def access_check(*, user: User, model: type[models.Model], action: Action, field: str | None = None) -> None:

@@ -132,7 +132,7 @@ def _layer_config() -> dict:
     return settings.CHANNEL_LAYERS["default"]["CONFIG"]
 
 
-def _redis() -> aioredis.Redis:
+def layer_redis() -> aioredis.Redis:
     """One client per event loop and Redis URL (the channel layer's own server)."""
     host = _layer_config()["hosts"][0]
     url = host["address"] if isinstance(host, dict) else host
@@ -143,14 +143,19 @@ def _redis() -> aioredis.Redis:
     return client
 
 
+def layer_key(name: str) -> str:
+    """A Redis key next to the channel layer's own (same prefix)."""
+    return f"{_layer_config().get('prefix', 'asgi')}:{name}"
+
+
 def _keys(stream: str) -> list[str]:
-    key = f"{_layer_config().get('prefix', 'asgi')}:log:{stream}"
+    key = layer_key(f"log:{stream}")
     return [key, f"{key}:epoch", f"{key}:floor"]
 
 
 async def event_log_append(*, stream: str, payload: str) -> tuple[Position, Position]:
     """Keep one event (JSON text); returns its position and the position before it."""
-    epoch, last, entry = await _redis().eval(
+    epoch, last, entry = await layer_redis().eval(
         _APPEND,
         3,
         *_keys(stream),
@@ -173,20 +178,23 @@ async def event_log_read(*, stream: str, since: Position | None) -> LogRead:
     """The log's tail and, given `since` of the current epoch, every kept event after it.
 
     `events` is None when the log cannot say what came after `since`: it is from another
-    epoch, or trimming removed events after it (the client must reload: `resync`).
+    epoch, trimming removed events after it, or more than LIVE_REPLAY_MAX_EVENTS came after
+    it (the client must reload: `resync`). The bound keeps what one `subscribe` re-reads small.
     A `since` past the tail is not checked here (see `EventsConsumer`).
     """
-    epoch, last, floor, entries = await _redis().eval(
+    epoch, last, floor, entries = await layer_redis().eval(
         _READ,
         3,
         *_keys(stream),
         secrets.token_hex(4),
         since.entry if since is not None else "",
-        settings.LIVE_EVENT_LOG_MAX_EVENTS,
+        settings.LIVE_REPLAY_MAX_EVENTS + 1,
     )
     epoch = epoch.decode()
     tail = _entry_position(epoch, last)
     if since is None or since.epoch != epoch or since.key < _entry_position(epoch, floor).key:
+        return LogRead(tail=tail, events=None)
+    if len(entries) > settings.LIVE_REPLAY_MAX_EVENTS:
         return LogRead(tail=tail, events=None)
     events = [(_entry_position(epoch, entry), dict(_pairs(fields))[b"e"]) for entry, fields in entries]
     return LogRead(tail=tail, events=events)
