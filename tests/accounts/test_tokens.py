@@ -38,7 +38,8 @@ RAW_VALUE = re.compile(r'id="api-token-raw"[^>]*value="([^"]+)"')
 def logged_in(username: str, *codenames: str) -> tuple[Client, object]:
     """A staff member holding these `accounts` permissions, and a client logged in as them."""
     member = get_user_model().objects.create_user(username=username, password="staff-pass-123", is_staff=True)
-    member.user_permissions.add(*Permission.objects.filter(content_type__app_label="accounts", codename__in=codenames))
+    granted = Permission.objects.filter(content_type__app_label="accounts", codename__in=codenames)
+    member.user_permissions.add(*granted)
     client = Client()
     client.force_login(member)
     return client, member
@@ -48,7 +49,9 @@ def works(raw: str) -> bool:
     return Client(headers={"Authorization": f"Bearer {raw}"}).get("/api/calculations").status_code != 401
 
 
-def test_the_admin_shows_a_new_tokens_raw_value_once_on_the_page_that_answers_the_form(admin_client, user, caplog):
+def test_the_admin_shows_a_new_tokens_raw_value_once_on_the_page_that_answers_the_form(
+    admin_client, user, caplog
+):
     caplog.set_level(logging.DEBUG)
     response = admin_client.post(ADD, {"user": user.pk, "name": "laptop"})
 

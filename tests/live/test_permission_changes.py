@@ -89,7 +89,9 @@ async def test_the_periodic_recheck_drops_the_subscriptions_the_user_may_no_long
     function_id, other_function = await a_function(), await a_function()
     ws = await open_socket(headers)
     assert (await request(ws, {"action": "subscribe", "stream": "calculations"}))["type"] == "subscribed"
-    assert (await request(ws, {"action": "subscribe", "kind": "function", "id": function_id}))["type"] == "subscribed"
+    assert (await request(ws, {"action": "subscribe", "kind": "function", "id": function_id}))[
+        "type"
+    ] == "subscribed"
 
     await revoke_view(viewer, "view_calculation")
 
