@@ -189,3 +189,38 @@ async def test_a_since_further_back_than_the_replay_bound_gets_resync(token_head
     assert [(await next_event(near))["id"] for _ in range(3)] == [3, 4, 5]
     assert (await near.receive_json_from(timeout=5))["replayed"] == 3
     await near.disconnect()
+
+
+@pytest.mark.usefixtures("private_layer")
+async def test_a_redis_failure_while_renewing_the_count_closes_only_that_socket_with_4503(
+    token_headers, settings, monkeypatch
+):
+    from redis.exceptions import RedisError
+
+    settings.LIVE_AUTH_RECHECK_SECONDS = 0.1
+    ws = await open_socket(token_headers)
+
+    async def broken(**kwargs):
+        raise RedisError("the count's Redis is gone")
+
+    monkeypatch.setattr(consumers, "connection_claim", broken)
+    error = await ws.receive_json_from(timeout=5)
+    assert (error["type"], error["code"]) == ("error", "unavailable")
+    assert await ws.receive_output(timeout=5) == {"type": "websocket.close", "code": 4503}
+    await ws.disconnect()
+
+
+@pytest.mark.usefixtures("private_layer")
+async def test_a_redis_failure_when_releasing_the_count_still_closes_cleanly(token_headers, monkeypatch):
+    from redis.exceptions import RedisError
+
+    ws = await open_socket(token_headers)
+
+    async def broken(**kwargs):
+        raise RedisError("the count's Redis is gone")
+
+    monkeypatch.setattr(consumers, "connection_release", broken)
+    await ws.disconnect()  # the lease runs out on its own
+    again = await open_socket(token_headers)
+    assert (await request(again, {"action": "ping"})) == {"type": "pong"}
+    await again.disconnect()

@@ -120,3 +120,25 @@ async def test_the_periodic_recheck_drops_the_subscriptions_the_user_may_no_long
         "code"
     ] == "permission_denied"
     await ws.disconnect()
+
+
+async def test_an_object_event_already_on_its_way_after_the_subscription_ended_is_not_sent(settings):
+    import redis
+    from channels.layers import get_channel_layer
+    from django.conf import settings as django_settings
+
+    from tests.live.conftest import layer_redis_url
+
+    _, headers = await viewer_socket_headers("view")
+    function_id = await a_function()
+    ws = await open_socket(headers)
+    await request(ws, {"action": "subscribe", "kind": "function", "id": function_id})
+    config = django_settings.CHANNEL_LAYERS["default"]["CONFIG"]
+    members = redis.Redis.from_url(layer_redis_url(config)).zrange
+    [channel] = await sync_to_async(members)(f"{config['prefix']}:group:function.{function_id}", 0, -1)
+    await request(ws, {"action": "unsubscribe", "kind": "function", "id": function_id})
+    # A group message sent before the socket left the group: ignored.
+    await get_channel_layer().group_add(f"function.{function_id}", channel.decode())
+    await send(kind="function", obj_id=function_id, payload=event(1))
+    assert await no_message(ws)
+    await ws.disconnect()
