@@ -85,11 +85,16 @@ User = AbstractBaseUser | AnonymousUser | None
 
 
 def user_may(*, user: User, model: type[models.Model], action: Action) -> bool:
+    return user_has_permission(user=user, permission=permission_name(model=model, action=action))
+
+
+def user_has_permission(*, user: User, permission: str) -> bool:
+    """Whether an active, authenticated user holds `permission` (`app_label.codename`)."""
     if user is None or not user.is_authenticated or not user.is_active:
         return False
     # has_perm answers True for an active superuser and caches the user's permissions on the
     # object, so several checks in one request cost one query.
-    return user.has_perm(permission_name(model=model, action=action))
+    return user.has_perm(permission)
 
 
 # API tokens act as their owner, so creating one for someone is acting as them: a user creates
@@ -110,24 +115,22 @@ def token_owners(*, actor: User) -> QuerySet:
     return users.filter(pk=actor.pk)
 
 
-def users_may_now(
-    *, user_ids: Iterable[int], models: Iterable[type[models.Model]], action: Action
-) -> dict[int, set[type[models.Model]]]:
-    """For users held a long time (a websocket's): which of `models` each may `action` now,
-    read afresh. A user object caches its permissions on the first `has_perm`, so asking
-    the one a socket opened with would answer with the permissions of that moment.
-    A user missing from the answer no longer exists."""
-    wanted = list(models)
-    users = get_user_model()._default_manager.filter(pk__in=set(user_ids))
-    allowed = {}
-    for user in users:
-        allowed[user.pk] = {model for model in wanted if user_may(user=user, model=model, action=action)}
-    return allowed
+def users_permissions_now(*, user_ids: Iterable[int], permissions: Iterable[str]) -> dict[int, set[str]]:
+    """For users held a long time (a websocket's): which of `permissions` each holds now, read
+    afresh. A user object caches its permissions on its first `has_perm`, so asking the one
+    a socket opened with would answer with the permissions of that moment. A user missing
+    from the answer no longer exists."""
+    wanted = list(permissions)
+    held = {}
+    for user in get_user_model()._default_manager.filter(pk__in=set(user_ids)):
+        held[user.pk] = {name for name in wanted if user_has_permission(user=user, permission=name)}
+    return held
 
 
-def user_may_now(*, user_id: int, model: type[models.Model], action: Action) -> bool:
-    """`user_may`, read afresh (see `users_may_now`)."""
-    return model in users_may_now(user_ids=[user_id], models=[model], action=action).get(user_id, set())
+def user_has_permission_now(*, user_id: int, permission: str) -> bool:
+    """`user_has_permission`, read afresh (see `users_permissions_now`)."""
+    held = users_permissions_now(user_ids=[user_id], permissions=[permission])
+    return permission in held.get(user_id, set())
 
 
 def access_check(*, user: User, model: type[models.Model], action: Action, field: str | None = None) -> None:

@@ -16,7 +16,6 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from redis.exceptions import RedisError
 
-from apps.accounts.permissions import permission_name
 from apps.accounts.selectors import credentials_active
 from apps.jobs.models import MAX_ID
 from apps.live.eventlog import Position, event_id_parse, event_log_read
@@ -24,14 +23,19 @@ from apps.live.limits import MessageRate, connection_claim, connection_release
 from apps.live.middleware import SUBPROTOCOL
 from apps.live.realtime import (
     EVENT_TYPE,
-    KINDS,
     REVOKED_TYPE,
     object_group,
     session_fingerprint,
     stream_group,
     user_group,
 )
-from apps.live.selectors import live_kinds_viewable, live_model, live_subscription_check
+from apps.live.selectors import (
+    live_kinds,
+    live_kinds_viewable,
+    live_streams,
+    live_subscription_check,
+    live_view_permission,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +53,6 @@ MAX_TRACKED_OBJECTS = 10_000
 # ping every ~30 s, and a ping renews memberships older than this.
 GROUP_RENEW_SECONDS = 3600
 
-STREAMS = {stream_group(kind): kind for kind in KINDS}
 _LAYER_ERRORS = (RedisError, ConnectionError, OSError)
 
 
@@ -220,7 +223,7 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
         """Ends the subscriptions to kinds the user may no longer view (`unsubscribed` with
         `"reason": "permission_denied"`)."""
         for group, target in list(self.subscriptions.items()):
-            if (STREAMS[target["stream"]] if "stream" in target else target["kind"]) not in kinds:
+            if (live_streams()[target["stream"]] if "stream" in target else target["kind"]) not in kinds:
                 await self._unsubscribe(target, group, reason="permission_denied")
 
     async def revoke(self) -> None:
@@ -285,19 +288,19 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
     def _target(self, content: dict) -> tuple[dict, str]:
         """The reply keys and the group name a (un)subscribe message designates."""
         if "stream" in content:
-            stream = content["stream"]
-            if stream not in STREAMS:
+            stream, streams = content["stream"], live_streams()
+            if stream not in streams:
                 raise ProtocolError(
-                    "invalid_stream", f"'stream' must be one of: {', '.join(STREAMS)}.", field="stream"
+                    "invalid_stream", f"'stream' must be one of: {', '.join(streams)}.", field="stream"
                 )
             return {"stream": stream}, stream
         if "since" in content:
             raise ProtocolError("invalid_since", "'since' is only for stream subscriptions.", field="since")
-        kind = content.get("kind")
-        if kind not in KINDS:
+        kind, kinds = content.get("kind"), live_kinds()
+        if kind not in kinds:
             raise ProtocolError(
                 "invalid_kind",
-                f"Give 'stream' ({', '.join(STREAMS)}) or 'kind' ({', '.join(KINDS)}) with 'id'.",
+                f"Give 'stream' ({', '.join(live_streams())}) or 'kind' ({', '.join(kinds)}) with 'id'.",
                 field="kind",
             )
         obj_id = content.get("id")
@@ -321,8 +324,8 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
         life would answer from the permissions it cached at the first check), and for an
         object whether it exists. One database visit. A refused subscribe also ends the same
         subscription made while the user still had the permission."""
-        kind = STREAMS[target["stream"]] if "stream" in target else target["kind"]
-        model = live_model(kind=kind)
+        kind = live_streams()[target["stream"]] if "stream" in target else target["kind"]
+        permission = live_view_permission(kind=kind)
         allowed, exists = await database_sync_to_async(live_subscription_check)(
             user_id=self.user.pk, kind=kind, obj_id=target.get("id")
         )
@@ -334,7 +337,7 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
             raise ProtocolError(
                 "permission_denied",
                 f"You may not subscribe to {name}: it needs the "
-                f"'{permission_name(model=model, action='view')}' permission.",
+                f"'{permission}' permission.",
                 field=field,
             )
         return exists
@@ -496,7 +499,8 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
         event = message["event"]
         stream = message.get("stream")
         if stream is None:  # an object's group
-            if stream_group(event.get("kind")) in self.cursors:
+            kind = event.get("kind")
+            if kind in live_kinds() and stream_group(kind) in self.cursors:
                 return  # the stream subscription delivers it, in order
             if object_group(event.get("kind"), event.get("id")) not in self.subscriptions:
                 return  # unsubscribed (or dropped by the re-check) meanwhile
