@@ -16,7 +16,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from apps.accounts.permissions import user_may
+from apps.accounts.permissions import operation_action, user_may
 from apps.core.errors import DomainError
 from apps.live.admin import LiveChangeListMixin, progress_bar, status_badge
 from apps.wells.models import HistoryImport, ImportMode, OilField, Well
@@ -232,7 +232,7 @@ class HistoryImportAdmin(LiveChangeListMixin, admin.ModelAdmin):
             rows, obj.error_count,
         )
 
-    @admin.action(description="Cancel", permissions=["change"])
+    @admin.action(description="Cancel", permissions=[operation_action("cancel")])
     def cancel(self, request: HttpRequest, queryset) -> None:
         ids = list(queryset.values_list("pk", flat=True))
         cancelled = history_imports_cancel(ids=ids)

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja import Query, Router
 
-from apps.accounts.permissions import access_check, requires
+from apps.accounts.permissions import access_check, operation_action, requires
 from apps.core.errors import DomainError
 from apps.core.formatting import DateInputError, parse_iso_date
 from apps.core.schemas import CURSOR_DESCRIPTION, CURSOR_MAX_LENGTH, Cursor, SearchFilter, error_responses
@@ -262,7 +262,7 @@ def history_import_detail_endpoint(request: HttpRequest, id: int):
 @router.post(
     "/imports/{id}/cancel", response={200: HistoryImportOut, **error_responses(404, 409)}, summary="Cancel an import"
 )
-@requires("change", Well)
+@requires(operation_action("cancel"), Well)
 def history_import_cancel_endpoint(request: HttpRequest, id: int):
     """A queued import ends at once; a running one stops before it writes: nothing is imported."""
     _refuse_unknown(request)
