@@ -2,11 +2,12 @@
 bearer). Reading needs `wells.view_well`, creating `wells.add_well`, importing `wells.change_well`."""
 
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja import Query, Router
+from pydantic import WithJsonSchema
 
 from apps.accounts.permissions import access_check, operation_action, requires
 from apps.core.errors import DomainError
@@ -28,6 +29,10 @@ from apps.wells.services import history_import_cancel, history_import_create, we
 router = Router(tags=["wells"])
 
 PAGE_SIZE_MAX = 100
+# A field's name as a query parameter: PostgreSQL text cannot hold NUL.
+# A day as a query parameter, read by `parse_iso_date` (exactly YYYY-MM-DD, a real day).
+Day = Annotated[str | None, WithJsonSchema({"type": "string", "format": "date", "example": "2024-01-01"})]
+FieldName = Annotated[str | None, WithJsonSchema({"type": "string", "maxLength": 200, "pattern": "^[^\\x00]*$"})]
 
 
 def _refuse_unknown(request: HttpRequest, *allowed: str) -> None:
@@ -119,7 +124,7 @@ IMPORT_PARAMETERS = ("mode", "columns", "date_format")
 @requires("change", Well)
 def well_multi_import_endpoint(
     request: HttpRequest,
-    field: str | None = Query(None, max_length=200, description="The field of the file's wells (created as needed)."),
+    field: FieldName = Query(None, description="The field of the file's wells (created as needed)."),
     mode: Literal["append", "replace"] | None = Query(None),
     columns: str | None = Query(None, max_length=2000),
     date_format: str | None = Query(None, max_length=100),
@@ -156,7 +161,7 @@ def well_list_endpoint(
     page_size: int = Query(10, ge=1, le=PAGE_SIZE_MAX, description=f"Wells per page, 1 to {PAGE_SIZE_MAX}."),
     cursor: Cursor = Query(None, max_length=CURSOR_MAX_LENGTH, description=CURSOR_DESCRIPTION),
     ordering: Ordering = Query("name", description="By name or creation time, ascending or descending."),
-    field: str | None = Query(None, max_length=200, description="Only the wells of this field (its exact name)."),
+    field: FieldName = Query(None, description="Only the wells of this field (its exact name)."),
     search: SearchFilter = Query(None, description="Only wells whose name contains this, case-insensitively."),
 ):
     """Wells with their history's figures, sorted by `ordering` (then id), by `page` or
@@ -195,8 +200,8 @@ sums the periods per calendar month; `format=csv` answers the same columns as CS
 def well_history_endpoint(
     request: HttpRequest,
     id: int,
-    date_from: str | None = Query(None, alias="from", description="First day, YYYY-MM-DD."),
-    date_to: str | None = Query(None, alias="to", description="Last day (inclusive), YYYY-MM-DD."),
+    date_from: Day = Query(None, alias="from", description="First day, YYYY-MM-DD."),
+    date_to: Day = Query(None, alias="to", description="Last day (inclusive), YYYY-MM-DD."),
     resample: Literal["month"] | None = Query(None, description="`month`: one period per calendar month."),
     format: Literal["json", "csv"] = Query("json"),
 ):

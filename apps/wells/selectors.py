@@ -78,6 +78,8 @@ def well_list(
     term = search_parse(value=search)
     queryset = Well.objects.select_related("field")
     if field is not None:
+        if "\x00" in field or len(field) > 200:
+            raise DomainError("field must be a field's name (at most 200 characters, no NUL).", field="field", rule="invalid")
         found = field_find(name=field.strip())
         queryset = queryset.filter(field=found) if found else queryset.none()
         count = found.well_count if found else 0
