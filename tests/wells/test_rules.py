@@ -210,3 +210,15 @@ def test_an_import_past_its_soft_time_limit_fails_as_timed_out(well, monkeypatch
     monkeypatch.setattr(services, "_write", too_slow)
     done = history_import_run(import_id=accepted.pk)
     assert done.status == JobStatus.FAILED and done.error.startswith("The import timed out after 1800 s")
+
+
+def test_field_well_counts_stay_exact_across_creates_moves_and_deletes(db):
+    from apps.wells.models import OilField, Well
+
+    wells = [well_create(name=f"C-{i}", field="North") for i in range(3)]
+    south = OilField.objects.create(name="South")
+    Well.objects.filter(pk=wells[0].pk).update(field=south)
+    Well.objects.filter(pk=wells[1].pk).delete()
+    counts = dict(OilField.objects.values_list("name", "well_count"))
+    assert counts == {"North": 1, "South": 1}
+    assert counts["North"] == Well.objects.filter(field__name="North").count()
