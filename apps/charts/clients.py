@@ -149,10 +149,13 @@ def export_server_png(*, options: dict, width: int, height: int) -> bytes:
 _IMAGE_TYPES = {"png": ((PNG_SIGNATURE,), "a PNG"), "svg": ((b"<svg", b"<?xml"), "an SVG")}
 
 
-def export_server_image(*, options: dict, width: int, height: int, image_type: str = "png") -> bytes:
-    """Render Highcharts `options` to an image (`png` or `svg`) of width x height pixels."""
+def export_server_image(
+    *, options: dict, width: int, height: int, image_type: str = "png", timeout: float | None = None
+) -> bytes:
+    """Render Highcharts `options` to an image (`png` or `svg`) of width x height pixels,
+    waiting `timeout` seconds at most (default EXPORT_SERVER_TIMEOUT)."""
     signatures, described = _IMAGE_TYPES[image_type]
-    timeout = settings.EXPORT_SERVER_TIMEOUT
+    timeout = settings.EXPORT_SERVER_TIMEOUT if timeout is None else timeout
     payload = {"infile": options, "type": image_type, "width": width, "height": height}
     try:
         response = _client(settings.EXPORT_SERVER_URL, timeout).post("/", json=payload)

@@ -112,10 +112,14 @@ def test_the_real_export_servers_rasterization_timeout_is_transient(export_serve
 @pytest.mark.parametrize(
     "message",
     [
-        "[pool] In pool.postWork: Rasterization timeout: your chart may be too complex or large, and failed "
-        "to render within the allotted time.",
-        "[pool] In pool.postWork: For request with ID 1a2b - Error encountered when acquiring an available "
-        "entry: 30001ms.",
+        (
+            "[pool] In pool.postWork: Rasterization timeout: your chart may be too complex or large, and "
+            "failed to render within the allotted time."
+        ),
+        (
+            "[pool] In pool.postWork: For request with ID 1a2b - Error encountered when acquiring an "
+            "available entry: 30001ms."
+        ),
         "[pool] In pool.postWork: Work received, but pool has not been started.",
     ],
 )
