@@ -241,7 +241,9 @@ CHART_DESCRIPTION = (
 def _chart_endpoint(image_type: str) -> None:
     """Register `GET /{id}/chart.<image_type>` (operation `calculation_chart_<image_type>`)."""
 
-    def endpoint(request: HttpRequest, id: int, width: ChartWidth = ChartWidthQuery, height: ChartHeight = ChartHeightQuery):
+    def endpoint(
+        request: HttpRequest, id: int, width: ChartWidth = ChartWidthQuery, height: ChartHeight = ChartHeightQuery
+    ):
         return _chart_response(request, calculation_id=id, image_type=image_type, width=width, height=height)
 
     # Named before it is decorated: the operation id is read from the name.

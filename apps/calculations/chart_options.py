@@ -36,10 +36,14 @@ def _one_of(steps: tuple[int, ...]) -> Callable[[int], int]:
 
 
 ChartWidth = Annotated[
-    int, AfterValidator(_one_of(CHART_WIDTHS)), WithJsonSchema({"type": "integer", "enum": list(CHART_WIDTHS)})
+    int,
+    AfterValidator(_one_of(CHART_WIDTHS)),
+    WithJsonSchema({"type": "integer", "enum": list(CHART_WIDTHS)}),
 ]
 ChartHeight = Annotated[
-    int, AfterValidator(_one_of(CHART_HEIGHTS)), WithJsonSchema({"type": "integer", "enum": list(CHART_HEIGHTS)})
+    int,
+    AfterValidator(_one_of(CHART_HEIGHTS)),
+    WithJsonSchema({"type": "integer", "enum": list(CHART_HEIGHTS)}),
 ]
 
 RATE_SERIES = (

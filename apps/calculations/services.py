@@ -340,7 +340,9 @@ def calculation_chart_get(
         stored = selectors.calculation_chart_image(chart_id=lookup.chart_id)
         if stored is not None:
             return ChartImage(image_hash=stored[1], content=stored[0])
-    return calculation_chart_draw(calculation_id=calculation_id, image_type=image_type, width=width, height=height)
+    return calculation_chart_draw(
+        calculation_id=calculation_id, image_type=image_type, width=width, height=height
+    )
 
 
 def _chart_mark_used(*, lookup: "ChartLookup") -> None:

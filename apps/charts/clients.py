@@ -205,5 +205,8 @@ def _export_server_error(response: httpx.Response) -> ServiceError:
         kind, transient = "refused the chart", False
     code = f" {error_code}" if error_code else ""
     return ServiceError(
-        service=EXPORT_SERVER, message=f"{kind} (HTTP {status}{code}): {detail}", transient=transient, status=status
+        service=EXPORT_SERVER,
+        message=f"{kind} (HTTP {status}{code}): {detail}",
+        transient=transient,
+        status=status,
     )

@@ -25,4 +25,6 @@ def test_a_response_with_its_own_policy_keeps_it(rf, settings):
         response["Content-Security-Policy"] = "default-src 'none'"
         return response
 
-    assert ContentSecurityPolicyMiddleware(view)(rf.get("/"))["Content-Security-Policy"] == "default-src 'none'"
+    assert (
+        ContentSecurityPolicyMiddleware(view)(rf.get("/"))["Content-Security-Policy"] == "default-src 'none'"
+    )

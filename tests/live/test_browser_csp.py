@@ -54,7 +54,9 @@ def test_the_admin_pages_work_under_the_policy(browser, daphne, staff):
     )
     in_thread(calculation_run, calculation_id=calculation.pk)
     page = logged_in(browser, daphne.base_url)
-    assert "script-src 'self'" in page.evaluate("async () => (await fetch('/admin/')).headers.get('content-security-policy')")
+    assert "script-src 'self'" in page.evaluate(
+        "async () => (await fetch('/admin/')).headers.get('content-security-policy')"
+    )
     assert_no_violation(page)
 
     # The live widget: its module script and the websocket.
@@ -64,7 +66,9 @@ def test_the_admin_pages_work_under_the_policy(browser, daphne, staff):
 
     # A run's page: the vendored Highcharts draws its three charts.
     page.goto(f"{daphne.base_url}/admin/calculations/calculation/{calculation.pk}/change/")
-    page.wait_for_function("() => document.querySelectorAll('#cb-calc svg.highcharts-root').length === 3", timeout=30_000)
+    page.wait_for_function(
+        "() => document.querySelectorAll('#cb-calc svg.highcharts-root').length === 3", timeout=30_000
+    )
     assert_no_violation(page)
 
     # An add form with Django's own scripts (prepopulated fields, actions, calendars).
@@ -85,7 +89,9 @@ def test_the_swagger_page_works_under_the_policy(browser, daphne, staff):
     page.click("button.try-out__btn")
     page.click("button.execute")
     page.wait_for_selector(".live-responses-table tbody td.response-col_status", timeout=30_000)
-    assert page.locator(".live-responses-table tbody td.response-col_status").first.inner_text().strip() == "200"
+    assert (
+        page.locator(".live-responses-table tbody td.response-col_status").first.inner_text().strip() == "200"
+    )
     assert_no_violation(page)
     page.context.close()
 
