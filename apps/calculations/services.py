@@ -317,6 +317,8 @@ CHART_USE_RESOLUTION = timedelta(hours=1)
 # Seconds a client is told to wait when every drawing slot is taken (a drawing takes well
 # under a second) or the export server is busy.
 CHART_RETRY_AFTER = 2
+# Seconds a drawing's result may take to be stored, on top of the drawing's own limit.
+CHART_STORE_TIME = 5.0
 
 
 def calculation_chart_get(
@@ -369,7 +371,7 @@ def calculation_chart_draw(*, calculation_id: int, image_type: str, width: int, 
             raise ServiceUnavailableError(busy, retry_after=CHART_RETRY_AFTER)
         image_key = f"{calculation_id}/{image_type}/{width}x{height}"
         # Waits as long as the drawing it waits for may take, plus the time to store it.
-        wait = settings.CALCULATION_CHARTS_DRAW_TIMEOUT + 5
+        wait = settings.CALCULATION_CHARTS_DRAW_TIMEOUT + CHART_STORE_TIME
         with locks.advisory_lock(name=CHART_IMAGE_LOCK, key=image_key, wait=wait) as has_image:
             if not has_image:
                 raise ServiceUnavailableError(busy, retry_after=CHART_RETRY_AFTER)

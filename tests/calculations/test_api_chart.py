@@ -376,3 +376,27 @@ def test_drawing_takes_at_most_its_slots_and_the_api_keeps_answering(
     assert len(slow_export_server.requests) == 2
     # Once the slots are free, the refused image is drawn.
     assert httpx.get(base + chart_url(runs[2].pk, "png"), headers=headers, timeout=30).status_code == 200
+
+
+def test_every_drawing_slot_taken_is_a_503_at_once(api_client, finished, settings):
+    from tests.core.test_locks import held_elsewhere
+
+    settings.CALCULATION_CHARTS_DRAWING_SLOTS = 1
+    with held_elsewhere("calculations.chart_drawing_slot", "0"):
+        response = api_client.get(chart_url(finished.pk, "png"))
+    assert response.status_code == 503 and response["Retry-After"] == "2"
+    assert body(response)["errors"][0]["rule"] == "unavailable"
+    assert not CalculationChart.objects.exists()
+
+
+def test_an_image_whose_drawing_outlasts_the_wait_is_a_503(api_client, finished, settings, monkeypatch):
+    from apps.calculations import services
+    from tests.core.test_locks import held_elsewhere
+
+    settings.CALCULATION_CHARTS_DRAW_TIMEOUT = 0.1
+    monkeypatch.setattr(services, "CHART_STORE_TIME", 0.1)
+
+    with held_elsewhere("calculations.chart_image", f"{finished.pk}/png/1200x600"):
+        response = api_client.get(chart_url(finished.pk, "png"))
+    assert response.status_code == 503 and response["Retry-After"] == "2"
+    assert not CalculationChart.objects.exists()
