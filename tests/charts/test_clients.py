@@ -193,3 +193,21 @@ def test_a_service_that_hangs_up_without_answering_is_transient(settings):
 def test_network_failures_are_named(exc, text):
     error = clients._network_error(clients.EXPORT_SERVER, exc, 60)
     assert error.transient and str(error) == text
+
+
+def test_an_export_server_5xx_without_json_is_transient_and_quotes_the_answer(settings):
+    with ScriptedServer(status=502, body=b"<html>Bad gateway</html>", content_type="text/html") as server:
+        settings.EXPORT_SERVER_URL = server.url
+        with pytest.raises(clients.ServiceError) as caught:
+            clients.export_server_png(options=OPTIONS, width=10, height=10)
+    assert caught.value.transient and caught.value.status == 502
+    assert str(caught.value) == "Export server failed (HTTP 502): <html>Bad gateway</html>"
+
+
+def test_an_export_error_without_a_body_names_the_status(settings):
+    with ScriptedServer(status=400, body=b"") as server:
+        settings.EXPORT_SERVER_URL = server.url
+        with pytest.raises(clients.ServiceError) as caught:
+            clients.export_server_png(options=OPTIONS, width=10, height=10)
+    assert not caught.value.transient
+    assert str(caught.value) == "Export server refused the chart (HTTP 400): Bad Request"
