@@ -19,7 +19,8 @@ from apps.jobs.models import JobStatus
 from harness import processes
 from harness.processes import wait_until
 from project.settings.test import child_settings_env
-from tests.calculations.conftest import ScratchQueue, backdate, body, unique_queue
+from tests.calculations.conftest import backdate, body
+from tests.conftest import ScratchQueue, unique_queue
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
