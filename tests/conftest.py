@@ -156,26 +156,31 @@ class ScratchQueue:
                 channel.close()
 
 
-@dataclass(frozen=True)
-class ScratchQueues:
-    """Each job kind's scratch queue."""
+class ScratchQueues(dict[str, ScratchQueue]):
+    """Each registered job kind's scratch queue, by the kind's app label (`queues["charts"]`)."""
 
-    calculations: ScratchQueue
-    charts: ScratchQueue
+    @property
+    def calculations(self) -> ScratchQueue:
+        return self["calculations"]
+
+    @property
+    def charts(self) -> ScratchQueue:
+        return self["charts"]
 
 
 @pytest.fixture
 def scratch_queues(settings) -> Iterator[ScratchQueues]:
-    """Point the publishing of every job kind at a scratch queue of this test's own on the
-    real broker (no worker consumes it), and delete them afterwards."""
-    queues = ScratchQueues(
-        calculations=ScratchQueue(unique_queue("test-calculations-scratch")),
-        charts=ScratchQueue(unique_queue("test-charts-scratch")),
-    )
-    settings.CALCULATIONS_QUEUE, settings.CHARTS_QUEUE = queues.calculations.name, queues.charts.name
+    """Point the publishing of every registered job kind at a scratch queue of this test's own
+    on the real broker (no worker consumes it), and delete them afterwards."""
+    from apps.jobs.registry import job_kinds
+
+    queues = ScratchQueues()
+    for kind in job_kinds:
+        queue = queues[kind.app_label] = ScratchQueue(unique_queue(f"test-{kind.app_label}-scratch"))
+        setattr(settings, f"{kind.setting_prefix}_QUEUE", queue.name)
     yield queues
-    queues.calculations.delete()
-    queues.charts.delete()
+    for queue in queues.values():
+        queue.delete()
 
 
 DEAD_BROKER_URL = "amqp://guest:guest@127.0.0.1:1//"  # nothing listens on port 1
