@@ -126,6 +126,58 @@ def test_the_same_key_and_body_answer_the_first_run_and_queue_nothing_more(
     assert published.job_ids() == [body(first)["id"]]
 
 
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_creates_with_one_key_on_two_connections_create_one_run_and_answer_alike(
+    api_token, published, monkeypatch
+):
+    """The first request holds the key (uncommitted) while the second, on its own database
+    connection, waits for it on the key's unique index; then both answer the one run."""
+    import threading
+
+    from django.db import connection
+    from django.test import Client
+
+    from apps.calculations import api as calculations_api
+    from harness.processes import wait_until
+
+    def waiting_for_me() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted AND pg_backend_pid() = ANY(pg_blocking_pids(pid))")
+            return cursor.fetchone()[0]
+
+    create = calculations_api.calculation_create
+    first_holds_the_key = threading.Event()
+
+    def create_once_the_other_waits(**fields):
+        first_holds_the_key.set()
+        wait_until(lambda: waiting_for_me() == 1, timeout=15, what="the second request to wait for the key")
+        return create(**fields)
+
+    monkeypatch.setattr(calculations_api, "calculation_create", create_once_the_other_waits)
+    answers: dict[str, tuple[int, dict]] = {}
+
+    def post(name: str) -> None:
+        try:
+            client = Client(headers={"Authorization": f"Bearer {api_token}", "Idempotency-Key": "twice-7f3a"})
+            response = client.post("/api/calculations", BODY, content_type="application/json")
+            answers[name] = (response.status_code, body(response))
+        finally:
+            connection.close()
+
+    first = threading.Thread(target=post, args=("first",))
+    first.start()
+    assert first_holds_the_key.wait(15)
+    second = threading.Thread(target=post, args=("second",))
+    second.start()
+    first.join(30), second.join(30)
+    assert not first.is_alive() and not second.is_alive()
+
+    assert answers["first"] == answers["second"] and answers["first"][0] == 201
+    [run] = Calculation.objects.all()
+    assert answers["first"][1] == {"id": run.pk} and IdempotencyRecord.objects.count() == 1
+    assert published.job_ids() == [run.pk]
+
+
 def test_the_same_key_with_another_body_is_a_422_naming_the_header(api_client, db):
     headers = {"Idempotency-Key": "retry-7f3a"}
     api_client.post("/api/calculations", BODY, content_type="application/json", headers=headers)
