@@ -7,7 +7,6 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from apps.calculations import kernel
 from apps.calculations import services as calculation_services
 from apps.calculations.services import CALCULATION_JOB, calculation_run
 from apps.jobs import services as jobs_services
