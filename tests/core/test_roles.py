@@ -118,3 +118,8 @@ def test_the_command_sets_the_roles_up_when_a_superuser_is_given(db, monkeypatch
     call_command("database_roles_ensure")
     assert "PostgreSQL roles ready: calcboard, points" in capsys.readouterr().out
     assert calls[0]["database"] is connection.settings_dict
+
+
+def test_a_data_service_sharing_the_app_role_gets_no_second_role(roles):
+    app, _ = roles
+    assert ensure_as_app(app, app) == [app]
