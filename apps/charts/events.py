@@ -14,7 +14,7 @@ def function_event_payload(function: Function) -> dict:
         "status": function.status,
         "progress": function.progress,
         "processed_at": iso(function.processed_at),
-        "error": function.error,
+        "error": function.error or None,
         "image_url": function_image_url(function_id=function.pk, image_hash=function.image_hash),
         "updated_at": iso(function.updated_at),
     }

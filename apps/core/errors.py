@@ -55,6 +55,14 @@ class ServiceUnavailableError(DomainError):
         super().__init__(message, rule="unavailable")
 
 
+# What a 401 names as the way in (RFC 9110 11.6.1): a bearer token (the admin session is the
+# other, for browsers).
+WWW_AUTHENTICATE = 'Bearer realm="calcboard"'
+
+
 def error_response(error: DomainError) -> JsonResponse:
     """The one error shape for views outside ninja (chart images, the data service)."""
-    return JsonResponse(error.as_body(), status=error.status)
+    response = JsonResponse(error.as_body(), status=error.status)
+    if error.status == 401:
+        response["WWW-Authenticate"] = WWW_AUTHENTICATE
+    return response

@@ -44,6 +44,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Innermost: sees a 404 or 405 as Django and ninja wrote it, and shapes it for /api/.
+    "apps.core.middleware.ApiErrorShapeMiddleware",
 ]
 
 ROOT_URLCONF = "project.urls"

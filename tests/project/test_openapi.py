@@ -77,7 +77,7 @@ def test_a_generated_client_creates_lists_reads_and_refreshes(generated_client, 
     assert detail.id == created.id and detail.status.value in {"queued", "running", "finished"}
 
     function = function_create.sync(client=client, body=FunctionCreateIn(expression="sin(t)", dt=1, interval=1))
-    assert function_detail.sync(client=client, function_id=function.id).expression == "sin(t)"
+    assert function_detail.sync(client=client, id=function.id).expression == "sin(t)"
     refreshed = functions_refresh.sync(client=client, body=FunctionsRefreshIn(ids=[function.id]))
     # Queued again, or skipped while its first render is still in flight: never both, never lost.
     assert refreshed.queued + refreshed.skipped == 1
