@@ -26,6 +26,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    "corsheaders",
     "django_celery_results",
     "ninja",
     "apps.core",
@@ -37,6 +38,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Before anything that can answer (CommonMiddleware's redirects): a preflight and every
+    # answer to an allowed origin carry the CORS headers.
+    "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -47,6 +51,15 @@ MIDDLEWARE = [
     # Innermost: sees a 404 or 405 as Django and ninja wrote it, and shapes it for /api/.
     "apps.core.middleware.ApiErrorShapeMiddleware",
 ]
+
+# Cross-origin browser apps calling the API (django-cors-headers): none unless listed. Only
+# the API and the chart images are shared, without cookies (a page on another origin
+# authenticates with a bearer token; the admin session never leaves its own site).
+CORS_ALLOWED_ORIGINS = env_list("DJANGO_CORS_ALLOWED_ORIGINS", [])
+CORS_URLS_REGEX = r"^/(api|charts)/"
+CORS_ALLOW_CREDENTIALS = False
+CORS_ALLOW_HEADERS = ["authorization", "content-type", "idempotency-key", "if-none-match"]
+CORS_EXPOSE_HEADERS = ["Location", "ETag", "WWW-Authenticate"]
 
 ROOT_URLCONF = "project.urls"
 ASGI_APPLICATION = "project.asgi.application"
