@@ -36,10 +36,18 @@ def error_responses(*extra: int) -> dict[int, type[ErrorOut]]:
 JobStatusName = Literal[tuple(JobStatus.values)]
 
 # Every timestamp leaves the API the same way, through `iso()`: ISO 8601, UTC, microseconds, "Z".
+TIMESTAMP_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$"
 UtcDateTime = Annotated[
     datetime,
     PlainSerializer(iso, return_type=str),
-    WithJsonSchema({"type": "string", "format": "date-time", "example": "2024-01-01T12:00:00.000000Z"}),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "date-time",
+            "pattern": TIMESTAMP_PATTERN,
+            "example": "2024-01-01T12:00:00.000000Z",
+        }
+    ),
 ]
 
 
