@@ -41,6 +41,9 @@ MIDDLEWARE = [
     # Before anything that can answer (CommonMiddleware's redirects): a preflight and every
     # answer to an allowed origin carry the CORS headers.
     "corsheaders.middleware.CorsMiddleware",
+    # Outside every other: shapes for /api/ whatever Django answers on its own (a 404, a 405,
+    # a bad Host's 400), and the CORS headers still reach the shaped answer.
+    "apps.core.middleware.ApiErrorShapeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -48,8 +51,6 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    # Innermost: sees a 404 or 405 as Django and ninja wrote it, and shapes it for /api/.
-    "apps.core.middleware.ApiErrorShapeMiddleware",
 ]
 
 # Cross-origin browser apps calling the API (django-cors-headers): none unless listed. Only

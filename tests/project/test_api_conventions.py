@@ -184,3 +184,9 @@ def test_every_list_documents_the_same_paging_parameters_and_envelope(document):
             "results", "count", "count_is_lower_bound", "pages", "page", "page_size", "next_cursor", "prev_cursor"
         }
     assert paging["/api/calculations"] == paging["/api/functions"]
+
+
+def test_any_other_answer_django_writes_under_the_api_is_shaped_too(db):
+    # A Host the site does not serve: Django's own 400 page, turned into the one shape.
+    response = Client(HTTP_HOST="not-ours.example").get("/api/functions")
+    assert_error(response, 400, rule="bad_request")
