@@ -7,9 +7,11 @@ Every list of the API pages through here and answers one envelope (`list_envelop
 
 - `?status=a,b` keeps the rows in any of those statuses (validated against the model's
   choices); `?search=` keeps rows whose text field contains the term, case-insensitively.
-- `count` is exact without a search: it is read from the trigger-kept status counters
-  (`apps.core.selectors.status_counts`), never from `COUNT(*)`. With a search it is counted up
-  to `SEARCH_COUNT_CAP`; beyond that `count` is the cap and `count_is_lower_bound` is true.
+- `count` is exact without a search: for a whole job table it is read from the trigger-kept
+  status counters (`apps.core.selectors.status_counts`), never from `COUNT(*)`. With a search,
+  or for a list its caller narrowed (a model without statuses, one object's rows), it is
+  counted up to `SEARCH_COUNT_CAP`; beyond that `count` is the cap and `count_is_lower_bound`
+  is true.
 - `?page=N` pages by position, `?page_size=` rows a page (PAGE_SIZE_DEFAULT, at most
   PAGE_SIZE_MAX). A page in the
   second half of the list is read backwards from the end, so the last page costs what the
@@ -27,7 +29,7 @@ Every ordering ends in the primary key, so pages are deterministic and positions
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from django.core import signing
@@ -67,6 +69,12 @@ def parse_datetime_key(value: Any) -> datetime:
     if parsed.tzinfo is None:
         raise ValueError("naive datetime")
     return parsed
+
+
+def parse_date_key(value: Any) -> date:
+    if not isinstance(value, str):
+        raise ValueError("not a string")
+    return date.fromisoformat(value)
 
 
 def parse_text_key(value: Any) -> str:
@@ -144,7 +152,7 @@ def _cursor_error(message: str) -> DomainError:
 
 
 def _cursor_make(*, ordering: str, key: Any, pk: int, forward: bool) -> str:
-    value = key.isoformat() if isinstance(key, datetime) else key
+    value = key.isoformat() if isinstance(key, date) else key  # a datetime is a date too
     return signing.dumps({"o": ordering, "k": value, "i": pk, "f": forward}, salt=_CURSOR_SALT, compress=True)
 
 
@@ -232,8 +240,9 @@ def list_page(
     page_size: int = PAGE_SIZE_DEFAULT,
     cursor: str | None = None,
 ) -> ListPage:
-    """One page of `queryset` (already narrowed to what the caller may see, never by status or
-    search: those come as `statuses` and `search` so the count can use the counters)."""
+    """One page of `queryset`: narrowed to what the caller may see (or one object's rows), but
+    not by status or search: those come as `statuses` and `search`, so that the count of a
+    whole job table can use the counters."""
     if ordering not in orderings:
         message = f"ordering must be one of: {', '.join(orderings)}."
         raise DomainError(message, field="ordering", rule="literal_error")
@@ -247,18 +256,27 @@ def list_page(
     per_page = page_size
     spec = orderings[ordering]
     model = queryset.model
-    all_statuses = tuple(choice for choice, _ in model._meta.get_field("status").choices)
+    has_status = any(field.name == "status" for field in model._meta.get_fields())
+    all_statuses = tuple(choice for choice, _ in model._meta.get_field("status").choices) if has_status else ()
     chosen = tuple(statuses)
+    if chosen and not has_status:
+        raise ValueError(f"{model.__name__} has no status to filter by")
     if set(chosen) >= set(all_statuses):
         chosen = ()  # every status: no filter at all
+    # The counters count whole tables by status: they answer for a list of a whole job table,
+    # not for one narrowed by its caller (a well's history) or a table without statuses.
+    counters = has_status and not queryset.query.has_filters()
     if search is not None:
         queryset = queryset.filter(search)
 
-    # The count: exact from the counters, or capped when a search makes counting a scan.
-    per_status = status_counts(model=model)
-    rows_in_table = sum(per_status.values())
-    if search is None:
-        count = sum(per_status.get(status, 0) for status in chosen) if chosen else rows_in_table
+    # The count: exact from the counters, or capped when a search (or a narrowed list) makes
+    # counting a scan.
+    rows_in_table: float = math.inf  # unknown: a page past a capped count is read, not assumed empty
+    if counters:
+        per_status = status_counts(model=model)
+        rows_in_table = sum(per_status.values())
+    if counters and search is None:
+        count = sum(per_status.get(status, 0) for status in chosen) if chosen else int(rows_in_table)
         lower_bound = False
     else:
         counted = (queryset.filter(status__in=chosen) if chosen else queryset).order_by()
