@@ -8,8 +8,9 @@ from pydantic import ConfigDict
 
 from apps.calculations.models import Calculation
 from apps.core.formatting import iso
-from apps.core.schemas import JobStatusName, UtcDateTime
+from apps.core.schemas import UtcDateTime
 from apps.jobs.models import JobStatus
+from apps.jobs.schemas import JobStatusName
 
 
 def calculation_event_payload(calculation: Calculation) -> dict[str, Any]:

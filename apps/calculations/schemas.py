@@ -10,7 +10,6 @@ from pydantic_core import PydanticCustomError
 from apps.calculations.models import LAG_MAX, LAG_MIN, NAME_MAX_LENGTH, Calculation
 from apps.core.formatting import DateInputError, parse_iso_date
 from apps.core.schemas import (
-    JobStatusName,
     ListQuery,
     PageOut,
     SearchFilter,
@@ -18,6 +17,7 @@ from apps.core.schemas import (
     status_filter_description,
     status_filter_type,
 )
+from apps.jobs.schemas import JobStatusName
 
 Ordering = Literal["launched_at", "-launched_at"]
 

@@ -9,12 +9,13 @@ from pydantic import ConfigDict
 from apps.charts.models import Function
 from apps.charts.selectors import function_image_url
 from apps.core.formatting import iso
-from apps.core.schemas import JobStatusName, UtcDateTime
+from apps.core.schemas import UtcDateTime
+from apps.jobs.schemas import JobStatusName
 
 
 def function_event_payload(function: Function) -> dict:
     """The live event body of a function (broadcast adds `kind` and `id`; documented in
-    apps.charts.services and docs/websocket-protocol.md)."""
+    apps.charts.services and docs/reference/websocket-protocol.md)."""
     return {
         "expression": function.expression,
         "status": function.status,

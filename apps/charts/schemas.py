@@ -9,7 +9,6 @@ from pydantic import BeforeValidator, ConfigDict
 from apps.charts.models import EXPRESSION_MAX_LENGTH, PRESETS, Function
 from apps.charts.selectors import Ordering
 from apps.core.schemas import (
-    JobStatusName,
     ListQuery,
     PageOut,
     SearchFilter,
@@ -18,6 +17,7 @@ from apps.core.schemas import (
     status_filter_type,
 )
 from apps.jobs.models import MAX_ID
+from apps.jobs.schemas import JobStatusName
 
 
 def _integral_float(value: object) -> object:

@@ -3,7 +3,7 @@ of the lists (docs/reference/api-conventions.md)."""
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from django.db.models import Model
 from ninja import Field, Schema
@@ -11,7 +11,6 @@ from pydantic import PlainSerializer, WithJsonSchema
 
 from apps.core.formatting import iso
 from apps.core.listing import PAGE_MAX, PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, SEARCH_MAX_LENGTH
-from apps.jobs.models import JobStatus
 
 
 class FieldErrorOut(Schema):
@@ -31,9 +30,6 @@ def error_responses(*extra: int) -> dict[int, type[ErrorOut]]:
     input), plus `extra` (404, 409, 502, ...)."""
     return {code: ErrorOut for code in sorted({401, 403, 422, *extra})}
 
-
-# A job's status as the API documents it (an enum in OpenAPI): the one vocabulary, JobStatus.
-JobStatusName = Literal[tuple(JobStatus.values)]
 
 # Every timestamp leaves the API the same way, through `iso()`: ISO 8601, UTC, microseconds, "Z".
 TIMESTAMP_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$"

@@ -26,16 +26,19 @@ def websocket_contract(request, monkeypatch):
     A module whose tests broadcast made-up events sets WEBSOCKET_EVENTS_ARE_SYNTHETIC: their
     envelopes are checked, the events inside only for kind and id."""
     from apps.live.consumers import EventsConsumer
-    from tests.live.contract import violations
+    from tests.live.contract import Contract
 
     strict = not getattr(request.module, "WEBSOCKET_EVENTS_ARE_SYNTHETIC", False)
+    contract: list[Contract] = []  # built at the first message: the kinds a test registers count
     sent: list[dict] = []
     wrong: list[str] = []
     original = EventsConsumer.send_json
 
     async def checked_send_json(self, content, close=False):
+        if not contract:
+            contract.append(Contract(strict_events=strict))
         sent.append(content)
-        wrong.extend(violations(content, strict_events=strict))
+        wrong.extend(contract[0].violations(content))
         return await original(self, content, close=close)
 
     monkeypatch.setattr(EventsConsumer, "send_json", checked_send_json)

@@ -13,8 +13,9 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.test import Client
 
-from project.asyncapi import CLIENT_MESSAGES, SERVER_MESSAGES
-from tests.live.contract import document, message_names, violations
+from apps.jobs.registry import job_kinds
+from project.asyncapi import client_messages, server_messages
+from tests.live.contract import Contract, document, message_names, violations
 from tests.live.conftest import open_socket, request
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -84,17 +85,20 @@ def test_every_reference_resolves(served):
 
 
 def test_every_message_both_ways_is_in_the_channel_and_an_operation(served):
-    names = set(CLIENT_MESSAGES) | set(SERVER_MESSAGES)
+    names = set(client_messages()) | set(server_messages())
     assert set(served["channels"]["events"]["messages"]) == names
     received = {ref["$ref"].rsplit("/", 1)[1] for op in served["operations"].values() if op["action"] == "receive"
                 for ref in op["messages"]}
     sent = {ref["$ref"].rsplit("/", 1)[1] for op in served["operations"].values() if op["action"] == "send"
             for ref in op["messages"]}
-    assert (received, sent) == (set(CLIENT_MESSAGES), set(SERVER_MESSAGES))
+    assert (received, sent) == (set(client_messages()), set(server_messages()))
 
 
-def test_every_event_field_has_a_type(served):
-    for name in ("CalculationEvent", "FunctionEvent"):
+def test_every_registered_kind_types_its_events(served):
+    names = [f"{kind.model.__name__}Event" for kind in job_kinds]
+    assert {"CalculationEvent", "FunctionEvent"} <= set(names)
+    assert [kind.live_kind for kind in job_kinds if kind.event_schema is None] == []
+    for name in names:
         schema = served["components"]["schemas"][name]
         assert schema["additionalProperties"] is False and set(schema["required"]) == set(schema["properties"])
         for field, spec in schema["properties"].items():
@@ -114,7 +118,7 @@ def test_every_event_field_has_a_type(served):
 def test_the_documented_client_messages_are_what_the_server_takes(message):
     root = document()
     matching = [
-        name for name in CLIENT_MESSAGES
+        name for name in client_messages()
         if jsonschema.Draft7Validator({**root, "$ref": f"#/components/messages/{name}/payload"}).is_valid(message)
     ]
     assert len(matching) == 1, matching
@@ -171,5 +175,6 @@ async def test_a_session_through_every_server_message_conforms(token_headers, we
     await request(ws, {"action": "dance"})
     await ws.disconnect()
 
-    seen = {name for message in websocket_contract for name in message_names(message)}
-    assert seen == set(SERVER_MESSAGES), set(SERVER_MESSAGES) - seen
+    contract = Contract()
+    seen = {name for message in websocket_contract for name in contract.names(message)}
+    assert seen == set(server_messages()), set(server_messages()) - seen
