@@ -71,10 +71,10 @@ Subscribe to a stream (every object of one kind, with replay by `since`) or to o
 
 OBJECT_ID = {"type": "integer", "minimum": 1, "maximum": MAX_ID, "description": "The object's id (its REST `id`)."}
 EVENT_ID = {"type": "string", "maxLength": 64, "description": "An `event_id` this server sent."}
-# The fields every event has, whatever its kind: what a kind without its own schema documents.
+# What every event has, whatever its kind: all a kind registered without `event_schema` gets.
 EVENT_FIELDS = {
     "type": "object",
-    "required": ["kind", "id", "status", "progress", "updated_at", "event_id"],
+    "required": ["kind", "id", "event_id"],
     "properties": {"kind": {"type": "string"}, "id": {"type": "integer"}, "event_id": {"type": "string"}},
 }
 
