@@ -16,9 +16,8 @@ from typing import Annotated, Any
 
 from django.conf import settings
 from django.db import IntegrityError, models, transaction
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
-from django.http import HttpResponse
 from ninja import Header, Schema
 from pydantic import WithJsonSchema
 

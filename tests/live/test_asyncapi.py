@@ -15,8 +15,8 @@ from django.test import Client
 
 from apps.jobs.registry import job_kinds
 from project.asyncapi import client_messages, server_messages
-from tests.live.contract import Contract, document, message_names, violations
 from tests.live.conftest import open_socket, request
+from tests.live.contract import Contract, document, message_names, violations
 
 ROOT = Path(__file__).resolve().parents[2]
 SPECS = ROOT / "tests/clients/node_modules/@asyncapi/specs/schemas"

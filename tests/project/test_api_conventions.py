@@ -10,7 +10,6 @@ from django.test import Client
 
 from apps.core.errors import WWW_AUTHENTICATE
 from apps.jobs.idempotency import KEY_MAX_LENGTH, KEY_PATTERN
-from tests.calculations.conftest import make_calculation  # noqa: F401 (a fixture)
 from tests.security.conftest import assert_error
 
 ONE_MONTH = {"date_start": "2024-01-01", "date_fin": "2024-01-31", "lag": 7}

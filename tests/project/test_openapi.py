@@ -14,9 +14,6 @@ import pytest
 from django.core.handlers.wsgi import WSGIHandler
 from openapi_spec_validator import validate
 
-from tests.calculations.conftest import make_calculation, make_finished  # noqa: F401 (fixtures)
-from tests.charts.conftest import make_function  # noqa: F401 (a fixture)
-
 BIN = Path(sys.executable).parent
 
 
@@ -76,7 +73,12 @@ def wsgi_client(generated_client, api_token):
 @pytest.mark.django_db(transaction=True)
 def test_a_generated_client_creates_lists_reads_and_refreshes(generated_client, wsgi_client):
     from calcboard_client.api.calculations import calculation_create, calculation_detail, calculation_list
-    from calcboard_client.api.functions import function_create, function_detail, function_list, functions_refresh
+    from calcboard_client.api.functions import (
+        function_create,
+        function_detail,
+        function_list,
+        functions_refresh,
+    )
     from calcboard_client.models import CalculationCreateIn, FunctionCreateIn, FunctionsRefreshIn
 
     client = wsgi_client

@@ -30,7 +30,7 @@ def project(tmp_path: Path, live_server, *programs: str) -> Path:
     (tmp_path / "node_modules").symlink_to(CLIENTS / "node_modules")
     generated = subprocess.run(
         [str(BIN / "openapi-typescript"), f"{live_server.url}/api/openapi.json", "-o", str(tmp_path / "schema.d.ts")],
-        capture_output=True, text=True, timeout=120,
+        check=False, capture_output=True, text=True, timeout=120,
     )
     assert generated.returncode == 0, generated.stdout + generated.stderr
     config = json.loads((CLIENTS / "tsconfig.json").read_text())
@@ -42,7 +42,8 @@ def project(tmp_path: Path, live_server, *programs: str) -> Path:
 
 def tsc(folder: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [str(BIN / "tsc"), "-p", str(folder / "tsconfig.json")], capture_output=True, text=True, timeout=300
+        [str(BIN / "tsc"), "-p", str(folder / "tsconfig.json")], check=False, capture_output=True, text=True,
+        timeout=300,
     )
 
 
@@ -59,7 +60,7 @@ def test_a_typed_client_compiles_strictly_and_drives_the_real_api(tools, tmp_pat
     assert compiled.returncode == 0, compiled.stdout + compiled.stderr
     ran = subprocess.run(
         ["node", str(folder / "out/calcboard-client.mjs")],
-        capture_output=True, text=True, timeout=120,
+        check=False, capture_output=True, text=True, timeout=120,
         env={**os.environ, "CALCBOARD_URL": live_server.url, "CALCBOARD_TOKEN": token},
     )
     assert ran.returncode == 0, ran.stdout + ran.stderr
