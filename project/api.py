@@ -16,7 +16,7 @@ from ninja.parser import Parser
 from apps.accounts.auth import api_auth
 from apps.calculations.api import router as calculations_router
 from apps.charts.api import router as functions_router
-from apps.core.errors import WWW_AUTHENTICATE, DomainError, FieldError, NotFoundError
+from apps.core.errors import WWW_AUTHENTICATE, DomainError, FieldError, NotFoundError, error_headers
 from apps.core.responses import API_NAMESPACE
 
 
@@ -208,8 +208,8 @@ def on_validation_error(request: HttpRequest, exc: ValidationError):
 @api.exception_handler(DomainError)
 def on_domain_error(request: HttpRequest, exc: DomainError):
     response = api.create_response(request, exc.as_body(), status=exc.status)
-    if exc.status == 401:
-        response["WWW-Authenticate"] = WWW_AUTHENTICATE
+    for header, value in error_headers(exc).items():
+        response[header] = value
     return response
 
 

@@ -49,10 +49,13 @@ class NotFoundError(DomainError):
 
 
 class ServiceUnavailableError(DomainError):
+    """A request that can succeed later; `retry_after` (seconds) becomes a Retry-After header."""
+
     status = 503
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, retry_after: int | None = None) -> None:
         super().__init__(message, rule="unavailable")
+        self.retry_after = retry_after
 
 
 # What a 401 names as the way in (RFC 9110 11.6.1): a bearer token (the admin session is the
@@ -60,9 +63,18 @@ class ServiceUnavailableError(DomainError):
 WWW_AUTHENTICATE = 'Bearer realm="calcboard"'
 
 
+def error_headers(error: DomainError) -> dict[str, str]:
+    """The headers an error's answer carries besides its body: `Retry-After` when it can
+    succeed later, `WWW-Authenticate` on a 401."""
+    headers = {}
+    retry_after = getattr(error, "retry_after", None)
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
+    if error.status == 401:
+        headers["WWW-Authenticate"] = WWW_AUTHENTICATE
+    return headers
+
+
 def error_response(error: DomainError) -> JsonResponse:
     """The one error shape for views outside ninja (chart images, the data service)."""
-    response = JsonResponse(error.as_body(), status=error.status)
-    if error.status == 401:
-        response["WWW-Authenticate"] = WWW_AUTHENTICATE
-    return response
+    return JsonResponse(error.as_body(), status=error.status, headers=error_headers(error))

@@ -1,10 +1,10 @@
-"""Answers under /api/ that Django or ninja write themselves (an unknown route, a method the
-route does not take, a server error) leave in the one JSON error shape, like every answer
-the API's own code gives: a client parses one shape whatever went wrong."""
+"""Middleware of every page: the Content-Security-Policy header, and the one JSON error shape
+for whatever Django answers on its own under /api/."""
 
 from collections.abc import Callable
 from http import HTTPStatus
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from apps.core.errors import DomainError, error_response
@@ -12,6 +12,24 @@ from apps.core.errors import DomainError, error_response
 API_PREFIX = "/api/"
 # The rule of each status Django answers on its own; others are named after their phrase.
 RULES = {404: "not_found", 405: "method_not_allowed", 500: "server_error"}
+# What describes the replaced body; every other header of Django's answer is kept.
+_BODY_HEADERS = {"content-type", "content-length", "content-disposition"}
+
+
+class ContentSecurityPolicyMiddleware:
+    """Sends CONTENT_SECURITY_POLICY on every response that has no policy of its own (an
+    exported SVG sets a stricter one). The admin and the API's Swagger page load scripts from
+    this site only, with no inline script, so an injected `<script>` or event handler never
+    runs."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if "Content-Security-Policy" not in response:
+            response["Content-Security-Policy"] = settings.CONTENT_SECURITY_POLICY
+        return response
 
 
 def _is_json(response: HttpResponse) -> bool:
@@ -20,6 +38,11 @@ def _is_json(response: HttpResponse) -> bool:
 
 
 class ApiErrorShapeMiddleware:
+    """Answers under /api/ that Django or ninja write themselves (an unknown route, a method
+    the route does not take, a bad Host, a server error) leave in the one JSON error shape,
+    like every answer the API's own code gives: a client parses one shape whatever went
+    wrong. The other headers (`Allow`, `Vary`, the security headers) are kept."""
+
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
@@ -36,7 +59,7 @@ class ApiErrorShapeMiddleware:
         else:
             message = f"{status.phrase}."
         shaped = error_response(DomainError(message, rule=rule, status=status))
-        for header in ("Allow", "WWW-Authenticate", "Vary"):
-            if header in response:
-                shaped[header] = response[header]
+        for header, value in response.headers.items():
+            if header.lower() not in _BODY_HEADERS:
+                shaped[header] = value
         return shaped
