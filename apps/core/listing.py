@@ -40,7 +40,7 @@ from apps.core.selectors import status_counts
 
 SEARCH_COUNT_CAP = 10_000
 # The bounds of every list's `page` and `page_size`: one contract, whatever the resource.
-PAGE_SIZE_DEFAULT = 20
+PAGE_SIZE_DEFAULT = 10  # the task asks for pages of 10 runs
 PAGE_SIZE_MAX = 100
 PAGE_MAX = 100_000
 SEARCH_MAX_LENGTH = 200
