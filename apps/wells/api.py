@@ -109,13 +109,33 @@ def _accepted(history_import) -> JsonResponse:
 
 
 IMPORT_PARAMETERS = ("mode", "columns", "date_format")
+_ERROR_CONTENT = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}
+# The file as a CSV body or a form's `file`, and the body refusals of these routes (their own
+# limit and types, not the JSON routes' documented by project.api).
+IMPORT_OPENAPI = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "text/csv": {"schema": {"type": "string"}},
+            "multipart/form-data": {"schema": {"type": "object", "properties": {
+                "file": {"type": "string", "format": "binary"}, "mode": {"type": "string"},
+                "columns": {"type": "string"}, "date_format": {"type": "string"}}, "required": ["file"]}},
+        },
+    },
+    "responses": {
+        "413": {"description": "The file is larger than 200 MiB (rule `too_large`).", "content": _ERROR_CONTENT},
+        "415": {"description": "Neither text/csv nor multipart/form-data (rule `content_type`).",
+                "content": _ERROR_CONTENT},
+    },
+}
 
 
 @router.post(
     "/wells/import",
-    response={202: HistoryImportOut, **error_responses(409, 413, 415)},
+    response={202: HistoryImportOut, **error_responses(409)},
     summary="Import a multi-well file (a `well` column) into a field, creating its wells",
     description=IMPORT_DESCRIPTION.replace("Columns: a header row naming", "Columns: a header row naming `well`,"),
+    openapi_extra=IMPORT_OPENAPI,
 )
 @requires("change", Well)
 def well_multi_import_endpoint(
@@ -207,19 +227,10 @@ def well_history_endpoint(
 
 @router.post(
     "/wells/{id}/history",
-    response={202: HistoryImportOut, **error_responses(404, 409, 413, 415)},
+    response={202: HistoryImportOut, **error_responses(404, 409)},
     summary="Import history into a well",
     description=IMPORT_DESCRIPTION,
-    openapi_extra={
-        "requestBody": {
-            "content": {
-                "text/csv": {"schema": {"type": "string"}},
-                "multipart/form-data": {"schema": {"type": "object", "properties": {
-                    "file": {"type": "string", "format": "binary"}, "mode": {"type": "string"},
-                    "columns": {"type": "string"}, "date_format": {"type": "string"}}, "required": ["file"]}},
-            }
-        }
-    },
+    openapi_extra=IMPORT_OPENAPI,
 )
 @requires("change", Well)
 def well_history_import_endpoint(
