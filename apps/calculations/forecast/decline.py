@@ -104,20 +104,23 @@ def jacobian(tau: np.ndarray, ln_qi: np.ndarray, dn: np.ndarray, b: np.ndarray, 
 
     The terminal start moves with Dn and b, but ln q is smooth across it (the two segments meet
     with the same slope), so its own derivative drops out: past the start the derivatives are
-    those of the hyperbolic at the start.
+    those of the hyperbolic at the start. A model with no hyperbolic part (Dn <= Dt) is the
+    exponential at Dn from its start.
     """
+    dn, b = np.asarray(dn, dtype=float), np.asarray(b, dtype=float)
     _, start = _terminal(dn, b, dterm)
     exponential_only = np.isfinite(start) & (start == 0.0)
-    s = np.minimum(tau, start)
-    x = dn * s
+    x = np.minimum(tau, start)
+    x *= dn
     bx = b * x
-    d_ln_dn = np.where(exponential_only, -dn * tau, -x / (1.0 + bx))
-    small = bx < 1e-3
-    safe_b = np.where(small, 1.0, b)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        exact = np.log1p(bx) / safe_b**2 - x / (safe_b * (1.0 + bx))
-    series = x * x * (0.5 - (2.0 / 3.0) * bx + 0.75 * bx * bx)
-    d_b = np.where(exponential_only, 0.0, np.where(small, series, exact))
+    d_ln_dn = -x / (1.0 + bx) - np.where(exponential_only, dn, 0.0) * tau
+    # d/db of -ln(1 + b x) / b; its closed form cancels catastrophically as b x -> 0, where the
+    # series takes over (per model: a model's b decides for all its points).
+    series = b < 1e-3
+    b_safe = np.where(series, 1.0, b)
+    d_b = np.log1p(bx) / (b_safe * b_safe) - x / (b_safe * (1.0 + bx))
+    if np.any(series):
+        d_b = np.where(series, x * x * (0.5 - (2.0 / 3.0) * bx + 0.75 * bx * bx), d_b)
     return np.stack(np.broadcast_arrays(np.ones_like(d_b), d_ln_dn, d_b), axis=-1)
 
 
@@ -224,24 +227,27 @@ def refit_many(
     start: DeclineFit,
     b_max: float,
     iterations: int = 8,
+    polish: int = 2,
 ) -> np.ndarray:
     """Refit many resampled series `ys` (samples x points) at once, warm-started at `start`.
 
-    Gauss-Newton with the Jacobian frozen at the fitted parameters (the chord method) and the
-    soft L1 loss's weights at the optimum: the normal equations are factored once, and each
-    iteration is one evaluation of the model over samples x points and one matrix product,
-    instead of one `least_squares` call per sample. The resampled series differ from the fitted
-    one by resampled residuals only, so the iteration converges in a few steps. Returns
-    (samples x 3) of (ln qi, ln Dn, b).
+    Each resample is the fitted problem with other residuals: weighted least squares of log
+    rates, with the soft L1 loss's weights at the optimum. Gauss-Newton with the Jacobian frozen
+    at the fitted parameters (the chord method) gets close in a few steps, each one model
+    evaluation over samples x points and one matrix product; `polish` full Gauss-Newton steps
+    (every sample's own Jacobian) then land on each resample's own optimum. All of it is a few
+    array passes instead of one `least_squares` call per sample. Returns (samples x 3) of
+    (ln qi, ln Dn, b).
     """
     lower, upper = _bounds(b_max, start.dterm)
     theta0 = start.theta
+    w = weights * start.irls_weights
     jac = jacobian(tau, theta0[0], np.exp(theta0[1]), theta0[2], start.dterm)
-    weighted = jac * (weights * start.irls_weights)[:, None]
+    weighted = jac * w[:, None]
     normal = weighted.T @ jac
     # b pinned at a bound (often 0) leaves its column zero: keep the system solvable.
-    normal += np.eye(3) * 1e-12 * max(float(np.trace(normal)), 1e-300)
-    projector = np.linalg.solve(normal, weighted.T)  # 3 x points
+    ridge = 1e-12 * max(float(np.trace(normal)), 1e-300)
+    projector = np.linalg.solve(normal + ridge * np.eye(3), weighted.T)  # 3 x points
     theta = np.tile(theta0, (ys.shape[0], 1))
     for _ in range(iterations):
         residual = ys - log_rate(tau, theta[:, :1], np.exp(theta[:, 1:2]), theta[:, 2:3], start.dterm)
@@ -249,4 +255,25 @@ def refit_many(
         theta = np.clip(theta + step, lower, upper)
         if np.max(np.abs(step)) < 1e-6:  # parts per million of qi and Dn; 1e-6 of b
             break
+    for _ in range(polish):
+        ln_qi, dn, b = theta[:, :1], np.exp(theta[:, 1:2]), theta[:, 2:3]
+        residual = ys - log_rate(tau, ln_qi, dn, b, start.dterm)
+        j = jacobian(tau, ln_qi, dn, b, start.dterm)
+        # J^T W J and J^T W r per sample; column 0 of J is 1
+        j1, j2 = j[..., 1], j[..., 2]
+        wj1, wj2 = w * j1, w * j2
+        sums = np.stack(
+            [
+                np.full(len(theta), w.sum()),
+                wj1.sum(1),
+                wj2.sum(1),
+                (wj1 * j1).sum(1),
+                (wj1 * j2).sum(1),
+                (wj2 * j2).sum(1),
+            ],
+            axis=1,
+        )
+        normal_s = sums[:, [0, 1, 2, 1, 3, 4, 2, 4, 5]].reshape(-1, 3, 3) + ridge * np.eye(3)
+        gradient = np.stack([residual @ w, (wj1 * residual).sum(1), (wj2 * residual).sum(1)], axis=1)
+        theta = np.clip(theta + np.linalg.solve(normal_s, gradient[..., None])[..., 0], lower, upper)
     return theta

@@ -376,7 +376,8 @@ def reserves(fitted: Fitted, params: Params, *, history: History, uptime: float,
         lo, hi = np.log(np.maximum(oil[rows, before], 1e-300)), np.log(np.maximum(oil[rows, first], 1e-300))
         share = np.where(hi < lo, (lo - np.log(limit)) / (lo - hi), 0.0)
     share = np.clip(np.where(first == 0, 0.0, share), 0.0, 1.0)
-    limit_t = np.where(first == 0, grid[0], grid[before] + share * (grid[first] - grid[before]))
+    # already at or below the limit: it was reached by the last day of the fit window
+    limit_t = np.where(first == 0, grid[0] - 1.0, grid[before] + share * (grid[first] - grid[before]))
     eur = cum[rows, before] + share * (cum[rows, first] - cum[rows, before])
     eur = np.where(first == 0, cum[rows, 0], eur)
     return Reserves(eur=eur, limit_t=np.where(reached, limit_t, np.nan))

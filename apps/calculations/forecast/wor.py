@@ -75,6 +75,8 @@ def fit(
         f_scale=f_scale,
     )
     a, c_scaled = result.x
+    if c_scaled < 1e-6:  # at its bound: the ratio over the window's oil does not rise
+        c_scaled = 0.0
     residuals = y - (a + c_scaled * x / scale)
     robust = 1.0 / np.sqrt(1.0 + w * (residuals / f_scale) ** 2)
     return WorModel(
