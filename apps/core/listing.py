@@ -206,9 +206,13 @@ def list_page(
     per_page: int,
     offset: int | None = None,
     cursor: str | None = None,
+    count: int | None = None,
 ) -> ListPage:
     """One page of `queryset` (already narrowed to what the caller may see, never by status or
-    search: those come as `statuses` and `search` so the count can use the counters)."""
+    search: those come as `statuses` and `search` so the count can use the counters).
+
+    A model without statuses (wells) passes `count`, the exact number of rows `queryset`
+    holds, read from counters of its own."""
     if ordering not in orderings:
         message = f"ordering must be one of: {', '.join(orderings)}."
         raise DomainError(message, field="ordering", rule="literal_error")
@@ -216,7 +220,7 @@ def list_page(
         raise DomainError("Send either cursor or page (offset), not both.", field="cursor", rule="exclusive")
     spec = orderings[ordering]
     model = queryset.model
-    all_statuses = tuple(choice for choice, _ in model._meta.get_field("status").choices)
+    all_statuses = () if count is not None else tuple(c for c, _ in model._meta.get_field("status").choices)
     chosen = tuple(statuses)
     if set(chosen) >= set(all_statuses):
         chosen = ()  # every status: no filter at all
@@ -224,8 +228,8 @@ def list_page(
         queryset = queryset.filter(search)
 
     # The count: exact from the counters, or capped when a search makes counting a scan.
-    per_status = status_counts(model=model)
-    rows_in_table = sum(per_status.values())
+    per_status = status_counts(model=model) if count is None else {}
+    rows_in_table = sum(per_status.values()) if count is None else count
     if search is None:
         count = sum(per_status.get(status, 0) for status in chosen) if chosen else rows_in_table
         lower_bound = False

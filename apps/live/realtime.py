@@ -32,8 +32,8 @@ from apps.live.eventlog import event_log_append
 
 logger = logging.getLogger(__name__)
 
-Kind = Literal["calculation", "function"]
-KINDS: tuple[Kind, ...] = ("calculation", "function")
+Kind = Literal["calculation", "function", "historyimport"]
+KINDS: tuple[Kind, ...] = ("calculation", "function", "historyimport")
 EVENT_TYPE = "live.event"
 REVOKED_TYPE = "live.revoked"
 

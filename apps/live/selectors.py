@@ -9,6 +9,7 @@ from apps.live.realtime import Kind
 _MODELS: dict[str, tuple[str, str]] = {
     "calculation": ("calculations", "Calculation"),
     "function": ("charts", "Function"),
+    "historyimport": ("wells", "HistoryImport"),
 }
 
 

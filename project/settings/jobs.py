@@ -67,21 +67,21 @@ JOBS_WORKER_ASYNCHRONOUS_COMMIT = True
 #   RETRY_BACKOFF(_MAX)   backoff between retries of a transient failure: base * 2^n, capped
 # TIME_LIMIT is soft + 30 for both; None: derived from the others (`derived`, below).
 _LIFECYCLE: dict[str, tuple[Any, Any]] = {
-    #                        CALCULATIONS_    CHARTS_
-    "QUEUE":                 ("calculations", "charts"),
-    "MAX_ATTEMPTS":          (3,              3),
+    #                        CALCULATIONS_    CHARTS_   WELLS_ (history imports)
+    "QUEUE":                 ("calculations", "charts", "wells"),
+    "MAX_ATTEMPTS":          (3,              3,        3),
     # A chart's attempt may wait for both services' timeouts (120 s).
-    "SOFT_TIME_LIMIT":       (600.0,          DATASERVICE_TIMEOUT + EXPORT_SERVER_TIMEOUT + 30),
-    "STALE_AFTER":           (300.0,          None),  # charts: time limit + 60
-    "DISPATCH_GRACE":        (10.0,           10.0),
-    "QUEUED_STALE_AFTER":    (3600.0,         600.0),
-    "SWEEP_INTERVAL":        (30.0,           30.0),
-    "PROGRESS_MIN_INTERVAL": (0.25,           0.0),
-    "STEP_DELAY":            (0.0,            0.0),
-    "RETRY_BACKOFF":         (2.0,            2.0),
-    "RETRY_BACKOFF_MAX":     (60.0,           30.0),
+    "SOFT_TIME_LIMIT":       (600.0,          DATASERVICE_TIMEOUT + EXPORT_SERVER_TIMEOUT + 30, 1800.0),
+    "STALE_AFTER":           (300.0,          None,     120.0),  # charts: time limit + 60
+    "DISPATCH_GRACE":        (10.0,           10.0,     10.0),
+    "QUEUED_STALE_AFTER":    (3600.0,         600.0,    3600.0),
+    "SWEEP_INTERVAL":        (30.0,           30.0,     30.0),
+    "PROGRESS_MIN_INTERVAL": (0.25,           0.0,      0.5),
+    "STEP_DELAY":            (0.0,            0.0,      0.0),
+    "RETRY_BACKOFF":         (2.0,            2.0,      2.0),
+    "RETRY_BACKOFF_MAX":     (60.0,           30.0,     60.0),
 }  # fmt: skip
-_KINDS = ("CALCULATIONS", "CHARTS")
+_KINDS = ("CALCULATIONS", "CHARTS", "WELLS")
 for _suffix, _values in _LIFECYCLE.items():
     for _kind, _value in zip(_KINDS, _values, strict=True):
         if _value is not None:
@@ -90,16 +90,18 @@ for _suffix, _values in _LIFECYCLE.items():
 
 def derived(values: Mapping[str, Any]) -> dict[str, Any]:
     """Every setting computed from others, from `values` (a settings module's names)."""
-    calculations, charts = values["CALCULATIONS_QUEUE"], values["CHARTS_QUEUE"]
+    calculations, charts, wells = values["CALCULATIONS_QUEUE"], values["CHARTS_QUEUE"], values["WELLS_QUEUE"]
     result = {
         "CELERY_TASK_DEFAULT_QUEUE": calculations,
         "CELERY_TASK_QUEUES": [
             Queue(calculations, Exchange(calculations), routing_key=calculations),
             Queue(charts, Exchange(charts), routing_key=charts),
+            Queue(wells, Exchange(wells), routing_key=wells),
         ],
         "CELERY_TASK_ROUTES": {
             "calculations.*": {"queue": calculations, "routing_key": calculations},
             "charts.*": {"queue": charts, "routing_key": charts},
+            "wells.*": {"queue": wells, "routing_key": wells},
         },
         "CELERY_BEAT_SCHEDULE": {},
         # A chart writes progress before each outside call: silent longer than one call can last.

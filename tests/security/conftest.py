@@ -67,6 +67,7 @@ VALID_BODIES = {
     "/api/calculations": {"date_start": "2020-01-01", "date_fin": "2020-01-31", "lag": 7, "name": "ok"},
     "/api/functions": {"expression": "sin(t)", "dt": 1, "interval": 3},
     "/api/functions/refresh": {"ids": [1]},
+    "/api/wells": {"name": "W-1", "field": "North"},
 }
 
 

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class WellsConfig(AppConfig):
+    name = "apps.wells"
+    label = "wells"
