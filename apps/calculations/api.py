@@ -56,7 +56,9 @@ StatusFilter = status_filter_type(Calculation)
 # the selector still answers unknown names with its own 422 listing the allowed ones.
 DetailFields = Annotated[
     str | None,
-    WithJsonSchema({"type": "string", "pattern": r"^[\s,]*(?:(?:name|duration|summary)\s*(?:,[\s,]*|$))*$"}),
+    WithJsonSchema(
+        {"type": "string", "pattern": r"^[\s,]*(?:(?:name|duration|summary|forecast)\s*(?:,[\s,]*|$))*$"}
+    ),
 ]
 
 
@@ -66,6 +68,11 @@ Rules, each a 422 naming the field and the rule: `date_start`/`date_fin` real da
 exactly `YYYY-MM-DD`; `date_start <= date_fin`; `lag` an integer from {LAG_MIN} to {LAG_MAX}; at most
 CALCBOARD_MAX_RESULT_ROWS (default 100,000) result rows; `name` at most {NAME_MAX_LENGTH} characters
 (default: a summary of the inputs); no other fields.
+
+With `well`, the run forecasts that well's production history (decline-curve analysis) and
+`model` sets its options (every key optional). More 422s: `model` without `well`, an unknown
+`model.<key>`, `model.fit_to` before `model.fit_from`, an unknown well, a well with too little
+history to fit (the message says how many producing points it has and how many are needed).
 
 Send an `Idempotency-Key` header to retry safely: the same key with the same body within
 24 hours answers the first answer (same id) and queues nothing; the same key with another
@@ -88,7 +95,12 @@ def calculation_create_endpoint(
         key=idempotency_key,
         payload=payload,
         create=lambda: calculation_create(
-            date_start=payload.date_start, date_fin=payload.date_fin, lag=payload.lag, name=payload.name
+            date_start=payload.date_start,
+            date_fin=payload.date_fin,
+            lag=payload.lag,
+            name=payload.name,
+            well=payload.well,
+            model=payload.model.model_dump(exclude_none=True) if payload.model is not None else None,
         ),
     )
 
@@ -155,7 +167,8 @@ def calculation_detail_endpoint(
     id: int,
     fields: DetailFields = Query(
         None,
-        description="Comma-separated optional fields: `name`, `duration`, `summary`.",
+        description="Comma-separated optional fields: `name`, `duration`, `summary`, `forecast` (a well run's "
+        "decline-curve forecast, null for other runs).",
         example="name,duration,summary",
     ),
 ):

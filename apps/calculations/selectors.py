@@ -6,15 +6,17 @@ row. The numbers are stored already rounded by the kernel (3 decimals for rates,
 water cut) and PostgreSQL prints floats in their shortest exact form, so nothing is lost.
 """
 
+import calendar
 import io
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from django.db import connection
 from django.db.models import F, FilteredRelation, Q, QuerySet
 
+from apps.calculations.forecast.history import History
 from apps.calculations.models import Calculation, CalculationChart, CalculationRow
 from apps.core.errors import DomainError, NotFoundError
 from apps.core.formatting import iso, json_object_with_raw
@@ -28,6 +30,7 @@ from apps.core.listing import (
     statuses_parse,
 )
 from apps.jobs.models import MAX_ID, JobStatus
+from apps.wells.models import ProductionRecord
 
 PAGE_SIZE = 10
 # Every ordering ends in the primary key (apps.core.listing): runs launched in the same
@@ -37,7 +40,7 @@ ORDERINGS = {
     "launched_at": ListOrdering(key="launched_at", descending=False, parse=parse_datetime_key),
     "-launched_at": ListOrdering(key="launched_at", descending=True, parse=parse_datetime_key),
 }
-DETAIL_OPTIONAL_FIELDS = ("name", "duration", "summary")
+DETAIL_OPTIONAL_FIELDS = ("name", "duration", "summary", "forecast")
 
 def calculation_list(
     *,
@@ -83,7 +86,7 @@ def _detail_sql() -> str:
     calculations = Calculation._meta.db_table
     rows = CalculationRow._meta.db_table
     return f"""
-        SELECT c.id, c.name, c.status, c.launched_at, c.started_at, c.finished_at, c.error,
+        SELECT c.id, c.name, c.status, c.launched_at, c.started_at, c.finished_at, c.error, c.forecast::text,
                CASE WHEN c.status = %s THEN (
                    SELECT coalesce(json_agg(r ORDER BY r.date), '[]'::json)::text
                      FROM (SELECT date, liquid, oil, water, wct FROM {rows} WHERE calculation_id = c.id) r)
@@ -106,7 +109,7 @@ def calculation_detail_json(*, calculation_id: int, fields: Iterable[str] = ()) 
         row = cursor.fetchone()
     if row is None:
         raise NotFoundError(f"No calculation with id {calculation_id}.")
-    pk, name, status, launched_at, started_at, finished_at, error, result = row
+    pk, name, status, launched_at, started_at, finished_at, error, forecast, result = row
     head: dict = {"id": pk}
     if "name" in fields:
         head["name"] = name
@@ -120,6 +123,9 @@ def calculation_detail_json(*, calculation_id: int, fields: Iterable[str] = ()) 
     if "summary" in fields:
         finished = status == JobStatus.FINISHED
         raw["summary"] = calculation_summary_json(calculation_id=pk) if finished else None
+    if "forecast" in fields:
+        # null for a run of the synthetic kernel and until a well run has finished
+        raw["forecast"] = forecast if status == JobStatus.FINISHED else None
     return json_object_with_raw(head, **raw, result=result)
 
 
@@ -337,3 +343,34 @@ def calculations_compare(*, calculation_ids: Iterable[int]) -> list[Calculation]
             f"Only finished runs can be compared; not finished: {listed}.", field="ids", rule="not_finished"
         )
     return runs
+
+
+# --- well runs ----------------------------------------------------------------------------
+
+
+def well_forecast_history(*, well_id: int) -> History | None:
+    """A well's production records as the forecast reads them (None: no records).
+
+    Daily records carry hours on stream; monthly ones (dated the first) days on stream over
+    the month's calendar days.
+    """
+    records = list(
+        ProductionRecord.objects.filter(well_id=well_id)
+        .order_by("date")
+        .values_list("date", "oil", "water", "hours_on", "days_on")
+    )
+    if not records:
+        return None
+    days: list[date] = [r[0] for r in records]
+    if records[0][4] is not None:
+        return History.from_records(
+            dates=days,
+            oil=[r[1] for r in records],
+            water=[r[2] for r in records],
+            days_on=[r[4] or 0.0 for r in records],
+            period_days=[calendar.monthrange(d.year, d.month)[1] for d in days],
+        )
+    return History.from_records(
+        dates=days, oil=[r[1] for r in records], water=[r[2] for r in records],
+        hours_on=[r[3] or 0.0 for r in records],
+    )

@@ -513,6 +513,15 @@ def _select(
     return method, weight, selection
 
 
+def check(*, history: History, options: Options) -> int:
+    """Validate the options against the history without fitting: the producing points in the
+    fit window, or ForecastInputError naming the field (the API's 422 before a run is queued)."""
+    options.validate()
+    points = hist.producing_days(history, min_on_fraction=options.min_hours_on / 24.0)
+    window, _, _ = _window(history, points, options)
+    return len(window)
+
+
 def forecast(
     *,
     history: History,
@@ -629,6 +638,7 @@ def _describe_parameters(fitted: Fitted, params: Params, *, history: History) ->
     dn_year = d.dn * conventions.DAYS_PER_YEAR
     terminal_nominal = d.dterm * conventions.DAYS_PER_YEAR
     starts = decline.terminal_start(d.dn, d.b, d.dterm)
+    within = fitted.t0 + starts <= fitted.anchor + HORIZON_YEARS * conventions.DAYS_PER_YEAR
     return {
         "phase": fitted.phase,
         "qi": round(float(np.exp(params.ln_qi)), 6),
@@ -640,6 +650,7 @@ def _describe_parameters(fitted: Fitted, params: Params, *, history: History) ->
         "b_at_bound": bool(fitted.b_max > 0 and d.b >= 0.999 * fitted.b_max),
         "terminal_decline_secant_effective": round(conventions.tangent_from_nominal(terminal_nominal), 6),
         "terminal_decline_nominal": round(terminal_nominal, 6),
-        "terminal_starts_on": history.day(fitted.t0 + starts).isoformat() if math.isfinite(starts) else None,
+        # null: not within the forecast horizon (or never, for an exponential)
+        "terminal_starts_on": history.day(fitted.t0 + starts).isoformat() if within else None,
         "water_cut_model": fitted.wor.describe(),
     }

@@ -1,0 +1,188 @@
+"""Well runs: POST /api/calculations with `well` and `model`, the run, and ?fields=forecast."""
+
+from datetime import date, timedelta
+
+import numpy as np
+import pytest
+from django.test import Client
+
+from apps.calculations.forecast.history import MIN_PRODUCING_POINTS, History
+from apps.calculations.models import Calculation, CalculationRow
+from apps.calculations.services import calculation_rerun, calculation_run
+from apps.jobs.models import JobStatus
+from apps.wells.models import ProductionRecord, Well
+from apps.wells.services import well_create
+from tests.calculations.conftest import body
+from tests.calculations.forecast.synthetic import START, water_drive_well
+
+URL = "/api/calculations"
+
+
+def store_history(well: Well, history: History) -> None:
+    ProductionRecord.objects.bulk_create(
+        ProductionRecord(
+            well=well,
+            date=START + timedelta(days=int(day)),
+            oil=float(oil),
+            water=float(water),
+            hours_on=float(on * 24),
+        )
+        for day, oil, water, on in zip(
+            history.start, history.oil, history.water, history.on_days, strict=True
+        )
+    )
+
+
+@pytest.fixture
+def well(db) -> Well:
+    well = well_create(name="W-7", field="West")
+    store_history(well, water_drive_well(days=1500, seed=5))
+    return well
+
+
+def post(client: Client, payload: dict):
+    return client.post(URL, payload, content_type="application/json")
+
+
+def run_payload(well: Well, **model) -> dict:
+    payload = {"date_start": "2015-01-01", "date_fin": "2024-12-31", "lag": 30, "well": well.pk}
+    if model:
+        payload["model"] = model
+    return payload
+
+
+def finished(client: Client, payload: dict) -> Calculation:
+    response = post(client, payload)
+    assert response.status_code == 201, response.content
+    calculation_run(calculation_id=body(response)["id"])
+    calculation = Calculation.objects.get(pk=body(response)["id"])
+    assert calculation.status == JobStatus.FINISHED, calculation.error
+    return calculation
+
+
+def test_a_well_run_forecasts_the_well_and_returns_its_forecast(api_client, well):
+    calculation = finished(api_client, run_payload(well, method="auto"))
+    assert calculation.name.startswith("W-7: 2015-01-01 to 2024-12-31")
+    detail = body(api_client.get(f"{URL}/{calculation.pk}?fields=forecast,summary"))
+    forecast = detail["forecast"]
+    assert forecast["well"] == well.pk and forecast["requested_method"] == "auto"
+    assert forecast["method"] == "fractional_flow"
+    assert forecast["eur"] > forecast["cum_oil_to_date"] > 0
+    assert forecast["remaining"] == pytest.approx(forecast["eur"] - forecast["cum_oil_to_date"], abs=0.01)
+    assert forecast["as_of"] == (START + timedelta(days=1499)).isoformat()
+    assert forecast["uncertainty"]["resamples"] >= 200
+    assert len(forecast["oil_rate_band"]["p10"]) == len(detail["result"])
+    assert {c["name"] for c in forecast["selection"]["candidates"]} >= {"arps"}
+    assert forecast["backtest"] is None
+    rows = detail["result"]
+    for row in rows:
+        assert row["liquid"] > 0 and 0 <= row["oil"] <= row["liquid"]
+        assert row["water"] == pytest.approx(row["liquid"] - row["oil"], abs=1e-9)
+        assert row["wct"] == pytest.approx(row["water"] / row["liquid"], abs=5e-7 + 1e-12)
+    assert len(rows) == CalculationRow.objects.filter(calculation=calculation).count() == 122
+
+
+def test_the_run_stores_every_option_it_used(api_client, well):
+    calculation = finished(api_client, run_payload(well, method="arps", b_max=1.0, fit_to="2018-06-30"))
+    assert calculation.model == {
+        "method": "arps",
+        "fit_from": None,
+        "fit_to": "2018-06-30",
+        "recency_half_life_days": 365.0,
+        "b_max": 1.0,
+        "terminal_decline": 0.06,
+        "economic_limit": 1.0,
+        "uptime": None,
+        "min_hours_on": 12.0,
+    }
+    forecast = body(api_client.get(f"{URL}/{calculation.pk}?fields=forecast"))["forecast"]
+    assert forecast["backtest"]["held_out_from"] == "2018-07-01"
+    assert forecast["parameters"]["b"] <= 1.0
+
+
+def test_a_run_without_a_well_is_the_kernel_run_it_always_was(api_client, db):
+    response = post(api_client, {"date_start": "2020-01-01", "date_fin": "2020-01-31", "lag": 3})
+    calculation_run(calculation_id=body(response)["id"])
+    detail = body(api_client.get(f"{URL}/{body(response)['id']}?fields=forecast"))
+    assert detail["forecast"] is None and len(detail["result"]) == 11
+
+
+def test_the_same_well_run_twice_gives_the_same_numbers(api_client, well):
+    first = finished(api_client, run_payload(well))
+    second = Calculation.objects.get(pk=calculation_rerun(calculation_id=first.pk).pk)
+    calculation_run(calculation_id=second.pk)
+    second.refresh_from_db()
+    assert second.well_id == well.pk and second.model == first.model
+    assert second.forecast == first.forecast
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "rule"),
+    [
+        ({"model": {"method": "arps"}, "well": None}, "model", "requires_well"),
+        ({"model": {"colour": "red"}}, "model.colour", "extra_forbidden"),
+        ({"model": {"method": "cubic"}}, "model.method", "literal_error"),
+        ({"model": {"fit_from": "2019-01-02", "fit_to": "2019-01-01"}}, "model.fit_to", "date_order"),
+        ({"model": {"fit_from": "2019-13-01"}}, "model.fit_from", "date_invalid"),
+        ({"model": {"b_max": 9}}, "model.b_max", "less_than_equal"),
+        ({"model": {"terminal_decline": 1.5}}, "model.terminal_decline", "less_than"),
+        ({"model": {"economic_limit": 0}}, "model.economic_limit", "greater_than"),
+        ({"model": {"uptime": 0}}, "model.uptime", "greater_than"),
+        ({"well": 987654}, "well", "not_found"),
+        ({"well": "7"}, "well", "int_type"),
+        ({"model": {"fit_from": "2019-02-01"}}, "model.fit_from", "too_little_history"),
+    ],
+)
+def test_it_rejects_bad_well_runs_with_a_422_naming_the_field(api_client, well, change, field, rule):
+    payload = {**run_payload(well), **change}
+    payload = {key: value for key, value in payload.items() if value is not None}
+    response = post(api_client, payload)
+    assert response.status_code == 422, response.content
+    errors = body(response)["errors"]
+    assert [(e["field"], e["rule"]) for e in errors] == [(field, rule)]
+    assert Calculation.objects.count() == 0
+
+
+def test_a_well_with_too_little_history_says_how_many_points_it_has_and_needs(api_client, db):
+    short = well_create(name="S-1", field="West")
+    store_history(short, water_drive_well(days=8, seed=1))
+    response = post(api_client, run_payload(short))
+    assert response.status_code == 422
+    error = body(response)["errors"][0]
+    assert (error["field"], error["rule"]) == ("well", "too_little_history")
+    assert "producing points in the fit window" in error["message"]
+    assert f"{MIN_PRODUCING_POINTS} needed" in error["message"]
+    empty = well_create(name="E-1", field="West")
+    error = body(post(api_client, run_payload(empty)))["errors"][0]
+    assert (error["field"], error["rule"]) == ("well", "too_little_history")
+
+
+def test_a_well_run_whose_well_was_deleted_fails_with_a_reason(api_client, well):
+    created = body(post(api_client, run_payload(well)))
+    ProductionRecord.objects.filter(well=well).delete()
+    Calculation.objects.filter(pk=created["id"]).update(well=None)
+    failed = calculation_run(calculation_id=created["id"])
+    assert failed.status == JobStatus.FAILED
+    assert "well was deleted" in failed.error
+
+
+def test_a_well_run_whose_history_vanished_fails_with_a_reason(api_client, well):
+    created = body(post(api_client, run_payload(well)))
+    ProductionRecord.objects.filter(well=well).delete()
+    failed = calculation_run(calculation_id=created["id"])
+    assert failed.status == JobStatus.FAILED and "no production history" in failed.error
+    assert not CalculationRow.objects.filter(calculation_id=created["id"]).exists()
+
+
+def test_monthly_history_is_read_with_days_on(api_client, db):
+    monthly = well_create(name="M-9", field="West", frequency="monthly")
+    months = [date(2010 + i // 12, 1 + i % 12, 1) for i in range(60)]
+    rates = 100 * np.exp(-0.03 * np.arange(60))
+    ProductionRecord.objects.bulk_create(
+        ProductionRecord(well=monthly, date=d, oil=float(r * 28), water=float(r * 28 * 0.2), days_on=28.0)
+        for d, r in zip(months, rates, strict=True)
+    )
+    calculation = finished(api_client, {**run_payload(monthly, method="arps"), "date_start": "2010-01-01"})
+    forecast = body(api_client.get(f"{URL}/{calculation.pk}?fields=forecast"))["forecast"]
+    assert forecast["parameters"]["qi"] == pytest.approx(100, rel=0.05)
+    assert forecast["uptime"] == pytest.approx(28 / 30.4, rel=0.02)
