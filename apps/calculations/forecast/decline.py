@@ -59,15 +59,18 @@ def log_rate(tau: np.ndarray, ln_qi: np.ndarray, dn: np.ndarray, b: np.ndarray, 
     """
     dt, start = _terminal(np.asarray(dn, dtype=float), np.asarray(b, dtype=float), dterm)
     b_safe = np.maximum(b, _B_FLOOR)
-    drop = np.minimum(tau, start)
-    drop *= b_safe * dn
+    # Usually every model is still hyperbolic over all of `tau` (the terminal segment starts
+    # years after a fit window ends): then the terminal passes are skipped.
+    hyperbolic_only = bool(np.all(start >= np.max(tau, initial=0.0)))
+    drop = np.multiply(tau, b_safe * dn) if hyperbolic_only else np.minimum(tau, start) * (b_safe * dn)
     np.log1p(drop, out=drop)
     drop /= b_safe
-    tail = tau - np.where(np.isfinite(start), start, 0.0)
-    np.maximum(tail, 0.0, out=tail)
-    tail *= np.where(np.isfinite(start), dt, 0.0)
-    drop += tail
-    return ln_qi - drop
+    if not hyperbolic_only:
+        tail = tau - np.where(np.isfinite(start), start, 0.0)
+        np.maximum(tail, 0.0, out=tail)
+        tail *= np.where(np.isfinite(start), dt, 0.0)
+        drop += tail
+    return np.subtract(ln_qi, drop, out=drop) if drop.shape == np.broadcast_shapes(drop.shape, np.shape(ln_qi)) else ln_qi - drop
 
 
 def rate(tau: np.ndarray, qi: np.ndarray, dn: np.ndarray, b: np.ndarray, dterm: float) -> np.ndarray:
@@ -253,7 +256,8 @@ def refit_many(
         residual = ys - log_rate(tau, theta[:, :1], np.exp(theta[:, 1:2]), theta[:, 2:3], start.dterm)
         step = residual @ projector.T
         theta = np.clip(theta + step, lower, upper)
-        if np.max(np.abs(step)) < 1e-6:  # parts per million of qi and Dn; 1e-6 of b
+        # close enough for the full Gauss-Newton steps below to converge quadratically
+        if np.max(np.abs(step)) < 1e-4:
             break
     for _ in range(polish):
         ln_qi, dn, b = theta[:, :1], np.exp(theta[:, 1:2]), theta[:, 2:3]
