@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 from django.test import Client
 
+from apps.calculations.forecast import engine
 from apps.calculations.forecast.history import MIN_PRODUCING_POINTS, History
 from apps.calculations.models import Calculation, CalculationRow
-from apps.calculations.services import calculation_rerun, calculation_run
+from apps.calculations.services import calculation_rerun, calculation_run, forecast_options
+from apps.core.errors import DomainError
 from apps.jobs.models import JobStatus
 from apps.wells.models import ProductionRecord, Well
 from apps.wells.services import well_create
@@ -186,3 +188,24 @@ def test_monthly_history_is_read_with_days_on(api_client, db):
     forecast = body(api_client.get(f"{URL}/{calculation.pk}?fields=forecast"))["forecast"]
     assert forecast["parameters"]["qi"] == pytest.approx(100, rel=0.05)
     assert forecast["uptime"] == pytest.approx(28 / 30.4, rel=0.02)
+
+
+@pytest.mark.parametrize(
+    ("model", "field", "rule"),
+    [
+        ({"colour": "red"}, "model.colour", "unknown_key"),
+        ({"b_max": "1"}, "model.b_max", "number_type"),
+        ({"uptime": True}, "model.uptime", "number_type"),
+        ({"b_max": 7.0}, "model.b_max", "range"),
+        ({"method": "cubic"}, "model.method", "choice"),
+        ({"fit_to": "30.06.2020"}, "model.fit_to", "date_format"),
+    ],
+)
+def test_the_service_checks_model_options_for_every_caller(model, field, rule):
+    with pytest.raises(DomainError) as error:
+        forecast_options(model=model)
+    assert [(e.field, e.rule) for e in error.value.errors] == [(field, rule)]
+
+
+def test_options_left_null_take_their_defaults():
+    assert forecast_options(model={"b_max": None, "method": "arps"}) == engine.Options(method="arps")

@@ -147,8 +147,6 @@ def producing_days(history: History, *, min_on_fraction: float) -> ProducingDays
 
 
 def _rolling_median(values: np.ndarray, width: int) -> np.ndarray:
-    if len(values) < width:
-        return np.full_like(values, np.median(values))
     half = width // 2
     padded = np.pad(values, (half, width - 1 - half), mode="edge")
     return np.median(np.lib.stride_tricks.sliding_window_view(padded, width), axis=1)

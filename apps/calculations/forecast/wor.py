@@ -28,9 +28,6 @@ class WorModel:
     residuals: np.ndarray | None = None
     weights: np.ndarray | None = None  # recency x robust weights at the optimum
 
-    def log_wor(self, np_oil: np.ndarray | float) -> np.ndarray:
-        return self.a + self.c * np.asarray(np_oil)
-
     def describe(self) -> dict[str, object]:
         if self.kind == "none":
             return {"kind": "none", "points": self.points}
@@ -94,9 +91,7 @@ def fit(
 def refit_many(model: WorModel, resampled_residuals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(a, c) for each row of resampled residuals: weighted least squares with the optimum's
     robust weights, one matrix product for all samples; c kept >= 0."""
-    samples = resampled_residuals.shape[0]
-    if model.design is None or model.residuals is None or model.weights is None:
-        return np.full(samples, model.a), np.full(samples, model.c)
+    assert model.design is not None and model.residuals is not None and model.weights is not None
     x = model.design
     scale = max(float(x.max() - x.min()), 1.0)
     design = np.stack([np.ones_like(x), x / scale], axis=1)
@@ -104,11 +99,6 @@ def refit_many(model: WorModel, resampled_residuals: np.ndarray) -> tuple[np.nda
     weighted = design * model.weights[:, None]
     solution = np.linalg.solve(weighted.T @ design, weighted.T @ y.T)  # 2 x samples
     return solution[0], np.maximum(solution[1], 0.0) / scale
-
-
-def wor_after(*, w_anchor: np.ndarray, c: np.ndarray, produced: np.ndarray) -> np.ndarray:
-    """WOR after `produced` m3 of oil beyond the anchor."""
-    return w_anchor * np.exp(c * produced)
 
 
 def oil_produced(*, w_anchor: np.ndarray, c: np.ndarray, liquid_volume: np.ndarray) -> np.ndarray:

@@ -246,3 +246,28 @@ def test_a_well_without_water_forecasts_none():
     assert np.all(result.water == 0)
     skipped = [c for c in result.summary["selection"]["candidates"] if "skipped" in c]
     assert skipped and skipped[0]["name"].startswith("fractional_flow")
+
+
+def test_without_resamples_there_is_no_band():
+    result = run(hyperbolic_well(CASES[0], days=800, seed=4), method="arps", resamples=0)
+    assert result.summary["uncertainty"] is None and result.band == {}
+
+
+def test_a_backtest_needs_held_out_records():
+    history = hyperbolic_well(CASES[0], days=800, seed=4)
+    result = run(history, method="arps")
+    assert engine.backtest(result.fitted, history=history, until=history.end) is None
+
+
+def test_a_held_out_month_without_production_is_shown_but_not_scored():
+    history = hyperbolic_well(CASES[0], days=800, seed=4)
+    shut = (history.start >= 700) & (history.start < 760)
+    history = History.from_records(
+        dates=[START + timedelta(days=i) for i in range(800)],
+        oil=np.where(shut, 0.0, history.oil),
+        water=history.water,
+        hours_on=np.where(shut, 0.0, history.on_days * 24),
+    )
+    backtest = run(history, method="arps", fit_to=START + timedelta(days=599)).summary["backtest"]
+    assert any(month["actual_rate"] == 0 for month in backtest["months"])
+    assert backtest["monthly_rate_error_pct"] < 50

@@ -50,3 +50,12 @@ def test_few_wet_points_hold_the_recent_ratio_and_a_dry_well_makes_no_water():
     assert held.kind == "constant" and np.exp(held.a) == pytest.approx(25 / (91 * 50))
     dry = wor.fit(np_oil=t * 50, oil=oil, water=np.zeros(100), t=t, weights=np.ones(100))
     assert dry.kind == "none" and dry.describe() == {"kind": "none", "points": 0}
+
+
+def test_water_only_long_ago_makes_none_now():
+    t = np.arange(200.0)
+    oil = np.full(200, 50.0)
+    water = np.zeros(200)
+    water[:5] = 5.0
+    model = wor.fit(np_oil=t * 50, oil=oil, water=water, t=t, weights=np.ones(200))
+    assert model.kind == "none" and model.points == 5
