@@ -12,6 +12,7 @@ from ninja.parser import Parser
 
 from apps.accounts.auth import api_auth
 from apps.calculations.api import router as calculations_router
+from apps.calculations.api import wells_router as calculations_wells_router
 from apps.charts.api import router as functions_router
 from apps.core.errors import DomainError, FieldError, NotFoundError
 from apps.wells.api import router as wells_router
@@ -111,6 +112,7 @@ api = CalcboardAPI(
 )
 api.add_router("/calculations", calculations_router)
 api.add_router("/functions", functions_router)
+api.add_router("/wells", calculations_wells_router)
 api.add_router("", wells_router)
 
 # Where the offending value sits; the prefix ninja adds (body/query/path + argument name)

@@ -23,6 +23,8 @@ from apps.calculations.schemas import (
     CalculationDetailOut,
     CalculationListOut,
     Ordering,
+    WellsForecastIn,
+    WellsForecastOut,
 )
 from apps.calculations.selectors import (
     calculation_detail_json,
@@ -35,6 +37,7 @@ from apps.calculations.services import (
     calculation_chart_get,
     calculation_create,
     calculation_rerun,
+    calculations_forecast_wells,
 )
 from apps.core.schemas import (
     CURSOR_DESCRIPTION,
@@ -48,6 +51,9 @@ from apps.core.schemas import (
 from apps.jobs.idempotency import idempotency_key_header, job_created
 
 router = Router(tags=["calculations"])
+# Runs started from the wells' side of the API (/api/wells/forecast): calculations own them, and
+# the wells app does not depend on calculations.
+wells_router = Router(tags=["calculations"])
 
 StatusFilter = status_filter_type(Calculation)
 
@@ -269,3 +275,24 @@ def _chart_endpoint(image_type: str) -> None:
 
 for _image_type in CHART_CONTENT_TYPES:
     _chart_endpoint(_image_type)
+
+
+@wells_router.post(
+    "/forecast",
+    response={201: WellsForecastOut, **error_responses()},
+    summary="Forecast many wells: one calculation per well",
+)
+@requires("add", Calculation)
+def wells_forecast_endpoint(request: HttpRequest, payload: WellsForecastIn):
+    """Queue one well run per well with the same dates, lag and model (as `POST /api/calculations`
+    with `well`); answers their ids in the order of `ids`. All or nothing: a problem with any
+    well is a 422 naming it (`ids.<index>`) and nothing is queued. Each run follows the live
+    protocol like any calculation."""
+    created = calculations_forecast_wells(
+        ids=payload.ids,
+        date_start=payload.date_start,
+        date_fin=payload.date_fin,
+        lag=payload.lag,
+        model=payload.model.model_dump(exclude_none=True) if payload.model is not None else None,
+    )
+    return Status(201, {"ids": [calculation.pk for calculation in created]})

@@ -104,6 +104,22 @@ class CalculationCreatedOut(Schema):
     id: int
 
 
+class WellsForecastIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    ids: list[StrictInt] = Field(
+        ..., min_length=1, max_length=1000, description="Wells to forecast: one run per well, in this order."
+    )
+    date_start: IsoDate = Field(description="First day of the rows, YYYY-MM-DD.")
+    date_fin: IsoDate = Field(description="Last day (inclusive), YYYY-MM-DD, not before date_start.")
+    lag: StrictInt = Field(ge=LAG_MIN, le=LAG_MAX, description="Days between two result rows.", examples=[30])
+    model: ForecastModelIn | None = Field(None, description="The forecast's options, the same for every well.")
+
+
+class WellsForecastOut(Schema):
+    ids: list[int] = Field(description="The runs' ids, one per well in the order given.")
+
+
 class CalculationListItemOut(Schema):
     id: int
     name: str

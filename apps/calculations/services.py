@@ -243,6 +243,39 @@ def calculation_store(
     return calculation
 
 
+WELLS_FORECAST_MAX = 1000
+
+
+def calculations_forecast_wells(
+    *,
+    ids: Sequence[int],
+    date_start: date | str,
+    date_fin: date | str,
+    lag: int,
+    model: dict[str, Any] | None = None,
+) -> list[Calculation]:
+    """One well run per well (`POST /api/wells/forecast`, the admin's "Forecast the selected
+    wells"), in the order given; all or nothing.
+
+    Every well is checked first (as `calculation_validate` checks one, its problems named
+    `ids.<index>`), then all runs are saved in one transaction and published after it.
+    """
+    if len(ids) != len(set(ids)):
+        raise DomainError("ids must not repeat a well.", field="ids", rule="unique")
+    cleaned = []
+    for index, well_id in enumerate(ids):
+        try:
+            cleaned.append(
+                calculation_validate(date_start=date_start, date_fin=date_fin, lag=lag, well=well_id, model=model)
+            )
+        except DomainError as exc:
+            error = exc.errors[0]
+            field = f"ids.{index}" if error.field in ("well", None) else error.field
+            raise DomainError(f"Well {well_id}: {exc.message}", field=field, rule=error.rule) from exc
+    with transaction.atomic():
+        return [calculation_store(**inputs) for inputs in cleaned]
+
+
 def rerun_name(name: str) -> str:
     """`"Well 12"` -> `"Well 12 (re-run)"`; a re-run of a re-run keeps one mark."""
     base = name.removesuffix(RERUN_SUFFIX)

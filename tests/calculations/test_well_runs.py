@@ -9,7 +9,12 @@ from django.test import Client
 from apps.calculations.forecast import engine
 from apps.calculations.forecast.history import MIN_PRODUCING_POINTS, History
 from apps.calculations.models import Calculation, CalculationRow
-from apps.calculations.services import calculation_rerun, calculation_run, forecast_options
+from apps.calculations.services import (
+    calculation_rerun,
+    calculation_run,
+    calculations_forecast_wells,
+    forecast_options,
+)
 from apps.core.errors import DomainError
 from apps.jobs.models import JobStatus
 from apps.wells.models import ProductionRecord, Well
@@ -209,3 +214,69 @@ def test_the_service_checks_model_options_for_every_caller(model, field, rule):
 
 def test_options_left_null_take_their_defaults():
     assert forecast_options(model={"b_max": None, "method": "arps"}) == engine.Options(method="arps")
+
+
+def test_many_wells_are_forecast_at_once_one_run_each(api_client, well):
+    other = well_create(name="W-8", field="West")
+    store_history(other, water_drive_well(days=900, seed=6))
+    response = api_client.post(
+        "/api/wells/forecast",
+        {
+            "ids": [other.pk, well.pk],
+            "date_start": "2015-01-01",
+            "date_fin": "2030-12-31",
+            "lag": 30,
+            "model": {"method": "arps"},
+        },
+        content_type="application/json",
+    )
+    assert response.status_code == 201, response.content
+    ids = body(response)["ids"]
+    runs = [Calculation.objects.get(pk=pk) for pk in ids]
+    assert [run.well_id for run in runs] == [other.pk, well.pk]
+    assert all(run.status == JobStatus.QUEUED and run.model["method"] == "arps" for run in runs)
+    for pk in ids:
+        assert calculation_run(calculation_id=pk).status == JobStatus.FINISHED
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "rule"),
+    [
+        ({"ids": []}, "ids", "too_short"),
+        ({"ids": ["1"]}, "ids.0", "int_type"),
+        ({"ids": "well"}, "ids", "list_type"),
+        ({"model": {"b_max": -1}}, "model.b_max", "greater_than_equal"),
+        ({"colour": "red"}, "colour", "extra_forbidden"),
+    ],
+)
+def test_a_bad_batch_is_a_422_naming_the_field(api_client, well, change, field, rule):
+    payload = {"ids": [well.pk], "date_start": "2015-01-01", "date_fin": "2030-12-31", "lag": 30, **change}
+    response = api_client.post("/api/wells/forecast", payload, content_type="application/json")
+    assert response.status_code == 422
+    assert [(e["field"], e["rule"]) for e in body(response)["errors"]] == [(field, rule)]
+
+
+def test_a_batch_with_one_bad_well_queues_nothing_and_names_it(api_client, well):
+    empty = well_create(name="E-2", field="West")
+    for ids, field, rule in [
+        ([well.pk, empty.pk], "ids.1", "too_little_history"),
+        ([well.pk, 99999], "ids.1", "not_found"),
+        ([well.pk, well.pk], "ids", "unique"),
+    ]:
+        payload = {"ids": ids, "date_start": "2015-01-01", "date_fin": "2030-12-31", "lag": 30}
+        response = api_client.post("/api/wells/forecast", payload, content_type="application/json")
+        assert response.status_code == 422
+        assert [(e["field"], e["rule"]) for e in body(response)["errors"]] == [(field, rule)]
+    assert Calculation.objects.count() == 0
+
+
+def test_a_batch_names_a_bad_model_option_by_its_key(db, well):
+    with pytest.raises(DomainError) as error:
+        calculations_forecast_wells(
+            ids=[well.pk],
+            date_start="2015-01-01",
+            date_fin="2030-12-31",
+            lag=30,
+            model={"fit_from": "2020-01-02", "fit_to": "2020-01-01"},
+        )
+    assert [(e.field, e.rule) for e in error.value.errors] == [("model.fit_to", "date_order")]
