@@ -280,6 +280,34 @@ class ChartSource:
     name: str
     finished_at: datetime
     series: dict[str, list]  # column -> [[unix ms, value], ...]; wct in percent
+    # A well run's history, monthly calendar-day rates ({"oil": [[ms, rate], ...], "water": ...}),
+    # and its P10-P90 oil band per row ([[ms, p90, p10], ...]); None for other runs.
+    history: dict[str, list] | None = None
+    band: list[list[float]] | None = None
+
+
+def well_history_monthly(*, well_id: int) -> dict[str, list]:
+    """A well's history as monthly calendar-day rates (m3/day: the month's volume over its
+    days), `{"oil": [[unix ms, rate], ...], "water": [...]}`, aggregated by PostgreSQL so a
+    30-year daily history is 360 points."""
+    records = ProductionRecord._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT json_build_object(
+                       'oil', coalesce(json_agg(json_build_array(m.ms, m.oil / m.days) ORDER BY m.ms), '[]'),
+                       'water', coalesce(json_agg(json_build_array(m.ms, m.water / m.days) ORDER BY m.ms), '[]')
+                   )::text
+              FROM (SELECT (extract(epoch FROM date_trunc('month', date)) * 1000)::bigint AS ms,
+                           sum(oil)::float8 AS oil, sum(water)::float8 AS water,
+                           extract(day FROM date_trunc('month', date) + interval '1 month' - interval '1 day')
+                               ::float8 AS days
+                      FROM {records} WHERE well_id = %s
+                     GROUP BY date_trunc('month', date)) m
+            """,
+            [well_id],
+        )
+        return json.loads(cursor.fetchone()[0])
 
 
 def calculation_chart_source(*, calculation_id: int) -> ChartSource:
@@ -289,7 +317,7 @@ def calculation_chart_source(*, calculation_id: int) -> ChartSource:
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            SELECT c.name, c.status, c.finished_at, (
+            SELECT c.name, c.status, c.finished_at, c.well_id, c.forecast -> 'oil_rate_band', (
                 SELECT json_build_object(
                     'liquid', coalesce(json_agg(json_build_array(r.ms, r.liquid) ORDER BY r.ms), '[]'),
                     'oil', coalesce(json_agg(json_build_array(r.ms, r.oil) ORDER BY r.ms), '[]'),
@@ -305,10 +333,21 @@ def calculation_chart_source(*, calculation_id: int) -> ChartSource:
         row = cursor.fetchone()
     if row is None:
         raise NotFoundError(f"No calculation with id {calculation_id}.")
-    name, status, finished_at, series = row
+    name, status, finished_at, well_id, band, series = row
     if status != JobStatus.FINISHED:
         raise _not_finished(calculation_id=calculation_id, status=status, what="its chart exists")
-    return ChartSource(name=name, finished_at=finished_at, series=json.loads(series))
+    series = json.loads(series)
+    if well_id is None or band is None:
+        return ChartSource(name=name, finished_at=finished_at, series=series)
+    band = json.loads(band) if isinstance(band, str) else band
+    ms = [point[0] for point in series["oil"]]
+    return ChartSource(
+        name=name,
+        finished_at=finished_at,
+        series=series,
+        history=well_history_monthly(well_id=well_id),
+        band=[[t, low, high] for t, low, high in zip(ms, band["p90"], band["p10"], strict=True)],
+    )
 
 
 # --- comparison -----------------------------------------------------------------------------

@@ -525,7 +525,9 @@ def calculation_chart_draw(*, calculation_id: int, image_type: str, width: int, 
     from apps.charts import clients
 
     source = selectors.calculation_chart_source(calculation_id=calculation_id)
-    options = calculation_chart_options(name=source.name, series=source.series, width=width, height=height)
+    options = calculation_chart_options(
+        name=source.name, series=source.series, width=width, height=height, history=source.history, band=source.band
+    )
     try:
         image = clients.export_server_image(
             options=options, width=width, height=height, image_type=image_type

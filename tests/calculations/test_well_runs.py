@@ -9,6 +9,7 @@ from django.test import Client
 from apps.calculations.forecast import engine
 from apps.calculations.forecast.history import MIN_PRODUCING_POINTS, History
 from apps.calculations.models import Calculation, CalculationRow
+from apps.calculations.selectors import calculation_chart_source
 from apps.calculations.services import (
     calculation_rerun,
     calculation_run,
@@ -280,3 +281,25 @@ def test_a_batch_names_a_bad_model_option_by_its_key(db, well):
             model={"fit_from": "2020-01-02", "fit_to": "2020-01-01"},
         )
     assert [(e.field, e.rule) for e in error.value.errors] == [("model.fit_to", "date_order")]
+
+
+def test_the_chart_of_a_well_run_shows_its_history_and_band(api_client, export_server, well):
+    calculation = finished(api_client, run_payload(well))
+    response = api_client.get(f"{URL}/{calculation.pk}/chart.svg")
+    assert response.status_code == 200, response.content[:300]
+    text = response.content.decode()
+    for legend in ("Oil history", "Water history", "Oil P10-P90", "Oil, m³/day", "Water cut, %"):
+        assert legend in text
+    assert 'class="highcharts-arearange-series' in text or "highcharts-arearange-series" in text
+    assert api_client.get(f"{URL}/{calculation.pk}/chart.png").status_code == 200
+
+
+def test_the_chart_source_of_a_well_run_carries_monthly_history_and_the_band_per_row(api_client, well):
+    calculation = finished(api_client, run_payload(well))
+    source = calculation_chart_source(calculation_id=calculation.pk)
+    assert len(source.history["oil"]) == 50  # 1,500 days from 2015-01-01: 50 months
+    _first_ms, first_rate = source.history["oil"][0]
+    january = sum(r.oil for r in ProductionRecord.objects.filter(well=well, date__lt=date(2015, 2, 1)))
+    assert first_rate == pytest.approx(january / 31, rel=1e-5)
+    assert len(source.band) == len(source.series["oil"])
+    assert all(low <= high for _, low, high in source.band)
