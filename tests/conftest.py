@@ -21,10 +21,8 @@ def permissions_grant(user, *actions: str) -> None:
 
     from apps.calculations.models import Calculation
     from apps.charts.models import Function
-    from apps.wells.models import HistoryImport, Well
 
-    guarded = (Calculation, Function, Well, HistoryImport)
-    names = [f"{action}_{model._meta.model_name}" for model in guarded for action in actions]
+    names = [f"{action}_{model._meta.model_name}" for model in (Calculation, Function) for action in actions]
     user.user_permissions.add(*Permission.objects.filter(codename__in=names))
 
 
@@ -60,10 +58,11 @@ def celery_worker(test_db_name, dataservice, export_server) -> Iterator[processe
 
     Tests that rely on it must commit their rows: use `@pytest.mark.django_db(transaction=True)`.
     """
+    from apps.jobs.registry import job_kinds
     from project.celery import app
 
     with app.connection_for_write() as conn:
-        for queue in (settings.CALCULATIONS_QUEUE, settings.CHARTS_QUEUE, settings.WELLS_QUEUE):
+        for queue in (kind.setting("QUEUE") for kind in job_kinds):
             conn.default_channel.queue_declare(queue=queue, durable=True, auto_delete=False)
             conn.default_channel.queue_purge(queue)
     worker = processes.start_worker(test_db_name)

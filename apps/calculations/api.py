@@ -7,7 +7,7 @@ from django.utils.cache import patch_vary_headers
 from ninja import Query, Router, Status
 from pydantic import WithJsonSchema
 
-from apps.accounts.permissions import requires
+from apps.accounts.permissions import operation_action, requires
 from apps.calculations.chart_options import (
     CHART_HEIGHT_DEFAULT,
     CHART_HEIGHT_MAX,
@@ -116,7 +116,7 @@ def calculation_create_endpoint(
     response={200: CalculationDetailOut, **error_responses(404, 409)},
     summary="Cancel a queued or running calculation",
 )
-@requires("change", Calculation)
+@requires(operation_action("cancel"), Calculation)
 def calculation_cancel_endpoint(request: HttpRequest, id: int):
     """A queued run becomes `cancelled` at once; a running one stops at its next progress
     step and keeps no rows. Answers the run's current envelope; a run that is already
@@ -130,7 +130,7 @@ def calculation_cancel_endpoint(request: HttpRequest, id: int):
     response={201: CalculationCreatedOut, **error_responses(404)},
     summary="Queue a new run with the same inputs",
 )
-@requires("change", Calculation)
+@requires(operation_action("rerun"), Calculation)
 def calculation_rerun_endpoint(request: HttpRequest, id: int):
     """A new run with the same dates and lag, its name marked " (re-run)"; answers its id."""
     return Status(201, {"id": calculation_rerun(calculation_id=id).pk})

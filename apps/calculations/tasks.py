@@ -1,6 +1,6 @@
 """Celery tasks of calculations: thin wrappers that take an id and call a service.
 
-Both route to the calculations queue (`calculations.*` in CELERY_TASK_ROUTES) and are
+Both route to the calculations queue (the kind's `calculations.*` route, apps.jobs.registry) and are
 published by name (`apps.jobs.services.jobs_publish`), so services never import this module.
 Retries, acks and time limits are the one job task policy (`apps.jobs.tasks`).
 """

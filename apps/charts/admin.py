@@ -7,6 +7,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
+from apps.accounts.permissions import operation_action
 from apps.charts.models import PRESETS, Function
 from apps.charts.selectors import function_image_url
 from apps.charts.services import function_store, function_validate, functions_cancel, functions_refresh
@@ -67,7 +68,6 @@ class FunctionAddForm(forms.ModelForm):
 
 @admin.register(Function)
 class FunctionAdmin(JobAdminMixin, LiveChangeListMixin, admin.ModelAdmin):
-    live_kind = "function"  # the live widget follows this stream (apps.live.admin)
     add_form = FunctionAddForm
     cancel_noun = "chart job"
 
@@ -141,7 +141,7 @@ class FunctionAdmin(JobAdminMixin, LiveChangeListMixin, admin.ModelAdmin):
             obj.expression,
         )
 
-    @admin.action(description="Refresh", permissions=["change"])
+    @admin.action(description="Refresh", permissions=[operation_action("refresh")])
     def refresh(self, request: HttpRequest, queryset: QuerySet[Function]) -> None:
         result = functions_refresh(ids=list(queryset.values_list("pk", flat=True)))
         message = f"{result.queued} chart(s) queued for refresh."

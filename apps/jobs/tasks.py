@@ -23,7 +23,7 @@ from collections.abc import Callable
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from apps.jobs.services import JobKind
+from apps.jobs.registry import JobKind
 
 # Retries one message gets (every one also bounded by the claim's <KIND>_MAX_ATTEMPTS once it
 # claimed the job): with the default backoff, about eight minutes of a database outage.

@@ -6,7 +6,8 @@ from typing import Annotated, Literal
 from ninja import Field, Schema
 from pydantic import ConfigDict, WithJsonSchema
 
-from apps.core.schemas import JobStatusName, PageOut
+from apps.core.schemas import PageOut
+from apps.jobs.schemas import JobStatusName
 from apps.wells.models import NAME_MAX_LENGTH, NOTES_MAX_LENGTH
 
 Ordering = Literal["name", "-name", "created_at", "-created_at"]

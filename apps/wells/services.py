@@ -28,14 +28,14 @@ from typing import IO, Any
 
 import numpy as np
 from celery.exceptions import SoftTimeLimitExceeded
-from django.conf import settings
 from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from apps.core.errors import DomainError
 from apps.jobs import services as jobs
 from apps.jobs.models import IN_FLIGHT, JobStatus
-from apps.jobs.services import JobAbandoned, JobKind
+from apps.jobs.registry import JobKind, JobPolicy
+from apps.jobs.services import JobAbandoned
 from apps.wells import parsing
 from apps.wells.events import history_import_event_payload
 from apps.wells.models import (
@@ -54,7 +54,13 @@ from apps.wells.selectors import well_get
 logger = logging.getLogger(__name__)
 
 # How history imports plug into the one job lifecycle (apps.jobs.services).
-HISTORY_IMPORT_JOB = JobKind(model=HistoryImport, task_name="wells.import", payload=history_import_event_payload)
+HISTORY_IMPORT_JOB = JobKind(
+    model=HistoryImport,
+    task_name="wells.import",
+    sweep_task_name="wells.sweep",
+    payload=history_import_event_payload,
+    policy=JobPolicy(soft_time_limit=1800.0, stale_after=120.0, progress_min_interval=0.5),
+)
 
 CHUNK_BYTES = 1024 * 1024  # a stored piece of an uploaded file
 PARSE_SHARE = 80  # progress while reading the file; the write takes the rest
@@ -234,10 +240,10 @@ class _Progress:
     def step(self, percent: int) -> None:
         import time
 
-        if settings.WELLS_STEP_DELAY > 0:
-            time.sleep(settings.WELLS_STEP_DELAY)
+        if HISTORY_IMPORT_JOB.setting("STEP_DELAY") > 0:
+            time.sleep(HISTORY_IMPORT_JOB.setting("STEP_DELAY"))
         now = time.monotonic()
-        if now - self.last < settings.WELLS_PROGRESS_MIN_INTERVAL and settings.WELLS_STEP_DELAY <= 0:
+        if now - self.last < HISTORY_IMPORT_JOB.setting("PROGRESS_MIN_INTERVAL") and HISTORY_IMPORT_JOB.setting("STEP_DELAY") <= 0:
             return
         self.last = now
         jobs.job_progress(kind=HISTORY_IMPORT_JOB, job=self.job, percent=min(percent, 99))
@@ -564,7 +570,7 @@ def history_import_run(*, import_id: int, resume: bool = False) -> HistoryImport
     except (OperationalError, InterfaceError):
         raise
     except SoftTimeLimitExceeded:
-        error = f"The import timed out after {settings.WELLS_SOFT_TIME_LIMIT:g} s; nothing was imported."
+        error = f"The import timed out after {HISTORY_IMPORT_JOB.setting('SOFT_TIME_LIMIT'):g} s; nothing was imported."
         return jobs.job_fail(kind=HISTORY_IMPORT_JOB, job_id=import_id, job=job, error=error)
     except Exception as exc:
         logger.exception("Import %s failed", import_id)

@@ -1,17 +1,18 @@
-"""The beat schedule (project/settings/base.py) as beat runs it: each job kind's sweep task is
-sent once per its <KIND>_SWEEP_INTERVAL, and a sweep nobody picked up in time expires."""
+"""The beat schedule (built from the registry of job kinds, project/celery.py) as beat runs it:
+each job kind's sweep task is sent once per its <KIND>_SWEEP_INTERVAL, and a sweep nobody
+picked up in time expires."""
 
 from datetime import timedelta
 
 import pytest
 from celery.beat import Scheduler
-from django.conf import settings
 
-from apps.calculations.tasks import calculations_sweep_task
-from apps.charts.tasks import functions_sweep_task
+from apps.jobs.registry import job_kinds
 from project.celery import app
 
-SWEEPS = {calculations_sweep_task: "CALCULATIONS_SWEEP_INTERVAL", functions_sweep_task: "CHARTS_SWEEP_INTERVAL"}
+# The worker's task discovery (each installed app's tasks module), done now.
+app.autodiscover_tasks(force=True)
+SWEEPS = {app.tasks[kind.sweep_task_name]: kind for kind in job_kinds if kind.sweep_task_name}
 
 
 @pytest.fixture
@@ -49,9 +50,10 @@ def test_each_kinds_sweep_is_sent_once_per_interval_and_expires_with_it(sent):
         entry.last_run_at -= timedelta(seconds=entry.schedule.run_every.total_seconds() + 1)
     run_due(scheduler)
     run_due(scheduler)  # just sent: not due again
-    assert sorted(name for name, _ in sent) == ["calculations.sweep", "charts.sweep"]
-    for task, interval in SWEEPS.items():
+    assert sorted(name for name, _ in sent) == sorted(task.name for task in SWEEPS)
+    assert {"calculations.sweep", "charts.sweep"} <= {name for name, _ in sent}
+    for task, kind in SWEEPS.items():
         (options,) = [options for name, options in sent if name == task.name]
-        assert options["expires"] == getattr(settings, interval)
+        assert options["expires"] == kind.setting("SWEEP_INTERVAL")
     every = {entry.task: entry.schedule.run_every.total_seconds() for entry in scheduler.schedule.values()}
-    assert every == {task.name: getattr(settings, interval) for task, interval in SWEEPS.items()}
+    assert every == {task.name: kind.setting("SWEEP_INTERVAL") for task, kind in SWEEPS.items()}
