@@ -35,8 +35,12 @@ class Calculation(Job):
         "wells.Well", null=True, blank=True, on_delete=models.SET_NULL, related_name="calculations", db_index=False,
         help_text="The well forecast by this run; empty for a run of the synthetic kernel.",
     )
+    # A database default too: bulk loads that list their columns (benchmarks, fixtures) get {}.
     model = models.JSONField(
-        default=dict, blank=True, help_text="The forecast's model options as given (empty: every default)."
+        default=dict,
+        db_default={},
+        blank=True,
+        help_text="A well run's model options, defaults filled in; empty for a run of the synthetic kernel.",
     )
     forecast = models.JSONField(
         null=True, blank=True, editable=False, help_text="A finished well run's forecast summary."
