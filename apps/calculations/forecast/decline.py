@@ -19,6 +19,9 @@ from scipy.optimize import least_squares
 
 from apps.calculations.forecast.conventions import B_EPSILON, DAYS_PER_YEAR
 
+# A parameter: one model's (a float) or many models' (an array of samples x 1).
+Param = np.ndarray | float
+
 # Bounds of the fitted nominal decline, per day: 0.01 %/year (practically flat) to 5000 %/year.
 DN_MIN = 1e-4 / DAYS_PER_YEAR
 DN_MAX = 50.0 / DAYS_PER_YEAR
@@ -26,7 +29,7 @@ DN_MAX = 50.0 / DAYS_PER_YEAR
 _B_SLIVER = 1e-12
 
 
-def _terminal(dn: np.ndarray, b: np.ndarray, dterm: float) -> tuple[np.ndarray, np.ndarray]:
+def _terminal(dn: Param, b: Param, dterm: float) -> tuple[np.ndarray, np.ndarray]:
     """The terminal decline in effect and the time it starts (days; inf: never)."""
     dt = np.minimum(dterm, dn)
     hyperbolic = (b > B_EPSILON) & (dn > dt) & (dt > 0)
@@ -39,7 +42,7 @@ def _terminal(dn: np.ndarray, b: np.ndarray, dterm: float) -> tuple[np.ndarray, 
     return dt, start
 
 
-def _hyperbolic_log_drop(s: np.ndarray, dn: np.ndarray, b: np.ndarray) -> np.ndarray:
+def _hyperbolic_log_drop(s: np.ndarray, dn: Param, b: Param) -> np.ndarray:
     """ln(qi / q(s)) on the hyperbolic segment."""
     exponential = np.abs(b) <= B_EPSILON
     safe_b = np.where(exponential, 1.0, b)
@@ -51,7 +54,7 @@ def _hyperbolic_log_drop(s: np.ndarray, dn: np.ndarray, b: np.ndarray) -> np.nda
 _B_FLOOR = 1e-15
 
 
-def log_rate(tau: np.ndarray, ln_qi: np.ndarray, dn: np.ndarray, b: np.ndarray, dterm: float) -> np.ndarray:
+def log_rate(tau: np.ndarray, ln_qi: Param, dn: Param, b: Param, dterm: float) -> np.ndarray:
     """ln q(tau) of the modified hyperbolic; tau >= 0.
 
     Written as a few in-place passes over the (samples x points) array with every branch folded
@@ -70,14 +73,18 @@ def log_rate(tau: np.ndarray, ln_qi: np.ndarray, dn: np.ndarray, b: np.ndarray, 
         np.maximum(tail, 0.0, out=tail)
         tail *= np.where(np.isfinite(start), dt, 0.0)
         drop += tail
-    return np.subtract(ln_qi, drop, out=drop) if drop.shape == np.broadcast_shapes(drop.shape, np.shape(ln_qi)) else ln_qi - drop
+    return (
+        np.subtract(ln_qi, drop, out=drop)
+        if drop.shape == np.broadcast_shapes(drop.shape, np.shape(ln_qi))
+        else ln_qi - drop
+    )
 
 
-def rate(tau: np.ndarray, qi: np.ndarray, dn: np.ndarray, b: np.ndarray, dterm: float) -> np.ndarray:
+def rate(tau: np.ndarray, qi: Param, dn: Param, b: Param, dterm: float) -> np.ndarray:
     return np.exp(log_rate(tau, np.log(qi), dn, b, dterm))
 
 
-def cumulative(tau: np.ndarray, qi: np.ndarray, dn: np.ndarray, b: np.ndarray, dterm: float) -> np.ndarray:
+def cumulative(tau: np.ndarray, qi: Param, dn: Param, b: Param, dterm: float) -> np.ndarray:
     """Volume produced from 0 to tau (rate x producing days)."""
     dt, start = _terminal(dn, b, dterm)
     s = np.minimum(tau, start)
@@ -102,7 +109,7 @@ def terminal_start(dn: float, b: float, dterm: float) -> float:
     return float(_terminal(np.asarray(dn), np.asarray(b), dterm)[1])
 
 
-def jacobian(tau: np.ndarray, ln_qi: np.ndarray, dn: np.ndarray, b: np.ndarray, dterm: float) -> np.ndarray:
+def jacobian(tau: np.ndarray, ln_qi: Param, dn: Param, b: Param, dterm: float) -> np.ndarray:
     """d ln q / d(ln qi, ln Dn, b), shape (..., 3).
 
     The terminal start moves with Dn and b, but ln q is smooth across it (the two segments meet

@@ -503,7 +503,7 @@ def _select(
         f"best: score {score:.1f} % (mean of the cumulative oil error and the monthly rate error), "
         f"against {against}."
     )
-    selection = {
+    selection: dict[str, object] = {
         "held_out_from": history.day(split).isoformat(),
         "held_out_to": history.day(anchor - 1).isoformat(),
         "candidates": results,
