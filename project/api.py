@@ -14,7 +14,7 @@ from apps.accounts.auth import api_auth
 from apps.calculations.api import router as calculations_router
 from apps.calculations.api import wells_router as calculations_wells_router
 from apps.charts.api import router as functions_router
-from apps.core.errors import DomainError, FieldError, NotFoundError
+from apps.core.errors import DomainError, FieldError, NotFoundError, error_headers
 from apps.wells.api import router as wells_router
 
 
@@ -143,7 +143,10 @@ def on_validation_error(request: HttpRequest, exc: ValidationError):
 
 @api.exception_handler(DomainError)
 def on_domain_error(request: HttpRequest, exc: DomainError):
-    return api.create_response(request, exc.as_body(), status=exc.status)
+    response = api.create_response(request, exc.as_body(), status=exc.status)
+    for header, value in error_headers(exc).items():
+        response[header] = value
+    return response
 
 
 @api.exception_handler(AuthenticationError)

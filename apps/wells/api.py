@@ -2,13 +2,14 @@
 bearer). Reading needs `wells.view_well`, creating `wells.add_well`, importing `wells.change_well`."""
 
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja import Query, Router
+from pydantic import WithJsonSchema
 
-from apps.accounts.permissions import access_check, requires
+from apps.accounts.permissions import access_check, operation_action, requires
 from apps.core.errors import DomainError
 from apps.core.formatting import DateInputError, parse_iso_date
 from apps.core.schemas import CURSOR_DESCRIPTION, CURSOR_MAX_LENGTH, Cursor, SearchFilter, error_responses
@@ -28,6 +29,10 @@ from apps.wells.services import history_import_cancel, history_import_create, we
 router = Router(tags=["wells"])
 
 PAGE_SIZE_MAX = 100
+# A field's name as a query parameter: PostgreSQL text cannot hold NUL.
+# A day as a query parameter, read by `parse_iso_date` (exactly YYYY-MM-DD, a real day).
+Day = Annotated[str | None, WithJsonSchema({"type": "string", "format": "date", "example": "2024-01-01"})]
+FieldName = Annotated[str | None, WithJsonSchema({"type": "string", "maxLength": 200, "pattern": "^[^\\x00]*$"})]
 
 
 def _refuse_unknown(request: HttpRequest, *allowed: str) -> None:
@@ -58,7 +63,7 @@ def _date(value: str | None, *, field: str) -> date | None:
 
 IMPORT_DESCRIPTION = f"""Queue an import of a CSV file: the body itself (`Content-Type: text/csv`)
 or a multipart form's `file`, up to {settings.WELLS_IMPORT_MAX_BYTES // 1024 // 1024} MB. Answers 202 with the import
-(`GET /api/imports/{{id}}` follows it; live events on the `historyimports` stream).
+(`GET /api/imports/{{id}}` follows it; live events on the `wells` stream).
 
 Columns: a header row naming `date, oil, water, gas, hours_on` (daily) or `days_on` (monthly),
 any order, `gas` optional. `columns=date:DATEPRD,oil:BORE_OIL_VOL,...` maps other names (the
@@ -119,7 +124,7 @@ IMPORT_PARAMETERS = ("mode", "columns", "date_format")
 @requires("change", Well)
 def well_multi_import_endpoint(
     request: HttpRequest,
-    field: str | None = Query(None, max_length=200, description="The field of the file's wells (created as needed)."),
+    field: FieldName = Query(None, description="The field of the file's wells (created as needed)."),
     mode: Literal["append", "replace"] | None = Query(None),
     columns: str | None = Query(None, max_length=2000),
     date_format: str | None = Query(None, max_length=100),
@@ -156,7 +161,7 @@ def well_list_endpoint(
     page_size: int = Query(10, ge=1, le=PAGE_SIZE_MAX, description=f"Wells per page, 1 to {PAGE_SIZE_MAX}."),
     cursor: Cursor = Query(None, max_length=CURSOR_MAX_LENGTH, description=CURSOR_DESCRIPTION),
     ordering: Ordering = Query("name", description="By name or creation time, ascending or descending."),
-    field: str | None = Query(None, max_length=200, description="Only the wells of this field (its exact name)."),
+    field: FieldName = Query(None, description="Only the wells of this field (its exact name)."),
     search: SearchFilter = Query(None, description="Only wells whose name contains this, case-insensitively."),
 ):
     """Wells with their history's figures, sorted by `ordering` (then id), by `page` or
@@ -166,7 +171,7 @@ def well_list_endpoint(
     return {**found.paging(), "results": [well_out(well) for well in found.results]}
 
 
-@router.get("/wells/{id}", response={200: WellOut, **error_responses(404)}, summary="One well")
+@router.get("/wells/{id}", response={200: WellOut, **error_responses(404)}, summary="One well", url_name="well_detail")
 @requires("view", Well)
 def well_detail_endpoint(request: HttpRequest, id: int):
     _refuse_unknown(request)
@@ -185,6 +190,7 @@ sums the periods per calendar month; `format=csv` answers the same columns as CS
     response={200: HistoryOut, **error_responses(404)},
     summary="A well's production history with derived rates",
     description=HISTORY_DESCRIPTION,
+    url_name="well_history",
     openapi_extra={
         "responses": {200: {"description": "JSON (default) or CSV (`format=csv`).",
                             "content": {"text/csv": {"schema": {"type": "string"}}}}}
@@ -194,8 +200,8 @@ sums the periods per calendar month; `format=csv` answers the same columns as CS
 def well_history_endpoint(
     request: HttpRequest,
     id: int,
-    date_from: str | None = Query(None, alias="from", description="First day, YYYY-MM-DD."),
-    date_to: str | None = Query(None, alias="to", description="Last day (inclusive), YYYY-MM-DD."),
+    date_from: Day = Query(None, alias="from", description="First day, YYYY-MM-DD."),
+    date_to: Day = Query(None, alias="to", description="Last day (inclusive), YYYY-MM-DD."),
     resample: Literal["month"] | None = Query(None, description="`month`: one period per calendar month."),
     format: Literal["json", "csv"] = Query("json"),
 ):
@@ -247,7 +253,10 @@ def well_history_import_endpoint(
     return _accepted(history_import)
 
 
-@router.get("/imports/{id}", response={200: HistoryImportOut, **error_responses(404)}, summary="One history import")
+@router.get(
+    "/imports/{id}", response={200: HistoryImportOut, **error_responses(404)}, summary="One history import",
+    url_name="history_import_detail",
+)
 @requires("view", Well)
 def history_import_detail_endpoint(request: HttpRequest, id: int):
     """Its status and progress, and once it failed, the first 100 problems with their count."""
@@ -258,7 +267,7 @@ def history_import_detail_endpoint(request: HttpRequest, id: int):
 @router.post(
     "/imports/{id}/cancel", response={200: HistoryImportOut, **error_responses(404, 409)}, summary="Cancel an import"
 )
-@requires("change", Well)
+@requires(operation_action("cancel"), Well)
 def history_import_cancel_endpoint(request: HttpRequest, id: int):
     """A queued import ends at once; a running one stops before it writes: nothing is imported."""
     _refuse_unknown(request)

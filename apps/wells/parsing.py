@@ -13,7 +13,7 @@ lines, which production exports never do.
 import codecs
 import csv
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
@@ -230,7 +230,7 @@ def header_parse(*, line: str, mapping: dict[str, str], multi_well: bool) -> Hea
     if not line.strip():
         raise FileRefused(problem(None, None, "empty", None, "the file is empty: send a header line and records"))
     try:
-        names = next(csv.reader([line]))
+        names = next(csv.reader([line], strict=True))
     except csv.Error as exc:
         raise FileRefused(problem(1, None, "csv", None, f"the header is not CSV ({exc})")) from exc
     names = [name.strip() for name in names]
@@ -302,15 +302,30 @@ class WellIndex:
         self.names: list[str] = []
         self._index: dict[str, int] = {}
 
-    def codes(self, names: pd.Series) -> np.ndarray:
-        codes, uniques = pd.factorize(names)
-        mapped = np.array([self._index.setdefault(name, len(self._index)) for name in uniques], dtype=np.int32)
+    def codes(self, names: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each record's well index, and which names are empty or too long (stripped)."""
+        codes, uniques = pd.factorize(names)  # hashing whole strings: only the few uniques are looked at
+        stripped = [str(name).strip() for name in uniques]
+        mapped = np.array(
+            [self._index.setdefault(name, len(self._index)) if name else -1 for name in stripped], dtype=np.int32
+        )
         self.names = list(self._index)
-        return mapped[codes] if len(uniques) else np.zeros(len(names), dtype=np.int32)
+        bad_empty = np.array([not name for name in stripped], dtype=bool)
+        bad_long = np.array([len(name) > NAME_MAX_LENGTH for name in stripped], dtype=bool)
+        return np.maximum(mapped[codes], 0), bad_empty[codes], bad_long[codes]
 
 
-def _numbers(text: pd.Series, *, column: str, lines: np.ndarray, log: list[ImportProblem]) -> np.ndarray:
-    """The column as float64 (NaN where empty); problems for what is not a finite number."""
+def _numbers(text: pd.Series, *, column: str, lines: np.ndarray, log: list[ImportProblem]) -> tuple[np.ndarray, np.ndarray]:
+    """The column as float64 (NaN where empty), and where it is empty; problems for what is
+    not a finite number."""
+    raw = text.to_numpy(dtype=object)
+    try:
+        # Fast path, the usual file: every value a plain number (Python's float(), in C).
+        values = raw.astype(np.float64)
+        if np.isfinite(values).all():
+            return values, np.zeros(len(raw), dtype=bool)
+    except (ValueError, TypeError):
+        pass
     stripped = text.str.strip()
     commas = stripped.str.contains(",", regex=False).to_numpy()
     if commas.any():
@@ -325,7 +340,7 @@ def _numbers(text: pd.Series, *, column: str, lines: np.ndarray, log: list[Impor
     for i in np.flatnonzero(bad):
         log.append(problem(int(lines[i]), column, "number", text.iat[i], "must be a number (like 1234.5 or 1,234.5)"))
     values[bad] = np.nan
-    return values
+    return values, empty
 
 
 def _range_problems(
@@ -347,31 +362,31 @@ def chunk_parse(
     valid = np.ones(size, dtype=bool)
 
     if header.multi_well:
-        names = frame["well"].str.strip()
-        empty = (names == "").to_numpy()
-        long = (names.str.len() > NAME_MAX_LENGTH).to_numpy()
+        codes, empty, long = wells.codes(frame["well"])
         for i in np.flatnonzero(empty):
             found.append(problem(int(lines[i]), "well", "required", None, "the well's name is missing"))
         for i in np.flatnonzero(long):
-            found.append(problem(int(lines[i]), "well", "too_long", names.iat[i][:40] + "…", f"a well's name is at most {NAME_MAX_LENGTH} characters"))
+            found.append(problem(int(lines[i]), "well", "too_long", frame["well"].iat[i].strip()[:40] + "…",
+                                 f"a well's name is at most {NAME_MAX_LENGTH} characters"))
         valid &= ~(empty | long)
-        records["well"] = wells.codes(names)
+        records["well"] = codes
 
-    raw_dates = frame["date"].str.strip()
-    if date_format:
-        parsed = pd.to_datetime(raw_dates, format=date_format, errors="coerce")
-        expected = f"must be a date in the format {date_format}"
-    else:
-        parsed = pd.to_datetime(raw_dates, format="%Y-%m-%d", errors="coerce")
-        expected = "must be a date like 2014-04-07 (YYYY-MM-DD)"
+    raw_dates = frame["date"]
+    date_pattern = date_format or "%Y-%m-%d"
+    parsed = pd.to_datetime(raw_dates, format=date_pattern, errors="coerce")
+    expected = f"must be a date in the format {date_format}" if date_format else "must be a date like 2014-04-07 (YYYY-MM-DD)"
     days = parsed.to_numpy(dtype="datetime64[D]")
     missing = np.isnat(days)
+    if missing.any():  # values with spaces around them get a second chance, stripped
+        retry = pd.to_datetime(raw_dates[missing].str.strip(), format=date_pattern, errors="coerce")
+        days[missing] = retry.to_numpy(dtype="datetime64[D]")
+        missing = np.isnat(days)
     for i in np.flatnonzero(missing):
-        value = raw_dates.iat[i]
+        value = raw_dates.iat[i].strip()
         if value == "":
             found.append(problem(int(lines[i]), "date", "required", None, "the date is missing"))
         else:
-            found.append(problem(int(lines[i]), "date", "date", frame["date"].iat[i], expected))
+            found.append(problem(int(lines[i]), "date", "date", raw_dates.iat[i], expected))
     valid &= ~missing
     ok_days = np.where(missing, _PG_EPOCH, days)
     early = ok_days < np.datetime64(DATE_MIN, "D")
@@ -388,8 +403,7 @@ def chunk_parse(
             records[column] = np.nan
             continue
         text = frame[column]
-        values = _numbers(text, column=column, lines=lines, log=found)
-        empty = (text.str.strip() == "").to_numpy()
+        values, empty = _numbers(text, column=column, lines=lines, log=found)
         if column != "gas":
             for i in np.flatnonzero(empty):
                 found.append(problem(int(lines[i]), column, "required", None, f"the {column} volume is missing (write 0 for none)"))
@@ -404,8 +418,7 @@ def chunk_parse(
 
     time_column = header.time_column
     text = frame[time_column]
-    values = _numbers(text, column=time_column, lines=lines, log=found)
-    empty = (text.str.strip() == "").to_numpy()
+    values, empty = _numbers(text, column=time_column, lines=lines, log=found)
     for i in np.flatnonzero(empty):
         found.append(problem(int(lines[i]), time_column, "required", None, "the time on stream is missing (write 0 for a shut-in)"))
     finite = np.isfinite(values)

@@ -23,7 +23,14 @@ from django.db.models import Q, QuerySet, Sum
 
 from apps.core.errors import DomainError, NotFoundError
 from apps.core.formatting import iso, json_object_with_raw
-from apps.core.listing import ListOrdering, ListPage, list_page, parse_datetime_key, parse_text_key, search_parse
+from apps.core.listing import (
+    ListOrdering,
+    ListPage,
+    list_page,
+    parse_datetime_key,
+    parse_text_key,
+    search_parse,
+)
 from apps.jobs.models import MAX_ID
 from apps.wells.models import Frequency, HistoryImport, OilField, ProductionRecord, Well
 
@@ -71,6 +78,8 @@ def well_list(
     term = search_parse(value=search)
     queryset = Well.objects.select_related("field")
     if field is not None:
+        if "\x00" in field or len(field) > 200:
+            raise DomainError("field must be a field's name (at most 200 characters, no NUL).", field="field", rule="invalid")
         found = field_find(name=field.strip())
         queryset = queryset.filter(field=found) if found else queryset.none()
         count = found.well_count if found else 0

@@ -53,13 +53,22 @@ from apps.wells.selectors import well_get
 
 logger = logging.getLogger(__name__)
 
-# How history imports plug into the one job lifecycle (apps.jobs.services).
+# How history imports plug into the one job lifecycle (apps.jobs.services), declared once in
+# the registry (apps.wells.apps): the `wells` queue, the `wells-sweep` beat entry, the
+# `wells` live stream.
 HISTORY_IMPORT_JOB = JobKind(
     model=HistoryImport,
     task_name="wells.import",
     sweep_task_name="wells.sweep",
     payload=history_import_event_payload,
-    policy=JobPolicy(soft_time_limit=1800.0, stale_after=120.0, progress_min_interval=0.5),
+    stream="wells",
+    policy=JobPolicy(
+        # A 200 MiB file takes minutes to read and write; progress is written at least every
+        # chunk, so two minutes without one means the worker is gone.
+        soft_time_limit=1800.0,
+        stale_after=120.0,
+        progress_min_interval=0.5,
+    ),
 )
 
 CHUNK_BYTES = 1024 * 1024  # a stored piece of an uploaded file
@@ -230,7 +239,7 @@ def _file_pieces(import_id: int) -> Iterator[bytes]:
 
 
 class _Progress:
-    """Writes progress at most every WELLS_PROGRESS_MIN_INTERVAL seconds; where a cancelled
+    """Writes progress at most every PROGRESS_MIN_INTERVAL seconds (the kind's policy); where a cancelled
     import notices it (JobAbandoned)."""
 
     def __init__(self, job: HistoryImport) -> None:
@@ -240,10 +249,11 @@ class _Progress:
     def step(self, percent: int) -> None:
         import time
 
-        if HISTORY_IMPORT_JOB.setting("STEP_DELAY") > 0:
-            time.sleep(HISTORY_IMPORT_JOB.setting("STEP_DELAY"))
+        delay = HISTORY_IMPORT_JOB.setting("STEP_DELAY")
+        if delay > 0:
+            time.sleep(delay)
         now = time.monotonic()
-        if now - self.last < HISTORY_IMPORT_JOB.setting("PROGRESS_MIN_INTERVAL") and HISTORY_IMPORT_JOB.setting("STEP_DELAY") <= 0:
+        if now - self.last < HISTORY_IMPORT_JOB.setting("PROGRESS_MIN_INTERVAL") and delay <= 0:
             return
         self.last = now
         jobs.job_progress(kind=HISTORY_IMPORT_JOB, job=self.job, percent=min(percent, 99))
@@ -253,7 +263,7 @@ class _Spool:
     """The accepted records, as numpy arrays in a temporary file, read back chunk by chunk."""
 
     def __init__(self) -> None:
-        self.file = tempfile.TemporaryFile()
+        self.file = tempfile.TemporaryFile()  # noqa: SIM115 - lives across read and write; closed by close()
         self.chunks = 0
         self.records = 0
 
@@ -369,7 +379,7 @@ def _lock_wells(job: HistoryImport, header: parsing.Header, names: list[str]) ->
             f"SELECT id, name FROM {table} WHERE field_id = %s AND name = ANY(%s) ORDER BY id FOR UPDATE",
             [job.field_id, names],
         )
-        ids = dict((name, pk) for pk, name in cursor.fetchall())
+        ids = {name: pk for pk, name in cursor.fetchall()}
     return [ids[name] for name in names], created
 
 

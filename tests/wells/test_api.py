@@ -1,14 +1,12 @@
 """The wells API: create, list, detail, history (JSON and CSV), imports and their errors."""
 
 import json
-from datetime import date
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
 from apps.accounts.services import api_token_create
-from apps.jobs.models import JobStatus
 from apps.wells.models import HistoryImport
 from apps.wells.services import history_import_run, well_create
 from tests.wells.conftest import csv_bytes

@@ -40,10 +40,10 @@ def test_columns_come_in_any_order(well, run_import):
 
 def test_a_mapping_date_format_and_thousands_separators_read_an_export(well, run_import):
     content = (
-        'DATEPRD,WELL_BORE_CODE,ON_STREAM_HRS,BORE_OIL_VOL,BORE_GAS_VOL,BORE_WAT_VOL,AVG_CHOKE\n'
-        '07-Apr-14,NO 15/9-F-1 C,24,"1,166","172,800",0,33.1\n'
-        '08-Apr-14,NO 15/9-F-1 C,23.5,"1,002.5","150,000",12,33.1\n'
-    ).encode()
+        b'DATEPRD,WELL_BORE_CODE,ON_STREAM_HRS,BORE_OIL_VOL,BORE_GAS_VOL,BORE_WAT_VOL,AVG_CHOKE\n'
+        b'07-Apr-14,NO 15/9-F-1 C,24,"1,166","172,800",0,33.1\n'
+        b'08-Apr-14,NO 15/9-F-1 C,23.5,"1,002.5","150,000",12,33.1\n'
+    )
     done = run_import(
         content, well=well,
         columns="date:DATEPRD,oil:BORE_OIL_VOL,water:BORE_WAT_VOL,gas:BORE_GAS_VOL,hours_on:ON_STREAM_HRS",

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('calculations', '0005_lag_validators'),
+        ('calculations', '0006_chart_store_bound'),
         ('wells', '0001_initial'),
     ]
 
