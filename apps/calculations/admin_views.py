@@ -21,6 +21,7 @@ from django.urls import path, reverse
 from apps.calculations.models import Calculation
 from apps.calculations.selectors import COMPARE_MAX, COMPARE_MIN, calculations_compare
 from apps.core.errors import DomainError
+from apps.core.responses import api_url
 from apps.live.admin import WS_PATH, progress_bar, status_badge
 from apps.live.realtime import stream_group
 
@@ -57,7 +58,7 @@ class CalculationChartsAdminMixin:
             config = context["production_config"]
             config["detailUrl"] += ",forecast"
             config["historyUrl"] = (
-                reverse("api-1.0.0:well_history_endpoint", kwargs={"id": calculation.well_id}) + "?resample=month"
+                api_url("well_history", id=calculation.well_id) + "?resample=month"
             )
             context["production_media"] = forms.Media(
                 js=[*HIGHCHARTS_JS, HIGHCHARTS_MORE_JS, Script("calcboard/well_forecast_charts.js", type="module")],

@@ -29,7 +29,7 @@ from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from apps.calculations import kernel
-from apps.calculations.events import calculation_event_payload
+from apps.calculations.events import CalculationEventOut, calculation_event_payload
 from apps.calculations.forecast import engine
 from apps.calculations.forecast.history import MIN_PRODUCING_POINTS
 from apps.calculations.models import NAME_MAX_LENGTH, Calculation, CalculationChart, CalculationRow
@@ -57,6 +57,7 @@ CALCULATION_JOB = JobKind(
     task_name="calculations.run",
     sweep_task_name="calculations.sweep",
     payload=calculation_event_payload,
+    event_schema=CalculationEventOut,
     # JSON columns: loaded through the ORM (which decodes them) when a well run reads them,
     # never with every lifecycle write.
     deferred=("model", "forecast"),

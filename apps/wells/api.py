@@ -12,6 +12,7 @@ from pydantic import WithJsonSchema
 from apps.accounts.permissions import access_check, operation_action, requires
 from apps.core.errors import DomainError
 from apps.core.formatting import DateInputError, parse_iso_date
+from apps.core.listing import list_envelope
 from apps.core.schemas import CURSOR_DESCRIPTION, CURSOR_MAX_LENGTH, Cursor, SearchFilter, error_responses
 from apps.wells.models import Well
 from apps.wells.schemas import HistoryImportOut, HistoryOut, Ordering, WellCreateIn, WellListOut, WellOut
@@ -168,7 +169,7 @@ def well_list_endpoint(
     `cursor`. `count` is exact (also per field); with `search` it is counted up to 10,000."""
     _refuse_unknown(request, "page", "page_size", "cursor", "ordering", "field", "search")
     found = well_list(page=page, cursor=cursor, ordering=ordering, field=field, search=search, per_page=page_size)
-    return {**found.paging(), "results": [well_out(well) for well in found.results]}
+    return list_envelope(found, item=well_out)
 
 
 @router.get("/wells/{id}", response={200: WellOut, **error_responses(404)}, summary="One well", url_name="well_detail")

@@ -90,8 +90,8 @@ def well_list(
         orderings=ORDERINGS,
         ordering=ordering,
         search=Q(name__icontains=term) if term else None,
-        per_page=per_page,
-        offset=None if page is None else (page - 1) * per_page,
+        page=page,
+        page_size=per_page,
         cursor=cursor,
         count=count,
     )

@@ -71,9 +71,9 @@ def test_the_list_cursor_walks_every_well(api_client, wells):
 def test_unknown_query_parameters_are_a_422_naming_them(api_client, wells, url, params, field):
     response = api_client.get(url.replace("/1", f"/{wells[0].pk}"), params)
     assert response.status_code == 422
-    assert body(response)["errors"][0] == {
-        "field": field, "rule": "unknown_parameter", "message": body(response)["detail"],
-    }
+    error = body(response)["errors"][0]
+    assert (error["field"], error["rule"]) == (field, "unknown_parameter")
+    assert field in error["message"]
 
 
 @pytest.mark.parametrize("well_id", [0, 999999, 2**63, 2**70])
