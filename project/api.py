@@ -15,6 +15,7 @@ from ninja.parser import Parser
 
 from apps.accounts.auth import api_auth
 from apps.calculations.api import router as calculations_router
+from apps.calculations.api import wells_router as calculations_wells_router
 from apps.charts.api import router as functions_router
 from apps.core.errors import WWW_AUTHENTICATE, DomainError, FieldError, NotFoundError, error_headers
 from apps.core.responses import API_NAMESPACE
@@ -96,7 +97,9 @@ class CalcboardAPI(NinjaAPI):
                 responses = operation["responses"]
                 if "requestBody" in operation:
                     for status, description in BODY_ERRORS.items():
-                        responses.setdefault(status, {"description": description, "content": content})
+                        # an operation may declare one of them itself (ninja keys it as an int)
+                        if int(status) not in responses:
+                            responses.setdefault(status, {"description": description, "content": content})
                 # The headers every operation's answers carry the same way (project.api, apps.core).
                 for status, headers in RESPONSE_HEADERS.items():
                     # ninja keys the declared statuses as ints, openapi_extra as strings
@@ -178,6 +181,7 @@ api = CalcboardAPI(
 )
 api.add_router("/calculations", calculations_router)
 api.add_router("/functions", functions_router)
+api.add_router("/wells", calculations_wells_router)
 api.add_router("", wells_router)
 api.add_decorator(refuse_unknown_query, mode="view")
 

@@ -21,11 +21,14 @@ from django.urls import path, reverse
 from apps.calculations.models import Calculation
 from apps.calculations.selectors import COMPARE_MAX, COMPARE_MIN, calculations_compare
 from apps.core.errors import DomainError
+from apps.core.responses import api_url
 from apps.live.admin import WS_PATH, progress_bar, status_badge
 from apps.live.realtime import stream_group
 
 HIGHCHARTS_JS = ["calcboard/vendor/highcharts/highcharts.js", "calcboard/vendor/highcharts/modules/accessibility.js"]
 CHARTS_CSS = "calcboard/calculation_charts.css"
+# The forecast's P10-P90 band is an arearange series (highcharts-more).
+HIGHCHARTS_MORE_JS = "calcboard/vendor/highcharts/highcharts-more.js"
 
 
 def _detail_url(calculation_id: int) -> str:
@@ -48,6 +51,23 @@ class CalculationChartsAdminMixin:
         return super().change_view(request, object_id, form_url, extra_context)
 
     def production_context(self, calculation: Calculation) -> dict:
+        context = self._production_context(calculation)
+        if calculation.well_id is not None:
+            # A well run: its page adds the forecast charts (well_forecast_charts.js imports
+            # calculation_charts.js, which draws the rest) and reads the well's history.
+            config = context["production_config"]
+            config["detailUrl"] += ",forecast"
+            config["historyUrl"] = (
+                api_url("well_history", id=calculation.well_id) + "?resample=month"
+            )
+            context["production_media"] = forms.Media(
+                js=[*HIGHCHARTS_JS, HIGHCHARTS_MORE_JS, Script("calcboard/well_forecast_charts.js", type="module")],
+                css={"all": [CHARTS_CSS]},
+            )
+            context["production_well"] = True
+        return context
+
+    def _production_context(self, calculation: Calculation) -> dict:
         return {
             "production_media": forms.Media(
                 js=[*HIGHCHARTS_JS, Script("calcboard/calculation_charts.js", type="module")],

@@ -20,6 +20,8 @@ from apps.calculations.schemas import (
     CalculationDetailOut,
     CalculationListOut,
     CalculationListQuery,
+    WellsForecastIn,
+    WellsForecastOut,
 )
 from apps.calculations.selectors import (
     DETAIL_FIELDS,
@@ -33,6 +35,7 @@ from apps.calculations.services import (
     calculation_chart_get,
     calculation_create,
     calculation_rerun,
+    calculations_forecast_wells,
 )
 from apps.core.listing import list_envelope
 from apps.core.responses import api_url, created_response
@@ -40,6 +43,10 @@ from apps.core.schemas import conditional_image_openapi, error_responses, names_
 from apps.jobs.idempotency import IdempotencyKey, idempotency_key_header, job_created
 
 router = Router(tags=["calculations"])
+# Runs started from the wells' side of the API (/api/wells/forecast): calculations own them, and
+# the wells app does not depend on calculations.
+wells_router = Router(tags=["calculations"])
+
 
 # `fields` as `detail_fields_parse` reads it; the selector answers unknown names with a 422
 # listing the allowed ones.
@@ -52,6 +59,11 @@ Rules, each a 422 naming the field and the rule: `date_start`/`date_fin` real da
 exactly `YYYY-MM-DD`; `date_start <= date_fin`; `lag` an integer from {LAG_MIN} to {LAG_MAX}; at most
 CALCBOARD_MAX_RESULT_ROWS (default 100,000) result rows; `name` at most {NAME_MAX_LENGTH} characters
 (default: a summary of the inputs); no other fields.
+
+With `well`, the run forecasts that well's production history (decline-curve analysis) and
+`model` sets its options (every key optional). More 422s: `model` without `well`, an unknown
+`model.<key>`, `model.fit_to` before `model.fit_from`, an unknown well, a well with too little
+history to fit (the message says how many producing points it has and how many are needed).
 
 Send an `Idempotency-Key` header to retry safely: the same key with the same body within
 24 hours answers the first answer (same id) and queues nothing; the same key with another
@@ -74,7 +86,12 @@ def calculation_create_endpoint(
         key=idempotency_key,
         payload=payload,
         create=lambda: calculation_create(
-            date_start=payload.date_start, date_fin=payload.date_fin, lag=payload.lag, name=payload.name
+            date_start=payload.date_start,
+            date_fin=payload.date_fin,
+            lag=payload.lag,
+            name=payload.name,
+            well=payload.well,
+            model=payload.model.model_dump(exclude_none=True) if payload.model is not None else None,
         ),
         detail_url_name="calculation_detail",
     )
@@ -144,8 +161,9 @@ def calculation_detail_endpoint(
     id: int,
     fields: DetailFields = Query(
         None,
-        description="Shape the document: `name`, `duration`, `summary` add those fields; `-result` leaves "
-        "out `result` (a run's rows can be 100,000). Repeat the parameter or separate with commas.",
+        description="Shape the document: `name`, `duration`, `summary` add those fields, `forecast` a well "
+        "run's decline-curve forecast (null for other runs); `-result` leaves out `result` (a run's rows can be "
+        "100,000). Repeat the parameter or separate with commas.",
     ),
 ):
     """`result` is null until the run has finished; a failed run carries its `error` (null otherwise)."""
@@ -242,3 +260,25 @@ def _chart_endpoint(image_type: str) -> None:
 
 for _image_type in CHART_CONTENT_TYPES:
     _chart_endpoint(_image_type)
+
+
+@wells_router.post(
+    "/forecast",
+    response={200: WellsForecastOut, **error_responses()},
+    summary="Forecast many wells: one calculation per well",
+)
+@requires("add", Calculation)
+def wells_forecast_endpoint(request: HttpRequest, payload: WellsForecastIn):
+    """Queue one well run per well with the same dates, lag and model (as `POST /api/calculations`
+    with `well`); answers their ids in the order of `ids` (each at `/api/calculations/{id}`). All or nothing: a problem with any
+    well is a 422 naming it (`ids.<index>`) and nothing is queued. Each run follows the live
+    protocol like any calculation."""
+    created = calculations_forecast_wells(
+        ids=payload.ids,
+        date_start=payload.date_start,
+        date_fin=payload.date_fin,
+        lag=payload.lag,
+        model=payload.model.model_dump(exclude_none=True) if payload.model is not None else None,
+    )
+    # 200 like the charts' refresh: several runs queued, no one new resource to point to.
+    return {"ids": [calculation.pk for calculation in created]}

@@ -55,11 +55,40 @@ RATE_SERIES = (
 WCT_SERIES = ("wct", "Water cut, %", "#c53030")
 
 
-def calculation_chart_options(*, name: str, series: dict[str, list], width: int, height: int) -> dict:
+HISTORY_SERIES = (
+    # (history column, legend name, colour): markers, the rows' colours
+    ("oil", "Oil history, m³/day", "#2f855a"),
+    ("water", "Water history, m³/day", "#3182ce"),
+)
+BAND_SERIES = ("Oil P10-P90, m³/day", "#2f855a")
+
+
+def calculation_chart_options(
+    *,
+    name: str,
+    series: dict[str, list],
+    width: int,
+    height: int,
+    history: dict[str, list] | None = None,
+    band: list[list[float]] | None = None,
+) -> dict:
     """A still image: rates (m3/day, left axis) and water cut (%, right axis) over a datetime
     x axis. `series` maps each column to `[[unix milliseconds, value], ...]`, the water cut
-    already in percent."""
+    already in percent. A well run adds its history (monthly calendar-day rates, as markers)
+    and the P10-P90 band of its oil rate (`[[ms, p90, p10], ...]`)."""
     column, wct_name, wct_colour = WCT_SERIES
+    extra: list[dict] = []
+    if band is not None:
+        band_name, band_colour = BAND_SERIES
+        extra.append(
+            {"type": "arearange", "name": band_name, "color": band_colour, "fillOpacity": 0.2, "lineWidth": 0,
+             "yAxis": 0, "data": band}
+        )
+    for key, label, colour in HISTORY_SERIES if history is not None else ():
+        extra.append(
+            {"type": "scatter", "name": label, "color": colour, "yAxis": 0, "marker": {"radius": 2},
+             "data": history[key]}
+        )
     return {
         "chart": {"type": "line", "width": width, "height": height, "animation": False},
         # Highcharts reads text options as a subset of HTML and drops what looks like a tag: a
@@ -75,5 +104,6 @@ def calculation_chart_options(*, name: str, series: dict[str, list], width: int,
         "series": [
             *({"name": label, "color": colour, "yAxis": 0, "data": series[key]} for key, label, colour in RATE_SERIES),
             {"name": wct_name, "color": wct_colour, "yAxis": 1, "dashStyle": "ShortDash", "data": series[column]},
+            *extra,
         ],
     }

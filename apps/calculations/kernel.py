@@ -111,9 +111,19 @@ def _rows(*, first: np.datetime64, offsets: np.ndarray) -> dict[str, np.ndarray]
     wct_raw = WCT_INITIAL + (WCT_FINAL - WCT_INITIAL) * logistic + SCATTER_WCT * _unit_noise(day_number, salt=2)
     wct_raw = np.clip(wct_raw, 0.0, 1.0)
 
-    # Round oil first, then derive water and the water cut from the rounded numbers, so the
-    # published table satisfies water = liquid - oil and wct = water / liquid exactly.
-    oil = np.minimum(np.round(liquid * (1.0 - wct_raw), 3), liquid)
+    return published_rows(days=days, liquid=liquid, oil=liquid * (1.0 - wct_raw))
+
+
+def published_rows(*, days: np.ndarray, liquid: np.ndarray, oil: np.ndarray) -> dict[str, np.ndarray]:
+    """The five columns from raw rates, rounded so that the invariants hold exactly.
+
+    Liquid is rounded to litres and kept >= MIN_LIQUID; oil is rounded, then clipped to
+    [0, liquid]; water and the water cut are derived from the rounded numbers, so the published
+    table satisfies water = liquid - oil and wct = water / liquid exactly. Well forecasts
+    (apps.calculations.forecast) publish their rows through this too.
+    """
+    liquid = np.maximum(np.round(liquid, 3), MIN_LIQUID)
+    oil = np.clip(np.round(oil, 3), 0.0, liquid)
     water = np.round(liquid - oil, 3)
     wct = np.clip(np.round(water / liquid, 6), 0.0, 1.0)
     return {"date": days.astype("datetime64[s]"), "liquid": liquid, "oil": oil, "water": water, "wct": wct}

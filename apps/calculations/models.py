@@ -29,6 +29,22 @@ class Calculation(Job):
         ],
     )
     launched_at = models.DateTimeField(default=timezone.now, help_text="When the run was submitted.")
+    # A well run: a decline-curve forecast of the well's history (apps.calculations.forecast)
+    # instead of the synthetic kernel. The well may be deleted later; the run keeps its rows.
+    well = models.ForeignKey(
+        "wells.Well", null=True, blank=True, on_delete=models.SET_NULL, related_name="calculations", db_index=False,
+        help_text="The well forecast by this run; empty for a run of the synthetic kernel.",
+    )
+    # A database default too: bulk loads that list their columns (benchmarks, fixtures) get {}.
+    model = models.JSONField(
+        default=dict,
+        db_default={},
+        blank=True,
+        help_text="A well run's model options, defaults filled in; empty for a run of the synthetic kernel.",
+    )
+    forecast = models.JSONField(
+        null=True, blank=True, editable=False, help_text="A finished well run's forecast summary."
+    )
 
     class Meta:
         ordering = ["-launched_at", "-id"]
@@ -41,6 +57,8 @@ class Calculation(Job):
             # 0003_list_counters: Django renders an opclass on an expression as invalid SQL).
             # The beat sweep only ever looks at unfinished runs.
             unfinished_index(name="calc_unfinished_idx"),
+            # A well's forecasts, newest first.
+            models.Index(fields=["well", "launched_at", "id"], name="calc_well_launched_idx"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(date_start__lte=F("date_fin")), name="calc_dates_ordered"),

@@ -6,15 +6,17 @@ row. The numbers are stored already rounded by the kernel (3 decimals for rates,
 water cut) and PostgreSQL prints floats in their shortest exact form, so nothing is lost.
 """
 
+import calendar
 import io
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from django.db import connection
 from django.db.models import F, FilteredRelation, Q, QuerySet
 
+from apps.calculations.forecast.history import History
 from apps.calculations.models import Calculation, CalculationChart, CalculationRow
 from apps.core.errors import DomainError, NotFoundError
 from apps.core.formatting import iso, json_object_with_raw
@@ -29,6 +31,7 @@ from apps.core.listing import (
     statuses_parse,
 )
 from apps.jobs.models import MAX_ID, JobStatus
+from apps.wells.models import ProductionRecord
 
 # Every ordering ends in the primary key (apps.core.listing): runs launched in the same
 # microsecond still page deterministically. Indexes: (launched_at, id) and
@@ -37,7 +40,7 @@ ORDERINGS = {
     "launched_at": ListOrdering(key="launched_at", descending=False, parse=parse_datetime_key),
     "-launched_at": ListOrdering(key="launched_at", descending=True, parse=parse_datetime_key),
 }
-DETAIL_OPTIONAL_FIELDS = ("name", "duration", "summary")
+DETAIL_OPTIONAL_FIELDS = ("name", "duration", "summary", "forecast")
 # `fields` names what the detail adds (the optional fields) and what it leaves out (`-result`).
 DETAIL_FIELDS = (*DETAIL_OPTIONAL_FIELDS, "-result")
 
@@ -83,7 +86,7 @@ def _detail_sql() -> str:
     calculations = Calculation._meta.db_table
     rows = CalculationRow._meta.db_table
     return f"""
-        SELECT c.id, c.name, c.status, c.launched_at, c.started_at, c.finished_at, c.error,
+        SELECT c.id, c.name, c.status, c.launched_at, c.started_at, c.finished_at, c.error, c.forecast::text,
                CASE WHEN c.status = %s THEN (
                    SELECT coalesce(json_agg(r ORDER BY r.date), '[]'::json)::text
                      FROM (SELECT date, liquid, oil, water, wct FROM {rows} WHERE calculation_id = c.id) r)
@@ -109,7 +112,7 @@ def calculation_detail_json(*, calculation_id: int, fields: Iterable[str] = ()) 
         row = cursor.fetchone()
     if row is None:
         raise NotFoundError(f"No calculation with id {calculation_id}.")
-    pk, name, status, launched_at, started_at, finished_at, error, result = row
+    pk, name, status, launched_at, started_at, finished_at, error, forecast, result = row
     head: dict = {"id": pk}
     if "name" in fields:
         head["name"] = name
@@ -122,6 +125,9 @@ def calculation_detail_json(*, calculation_id: int, fields: Iterable[str] = ()) 
     if "summary" in fields:
         finished = status == JobStatus.FINISHED
         raw["summary"] = calculation_summary_json(calculation_id=pk) if finished else None
+    if "forecast" in fields:
+        # null for a run of the synthetic kernel and until a well run has finished
+        raw["forecast"] = forecast if status == JobStatus.FINISHED else None
     if with_result:
         raw["result"] = result
     return json_object_with_raw(head, **raw)
@@ -275,6 +281,34 @@ class ChartSource:
     name: str
     finished_at: datetime
     series: dict[str, list]  # column -> [[unix ms, value], ...]; wct in percent
+    # A well run's history, monthly calendar-day rates ({"oil": [[ms, rate], ...], "water": ...}),
+    # and its P10-P90 oil band per row ([[ms, p90, p10], ...]); None for other runs.
+    history: dict[str, list] | None = None
+    band: list[list[float]] | None = None
+
+
+def well_history_monthly(*, well_id: int) -> dict[str, list]:
+    """A well's history as monthly calendar-day rates (m3/day: the month's volume over its
+    days), `{"oil": [[unix ms, rate], ...], "water": [...]}`, aggregated by PostgreSQL so a
+    30-year daily history is 360 points."""
+    records = ProductionRecord._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT json_build_object(
+                       'oil', coalesce(json_agg(json_build_array(m.ms, m.oil / m.days) ORDER BY m.ms), '[]'),
+                       'water', coalesce(json_agg(json_build_array(m.ms, m.water / m.days) ORDER BY m.ms), '[]')
+                   )::text
+              FROM (SELECT (extract(epoch FROM date_trunc('month', date)) * 1000)::bigint AS ms,
+                           sum(oil)::float8 AS oil, sum(water)::float8 AS water,
+                           extract(day FROM date_trunc('month', date) + interval '1 month' - interval '1 day')
+                               ::float8 AS days
+                      FROM {records} WHERE well_id = %s
+                     GROUP BY date_trunc('month', date)) m
+            """,
+            [well_id],
+        )
+        return json.loads(cursor.fetchone()[0])
 
 
 def calculation_chart_source(*, calculation_id: int) -> ChartSource:
@@ -284,7 +318,7 @@ def calculation_chart_source(*, calculation_id: int) -> ChartSource:
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            SELECT c.name, c.status, c.finished_at, (
+            SELECT c.name, c.status, c.finished_at, c.well_id, c.forecast -> 'oil_rate_band', (
                 SELECT json_build_object(
                     'liquid', coalesce(json_agg(json_build_array(r.ms, r.liquid) ORDER BY r.ms), '[]'),
                     'oil', coalesce(json_agg(json_build_array(r.ms, r.oil) ORDER BY r.ms), '[]'),
@@ -300,10 +334,21 @@ def calculation_chart_source(*, calculation_id: int) -> ChartSource:
         row = cursor.fetchone()
     if row is None:
         raise NotFoundError(f"No calculation with id {calculation_id}.")
-    name, status, finished_at, series = row
+    name, status, finished_at, well_id, band, series = row
     if status != JobStatus.FINISHED:
         raise _not_finished(calculation_id=calculation_id, status=status, what="its chart exists")
-    return ChartSource(name=name, finished_at=finished_at, series=json.loads(series))
+    series = json.loads(series)
+    if well_id is None or band is None:
+        return ChartSource(name=name, finished_at=finished_at, series=series)
+    band = json.loads(band) if isinstance(band, str) else band
+    ms = [point[0] for point in series["oil"]]
+    return ChartSource(
+        name=name,
+        finished_at=finished_at,
+        series=series,
+        history=well_history_monthly(well_id=well_id),
+        band=[[t, low, high] for t, low, high in zip(ms, band["p90"], band["p10"], strict=True)],
+    )
 
 
 # --- comparison -----------------------------------------------------------------------------
@@ -338,3 +383,34 @@ def calculations_compare(*, calculation_ids: Iterable[int]) -> list[Calculation]
             f"Only finished runs can be compared; not finished: {listed}.", field="ids", rule="not_finished"
         )
     return runs
+
+
+# --- well runs ----------------------------------------------------------------------------
+
+
+def well_forecast_history(*, well_id: int) -> History | None:
+    """A well's production records as the forecast reads them (None: no records).
+
+    Daily records carry hours on stream; monthly ones (dated the first) days on stream over
+    the month's calendar days.
+    """
+    records = list(
+        ProductionRecord.objects.filter(well_id=well_id)
+        .order_by("date")
+        .values_list("date", "oil", "water", "hours_on", "days_on")
+    )
+    if not records:
+        return None
+    days: list[date] = [r[0] for r in records]
+    if records[0][4] is not None:
+        return History.from_records(
+            dates=days,
+            oil=[r[1] for r in records],
+            water=[r[2] for r in records],
+            days_on=[r[4] or 0.0 for r in records],
+            period_days=[calendar.monthrange(d.year, d.month)[1] for d in days],
+        )
+    return History.from_records(
+        dates=days, oil=[r[1] for r in records], water=[r[2] for r in records],
+        hours_on=[r[3] or 0.0 for r in records],
+    )

@@ -30,14 +30,17 @@ from django.utils import timezone
 
 from apps.calculations import kernel
 from apps.calculations.events import CalculationEventOut, calculation_event_payload
+from apps.calculations.forecast import engine
+from apps.calculations.forecast.history import MIN_PRODUCING_POINTS
 from apps.calculations.models import NAME_MAX_LENGTH, Calculation, CalculationChart, CalculationRow
 from apps.core import locks
 from apps.core.errors import DomainError, ServiceUnavailableError
 from apps.core.formatting import DateInputError, parse_iso_date
 from apps.jobs import services as jobs
-from apps.jobs.models import JobStatus
+from apps.jobs.models import MAX_ID, JobStatus
 from apps.jobs.registry import JobKind, JobPolicy
 from apps.jobs.services import JobAbandoned
+from apps.wells.models import Well
 
 if TYPE_CHECKING:
     from apps.calculations.selectors import ChartLookup
@@ -55,6 +58,9 @@ CALCULATION_JOB = JobKind(
     sweep_task_name="calculations.sweep",
     payload=calculation_event_payload,
     event_schema=CalculationEventOut,
+    # JSON columns: loaded through the ORM (which decodes them) when a well run reads them,
+    # never with every lifecycle write.
+    deferred=("model", "forecast"),
     # A one-year calculation then costs two progress writes instead of a dozen.
     policy=JobPolicy(progress_min_interval=0.25),
 )
@@ -75,8 +81,83 @@ def _as_date(value: Any, *, field: str) -> date:
         raise DomainError(str(exc), field=field, rule=exc.rule) from exc
 
 
+# The model keys a well run takes, in the API's order; `forecast_options` reads them.
+MODEL_KEYS = (
+    "method", "fit_from", "fit_to", "recency_half_life_days", "b_max", "terminal_decline",
+    "economic_limit", "uptime", "min_hours_on",
+)
+_MODEL_NUMBERS = ("recency_half_life_days", "b_max", "terminal_decline", "economic_limit", "uptime", "min_hours_on")
+
+
+def forecast_options(*, model: dict[str, Any]) -> engine.Options:
+    """A well run's model options from what the client sent (every key optional).
+
+    Each problem is a DomainError naming `model.<key>`: an unknown key, a value of the wrong
+    type, a date not in YYYY-MM-DD, a value out of range, `fit_to` before `fit_from`.
+    """
+    for key in model:
+        if key not in MODEL_KEYS:
+            raise DomainError(
+                f"model.{key} is not a model option; the options are: {', '.join(MODEL_KEYS)}.",
+                field=f"model.{key}",
+                rule="unknown_key",
+            )
+    values: dict[str, Any] = {}
+    for key, value in model.items():
+        if value is None:
+            continue
+        if key in ("fit_from", "fit_to"):
+            values[key] = _as_date(value, field=f"model.{key}")
+        elif key == "method":
+            values[key] = str(value)
+        elif isinstance(value, bool) or not isinstance(value, int | float):
+            raise DomainError(f"model.{key} must be a number.", field=f"model.{key}", rule="number_type")
+        else:
+            values[key] = float(value)
+    options = engine.Options(**values)
+    try:
+        options.validate()
+    except engine.ForecastInputError as exc:
+        raise DomainError(str(exc), field=f"model.{exc.field}", rule=exc.rule) from exc
+    return options
+
+
+def _model_json(options: engine.Options) -> dict[str, Any]:
+    """The options a well run used, defaults included, as stored with the run."""
+    return {
+        "method": options.method,
+        "fit_from": options.fit_from.isoformat() if options.fit_from else None,
+        "fit_to": options.fit_to.isoformat() if options.fit_to else None,
+        **{key: getattr(options, key) for key in _MODEL_NUMBERS},
+    }
+
+
+def _forecast_check(*, well_id: int, options: engine.Options) -> None:
+    from apps.calculations.selectors import well_forecast_history
+
+    history = well_forecast_history(well_id=well_id)
+    if history is None:
+        raise DomainError(
+            f"Too little history to fit: the well has no production records; "
+            f"{MIN_PRODUCING_POINTS} producing points needed.",
+            field="well",
+            rule="too_little_history",
+        )
+    try:
+        engine.check(history=history, options=options)
+    except engine.ForecastInputError as exc:
+        field = "well" if exc.field == "well" else f"model.{exc.field}"
+        raise DomainError(str(exc), field=field, rule=exc.rule) from exc
+
+
 def calculation_validate(
-    *, date_start: date | str, date_fin: date | str, lag: int, name: str | None = None
+    *,
+    date_start: date | str,
+    date_fin: date | str,
+    lag: int,
+    name: str | None = None,
+    well: int | None = None,
+    model: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Check a run's domain rules; return its inputs cleaned (dates, final name).
 
@@ -105,24 +186,52 @@ def calculation_validate(
         raise DomainError(
             "name must not contain control characters.", field="name", rule="invalid_characters"
         )
-    return {
-        "date_start": start,
-        "date_fin": fin,
-        "lag": lag,
-        "name": name or default_name(date_start=start, date_fin=fin, lag=lag),
-    }
+    cleaned: dict[str, Any] = {"date_start": start, "date_fin": fin, "lag": lag, "well_id": None, "model": {}}
+    if well is None:
+        if model is not None:
+            raise DomainError(
+                "model needs a well: a run without `well` is the synthetic kernel, which takes no model.",
+                field="model",
+                rule="requires_well",
+            )
+        cleaned["name"] = name or default_name(date_start=start, date_fin=fin, lag=lag)
+        return cleaned
+    found = Well.objects.filter(pk=well).only("name").first() if 1 <= well <= MAX_ID else None
+    if found is None:
+        raise DomainError(f"No well with id {well}.", field="well", rule="not_found")
+    options = forecast_options(model=model or {})
+    _forecast_check(well_id=found.pk, options=options)
+    cleaned["well_id"], cleaned["model"] = found.pk, _model_json(options)
+    cleaned["name"] = name or f"{found.name}: " + default_name(date_start=start, date_fin=fin, lag=lag)
+    return cleaned
 
 
 def calculation_create(
-    *, date_start: date | str, date_fin: date | str, lag: int, name: str | None = None
+    *,
+    date_start: date | str,
+    date_fin: date | str,
+    lag: int,
+    name: str | None = None,
+    well: int | None = None,
+    model: dict[str, Any] | None = None,
 ) -> Calculation:
     """Validate (`calculation_validate`), save a queued run and publish its task once the row is
-    committed."""
-    cleaned = calculation_validate(date_start=date_start, date_fin=date_fin, lag=lag, name=name)
+    committed. With `well`, the run forecasts that well's history with `model`'s options."""
+    cleaned = calculation_validate(
+        date_start=date_start, date_fin=date_fin, lag=lag, name=name, well=well, model=model
+    )
     return calculation_store(**cleaned)
 
 
-def calculation_store(*, date_start: date, date_fin: date, lag: int, name: str) -> Calculation:
+def calculation_store(
+    *,
+    date_start: date,
+    date_fin: date,
+    lag: int,
+    name: str,
+    well_id: int | None = None,
+    model: dict[str, Any] | None = None,
+) -> Calculation:
     """Save a queued run from inputs `calculation_validate` cleaned (the admin's form ran it)
     and publish its task once the row is committed."""
     with transaction.atomic():
@@ -132,6 +241,8 @@ def calculation_store(*, date_start: date, date_fin: date, lag: int, name: str) 
             date_fin=date_fin,
             lag=lag,
             name=name,
+            well_id=well_id,
+            model=model or {},
             status=JobStatus.QUEUED,
             launched_at=now,
             queued_at=now,
@@ -142,9 +253,42 @@ def calculation_store(*, date_start: date, date_fin: date, lag: int, name: str) 
     return calculation
 
 
+WELLS_FORECAST_MAX = 1000
+
+
+def calculations_forecast_wells(
+    *,
+    ids: Sequence[int],
+    date_start: date | str,
+    date_fin: date | str,
+    lag: int,
+    model: dict[str, Any] | None = None,
+) -> list[Calculation]:
+    """One well run per well (`POST /api/wells/forecast`, the admin's "Forecast the selected
+    wells"), in the order given; all or nothing.
+
+    Every well is checked first (as `calculation_validate` checks one, its problems named
+    `ids.<index>`), then all runs are saved in one transaction and published after it.
+    """
+    if len(ids) != len(set(ids)):
+        raise DomainError("ids must not repeat a well.", field="ids", rule="unique")
+    cleaned = []
+    for index, well_id in enumerate(ids):
+        try:
+            cleaned.append(
+                calculation_validate(date_start=date_start, date_fin=date_fin, lag=lag, well=well_id, model=model)
+            )
+        except DomainError as exc:
+            error = exc.errors[0]
+            field = f"ids.{index}" if error.field in ("well", None) else error.field
+            raise DomainError(f"Well {well_id}: {exc.message}", field=field, rule=error.rule) from exc
+    with transaction.atomic():
+        return [calculation_store(**inputs) for inputs in cleaned]
+
+
 def rerun_name(name: str) -> str:
     """`"Well 12"` -> `"Well 12 (re-run)"`; a re-run of a re-run keeps one mark."""
-    base = name[: -len(RERUN_SUFFIX)] if name.endswith(RERUN_SUFFIX) else name
+    base = name.removesuffix(RERUN_SUFFIX)
     return base[: NAME_MAX_LENGTH - len(RERUN_SUFFIX)] + RERUN_SUFFIX
 
 
@@ -158,6 +302,8 @@ def calculation_rerun(*, calculation_id: int) -> Calculation:
         date_fin=original.date_fin,
         lag=original.lag,
         name=rerun_name(original.name),
+        well=original.well_id,
+        model=original.model if original.well_id is not None else None,
     )
 
 
@@ -268,16 +414,22 @@ def calculation_run(*, calculation_id: int, resume: bool = False) -> Calculation
     if calculation is None:
         return None
     try:
-        frame = kernel.run(
-            date_start=calculation.date_start,
-            date_fin=calculation.date_fin,
-            lag=calculation.lag,
-            on_progress=_progress_writer(calculation),
-            step_delay=CALCULATION_JOB.setting("STEP_DELAY"),
-        )
+        summary: dict[str, Any] | None = None
+        if calculation.model:
+            frame, summary = _forecast_run(calculation)
+        else:
+            frame = kernel.run(
+                date_start=calculation.date_start,
+                date_fin=calculation.date_fin,
+                lag=calculation.lag,
+                on_progress=_progress_writer(calculation),
+                step_delay=CALCULATION_JOB.setting("STEP_DELAY"),
+            )
         with transaction.atomic():
             if jobs.job_finish(kind=CALCULATION_JOB, job=calculation):
                 _rows_insert(calculation_id=calculation_id, frame=frame)
+                if summary is not None:
+                    Calculation.objects.filter(pk=calculation_id).update(forecast=summary)
             else:
                 raise JobAbandoned(f"Calculation {calculation_id} is no longer held by this attempt.")
         return calculation
@@ -295,6 +447,38 @@ def calculation_run(*, calculation_id: int, resume: bool = False) -> Calculation
         return jobs.job_fail(
             kind=CALCULATION_JOB, job_id=calculation_id, job=calculation, error=_short_error(exc)
         )
+
+
+class WellRunError(Exception):
+    """A well run that cannot be computed any more (its well or history changed since it was queued)."""
+
+
+def _forecast_run(calculation: Calculation) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """A well run's rows and forecast summary (the decline-curve kernel)."""
+    from apps.calculations.selectors import well_forecast_history
+
+    if calculation.well_id is None:
+        raise WellRunError("its well was deleted after the run was queued.")
+    history = well_forecast_history(well_id=calculation.well_id)
+    if history is None:
+        raise WellRunError("the well has no production history any more.")
+    options = forecast_options(model=calculation.model)
+    try:
+        result = engine.forecast(
+            history=history,
+            date_start=calculation.date_start,
+            date_fin=calculation.date_fin,
+            lag=calculation.lag,
+            options=options,
+        )
+    except engine.ForecastInputError as exc:
+        raise WellRunError(str(exc)) from exc
+    summary = {
+        "well": calculation.well_id,
+        **result.summary,
+        "oil_rate_band": {name: np.round(values, 3).tolist() for name, values in result.band.items()},
+    }
+    return result.frame(), summary
 
 
 def calculation_sweep(*, now: datetime | None = None) -> dict[str, int]:
@@ -399,7 +583,9 @@ def _chart_draw_and_store(*, calculation_id: int, image_type: str, width: int, h
     from apps.charts import clients
 
     source = selectors.calculation_chart_source(calculation_id=calculation_id)
-    options = calculation_chart_options(name=source.name, series=source.series, width=width, height=height)
+    options = calculation_chart_options(
+        name=source.name, series=source.series, width=width, height=height, history=source.history, band=source.band
+    )
     try:
         image = clients.export_server_image(
             options=options,

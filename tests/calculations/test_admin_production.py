@@ -164,3 +164,30 @@ def test_compare_needs_the_view_permission(make_finished, db):
     assert client.get(COMPARE, {"ids": f"{runs[0].pk},{runs[1].pk}"}).status_code == 200
     changelist = client.get(CHANGELIST).content.decode()
     assert 'value="compare_runs"' in changelist
+
+
+def test_a_well_runs_page_adds_the_forecast_charts_and_reads_the_wells_history(admin_client, db):
+    from apps.calculations.services import calculation_create, calculation_run
+    from apps.wells.services import well_create
+    from tests.calculations.forecast.synthetic import water_drive_well
+    from tests.calculations.test_well_runs import store_history
+
+    well = well_create(name="W-7", field="West")
+    store_history(well, water_drive_well(days=400, seed=5))
+    created = calculation_create(date_start=date(2015, 1, 1), date_fin=date(2016, 12, 31), lag=30, well=well.pk)
+    calculation_run(calculation_id=created.pk)
+    html = admin_client.get(change_url(created.pk)).content.decode()
+    config = json_script(html, "cb-calc-config")
+    assert config["detailUrl"] == f"/api/calculations/{created.pk}?fields=name,summary,forecast"
+    assert config["historyUrl"] == f"/api/wells/{well.pk}/history?resample=month"
+    for chart in ("forecast", "rate-cum", "wct-history", "chan"):
+        assert f'data-chart="{chart}"' in html
+    sources = scripts(html)
+    assert "/static/calcboard/vendor/highcharts/highcharts-more.js" in sources
+    assert "/static/calcboard/well_forecast_charts.js" in sources
+    assert "/static/calcboard/calculation_charts.js" not in sources  # imported by the forecast module
+
+
+def test_a_kernel_runs_page_has_no_forecast_section(admin_client, make_finished):
+    html = admin_client.get(change_url(make_finished(date_fin=date(2020, 1, 31)).pk)).content.decode()
+    assert 'id="cb-forecast"' not in html and "well_forecast_charts.js" not in html

@@ -92,7 +92,7 @@ def test_an_unknown_field_is_a_422_listing_the_allowed_ones(api_client, make_cal
     assert response.status_code == 422
     error = body(response)
     assert error["errors"] == [
-        {"field": "fields", "rule": "allowed_values", "message": "Unknown field(s) owner, secret; allowed: name, duration, summary, -result."}
+        {"field": "fields", "rule": "allowed_values", "message": "Unknown field(s) owner, secret; allowed: name, duration, summary, forecast, -result."}
     ]
 
 

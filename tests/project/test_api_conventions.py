@@ -159,7 +159,7 @@ def test_the_document_gives_status_and_fields_as_arrays_of_enum_values(document)
         return array["items"]["enum"]
 
     assert array_of("/api/calculations", "status") == array_of("/api/functions", "status")
-    assert array_of("/api/calculations/{id}", "fields") == ["name", "duration", "summary", "-result"]
+    assert array_of("/api/calculations/{id}", "fields") == ["name", "duration", "summary", "forecast", "-result"]
 
 
 def test_the_images_document_their_etag_and_if_none_match(document):

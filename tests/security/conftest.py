@@ -68,6 +68,7 @@ VALID_BODIES = {
     "/api/functions": {"expression": "sin(t)", "dt": 1, "interval": 3},
     "/api/functions/refresh": {"ids": [1]},
     "/api/wells": {"name": "W-1", "field": "North"},
+    "/api/wells/forecast": {"ids": [1], "date_start": "2020-01-01", "date_fin": "2020-01-31", "lag": 7},
 }
 
 
