@@ -12,7 +12,7 @@ from apps.wells.services import history_import_cancel, history_import_create, we
 from harness import processes
 from harness.processes import wait_until
 from project.settings.test import child_settings_env
-from tests.calculations.conftest import ScratchQueue, unique_queue
+from tests.conftest import ScratchQueue, unique_queue
 from tests.wells.conftest import csv_bytes
 
 pytestmark = pytest.mark.django_db(transaction=True)
