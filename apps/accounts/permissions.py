@@ -41,6 +41,7 @@ from django.db import models
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, JsonResponse
 
+from apps.accounts.auth import bearer_token_parse
 from apps.accounts.selectors import api_token_user
 from apps.core.errors import DomainError
 
@@ -198,8 +199,8 @@ def request_user(request: HttpRequest) -> AbstractBaseUser:
     """
     header = request.headers.get("Authorization", "")
     if header:
-        scheme, _, raw = header.partition(" ")
-        user = api_token_user(raw=raw.strip()) if scheme.lower() == "bearer" and raw.strip() else None
+        raw = bearer_token_parse(header)
+        user = api_token_user(raw=raw) if raw is not None else None
         if user is None:
             raise NotAuthenticatedError("Invalid or revoked bearer token.")
         return user
