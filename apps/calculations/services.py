@@ -16,7 +16,7 @@ as `{"kind": "calculation", "id": ..., **calculation_event_payload(...)}`
 import hashlib
 import io
 import logging
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -306,24 +306,30 @@ def calculation_sweep(*, now: datetime | None = None) -> dict[str, int]:
 @dataclass(frozen=True)
 class ChartImage:
     image_hash: str
-    content: bytes | None  # None: the client's copy (If-None-Match) is current
+    content: bytes | None  # None: the client's copy is current (`client_has`)
 
 
 def calculation_chart_get(
-    *, calculation_id: int, image_type: str, width: int, height: int, known_hashes: Collection[str] = ()
+    *,
+    calculation_id: int,
+    image_type: str,
+    width: int,
+    height: int,
+    client_has: Callable[[str], bool] = lambda image_hash: False,
 ) -> ChartImage:
     """A finished run's image (rates and water cut, the run's name as title) of this type and
     size: drawn by the export server on the first request, then served from the database.
 
     404 for an unknown run, 409 until it has finished, 503 (502 for a refusal) when the
-    export server fails; nothing is stored then.
+    export server fails; nothing is stored then. When `client_has` the stored image's hash
+    (its ETag), the image is not loaded: `content` is None.
     """
     from apps.calculations import selectors
 
     lookup = selectors.calculation_chart_lookup(
         calculation_id=calculation_id, image_type=image_type, width=width, height=height
     )
-    if lookup.image_hash is not None and lookup.image_hash in known_hashes:
+    if lookup.image_hash is not None and client_has(lookup.image_hash):
         return ChartImage(image_hash=lookup.image_hash, content=None)
     stored = (
         selectors.calculation_chart_image(
