@@ -14,6 +14,7 @@ from apps.accounts.auth import api_auth
 from apps.calculations.api import router as calculations_router
 from apps.charts.api import router as functions_router
 from apps.core.errors import DomainError, FieldError, NotFoundError
+from apps.core.http import RequestError, error_status
 
 
 def _is_json(content_type: str) -> bool:
@@ -51,8 +52,8 @@ class JsonBodyParser(Parser):
             raise _body_error(message, rule="json", status=400) from exc
 
 
-def _body_error(message: str, *, rule: str, status: int) -> DomainError:
-    return DomainError(message, field="body", rule=rule, status=status)
+def _body_error(message: str, *, rule: str, status: int) -> RequestError:
+    return RequestError(message, field="body", rule=rule, status=status)
 
 
 # What any operation that takes a body may answer before its own code runs, whichever
@@ -139,14 +140,14 @@ def on_validation_error(request: HttpRequest, exc: ValidationError):
 
 @api.exception_handler(DomainError)
 def on_domain_error(request: HttpRequest, exc: DomainError):
-    return api.create_response(request, exc.as_body(), status=exc.status)
+    return api.create_response(request, exc.as_body(), status=error_status(exc))
 
 
 @api.exception_handler(AuthenticationError)
 def on_authentication_error(request: HttpRequest, exc: AuthenticationError):
     message = "Authentication required: log in to the admin or send 'Authorization: Bearer <token>'."
     errors = [FieldError(None, "authentication", "Not authenticated.")]
-    return on_domain_error(request, DomainError(message, errors=errors, status=401))
+    return on_domain_error(request, RequestError(message, errors=errors, status=401))
 
 
 @api.exception_handler(Http404)
@@ -165,4 +166,4 @@ def on_body_too_large(request: HttpRequest, exc: RequestDataTooBig):
 def on_http_error(request: HttpRequest, exc: HttpError):
     if isinstance(exc.__cause__, DomainError):  # raised by JsonBodyParser, wrapped by ninja
         return on_domain_error(request, exc.__cause__)
-    return on_domain_error(request, DomainError(str(exc), rule="http", status=exc.status_code))
+    return on_domain_error(request, RequestError(str(exc), rule="http", status=exc.status_code))

@@ -39,11 +39,12 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import models
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest
 
 from apps.accounts.auth import bearer_token_parse
 from apps.accounts.selectors import api_token_user
-from apps.core.errors import DomainError
+from apps.core.errors import DomainError, NotAuthenticatedError, PermissionDeniedError
+from apps.core.http import error_response
 
 Action = Literal["view", "add", "change"]
 ACTIONS: tuple[Action, ...] = ("view", "add", "change")
@@ -55,20 +56,6 @@ Operation = Literal["rerun", "cancel", "refresh"]
 OPERATION_ACTIONS: dict[Operation, Action] = {"rerun": "add", "cancel": "change", "refresh": "change"}
 
 View = TypeVar("View", bound=Callable)
-
-
-class NotAuthenticatedError(DomainError):
-    status = 401
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, rule="authentication")
-
-
-class PermissionDeniedError(DomainError):
-    status = 403
-
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        super().__init__(message, field=field, rule="permission")
 
 
 def permission_name(*, model: type[models.Model], action: Action) -> str:
@@ -177,7 +164,7 @@ def view_requires(action: Action, model: type[models.Model]) -> Callable[[View],
             try:
                 access_check(user=request_user(request), model=model, action=action)
             except DomainError as error:
-                return JsonResponse(error.as_body(), status=error.status)
+                return error_response(error)
             return view(request, *args, **kwargs)
 
         setattr(checked, ACCESS_ATTRIBUTE, (action, model))

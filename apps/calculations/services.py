@@ -31,7 +31,7 @@ from django.utils import timezone
 from apps.calculations import kernel
 from apps.calculations.events import calculation_event_payload
 from apps.calculations.models import NAME_MAX_LENGTH, Calculation, CalculationChart, CalculationRow
-from apps.core.errors import DomainError, ServiceUnavailableError
+from apps.core.errors import DomainError, ServiceUnavailableError, UpstreamError
 from apps.core.formatting import DateInputError, parse_iso_date
 from apps.jobs import services as jobs
 from apps.jobs.models import JobStatus
@@ -360,7 +360,7 @@ def calculation_chart_draw(*, calculation_id: int, image_type: str, width: int, 
     except clients.ServiceError as exc:
         if exc.transient:
             raise ServiceUnavailableError(str(exc)) from exc
-        raise DomainError(str(exc), rule="export_server", status=502) from exc
+        raise UpstreamError(str(exc), rule="export_server") from exc
     image_hash = hashlib.sha256(image).hexdigest()
     CalculationChart.objects.update_or_create(
         calculation_id=calculation_id,

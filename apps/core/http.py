@@ -1,10 +1,61 @@
-"""HTTP helpers shared by the API and the plain views: conditional GETs by Django's own rules."""
+"""The HTTP layer's shared rules, for the API (`project.api`) and the plain views: which status
+each domain error answers with, the one error response, conditional GETs by Django's rules."""
 
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
+from django.http import HttpRequest, HttpResponse, HttpResponseNotModified, JsonResponse
 from django.utils.cache import get_conditional_response, patch_vary_headers
 from django.utils.http import quote_etag
+
+from apps.core.errors import (
+    ConflictError,
+    DomainError,
+    FieldError,
+    NotAuthenticatedError,
+    NotFoundError,
+    PermissionDeniedError,
+    ServiceUnavailableError,
+    UpstreamError,
+)
+
+# The one mapping of domain errors to statuses; a subclass answers as its nearest listed base.
+ERROR_STATUSES: dict[type[DomainError], int] = {
+    NotAuthenticatedError: 401,
+    PermissionDeniedError: 403,
+    NotFoundError: 404,
+    ConflictError: 409,
+    UpstreamError: 502,
+    ServiceUnavailableError: 503,
+    DomainError: 422,
+}
+
+
+class RequestError(DomainError):
+    """A refusal of the HTTP layer itself, about the request rather than the product (a body
+    that is not JSON or too large, a method not allowed): it carries its status."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        field: str | None = None,
+        rule: str = "invalid",
+        errors: list[FieldError] | None = None,
+    ) -> None:
+        super().__init__(message, field=field, rule=rule, errors=errors)
+        self.status = status
+
+
+def error_status(error: DomainError) -> int:
+    if isinstance(error, RequestError):
+        return error.status
+    return next(ERROR_STATUSES[base] for base in type(error).__mro__ if base in ERROR_STATUSES)
+
+
+def error_response(error: DomainError) -> JsonResponse:
+    """The one error shape for views outside ninja (chart images, the data service)."""
+    return JsonResponse(error.as_body(), status=error_status(error))
 
 REVALIDATE = "private, no-cache"
 

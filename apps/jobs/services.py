@@ -43,7 +43,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from apps.core.errors import DomainError, NotFoundError
+from apps.core.errors import ConflictError, DomainError, NotFoundError
 from apps.jobs.models import IN_FLIGHT, MAX_ID, IdempotencyRecord, Job, JobStatus
 from apps.jobs.registry import JobKind
 from apps.jobs.signals import job_changed, jobs_changed
@@ -287,11 +287,10 @@ def job_cancel(*, kind: JobKind, job_id: int) -> Job:
     status = kind.model.objects.filter(pk=job_id).values_list("status", flat=True).first() if 1 <= job_id <= MAX_ID else None
     if status is None:
         raise NotFoundError(f"No {kind.noun.lower()} with id {job_id}.")
-    raise DomainError(
+    raise ConflictError(
         f"{kind.noun} {job_id} is {status}: only a queued or running job can be cancelled.",
         field="status",
         rule="job_ended",
-        status=409,
     )
 
 
