@@ -77,7 +77,7 @@ class CalcboardAPI(NinjaAPI):
 
     def get_openapi_schema(self, *, path_prefix: str | None = None, path_params: dict | None = None):
         """Built once per process and path prefix: the routes cannot change while it runs, and
-        building it took about 45 ms, on every `/api/openapi.json` and `/api/docs`."""
+        building it costs more than the request that asks for it (`/api/openapi.json`, `/api/docs`)."""
         key = (path_prefix, tuple(sorted((path_params or {}).items())))
         if key not in self._openapi_schemas:
             self._openapi_schemas[key] = self._build_openapi_schema(path_prefix=path_prefix, path_params=path_params)

@@ -221,8 +221,8 @@ def _rows_copy_buffer(*, calculation_id: int, frame: pd.DataFrame) -> bytes:
 
     Safe because every value is fixed-width (bigint, date, float8) and written as the exact
     same double the kernel computed: what the text format did with `repr`, without formatting
-    and parsing 1,800 numbers per one-year run in Python and in PostgreSQL
-    (bench/calculations_queue.py: rows 2.7 ms -> see its phase table).
+    and parsing 1,800 numbers per one-year run in Python and in PostgreSQL (the rows' share
+    of a run: bench/calculations_queue.py's phase table).
     """
     rows = np.empty(len(frame), dtype=_COPY_ROW)
     rows["fields"] = 6

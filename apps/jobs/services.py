@@ -378,13 +378,9 @@ def worker_connection_commit_asynchronously(*, sender=None, connection=None, **k
     lost outbox stamp publishes once more, and a second message finds nothing to claim.
     Nothing a web or websocket process commits is affected.
 
-    The gain, on a quiet 2-core machine, alternating batches of 200 one-year runs drained by
-    one worker x 2 processes with and without it (bench/calculations_queue.py): 139 -> 180,
-    133 -> 168 and 155 -> 183 runs/s (1.18-1.30x), which is what puts the drain over its
-    150 runs/s target; 6-9% of one run's own time in-process. The drain is bound by the
-    commits' flushes each run waits for, not by CPU (2.4-5 ms of CPU per run).
-    Under heavy load from other processes the gain disappeared (0.73-0.95x): then CPU, not the
-    disk, is what runs wait for.
+    The gain: the drain is bound by the commits' flushes each run waits for, not by CPU, so
+    not waiting for them is what puts it over its target (figures: docs/benchmarks.md, Queue
+    drain; `JOBS_WORKER_ASYNCHRONOUS_COMMIT=false` measures without).
     """
     with connection.cursor() as cursor:
         cursor.execute("SET synchronous_commit TO OFF")
