@@ -14,7 +14,7 @@ from apps.accounts.auth import api_auth
 from apps.calculations.api import router as calculations_router
 from apps.charts.api import router as functions_router
 from apps.core.errors import DomainError, FieldError, NotFoundError
-from apps.core.http import RequestError, error_status
+from apps.core.http import RequestError, error_headers, error_status
 
 
 def _is_json(content_type: str) -> bool:
@@ -140,7 +140,10 @@ def on_validation_error(request: HttpRequest, exc: ValidationError):
 
 @api.exception_handler(DomainError)
 def on_domain_error(request: HttpRequest, exc: DomainError):
-    return api.create_response(request, exc.as_body(), status=error_status(exc))
+    response = api.create_response(request, exc.as_body(), status=error_status(exc))
+    for header, value in error_headers(exc).items():
+        response[header] = value
+    return response
 
 
 @api.exception_handler(AuthenticationError)

@@ -62,7 +62,9 @@ class UpstreamError(DomainError):
 
 
 class ServiceUnavailableError(DomainError):
-    """An outside service or the database does not answer now; a retry can succeed."""
+    """An outside service or the database does not answer now; a retry can succeed.
+    `retry_after` (seconds) becomes a Retry-After header."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, retry_after: int | None = None) -> None:
         super().__init__(message, rule="unavailable")
+        self.retry_after = retry_after

@@ -53,9 +53,15 @@ def error_status(error: DomainError) -> int:
     return next(ERROR_STATUSES[base] for base in type(error).__mro__ if base in ERROR_STATUSES)
 
 
+def error_headers(error: DomainError) -> dict[str, str]:
+    """The headers an error's answer carries besides its body."""
+    retry_after = getattr(error, "retry_after", None)
+    return {} if retry_after is None else {"Retry-After": str(retry_after)}
+
+
 def error_response(error: DomainError) -> JsonResponse:
     """The one error shape for views outside ninja (chart images, the data service)."""
-    return JsonResponse(error.as_body(), status=error_status(error))
+    return JsonResponse(error.as_body(), status=error_status(error), headers=error_headers(error))
 
 REVALIDATE = "private, no-cache"
 

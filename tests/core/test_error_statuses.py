@@ -47,3 +47,8 @@ def test_domain_errors_carry_no_http_status():
     assert not hasattr(ConflictError("x"), "status")
     with pytest.raises(TypeError):
         DomainError("x", status=409)  # type: ignore[call-arg]
+
+
+def test_a_retry_after_goes_out_as_a_header():
+    response = error_response(ServiceUnavailableError("busy", retry_after=2))
+    assert response.status_code == 503 and response["Retry-After"] == "2"
