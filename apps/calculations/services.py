@@ -401,19 +401,20 @@ def calculation_chart_draw(*, calculation_id: int, image_type: str, width: int, 
 def _chart_draw_and_store(*, calculation_id: int, image_type: str, width: int, height: int) -> ChartImage:
     from apps.calculations import selectors
     from apps.calculations.chart_options import calculation_chart_options
-    from apps.charts import clients
+    from apps.integrations import export_server
+    from apps.integrations.transport import ServiceError
 
     source = selectors.calculation_chart_source(calculation_id=calculation_id)
     options = calculation_chart_options(name=source.name, series=source.series, width=width, height=height)
     try:
-        image = clients.export_server_image(
+        image = export_server.export_server_image(
             options=options,
             width=width,
             height=height,
             image_type=image_type,
             timeout=settings.CALCULATION_CHARTS_DRAW_TIMEOUT,
         )
-    except clients.ServiceError as exc:
+    except ServiceError as exc:
         if exc.transient:
             raise ServiceUnavailableError(str(exc), retry_after=CHART_RETRY_AFTER) from exc
         raise UpstreamError(str(exc), rule="export_server") from exc
