@@ -63,6 +63,7 @@ def error_response(error: DomainError) -> JsonResponse:
     """The one error shape for views outside ninja (chart images, the data service)."""
     return JsonResponse(error.as_body(), status=error_status(error), headers=error_headers(error))
 
+
 REVALIDATE = "private, no-cache"
 
 

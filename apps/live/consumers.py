@@ -2,11 +2,10 @@
 receive live events. The protocol is documented in docs/reference/websocket-protocol.md; its
 messages are read in apps.live.protocol, replay and ordering live in apps.live.delivery, the
 credential re-check in apps.live.credentials, the Channels overrides in
-apps.live.channels_overrides."""
+apps.live.channels_overrides, its channel-layer groups in apps.live.groups."""
 
 import logging
-import time
-from typing import NoReturn
+from typing import ClassVar, NoReturn
 
 from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
@@ -15,6 +14,7 @@ from django.conf import settings
 from apps.live.channels_overrides import OverridingConsumer
 from apps.live.credentials import CredentialWatch, revocation_hits
 from apps.live.delivery import Delivery
+from apps.live.groups import Memberships
 from apps.live.limits import MessageRate, connection_claim, connection_release
 from apps.live.middleware import SUBPROTOCOL
 from apps.live.protocol import (
@@ -39,18 +39,17 @@ from apps.live.selectors import live_subscription_check, live_view_permission
 
 logger = logging.getLogger(__name__)
 
-# channels-redis forgets group members after `group_expiry` (a day by default); clients
-# ping every ~30 s, and a ping renews memberships older than this.
-GROUP_RENEW_SECONDS = 3600
-
 
 class EventsConsumer(OverridingConsumer):
     # What a broadcast sends to every subscriber; these handlers never use the ORM.
-    direct_handlers = {EVENT_TYPE: "live_event", REVOKED_TYPE: "live_revoked"}
+    direct_handlers: ClassVar[dict[str, str]] = {EVENT_TYPE: "live_event", REVOKED_TYPE: "live_revoked"}
 
     async def connect(self) -> None:
         self.handshake_received, self.accepted, self.authenticated = True, False, False
-        self.groups_joined: set[str] = set()
+        # Not `self.groups`: Channels' consumers join the groups listed under that name.
+        self.memberships = Memberships(
+            layer=self.channel_layer, channel_name=self.channel_name, layer_down=self._layer_down
+        )
         # group -> the keys of its subscribe message; what the re-check may drop
         self.subscriptions: dict[str, Target] = {}
         # Object groups subscribed to, or asked for and not found: both count toward the cap.
@@ -58,7 +57,6 @@ class EventsConsumer(OverridingConsumer):
         self.message_rate = MessageRate()
         self.connection_counted = False
         self.delivery = Delivery(send=self.send_json, layer_down=self._layer_down)
-        self.groups_renewed_at = time.monotonic()
         self.user = self.scope.get("user")
         signed_in = self.user is not None and self.user.is_authenticated
         admitted = True
@@ -73,7 +71,7 @@ class EventsConsumer(OverridingConsumer):
             # Revocations of this user's credentials arrive on its group (apps.live.realtime).
             # Joined before the handshake is answered, so a revocation sent once the client
             # sees the socket open always reaches it (handled after connect returns).
-            await self._group_add(user_group(self.user.pk))
+            await self.memberships.add(user_group(self.user.pk))
         # Accept before refusing: a close sent before accept becomes a bare HTTP 403 and the
         # client never learns why; after accept it gets an error message and code 4401.
         await self._accept()
@@ -107,11 +105,8 @@ class EventsConsumer(OverridingConsumer):
                 await connection_release(user_id=self.user.pk, channel_name=self.channel_name)
             except LAYER_ERRORS:  # Redis gone: the lease runs out on its own.
                 pass
-        for group in getattr(self, "groups_joined", ()):
-            try:
-                await self.channel_layer.group_discard(group, self.channel_name)
-            except LAYER_ERRORS:  # Redis gone: its group entries expire on their own.
-                break
+        if hasattr(self, "memberships"):
+            await self.memberships.leave_all()
 
     # --- credentials on a long connection (apps.live.credentials) -------------------------
 
@@ -172,7 +167,7 @@ class EventsConsumer(OverridingConsumer):
         content = message_object(content)
         action = message_action(content)
         if action == "ping":
-            await self._renew_groups()
+            await self.memberships.renew()
             await self.send_json({"type": "pong"})
             return
         target, group = message_target(content)
@@ -208,13 +203,13 @@ class EventsConsumer(OverridingConsumer):
 
     async def _subscribe_stream(self, stream: str, *, since) -> None:
         # Join first, replay second (apps.live.delivery.Delivery.replay says why).
-        await self._group_add(stream)
+        await self.memberships.add(stream)
         self.subscriptions[stream] = {"stream": stream}
         try:
             replayed = await self.delivery.replay(stream, since=since)
         except ProtocolError:
             if not self.delivery.following(stream):
-                await self._group_discard(stream)
+                await self.memberships.discard(stream)
                 self.subscriptions.pop(stream, None)
             raise
         counted = {} if replayed is None else {"replayed": replayed}
@@ -233,13 +228,13 @@ class EventsConsumer(OverridingConsumer):
         self.object_slots.add(group)
         if not exists:
             raise ProtocolError("not_found", f"No {target['kind']} with id {target['id']}.", field="id")
-        await self._group_add(group)
+        await self.memberships.add(group)
         self.subscriptions[group] = target
         await self.send_json({"type": "subscribed", **target})
 
     async def _unsubscribe(self, target: Target, group: str, *, reason: str | None = None) -> None:
-        if group in self.groups_joined:
-            await self._group_discard(group)
+        if group in self.memberships:
+            await self.memberships.discard(group)
             self.delivery.forget(target.get("stream"))
         self.object_slots.discard(group)
         self.subscriptions.pop(group, None)
@@ -254,39 +249,6 @@ class EventsConsumer(OverridingConsumer):
 
     async def live_layer_down(self, message: dict) -> None:
         await self._layer_down()
-
-    async def _group_add(self, group: str) -> None:
-        if group in self.groups_joined:
-            return
-        try:
-            await self.channel_layer.group_add(group, self.channel_name)
-        except LAYER_ERRORS:
-            logger.warning("group_add %s failed", group, exc_info=True)
-            await self._layer_down()
-        self.groups_joined.add(group)
-
-    async def _group_discard(self, group: str) -> None:
-        try:
-            await self.channel_layer.group_discard(group, self.channel_name)
-        except LAYER_ERRORS:
-            await self._layer_down()
-        self.groups_joined.discard(group)
-
-    async def _renew_groups(self) -> None:
-        """Add this socket to its groups again, at most every GROUP_RENEW_SECONDS (on a ping).
-
-        channels-redis forgets a group member `group_expiry` seconds (a day) after its
-        `group_add`, even while the socket is open, and then the socket silently stops getting
-        events; a repeated `group_add` restarts that clock.
-        """
-        if time.monotonic() - self.groups_renewed_at < GROUP_RENEW_SECONDS:
-            return
-        self.groups_renewed_at = time.monotonic()
-        try:
-            for group in self.groups_joined:
-                await self.channel_layer.group_add(group, self.channel_name)
-        except LAYER_ERRORS:
-            await self._layer_down()
 
     async def _accept(self) -> None:
         offered = self.scope.get("subprotocols") or []

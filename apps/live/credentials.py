@@ -7,7 +7,7 @@ group) every LIVE_AUTH_RECHECK_SECONDS.
 
 import asyncio
 import weakref
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
@@ -60,7 +60,7 @@ class CredentialWatch:
     thread, which delays every delivery behind it.
     """
 
-    _per_loop: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, CredentialWatch]" = (
+    _per_loop: ClassVar["weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, CredentialWatch]"] = (
         weakref.WeakKeyDictionary()
     )
 
