@@ -41,7 +41,8 @@ def revocation_hits(message: dict, socket: Watched) -> bool:
         return True  # the user itself: deactivated or deleted
     if token_id is not None:
         return socket.auth_method == "token" and socket.token_id == token_id
-    return bool(socket.session_key) and session_fingerprint(socket.session_key) == session
+    key = socket.session_key
+    return False if not key else session_fingerprint(key) == session
 
 
 def _recheck(*, token_ids: list[int], session_keys: list[str], user_ids: list[int]):
