@@ -36,7 +36,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.charts.chart_options import function_chart_options
-from apps.charts.events import function_event_payload
+from apps.charts.events import FunctionEventOut, function_event_payload
 from apps.charts.models import Function
 from apps.core.errors import DomainError, FieldError, NotFoundError
 from apps.integrations import dataservice, export_server
@@ -77,6 +77,7 @@ FUNCTION_JOB = JobKind(
     task_name="charts.render",
     sweep_task_name="charts.sweep",
     payload=function_event_payload,
+    event_schema=FunctionEventOut,
     deferred=("image",),
     finished_column="processed_at",
     policy=JobPolicy(
