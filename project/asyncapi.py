@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET
 
 from apps.jobs.models import MAX_ID
 from apps.jobs.registry import JobKind, job_kinds
-from apps.live.consumers import (
+from apps.live.protocol import (
     CLOSE_RATE_LIMITED,
     CLOSE_TOO_MANY_CONNECTIONS,
     CLOSE_UNAUTHENTICATED,
