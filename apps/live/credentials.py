@@ -7,7 +7,7 @@ group) every LIVE_AUTH_RECHECK_SECONDS.
 
 import asyncio
 import weakref
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, ClassVar
 
 from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
@@ -17,24 +17,11 @@ from apps.accounts.selectors import credentials_active
 from apps.live.realtime import session_fingerprint
 from apps.live.selectors import live_kinds_viewable
 
-
-class Watched(Protocol):
-    """What the watch needs of a socket (apps.live.consumers.EventsConsumer)."""
-
-    authenticated: bool
-    auth_method: str | None
-    token_id: int | None
-    session_key: str | None
-    user: Any
-
-    async def revoke(self) -> None: ...
-
-    async def drop_unviewable(self, kinds: set[str]) -> None: ...
-
-    async def count_connection(self) -> bool: ...
+if TYPE_CHECKING:
+    from apps.live.consumers import EventsConsumer
 
 
-def revocation_hits(message: dict, socket: Watched) -> bool:
+def revocation_hits(message: dict, socket: "EventsConsumer") -> bool:
     """Whether a `live.revoked` message names this socket's credentials."""
     token_id, session = message.get("token_id"), message.get("session")
     if token_id is None and session is None:
@@ -70,14 +57,14 @@ class CredentialWatch:
         self.task: asyncio.Task | None = None
 
     @classmethod
-    def watch(cls, socket: Watched) -> None:
+    def watch(cls, socket: "EventsConsumer") -> None:
         watch = cls._per_loop.setdefault(asyncio.get_running_loop(), cls())
         watch.sockets.add(socket)
         if watch.task is None or watch.task.done():
             watch.task = asyncio.ensure_future(watch.run())
 
     @classmethod
-    def forget(cls, socket: Watched) -> None:
+    def forget(cls, socket: "EventsConsumer") -> None:
         watch = cls._per_loop.get(asyncio.get_running_loop())
         if watch is not None:
             watch.sockets.discard(socket)
@@ -85,7 +72,7 @@ class CredentialWatch:
     async def run(self) -> None:
         while self.sockets:
             await asyncio.sleep(settings.LIVE_AUTH_RECHECK_SECONDS)
-            sockets: list[Watched] = [socket for socket in list(self.sockets) if socket.authenticated]
+            sockets: list[EventsConsumer] = [socket for socket in list(self.sockets) if socket.authenticated]
             tokens, sessions, viewable = await database_sync_to_async(_recheck)(
                 token_ids=[socket.token_id for socket in sockets if socket.auth_method == "token"],
                 session_keys=[socket.session_key for socket in sockets if socket.session_key],
