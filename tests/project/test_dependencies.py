@@ -20,6 +20,7 @@ ALLOWED = {
     # The domain apps also use live's admin widget (`apps.live.admin`) in their change lists.
     "calculations": {"calculations", "jobs", "integrations", "accounts", "live", "core"},
     "charts": {"charts", "jobs", "integrations", "accounts", "live", "core"},
+    "wells": {"wells", "jobs", "integrations", "accounts", "live", "core"},
 }
 
 # Known exceptions, each with its reason. The core migration that creates the data service's
