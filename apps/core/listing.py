@@ -40,7 +40,7 @@ from apps.core.selectors import status_counts
 
 SEARCH_COUNT_CAP = 10_000
 # The bounds of every list's `page` and `page_size`: one contract, whatever the resource.
-PAGE_SIZE_DEFAULT = 20
+PAGE_SIZE_DEFAULT = 10  # the task asks for pages of 10 runs
 PAGE_SIZE_MAX = 100
 PAGE_MAX = 100_000
 SEARCH_MAX_LENGTH = 200
@@ -245,8 +245,8 @@ def list_page(
     not by status or search: those come as `statuses` and `search`, so that the count of a
     whole job table can use the counters.
 
-    A model without statuses whose rows are counted elsewhere (wells, by a trigger) passes
-    `count`, the exact number of rows `queryset` holds."""
+    A table without statuses whose rows the caller counts itself (wells: per-field counts kept
+    by a trigger) passes `count`, the exact number of rows `queryset` holds."""
     if ordering not in orderings:
         message = f"ordering must be one of: {', '.join(orderings)}."
         raise DomainError(message, field="ordering", rule="literal_error")
@@ -273,20 +273,18 @@ def list_page(
     if search is not None:
         queryset = queryset.filter(search)
 
-    # The count: exact from the counters (or the caller's `count`), or capped when a search (or
-    # a narrowed list) makes counting a scan.
+    # The count: exact from the counters, or capped when a search (or a narrowed list) makes
+    # counting a scan.
     rows_in_table: float = math.inf  # unknown: a page past a capped count is read, not assumed empty
-    known = count
     if counters:
         per_status = status_counts(model=model)
         rows_in_table = sum(per_status.values())
-    elif known is not None:
-        rows_in_table = known
-    if counters and search is None:
-        count = sum(per_status.get(status, 0) for status in chosen) if chosen else int(rows_in_table)
+    if count is not None:
+        rows_in_table = count
+    if count is not None and search is None:
         lower_bound = False
-    elif known is not None and search is None and not chosen:
-        count = known
+    elif counters and search is None:
+        count = sum(per_status.get(status, 0) for status in chosen) if chosen else int(rows_in_table)
         lower_bound = False
     else:
         counted = (queryset.filter(status__in=chosen) if chosen else queryset).order_by()

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 from ninja import Field, Schema
 from pydantic import ConfigDict, WithJsonSchema
 
-from apps.core.schemas import PageOut
+from apps.core.schemas import ListQuery, PageOut, SearchFilter
 from apps.jobs.schemas import JobStatusName
 from apps.wells.models import NAME_MAX_LENGTH, NOTES_MAX_LENGTH
 
@@ -46,6 +46,16 @@ class WellOut(Schema):
     last_month_oil_rate: float | None = Field(description="Oil per producing day over the last month, m3/day.")
     last_month_water_cut: float | None = Field(description="Water / (oil + water) over the last month, 0-1.")
     history_updated_at: Timestamp | None = Field(description="When an import last changed the history.")
+
+
+# A field's name as a query parameter: PostgreSQL text cannot hold NUL.
+FieldName = Annotated[str | None, WithJsonSchema({"type": "string", "maxLength": 200, "pattern": "^[^\\x00]*$"})]
+
+
+class WellListQuery(ListQuery):
+    ordering: Ordering = Field("name", description="By name or creation time, ascending or descending.")
+    field: FieldName = Field(None, description="Only the wells of this field (its exact name).")
+    search: SearchFilter = Field(None, description="Only wells whose name contains this, case-insensitively.")
 
 
 class WellListOut(PageOut):

@@ -24,6 +24,7 @@ from django.db.models import Q, QuerySet, Sum
 from apps.core.errors import DomainError, NotFoundError
 from apps.core.formatting import iso, json_object_with_raw
 from apps.core.listing import (
+    PAGE_SIZE_DEFAULT,
     ListOrdering,
     ListPage,
     list_page,
@@ -34,7 +35,6 @@ from apps.core.listing import (
 from apps.jobs.models import MAX_ID
 from apps.wells.models import Frequency, HistoryImport, OilField, ProductionRecord, Well
 
-PAGE_SIZE = 10
 # Every ordering ends in the primary key (apps.core.listing). Indexes: (name, id),
 # (created_at, id), and the same two after `field_id` for the field filter.
 ORDERINGS = {
@@ -64,17 +64,15 @@ def field_find(*, name: str) -> OilField | None:
 def well_list(
     *,
     page: int | None = None,
+    page_size: int = PAGE_SIZE_DEFAULT,
     cursor: str | None = None,
     ordering: str = "name",
     field: str | None = None,
     search: str | None = None,
-    per_page: int = PAGE_SIZE,
 ) -> ListPage:
     """One page of wells, by name by default; `field` (a field's exact name) and `search` (part
     of the well's name, any case) narrow it. `count` is exact without a search, read from the
     fields' trigger-kept well counts (apps.core.listing for the rest of the contract)."""
-    if page is not None and page < 1:
-        raise DomainError("page must be 1 or more.", field="page", rule="greater_than_equal")
     term = search_parse(value=search)
     queryset = Well.objects.select_related("field")
     if field is not None:
@@ -91,7 +89,7 @@ def well_list(
         ordering=ordering,
         search=Q(name__icontains=term) if term else None,
         page=page,
-        page_size=per_page,
+        page_size=page_size,
         cursor=cursor,
         count=count,
     )

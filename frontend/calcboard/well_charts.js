@@ -48,7 +48,12 @@ class WellPage {
     }
   }
 
-  async load(period) {
+  load(period) {
+    this.loaded = this.read(period);
+    return this.loaded;
+  }
+
+  async read(period) {
     this.period = period;
     this.press(".cb-period", "period", period);
     const url = period ? `${this.config.historyUrl}?resample=${period}` : this.config.historyUrl;
@@ -108,5 +113,7 @@ class WellPage {
 const configNode = document.getElementById("cb-well-config");
 const root = document.getElementById("cb-well");
 if (configNode && root && root.querySelector("[data-chart]")) {
-  new WellPage(JSON.parse(configNode.textContent), root).load("");
+  const page = new WellPage(JSON.parse(configNode.textContent), root);
+  page.loaded = page.load("");
+  window.calcboardWell = page; // for the browser tests and the console
 }

@@ -29,18 +29,6 @@ def runs(make_calculation):
     return [created[minute] for minute in range(23)]
 
 
-@pytest.fixture
-def api_client(api_client):
-    """These tests page by 10 (their runs are sized for it); the default page size is tested apart."""
-    get = api_client.get
-
-    def get_by_ten(path, data=None, **extra):
-        return get(path, {"page_size": 10, **(data or {})} if path == URL else data, **extra)
-
-    api_client.get = get_by_ten
-    return api_client
-
-
 def names(response) -> list[str]:
     return [item["name"] for item in body(response)["results"]]
 
@@ -53,9 +41,9 @@ def test_it_lists_ten_runs_per_page_newest_first_with_totals(api_client, runs):
     assert names(response) == [f"run {minute:02d}" for minute in range(22, 12, -1)]
 
 
-def test_a_page_holds_twenty_runs_unless_asked_otherwise(api_client, runs):
-    page = body(Client.get(api_client, URL))  # the client's own get: no page_size
-    assert (page["page_size"], len(page["results"]), page["pages"]) == (20, 20, 2)
+def test_a_page_holds_ten_runs_unless_asked_otherwise(api_client, runs):
+    page = body(api_client.get(URL))
+    assert (page["page_size"], len(page["results"]), page["pages"]) == (10, 10, 3)
     assert len(body(api_client.get(URL, {"page_size": 100}))["results"]) == 23
 
 

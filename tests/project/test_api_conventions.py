@@ -8,7 +8,7 @@ import re
 import pytest
 from django.test import Client
 
-from apps.core.errors import WWW_AUTHENTICATE
+from apps.core.http import WWW_AUTHENTICATE
 from apps.jobs.idempotency import KEY_MAX_LENGTH, KEY_PATTERN
 from tests.security.conftest import assert_error
 
@@ -140,7 +140,7 @@ def test_the_document_names_the_headers_of_201s_and_401s(document):
         if "201" in responses:
             assert "Location" in responses["201"]["headers"], (method, path)
     created = [(m, p) for m, p, op in operations(document) if "201" in op["responses"]]
-    assert len(created) == 4  # calculations, their rerun, functions, wells
+    assert len(created) == 4  # calculations, re-runs, functions, wells
 
 
 def test_the_document_gives_the_idempotency_keys_length_and_pattern(document):
@@ -182,7 +182,7 @@ def test_every_list_documents_the_same_paging_parameters_and_envelope(document):
         assert set(envelope["required"]) == {
             "results", "count", "count_is_lower_bound", "pages", "page", "page_size", "next_cursor", "prev_cursor"
         }
-    assert paging["/api/calculations"] == paging["/api/functions"]
+    assert paging["/api/calculations"] == paging["/api/functions"] == paging["/api/wells"]
 
 
 def test_any_other_answer_django_writes_under_the_api_is_shaped_too(db):

@@ -173,6 +173,12 @@ def rows(db) -> Rows:
     finished.refresh_from_db()
     assert finished.status == JobStatus.FINISHED
 
+    # A well with a queued import: the wells lists have rows to act on too.
+    from apps.wells.models import HistoryImport, OilField, Well
+
+    well = Well.objects.create(field=OilField.objects.create(name="Security field"), name="S-1")
+    HistoryImport.objects.create(well=well, status=JobStatus.QUEUED, file_size=10)
+
     image = tiny_png()
     return Rows(
         finished=finished,
