@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import httpx
 from django.conf import settings
 
+from apps.core.metrics import outside_call
+
 DATA_SERVICE = "Data service"
 EXPORT_SERVER = "Export server"
 
@@ -31,6 +33,16 @@ class ServiceError(Exception):
         self.message = message
         self.transient = transient
         self.status = status
+
+
+def call_outcome(error: Exception) -> str | None:
+    """How a failed call is counted (`calcboard_outside_calls`): no answer, a 5xx, a 4xx (the
+    service refused the input) or an answer that is not what was asked for."""
+    if not isinstance(error, ServiceError):
+        return None
+    if error.status is None:
+        return "unreachable" if error.transient else "bad_answer"
+    return "server_error" if error.status >= 500 else "client_error"
 
 
 def still_image_options() -> dict:
@@ -104,6 +116,7 @@ def _json_or_none(response: httpx.Response) -> dict | None:
     return body if isinstance(body, dict) else None
 
 
+@outside_call("dataservice", call_outcome)
 def dataservice_points(*, expression: str, dt: float, interval: float) -> Points:
     """The points [[t_unix_seconds, y], ...] of `expression` over the last `interval` days."""
     timeout = settings.DATASERVICE_TIMEOUT
@@ -149,6 +162,7 @@ def export_server_png(*, options: dict, width: int, height: int) -> bytes:
 _IMAGE_TYPES = {"png": ((PNG_SIGNATURE,), "a PNG"), "svg": ((b"<svg", b"<?xml"), "an SVG")}
 
 
+@outside_call("export_server", call_outcome)
 def export_server_image(*, options: dict, width: int, height: int, image_type: str = "png") -> bytes:
     """Render Highcharts `options` to an image (`png` or `svg`) of width x height pixels."""
     signatures, described = _IMAGE_TYPES[image_type]

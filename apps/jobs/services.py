@@ -43,6 +43,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.core.errors import DomainError, NotFoundError
+from apps.core.metrics import job_duration_observe
 from apps.jobs.models import IN_FLIGHT, MAX_ID, IdempotencyRecord, Job, JobStatus
 from apps.live.realtime import broadcast_event, broadcast_events
 
@@ -117,6 +118,14 @@ def _returning(kind: JobKind, sql: str, params: Sequence[Any]) -> list[Job]:
         rows = cursor.fetchall()
     names = [f.attname for f in kind.model._meta.concrete_fields if f.name not in kind.deferred]
     return [kind.model.from_db(connection.alias, names, row) for row in rows]
+
+
+def _durations_observe(*, kind: JobKind, jobs: Iterable[Job], outcome: str, now: datetime) -> None:
+    """Record how long each ended attempt ran (`calcboard_job_duration_seconds`); a job
+    cancelled before it started never ran and is not recorded."""
+    for job in jobs:
+        if job.started_at is not None:
+            job_duration_observe(kind=kind.live_kind, outcome=outcome, seconds=(now - job.started_at).total_seconds())
 
 
 def _in_flight_sql() -> str:
@@ -269,6 +278,7 @@ def job_finish(*, kind: JobKind, job: Job, values: dict[str, Any] | None = None)
         for name, value in values.items():
             setattr(job, name, value)
         job_broadcast(kind=kind, job=job)
+        _durations_observe(kind=kind, jobs=[job], outcome=JobStatus.FINISHED.value, now=now)
     return held
 
 
@@ -288,6 +298,7 @@ def job_fail(*, kind: JobKind, job_id: int, error: str, job: Job | None = None) 
     )
     for row in failed:
         job_broadcast(kind=kind, job=row)
+    _durations_observe(kind=kind, jobs=failed, outcome=JobStatus.FAILED.value, now=now)
     return failed[0] if failed else None
 
 
@@ -311,6 +322,7 @@ def jobs_cancel(*, kind: JobKind, ids: Sequence[int]) -> list[Job]:
             [JobStatus.CANCELLED, now, now, list(ids)],
         )
         jobs_broadcast(kind=kind, jobs=cancelled)
+    _durations_observe(kind=kind, jobs=cancelled, outcome=JobStatus.CANCELLED.value, now=now)
     return cancelled
 
 

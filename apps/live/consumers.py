@@ -18,6 +18,7 @@ from redis.exceptions import RedisError
 
 from apps.accounts.permissions import permission_name, user_may
 from apps.accounts.selectors import credentials_active
+from apps.core.metrics import WEBSOCKET_CONNECTIONS, WEBSOCKET_EVENTS
 from apps.jobs.models import MAX_ID
 from apps.live.eventlog import Position, event_id_parse, event_log_read
 from apps.live.middleware import SUBPROTOCOL
@@ -148,6 +149,9 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
         CredentialWatch.watch(self)
 
     async def disconnect(self, code: int) -> None:
+        if getattr(self, "accepted", False):
+            WEBSOCKET_CONNECTIONS.dec()
+            self.accepted = False
         CredentialWatch.forget(self)
         for group in getattr(self, "groups_joined", ()):
             try:
@@ -420,6 +424,7 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
                 return  # the stream subscription delivers it, in order
             if self._is_newest(event):
                 await self.send_json({"type": "event", "event": event})
+                WEBSOCKET_EVENTS.inc()
             return
         cursor = self.cursors.get(stream)
         if cursor is None:  # unsubscribed meanwhile
@@ -455,6 +460,7 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
     async def _send_event(self, event: dict, position: Position) -> None:
         if self._is_newest(event):
             await self.send_json({"type": "event", "event": {**event, "event_id": str(position)}})
+            WEBSOCKET_EVENTS.inc()
 
     def _is_newest(self, event: dict) -> bool:
         """False for an event older than, or equal to, the last one sent about the same object."""
@@ -481,6 +487,7 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
         offered = self.scope.get("subprotocols") or []
         await self.accept(SUBPROTOCOL if SUBPROTOCOL in offered else None)
         self.accepted = True
+        WEBSOCKET_CONNECTIONS.inc()
 
     async def _send_error(self, code: str, message: str, *, field: str | None = None) -> None:
         await self.send_json({"type": "error", "code": code, "field": field, "message": message})
@@ -501,4 +508,7 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
             await self._accept()
         await self._send_error("unavailable", "Live updates are unavailable right now; reconnect shortly.")
         await self.close(code=CLOSE_UNAVAILABLE)
+        # StopConsumer skips `disconnect`: the socket leaves the open count here.
+        WEBSOCKET_CONNECTIONS.dec()
+        self.accepted = False
         raise StopConsumer()
