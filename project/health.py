@@ -10,7 +10,7 @@ while a broker or Redis outage is survived (runs wait in the outbox, statuses st
 the database), so those two are reported, not fatal.
 
 /readyz checks every dependency, each timed: PostgreSQL, RabbitMQ, Redis, the data service,
-the export server, and that a Celery worker answers a ping through the broker. Any failure
+the export server, and that a Celery worker consumes every job queue. Any failure
 answers 503 and names the failing dependencies. Compose's health checks keep /healthz: a
 container restarted because the export server is down would not bring it back.
 """
@@ -75,10 +75,17 @@ def _export_server() -> None:
 
 
 def _worker() -> None:
-    from project.celery import app
-
-    if not app.control.ping(timeout=settings.READYZ_WORKER_TIMEOUT):
-        raise RuntimeError(f"no worker answered a ping within {settings.READYZ_WORKER_TIMEOUT} s")
+    """Every job queue has a consumer: a worker is connected and answered the broker's last
+    heartbeats (RabbitMQ drops a consumer that misses two, about a minute). Asked of the
+    broker, so it takes milliseconds, where a broadcast ping waits its whole timeout."""
+    with Connection(settings.CELERY_BROKER_URL, connect_timeout=CHECK_TIMEOUT) as conn:
+        conn.ensure_connection(max_retries=0, timeout=CHECK_TIMEOUT)
+        channel = conn.channel()
+        for queue in settings.CELERY_TASK_QUEUES:
+            # passive: only asks; a queue no worker ever declared is an error, like no consumer.
+            _, _, consumers = channel.queue_declare(queue=queue.name, passive=True)
+            if not consumers:
+                raise RuntimeError(f"no worker consumes the {queue.name} queue")
 
 
 CHECKS: dict[str, Callable[[], None]] = {"database": _database, "broker": _broker, "redis": _redis}

@@ -8,6 +8,3 @@ from project.settings.env import env_str
 # never serves /metrics whatever this says: scrapers reach web:8000, ws:8000 and the worker's
 # WORKER_METRICS_LISTEN on the internal networks.
 METRICS_TOKEN = env_str("METRICS_TOKEN", "")
-
-# /readyz: a worker must answer a ping through the broker within this many seconds.
-READYZ_WORKER_TIMEOUT = 1.0
