@@ -53,6 +53,11 @@ WEBSOCKET_EVENTS = Counter(
     "calcboard_websocket_events_delivered",
     "Live events sent to websocket clients (replayed ones included).",
 )
+QUOTA_REFUSALS = Counter(
+    "calcboard_quota_refusals",
+    "Create requests refused because the user had too many jobs of a kind in flight.",
+    ["kind"],
+)
 RETENTION_PURGED = Counter(
     "calcboard_retention_purged_rows",
     "Rows the retention purge deleted, by job kind and table.",
