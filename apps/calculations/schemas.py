@@ -10,6 +10,7 @@ from pydantic_core import PydanticCustomError
 from apps.calculations.models import LAG_MAX, LAG_MIN, NAME_MAX_LENGTH
 from apps.core.formatting import DateInputError, iso, parse_iso_date
 from apps.core.schemas import JobStatusName, PageOut
+from apps.jobs.schemas import ActorOut, actor_out
 
 Ordering = Literal["launched_at", "-launched_at"]
 
@@ -57,6 +58,17 @@ class CalculationListItemOut(Schema):
     name: str
     launched_at: UtcDateTime = Field(description="When the run was submitted.")
     status: JobStatusName
+    pinned: bool = Field(description="Kept for ever: retention never removes it.")
+    created_by: ActorOut | None = Field(description="Who queued it (and with which API token); null if unknown.")
+    cancelled_by: ActorOut | None = Field(None, description="Who cancelled it; absent unless cancelled by someone.")
+
+    @staticmethod
+    def resolve_created_by(obj: Any) -> dict | None:
+        return actor_out(obj.created_by, token=obj.created_by_token)
+
+    @staticmethod
+    def resolve_cancelled_by(obj: Any) -> dict | None:
+        return actor_out(obj.cancelled_by)
 
 
 class CalculationListOut(PageOut):
@@ -113,6 +125,9 @@ class CalculationDetailOut(Schema):
     id: int
     launched_at: UtcDateTime = Field(description="When the run was submitted.")
     status: JobStatusName
+    pinned: bool = Field(description="Kept for ever: retention never removes it.")
+    created_by: ActorOut | None = Field(description="Who queued it (and with which API token); null if unknown.")
+    cancelled_by: ActorOut | None = Field(None, description="Who cancelled it; present once someone did.")
     result: list[CalculationRowOut] | None
     error: str | None = None
     name: str | None = None

@@ -21,6 +21,8 @@ class DomainError(Exception):
     """A request the product refuses; carries the HTTP status the API answers with."""
 
     status = 422
+    # Sent with the error's answer (a quota's Retry-After).
+    headers: dict[str, str] = {}
 
     def __init__(
         self,
@@ -57,4 +59,7 @@ class ServiceUnavailableError(DomainError):
 
 def error_response(error: DomainError) -> JsonResponse:
     """The one error shape for views outside ninja (chart images, the data service)."""
-    return JsonResponse(error.as_body(), status=error.status)
+    response = JsonResponse(error.as_body(), status=error.status)
+    for name, value in error.headers.items():
+        response[name] = value
+    return response

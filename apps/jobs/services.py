@@ -44,6 +44,7 @@ from django.utils import timezone
 
 from apps.core.errors import DomainError, NotFoundError
 from apps.core.metrics import job_duration_observe
+from apps.jobs.audit import Actor
 from apps.jobs.models import IN_FLIGHT, MAX_ID, IdempotencyRecord, Job, JobStatus
 from apps.live.realtime import broadcast_event, broadcast_events
 
@@ -305,8 +306,9 @@ def job_fail(*, kind: JobKind, job_id: int, error: str, job: Job | None = None) 
 # --- steering ---------------------------------------------------------------------------
 
 
-def jobs_cancel(*, kind: JobKind, ids: Sequence[int]) -> list[Job]:
+def jobs_cancel(*, kind: JobKind, ids: Sequence[int], actor: Actor | None = None) -> list[Job]:
     """Cancel every listed job that is queued or running, in one UPDATE; returns those.
+    `actor` goes into the audit trail (cancelled_by, cancelled_at).
 
     A queued job's message becomes a no-op when it arrives; a running attempt finds its
     token gone at its next progress step and stops without writing its result.
@@ -318,17 +320,18 @@ def jobs_cancel(*, kind: JobKind, ids: Sequence[int]) -> list[Job]:
         cancelled = _returning(
             kind,
             f"UPDATE {kind.table} SET status = %s, {kind.finished_column} = %s, updated_at = %s, "
-            f"attempt_token = NULL WHERE id = ANY(%s) AND {_in_flight_sql()}",
-            [JobStatus.CANCELLED, now, now, list(ids)],
+            f"attempt_token = NULL, cancelled_by_id = %s, cancelled_at = %s "
+            f"WHERE id = ANY(%s) AND {_in_flight_sql()}",
+            [JobStatus.CANCELLED, now, now, actor.user_id if actor else None, now, list(ids)],
         )
         jobs_broadcast(kind=kind, jobs=cancelled)
     _durations_observe(kind=kind, jobs=cancelled, outcome=JobStatus.CANCELLED.value, now=now)
     return cancelled
 
 
-def job_cancel(*, kind: JobKind, job_id: int) -> Job:
+def job_cancel(*, kind: JobKind, job_id: int, actor: Actor | None = None) -> Job:
     """Cancel one job; 404 when it does not exist, 409 naming its status when it has ended."""
-    cancelled = jobs_cancel(kind=kind, ids=[job_id]) if 1 <= job_id <= MAX_ID else []
+    cancelled = jobs_cancel(kind=kind, ids=[job_id], actor=actor) if 1 <= job_id <= MAX_ID else []
     if cancelled:
         return cancelled[0]
     status = kind.model.objects.filter(pk=job_id).values_list("status", flat=True).first() if 1 <= job_id <= MAX_ID else None
