@@ -9,6 +9,7 @@ from pydantic import BeforeValidator, ConfigDict
 
 from apps.charts.models import EXPRESSION_MAX_LENGTH, PRESETS, Function
 from apps.charts.selectors import Ordering
+from apps.jobs.schemas import CREATED_BY_DESCRIPTION, ActorOut, CreatedByFilter
 from apps.core.schemas import (
     CURSOR_DESCRIPTION,
     CURSOR_MAX_LENGTH,
@@ -92,6 +93,7 @@ class FunctionListQuery(Schema):
     ordering: Ordering = Field("-created_at", description="Never-processed rows sort last by processed_at.")
     status: StatusFilter = Field(None, description=status_filter_description(Function))
     search: SearchFilter = Field(None, description="Only functions whose expression contains this, in any case.")
+    created_by: CreatedByFilter = Field(None, description=CREATED_BY_DESCRIPTION)
 
 
 class FunctionOut(Schema):
@@ -109,6 +111,10 @@ class FunctionOut(Schema):
     processed_at: datetime | None = Field(..., description="End of the last processing: finished, failed or cancelled.")
     created_at: datetime
     updated_at: datetime
+    pinned: bool = Field(..., description="Kept for ever: retention never removes it.")
+    created_by: ActorOut | None = Field(..., description="Who created it (and with which API token); null if unknown.")
+    cancelled_by: ActorOut | None = Field(None, description="Who last cancelled it; null unless someone did.")
+    rerun_by: ActorOut | None = Field(None, description="Who last refreshed its chart; null unless someone did.")
 
 
 class FunctionPage(PageOut):

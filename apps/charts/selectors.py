@@ -49,21 +49,25 @@ def function_list(
     ordering: str = "-created_at",
     status: str | None = None,
     search: str | None = None,
+    created_by_id: int | None = None,
 ) -> ListPage:
     """One page of functions (without their PNGs), newest first by default; `status`
-    ("queued,failed") and `search` (in the expression) narrow it. `offset` is the older way
-    to say `page`. See apps.core.listing."""
+    ("queued,failed"), `search` (in the expression) and `created_by_id` narrow it. `offset`
+    is the older way to say `page`. See apps.core.listing."""
     if page is not None and offset is not None:
         raise DomainError("Send either page or offset, not both.", field="offset", rule="exclusive")
     if page is not None:
         offset = (page - 1) * per_page
     term = search_parse(value=search)
+    narrowed = Q(expression__icontains=term) if term else Q()
+    if created_by_id is not None:
+        narrowed &= Q(created_by_id=created_by_id)
     return list_page(
-        queryset=Function.objects.defer("image"),
+        queryset=Function.objects.select_related("created_by", "cancelled_by", "rerun_by").defer("image"),
         orderings=ORDERINGS,
         ordering=ordering,
         statuses=statuses_parse(value=status, model=Function),
-        search=Q(expression__icontains=term) if term else None,
+        search=narrowed or None,
         per_page=per_page,
         offset=offset,
         cursor=cursor,
@@ -72,7 +76,9 @@ def function_list(
 
 def function_get(*, function_id: int) -> Function:
     function = (
-        None if function_id > MAX_ID else Function.objects.defer("image").filter(pk=function_id).first()
+        None
+        if function_id > MAX_ID
+        else Function.objects.select_related("created_by", "cancelled_by", "rerun_by").defer("image").filter(pk=function_id).first()
     )
     if function is None:
         raise NotFoundError(f"No function with id {function_id}.")
