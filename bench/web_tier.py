@@ -181,7 +181,7 @@ def main() -> None:
               f"({cpu_new:.2f} vs {cpu_old:.2f} ms, before daphne's new connection) is the load-independent comparison. "
               f"On a quiet machine the detail still misses (1.77-1.80x): about 2.3 ms is Django's own (the token "
               f"query, auth and permission check, handlers; bench/calculations_detail.py measures it in-process) and "
-              f"about 3 ms the hop (nginx and gunicorn each copy the 360 KB body). README, 'The web tier'.")
+              f"about 3 ms the hop (nginx and gunicorn each copy the 360 KB body). docs/benchmarks.md, 'The web tier'.")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """The compose smoke test: build every image, start compose.yml with podman, drive the stack
 through its one published port, tear everything down. Run it with `scripts/compose-smoke`
-(which installs podman first); docs/deploy.md ("The compose smoke test") explains the phases.
+(which installs podman first); docs/how-to/compose-smoke-test.md explains the phases.
 
 No registry is reachable here, so the base images compose and the Dockerfiles name are built
 as stand-ins from Debian's packages (docker/standins/), tagged with the names the files use,

@@ -8,7 +8,7 @@ from apps.core.formatting import iso
 
 def function_event_payload(function: Function) -> dict:
     """The live event body of a function (broadcast adds `kind` and `id`; documented in
-    apps.charts.services and docs/websocket-protocol.md)."""
+    apps.charts.services and docs/reference/websocket-protocol.md)."""
     return {
         "expression": function.expression,
         "status": function.status,

@@ -1,5 +1,5 @@
 """The websocket API at /ws/events/: subscribe to streams or objects, replay what was missed,
-receive live events. The protocol is documented in docs/websocket-protocol.md."""
+receive live events. The protocol is documented in docs/reference/websocket-protocol.md."""
 
 import asyncio
 import json

@@ -1,7 +1,7 @@
 """Typed readers for configuration that comes from the environment (12-factor).
 
 Only what an operator sets (`.env.example`) and what compose and the scripts wire up
-(docs/deploy.md) is read; everything else is a constant in its settings module. An empty
+(docs/reference/settings.md) is read; everything else is a constant in its settings module. An empty
 value means the default, as in `.env.example`."""
 
 import os

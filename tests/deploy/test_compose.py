@@ -559,14 +559,14 @@ def variables_the_code_reads() -> set[str]:
 
 
 def deploy_docs_tables() -> tuple[set[str], set[str]]:
-    """The variables of docs/deploy.md's "Environment variables": the operator tables (what
-    .env holds) and the wiring table (what compose and the scripts set)."""
-    docs = (ROOT / "docs" / "deploy.md").read_text()
+    """The variables of docs/reference/settings.md's "Environment variables": the operator
+    tables (what .env holds) and the wiring table (what compose and the scripts set)."""
+    docs = (ROOT / "docs" / "reference" / "settings.md").read_text()
     section = docs[docs.index("## Environment variables"):]
     section = section[: section.find("\n## ", 1) if "\n## " in section[1:] else len(section)]
     operator, _, wiring = section.partition(WIRING_HEADING)
     row = re.compile(r"^\|\s*`([A-Z][A-Z0-9_]*)`", re.MULTILINE)
-    assert wiring, f"docs/deploy.md has no {WIRING_HEADING!r} table"
+    assert wiring, f"docs/reference/settings.md has no {WIRING_HEADING!r} table"
     return set(row.findall(operator)), set(row.findall(wiring))
 
 

@@ -1,6 +1,6 @@
 """compose.yml run for real: `scripts/compose-smoke` builds every image (base images as
 stand-ins from Debian's packages), starts the stack with podman-compose, drives it through the
-one published port and removes it (docs/deploy.md, "The compose smoke test").
+one published port and removes it (docs/how-to/compose-smoke-test.md).
 
 Never skipped: where podman cannot start a container the smoke exits non-zero with podman's
 own reason, and this test fails with it."""
@@ -13,7 +13,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 # A machine with warm caches runs it in a few minutes; a fresh one debootstraps Debian and
-# builds every image first (docs/deploy.md has both times).
+# builds every image first (docs/how-to/compose-smoke-test.md has both times).
 FRESH_MACHINE_SECONDS = 3600
 
 

@@ -161,7 +161,7 @@ def test_a_down_application_is_a_503_in_the_one_error_shape(front_door, test_db_
 
 
 def self_signed(tmp_path) -> tuple[str, str]:
-    """A certificate for 127.0.0.1, the same kind docs/deploy.md makes with openssl."""
+    """A certificate for 127.0.0.1, the same kind docs/how-to/tls.md makes with openssl."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
     now = datetime.now(UTC)
