@@ -8,6 +8,7 @@ Retries, acks and time limits are the one job task policy (`apps.jobs.tasks`).
 from celery import shared_task
 
 from apps.calculations.services import CALCULATION_JOB, calculation_run, calculation_sweep
+from apps.jobs.retention import jobs_purge
 from apps.jobs.tasks import job_task
 
 
@@ -20,3 +21,11 @@ def calculation_run_task(calculation_id: int, *, resume: bool) -> None:
 def calculations_sweep_task() -> dict[str, int]:
     # Counts land in the result backend: a cheap audit trail of what each sweep repaired.
     return calculation_sweep()
+
+
+@shared_task(name="calculations.purge", acks_late=True)
+def calculations_purge_task() -> dict[str, int]:
+    """Retention (beat, every JOBS_RETENTION_INTERVAL): ended, unpinned runs past
+    CALCULATIONS_RETENTION_DAYS go, with their rows and chart images."""
+    result = jobs_purge(kind=CALCULATION_JOB)
+    return {"jobs": result.jobs, "rows": result.total_rows}

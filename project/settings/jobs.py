@@ -130,6 +130,14 @@ def derived(values: Mapping[str, Any]) -> dict[str, Any]:
             "schedule": every,
             "options": {"expires": every},
         }
+        # Retention: only kinds that keep their jobs for a limited time have a purge.
+        if values[f"{kind}_RETENTION_DAYS"] is not None:
+            purge_every = values["JOBS_RETENTION_INTERVAL"]
+            result["CELERY_BEAT_SCHEDULE"][f"{kind.lower()}-purge"] = {
+                "task": f"{kind.lower()}.purge",
+                "schedule": purge_every,
+                "options": {"expires": purge_every},
+            }
     return result
 
 

@@ -7,11 +7,16 @@ import pytest
 from celery.beat import Scheduler
 from django.conf import settings
 
-from apps.calculations.tasks import calculations_sweep_task
+from apps.calculations.tasks import calculations_purge_task, calculations_sweep_task
 from apps.charts.tasks import functions_sweep_task
 from project.celery import app
 
-SWEEPS = {calculations_sweep_task: "CALCULATIONS_SWEEP_INTERVAL", functions_sweep_task: "CHARTS_SWEEP_INTERVAL"}
+SWEEPS = {
+    calculations_sweep_task: "CALCULATIONS_SWEEP_INTERVAL",
+    functions_sweep_task: "CHARTS_SWEEP_INTERVAL",
+    # Retention: functions keep their charts for ever, so only calculations are purged.
+    calculations_purge_task: "JOBS_RETENTION_INTERVAL",
+}
 
 
 @pytest.fixture
@@ -49,7 +54,7 @@ def test_each_kinds_sweep_is_sent_once_per_interval_and_expires_with_it(sent):
         entry.last_run_at -= timedelta(seconds=entry.schedule.run_every.total_seconds() + 1)
     run_due(scheduler)
     run_due(scheduler)  # just sent: not due again
-    assert sorted(name for name, _ in sent) == ["calculations.sweep", "charts.sweep"]
+    assert sorted(name for name, _ in sent) == ["calculations.purge", "calculations.sweep", "charts.sweep"]
     for task, interval in SWEEPS.items():
         (options,) = [options for name, options in sent if name == task.name]
         assert options["expires"] == getattr(settings, interval)
