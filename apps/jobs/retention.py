@@ -31,8 +31,10 @@ from apps.jobs.services import JobKind, jobs_broadcast
 
 logger = logging.getLogger(__name__)
 
-# Candidates looked at per batch: their children are counted before any is taken.
-CANDIDATES = 1000
+# Candidates looked at per batch (their children are counted before any is taken): enough to
+# fill a batch at the rows per job the previous batch saw, a few spare, at most this many.
+CANDIDATES_MAX = 1000
+CANDIDATES_SPARE = 2
 
 
 @dataclass
@@ -56,7 +58,7 @@ def _children(kind: JobKind) -> list[tuple[str, str]]:
     ]
 
 
-def _batch(kind: JobKind, *, cutoff: datetime, batch_rows: int) -> dict[str, int]:
+def _batch(kind: JobKind, *, cutoff: datetime, batch_rows: int, candidates_wanted: int) -> dict[str, int]:
     """Delete one batch in one transaction; {table: rows deleted}, empty when nothing is due."""
     ended = ", ".join(["%s"] * len(IN_FLIGHT))
     finished = connection.ops.quote_name(kind.finished_column)
@@ -64,8 +66,8 @@ def _batch(kind: JobKind, *, cutoff: datetime, batch_rows: int) -> dict[str, int
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             f"SELECT id FROM {kind.table} WHERE status NOT IN ({ended}) AND NOT pinned AND {finished} < %s "
-            f"ORDER BY {finished}, id LIMIT {CANDIDATES} FOR UPDATE SKIP LOCKED",
-            [*IN_FLIGHT, cutoff],
+            f"ORDER BY {finished}, id LIMIT %s FOR UPDATE SKIP LOCKED",
+            [*IN_FLIGHT, cutoff, candidates_wanted],
         )
         candidates = [row[0] for row in cursor.fetchall()]
         if not candidates:
@@ -105,10 +107,13 @@ def jobs_purge(
     batch_rows = batch_rows or settings.JOBS_RETENTION_BATCH_ROWS
     budget = budget if budget is not None else settings.JOBS_RETENTION_INTERVAL / 2
     started = time.perf_counter()
+    rows_per_job = 1.0  # learnt from each batch
     while True:
-        deleted = _batch(kind, cutoff=cutoff, batch_rows=batch_rows)
+        wanted = min(CANDIDATES_MAX, int(batch_rows / rows_per_job) + CANDIDATES_SPARE)
+        deleted = _batch(kind, cutoff=cutoff, batch_rows=batch_rows, candidates_wanted=wanted)
         if not deleted:
             break
+        rows_per_job = max(sum(deleted.values()) / deleted[kind.model._meta.db_table], 1.0)
         result.jobs += deleted[kind.model._meta.db_table]
         for table, count in deleted.items():
             result.rows[table] = result.rows.get(table, 0) + count
