@@ -58,10 +58,11 @@ QUEUE = settings.CALCULATIONS_QUEUE
 
 def _clean_up() -> None:
     """Drop what this run made: its queues, and its database unless BENCH_POSTGRES_DB keeps it."""
+    from apps.jobs.registry import job_kinds
     from project.celery import app
 
     with app.connection_for_write() as conn:
-        for queue in (settings.CALCULATIONS_QUEUE, settings.CHARTS_QUEUE):
+        for queue in (kind.setting("QUEUE") for kind in job_kinds):
             conn.default_channel.queue_delete(queue=queue)
     if not os.environ.get("BENCH_POSTGRES_DB"):
         database_drop(DB_NAME)

@@ -1,15 +1,27 @@
-"""The Celery application; configuration is read from Django settings (CELERY_*)."""
+"""The Celery application; configuration is read from Django settings (CELERY_*), and the
+queues, task routes and beat schedule from the registry of job kinds (apps.jobs.registry),
+which the job apps fill in their `ready()`, before a worker sets up its queues or beat its
+schedule (both call django.setup() first, through Celery's Django fixup)."""
 
 import os
 
 from celery import Celery
 from celery.signals import task_prerun, worker_init, worker_process_init
+from django.dispatch import receiver
+
+from apps.jobs.registry import JobKindRegistry, job_kind_registered, job_kinds
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings.local")
 
 app = Celery("calcboard")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@receiver(job_kind_registered, sender=job_kinds)
+def _configure_job_kinds(sender: JobKindRegistry, **kwargs) -> None:
+    """Queues, routes and beat schedule follow the registered kinds."""
+    app.conf.update(sender.celery_config())
 
 
 @task_prerun.connect

@@ -29,6 +29,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 from kombu import Connection
 
+from apps.jobs.registry import job_kinds
+
 logger = logging.getLogger(__name__)
 
 HEALTH_PATH = "/healthz"
@@ -81,11 +83,11 @@ def _worker() -> None:
     with Connection(settings.CELERY_BROKER_URL, connect_timeout=CHECK_TIMEOUT) as conn:
         conn.ensure_connection(max_retries=0, timeout=CHECK_TIMEOUT)
         channel = conn.channel()
-        for queue in settings.CELERY_TASK_QUEUES:
+        for queue in {kind.setting("QUEUE") for kind in job_kinds}:
             # passive: only asks; a queue no worker ever declared is an error, like no consumer.
-            _, _, consumers = channel.queue_declare(queue=queue.name, passive=True)
+            _, _, consumers = channel.queue_declare(queue=queue, passive=True)
             if not consumers:
-                raise RuntimeError(f"no worker consumes the {queue.name} queue")
+                raise RuntimeError(f"no worker consumes the {queue} queue")
 
 
 CHECKS: dict[str, Callable[[], None]] = {"database": _database, "broker": _broker, "redis": _redis}

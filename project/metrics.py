@@ -15,7 +15,7 @@ One answer holds:
 
 import logging
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 
 from django.conf import settings
 from django.db import DatabaseError
@@ -34,19 +34,11 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from apps.core.errors import DomainError, error_response
 from apps.core.selectors import status_counts
 from apps.jobs.models import JobStatus
-from apps.jobs.services import JobKind
+from apps.jobs.registry import job_kinds
 
 logger = logging.getLogger(__name__)
 
 METRICS_PATH = "/metrics"
-
-
-def job_kinds() -> Sequence[JobKind]:
-    """Every job kind whose jobs the metrics count."""
-    from apps.calculations.services import CALCULATION_JOB
-    from apps.charts.services import FUNCTION_JOB
-
-    return (CALCULATION_JOB, FUNCTION_JOB)
 
 
 class JobsCollector:
@@ -64,7 +56,7 @@ class JobsCollector:
         )
         now = timezone.now()
         try:
-            for kind in job_kinds():
+            for kind in job_kinds:
                 counts = status_counts(model=kind.model)
                 for status in JobStatus.values:
                     jobs.add_metric([kind.live_kind, status], counts.get(status, 0))

@@ -58,10 +58,11 @@ def celery_worker(test_db_name, dataservice, export_server) -> Iterator[processe
 
     Tests that rely on it must commit their rows: use `@pytest.mark.django_db(transaction=True)`.
     """
+    from apps.jobs.registry import job_kinds
     from project.celery import app
 
     with app.connection_for_write() as conn:
-        for queue in (settings.CALCULATIONS_QUEUE, settings.CHARTS_QUEUE):
+        for queue in (kind.setting("QUEUE") for kind in job_kinds):
             conn.default_channel.queue_declare(queue=queue, durable=True, auto_delete=False)
             conn.default_channel.queue_purge(queue)
     worker = processes.start_worker(test_db_name)

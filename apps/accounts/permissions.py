@@ -68,11 +68,16 @@ User = AbstractBaseUser | AnonymousUser | None
 
 
 def user_may(*, user: User, model: type[models.Model], action: Action) -> bool:
+    return user_has_permission(user=user, permission=permission_name(model=model, action=action))
+
+
+def user_has_permission(*, user: User, permission: str) -> bool:
+    """Whether an active, authenticated user holds `permission` (`app_label.codename`)."""
     if user is None or not user.is_authenticated or not user.is_active:
         return False
     # has_perm answers True for an active superuser and caches the user's permissions on the
     # object, so several checks in one request cost one query.
-    return user.has_perm(permission_name(model=model, action=action))
+    return user.has_perm(permission)
 
 
 def access_check(*, user: User, model: type[models.Model], action: Action, field: str | None = None) -> None:

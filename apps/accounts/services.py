@@ -4,7 +4,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
 
 from apps.accounts.models import ApiToken, token_digest
-from apps.live.realtime import broadcast_access_revoked
+from apps.accounts.signals import access_revoked
 
 
 def api_token_create(*, user: AbstractBaseUser, name: str) -> tuple[ApiToken, str]:
@@ -19,4 +19,4 @@ def api_token_revoke(*, token: ApiToken) -> None:
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
-        broadcast_access_revoked(user_id=token.user_id, token_id=token.pk)
+        access_revoked.send(sender=ApiToken, user_id=token.user_id, token_id=token.pk)

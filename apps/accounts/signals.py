@@ -1,8 +1,9 @@
 """Credentials that stop being valid close the websockets opened with them.
 
 The REST API checks credentials on every request; a websocket checks them at the handshake,
-so each way a principal loses access tells its open sockets (`broadcast_access_revoked`,
-on the user's group, after commit):
+so each way a principal loses access sends `access_revoked` (user_id, and token_id or
+session_key when only those sockets are concerned); apps.live subscribes in its `ready()`
+and tells the user's open sockets after commit. Accounts never imports live.
 
 - a token revoked (`api_token_revoke`) or deleted: the sockets opened with that token;
 - a user deactivated or deleted: all of that user's sockets;
@@ -15,30 +16,33 @@ periodic re-check (LIVE_AUTH_RECHECK_SECONDS).
 from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_out
 from django.db.models.signals import post_delete, post_save
+from django.dispatch import Signal
 
 from apps.accounts.models import ApiToken
-from apps.live.realtime import broadcast_access_revoked
+
+# Sent inside the writing transaction (sender: the model); kwargs user_id, token_id, session_key.
+access_revoked = Signal()
 
 
 def on_user_saved(sender, instance, **kwargs) -> None:
     # Also sent for a user saved inactive for another reason: closing an inactive user's
     # sockets (there should be none) is harmless.
     if not instance.is_active:
-        broadcast_access_revoked(user_id=instance.pk)
+        access_revoked.send(sender=type(instance), user_id=instance.pk)
 
 
 def on_user_deleted(sender, instance, **kwargs) -> None:
-    broadcast_access_revoked(user_id=instance.pk)
+    access_revoked.send(sender=type(instance), user_id=instance.pk)
 
 
 def on_token_deleted(sender, instance: ApiToken, **kwargs) -> None:
-    broadcast_access_revoked(user_id=instance.user_id, token_id=instance.pk)
+    access_revoked.send(sender=ApiToken, user_id=instance.user_id, token_id=instance.pk)
 
 
 def on_logged_out(sender, request, user, **kwargs) -> None:
     session_key = getattr(getattr(request, "session", None), "session_key", None)
     if user is not None and session_key:
-        broadcast_access_revoked(user_id=user.pk, session_key=session_key)
+        access_revoked.send(sender=type(user), user_id=user.pk, session_key=session_key)
 
 
 def connect() -> None:

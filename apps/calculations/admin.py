@@ -80,7 +80,6 @@ class CalculationAddForm(forms.ModelForm):
 
 @admin.register(Calculation)
 class CalculationAdmin(CalculationChartsAdminMixin, JobAdminMixin, LiveChangeListMixin, admin.ModelAdmin):
-    live_kind = "calculation"  # the live widget follows this stream (apps.live.admin)
     add_form = CalculationAddForm
     cancel_noun = "calculation"
     job_kind = CALCULATION_JOB

@@ -9,8 +9,8 @@ from pydantic_core import PydanticCustomError
 
 from apps.calculations.models import LAG_MAX, LAG_MIN, NAME_MAX_LENGTH
 from apps.core.formatting import DateInputError, iso, parse_iso_date
-from apps.core.schemas import JobStatusName, PageOut
-from apps.jobs.schemas import ActorOut, actor_out
+from apps.core.schemas import PageOut
+from apps.jobs.schemas import ActorOut, JobStatusName, actor_out
 
 Ordering = Literal["launched_at", "-launched_at"]
 

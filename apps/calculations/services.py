@@ -37,7 +37,8 @@ from apps.jobs import services as jobs
 from apps.jobs.audit import Actor
 from apps.jobs.models import JobStatus
 from apps.jobs.quotas import jobs_quota_check
-from apps.jobs.services import JobAbandoned, JobKind
+from apps.jobs.registry import JobKind, JobPolicy
+from apps.jobs.services import JobAbandoned
 
 logger = logging.getLogger(__name__)
 
@@ -45,10 +46,14 @@ RERUN_SUFFIX = " (re-run)"
 
 
 # How calculations plug into the one job lifecycle (apps.jobs.services).
+# Registered in CalculationsConfig.ready(); settings CALCULATIONS_<NAME> override its policy.
 CALCULATION_JOB = JobKind(
     model=Calculation,
     task_name="calculations.run",
+    sweep_task_name="calculations.sweep",
     payload=calculation_event_payload,
+    # A one-year calculation then costs two progress writes instead of a dozen.
+    policy=JobPolicy(progress_min_interval=0.25),
 )
 
 
@@ -199,7 +204,7 @@ def _progress_writer(calculation: Calculation):
     A written step is also where a run notices it was cancelled (or taken over): the write
     raises JobAbandoned and the kernel stops there.
     """
-    interval = settings.CALCULATIONS_PROGRESS_MIN_INTERVAL
+    interval = CALCULATION_JOB.setting("PROGRESS_MIN_INTERVAL")
     last_written = timezone.now()
 
     def on_progress(percent: int) -> None:
@@ -282,7 +287,7 @@ def calculation_run(*, calculation_id: int, resume: bool = False) -> Calculation
             date_fin=calculation.date_fin,
             lag=calculation.lag,
             on_progress=_progress_writer(calculation),
-            step_delay=settings.CALCULATIONS_STEP_DELAY,
+            step_delay=CALCULATION_JOB.setting("STEP_DELAY"),
         )
         with transaction.atomic():
             if jobs.job_finish(kind=CALCULATION_JOB, job=calculation):
@@ -296,7 +301,7 @@ def calculation_run(*, calculation_id: int, resume: bool = False) -> Calculation
     except (OperationalError, InterfaceError):
         raise
     except SoftTimeLimitExceeded:
-        error = f"The calculation timed out after {settings.CALCULATIONS_SOFT_TIME_LIMIT:g} s."
+        error = f"The calculation timed out after {CALCULATION_JOB.setting('SOFT_TIME_LIMIT'):g} s."
         return jobs.job_fail(kind=CALCULATION_JOB, job_id=calculation_id, job=calculation, error=error)
     except Exception as exc:
         # Users see one readable sentence; operators get the traceback in the worker log.

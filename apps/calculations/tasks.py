@@ -1,6 +1,6 @@
 """Celery tasks of calculations: thin wrappers that take an id and call a service.
 
-Both route to the calculations queue (`calculations.*` in CELERY_TASK_ROUTES) and are
+Both route to the calculations queue (the kind's `calculations.*` route, apps.jobs.registry) and are
 published by name (`apps.jobs.services.jobs_publish`), so services never import this module.
 Retries, acks and time limits are the one job task policy (`apps.jobs.tasks`).
 """
@@ -8,7 +8,6 @@ Retries, acks and time limits are the one job task policy (`apps.jobs.tasks`).
 from celery import shared_task
 
 from apps.calculations.services import CALCULATION_JOB, calculation_run, calculation_sweep
-from apps.jobs.retention import jobs_purge
 from apps.jobs.tasks import job_task
 
 
@@ -22,10 +21,3 @@ def calculations_sweep_task() -> dict[str, int]:
     # Counts land in the result backend: a cheap audit trail of what each sweep repaired.
     return calculation_sweep()
 
-
-@shared_task(name="calculations.purge", acks_late=True)
-def calculations_purge_task() -> dict[str, int]:
-    """Retention (beat, every JOBS_RETENTION_INTERVAL): ended, unpinned runs past
-    CALCULATIONS_RETENTION_DAYS go, with their rows and chart images."""
-    result = jobs_purge(kind=CALCULATION_JOB)
-    return {"jobs": result.jobs, "rows": result.total_rows}

@@ -75,7 +75,6 @@ class FunctionAddForm(forms.ModelForm):
 
 @admin.register(Function)
 class FunctionAdmin(JobAdminMixin, LiveChangeListMixin, admin.ModelAdmin):
-    live_kind = "function"  # the live widget follows this stream (apps.live.admin)
     add_form = FunctionAddForm
     cancel_noun = "chart job"
     job_kind = FUNCTION_JOB

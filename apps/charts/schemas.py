@@ -14,13 +14,13 @@ from apps.core.schemas import (
     CURSOR_DESCRIPTION,
     CURSOR_MAX_LENGTH,
     Cursor,
-    JobStatusName,
     PageOut,
     SearchFilter,
     status_filter_description,
     status_filter_type,
 )
 from apps.jobs.models import MAX_ID
+from apps.jobs.schemas import JobStatusName
 
 
 def _integral_float(value: object) -> object:

@@ -42,10 +42,11 @@ from apps.charts.events import function_event_payload
 from apps.charts.models import Function
 from apps.core.errors import DomainError, FieldError, NotFoundError
 from apps.jobs import services as jobs
-from apps.jobs.models import IN_FLIGHT, JobStatus
 from apps.jobs.audit import Actor
+from apps.jobs.models import IN_FLIGHT, JobStatus
 from apps.jobs.quotas import jobs_quota_check
-from apps.jobs.services import JobAbandoned, JobKind
+from apps.jobs.registry import JobKind, JobPolicy
+from apps.jobs.services import JobAbandoned
 
 logger = logging.getLogger(__name__)
 
@@ -77,12 +78,27 @@ def function_validate(*, expression: str, dt: float, interval: float) -> None:
 
 # How charts plug into the one job lifecycle (apps.jobs.services). The PNG is never loaded
 # with a job: only the render writes it.
+# Registered in ChartsConfig.ready(); settings CHARTS_<NAME> override its policy.
 FUNCTION_JOB = JobKind(
     model=Function,
     task_name="charts.render",
+    sweep_task_name="charts.sweep",
     payload=function_event_payload,
     deferred=("image",),
     finished_column="processed_at",
+    policy=JobPolicy(
+        # An attempt may wait for both services' timeouts.
+        soft_time_limit=settings.DATASERVICE_TIMEOUT + settings.EXPORT_SERVER_TIMEOUT + 30,
+        # A chart writes progress before each outside call: silent longer than one call can
+        # last (the hard limit + 60 s) means lost.
+        stale_after=None,
+        queued_stale_after=600.0,
+        retry_backoff_max=30.0,
+        # A refresh may queue many charts at once.
+        quota_in_flight=100,
+        # A function is a definition with one current chart: kept for ever.
+        retention_days=None,
+    ),
 )
 
 
@@ -187,8 +203,8 @@ def functions_cancel(*, ids: Sequence[int], actor: Actor | None = None) -> list[
 def _step(function: Function, *, percent: int) -> None:
     """Before each outside call: the demo delay, then progress, which is also where a
     cancelled (or taken over) render notices it no longer holds its row."""
-    if settings.CHARTS_STEP_DELAY > 0:
-        time.sleep(settings.CHARTS_STEP_DELAY)
+    if FUNCTION_JOB.setting("STEP_DELAY") > 0:
+        time.sleep(FUNCTION_JOB.setting("STEP_DELAY"))
     jobs.job_progress(kind=FUNCTION_JOB, job=function, percent=percent)
 
 
@@ -203,7 +219,7 @@ def function_render(*, function_id: int, resume: bool = False) -> Function | Non
     function = jobs.job_claim(kind=FUNCTION_JOB, job_id=function_id, resume=resume)
     if function is None:
         return None
-    attempt, max_attempts = function.attempts, settings.CHARTS_MAX_ATTEMPTS
+    attempt, max_attempts = function.attempts, FUNCTION_JOB.setting("MAX_ATTEMPTS")
     width, height = settings.CHARTS_IMAGE_WIDTH, settings.CHARTS_IMAGE_HEIGHT
     try:
         _step(function, percent=10)
@@ -237,7 +253,7 @@ def function_render(*, function_id: int, resume: bool = False) -> Function | Non
         error = f"{exc} after {attempt} attempt{'s' if attempt != 1 else ''}" if exc.transient else str(exc)
         return jobs.job_fail(kind=FUNCTION_JOB, job_id=function_id, job=function, error=error)
     except SoftTimeLimitExceeded:
-        error = f"Chart job timed out after {settings.CHARTS_SOFT_TIME_LIMIT:g} s."
+        error = f"Chart job timed out after {FUNCTION_JOB.setting('SOFT_TIME_LIMIT'):g} s."
         return jobs.job_fail(kind=FUNCTION_JOB, job_id=function_id, job=function, error=error)
     except Exception as exc:
         # A bug or a database fault: one readable line for users, the traceback for operators.

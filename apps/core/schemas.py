@@ -1,14 +1,13 @@
 """Schemas every router shares: the one error shape, and the paging contract of the lists."""
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated
 
 from django.db.models import Model
 from ninja import Field, Schema
 from pydantic import WithJsonSchema
 
 from apps.core.listing import SEARCH_MAX_LENGTH
-from apps.jobs.models import JobStatus
 
 
 class FieldErrorOut(Schema):
@@ -28,9 +27,6 @@ def error_responses(*extra: int) -> dict[int, type[ErrorOut]]:
     input), plus `extra` (404, 409, 502, ...)."""
     return {code: ErrorOut for code in sorted({401, 403, 422, *extra})}
 
-
-# A job's status as the API documents it (an enum in OpenAPI): the one vocabulary, JobStatus.
-JobStatusName = Literal[tuple(JobStatus.values)]
 
 # The paging contract both job lists share (apps.core.listing): query parameters and the
 # fields every page answer carries.

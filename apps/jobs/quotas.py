@@ -12,7 +12,7 @@ from django.db import connection
 from apps.core.errors import DomainError
 from apps.core.metrics import QUOTA_REFUSALS
 from apps.jobs.models import IN_FLIGHT
-from apps.jobs.services import JobKind
+from apps.jobs.registry import JobKind
 
 
 class QuotaExceededError(DomainError):

@@ -27,7 +27,8 @@ from apps.core.errors import NotFoundError
 from apps.core.metrics import RETENTION_PURGE_DURATION, RETENTION_PURGED
 from apps.jobs.audit import Actor
 from apps.jobs.models import IN_FLIGHT, MAX_ID, Job
-from apps.jobs.services import JobKind, jobs_broadcast
+from apps.jobs.registry import JobKind
+from apps.jobs.services import jobs_broadcast
 
 logger = logging.getLogger(__name__)
 
@@ -124,7 +125,7 @@ def jobs_purge(
     result.seconds = time.perf_counter() - started
     RETENTION_PURGE_DURATION.labels(kind=kind.live_kind).observe(result.seconds)
     logger.info(
-        "%s retention (%s days): removed %s jobs, %s rows (%s) in %.2f s%s",
+        "%s retention (%g days): removed %s jobs, %s rows (%s) in %.2f s%s",
         kind.noun, days, result.jobs, result.total_rows,
         ", ".join(f"{table} {count}" for table, count in sorted(result.rows.items())) or "nothing due",
         result.seconds, "" if result.complete else "; the next purge goes on",

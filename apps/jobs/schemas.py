@@ -1,12 +1,16 @@
-"""What every job's API answer says about its audit trail and retention (both job apps)."""
+"""Schemas of every job kind's API: the status vocabulary, the audit trail and pins."""
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from django.http import HttpRequest
 from ninja import Field, Schema
 from pydantic import WithJsonSchema
 
 from apps.core.errors import DomainError
+from apps.jobs.models import JobStatus
+
+# A job's status as the API documents it (an enum in OpenAPI): the one vocabulary, JobStatus.
+JobStatusName = Literal[tuple(JobStatus.values)]
 
 
 class ActorOut(Schema):

@@ -1,8 +1,8 @@
 """The one job lifecycle: publish (outbox), claim, progress, finish, fail, cancel, sweep.
 
-Calculations and charts each describe themselves once with a `JobKind` (their model, the
-stable name of their task, their setting prefix, their live event payload) and call these
-functions; neither keeps a lifecycle of its own.
+Each job app describes its kind once with a `JobKind` (apps.jobs.registry: its model, the
+stable names of its tasks, its queue, stream and policy) and calls these functions; none
+keeps a lifecycle of its own.
 
 Life of a job
 -------------
@@ -26,15 +26,16 @@ Life of a job
    published (after `<KIND>_DISPATCH_GRACE`) or published long ago and never started (after
    `<KIND>_QUEUED_STALE_AFTER`, its message was lost) is published again.
 
-Every state change is broadcast after commit with `apps.live.realtime.broadcast_event`.
+Every state change sends `apps.jobs.signals.job_changed` (or `jobs_changed` for a batch);
+apps.live subscribes and broadcasts the event after commit. Settings named `<KIND>_...` are
+the kind's policy values (`JobKind.setting`).
 """
 
 import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -46,7 +47,8 @@ from apps.core.errors import DomainError, NotFoundError
 from apps.core.metrics import job_duration_observe
 from apps.jobs.audit import Actor
 from apps.jobs.models import IN_FLIGHT, MAX_ID, IdempotencyRecord, Job, JobStatus
-from apps.live.realtime import broadcast_event, broadcast_events
+from apps.jobs.registry import JobKind
+from apps.jobs.signals import job_changed, jobs_changed
 
 logger = logging.getLogger(__name__)
 
@@ -54,44 +56,6 @@ logger = logging.getLogger(__name__)
 ERROR_MAX_LENGTH = 2000
 # Jobs handled per sweep and kind, so one sweep stays short even after a long outage.
 SWEEP_BATCH = 500
-
-
-@dataclass(frozen=True)
-class JobKind:
-    """How one app's jobs plug into the lifecycle. Its other names follow from the model, in
-    the project's vocabulary: the app's settings prefix, the live event kind, the noun."""
-
-    model: type[Job]
-    task_name: str  # the task's stable name: published by name, no import of the task module
-    payload: Callable[[Any], dict]  # the live event body of one job
-    deferred: tuple[str, ...] = ()  # columns never loaded with a job (a chart's PNG)
-    finished_column: str = "finished_at"  # a chart keeps its end as `processed_at`
-
-    @property
-    def setting_prefix(self) -> str:
-        """The app's label: "CALCULATIONS" -> CALCULATIONS_QUEUE, CALCULATIONS_MAX_ATTEMPTS, ..."""
-        return self.model._meta.app_label.upper()
-
-    @property
-    def live_kind(self) -> str:
-        """The kind of its live events: "calculation", "function"."""
-        return self.model._meta.model_name
-
-    @property
-    def noun(self) -> str:
-        """How messages name one job: "Calculation", "Function"."""
-        return self.model.__name__
-
-    def setting(self, suffix: str) -> Any:
-        return getattr(settings, f"{self.setting_prefix}_{suffix}")
-
-    @property
-    def table(self) -> str:
-        return connection.ops.quote_name(self.model._meta.db_table)
-
-    @property
-    def columns(self) -> list[str]:
-        return [f.column for f in self.model._meta.concrete_fields if f.name not in self.deferred]
 
 
 class JobAbandoned(Exception):
@@ -102,13 +66,14 @@ class JobAbandoned(Exception):
 
 
 def job_broadcast(*, kind: JobKind, job: Job) -> None:
-    broadcast_event(kind=kind.live_kind, obj_id=job.pk, payload=kind.payload(job))
+    job_changed.send(sender=kind, kind=kind.live_kind, obj_id=job.pk, payload=kind.payload(job))
 
 
 def jobs_broadcast(*, kind: JobKind, jobs: Sequence[Job]) -> None:
-    """The events of many jobs changed by one write, handed over in one batch (see
-    `apps.live.realtime.broadcast_events`)."""
-    broadcast_events(kind=kind.live_kind, events=[(job.pk, kind.payload(job)) for job in jobs])
+    """The events of many jobs changed by one write, handed over in one batch (live sends
+    them in the background: `apps.live.realtime.broadcast_events`)."""
+    if jobs:
+        jobs_changed.send(sender=kind, kind=kind.live_kind, events=[(job.pk, kind.payload(job)) for job in jobs])
 
 
 def _returning(kind: JobKind, sql: str, params: Sequence[Any]) -> list[Job]:

@@ -1,10 +1,10 @@
 """The admin live widget: a change list that follows /ws/events/ without reloading.
 
-Use it on a ModelAdmin whose model broadcasts through `apps.live.realtime`:
+Use it on the ModelAdmin of a registered job kind's model (apps.jobs.registry); the widget
+follows the kind's stream:
 
     @admin.register(Calculation)
     class CalculationAdmin(LiveChangeListMixin, admin.ModelAdmin):
-        live_kind = "calculation"
         list_display = ["name", "status", "progress", "launched_at", "duration"]
 
 The widget (`frontend/calcboard/live.js`) updates the cells named after event keys
@@ -30,7 +30,10 @@ EMPTY = "-"
 
 
 class LiveChangeListMixin:
-    live_kind: Kind
+    @property
+    def live_kind(self) -> Kind:
+        """The registered job kind of this admin's model (its events' kind)."""
+        return str(self.model._meta.model_name)
     change_list_template = "live/admin/change_list.html"
 
     @property

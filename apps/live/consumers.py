@@ -16,7 +16,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from redis.exceptions import RedisError
 
-from apps.accounts.permissions import permission_name, user_may
+from apps.accounts.permissions import user_has_permission
 from apps.accounts.selectors import credentials_active
 from apps.core.metrics import WEBSOCKET_CONNECTIONS, WEBSOCKET_EVENTS
 from apps.jobs.models import MAX_ID
@@ -24,14 +24,13 @@ from apps.live.eventlog import Position, event_id_parse, event_log_read
 from apps.live.middleware import SUBPROTOCOL
 from apps.live.realtime import (
     EVENT_TYPE,
-    KINDS,
     REVOKED_TYPE,
     object_group,
     session_fingerprint,
     stream_group,
     user_group,
 )
-from apps.live.selectors import live_model, live_object_exists
+from apps.live.selectors import live_kinds, live_object_exists, live_streams, live_view_permission
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +46,6 @@ MAX_TRACKED_OBJECTS = 10_000
 # ping every ~30 s, and a ping renews memberships older than this.
 GROUP_RENEW_SECONDS = 3600
 
-STREAMS = {stream_group(kind): kind for kind in KINDS}
 _LAYER_ERRORS = (RedisError, ConnectionError, OSError)
 
 
@@ -225,19 +223,19 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
     def _target(self, content: dict) -> tuple[dict, str]:
         """The reply keys and the group name a (un)subscribe message designates."""
         if "stream" in content:
-            stream = content["stream"]
-            if stream not in STREAMS:
+            stream, streams = content["stream"], live_streams()
+            if stream not in streams:
                 raise ProtocolError(
-                    "invalid_stream", f"'stream' must be one of: {', '.join(STREAMS)}.", field="stream"
+                    "invalid_stream", f"'stream' must be one of: {', '.join(streams)}.", field="stream"
                 )
             return {"stream": stream}, stream
         if "since" in content:
             raise ProtocolError("invalid_since", "'since' is only for stream subscriptions.", field="since")
-        kind = content.get("kind")
-        if kind not in KINDS:
+        kind, kinds = content.get("kind"), live_kinds()
+        if kind not in kinds:
             raise ProtocolError(
                 "invalid_kind",
-                f"Give 'stream' ({', '.join(STREAMS)}) or 'kind' ({', '.join(KINDS)}) with 'id'.",
+                f"Give 'stream' ({', '.join(live_streams())}) or 'kind' ({', '.join(kinds)}) with 'id'.",
                 field="kind",
             )
         obj_id = content.get("id")
@@ -257,15 +255,15 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
             ) from None
 
     async def _check_permission(self, target: dict) -> None:
-        kind = STREAMS[target["stream"]] if "stream" in target else target["kind"]
-        model = live_model(kind=kind)
-        if not await database_sync_to_async(user_may)(user=self.user, model=model, action="view"):
+        kind = live_streams()[target["stream"]] if "stream" in target else target["kind"]
+        permission = live_view_permission(kind=kind)
+        if not await database_sync_to_async(user_has_permission)(user=self.user, permission=permission):
             field = "stream" if "stream" in target else "kind"
             name = target.get("stream") or f"{kind} {target['id']}"
             raise ProtocolError(
                 "permission_denied",
                 f"You may not subscribe to {name}: it needs the "
-                f"'{permission_name(model=model, action='view')}' permission.",
+                f"'{permission}' permission.",
                 field=field,
             )
 
@@ -420,7 +418,8 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
         event = message["event"]
         stream = message.get("stream")
         if stream is None:  # an object's group
-            if stream_group(event.get("kind")) in self.cursors:
+            kind = event.get("kind")
+            if kind in live_kinds() and stream_group(kind) in self.cursors:
                 return  # the stream subscription delivers it, in order
             if self._is_newest(event):
                 await self.send_json({"type": "event", "event": event})

@@ -1,9 +1,10 @@
 """The one place that names Channels groups and broadcasts live events.
 
-Every state change of a calculation or a function is first kept in the event log of its
-stream (`apps.live.eventlog`, which gives it its `event_id`), then sent to two groups: the
-stream of its kind (`calculations`, `functions`) and the object's own group
-(`calculation.42`). The message `type` is `live.event`, handled by `EventsConsumer.live_event`.
+Every state change of a job (a calculation, a function, any kind in apps.jobs.registry) is
+first kept in the event log of its stream (`apps.live.eventlog`, which gives it its
+`event_id`), then sent to two groups: the stream of its kind (`calculations`, `functions`:
+the kind's `stream_name`) and the object's own group (`calculation.42`). Jobs announce their
+changes with a signal (apps.jobs.signals) that `apps.live.signals` turns into these calls. The message `type` is `live.event`, handled by `EventsConsumer.live_event`.
 
 Each user also has a group (`user.7`): `broadcast_access_revoked` tells that user's open
 sockets that a token was revoked, the user deactivated or a session logged out
@@ -21,25 +22,25 @@ import logging
 import os
 import threading
 from collections.abc import Coroutine, Sequence
-from typing import Literal
 
 from channels.layers import get_channel_layer
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from redis.exceptions import RedisError
 
+from apps.jobs.registry import job_kinds
 from apps.live.eventlog import event_log_append
 
 logger = logging.getLogger(__name__)
 
-Kind = Literal["calculation", "function"]
-KINDS: tuple[Kind, ...] = ("calculation", "function")
+# A registered job kind's live kind ("calculation", "function"): apps.jobs.registry.
+Kind = str
 EVENT_TYPE = "live.event"
 REVOKED_TYPE = "live.revoked"
 
 
 def stream_group(kind: Kind) -> str:
-    return f"{kind}s"
+    return job_kinds.get(kind).stream_name
 
 
 def object_group(kind: Kind, obj_id: int) -> str:

@@ -2,16 +2,9 @@
 calculations and charts share (apps/jobs/services.py has the whole story).
 
 Operators set the broker URL (and the worker's concurrency, scripts/run); everything else is
-a constant. Settings computed from others are computed once, in `derived`, which the test
-settings call again after they override a value."""
-
-from collections.abc import Mapping
-from typing import Any
-
-from kombu import Exchange, Queue
+a constant."""
 
 from project.settings.env import env_str
-from project.settings.services import DATASERVICE_TIMEOUT, EXPORT_SERVER_TIMEOUT
 
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
 CELERY_RESULT_BACKEND = "django-cache"
@@ -58,87 +51,23 @@ JOBS_IDEMPOTENCY_TTL = 24 * 3600.0
 # (bench/calculations_queue.py).
 JOBS_WORKER_ASYNCHRONOUS_COMMIT = True
 
-# One set of names per kind: its prefix (CALCULATIONS_, CHARTS_) and these suffixes.
+# Each job kind's queue and policy (attempts, time limits, stale-after, dispatch grace,
+# sweep interval, progress interval, step delay, backoff) are declared once, by its app
+# (apps.jobs.registry). A setting named <APP LABEL>_<NAME> overrides one of them:
 #   QUEUE                 the kind's Celery queue
 #   MAX_ATTEMPTS          claims a job gets; past them a job whose worker keeps dying fails
 #   SOFT_TIME_LIMIT       seconds one attempt may run before it fails as timed out
-#   TIME_LIMIT            seconds after which the worker process is killed (counts as an attempt)
+#   TIME_LIMIT            seconds after which the worker process is killed (default: soft + 30)
 #   STALE_AFTER           seconds `running` without any write before the sweep calls it lost
 #   DISPATCH_GRACE        age of an unpublished queued job before the sweep publishes it
 #   QUEUED_STALE_AFTER    a job published this long ago and never started lost its message
 #   SWEEP_INTERVAL        seconds between beat sweeps
-#   PROGRESS_MIN_INTERVAL progress is written and broadcast at most this often (seconds);
-#                         a one-year calculation then costs two writes instead of a dozen
+#   PROGRESS_MIN_INTERVAL progress is written and broadcast at most this often (seconds)
 #   STEP_DELAY            seconds slept per step: 0 in production, > 0 to watch jobs in a demo
 #   RETRY_BACKOFF(_MAX)   backoff between retries of a transient failure: base * 2^n, capped
 #   QUOTA_IN_FLIGHT       jobs one user may have queued or running at once (None: no cap);
 #                         past it a create answers 429 (apps.jobs.quotas)
 #   RETENTION_DAYS        days an ended (finished, failed, cancelled), unpinned job is kept
-#                         after its end; None: for ever (a function keeps its one current
-#                         chart). apps.jobs.retention purges the rest.
-# TIME_LIMIT is soft + 30 for both; None: derived from the others (`derived`, below).
-_LIFECYCLE: dict[str, tuple[Any, Any]] = {
-    #                        CALCULATIONS_    CHARTS_
-    "QUEUE":                 ("calculations", "charts"),
-    "MAX_ATTEMPTS":          (3,              3),
-    # A chart's attempt may wait for both services' timeouts (120 s).
-    "SOFT_TIME_LIMIT":       (600.0,          DATASERVICE_TIMEOUT + EXPORT_SERVER_TIMEOUT + 30),
-    "STALE_AFTER":           (300.0,          None),  # charts: time limit + 60
-    "DISPATCH_GRACE":        (10.0,           10.0),
-    "QUEUED_STALE_AFTER":    (3600.0,         600.0),
-    "SWEEP_INTERVAL":        (30.0,           30.0),
-    "PROGRESS_MIN_INTERVAL": (0.25,           0.0),
-    "STEP_DELAY":            (0.0,            0.0),
-    "RETRY_BACKOFF":         (2.0,            2.0),
-    "RETRY_BACKOFF_MAX":     (60.0,           30.0),
-    "QUOTA_IN_FLIGHT":       (20,             100),
-    "RETENTION_DAYS":        (90,             "forever"),
-}  # fmt: skip
-_KINDS = ("CALCULATIONS", "CHARTS")
-for _suffix, _values in _LIFECYCLE.items():
-    for _kind, _value in zip(_KINDS, _values, strict=True):
-        if _value == "forever":
-            globals()[f"{_kind}_{_suffix}"] = None
-        elif _value is not None:
-            globals()[f"{_kind}_{_suffix}"] = _value
-
-
-def derived(values: Mapping[str, Any]) -> dict[str, Any]:
-    """Every setting computed from others, from `values` (a settings module's names)."""
-    calculations, charts = values["CALCULATIONS_QUEUE"], values["CHARTS_QUEUE"]
-    result = {
-        "CELERY_TASK_DEFAULT_QUEUE": calculations,
-        "CELERY_TASK_QUEUES": [
-            Queue(calculations, Exchange(calculations), routing_key=calculations),
-            Queue(charts, Exchange(charts), routing_key=charts),
-        ],
-        "CELERY_TASK_ROUTES": {
-            "calculations.*": {"queue": calculations, "routing_key": calculations},
-            "charts.*": {"queue": charts, "routing_key": charts},
-        },
-        "CELERY_BEAT_SCHEDULE": {},
-        # A chart writes progress before each outside call: silent longer than one call can last.
-        "CHARTS_STALE_AFTER": values["CHARTS_SOFT_TIME_LIMIT"] + 30 + 60,
-    }
-    for kind in _KINDS:
-        # The worker process is killed this long after the attempt was told it timed out.
-        result[f"{kind}_TIME_LIMIT"] = values[f"{kind}_SOFT_TIME_LIMIT"] + 30
-        every = values[f"{kind}_SWEEP_INTERVAL"]
-        # A sweep nobody picked up in time is superseded by the next one: never let them pile up.
-        result["CELERY_BEAT_SCHEDULE"][f"{kind.lower()}-sweep"] = {
-            "task": f"{kind.lower()}.sweep",
-            "schedule": every,
-            "options": {"expires": every},
-        }
-        # Retention: only kinds that keep their jobs for a limited time have a purge.
-        if values[f"{kind}_RETENTION_DAYS"] is not None:
-            purge_every = values["JOBS_RETENTION_INTERVAL"]
-            result["CELERY_BEAT_SCHEDULE"][f"{kind.lower()}-purge"] = {
-                "task": f"{kind.lower()}.purge",
-                "schedule": purge_every,
-                "options": {"expires": purge_every},
-            }
-    return result
-
-
-globals().update(derived(globals()))
+#                         after its end; None: for ever. apps.jobs.retention purges the rest.
+# e.g. CALCULATIONS_MAX_ATTEMPTS = 5, CHARTS_QUEUE = "charts-2". Celery's queues, task routes
+# and beat schedule are built from the registry (project/celery.py), not set here.

@@ -8,7 +8,7 @@ from project.settings.env import env_str
 DATASERVICE_URL = env_str("DATASERVICE_URL", "http://127.0.0.1:8100")
 EXPORT_SERVER_URL = env_str("EXPORT_SERVER_URL", "http://127.0.0.1:7801")
 # Seconds one call may take. 100,000 points take well under a second; a render of 100,000
-# points about two. A chart's attempt may wait for both (CHARTS_SOFT_TIME_LIMIT, jobs.py).
+# points about two. A chart's attempt may wait for both (CHARTS_SOFT_TIME_LIMIT, apps/charts/services.py).
 DATASERVICE_TIMEOUT = 30.0
 EXPORT_SERVER_TIMEOUT = 60.0
 

@@ -9,8 +9,8 @@ worker, the data service and the servers the tests start all agree with the test
 A child that needs other values (a slow kernel, a queue of its own, a service behind a
 faulty proxy, a private Redis) gets them through one test-only variable,
 CALCBOARD_TEST_SETTINGS: a JSON object of settings applied over these, then the settings
-derived from them are derived again (jobs.derived, the cache and the channel layer from
-REDIS_URL). `child_settings_env` builds it; the run's own choices (the services' ports)
+derived from them are derived again (the cache and the channel layer from REDIS_URL; the job
+kinds' limits are derived as they are read, apps.jobs.registry). `child_settings_env` builds it; the run's own choices (the services' ports)
 travel the same way.
 """
 
@@ -28,7 +28,6 @@ def _free_port() -> int:
 
 RUN_ID = os.environ.setdefault("CALCBOARD_TEST_RUN", f"{os.getpid()}")
 
-from project.settings import jobs  # noqa: E402
 from project.settings.base import *  # noqa: E402,F403
 from project.settings.base import CACHES, DATABASES  # noqa: E402
 from project.settings.jobs import *  # noqa: E402,F403
@@ -52,7 +51,6 @@ _OVERRIDES.setdefault("DATASERVICE_URL", f"http://127.0.0.1:{_free_port()}")
 _OVERRIDES.setdefault("EXPORT_SERVER_URL", f"http://127.0.0.1:{_free_port()}")
 os.environ["CALCBOARD_TEST_SETTINGS"] = json.dumps(_OVERRIDES)
 globals().update(_OVERRIDES)
-globals().update({**jobs.derived(globals()), **_OVERRIDES})
 CACHES["default"].update(LOCATION=REDIS_URL, KEY_PREFIX=f"calcboard-test-{RUN_ID}")
 CHANNEL_LAYERS["default"]["CONFIG"]["hosts"][0]["address"] = REDIS_URL
 CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = f"calcboard-test-{RUN_ID}"

@@ -13,7 +13,7 @@ import pytest
 
 from apps.calculations import kernel
 from apps.calculations.models import Calculation, CalculationRow
-from apps.calculations.services import calculation_create
+from apps.calculations.services import CALCULATION_JOB, calculation_create
 from apps.calculations.tasks import calculation_run_task
 from apps.jobs.models import JobStatus
 from harness import processes
@@ -108,7 +108,7 @@ def test_a_run_past_its_soft_time_limit_in_a_real_worker_ends_failed_as_timed_ou
     # margin keeps a slow child start from hiding the limit.)
     env = slow_worker_env(CALCULATIONS_SOFT_TIME_LIMIT=3, CALCULATIONS_STEP_DELAY=1.0)
     # This process registers the task with its own limit (600 s): the worker's must still rule.
-    assert calculation_run_task.soft_time_limit == settings.CALCULATIONS_SOFT_TIME_LIMIT == 600
+    assert calculation_run_task.soft_time_limit == CALCULATION_JOB.setting("SOFT_TIME_LIMIT") == 600
     worker = processes.start_worker(test_db_name, name="calculations-limited", concurrency=1, extra_env=env)
     try:
         calculation = calculation_create(date_start="2020-01-01", date_fin="2020-12-31", lag=1, name="Too slow")

@@ -6,7 +6,7 @@ import signal
 import pytest
 
 from apps.calculations.models import Calculation, CalculationRow
-from apps.calculations.services import calculation_create
+from apps.calculations.services import CALCULATION_JOB, calculation_create
 from apps.jobs.models import JobStatus
 from harness.processes import wait_until
 from tests.calculations.conftest import body
@@ -70,6 +70,6 @@ def test_a_run_that_kills_its_worker_every_time_ends_failed_after_the_configured
             os.kill(pid, signal.SIGKILL)
     wait_until(lambda: reload(calculation.pk).status == JobStatus.FAILED, timeout=60, what="the run to fail")
     failed = reload(calculation.pk)
-    assert failed.attempts == settings.CALCULATIONS_MAX_ATTEMPTS == 3
+    assert failed.attempts == CALCULATION_JOB.setting("MAX_ATTEMPTS") == 3
     assert failed.error.startswith("Stopped after 3 attempts: each time, the worker running it stopped")
     assert not CalculationRow.objects.filter(calculation=failed).exists()

@@ -156,7 +156,11 @@ def test_a_worker_killed_mid_render_has_its_chart_drawn_by_the_next_worker(
 def test_a_render_is_called_lost_only_after_its_hard_time_limit():
     # A render is silent at most one outside call, which the hard limit bounds (the beat
     # schedule itself: tests/jobs/test_beat.py).
-    assert settings.CHARTS_STALE_AFTER > settings.CHARTS_TIME_LIMIT > settings.CHARTS_SOFT_TIME_LIMIT
+    assert (
+        services.FUNCTION_JOB.setting("STALE_AFTER")
+        > services.FUNCTION_JOB.setting("TIME_LIMIT")
+        > services.FUNCTION_JOB.setting("SOFT_TIME_LIMIT")
+    )
 
 
 def test_the_admin_flow_add_then_refresh(celery_worker, django_user_model):

@@ -4,7 +4,7 @@ limit, a crash, the sweep (the retry policy itself: tests/jobs/test_tasks.py).""
 import pytest
 from celery.exceptions import SoftTimeLimitExceeded
 
-from apps.charts import tasks
+from apps.charts import services, tasks
 from harness.processes import free_port
 
 
@@ -31,7 +31,7 @@ def test_the_soft_time_limit_ends_the_row_failed(make_function, monkeypatch, set
     tasks.function_render_task.apply(args=[function.pk])
     function.refresh_from_db()
     assert function.status == "failed"
-    assert function.error == f"Chart job timed out after {settings.CHARTS_SOFT_TIME_LIMIT:g} s."
+    assert function.error == f"Chart job timed out after {services.FUNCTION_JOB.setting('SOFT_TIME_LIMIT'):g} s."
 
 
 @pytest.mark.django_db(transaction=True)

@@ -87,10 +87,15 @@ def test_a_refresh_counts_every_job_it_would_queue_and_is_refused_whole(api_clie
     assert Function.objects.filter(status=JobStatus.QUEUED).count() == 3
 
 
-def test_no_cap_means_no_quota(api_client, settings):
-    settings.CALCULATIONS_QUOTA_IN_FLIGHT = None
-    for _ in range(3):
-        assert post(api_client, "/api/calculations", RUN).status_code == 201
+def test_a_kind_without_a_cap_has_no_quota(user):
+    from dataclasses import replace
+
+    from apps.calculations.services import CALCULATION_JOB
+    from apps.jobs.quotas import jobs_quota_check
+
+    uncapped = replace(CALCULATION_JOB, policy=replace(CALCULATION_JOB.policy, quota_in_flight=None))
+
+    jobs_quota_check(kind=uncapped, user_id=user.pk, adding=10_000)  # nothing raised
 
 
 def test_the_quota_refusal_is_counted_in_the_metrics(api_client, settings):

@@ -13,11 +13,11 @@ from django.utils import timezone
 
 from apps.calculations.models import Calculation, CalculationChart, CalculationRow
 from apps.calculations.services import CALCULATION_JOB
-from apps.calculations.tasks import calculations_purge_task
 from apps.charts.services import FUNCTION_JOB
 from apps.core.selectors import status_counts
 from apps.jobs.models import JobStatus
 from apps.jobs.retention import jobs_purge
+from apps.jobs.tasks import jobs_purge_task
 from tests.calculations.conftest import make_calculation, make_finished  # noqa: F401  (fixtures)
 from tests.charts.conftest import make_function  # noqa: F401  (fixture)
 
@@ -114,7 +114,7 @@ def test_a_kind_kept_for_ever_is_never_purged(make_function):
     function.refresh_from_db()
 
 
-def test_days_come_from_the_kinds_setting(old_and_new, settings):
+def test_days_come_from_the_kinds_policy_or_its_setting(old_and_new, settings):
     settings.CALCULATIONS_RETENTION_DAYS = 1000
 
     assert jobs_purge(kind=CALCULATION_JOB).jobs == 0
@@ -134,9 +134,9 @@ def test_a_pin_through_the_api_keeps_an_old_run(make_finished, api_client):
 
 def test_the_purge_is_logged_and_counted(old_and_new, caplog):
     with caplog.at_level(logging.INFO, logger="apps.jobs.retention"):
-        summary = calculations_purge_task()
+        summary = jobs_purge_task()
 
-    assert summary == {"jobs": 5, "rows": 99}
+    assert summary == {"calculation": 99, "function": 0}  # functions are kept for ever
     (line,) = [record.getMessage() for record in caplog.records if "retention" in record.getMessage()]
     assert line.startswith("Calculation retention (90 days): removed 5 jobs, 99 rows (")
     text = Client().get("/metrics").content.decode()

@@ -1,20 +1,25 @@
-"""The one retry policy of job tasks (apps.jobs.tasks), for both kinds, run in-process."""
+"""The one retry policy of job tasks (apps.jobs.tasks), for every registered kind, run in-process."""
 
 import pytest
 from django.db import OperationalError
 
 from apps.calculations import tasks as calculation_tasks
-from apps.calculations.services import CALCULATION_JOB
 from apps.charts import tasks as chart_tasks
 from apps.charts.clients import ServiceError
-from apps.charts.services import FUNCTION_JOB
+from apps.jobs.registry import JobKind, job_kinds
 from apps.jobs.tasks import MAX_RETRIES, retry_countdown
+from project.celery import app
 
-# Each kind: its task, where its task finds the service it calls, its job kind.
-KINDS = {
-    "calculation": (calculation_tasks.calculation_run_task, "apps.calculations.tasks.calculation_run", CALCULATION_JOB),
-    "function": (chart_tasks.function_render_task, "apps.charts.services.function_render", FUNCTION_JOB),
-}
+# Every registered kind; each task's first step is the one lifecycle's claim, where a fault
+# is injected whatever the kind.
+# The worker's task discovery (each installed app's tasks module), done now.
+app.autodiscover_tasks(force=True)
+KINDS = {kind.live_kind: kind for kind in job_kinds}
+CLAIM = "apps.jobs.services.job_claim"
+
+
+def task_of(kind: JobKind):
+    return app.tasks[kind.task_name]
 
 
 def failing(times: int, exc: Exception, calls: list):
@@ -30,7 +35,7 @@ def failing(times: int, exc: Exception, calls: list):
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_the_backoff_doubles_per_retry_with_jitter_and_is_capped(kind, settings):
-    job = KINDS[kind][2]
+    job = KINDS[kind]
     setattr(settings, f"{job.setting_prefix}_RETRY_BACKOFF", 2)
     setattr(settings, f"{job.setting_prefix}_RETRY_BACKOFF_MAX", 10)
     delays = [retry_countdown(kind=job, retries=n) for n in range(6)]
@@ -40,9 +45,9 @@ def test_the_backoff_doubles_per_retry_with_jitter_and_is_capped(kind, settings)
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_database_outage_is_retried_and_the_retry_takes_the_job_over(kind, monkeypatch):
-    task, service, _ = KINDS[kind]
+    task = task_of(KINDS[kind])
     calls: list[bool] = []
-    monkeypatch.setattr(service, failing(2, OperationalError("server closed the connection"), calls))
+    monkeypatch.setattr(CLAIM, failing(2, OperationalError("server closed the connection"), calls))
     result = task.apply(args=[7])  # eager: the retries run at once
     assert result.successful()
     assert calls == [False, True, True]
@@ -50,9 +55,9 @@ def test_a_database_outage_is_retried_and_the_retry_takes_the_job_over(kind, mon
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_one_message_gets_at_most_the_policy_s_retries(kind, monkeypatch):
-    task, service, _ = KINDS[kind]
+    task = task_of(KINDS[kind])
     calls: list[bool] = []
-    monkeypatch.setattr(service, failing(1000, OperationalError("the database is gone"), calls))
+    monkeypatch.setattr(CLAIM, failing(1000, OperationalError("the database is gone"), calls))
     result = task.apply(args=[7])
     assert isinstance(result.result, OperationalError)
     assert len(calls) == 1 + MAX_RETRIES
@@ -61,19 +66,19 @@ def test_one_message_gets_at_most_the_policy_s_retries(kind, monkeypatch):
 def test_a_chart_retries_a_service_that_can_recover_but_a_calculation_does_not_know_it(monkeypatch):
     down = ServiceError(service="Export server", message="unreachable (connection refused)", transient=True)
     chart_calls: list[bool] = []
-    monkeypatch.setattr(KINDS["function"][1], failing(1, down, chart_calls))
+    monkeypatch.setattr("apps.charts.services.function_render", failing(1, down, chart_calls))
     assert chart_tasks.function_render_task.apply(args=[7]).successful() and chart_calls == [False, True]
 
     calculation_calls: list[bool] = []
-    monkeypatch.setattr(KINDS["calculation"][1], failing(1, down, calculation_calls))
+    monkeypatch.setattr("apps.calculations.tasks.calculation_run", failing(1, down, calculation_calls))
     assert calculation_tasks.calculation_run_task.apply(args=[7]).failed() and calculation_calls == [False]
 
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_redelivered_message_takes_the_job_over(kind, monkeypatch):
-    task, service, _ = KINDS[kind]
+    task = task_of(KINDS[kind])
     calls: list[bool] = []
-    monkeypatch.setattr(service, failing(0, OperationalError(), calls))
+    monkeypatch.setattr(CLAIM, failing(0, OperationalError(), calls))
     for delivery_info in ({"redelivered": True}, {"redelivered": False}, None):
         task.push_request(retries=0, delivery_info=delivery_info)
         try:

@@ -97,7 +97,7 @@ def test_the_readme_is_short_and_its_links_resolve():
 
 
 def _settings_names() -> set[str]:
-    """Every setting the settings modules assign (per-kind job settings included)."""
+    """Every setting the settings modules assign, and each job kind's (apps.jobs.registry)."""
     names: set[str] = set()
     for module in (ROOT / "project" / "settings").glob("*.py"):
         if module.name in {"__init__.py", "env.py"}:
@@ -116,10 +116,9 @@ def _settings_names() -> set[str]:
                     for n in ast.walk(target)
                     if isinstance(n, ast.Name) and n.id.isupper() and not n.id.startswith("_")
                 }
-    from project.settings import jobs
+    from apps.jobs.registry import job_kinds
 
-    names |= {name for name in vars(jobs) if name.isupper() and not name.startswith("_")}
-    names |= set(jobs.derived(vars(jobs)))
+    names |= {name for kind in job_kinds for name in kind.setting_names}
     return names - {"T"}
 
 

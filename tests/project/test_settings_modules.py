@@ -1,5 +1,5 @@
 """The settings modules: what production derives from its one HTTPS switch is covered in
-tests/deploy; here, the job lifecycle's derived settings and the test settings' one override
+tests/deploy; here, the job kinds' derived limits and the test settings' one override
 mechanism (CALCBOARD_TEST_SETTINGS), each read by a fresh process as a child would."""
 
 import json
@@ -8,17 +8,23 @@ import subprocess
 import sys
 from pathlib import Path
 
-from project.settings import jobs
+from django.conf import settings as django_settings
+
+from apps.calculations.services import CALCULATION_JOB
+from apps.charts.services import FUNCTION_JOB
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def child_settings(**env: str) -> dict:
     code = (
-        "import json, django; from django.conf import settings as s; django.setup(); print(json.dumps({"
-        "'queues': [q.name for q in s.CELERY_TASK_QUEUES], 'route': s.CELERY_TASK_ROUTES['charts.*']['queue'],"
-        "'charts_time_limit': s.CHARTS_TIME_LIMIT, 'charts_stale_after': s.CHARTS_STALE_AFTER,"
-        "'sweep': s.CELERY_BEAT_SCHEDULE['calculations-sweep']['schedule'], 'step_delay': s.CALCULATIONS_STEP_DELAY,"
+        "import json, django; from django.conf import settings as s; django.setup();"
+        "from project.celery import app; from apps.jobs.registry import job_kinds as k; c = app.conf;"
+        "charts, calculations = k.get('function'), k.get('calculation'); print(json.dumps({"
+        "'queues': [q.name for q in c.task_queues], 'route': c.task_routes['charts.*']['queue'],"
+        "'charts_time_limit': charts.setting('TIME_LIMIT'), 'charts_stale_after': charts.setting('STALE_AFTER'),"
+        "'sweep': c.beat_schedule['calculations-sweep']['schedule'],"
+        "'step_delay': calculations.setting('STEP_DELAY'),"
         "'cache': s.CACHES['default']['LOCATION'], 'layer': s.CHANNEL_LAYERS['default']['CONFIG']['hosts'][0]['address'],"
         "'dataservice': s.DATASERVICE_URL}))"
     )
@@ -36,10 +42,11 @@ def child_settings(**env: str) -> dict:
 
 
 def test_the_charts_limits_are_derived_from_the_two_service_timeouts():
-    assert jobs.CHARTS_SOFT_TIME_LIMIT == jobs.DATASERVICE_TIMEOUT + jobs.EXPORT_SERVER_TIMEOUT + 30
-    assert jobs.CHARTS_TIME_LIMIT == jobs.CHARTS_SOFT_TIME_LIMIT + 30
-    assert jobs.CHARTS_STALE_AFTER == jobs.CHARTS_TIME_LIMIT + 60
-    assert jobs.CALCULATIONS_TIME_LIMIT == jobs.CALCULATIONS_SOFT_TIME_LIMIT + 30
+    s = django_settings
+    assert FUNCTION_JOB.setting("SOFT_TIME_LIMIT") == s.DATASERVICE_TIMEOUT + s.EXPORT_SERVER_TIMEOUT + 30
+    assert FUNCTION_JOB.setting("TIME_LIMIT") == FUNCTION_JOB.setting("SOFT_TIME_LIMIT") + 30
+    assert FUNCTION_JOB.setting("STALE_AFTER") == FUNCTION_JOB.setting("TIME_LIMIT") + 60
+    assert CALCULATION_JOB.setting("TIME_LIMIT") == CALCULATION_JOB.setting("SOFT_TIME_LIMIT") + 30
 
 
 def test_a_child_inherits_the_runs_settings(settings):

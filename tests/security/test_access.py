@@ -26,9 +26,9 @@ from django.urls import resolve
 
 from apps.accounts.permissions import access_rule, permission_name
 from apps.accounts.services import api_token_create, api_token_revoke
-from apps.live.consumers import CLOSE_UNAUTHENTICATED, STREAMS
+from apps.live.consumers import CLOSE_UNAUTHENTICATED
 from apps.live.routing import websocket_urlpatterns
-from apps.live.selectors import live_model
+from apps.live.selectors import live_model, live_streams
 from project.api import api
 from tests.conftest import permissions_grant
 from tests.security.conftest import SAMPLE_BY_CONVERTER, VALID_BODIES, Reply, Route, all_routes, assert_error
@@ -425,7 +425,7 @@ async def test_a_websocket_with_a_session_of_a_logged_out_user_is_refused(path, 
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("close_thread_connections")
-@pytest.mark.parametrize("stream", list(STREAMS))
+@pytest.mark.parametrize("stream", list(STREAMS := live_streams()))
 async def test_a_stream_needs_the_view_permission_of_its_kind(stream, django_user_model):
     nobody = await sync_to_async(django_user_model.objects.create_user)(username="ws-nobody", is_staff=True)
     others = await sync_to_async(django_user_model.objects.create_user)(username="ws-others")
