@@ -52,8 +52,9 @@ CALCULATION_JOB = JobKind(
     task_name="calculations.run",
     sweep_task_name="calculations.sweep",
     payload=calculation_event_payload,
-    # A one-year calculation then costs two progress writes instead of a dozen.
-    policy=JobPolicy(progress_min_interval=0.25),
+    # A one-year calculation then costs two progress writes instead of a dozen. Ended runs
+    # (with their rows and chart images) are kept 90 days unless pinned.
+    policy=JobPolicy(progress_min_interval=0.25, retention_days=90.0),
 )
 
 

@@ -96,8 +96,7 @@ FUNCTION_JOB = JobKind(
         retry_backoff_max=30.0,
         # A refresh may queue many charts at once.
         quota_in_flight=100,
-        # A function is a definition with one current chart: kept for ever.
-        retention_days=None,
+        # A function is a definition with one current chart: kept for ever (no retention_days).
     ),
 )
 

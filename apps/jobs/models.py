@@ -75,9 +75,11 @@ class Job(models.Model):
     # The audit trail: who queued, cancelled, re-ran and pinned the job, and when (the user
     # is kept as NULL once deleted; the token's name stays, it is text). No index of their
     # own: ?created_by= and the quota have theirs (each table's Meta); only deleting a user
-    # reads the others.
+    # reads the others. No database constraint either: Django sets them NULL when a user is
+    # deleted, and a job row then carries no deferred foreign-key checks (which would also
+    # refuse a TRUNCATE in the transaction that inserted it).
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False,
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False, db_constraint=False,
         help_text="Who created the job (empty: before the audit trail, or a deleted user).",
     )
     created_by_token = models.CharField(
@@ -87,21 +89,21 @@ class Job(models.Model):
     # Whose quota of jobs in flight the job counts against: its creator, or who queued it
     # again (a chart's refresh).
     queued_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False, db_constraint=False
     )
     cancelled_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False, db_constraint=False
     )
     cancelled_at = models.DateTimeField(null=True, blank=True)
     rerun_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False,
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False, db_constraint=False,
         help_text="Who last re-ran it (a calculation's re-run, a chart's refresh).",
     )
     rerun_at = models.DateTimeField(null=True, blank=True)
     # Database defaults too: bulk loads in raw SQL (benchmarks, imports) need not name them.
     pinned = models.BooleanField(default=False, db_default=False, help_text="Kept for ever: retention never removes a pinned job.")
     pinned_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False, db_constraint=False
     )
     pinned_at = models.DateTimeField(null=True, blank=True)
 

@@ -78,7 +78,9 @@ class JobPolicy:
     retry_backoff: float = 2.0  # a transient failure's retry waits base * 2^n ...
     retry_backoff_max: float = 60.0  # ... capped at this
     quota_in_flight: int | None = 20  # jobs one user may have queued or running; None: no cap
-    retention_days: float | None = 90.0  # days an ended, unpinned job is kept; None: for ever
+    # Days an ended, unpinned job is kept; None: for ever. Opt-in: the purge deletes the job
+    # with every row whose foreign key to it cascades (apps.jobs.retention).
+    retention_days: float | None = None
 
 
 _POLICY_NAMES = frozenset(f.name for f in fields(JobPolicy))

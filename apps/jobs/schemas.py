@@ -35,7 +35,7 @@ CREATED_BY_DESCRIPTION = "Only jobs this user created: a user id, or `me`."
 
 def created_by_parse(*, value: str | None, request: HttpRequest) -> int | None:
     """The user id `?created_by=` names (`me`: the requester); a 422 naming the field otherwise."""
-    if value is None or value == "":
+    if value is None:
         return None
     if value == "me":
         return request.user.pk

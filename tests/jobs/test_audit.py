@@ -106,7 +106,7 @@ def test_lists_filter_by_creator_id_and_me(api_client, colleague_client, user):
     assert [row["id"] for row in by_them["results"]] == [theirs]
 
 
-@pytest.mark.parametrize("value", ["you", "-1", "0", "1.5"])
+@pytest.mark.parametrize("value", ["you", "-1", "0", "1.5", ""])
 def test_a_bad_creator_filter_is_a_422_naming_the_field(api_client, value):
     response = api_client.get("/api/calculations", {"created_by": value})
 

@@ -104,6 +104,5 @@ def test_a_kind_without_a_sweep_gets_a_route_and_no_beat_entry():
     registry.register(JobKind(model=ApiToken, task_name="imports.run", payload=dict, queue="imports"))
     config = registry.celery_config()
     assert config["task_routes"] == {"imports.*": {"queue": "imports", "routing_key": "imports"}}
-    # No sweep entry; the one retention purge, since the kind keeps its jobs 90 days by default.
-    assert (set(config["beat_schedule"]), config["task_default_queue"]) == ({"jobs-purge"}, "imports")
+    assert (config["beat_schedule"], config["task_default_queue"]) == ({}, "imports")
     assert "imports.*" not in app.conf.task_routes
