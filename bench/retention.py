@@ -23,7 +23,6 @@ import time
 
 import calculations_common as common  # noqa: I001  (sets Django up)
 import httpx
-from django.conf import settings
 from django.db import connection
 
 from apps.calculations.models import Calculation, CalculationRow
@@ -39,7 +38,7 @@ FLOOR_RUNS = 200  # runs per plain DELETE of the floor
 def load(*, runs: int, rows: int) -> None:
     """`runs` finished runs, one ended each hour back from now over twice the retention days, so
     half are due; `rows` rows each."""
-    days = settings.CALCULATIONS_RETENTION_DAYS
+    days = CALCULATION_JOB.setting("RETENTION_DAYS")
     calculations, result_rows = Calculation._meta.db_table, CalculationRow._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
