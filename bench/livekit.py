@@ -43,6 +43,12 @@ def configure() -> dict[str, str]:
         "PYTHONUNBUFFERED": "1",
     }
     os.environ.update(env)
+    # The benchmarks measure delivery, not the per-client bounds: 500 sockets of one user
+    # (live_fanout) and a replay of 10,000 events in one subscribe (live_replay). Children
+    # inherit it, with what the test settings add to it, through the environment.
+    os.environ["CALCBOARD_TEST_SETTINGS"] = json.dumps(
+        {"LIVE_MAX_CONNECTIONS_PER_USER": 100_000, "LIVE_REPLAY_MAX_EVENTS": 100_000}
+    )
     return env
 
 

@@ -13,7 +13,7 @@ from ninja.parser import Parser
 from apps.accounts.auth import api_auth
 from apps.calculations.api import router as calculations_router
 from apps.charts.api import router as functions_router
-from apps.core.errors import DomainError, FieldError, NotFoundError
+from apps.core.errors import DomainError, FieldError, NotFoundError, error_headers
 
 
 def _is_json(content_type: str) -> bool:
@@ -140,8 +140,8 @@ def on_validation_error(request: HttpRequest, exc: ValidationError):
 @api.exception_handler(DomainError)
 def on_domain_error(request: HttpRequest, exc: DomainError):
     response = api.create_response(request, exc.as_body(), status=exc.status)
-    for name, value in exc.headers.items():
-        response[name] = value
+    for header, value in error_headers(exc).items():
+        response[header] = value
     return response
 
 

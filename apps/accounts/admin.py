@@ -1,8 +1,26 @@
-from django.contrib import admin, messages
-from django.http import HttpRequest
+"""API tokens in the admin: create one (its raw value shown once, on the page that answers
+the form), see who holds which, revoke them.
+
+Who may create a token for whom is the access policy's (`apps.accounts.permissions.token_owners`):
+the add form offers only those users and refuses any other. Revoking needs `change_apitoken`.
+The raw value is rendered into that one response and kept nowhere else: not in Django's
+messages (a signed, not encrypted, cookie), not in the session, not in a log.
+"""
+
+from django import forms
+from django.contrib import admin
+from django.db.models import ForeignKey
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.utils.cache import add_never_cache_headers
 
 from apps.accounts.models import ApiToken
+from apps.accounts.permissions import token_owners
 from apps.accounts.services import api_token_create, api_token_revoke
+
+# The request attribute that carries a new token's raw value from save_model to response_add,
+# within the one request that created it.
+_RAW_ATTRIBUTE = "_api_token_raw"
 
 
 @admin.register(ApiToken)
@@ -13,10 +31,18 @@ class ApiTokenAdmin(admin.ModelAdmin):
     fields = ["user", "name", "prefix", "created_at", "last_used_at", "revoked_at"]
     readonly_fields = ["prefix", "created_at", "last_used_at", "revoked_at"]
     actions = ["revoke"]
+    created_template = "accounts/admin/apitoken_created.html"
 
     def get_readonly_fields(self, request, obj=None):
         # A token's owner and name are fixed once it exists; only revocation changes it.
         return [*self.readonly_fields, "user", "name"] if obj else self.readonly_fields
+
+    def formfield_for_foreignkey(self, db_field: ForeignKey, request: HttpRequest, **kwargs) -> forms.Field:
+        if db_field.name == "user":
+            # The choices are also what the form accepts: any other user is an invalid choice.
+            kwargs["queryset"] = token_owners(actor=request.user)
+            kwargs["initial"] = request.user.pk
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def save_model(self, request: HttpRequest, obj: ApiToken, form, change: bool) -> None:
         if change:
@@ -24,13 +50,23 @@ class ApiTokenAdmin(admin.ModelAdmin):
         token, raw = api_token_create(user=obj.user, name=obj.name)
         obj.pk = token.pk
         obj.refresh_from_db()
-        self.message_user(
-            request,
-            f"Token created. Copy it now, it is not shown again: {raw}",
-            level=messages.WARNING,
-        )
+        setattr(request, _RAW_ATTRIBUTE, raw)
 
-    @admin.action(description="Revoke selected tokens")
+    def response_add(self, request: HttpRequest, obj: ApiToken, post_url_continue=None) -> HttpResponse:
+        """The page that answers the add form shows the raw token, once (a redirect would have
+        to carry it somewhere: a cookie or the session)."""
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "API token created",
+            "token": obj,
+            "raw": getattr(request, _RAW_ATTRIBUTE),
+        }
+        response = TemplateResponse(request, self.created_template, context)
+        add_never_cache_headers(response)  # no copy in a browser's or a proxy's cache
+        return response
+
+    @admin.action(description="Revoke selected tokens", permissions=["change"])
     def revoke(self, request: HttpRequest, queryset) -> None:
         tokens = list(queryset.filter(revoked_at__isnull=True))
         for token in tokens:

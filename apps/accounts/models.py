@@ -22,6 +22,8 @@ class ApiToken(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-pk"]
+        # Without it a staff user may only create tokens for themselves (apps.accounts.permissions).
+        permissions = [("add_apitoken_for_others", "Can add API tokens for other users")]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"

@@ -5,8 +5,13 @@ Django's model permissions decide, the way the admin and DRF's `DjangoModelPermi
 | action   | permission  | used for                                  |
 |----------|-------------|-------------------------------------------|
 | `view`   | `view_*`    | reading (lists, details, CSV, images, live streams) |
-| `add`    | `add_*`     | creating                                  |
-| `change` | `change_*`  | refresh, cancel, re-run                   |
+| `add`    | `add_*`     | creating, re-run (it creates a run)       |
+| `change` | `change_*`  | refresh, cancel                           |
+
+Operations that are neither a plain read nor a plain create (re-run, cancel, refresh) take
+their action from `OPERATION_ACTIONS`, here, so the API and the admin cannot disagree:
+`@requires(operation_action("rerun"), Calculation)` on the endpoint and
+`@admin.action(permissions=[operation_action("rerun")])` in the admin.
 
 A bearer token acts with its user's permissions; an inactive user has none; a superuser has
 all of them. Credentials are someone else's job (ninja auth, `request_user`, the websocket
@@ -27,11 +32,13 @@ authenticates a bearer token or the session itself):
 """
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Literal, TypeVar
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import models
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest, JsonResponse
 
 from apps.accounts.selectors import api_token_user
@@ -40,6 +47,11 @@ from apps.core.errors import DomainError
 Action = Literal["view", "add", "change"]
 ACTIONS: tuple[Action, ...] = ("view", "add", "change")
 ACCESS_ATTRIBUTE = "access_rule"
+
+Operation = Literal["rerun", "cancel", "refresh"]
+# A re-run queues a new run with an old one's inputs: it creates, so it needs `add`, and a
+# `change`-only user (who may cancel or refresh what exists) may not create runs through it.
+OPERATION_ACTIONS: dict[Operation, Action] = {"rerun": "add", "cancel": "change", "refresh": "change"}
 
 View = TypeVar("View", bound=Callable)
 
@@ -64,6 +76,11 @@ def permission_name(*, model: type[models.Model], action: Action) -> str:
     return f"{opts.app_label}.{action}_{opts.model_name}"
 
 
+def operation_action(operation: Operation) -> Action:
+    """The action (`add`, `change`) a named operation needs, in the API and the admin alike."""
+    return OPERATION_ACTIONS[operation]
+
+
 User = AbstractBaseUser | AnonymousUser | None
 
 
@@ -78,6 +95,42 @@ def user_has_permission(*, user: User, permission: str) -> bool:
     # has_perm answers True for an active superuser and caches the user's permissions on the
     # object, so several checks in one request cost one query.
     return user.has_perm(permission)
+
+
+# API tokens act as their owner, so creating one for someone is acting as them: a user creates
+# tokens for themselves; with this permission also for other users who are not superusers;
+# only a superuser creates one for a superuser (there is nothing above that to escalate to).
+TOKENS_FOR_OTHERS = "accounts.add_apitoken_for_others"
+
+
+def token_owners(*, actor: User) -> QuerySet:
+    """The users `actor` may create an API token for (the admin's add form offers these)."""
+    users = get_user_model()._default_manager.order_by("username", "pk")
+    if actor is None or not actor.is_authenticated or not actor.is_active:
+        return users.none()
+    if actor.is_superuser:
+        return users.all()
+    if actor.has_perm(TOKENS_FOR_OTHERS):
+        return users.filter(Q(is_superuser=False) | Q(pk=actor.pk))
+    return users.filter(pk=actor.pk)
+
+
+def users_permissions_now(*, user_ids: Iterable[int], permissions: Iterable[str]) -> dict[int, set[str]]:
+    """For users held a long time (a websocket's): which of `permissions` each holds now, read
+    afresh. A user object caches its permissions on its first `has_perm`, so asking the one
+    a socket opened with would answer with the permissions of that moment. A user missing
+    from the answer no longer exists."""
+    wanted = list(permissions)
+    held = {}
+    for user in get_user_model()._default_manager.filter(pk__in=set(user_ids)):
+        held[user.pk] = {name for name in wanted if user_has_permission(user=user, permission=name)}
+    return held
+
+
+def user_has_permission_now(*, user_id: int, permission: str) -> bool:
+    """`user_has_permission`, read afresh (see `users_permissions_now`)."""
+    held = users_permissions_now(user_ids=[user_id], permissions=[permission])
+    return permission in held.get(user_id, set())
 
 
 def access_check(*, user: User, model: type[models.Model], action: Action, field: str | None = None) -> None:

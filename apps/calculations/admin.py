@@ -14,6 +14,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
+from apps.accounts.permissions import operation_action
 from apps.calculations.admin_views import CalculationChartsAdminMixin
 from apps.calculations.models import Calculation
 from apps.calculations.selectors import calculation_rows
@@ -126,7 +127,7 @@ class CalculationAdmin(CalculationChartsAdminMixin, JobAdminMixin, LiveChangeLis
     def get_readonly_fields(self, request: HttpRequest, obj: Calculation | None = None):
         return [] if obj is None else self.readonly_fields
 
-    @admin.action(description="Run again", permissions=["add"])
+    @admin.action(description="Run again", permissions=[operation_action("rerun")])
     def run_again(self, request: HttpRequest, queryset: QuerySet[Calculation]) -> None:
         ids = list(queryset.values_list("pk", flat=True))
         try:

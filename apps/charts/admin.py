@@ -7,6 +7,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
+from apps.accounts.permissions import operation_action
 from apps.charts.models import PRESETS, Function
 from apps.charts.selectors import function_image_url
 from apps.charts.services import (
@@ -153,7 +154,7 @@ class FunctionAdmin(JobAdminMixin, LiveChangeListMixin, admin.ModelAdmin):
             obj.expression,
         )
 
-    @admin.action(description="Refresh", permissions=["change"])
+    @admin.action(description="Refresh", permissions=[operation_action("refresh")])
     def refresh(self, request: HttpRequest, queryset: QuerySet[Function]) -> None:
         ids = list(queryset.values_list("pk", flat=True))
         try:

@@ -3,7 +3,7 @@
 from django.http import HttpRequest, HttpResponse
 from ninja import Path, Query, Router, Status
 
-from apps.accounts.permissions import requires
+from apps.accounts.permissions import operation_action, requires
 from apps.charts import selectors, services
 from apps.charts.models import Function
 from apps.charts.schemas import (
@@ -102,7 +102,7 @@ def function_list_endpoint(request: HttpRequest, query: Query[FunctionListQuery]
     response={200: FunctionsRefreshed, **error_responses(404, 429)},
     summary="Draw the charts of several functions again, in parallel",
 )
-@requires("change", Function)
+@requires(operation_action("refresh"), Function)
 def functions_refresh_endpoint(request: HttpRequest, payload: FunctionsRefreshIn):
     """Every listed function not already queued or running is queued; all of them count
     against the requester's quota (CHARTS_QUOTA_IN_FLIGHT): past it the whole request is a
@@ -126,7 +126,7 @@ def function_detail_endpoint(request: HttpRequest, function_id: int = Path(..., 
     response={200: FunctionOut, **error_responses(404, 409)},
     summary="Cancel a queued or running chart job",
 )
-@requires("change", Function)
+@requires(operation_action("cancel"), Function)
 def function_cancel_endpoint(request: HttpRequest, function_id: int = Path(..., ge=1, le=MAX_ID)):
     """A queued chart becomes `cancelled` at once; a running one stops before its next outside
     call and keeps its previous image. Answers the function; one that is already finished,

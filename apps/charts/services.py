@@ -94,8 +94,8 @@ FUNCTION_JOB = JobKind(
         stale_after=None,
         queued_stale_after=600.0,
         retry_backoff_max=30.0,
-        # A refresh may queue many charts at once.
-        quota_in_flight=100,
+        # One refresh of the most ids it takes (1,000), not a second while those are in flight.
+        quota_in_flight=1000,
         # A function is a definition with one current chart: kept for ever (no retention_days).
     ),
 )

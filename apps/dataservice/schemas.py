@@ -59,9 +59,16 @@ def _json_number(value: Decimal) -> int | float:
     return int(value) if value == value.to_integral_value() else float(value)
 
 
+# Exponents a message spells out in full; past them a number reads '1E+999999999', because its
+# digits would not fit in a message (and normalizing it overflows Decimal's context).
+_PLAIN_EXPONENTS = range(-30, 31)
+
+
 def _plain(value: Decimal) -> str:
     """'0.0001' rather than '1E-4' in messages."""
-    return format(value.normalize(), "f")
+    if value.is_zero() or value.adjusted() in _PLAIN_EXPONENTS:
+        return format(value.normalize(), "f")
+    return str(value)
 
 
 def _limit(name: str) -> Decimal:
@@ -69,13 +76,17 @@ def _limit(name: str) -> Decimal:
 
 
 def body_parse(body: bytes) -> Any:
-    """The JSON document in `body`; `ValueError` when it is not JSON."""
-    return json.loads(
-        body,
-        parse_float=Decimal,
-        parse_int=Decimal,
-        parse_constant=lambda _name: _NON_FINITE,
-    )
+    """The JSON document in `body`; `ValueError` when it is not JSON (or nests too deeply to read)."""
+    try:
+        return json.loads(
+            body,
+            parse_float=Decimal,
+            parse_int=Decimal,
+            parse_constant=lambda _name: _NON_FINITE,
+        )
+    except RecursionError:
+        # The decoder recurses per level; no valid request nests more than one.
+        raise ValueError("arrays or objects nest too deeply") from None
 
 
 def _number(data: dict, name: str, unit: str, errors: list[FieldError]) -> Decimal | None:

@@ -22,7 +22,7 @@ class QuotaExceededError(DomainError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, rule="quota")
-        self.headers = {"Retry-After": str(settings.JOBS_QUOTA_RETRY_AFTER)}
+        self.retry_after = settings.JOBS_QUOTA_RETRY_AFTER  # the Retry-After header (apps.core.errors)
 
 
 def jobs_in_flight_count(*, kind: JobKind, user_id: int) -> int:

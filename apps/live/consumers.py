@@ -16,11 +16,11 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from redis.exceptions import RedisError
 
-from apps.accounts.permissions import user_has_permission
 from apps.accounts.selectors import credentials_active
 from apps.core.metrics import WEBSOCKET_CONNECTIONS, WEBSOCKET_EVENTS
 from apps.jobs.models import MAX_ID
 from apps.live.eventlog import Position, event_id_parse, event_log_read
+from apps.live.limits import MessageRate, connection_claim, connection_release
 from apps.live.middleware import SUBPROTOCOL
 from apps.live.realtime import (
     EVENT_TYPE,
@@ -30,11 +30,19 @@ from apps.live.realtime import (
     stream_group,
     user_group,
 )
-from apps.live.selectors import live_kinds, live_object_exists, live_streams, live_view_permission
+from apps.live.selectors import (
+    live_kinds,
+    live_kinds_viewable,
+    live_streams,
+    live_subscription_check,
+    live_view_permission,
+)
 
 logger = logging.getLogger(__name__)
 
 CLOSE_UNAUTHENTICATED = 4401
+CLOSE_TOO_MANY_CONNECTIONS = 4409  # LIVE_MAX_CONNECTIONS_PER_USER
+CLOSE_RATE_LIMITED = 4429  # LIVE_MESSAGE_RATE / LIVE_MESSAGE_BURST
 CLOSE_UNAVAILABLE = 4503
 
 MAX_MESSAGE_CHARS = 4096
@@ -65,9 +73,16 @@ def _event_time(event: dict) -> datetime | None:
         return None
 
 
+def _recheck(*, token_ids: list[int], session_keys: list[str], user_ids: list[int]):
+    """Credentials and view permissions of many sockets: one database visit."""
+    tokens, sessions = credentials_active(token_ids=token_ids, session_keys=session_keys)
+    return tokens, sessions, live_kinds_viewable(user_ids=user_ids)
+
+
 class CredentialWatch:
     """Re-checks the credentials of every open socket of this process (event loop) every
-    LIVE_AUTH_RECHECK_SECONDS, in one database call.
+    LIVE_AUTH_RECHECK_SECONDS, in one database call; drops the subscriptions its user may no
+    longer see, and renews its lease in the per-user connection count (apps.live.limits).
 
     One task per process rather than one per socket: 500 sockets each re-checking on its
     own meant 500 queries (and as many new PostgreSQL connections, CONN_MAX_AGE=0 under
@@ -99,9 +114,10 @@ class CredentialWatch:
         while self.sockets:
             await asyncio.sleep(settings.LIVE_AUTH_RECHECK_SECONDS)
             sockets = [socket for socket in list(self.sockets) if socket.authenticated]
-            tokens, sessions = await database_sync_to_async(credentials_active)(
+            tokens, sessions, viewable = await database_sync_to_async(_recheck)(
                 token_ids=[socket.token_id for socket in sockets if socket.auth_method == "token"],
                 session_keys=[socket.session_key for socket in sockets if socket.session_key],
+                user_ids=[socket.user.pk for socket in sockets],
             )
             for socket in sockets:
                 if socket.auth_method == "token":
@@ -110,20 +126,33 @@ class CredentialWatch:
                     valid = sessions.get(socket.session_key) == socket.user.pk
                 if not valid:
                     await socket.revoke()
+                    continue
+                try:
+                    await socket.drop_unviewable(viewable.get(socket.user.pk, set()))
+                    await socket.count_connection()  # renews its lease
+                except StopConsumer:  # Redis gone: that socket was told so and closed (4503)
+                    continue
 
 
 class EventsConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         self.handshake_received, self.accepted, self.authenticated = True, False, False
         self.groups_joined: set[str] = set()
-        self.object_subscriptions = 0
+        # group -> the keys of its subscribe message; what the re-check may drop
+        self.subscriptions: dict[str, dict] = {}
+        # Object groups subscribed to, or asked for and not found: both count toward the cap.
+        self.object_slots: set[str] = set()
+        self.message_rate = MessageRate()
+        self.connection_counted = False
         self.newest: OrderedDict[tuple[str, Any], datetime] = OrderedDict()
         # stream -> the position of the last event sent on this connection
         self.cursors: dict[str, Position] = {}
         self.groups_renewed_at = time.monotonic()
         self.user = self.scope.get("user")
         signed_in = self.user is not None and self.user.is_authenticated
+        admitted = True
         if signed_in:
+            admitted = await self.count_connection()
             self.auth_method = self.scope.get("auth_method")
             self.token_id = self.scope.get("api_token_id")
             session = self.scope.get("session")
@@ -143,6 +172,13 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
             )
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
+        if not admitted:
+            limit = settings.LIVE_MAX_CONNECTIONS_PER_USER
+            await self._send_error(
+                "too_many_connections", f"At most {limit} open connections per user; close another one first."
+            )
+            await self.close(code=CLOSE_TOO_MANY_CONNECTIONS)
+            return
         self.authenticated = True
         CredentialWatch.watch(self)
 
@@ -151,6 +187,11 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
             WEBSOCKET_CONNECTIONS.dec()
             self.accepted = False
         CredentialWatch.forget(self)
+        if getattr(self, "connection_counted", False):
+            try:
+                await connection_release(user_id=self.user.pk, channel_name=self.channel_name)
+            except _LAYER_ERRORS:  # Redis gone: the lease runs out on its own.
+                pass
         for group in getattr(self, "groups_joined", ()):
             try:
                 await self.channel_layer.group_discard(group, self.channel_name)
@@ -171,6 +212,24 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
         if hit:
             await self.revoke()
 
+    async def count_connection(self) -> bool:
+        """Counts (or renews) this socket in its user's open connections; False past the cap."""
+        try:
+            self.connection_counted = await connection_claim(
+                user_id=self.user.pk, channel_name=self.channel_name
+            )
+        except _LAYER_ERRORS:
+            logger.warning("connection count unavailable", exc_info=True)
+            await self._layer_down()
+        return self.connection_counted
+
+    async def drop_unviewable(self, kinds: set[str]) -> None:
+        """Ends the subscriptions to kinds the user may no longer view (`unsubscribed` with
+        `"reason": "permission_denied"`)."""
+        for group, target in list(self.subscriptions.items()):
+            if (live_streams()[target["stream"]] if "stream" in target else target["kind"]) not in kinds:
+                await self._unsubscribe(target, group, reason="permission_denied")
+
     async def revoke(self) -> None:
         if not self.authenticated:
             return
@@ -182,6 +241,15 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs) -> None:
         if not self.authenticated:
+            return
+        if not self.message_rate.allow():
+            self.authenticated = False  # nothing more is read or sent on this socket
+            await self._send_error(
+                "rate_limited",
+                f"At most {settings.LIVE_MESSAGE_RATE:g} messages a second "
+                f"(bursts of {settings.LIVE_MESSAGE_BURST}); reconnect later.",
+            )
+            await self.close(code=CLOSE_RATE_LIMITED)
             return
         try:
             if text_data is None:
@@ -212,9 +280,10 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
             )
         target, group = self._target(content)
         if action == "subscribe":
-            await self._check_permission(target)
             if "stream" in target:
-                await self._subscribe_stream(target["stream"], since=self._since(content))
+                since = self._since(content)
+                await self._check_access(target, group)
+                await self._subscribe_stream(target["stream"], since=since)
             else:
                 await self._subscribe_object(target, group)
         else:
@@ -254,10 +323,19 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
                 "invalid_since", "'since' must be an event_id this server sent, as a string.", field="since"
             ) from None
 
-    async def _check_permission(self, target: dict) -> None:
+    async def _check_access(self, target: dict, group: str) -> bool:
+        """The user's view permission, read afresh on every subscribe (an object of the socket's
+        life would answer from the permissions it cached at the first check), and for an
+        object whether it exists. One database visit. A refused subscribe also ends the same
+        subscription made while the user still had the permission."""
         kind = live_streams()[target["stream"]] if "stream" in target else target["kind"]
         permission = live_view_permission(kind=kind)
-        if not await database_sync_to_async(user_has_permission)(user=self.user, permission=permission):
+        allowed, exists = await database_sync_to_async(live_subscription_check)(
+            user_id=self.user.pk, kind=kind, obj_id=target.get("id")
+        )
+        if not allowed:
+            if group in self.subscriptions:
+                await self._unsubscribe(target, group, reason="permission_denied")
             field = "stream" if "stream" in target else "kind"
             name = target.get("stream") or f"{kind} {target['id']}"
             raise ProtocolError(
@@ -266,6 +344,7 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
                 f"'{permission}' permission.",
                 field=field,
             )
+        return exists
 
     async def _subscribe_stream(self, stream: str, *, since: Position | None) -> None:
         # Join first, read the log second: an event published in between is both in the
@@ -276,6 +355,7 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
         except _LAYER_ERRORS:
             logger.warning("event log of %s unreadable", stream, exc_info=True)
             await self._layer_down()
+        self.subscriptions[stream] = {"stream": stream}
         if since is None:
             self.cursors.setdefault(stream, log.tail)
             await self.send_json({"type": "subscribed", "stream": stream})
@@ -283,6 +363,7 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
         if since.epoch == log.tail.epoch and since.key > log.tail.key:
             if stream not in self.cursors:
                 await self._group_discard(stream)
+                self.subscriptions.pop(stream, None)
             raise ProtocolError(
                 "unknown_since", f"'since' is not an event_id of the {stream} stream.", field="since"
             )
@@ -301,25 +382,29 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "subscribed", "stream": stream, "replayed": replayed})
 
     async def _subscribe_object(self, target: dict, group: str) -> None:
-        if group not in self.groups_joined:
-            if self.object_subscriptions >= MAX_OBJECT_SUBSCRIPTIONS:
-                raise ProtocolError(
-                    "too_many_subscriptions",
-                    f"At most {MAX_OBJECT_SUBSCRIPTIONS} objects per connection; "
-                    "subscribe to the stream instead.",
-                )
-            if not await database_sync_to_async(live_object_exists)(kind=target["kind"], obj_id=target["id"]):
-                raise ProtocolError("not_found", f"No {target['kind']} with id {target['id']}.", field="id")
-            await self._group_add(group)
-            self.object_subscriptions += 1
+        # Checked before the database is: an object that was not found keeps its slot too, so
+        # probing ids costs at most MAX_OBJECT_SUBSCRIPTIONS lookups (unsubscribe frees one).
+        if group not in self.object_slots and len(self.object_slots) >= MAX_OBJECT_SUBSCRIPTIONS:
+            raise ProtocolError(
+                "too_many_subscriptions",
+                f"At most {MAX_OBJECT_SUBSCRIPTIONS} objects per connection (those not found count "
+                "until unsubscribed); subscribe to the stream instead.",
+            )
+        exists = await self._check_access(target, group)
+        self.object_slots.add(group)
+        if not exists:
+            raise ProtocolError("not_found", f"No {target['kind']} with id {target['id']}.", field="id")
+        await self._group_add(group)
+        self.subscriptions[group] = target
         await self.send_json({"type": "subscribed", **target})
 
-    async def _unsubscribe(self, target: dict, group: str) -> None:
+    async def _unsubscribe(self, target: dict, group: str, *, reason: str | None = None) -> None:
         if group in self.groups_joined:
             await self._group_discard(group)
-            self.object_subscriptions -= "id" in target
             self.cursors.pop(target.get("stream"), None)
-        await self.send_json({"type": "unsubscribed", **target})
+        self.object_slots.discard(group)
+        self.subscriptions.pop(group, None)
+        await self.send_json({"type": "unsubscribed", **target, **({"reason": reason} if reason else {})})
 
     async def _group_add(self, group: str) -> None:
         if group in self.groups_joined:
@@ -421,6 +506,8 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
             kind = event.get("kind")
             if kind in live_kinds() and stream_group(kind) in self.cursors:
                 return  # the stream subscription delivers it, in order
+            if object_group(event.get("kind"), event.get("id")) not in self.subscriptions:
+                return  # unsubscribed (or dropped by the re-check) meanwhile
             if self._is_newest(event):
                 await self.send_json({"type": "event", "event": event})
                 WEBSOCKET_EVENTS.inc()

@@ -29,6 +29,9 @@ from django.conf import settings
 
 _ID = re.compile(r"^([0-9a-f]{8})\.(\d{1,20})-(\d{1,20})$")
 _MAX_ID_CHARS = 64
+# Both parts of a Redis stream id are unsigned 64-bit, and the very last id cannot start an
+# exclusive range; Redis refuses those with an error that would otherwise read as an outage.
+_MAX_ID_PART = 2**64 - 1
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,10 @@ def event_id_parse(value: object) -> Position:
     """The position an `event_id` names; ValueError for anything that is not one."""
     if not isinstance(value, str) or len(value) > _MAX_ID_CHARS or not (match := _ID.match(value)):
         raise ValueError(f"not an event_id: {value!r}")
-    return Position(match[1], int(match[2]), int(match[3]))
+    position = Position(match[1], int(match[2]), int(match[3]))
+    if position.ms > _MAX_ID_PART or position.seq > _MAX_ID_PART or position.key == (_MAX_ID_PART,) * 2:
+        raise ValueError(f"not an event_id (out of range): {value!r}")
+    return position
 
 
 def _entry_position(epoch: str, entry: bytes | str) -> Position:
@@ -126,7 +132,7 @@ def _layer_config() -> dict:
     return settings.CHANNEL_LAYERS["default"]["CONFIG"]
 
 
-def _redis() -> aioredis.Redis:
+def layer_redis() -> aioredis.Redis:
     """One client per event loop and Redis URL (the channel layer's own server)."""
     host = _layer_config()["hosts"][0]
     url = host["address"] if isinstance(host, dict) else host
@@ -137,14 +143,19 @@ def _redis() -> aioredis.Redis:
     return client
 
 
+def layer_key(name: str) -> str:
+    """A Redis key next to the channel layer's own (same prefix)."""
+    return f"{_layer_config().get('prefix', 'asgi')}:{name}"
+
+
 def _keys(stream: str) -> list[str]:
-    key = f"{_layer_config().get('prefix', 'asgi')}:log:{stream}"
+    key = layer_key(f"log:{stream}")
     return [key, f"{key}:epoch", f"{key}:floor"]
 
 
 async def event_log_append(*, stream: str, payload: str) -> tuple[Position, Position]:
     """Keep one event (JSON text); returns its position and the position before it."""
-    epoch, last, entry = await _redis().eval(
+    epoch, last, entry = await layer_redis().eval(
         _APPEND,
         3,
         *_keys(stream),
@@ -167,20 +178,23 @@ async def event_log_read(*, stream: str, since: Position | None) -> LogRead:
     """The log's tail and, given `since` of the current epoch, every kept event after it.
 
     `events` is None when the log cannot say what came after `since`: it is from another
-    epoch, or trimming removed events after it (the client must reload: `resync`).
+    epoch, trimming removed events after it, or more than LIVE_REPLAY_MAX_EVENTS came after
+    it (the client must reload: `resync`). The bound keeps what one `subscribe` re-reads small.
     A `since` past the tail is not checked here (see `EventsConsumer`).
     """
-    epoch, last, floor, entries = await _redis().eval(
+    epoch, last, floor, entries = await layer_redis().eval(
         _READ,
         3,
         *_keys(stream),
         secrets.token_hex(4),
         since.entry if since is not None else "",
-        settings.LIVE_EVENT_LOG_MAX_EVENTS,
+        settings.LIVE_REPLAY_MAX_EVENTS + 1,
     )
     epoch = epoch.decode()
     tail = _entry_position(epoch, last)
     if since is None or since.epoch != epoch or since.key < _entry_position(epoch, floor).key:
+        return LogRead(tail=tail, events=None)
+    if len(entries) > settings.LIVE_REPLAY_MAX_EVENTS:
         return LogRead(tail=tail, events=None)
     events = [(_entry_position(epoch, entry), dict(_pairs(fields))[b"e"]) for entry, fields in entries]
     return LogRead(tail=tail, events=events)

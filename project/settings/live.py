@@ -29,3 +29,16 @@ LIVE_EVENT_LOG_MAX_EVENTS = 10_000
 # deactivating a user and logging out close sockets at once (signals); this catches the rest
 # (a session expired, a bulk UPDATE of users).
 LIVE_AUTH_RECHECK_SECONDS = 60.0
+
+# Bounds on one client (apps.live.consumers; docs/reference/websocket-protocol.md):
+# - a `subscribe` with `since` replays at most this many events; a client that missed more is
+#   told to `resync` (reload over REST) rather than re-reading the whole log on every retry;
+LIVE_REPLAY_MAX_EVENTS = 1000
+# - messages a socket may send: this many a second on average, in bursts of up to this many
+#   (room to subscribe to every object a socket may hold at once); past it the socket is
+#   closed with 4429;
+LIVE_MESSAGE_RATE = 10.0
+LIVE_MESSAGE_BURST = 250
+# - open sockets per user, counted in Redis across every daphne process; one more is closed
+#   with 4409. A crashed process's sockets stop counting after 3 x LIVE_AUTH_RECHECK_SECONDS.
+LIVE_MAX_CONNECTIONS_PER_USER = 20

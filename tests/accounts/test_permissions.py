@@ -14,6 +14,7 @@ from apps.accounts.permissions import (
     permission_name,
     request_user,
     requires,
+    token_owners,
     user_may,
     view_requires,
 )
@@ -79,3 +80,11 @@ def test_a_plain_view_takes_the_session_user_without_a_header(user):
     request.user = AnonymousUser()
     with pytest.raises(NotAuthenticatedError):
         request_user(request)
+
+
+def test_nobody_who_is_not_an_active_user_may_create_tokens_for_anyone(user):
+    assert not token_owners(actor=None).exists()
+    assert not token_owners(actor=AnonymousUser()).exists()
+    get_user_model().objects.filter(pk=user.pk).update(is_active=False)
+    user.refresh_from_db()
+    assert not token_owners(actor=user).exists()

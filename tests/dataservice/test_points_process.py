@@ -60,6 +60,48 @@ def test_it_refuses_bad_input_over_http(dataservice):
     assert wrong_method.status_code == 405 and wrong_method.json()["errors"][0]["rule"] == "method"
 
 
+def post_text(url: str, text: str) -> httpx.Response:
+    return httpx.post(f"{url}/points", content=text.encode(), headers={"Content-Type": "application/json"})
+
+
+def test_it_refuses_json_nested_too_deeply_with_a_400(dataservice):
+    response = post_text(dataservice, "[" * 5000)
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "detail": "The body is not valid JSON: arrays or objects nest too deeply.",
+        "errors": [
+            {
+                "field": None,
+                "rule": "json",
+                "message": "The body is not valid JSON: arrays or objects nest too deeply.",
+            }
+        ],
+    }
+
+
+@pytest.mark.parametrize(
+    ("field", "literal", "shown"),
+    [
+        ("dt", "1e999999999", "1E+999999999"),
+        ("dt", "-1e999999999", "-1E+999999999"),
+        ("dt", "1e-999999999", "1E-999999999"),
+        ("interval", "1e999999999", "1E+999999999"),
+        ("interval", "-1E-99999", "-1E-99999"),
+    ],
+)
+def test_it_refuses_numbers_of_an_extreme_exponent_as_out_of_range(dataservice, field, literal, shown):
+    values = {"dt": "1", "interval": "1", field: literal}
+    text = f'{{"expression": "t", "dt": {values["dt"]}, "interval": {values["interval"]}}}'
+
+    response = post_text(dataservice, text)
+
+    assert response.status_code == 422
+    (error,) = response.json()["errors"]
+    assert (error["field"], error["rule"]) == (field, "range")
+    assert error["message"].endswith(f"got {shown}")
+
+
 def test_it_reports_health(dataservice):
     response = httpx.get(f"{dataservice}/health")
 

@@ -197,6 +197,28 @@ async def test_a_malformed_since_is_an_error_naming_the_field(token_headers, sin
     await ws.disconnect()
 
 
+@pytest.mark.parametrize(
+    ("ms", "seq"), [(0, 2**64), (2**64, 0), (10**20 - 1, 10**20 - 1), (2**64 - 1, 2**64 - 1)]
+)
+async def test_a_since_of_the_right_shape_out_of_range_is_invalid_not_an_outage(token_headers, ms, seq):
+    [newest] = await published_ids(token_headers, 1)
+    since = f"{event_id_parse(newest).epoch}.{ms}-{seq}"
+    ws = await open_socket(token_headers)
+    reply = await request(ws, {"action": "subscribe", "stream": "calculations", "since": since})
+    assert (reply["type"], reply["code"], reply["field"]) == ("error", "invalid_since", "since")
+    assert (await request(ws, {"action": "ping"})) == {"type": "pong"}  # still open: no 4503
+    await ws.disconnect()
+
+
+async def test_the_largest_event_id_redis_accepts_is_a_well_formed_since(token_headers):
+    [newest] = await published_ids(token_headers, 1)
+    since = f"{event_id_parse(newest).epoch}.{2**64 - 1}-{2**64 - 2}"
+    ws = await open_socket(token_headers)
+    reply = await request(ws, {"action": "subscribe", "stream": "calculations", "since": since})
+    assert (reply["code"], reply["field"]) == ("unknown_since", "since")  # past the tail, not malformed
+    await ws.disconnect()
+
+
 async def test_an_unknown_since_is_an_error_and_subscribes_nothing(token_headers):
     [newest] = await published_ids(token_headers, 1)
     position = event_id_parse(newest)

@@ -3,7 +3,7 @@
 Each route of the URLconf falls in exactly one class below, and each class has its rule:
 - `/api/` operations and chart images (`/charts/`): each declares the model permission it
   needs with `apps.accounts.permissions.requires` / `view_requires` (reads `view_*`, creates
-  `add_*`, refresh/cancel/re-run `change_*`). Anonymous callers and bad tokens get 401; a
+  `add_*` (re-run too), refresh/cancel `change_*`). Anonymous callers and bad tokens get 401; a
   user without the permission 403, both in the one error shape. Walked as: anonymous, a
   (staff) user with no permissions, a view-only user (reads pass, writes 403), a full user;
 - the admin: anonymous visitors and users who are not staff are sent to the login page;
@@ -26,6 +26,7 @@ from django.urls import resolve
 
 from apps.accounts.permissions import access_rule, permission_name
 from apps.accounts.services import api_token_create, api_token_revoke
+from apps.calculations.models import Calculation
 from apps.live.consumers import CLOSE_UNAUTHENTICATED
 from apps.live.routing import websocket_urlpatterns
 from apps.live.selectors import live_model, live_streams
@@ -245,6 +246,50 @@ def test_a_superuser_may_do_everything_without_a_single_permission(rows):
     assert Client().get("/api/calculations", headers=headers).status_code == 200
     assert call(Client(), "POST", "/api/functions", **headers).status_code == 201
     assert Client().get(f"/charts/{rows.charted.pk}.png", headers=headers).status_code == 200
+
+
+def staff_with(username: str, *actions: str):
+    staff = get_user_model().objects.create_user(username=username, password="staff-pass-123", is_staff=True)
+    permissions_grant(staff, *actions)
+    return staff
+
+
+def test_a_rerun_needs_add_in_the_api(rows):
+    changer, adder = staff_with("changer", "view", "change"), staff_with("adder", "view", "add")
+    url = f"/api/calculations/{rows.finished.pk}/rerun"
+    before = Calculation.objects.count()
+
+    refused = call(Client(), "POST", url, Authorization=f"Bearer {token_of(changer)}")
+    body = assert_error(refused, 403, field=None, rule="permission")
+    assert "calculations.add_calculation" in body["detail"]
+    assert Calculation.objects.count() == before
+
+    created = call(Client(), "POST", url, Authorization=f"Bearer {token_of(adder)}")
+    assert created.status_code == 201, created.content[:300]
+    assert Calculation.objects.count() == before + 1
+
+
+def test_a_rerun_needs_add_in_the_admin_too(rows):
+    changelist = "/admin/calculations/calculation/"
+    before = Calculation.objects.count()
+    for username, actions, created in (("changer", ("view", "change"), 0), ("adder", ("view", "add"), 1)):
+        client = Client()
+        client.force_login(staff_with(username, *actions))
+        choices = client.get(changelist).context["action_form"].fields["action"].choices
+        offered = "run_again" in [name for name, _ in choices]
+        client.post(changelist, {"action": "run_again", "_selected_action": [rows.finished.pk]})
+        assert offered is bool(created), username
+        assert Calculation.objects.count() == before + created, username
+        before += created
+
+
+def test_the_api_and_the_admin_take_the_rerun_rule_from_the_access_policy():
+    from apps.accounts.permissions import operation_action
+    from apps.calculations.admin import CalculationAdmin
+
+    assert operation_action("rerun") == "add"
+    assert RULES[("POST", "/api/calculations/1/rerun")] == ("add", Calculation)
+    assert list(CalculationAdmin.run_again.allowed_permissions) == ["add"]
 
 
 def test_an_inactive_users_session_has_no_permission(rows, user):
