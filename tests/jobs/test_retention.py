@@ -43,7 +43,7 @@ def counters_exact() -> bool:
 def old_and_new(make_finished, make_calculation):
     old = [ended_days_ago(make_finished(**JANUARY), DAYS + 1) for _ in range(3)]
     CalculationChart.objects.create(calculation=old[0], format="png", width=10, height=10,
-                                    drawn_from=timezone.now(), image=b"png", image_hash="h")
+                                    drawn_from=timezone.now(), image=b"png", image_hash="h", size=3)
     failed = ended_days_ago(make_calculation(status=JobStatus.FAILED), DAYS + 5)
     cancelled = ended_days_ago(make_calculation(status=JobStatus.CANCELLED), DAYS + 5)
     recent = ended_days_ago(make_finished(**JANUARY), DAYS - 1)
