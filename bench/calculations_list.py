@@ -15,6 +15,7 @@ import math
 import listbench  # noqa: I001  (sets Django up)
 
 from apps.calculations.models import Calculation
+from apps.core.listing import PAGE_SIZE_DEFAULT
 
 STATUSES = listbench.status_values(Calculation)
 
@@ -43,7 +44,7 @@ def main() -> None:
     args = listbench.arguments(__doc__)
     try:
         listbench.databases_prepare(table=Calculation._meta.db_table, load=load, small=args.small, large=args.large)
-        per_page = 10
+        per_page = PAGE_SIZE_DEFAULT
         pages = math.ceil(args.large / per_page)
         Case = listbench.Case
         cases = [

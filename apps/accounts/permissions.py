@@ -39,10 +39,10 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import models
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest
 
 from apps.accounts.selectors import api_token_user
-from apps.core.errors import DomainError
+from apps.core.errors import DomainError, error_response
 
 Action = Literal["view", "add", "change"]
 ACTIONS: tuple[Action, ...] = ("view", "add", "change")
@@ -176,7 +176,7 @@ def view_requires(action: Action, model: type[models.Model]) -> Callable[[View],
             try:
                 access_check(user=request_user(request), model=model, action=action)
             except DomainError as error:
-                return JsonResponse(error.as_body(), status=error.status)
+                return error_response(error)
             return view(request, *args, **kwargs)
 
         setattr(checked, ACCESS_ATTRIBUTE, (action, model))

@@ -1,11 +1,8 @@
 """REST endpoints for calculations, mounted at /api/calculations (auth: session or bearer)."""
 
-from typing import Annotated
-
 from django.http import HttpRequest, HttpResponse
 from django.utils.cache import patch_vary_headers
-from ninja import Query, Router, Status
-from pydantic import WithJsonSchema
+from ninja import Query, Router
 
 from apps.accounts.permissions import operation_action, requires
 from apps.calculations.chart_options import (
@@ -22,9 +19,10 @@ from apps.calculations.schemas import (
     CalculationCreateIn,
     CalculationDetailOut,
     CalculationListOut,
-    Ordering,
+    CalculationListQuery,
 )
 from apps.calculations.selectors import (
+    DETAIL_FIELDS,
     calculation_detail_json,
     calculation_list,
     calculation_rows_csv,
@@ -37,31 +35,19 @@ from apps.calculations.services import (
     calculation_create,
     calculation_rerun,
 )
-from apps.core.schemas import (
-    CURSOR_DESCRIPTION,
-    CURSOR_MAX_LENGTH,
-    Cursor,
-    SearchFilter,
-    error_responses,
-    status_filter_description,
-    status_filter_type,
-)
+from apps.core.listing import list_envelope
+from apps.core.responses import api_url, created_response
+from apps.core.schemas import conditional_image_openapi, error_responses, names_filter_type
 from apps.jobs.audit import actor_of
-from apps.jobs.idempotency import idempotency_key_header, job_created
+from apps.jobs.idempotency import IdempotencyKey, idempotency_key_header, job_created
 from apps.jobs.retention import job_pin
-from apps.jobs.schemas import CREATED_BY_DESCRIPTION, CreatedByFilter, created_by_parse
+from apps.jobs.schemas import created_by_parse
 
 router = Router(tags=["calculations"])
 
-StatusFilter = status_filter_type(Calculation)
-
-# `fields` as `detail_fields_parse` reads it (comma-separated, blanks ignored, only `name`,
-# `duration` and `summary`), documented as a pattern so clients (and schemathesis) know what is accepted;
-# the selector still answers unknown names with its own 422 listing the allowed ones.
-DetailFields = Annotated[
-    str | None,
-    WithJsonSchema({"type": "string", "pattern": r"^[\s,]*(?:(?:name|duration|summary)\s*(?:,[\s,]*|$))*$"}),
-]
+# `fields` as `detail_fields_parse` reads it; the selector answers unknown names with a 422
+# listing the allowed ones.
+DetailFields = names_filter_type(DETAIL_FIELDS)
 
 
 CREATE_DESCRIPTION = f"""Validate the inputs and queue a run; it executes in the background (first in, first out).
@@ -87,7 +73,7 @@ past it the answer is a 429 (rule `quota`) with `Retry-After`, and nothing is qu
 )
 @requires("add", Calculation)
 def calculation_create_endpoint(
-    request: HttpRequest, payload: CalculationCreateIn, idempotency_key: str | None = idempotency_key_header()
+    request: HttpRequest, payload: CalculationCreateIn, idempotency_key: IdempotencyKey = idempotency_key_header()
 ):
     return job_created(
         request=request,
@@ -98,6 +84,7 @@ def calculation_create_endpoint(
             date_start=payload.date_start, date_fin=payload.date_fin, lag=payload.lag, name=payload.name,
             actor=actor_of(request),
         ),
+        detail_url_name="calculation_detail",
     )
 
 
@@ -124,7 +111,8 @@ def calculation_cancel_endpoint(request: HttpRequest, id: int):
 def calculation_rerun_endpoint(request: HttpRequest, id: int):
     """A new run with the same dates and lag, its name marked " (re-run)"; answers its id.
     Counts against the quota like a create (429 past it)."""
-    return Status(201, {"id": calculation_rerun(calculation_id=id, actor=actor_of(request)).pk})
+    rerun = calculation_rerun(calculation_id=id, actor=actor_of(request))
+    return created_response(body={"id": rerun.pk}, location=api_url("calculation_detail", id=rerun.pk))
 
 
 def _pin_endpoint(pinned: bool) -> None:
@@ -154,19 +142,11 @@ for _pinned in (True, False):
 @router.get(
     "",
     response={200: CalculationListOut, **error_responses()},
-    summary="List calculations, 10 per page",
+    summary="List calculations",
 )
 @requires("view", Calculation)
-def calculation_list_endpoint(
-    request: HttpRequest,
-    page: int | None = Query(None, ge=1, description="1-based (default 1); a page past the end is empty."),
-    cursor: Cursor = Query(None, max_length=CURSOR_MAX_LENGTH, description=CURSOR_DESCRIPTION),
-    ordering: Ordering = Query("-launched_at", description="By launch date, ascending or descending."),
-    status: StatusFilter = Query(None, description=status_filter_description(Calculation)),
-    search: SearchFilter = Query(None, description="Only runs whose name contains this, case-insensitively."),
-    created_by: CreatedByFilter = Query(None, description=CREATED_BY_DESCRIPTION),
-):
-    """Runs sorted by launch date (then id), 10 per page, by `page` or by `cursor` (not both).
+def calculation_list_endpoint(request: HttpRequest, query: Query[CalculationListQuery]):
+    """Runs sorted by launch date (then id), `page_size` a page, by `page` or by `cursor` (not both).
 
     `count` is exact, also per `status` filter; with `search` it is counted up to 10,000 and
     `count_is_lower_bound` says when there are more. `next_cursor` / `prev_cursor` page from
@@ -174,10 +154,16 @@ def calculation_list_endpoint(
     Invalid values are a 422 naming the field and the rule (`allowed_values` for a status,
     `invalid_cursor` for a cursor this API did not issue, `exclusive` for page with cursor).
     """
-    return calculation_list(
-        page=page, cursor=cursor, ordering=ordering, status=status, search=search,
-        created_by_id=created_by_parse(value=created_by, request=request),
+    page = calculation_list(
+        page=query.page,
+        page_size=query.page_size,
+        cursor=query.cursor,
+        ordering=query.ordering,
+        status=query.status,
+        search=query.search,
+        created_by_id=created_by_parse(value=query.created_by, request=request),
     )
+    return list_envelope(page)
 
 
 @router.get(
@@ -192,11 +178,11 @@ def calculation_detail_endpoint(
     id: int,
     fields: DetailFields = Query(
         None,
-        description="Comma-separated optional fields: `name`, `duration`, `summary`.",
-        example="name,duration,summary",
+        description="Shape the document: `name`, `duration`, `summary` add those fields; `-result` leaves "
+        "out `result` (a run's rows can be 100,000). Repeat the parameter or separate with commas.",
     ),
 ):
-    """`result` is null until the run has finished; a failed run carries its `error`."""
+    """`result` is null until the run has finished; a failed run carries its `error` (null otherwise)."""
     # The document (up to 100,000 rows) is built by PostgreSQL and passed through as text.
     body = calculation_detail_json(calculation_id=id, fields=detail_fields_parse(fields=fields))
     return HttpResponse(body, content_type="application/json")
@@ -234,16 +220,9 @@ ChartHeightQuery = Query(
 
 
 def _chart_openapi(image_type: str) -> dict:
-    content_type = CHART_CONTENT_TYPES[image_type]
-    return {
-        "responses": {
-            "200": {
-                "description": f"The {image_type.upper()} image, with an ETag.",
-                "content": {content_type: {"schema": {"type": "string", "format": "binary"}}},
-            },
-            "304": {"description": "Not modified: the client's copy (If-None-Match) is current."},
-        }
-    }
+    return conditional_image_openapi(
+        content_type=CHART_CONTENT_TYPES[image_type], description=f"The {image_type.upper()} image."
+    )
 
 
 def _chart_response(request: HttpRequest, *, calculation_id: int, image_type: str, width: int, height: int):

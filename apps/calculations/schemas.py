@@ -1,16 +1,23 @@
 """API schemas: what clients send (`*In`) and what they get back (`*Out`), kept apart."""
 
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from ninja import Field, Schema
-from pydantic import BeforeValidator, ConfigDict, PlainSerializer, StrictInt, WithJsonSchema
+from pydantic import BeforeValidator, ConfigDict, StrictInt, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
-from apps.calculations.models import LAG_MAX, LAG_MIN, NAME_MAX_LENGTH
-from apps.core.formatting import DateInputError, iso, parse_iso_date
-from apps.core.schemas import PageOut
-from apps.jobs.schemas import ActorOut, JobStatusName, actor_out
+from apps.calculations.models import LAG_MAX, LAG_MIN, NAME_MAX_LENGTH, Calculation
+from apps.core.formatting import DateInputError, parse_iso_date
+from apps.core.schemas import (
+    ListQuery,
+    PageOut,
+    SearchFilter,
+    UtcDateTime,
+    status_filter_description,
+    status_filter_type,
+)
+from apps.jobs.schemas import CREATED_BY_DESCRIPTION, ActorOut, CreatedByFilter, JobStatusName, actor_out
 
 Ordering = Literal["launched_at", "-launched_at"]
 
@@ -27,12 +34,6 @@ IsoDate = Annotated[
     date,
     BeforeValidator(_strict_date),
     WithJsonSchema({"type": "string", "format": "date", "example": "2024-01-01"}),
-]
-# Every timestamp leaves the API the same way: ISO 8601, UTC, microseconds, "Z".
-UtcDateTime = Annotated[
-    datetime,
-    PlainSerializer(iso, return_type=str),
-    WithJsonSchema({"type": "string", "format": "date-time", "example": "2024-01-01T12:00:00.000000Z"}),
 ]
 
 
@@ -71,8 +72,18 @@ class CalculationListItemOut(Schema):
         return actor_out(obj.cancelled_by)
 
 
+StatusFilter = status_filter_type(Calculation)
+
+
+class CalculationListQuery(ListQuery):
+    ordering: Ordering = Field("-launched_at", description="By launch date, ascending or descending.")
+    status: StatusFilter = Field(None, description=status_filter_description(Calculation))
+    search: SearchFilter = Field(None, description="Only runs whose name contains this, case-insensitively.")
+    created_by: CreatedByFilter = Field(None, description=CREATED_BY_DESCRIPTION)
+
+
 class CalculationListOut(PageOut):
-    """A page of 10 runs; `count` and `pages` cover every run the filters keep."""
+    """A page of runs; `count` and `pages` cover every run the filters keep."""
 
     results: list[CalculationListItemOut]
 
@@ -115,11 +126,12 @@ class CalculationSummaryOut(Schema):
 
 
 class CalculationDetailOut(Schema):
-    """`result` is the table of a finished run and null otherwise (queued, running, failed).
+    """`result` is the table of a finished run and null otherwise (queued, running, failed);
+    `?fields=-result` leaves it out (the key is absent).
 
-    `error` is present for failed runs only; `name`, `duration` and `summary` only when asked
-    for with `?fields=name,duration,summary` (`duration`: seconds the run spent running, null
-    until it ended; `summary`: null until the run has finished).
+    `error` is the failure of a failed run, null otherwise; `name`, `duration` and `summary`
+    only when asked for with `?fields=name,duration,summary` (`duration`: seconds the run spent
+    running, null until it ended; `summary`: null until the run has finished).
     """
 
     id: int
@@ -128,8 +140,10 @@ class CalculationDetailOut(Schema):
     pinned: bool = Field(description="Kept for ever: retention never removes it.")
     created_by: ActorOut | None = Field(description="Who queued it (and with which API token); null if unknown.")
     cancelled_by: ActorOut | None = Field(None, description="Who cancelled it; present once someone did.")
-    result: list[CalculationRowOut] | None
-    error: str | None = None
+    error: str | None = Field(description="Why the run failed; null unless `status` is `failed`.")
+    result: list[CalculationRowOut] | None = Field(
+        None, description="The rows of a finished run, by date; null until then; absent with `fields=-result`."
+    )
     name: str | None = None
     duration: float | None = None
     summary: CalculationSummaryOut | None = None
