@@ -126,7 +126,7 @@ def test_functions_carry_the_audit_trail_and_filter_by_creator(api_client, colle
     assert pinned["cancelled_by"]["username"] == "colleague"
     assert pinned["rerun_by"]["username"] == "colleague" and pinned["pinned"] is True
     listed = api_client.get("/api/functions", {"created_by": "me"}).json()
-    assert [item["id"] for item in listed["items"]] == [pk]
+    assert [item["id"] for item in listed["results"]] == [pk]
     # The refresh put it in flight for the colleague: their quota, not the creator's.
     assert Function.objects.get(pk=pk).queued_by.username == "colleague"
     assert post(api_client, f"/api/functions/{pk}/unpin").json()["pinned"] is False
