@@ -21,7 +21,7 @@ import os
 import threading
 import time
 
-import calculations_common as common  # noqa: I001  (sets Django up)
+import calculations_common as common  # (sets Django up: first)
 import httpx
 from django.db import connection
 

@@ -1,8 +1,8 @@
 """`GET /metrics`: Prometheus' text format, for the operator's scraper, never for the public.
 
-The front door refuses /metrics (docker/nginx/locations.conf.template): a scraper reaches each
-web and ws replica on the internal network (and the worker's own endpoint, `project.celery`).
-With METRICS_TOKEN set, the endpoint also wants `Authorization: Bearer <METRICS_TOKEN>`.
+The front door refuses /metrics whatever the request carries (docker/nginx/
+locations.conf.template): a scraper reaches each web and ws replica on the internal network
+(and the worker's own endpoint, `project.celery`), where only the stack's own containers are.
 
 One answer holds:
 - what this server's processes recorded: django-prometheus' requests by view, method and
@@ -17,21 +17,18 @@ import logging
 import os
 from collections.abc import Iterator
 
-from django.conf import settings
 from django.db import DatabaseError
 from django.db.models import Min
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
-from django.utils.crypto import constant_time_compare
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
-from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.multiprocess import MultiProcessCollector
 
-from apps.core.errors import DomainError, error_response
 from apps.core.selectors import status_counts
 from apps.jobs.models import JobStatus
 from apps.jobs.registry import job_kinds
@@ -91,21 +88,7 @@ def metrics_registry() -> CollectorRegistry:
     return registry
 
 
-def _authorized(request: HttpRequest) -> bool:
-    token = settings.METRICS_TOKEN
-    if not token:
-        return True
-    scheme, _, raw = request.headers.get("Authorization", "").partition(" ")
-    return scheme.lower() == "bearer" and constant_time_compare(raw.strip(), token)
-
-
 @never_cache
 @require_safe
 def metrics(request: HttpRequest) -> HttpResponse:
-    if not _authorized(request):
-        response = error_response(
-            DomainError("Send 'Authorization: Bearer <METRICS_TOKEN>'.", rule="authentication", status=401)
-        )
-        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
-        return response
     return HttpResponse(generate_latest(metrics_registry()), content_type=CONTENT_TYPE_LATEST)

@@ -3,7 +3,6 @@
 from project.settings.base import *  # noqa: F403
 from project.settings.jobs import *  # noqa: F403
 from project.settings.live import *  # noqa: F403
-from project.settings.operations import *  # noqa: F403
 from project.settings.services import *  # noqa: F403
 
 DEBUG = True

@@ -14,7 +14,6 @@ from project.settings.base import MIDDLEWARE
 from project.settings.env import env_bool, env_list, env_str
 from project.settings.jobs import *  # noqa: F403
 from project.settings.live import *  # noqa: F403
-from project.settings.operations import *  # noqa: F403
 from project.settings.services import *  # noqa: F403
 
 DEBUG = False

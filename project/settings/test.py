@@ -33,7 +33,6 @@ from project.settings.base import CACHES, DATABASES  # noqa: E402
 from project.settings.jobs import *  # noqa: E402,F403
 from project.settings.live import *  # noqa: E402,F403
 from project.settings.live import CHANNEL_LAYERS  # noqa: E402
-from project.settings.operations import *  # noqa: E402,F403
 from project.settings.services import *  # noqa: E402,F403
 
 DEBUG = False

@@ -7,8 +7,6 @@ from django.urls import reverse
 from apps.calculations.models import Calculation
 from apps.charts.models import Function
 from apps.jobs.models import JobStatus
-from tests.calculations.conftest import make_calculation  # noqa: F401  (fixture)
-from tests.charts.conftest import make_function  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.django_db
 

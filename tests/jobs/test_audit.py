@@ -10,8 +10,6 @@ from apps.accounts.services import api_token_create
 from apps.calculations.models import Calculation
 from apps.charts.models import Function
 from apps.jobs.models import JobStatus
-from tests.calculations.conftest import make_calculation  # noqa: F401  (fixture)
-from tests.charts.conftest import make_function  # noqa: F401  (fixture)
 from tests.conftest import permissions_grant
 
 pytestmark = pytest.mark.django_db

@@ -11,7 +11,6 @@ from apps.accounts.services import api_token_create
 from apps.calculations.models import Calculation
 from apps.charts.models import Function
 from apps.jobs.models import JobStatus
-from tests.charts.conftest import make_function  # noqa: F401  (fixture)
 from tests.conftest import permissions_grant
 
 pytestmark = pytest.mark.django_db

@@ -18,8 +18,6 @@ from apps.core.selectors import status_counts
 from apps.jobs.models import JobStatus
 from apps.jobs.retention import jobs_purge
 from apps.jobs.tasks import jobs_purge_task
-from tests.calculations.conftest import make_calculation, make_finished  # noqa: F401  (fixtures)
-from tests.charts.conftest import make_function  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.django_db
 
