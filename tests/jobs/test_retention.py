@@ -135,7 +135,7 @@ def test_the_purge_is_logged_and_counted(old_and_new, caplog):
         summary = jobs_purge_task()
 
     assert summary["calculation"] == 99 and summary["function"] == 0  # functions are kept for ever
-    (line,) = [record.getMessage() for record in caplog.records if "retention" in record.getMessage()]
+    (line,) = [record.getMessage() for record in caplog.records if record.getMessage().startswith("Calculation retention")]
     assert line.startswith("Calculation retention (90 days): removed 5 jobs, 99 rows (")
     text = Client().get("/metrics").content.decode()
     assert 'calcboard_retention_purged_rows_total{kind="calculation",table="calculations_calculationrow"}' in text
