@@ -31,13 +31,13 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
-from apps.core.errors import DomainError
+from apps.core.errors import ConflictError, DomainError
 from apps.jobs import services as jobs
 from apps.jobs.models import IN_FLIGHT, JobStatus
 from apps.jobs.registry import JobKind, JobPolicy
 from apps.jobs.services import JobAbandoned
 from apps.wells import parsing
-from apps.wells.events import history_import_event_payload
+from apps.wells.events import HistoryImportEventOut, history_import_event_payload
 from apps.wells.models import (
     NAME_MAX_LENGTH,
     NOTES_MAX_LENGTH,
@@ -61,6 +61,7 @@ HISTORY_IMPORT_JOB = JobKind(
     task_name="wells.import",
     sweep_task_name="wells.sweep",
     payload=history_import_event_payload,
+    event_schema=HistoryImportEventOut,
     stream="wells",
     policy=JobPolicy(
         # A 200 MiB file takes minutes to read and write; progress is written at least every
@@ -111,8 +112,8 @@ def well_create(*, name: str, field: str, notes: str = "", frequency: str = Freq
             oil_field = field_get_or_create(name=field)
             well = Well.objects.create(field=oil_field, name=name, notes=notes, frequency=frequency)
     except IntegrityError as exc:
-        raise DomainError(
-            f"Field {field.strip()!r} already has a well named {name!r}.", field="name", rule="unique", status=409
+        raise ConflictError(
+            f"Field {field.strip()!r} already has a well named {name!r}.", field="name", rule="unique"
         ) from exc
     return well
 
@@ -188,9 +189,9 @@ def history_import_create(
         running = (
             HistoryImport.objects.filter(well=well, status__in=list(IN_FLIGHT)).values_list("pk", flat=True).first()
         )
-        raise DomainError(
+        raise ConflictError(
             f"Well {well.pk} already has an import in flight (import {running}): wait for it to end or cancel it.",
-            field="well", rule="import_in_flight", status=409,
+            field="well", rule="import_in_flight",
         ) from exc
     return history_import
 

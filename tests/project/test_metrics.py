@@ -12,7 +12,7 @@ from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
 from apps.calculations.models import Calculation
-from apps.charts.clients import ServiceError, call_outcome
+from apps.integrations.transport import ServiceError, call_outcome
 from apps.core.metrics import outside_call
 from apps.jobs.models import JobStatus
 from project import metrics as project_metrics
