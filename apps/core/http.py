@@ -10,6 +10,7 @@ from django.utils.http import quote_etag
 from apps.core.errors import (
     ConflictError,
     DomainError,
+    LimitReachedError,
     FieldError,
     NotAuthenticatedError,
     NotFoundError,
@@ -24,6 +25,7 @@ ERROR_STATUSES: dict[type[DomainError], int] = {
     PermissionDeniedError: 403,
     NotFoundError: 404,
     ConflictError: 409,
+    LimitReachedError: 429,
     UpstreamError: 502,
     ServiceUnavailableError: 503,
     DomainError: 422,

@@ -9,20 +9,17 @@ is refused whole. The job counts against `queued_by`: who queued it last.
 from django.conf import settings
 from django.db import connection
 
-from apps.core.errors import DomainError
+from apps.core.errors import LimitReachedError
 from apps.core.metrics import QUOTA_REFUSALS
 from apps.jobs.models import IN_FLIGHT
 from apps.jobs.registry import JobKind
 
 
-class QuotaExceededError(DomainError):
-    """429 with Retry-After: the user has too many jobs of a kind in flight."""
-
-    status = 429
+class QuotaExceededError(LimitReachedError):
+    """The user has too many jobs of a kind in flight (429 with Retry-After)."""
 
     def __init__(self, message: str) -> None:
-        super().__init__(message, rule="quota")
-        self.retry_after = settings.JOBS_QUOTA_RETRY_AFTER  # the Retry-After header (apps.core.errors)
+        super().__init__(message, rule="quota", retry_after=settings.JOBS_QUOTA_RETRY_AFTER)
 
 
 def jobs_in_flight_count(*, kind: JobKind, user_id: int) -> int:
