@@ -10,8 +10,8 @@ from django.utils.http import quote_etag
 from apps.core.errors import (
     ConflictError,
     DomainError,
-    LimitReachedError,
     FieldError,
+    LimitReachedError,
     NotAuthenticatedError,
     NotFoundError,
     PermissionDeniedError,
