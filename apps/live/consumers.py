@@ -11,6 +11,7 @@ from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from django.conf import settings
 
+from apps.core.metrics import WEBSOCKET_CONNECTIONS
 from apps.live.channels_overrides import OverridingConsumer
 from apps.live.credentials import CredentialWatch, revocation_hits
 from apps.live.delivery import Delivery
@@ -99,6 +100,9 @@ class EventsConsumer(OverridingConsumer):
         CredentialWatch.watch(self)
 
     async def disconnect(self, code: int) -> None:
+        if getattr(self, "accepted", False):
+            WEBSOCKET_CONNECTIONS.dec()
+            self.accepted = False
         CredentialWatch.forget(self)
         if getattr(self, "connection_counted", False):
             try:
@@ -254,6 +258,7 @@ class EventsConsumer(OverridingConsumer):
         offered = self.scope.get("subprotocols") or []
         await self.accept(SUBPROTOCOL if SUBPROTOCOL in offered else None)
         self.accepted = True
+        WEBSOCKET_CONNECTIONS.inc()
 
     async def _layer_down(self) -> NoReturn:
         """Redis is unreachable: say so and close; the client reconnects with backoff and
@@ -273,4 +278,7 @@ class EventsConsumer(OverridingConsumer):
             error_message("unavailable", "Live updates are unavailable right now; reconnect shortly.")
         )
         await self.close(code=CLOSE_UNAVAILABLE)
+        # StopConsumer skips `disconnect`: the socket leaves the open count here.
+        WEBSOCKET_CONNECTIONS.dec()
+        self.accepted = False
         raise StopConsumer()

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('calculations', '0006_chart_store_bound'),
+        ('calculations', '0007_audit_quota_retention'),
         ('wells', '0001_initial'),
     ]
 
