@@ -16,7 +16,7 @@ Target: endpoint median <= 2x the floor.
 import argparse
 import json
 
-import calculations_common as common  # noqa: I001  (sets Django up)
+import calculations_common as common  # imported first: it sets Django up
 import httpx
 import tricks
 from django.test import Client

@@ -12,7 +12,8 @@ and the last page each <= 1.5x the floor.
 
 import math
 
-import listbench  # noqa: I001  (sets Django up)
+import listbench  # imported first: it sets Django up
+from listbench import Case
 
 from apps.calculations.models import Calculation
 
@@ -45,7 +46,6 @@ def main() -> None:
         listbench.databases_prepare(table=Calculation._meta.db_table, load=load, small=args.small, large=args.large)
         per_page = 10
         pages = math.ceil(args.large / per_page)
-        Case = listbench.Case
         cases = [
             Case("floor: page 1, 1,000 runs", "default", {}),
             Case("page 1", "large", {}, 1.5),

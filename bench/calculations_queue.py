@@ -34,19 +34,18 @@ import statistics
 import time
 from collections import defaultdict
 
-import calculations_common as common  # noqa: I001  (sets Django up)
+import calculations_common as common  # imported first: it sets Django up
 import tricks
+from django.db import connection
 from django.db.models import Count, Max, Min
 from django.test import Client
-
-from django.db import connection
 
 from apps.calculations import kernel
 from apps.calculations import services as calculation_services
 from apps.calculations.models import Calculation, CalculationRow
-from apps.jobs.models import JobStatus
 from apps.calculations.services import calculation_run, calculation_validate
 from apps.jobs import services as jobs
+from apps.jobs.models import JobStatus
 from apps.live import realtime
 
 ONE_YEAR = {"date_start": "2020-01-01", "date_fin": "2020-12-31", "lag": 1}

@@ -14,12 +14,12 @@ import os
 
 os.environ.setdefault("BENCH_POSTGRES_DB", "bench_calcboard_summary")  # not the other benches' database
 
-import calculations_common as common  # noqa: E402,I001  (sets Django up)
-from django.test import Client  # noqa: E402
+import calculations_common as common  # imported first: it sets Django up
+from django.test import Client
 
-from apps.calculations.models import Calculation, CalculationRow  # noqa: E402
-from apps.calculations.selectors import _summary_sql  # noqa: E402
-from apps.calculations.services import calculation_run, calculation_validate  # noqa: E402
+from apps.calculations.models import Calculation, CalculationRow
+from apps.calculations.selectors import _summary_sql
+from apps.calculations.services import calculation_run, calculation_validate
 
 TARGET = 1.5
 

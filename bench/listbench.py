@@ -40,11 +40,11 @@ import django  # noqa: E402
 
 django.setup()
 
+import list_settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connections  # noqa: E402
 from django.test import Client  # noqa: E402
 
-import list_settings  # noqa: E402
 from harness.processes import database_drop, database_recreate  # noqa: E402
 
 

@@ -21,6 +21,7 @@ are reported against the same floor.
 
 import argparse
 import asyncio
+import contextlib
 import sys
 
 import livekit
@@ -36,10 +37,8 @@ async def measure(base: str, token: str, *, events: int, interval: float, altern
     receiving = asyncio.ensure_future(livekit.receive_events(ws, arrivals, events + WARMUP))
     sender = livekit.start_sender(count=events + WARMUP, interval=interval, alternate=alternate)
     commits = await asyncio.to_thread(livekit.read_commits, sender)
-    try:
+    with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(receiving, timeout=10)
-    except TimeoutError:
-        pass
     await ws.close()
     lost = [seq for seq in commits if seq not in arrivals]
     if lost:

@@ -24,14 +24,14 @@ import subprocess
 import sys
 import time
 
-import calculations_common as common  # noqa: I001  (sets Django up)
+import calculations_common as common  # imported first: it sets Django up
 import httpx
+from calculations_detail import FLOOR_SQL
 from django.db import connection
 from django.test import Client
 
 from apps.calculations.models import Calculation, CalculationRow
 from apps.calculations.services import calculation_run, calculation_validate
-from calculations_detail import FLOOR_SQL
 from harness.processes import Process, free_port, http_ok
 
 LIST_URL = "/api/calculations?page=1"

@@ -9,6 +9,7 @@ service found on a port, even a healthy one, is never taken for ours: two test r
 test run and a benchmark) on one machine never share a process.
 """
 
+import contextlib
 import os
 import signal
 import socket
@@ -55,7 +56,7 @@ def wait_until(check: Callable[[], bool], *, timeout: float, what: str, interval
                 return
         except ProcessExited:
             raise
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 - any error means "not ready yet"; the last is chained
             last_error = error
         if time.monotonic() >= deadline:
             raise TimeoutError(f"{what} not ready after {timeout}s") from last_error
@@ -102,16 +103,14 @@ def _session_of(proc: Path) -> int | None:
 
 def _open_files(proc: Path) -> set[str]:
     """What a process's file descriptors point at (`socket:[inode]` for a socket)."""
-    links = set()
+    links: set[str] = set()
     try:
         fds = list((proc / "fd").iterdir())
     except OSError:
         return links
     for fd in fds:
-        try:
+        with contextlib.suppress(OSError):  # closed meanwhile
             links.add(os.readlink(fd))
-        except OSError:  # closed meanwhile
-            pass
     return links
 
 
@@ -450,10 +449,8 @@ class TcpProxy:
             pass
         finally:
             for sock in (source, sink):
-                try:
+                with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
 
 # --- databases (benchmarks; the tests' database is pytest-django's) -----------------------------

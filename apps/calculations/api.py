@@ -48,6 +48,7 @@ from apps.core.schemas import (
 from apps.jobs.idempotency import idempotency_key_header, job_created
 
 router = Router(tags=["calculations"])
+STATUS_FILTER_DESCRIPTION = status_filter_description(Calculation)
 
 StatusFilter = status_filter_type(Calculation)
 
@@ -129,7 +130,7 @@ def calculation_list_endpoint(
     page: int | None = Query(None, ge=1, description="1-based (default 1); a page past the end is empty."),
     cursor: Cursor = Query(None, max_length=CURSOR_MAX_LENGTH, description=CURSOR_DESCRIPTION),
     ordering: Ordering = Query("-launched_at", description="By launch date, ascending or descending."),
-    status: StatusFilter = Query(None, description=status_filter_description(Calculation)),
+    status: StatusFilter = Query(None, description=STATUS_FILTER_DESCRIPTION),
     search: SearchFilter = Query(None, description="Only runs whose name contains this, case-insensitively."),
 ):
     """Runs sorted by launch date (then id), 10 per page, by `page` or by `cursor` (not both).

@@ -92,8 +92,7 @@ def run(
         if step_delay > 0:
             time.sleep(step_delay)
 
-    frame = pd.DataFrame({name: np.concatenate([part[name] for part in parts]) for name in COLUMNS})
-    return frame
+    return pd.DataFrame({name: np.concatenate([part[name] for part in parts]) for name in COLUMNS})
 
 
 def _rows(*, first: np.datetime64, offsets: np.ndarray) -> dict[str, np.ndarray]:

@@ -175,8 +175,8 @@ def calculations_cancel(*, ids: Sequence[int]) -> list[Calculation]:
 
 def _short_error(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    message = f"The calculation failed: {type(exc).__name__}{': ' + text if text else ''}"
-    return message  # job_fail keeps at most jobs.ERROR_MAX_LENGTH characters of it
+    # job_fail keeps at most jobs.ERROR_MAX_LENGTH characters of it
+    return f"The calculation failed: {type(exc).__name__}{': ' + text if text else ''}"
 
 
 def _progress_writer(calculation: Calculation):

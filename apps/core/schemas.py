@@ -25,7 +25,7 @@ def error_responses(*extra: int) -> dict[int, type[ErrorOut]]:
     """The error answers an API operation declares, all in the one error shape: 401, 403 and
     422 for every operation (each needs credentials and a permission, and validates its
     input), plus `extra` (404, 409, 502, ...)."""
-    return {code: ErrorOut for code in sorted({401, 403, 422, *extra})}
+    return dict.fromkeys(sorted({401, 403, 422, *extra}), ErrorOut)
 
 
 # The paging contract both job lists share (apps.core.listing): query parameters and the

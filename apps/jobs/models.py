@@ -88,3 +88,6 @@ class IdempotencyRecord(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "scope", "key"], name="jobs_idempotency_unique_key")]
+
+    def __str__(self) -> str:
+        return f"{self.scope} {self.key}"

@@ -183,8 +183,10 @@ def job_claim(*, kind: JobKind, job_id: int, resume: bool = False) -> Job | None
         f"attempt_token = NULL WHERE id = %s AND attempts >= %s AND {claimable}",
         [
             JobStatus.FAILED,
-            f"Stopped after {max_attempts} attempts: each time, the worker running it stopped before it "
-            "ended (killed, out of memory or past its time limit).",
+            (
+                f"Stopped after {max_attempts} attempts: each time, the worker running it stopped before it "
+                "ended (killed, out of memory or past its time limit)."
+            ),
             now, now, job_id, max_attempts, *claimable_params,
         ],
     )

@@ -36,7 +36,7 @@ def retry_countdown(*, kind: JobKind, retries: int) -> float:
     """Seconds before retry number `retries` + 1: `<KIND>_RETRY_BACKOFF * 2^retries`, capped
     at `<KIND>_RETRY_BACKOFF_MAX`, times 0.8-1.2 so parallel retries spread out."""
     delay = min(kind.setting("RETRY_BACKOFF") * 2**retries, kind.setting("RETRY_BACKOFF_MAX"))
-    return delay * random.uniform(0.8, 1.2)
+    return delay * random.uniform(0.8, 1.2)  # noqa: S311 - jitter, not a secret
 
 
 def job_task(*, kind: JobKind, retry_on: tuple[type[Exception], ...] = ()):

@@ -26,7 +26,7 @@ from apps.accounts.selectors import api_token_get
 
 SUBPROTOCOL = "calcboard.v1"
 DEFAULT_PORTS = {"http": 80, "https": 443}
-TOKEN_SUBPROTOCOL_PREFIX = "calcboard.bearer."
+TOKEN_SUBPROTOCOL_PREFIX = "calcboard.bearer."  # noqa: S105 - a protocol prefix, not a secret
 # A raw token is 43 characters; anything much longer is not one of ours (and not worth hashing).
 _MAX_TOKEN_CHARS = 256
 

@@ -159,7 +159,7 @@ def sender_loop_run(coroutine: Coroutine, *, wait: bool = True) -> None:
 
 
 def _sender_loop() -> asyncio.AbstractEventLoop:
-    global _loop
+    global _loop  # noqa: PLW0603 - one sender loop per process, made on first use under the lock
     with _loop_lock:
         if _loop is None:
             _loop = asyncio.new_event_loop()

@@ -5,7 +5,6 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
 from apps.accounts.management.commands.ensure_admin import EXAMPLE_PASSWORD
-
 from apps.accounts.services import api_token_create, api_token_revoke
 
 

@@ -25,7 +25,7 @@ def rule_of(**overrides) -> tuple[str | None, str]:
         ({"date_start": "2020-1-1"}, "date_start", "date_format"),
         ({"date_start": "20200101"}, "date_start", "date_format"),
         ({"date_start": "2020-W01-1"}, "date_start", "date_format"),
-        ({"date_start": "２０２０-01-01"}, "date_start", "date_format"),
+        ({"date_start": "２０２０-01-01"}, "date_start", "date_format"),  # noqa: RUF001 - fullwidth digits on purpose
         ({"date_start": 20200101}, "date_start", "date_format"),
         ({"date_fin": "2021-02-29"}, "date_fin", "date_invalid"),
         ({"date_fin": "2020-13-01"}, "date_fin", "date_invalid"),

@@ -60,7 +60,7 @@ def test_a_run_that_kills_its_worker_every_time_ends_failed_after_the_configured
     calculation = calculation_create(**ONE_YEAR, name="Out of memory every time")
     for attempt in (1, 2, 3):
         wait_until(
-            lambda: (lambda c: c.status == JobStatus.RUNNING and c.attempts == attempt and c.progress >= 10)(
+            lambda: (lambda c: c.status == JobStatus.RUNNING and c.attempts == attempt and c.progress >= 10)(  # noqa: B023 - waited for within this iteration
                 reload(calculation.pk)
             ),
             timeout=60,

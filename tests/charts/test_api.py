@@ -16,7 +16,7 @@ def no_publish(monkeypatch):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
-    "method,path",
+    ("method", "path"),
     [
         ("get", "/api/functions"),
         ("post", "/api/functions"),
@@ -60,7 +60,7 @@ def test_a_malformed_expression_is_a_422_naming_field_rule_and_position(api_clie
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
-    "body,field",
+    ("body", "field"),
     [
         ({"expression": "t", "dt": 0, "interval": 30}, "dt"),
         ({"expression": "t", "dt": 1, "interval": -1}, "interval"),
@@ -177,7 +177,7 @@ def test_refresh_answers_queued_and_skipped(
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
-    "body,status",
+    ("body", "status"),
     [
         ({"ids": []}, 422),
         ({"ids": [0]}, 422),

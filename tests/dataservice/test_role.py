@@ -41,9 +41,12 @@ def test_the_role_computes_but_reads_no_table(role):
         cursor.execute("SELECT count(*) FROM generate_series(1, 10)")
         assert cursor.fetchone() == (10,)
     for table in ("calculations_calculation", "auth_user", "django_session", "accounts_apitoken"):
-        with connect_as(role) as conn, conn.cursor() as cursor:
-            with pytest.raises(psycopg2.errors.InsufficientPrivilege):
-                cursor.execute(f"SELECT * FROM {table} LIMIT 1")
+        with (
+            connect_as(role) as conn,
+            conn.cursor() as cursor,
+            pytest.raises(psycopg2.errors.InsufficientPrivilege),
+        ):
+            cursor.execute(f"SELECT * FROM {table} LIMIT 1")
 
 
 def settings_value(name: str, **env: str) -> str:

@@ -63,13 +63,13 @@ def dockerfile_instructions(path: str, *, target: str | None = None) -> list[tup
     text = re.sub(r"\\\n", " ", (ROOT / path).read_text())
     pairs = []
     stage = None
-    for line in text.splitlines():
-        line = line.strip()
+    for raw in text.splitlines():
+        line = raw.strip()
         if line and not line.startswith("#"):
             instruction, _, rest = line.partition(" ")
             if instruction.upper() == "FROM":
                 stage = rest.split()[-1] if " AS " in rest.upper() else None
-            if target is None or stage is None and instruction.upper() == "ARG" or stage == target:
+            if target is None or (stage is None and instruction.upper() == "ARG") or stage == target:
                 pairs.append((instruction.upper(), rest.strip()))
     return pairs
 

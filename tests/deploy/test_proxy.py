@@ -185,7 +185,7 @@ def self_signed(tmp_path) -> tuple[str, str]:
 
 
 def test_with_a_certificate_it_serves_https_redirects_http_and_sends_hsts_and_secure_cookies(test_db_name, tmp_path):
-    cert, key = self_signed(tmp_path)
+    cert, _key = self_signed(tmp_path)
     tls_port = processes.free_port()
     door = processes.FrontDoor(
         test_db_name,
@@ -210,7 +210,7 @@ def test_with_a_certificate_it_serves_https_redirects_http_and_sends_hsts_and_se
 
 def test_nginx_accepts_the_rendered_configuration_in_both_modes(front_door, tmp_path):
     """`scripts/run proxy-check` renders what `scripts/run proxy` would serve and runs nginx -t."""
-    cert, key = self_signed(tmp_path)
+    cert, _key = self_signed(tmp_path)
     for extra in ({}, {"PROXY_CERT_DIR": str(Path(cert).parent)}):
         var_dir = tmp_path / f"conf-{len(extra)}"
         env = {**front_door.env, **extra, "PROXY_VAR_DIR": str(var_dir)}

@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 # The password .env.example and scripts/dev show: fine on a laptop, never on a server.
-EXAMPLE_PASSWORD = "admin-change-me"
+EXAMPLE_PASSWORD = "admin-change-me"  # noqa: S105 - the known example this command refuses
 
 
 class Command(BaseCommand):
