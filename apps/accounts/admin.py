@@ -7,6 +7,8 @@ The raw value is rendered into that one response and kept nowhere else: not in D
 messages (a signed, not encrypted, cookie), not in the session, not in a log.
 """
 
+from typing import Any
+
 from django import forms
 from django.contrib import admin
 from django.db.models import ForeignKey
@@ -37,7 +39,9 @@ class ApiTokenAdmin(admin.ModelAdmin):
         # A token's owner and name are fixed once it exists; only revocation changes it.
         return [*self.readonly_fields, "user", "name"] if obj else self.readonly_fields
 
-    def formfield_for_foreignkey(self, db_field: ForeignKey, request: HttpRequest, **kwargs) -> forms.Field:
+    def formfield_for_foreignkey(
+        self, db_field: ForeignKey, request: HttpRequest, **kwargs: Any
+    ) -> "forms.ModelChoiceField[Any] | None":
         if db_field.name == "user":
             # The choices are also what the form accepts: any other user is an invalid choice.
             kwargs["queryset"] = token_owners(actor=request.user)

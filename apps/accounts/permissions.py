@@ -36,7 +36,8 @@ from collections.abc import Callable, Iterable
 from typing import Literal, TypeVar
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser
+from django.contrib.auth.models import User as AuthUser
 from django.db import models
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, JsonResponse
@@ -81,7 +82,7 @@ def operation_action(operation: Operation) -> Action:
     return OPERATION_ACTIONS[operation]
 
 
-User = AbstractBaseUser | AnonymousUser | None
+User = AuthUser | AnonymousUser | None
 
 
 def user_may(*, user: User, model: type[models.Model], action: Action) -> bool:
@@ -190,7 +191,7 @@ def access_rule(view: Callable) -> tuple[Action, type[models.Model]] | None:
     return getattr(view, ACCESS_ATTRIBUTE, None)
 
 
-def request_user(request: HttpRequest) -> AbstractBaseUser:
+def request_user(request: HttpRequest) -> AuthUser | AnonymousUser:
     """The user of a plain Django view (not ninja): a bearer token, else the session.
 
     Raises NotAuthenticatedError (401) for a bad token or nobody at all; a token that is

@@ -7,6 +7,8 @@ cells carry stable classes (`td.field-status`, `td.field-progress`, `td.field-du
 that the live widget updates in place by row pk; a run added anywhere appears live.
 """
 
+from typing import Any
+
 from django import forms
 from django.contrib import admin
 from django.db.models import QuerySet
@@ -56,8 +58,9 @@ class CalculationAddForm(forms.ModelForm):
         # model's own validation, where Django would run them.
         self.fields["lag"].validators.extend(Calculation._meta.get_field("lag").validators)
 
-    def clean(self) -> dict:
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         if all(name in cleaned for name in ("date_start", "date_fin", "lag")):
             try:
                 cleaned.update(
@@ -101,13 +104,26 @@ class CalculationAdmin(CalculationChartsAdminMixin, JobAdminMixin, LiveChangeLis
         ("Inputs", {"fields": ["name", "date_start", "date_fin", "lag"]}),
         (
             "Run",
-            {"fields": ["status", progress, "launched_at", "started_at", "finished_at", "duration", "attempts", "error"]},
+            {
+                "fields": [
+                    "status",
+                    progress,  # type: ignore[list-item]  # a callable: the bar, beside the model's own `progress`
+                    "launched_at",
+                    "started_at",
+                    "finished_at",
+                    "duration",
+                    "attempts",
+                    "error",
+                ]
+            },
         ),
         ("Delivery", {"fields": ["dispatched_at", "updated_at"], "classes": ["collapse"]}),
         ("Result", {"fields": ["result_table"]}),
     ]
     readonly_fields = [
-        "name", "date_start", "date_fin", "lag", "status", progress, "launched_at", "started_at",
+        "name", "date_start", "date_fin", "lag", "status",
+        progress,  # type: ignore[list-item]  # a callable: the bar, beside the model's own `progress`
+        "launched_at", "started_at",
         "finished_at", "duration", "attempts", "error", "dispatched_at", "updated_at", "result_table",
     ]
 

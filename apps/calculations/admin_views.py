@@ -20,19 +20,21 @@ from django.urls import path, reverse
 
 from apps.calculations.models import Calculation
 from apps.calculations.selectors import COMPARE_MAX, COMPARE_MIN, calculations_compare
+from apps.core.admin import ModelAdminMixinBase
 from apps.core.errors import DomainError
 from apps.live.admin import WS_PATH, progress_bar, status_badge
 from apps.live.realtime import stream_group
 
 HIGHCHARTS_JS = ["calcboard/vendor/highcharts/highcharts.js", "calcboard/vendor/highcharts/modules/accessibility.js"]
 CHARTS_CSS = "calcboard/calculation_charts.css"
+COMPARE_DESCRIPTION = f"Compare the selected runs ({COMPARE_MIN} to {COMPARE_MAX} finished)"
 
 
 def _detail_url(calculation_id: int) -> str:
     return reverse("api-1.0.0:calculation_detail", kwargs={"id": calculation_id}) + "?fields=name,summary"
 
 
-class CalculationChartsAdminMixin:
+class CalculationChartsAdminMixin(ModelAdminMixinBase):
     """Adds the production charts to the change page and the Compare action to the list."""
 
     change_form_template = "calculations/admin/calculation_change_form.html"
@@ -50,7 +52,7 @@ class CalculationChartsAdminMixin:
     def production_context(self, calculation: Calculation) -> dict:
         return {
             "production_media": forms.Media(
-                js=[*HIGHCHARTS_JS, Script("calcboard/calculation_charts.js", type="module")],
+                js=[*HIGHCHARTS_JS, Script("calcboard/calculation_charts.js", type="module")],  # type: ignore[list-item]  # django-stubs takes paths only; Django 5.2 takes Script too
                 css={"all": [CHARTS_CSS]},
             ),
             "production_status": status_badge(calculation.status, calculation.get_status_display()),
@@ -73,11 +75,10 @@ class CalculationChartsAdminMixin:
         # Added here rather than in `actions`, so a ModelAdmin's own list of actions keeps it.
         # Whoever sees the list (the view permission) may compare; the page checks it again.
         actions = super().get_actions(request)
-        action = CalculationChartsAdminMixin.compare_runs
-        actions["compare_runs"] = (action, "compare_runs", action.short_description)
+        actions["compare_runs"] = (CalculationChartsAdminMixin.compare_runs, "compare_runs", COMPARE_DESCRIPTION)
         return actions
 
-    @admin.action(description=f"Compare the selected runs ({COMPARE_MIN} to {COMPARE_MAX} finished)")
+    @admin.action(description=COMPARE_DESCRIPTION)
     def compare_runs(self, request: HttpRequest, queryset: QuerySet[Calculation]):
         ids = list(queryset.values_list("pk", flat=True))
         try:
@@ -115,7 +116,7 @@ class CalculationChartsAdminMixin:
             "runs": runs,
             "changelist_url": changelist,
             "production_media": forms.Media(
-                js=[*HIGHCHARTS_JS, Script("calcboard/calculation_compare.js", type="module")],
+                js=[*HIGHCHARTS_JS, Script("calcboard/calculation_compare.js", type="module")],  # type: ignore[list-item]  # django-stubs takes paths only; Django 5.2 takes Script too
                 css={"all": [CHARTS_CSS]},
             ),
             "compare_config": {

@@ -1,6 +1,6 @@
 """REST endpoints for calculations, mounted at /api/calculations (auth: session or bearer)."""
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from django.http import HttpRequest, HttpResponse
 from django.utils.cache import patch_vary_headers
@@ -50,7 +50,10 @@ from apps.jobs.idempotency import idempotency_key_header, job_created
 router = Router(tags=["calculations"])
 STATUS_FILTER_DESCRIPTION = status_filter_description(Calculation)
 
-StatusFilter = status_filter_type(Calculation)
+if TYPE_CHECKING:
+    StatusFilter = str | None  # what the parameter holds; its schema is built at import
+else:
+    StatusFilter = status_filter_type(Calculation)
 
 # `fields` as `detail_fields_parse` reads it (comma-separated, blanks ignored, only `name`,
 # `duration` and `summary`), documented as a pattern so clients (and schemathesis) know what is accepted;

@@ -254,6 +254,7 @@ def calculation_chart_lookup(*, calculation_id: int, image_type: str, width: int
     status, finished_at, image_hash = row
     if status != JobStatus.FINISHED:
         raise _not_finished(calculation_id=calculation_id, status=status, what="its chart exists")
+    assert finished_at is not None  # a finished run has its end
     return ChartLookup(finished_at=finished_at, image_hash=image_hash)
 
 

@@ -1,7 +1,7 @@
 """Input and output schemas of the functions API. Inputs refuse unknown fields."""
 
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from django.conf import settings
 from ninja import Field, Schema
@@ -79,7 +79,10 @@ class FunctionsRefreshed(Schema):
     skipped: int = Field(..., description="Rows already queued or running: not queued twice.")
 
 
-StatusFilter = status_filter_type(Function)
+if TYPE_CHECKING:
+    StatusFilter = str | None  # what the parameter holds; its schema is built at import
+else:
+    StatusFilter = status_filter_type(Function)
 
 
 class FunctionListQuery(Schema):

@@ -97,4 +97,8 @@ def function_image(*, function_id: int) -> tuple[bytes, str] | None:
         .values_list("image", "image_hash")
         .first()
     )
-    return None if row is None else (bytes(row[0]), row[1])
+    if row is None:
+        return None
+    image, image_hash = row
+    assert image is not None  # written with its hash
+    return bytes(image), image_hash

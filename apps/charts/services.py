@@ -67,7 +67,7 @@ def function_validate(*, expression: str, dt: float, interval: float) -> None:
         if not math.isfinite(value)
     ]
     if errors:
-        raise DomainError(f"Invalid input: {', '.join(e.field for e in errors)}.", errors=errors)
+        raise DomainError(f"Invalid input: {', '.join(str(e.field) for e in errors)}.", errors=errors)
     # Decimal(repr(x)): the shortest text of the float, as it would travel in JSON.
     points_request_parse(
         data={"expression": expression, "dt": Decimal(repr(dt)), "interval": Decimal(repr(interval))}

@@ -21,13 +21,14 @@ Every ordering ends in the primary key, so pages are deterministic and positions
 """
 
 import math
+from functools import partial
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from django.core import signing
-from django.db.models import Expression, F, Model, Q, QuerySet
+from django.db.models import Expression, F, Field, Model, Q, QuerySet
 
 from apps.core.errors import DomainError
 from apps.core.selectors import status_counts
@@ -96,10 +97,16 @@ def names_parse(*, value: str | None, allowed: Sequence[str], field: str, noun: 
     return tuple(name for name in allowed if name in requested)
 
 
+def status_names(model: type[Model]) -> list[str]:
+    """The names of the model's statuses, in the order of its `status` field's choices."""
+    field = model._meta.get_field("status")
+    assert isinstance(field, Field)  # a column, not a relation
+    return [str(choice) for choice, _ in field.flatchoices]
+
+
 def statuses_parse(*, value: str | None, model: type[Model]) -> tuple[str, ...]:
     """`"queued, failed"` -> ("queued", "failed") in the model's order (its status choices)."""
-    allowed = [choice for choice, _ in model._meta.get_field("status").choices]
-    return names_parse(value=value, allowed=allowed, field="status", noun="status")
+    return names_parse(value=value, allowed=status_names(model), field="status", noun="status")
 
 
 def search_parse(*, value: str | None) -> str:
@@ -239,11 +246,11 @@ def list_page(
     def cursor_for(row: Any, *, forward: bool) -> str:
         return _cursor_make(ordering=ordering, key=getattr(row, _KEY), pk=row.pk, forward=forward)
 
-    fetch = {"queryset": queryset, "ordering": spec, "statuses": chosen}
+    fetch = partial(_fetch, queryset=queryset, ordering=spec, statuses=chosen)
     if cursor is not None:
         key, pk, forward = _cursor_read(cursor=cursor, ordering_name=ordering, ordering=spec)
         position = _after(spec, key=key, pk=pk, forward=forward)
-        rows = _fetch(**fetch, reverse=not forward, offset=0, limit=per_page + 1, position=position)
+        rows = fetch(reverse=not forward, offset=0, limit=per_page + 1, position=position)
         more = len(rows) > per_page
         rows = rows[:per_page]
         if not forward:
@@ -268,11 +275,11 @@ def list_page(
     if not lower_bound and offset + per_page / 2 > count - offset - per_page / 2:
         # Nearer the end than the start: read backwards from the end.
         take = min(per_page, count - offset)
-        rows = _fetch(**fetch, reverse=True, offset=max(count - offset - per_page, 0), limit=take)
+        rows = fetch(reverse=True, offset=max(count - offset - per_page, 0), limit=take)
         rows.reverse()
         more = offset + len(rows) < count
     else:
-        rows = _fetch(**fetch, reverse=False, offset=offset, limit=per_page + 1)
+        rows = fetch(reverse=False, offset=offset, limit=per_page + 1)
         more = len(rows) > per_page
         rows = rows[:per_page]
     next_cursor = cursor_for(rows[-1], forward=True) if rows and more else None

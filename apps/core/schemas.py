@@ -7,7 +7,7 @@ from django.db.models import Model
 from ninja import Field, Schema
 from pydantic import WithJsonSchema
 
-from apps.core.listing import SEARCH_MAX_LENGTH
+from apps.core.listing import SEARCH_MAX_LENGTH, status_names
 
 
 class FieldErrorOut(Schema):
@@ -36,7 +36,7 @@ def status_filter_type(model: type[Model]):
     """`?status=` as `apps.core.listing.statuses_parse` reads it: comma-separated names from
     the model's status choices (so a status added to the model is accepted and documented
     at once), blanks ignored. An unknown name is the selector's 422 listing the allowed ones."""
-    allowed = [choice for choice, _ in model._meta.get_field("status").choices]
+    allowed = status_names(model)
     names = "|".join(re.escape(choice) for choice in allowed)
     return Annotated[
         str | None,
@@ -68,7 +68,7 @@ CURSOR_DESCRIPTION = (
 
 
 def status_filter_description(model: type[Model]) -> str:
-    allowed = ", ".join(f"`{choice}`" for choice, _ in model._meta.get_field("status").choices)
+    allowed = ", ".join(f"`{choice}`" for choice in status_names(model))
     return f"Only these statuses, comma-separated (e.g. `queued,running`); any of {allowed}."
 
 

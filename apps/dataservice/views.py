@@ -80,8 +80,7 @@ def points(request: HttpRequest) -> HttpResponse:
         "interval": points_request.interval_json,
         "count": result.count,
     }
-    body = json_object_with_raw(head, points=result.points_json)
-    return HttpResponse(body, content_type="application/json")
+    return HttpResponse(json_object_with_raw(head, points=result.points_json), content_type="application/json")
 
 
 @never_cache

@@ -2,23 +2,24 @@
 (a view page: the change permission only unlocks the list's actions), an add saved through
 the kind's service after the form validated it, and the Cancel action."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from django import forms
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from apps.core.admin import ModelAdminMixinBase
 from apps.jobs.models import Job
 
 
-class JobAdminMixin:
+class JobAdminMixin(ModelAdminMixinBase):
     add_form: type[forms.ModelForm]
     cancel_noun: str  # "calculation", "chart job": how the Cancel message counts them
     # Methods of each kind's admin, through its services: store the add its form validated
     # (the form's cleaned data); cancel the listed ids, answering the jobs it cancelled.
     job_store: Callable[[dict], Job]
-    jobs_cancel: Callable[[list[int]], list[Job]]
+    jobs_cancel: Callable[[list[int]], Sequence[Job]]
 
     def get_form(self, request: HttpRequest, obj: Job | None = None, change: bool = False, **kwargs):
         if obj is None:

@@ -45,7 +45,7 @@ from django.utils import timezone
 
 from apps.core.errors import DomainError, NotFoundError
 from apps.jobs.models import IN_FLIGHT, MAX_ID, IdempotencyRecord, Job, JobStatus
-from apps.jobs.registry import JobKind
+from apps.jobs.registry import JobKind, JobT
 from apps.jobs.signals import job_changed, jobs_changed
 
 logger = logging.getLogger(__name__)
@@ -63,18 +63,18 @@ class JobAbandoned(Exception):
 # --- events -----------------------------------------------------------------------------
 
 
-def job_broadcast(*, kind: JobKind, job: Job) -> None:
+def job_broadcast(*, kind: JobKind[JobT], job: JobT) -> None:
     job_changed.send(sender=kind, kind=kind.live_kind, obj_id=job.pk, payload=kind.payload(job))
 
 
-def jobs_broadcast(*, kind: JobKind, jobs: Sequence[Job]) -> None:
+def jobs_broadcast(*, kind: JobKind[JobT], jobs: Sequence[JobT]) -> None:
     """The events of many jobs changed by one write, handed over in one batch (live sends
     them in the background: `apps.live.realtime.broadcast_events`)."""
     if jobs:
         jobs_changed.send(sender=kind, kind=kind.live_kind, events=[(job.pk, kind.payload(job)) for job in jobs])
 
 
-def _returning(kind: JobKind, sql: str, params: Sequence[Any]) -> list[Job]:
+def _returning(kind: JobKind[JobT], sql: str, params: Sequence[Any]) -> list[JobT]:
     """Run an UPDATE ... RETURNING <the job's columns> and build the jobs it returned."""
     columns = kind.columns
     with connection.cursor() as cursor:
@@ -138,7 +138,7 @@ def jobs_publish(*, kind: JobKind, ids: Iterable[int], force: bool = False) -> i
         published.append(job_id)
     if published:
         # Not a state change (no event, updated_at kept): only the outbox marker moves.
-        kind.model.objects.filter(pk__in=published).update(dispatched_at=timezone.now())
+        kind.model._default_manager.filter(pk__in=published).update(dispatched_at=timezone.now())
     return len(published)
 
 
@@ -155,7 +155,7 @@ def jobs_publish_on_commit(*, kind: JobKind, ids: Sequence[int]) -> None:
 # --- a worker's attempt -----------------------------------------------------------------
 
 
-def job_claim(*, kind: JobKind, job_id: int, resume: bool = False) -> Job | None:
+def job_claim(*, kind: JobKind[JobT], job_id: int, resume: bool = False) -> JobT | None:
     """Move the job to `running` for a new attempt; None when there is nothing to run.
 
     `resume` (a redelivered message, a retry) may take over a job that is already `running`:
@@ -198,11 +198,11 @@ def job_claim(*, kind: JobKind, job_id: int, resume: bool = False) -> Job | None
     return None
 
 
-def _held(kind: JobKind, job: Job) -> tuple[str, list[Any]]:
+def _held(kind: JobKind[JobT], job: JobT) -> tuple[str, list[Any]]:
     return "id = %s AND status = %s AND attempt_token = %s", [job.pk, JobStatus.RUNNING, job.attempt_token]
 
 
-def job_progress(*, kind: JobKind, job: Job, percent: int) -> None:
+def job_progress(*, kind: JobKind[JobT], job: JobT, percent: int) -> None:
     """Write and broadcast progress; JobAbandoned if this attempt no longer holds the job."""
     now = timezone.now()
     where, params = _held(kind, job)
@@ -215,7 +215,7 @@ def job_progress(*, kind: JobKind, job: Job, percent: int) -> None:
     job_broadcast(kind=kind, job=job)
 
 
-def job_finish(*, kind: JobKind, job: Job, values: dict[str, Any] | None = None) -> bool:
+def job_finish(*, kind: JobKind[JobT], job: JobT, values: dict[str, Any] | None = None) -> bool:
     """End the attempt `finished`, with the kind's own columns in `values`, in ONE UPDATE.
 
     False (nothing written) when the attempt no longer holds the job. Callers that write
@@ -239,7 +239,7 @@ def job_finish(*, kind: JobKind, job: Job, values: dict[str, Any] | None = None)
     return held
 
 
-def job_fail(*, kind: JobKind, job_id: int, error: str, job: Job | None = None) -> Job | None:
+def job_fail(*, kind: JobKind[JobT], job_id: int, error: str, job: JobT | None = None) -> JobT | None:
     """End a queued or running job `failed` with a readable reason.
 
     With `job` (an attempt ending itself) only while that attempt still holds it; without (a
@@ -261,7 +261,7 @@ def job_fail(*, kind: JobKind, job_id: int, error: str, job: Job | None = None) 
 # --- steering ---------------------------------------------------------------------------
 
 
-def jobs_cancel(*, kind: JobKind, ids: Sequence[int]) -> list[Job]:
+def jobs_cancel(*, kind: JobKind[JobT], ids: Sequence[int]) -> list[JobT]:
     """Cancel every listed job that is queued or running, in one UPDATE; returns those.
 
     A queued job's message becomes a no-op when it arrives; a running attempt finds its
@@ -281,12 +281,12 @@ def jobs_cancel(*, kind: JobKind, ids: Sequence[int]) -> list[Job]:
     return cancelled
 
 
-def job_cancel(*, kind: JobKind, job_id: int) -> Job:
+def job_cancel(*, kind: JobKind[JobT], job_id: int) -> JobT:
     """Cancel one job; 404 when it does not exist, 409 naming its status when it has ended."""
     cancelled = jobs_cancel(kind=kind, ids=[job_id]) if 1 <= job_id <= MAX_ID else []
     if cancelled:
         return cancelled[0]
-    status = kind.model.objects.filter(pk=job_id).values_list("status", flat=True).first() if 1 <= job_id <= MAX_ID else None
+    status = kind.model._default_manager.filter(pk=job_id).values_list("status", flat=True).first() if 1 <= job_id <= MAX_ID else None
     if status is None:
         raise NotFoundError(f"No {kind.noun.lower()} with id {job_id}.")
     raise DomainError(
@@ -339,7 +339,7 @@ def jobs_sweep(*, kind: JobKind, now: datetime | None = None) -> dict[str, int]:
     from django.db.models import Q
 
     pending = [job.pk for job in requeued] + list(
-        kind.model.objects.filter(status=JobStatus.QUEUED)
+        kind.model._default_manager.filter(status=JobStatus.QUEUED)
         .filter(Q(dispatched_at__isnull=True, updated_at__lt=grace_before) | Q(dispatched_at__lt=lost_before))
         .order_by("updated_at", "pk")
         .values_list("pk", flat=True)[:SWEEP_BATCH]

@@ -23,13 +23,14 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from apps.core.admin import ModelAdminMixinBase
 from apps.live.realtime import Kind, stream_group
 
 WS_PATH = "/ws/events/"
 EMPTY = "-"
 
 
-class LiveChangeListMixin:
+class LiveChangeListMixin(ModelAdminMixinBase):
     @property
     def live_kind(self) -> Kind:
         """The registered job kind of this admin's model (its events' kind)."""
@@ -40,7 +41,7 @@ class LiveChangeListMixin:
     def media(self) -> forms.Media:
         # A property rather than `class Media`, so a ModelAdmin's own Media does not hide it.
         return super().media + forms.Media(
-            js=[Script("calcboard/live.js", type="module")],
+            js=[Script("calcboard/live.js", type="module")],  # type: ignore[list-item]  # django-stubs takes paths only; Django 5.2 takes Script too
             css={"all": ["calcboard/live.css"]},
         )
 
@@ -57,8 +58,9 @@ class LiveChangeListMixin:
         )
         extra_context = {**(extra_context or {}), "live_base_template": base.template.name}
         response = super().changelist_view(request, extra_context)
-        if isinstance(response, TemplateResponse) and "cl" in (response.context_data or {}):
-            response.context_data["live_config"] = self.live_config(response.context_data["cl"])
+        context = response.context_data if isinstance(response, TemplateResponse) else None
+        if context is not None and "cl" in context:
+            context["live_config"] = self.live_config(context["cl"])
         return response
 
     def live_config(self, changelist) -> dict:

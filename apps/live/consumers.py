@@ -9,7 +9,7 @@ import time
 import weakref
 from collections import OrderedDict
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
@@ -144,7 +144,7 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
         self.object_slots: set[str] = set()
         self.message_rate = MessageRate()
         self.connection_counted = False
-        self.newest: OrderedDict[tuple[str, Any], datetime] = OrderedDict()
+        self.newest: OrderedDict[tuple[Any, Any], datetime] = OrderedDict()
         # stream -> the position of the last event sent on this connection
         self.cursors: dict[str, Position] = {}
         self.groups_renewed_at = time.monotonic()
@@ -186,7 +186,7 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
         CredentialWatch.forget(self)
         if getattr(self, "connection_counted", False):
             # Redis gone: the lease runs out on its own.
-            with contextlib.suppress(_LAYER_ERRORS):
+            with contextlib.suppress(*_LAYER_ERRORS):
                 await connection_release(user_id=self.user.pk, channel_name=self.channel_name)
         for group in getattr(self, "groups_joined", ()):
             try:
@@ -204,7 +204,7 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
         elif token_id is not None:
             hit = self.auth_method == "token" and self.token_id == token_id
         else:
-            hit = bool(self.session_key) and session_fingerprint(self.session_key) == session
+            hit = bool(self.session_key and session_fingerprint(self.session_key) == session)
         if hit:
             await self.revoke()
 
@@ -397,7 +397,7 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
     async def _unsubscribe(self, target: dict, group: str, *, reason: str | None = None) -> None:
         if group in self.groups_joined:
             await self._group_discard(group)
-            self.cursors.pop(target.get("stream"), None)
+            self.cursors.pop(target.get("stream", ""), None)  # "": an object, not a stream
         self.object_slots.discard(group)
         self.subscriptions.pop(group, None)
         await self.send_json({"type": "unsubscribed", **target, **({"reason": reason} if reason else {})})
@@ -571,7 +571,7 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
     async def _send_error(self, code: str, message: str, *, field: str | None = None) -> None:
         await self.send_json({"type": "error", "code": code, "field": field, "message": message})
 
-    async def _layer_down(self) -> None:
+    async def _layer_down(self) -> NoReturn:
         """Redis is unreachable: say so and close; the client reconnects with backoff and
         resubscribes with `since`. Closing (rather than retrying in here) is what tells the
         client that live events may have been lost."""

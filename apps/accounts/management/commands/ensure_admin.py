@@ -21,7 +21,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         username = os.environ.get("DJANGO_SUPERUSER_USERNAME")
-        password = os.environ.get("DJANGO_SUPERUSER_PASSWORD")
+        password = os.environ.get("DJANGO_SUPERUSER_PASSWORD", "")
         email = os.environ.get("DJANGO_SUPERUSER_EMAIL", "")
         if not username:
             self.stdout.write("DJANGO_SUPERUSER_USERNAME not set: no admin user created.")
