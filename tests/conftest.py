@@ -1,7 +1,9 @@
 import os
 import subprocess
 import sys
+import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import pytest
 from django.conf import settings
@@ -84,6 +86,101 @@ def export_server() -> Iterator[str]:
     process = processes.start_export_server(settings.EXPORT_SERVER_URL)
     yield settings.EXPORT_SERVER_URL
     process.stop()
+
+
+def unique_queue(prefix: str) -> str:
+    # Never reuse a name: publishers cache which queues they declared, so a deleted queue
+    # reused by name would silently swallow the next message.
+    return f"{prefix}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+@dataclass(frozen=True)
+class PublishedTask:
+    """One task message as a worker would receive it: the task's stable name and its args."""
+
+    name: str
+    args: list
+
+
+class ScratchQueue:
+    """A broker queue of its own for one test, on the real RabbitMQ, which no worker consumes:
+    what the code under test published there can be counted and read.
+
+    Declared on creation exactly as Celery declares a kind's queue (a durable queue bound to a
+    direct exchange of the same name), so "nothing published" reads as 0 messages, and any
+    error of the broker (the queue gone, the broker down) fails the test instead.
+    """
+
+    def __init__(self, name: str) -> None:
+        from kombu import Exchange, Queue
+
+        self.name = name
+        self.queue = Queue(name, Exchange(name), routing_key=name)
+        with self._connection() as conn:
+            self.queue.bind(conn.default_channel).declare()
+
+    @staticmethod
+    def _connection():
+        from project.celery import app
+
+        # The read URL: `broker_down` moves only the URL the code under test publishes to, so
+        # the test can still look at its queue while the broker is "down".
+        return app.connection_for_read()
+
+    def message_count(self) -> int:
+        """Messages waiting in the queue (published and not yet read with `take`)."""
+        with self._connection() as conn:
+            return conn.default_channel.queue_declare(queue=self.name, passive=True).message_count
+
+    def take(self) -> list[PublishedTask]:
+        """Every message waiting, oldest first, removed from the queue."""
+        taken: list[PublishedTask] = []
+        with self._connection() as conn:
+            bound = self.queue.bind(conn.default_channel)
+            while (message := bound.get(no_ack=True)) is not None:
+                args, _kwargs, _embed = message.decode()
+                taken.append(PublishedTask(name=message.headers["task"], args=list(args)))
+        return taken
+
+    def job_ids(self) -> list[int]:
+        """The job id of every task message waiting (a job task's one argument), removed."""
+        return [task.args[0] for task in self.take()]
+
+    def delete(self) -> None:
+        with self._connection() as conn:
+            channel = conn.channel()
+            try:
+                channel.queue_delete(queue=self.name)
+                channel.exchange_delete(exchange=self.name)
+            finally:
+                channel.close()
+
+
+class ScratchQueues(dict[str, ScratchQueue]):
+    """Each registered job kind's scratch queue, by the kind's app label (`queues["charts"]`)."""
+
+    @property
+    def calculations(self) -> ScratchQueue:
+        return self["calculations"]
+
+    @property
+    def charts(self) -> ScratchQueue:
+        return self["charts"]
+
+
+@pytest.fixture
+def scratch_queues(settings) -> Iterator[ScratchQueues]:
+    """Point the publishing of every registered job kind at a scratch queue of this test's own
+    on the real broker (no worker consumes it), and delete them afterwards."""
+    from apps.jobs.registry import job_kinds
+
+    queues = ScratchQueues()
+    for kind in job_kinds:
+        queue = queues[kind.app_label] = ScratchQueue(unique_queue(f"test-{kind.app_label}-scratch"))
+        setattr(settings, f"{kind.setting_prefix}_QUEUE", queue.name)
+    yield queues
+    for queue in queues.values():
+        queue.delete()
 
 
 DEAD_BROKER_URL = "amqp://guest:guest@127.0.0.1:1//"  # nothing listens on port 1

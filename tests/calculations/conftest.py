@@ -1,8 +1,6 @@
 """Fixtures of the calculations tests: rows in each state, a live-event listener, a dead broker."""
 
 import json
-import os
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 
@@ -15,6 +13,7 @@ from apps.calculations.models import Calculation
 from apps.calculations.services import calculation_run
 from apps.jobs.models import JobStatus
 from apps.live.realtime import stream_group
+from tests.conftest import ScratchQueue
 
 
 @pytest.fixture
@@ -93,47 +92,11 @@ def live_events() -> Iterator[EventListener]:
     listener.close()
 
 
-def unique_queue(prefix: str) -> str:
-    # Never reuse a name: publishers cache which queues they declared, so a deleted queue
-    # reused by name would silently swallow the next message.
-    return f"{prefix}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-
-
 def body(response) -> dict:
     return json.loads(response.content)
 
 
-class ScratchQueue:
-    """A broker queue of its own for one test: what was published there can be counted."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def message_count(self) -> int:
-        from project.celery import app
-
-        with app.connection_for_write() as conn:
-            try:
-                return conn.default_channel.queue_declare(queue=self.name, passive=True).message_count
-            except Exception:  # not declared yet: nothing was ever published to it
-                return 0
-
-    def delete(self) -> None:
-        from project.celery import app
-
-        with app.connection_for_write() as conn:
-            channel = conn.channel()
-            try:
-                channel.queue_delete(queue=self.name)
-                channel.exchange_delete(exchange=self.name)
-            finally:
-                channel.close()
-
-
 @pytest.fixture
-def scratch_queue(settings) -> Iterator[ScratchQueue]:
-    """Point run publishing at a queue no worker consumes, and delete it afterwards."""
-    queue = ScratchQueue(unique_queue("test-calculations-scratch"))
-    settings.CALCULATIONS_QUEUE = queue.name
-    yield queue
-    queue.delete()
+def scratch_queue(scratch_queues) -> ScratchQueue:
+    """Runs are published to a queue no worker consumes (charts to another)."""
+    return scratch_queues.calculations

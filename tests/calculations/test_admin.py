@@ -6,6 +6,7 @@ from django.urls import reverse
 
 from apps.calculations.models import Calculation
 from apps.jobs.models import JobStatus
+from tests.conftest import ScratchQueue
 from tests.spies import spy
 
 CHANGELIST = reverse("admin:calculations_calculation_changelist")
@@ -78,26 +79,25 @@ ADD = reverse("admin:calculations_calculation_add")
 
 
 @pytest.fixture
-def no_publish(monkeypatch):
-    sent = []
-    monkeypatch.setattr("project.celery.app.send_task", lambda name, args, **options: sent.append(args[0]))
-    return sent
+def published(scratch_queues) -> ScratchQueue:
+    """Runs are published to the real broker, on a queue no worker consumes."""
+    return scratch_queues.calculations
 
 
-def test_the_add_form_queues_a_run_after_the_save_commits(admin_client, no_publish, django_capture_on_commit_callbacks):
+def test_the_add_form_queues_a_run_after_the_save_commits(admin_client, published, django_capture_on_commit_callbacks):
     form = admin_client.get(ADD)
     assert form.status_code == 200
     html = form.content.decode()
     assert all(f'name="{field}"' in html for field in ("name", "date_start", "date_fin", "lag"))
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         response = admin_client.post(ADD, {"name": "", "date_start": "2020-01-01", "date_fin": "2020-01-31", "lag": 7})
-        assert no_publish == []  # nothing leaves before the commit
+        assert published.message_count() == 0  # nothing leaves before the commit
     assert response.status_code == 302 and response["Location"] == CHANGELIST
     for callback in callbacks:
         callback()
     calculation = Calculation.objects.get()
     assert (calculation.name, calculation.status, calculation.lag) == ("2020-01-01 to 2020-01-31, every 7 days", "queued", 7)
-    assert no_publish == [calculation.pk] and calculation.dispatched_at is not None
+    assert published.job_ids() == [calculation.pk] and calculation.dispatched_at is not None
 
 
 @pytest.mark.parametrize(
@@ -137,7 +137,7 @@ def test_the_cancel_action_cancels_queued_and_running_runs_and_counts_the_rest(a
     assert statuses == {queued.pk: "cancelled", running.pk: "cancelled", finished.pk: "finished"}
 
 
-def test_the_run_again_action_queues_a_copy_of_each_selected_run(admin_client, make_calculation, no_publish, django_capture_on_commit_callbacks):
+def test_the_run_again_action_queues_a_copy_of_each_selected_run(admin_client, make_calculation, published, django_capture_on_commit_callbacks):
     first, second = make_calculation(name="A", status=JobStatus.FAILED), make_calculation(name="B")
     with django_capture_on_commit_callbacks(execute=True):
         response = admin_client.post(
@@ -148,7 +148,7 @@ def test_the_run_again_action_queues_a_copy_of_each_selected_run(admin_client, m
     ]
     copies = Calculation.objects.exclude(pk__in=[first.pk, second.pk]).order_by("pk")
     assert [copy.name for copy in copies] == ["A (re-run)", "B (re-run)"]
-    assert sorted(no_publish) == [copy.pk for copy in copies]
+    assert sorted(published.job_ids()) == [copy.pk for copy in copies]
 
 
 def test_a_run_can_be_deleted_with_its_rows(admin_client, make_finished):
@@ -166,7 +166,7 @@ def test_the_admin_requires_a_staff_login(client, user, path):
     assert client.get(path).status_code == 302
 
 
-def test_an_add_validates_the_inputs_once(admin_client, no_publish, monkeypatch):
+def test_an_add_validates_the_inputs_once(admin_client, monkeypatch):
     from apps.calculations import admin as calculations_admin
     from apps.calculations import services
 

@@ -19,7 +19,8 @@ from apps.jobs.models import JobStatus
 from harness import processes
 from harness.processes import wait_until
 from project.settings.test import child_settings_env
-from tests.calculations.conftest import ScratchQueue, backdate, body, unique_queue
+from tests.calculations.conftest import backdate, body
+from tests.conftest import ScratchQueue, unique_queue
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -74,18 +75,17 @@ def test_a_run_whose_worker_is_killed_mid_run_is_redelivered_and_finishes_once(t
 def test_a_run_accepted_while_the_broker_is_down_is_dispatched_by_the_beat_sweep(
     api_client, celery_worker, test_db_name, broker_down, caplog
 ):
-    began = time.monotonic()
-    with caplog.at_level(logging.WARNING, logger="apps.calculations.services"):
+    with caplog.at_level(logging.WARNING, logger="apps.jobs.services"):
         response = api_client.post(
             "/api/calculations",
             {"date_start": "2020-01-01", "date_fin": "2020-06-30", "lag": 1},
             content_type="application/json",
         )
-    assert response.status_code == 201 and time.monotonic() - began < 5
+    assert response.status_code == 201
     pk = body(response)["id"]
     accepted = reload(pk)
     assert accepted.status == JobStatus.QUEUED and accepted.dispatched_at is None
-    assert "saved but not published" in caplog.text
+    assert caplog.text.count("saved but not published") == 1  # one try, then the outbox
 
     broker_down()  # RabbitMQ is reachable again
     backdate(accepted, seconds=3600)  # past the grace period the sweep leaves to the API

@@ -8,16 +8,16 @@ from apps.calculations.models import Calculation, CalculationRow
 from apps.calculations.services import calculation_run, rerun_name
 from apps.jobs.models import IdempotencyRecord, JobStatus
 from tests.calculations.conftest import body
+from tests.conftest import PublishedTask, ScratchQueue
 
 BODY = {"date_start": "2020-01-01", "date_fin": "2020-01-31", "lag": 7, "name": "Well 12"}
 
 
 @pytest.fixture(autouse=True)
-def no_publish(monkeypatch):
-    """Record what would be published instead of sending it (these tests run no worker)."""
-    sent = []
-    monkeypatch.setattr("project.celery.app.send_task", lambda name, args, **options: sent.append((name, *args)))
-    return sent
+def published(scratch_queues) -> ScratchQueue:
+    """Runs are published to the real broker, on a queue no worker consumes (these tests run
+    no worker), where the test reads them."""
+    return scratch_queues.calculations
 
 
 # --- cancel -----------------------------------------------------------------------------------
@@ -88,14 +88,18 @@ def test_a_run_cancelled_at_a_progress_step_stops_there_and_keeps_no_rows(make_c
 # --- rerun ------------------------------------------------------------------------------------
 
 
-def test_rerun_queues_a_new_run_with_the_same_inputs_marked_as_a_re_run(api_client, make_finished, no_publish):
+def test_rerun_queues_a_new_run_with_the_same_inputs_marked_as_a_re_run(
+    api_client, make_finished, published, django_capture_on_commit_callbacks
+):
     original = make_finished(name="Well 12", date_fin=date(2020, 3, 31), lag=3)
-    response = api_client.post(f"/api/calculations/{original.pk}/rerun")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api_client.post(f"/api/calculations/{original.pk}/rerun")
     assert response.status_code == 201
     again = Calculation.objects.get(pk=body(response)["id"])
     assert again.pk != original.pk and body(response) == {"id": again.pk}
     assert (again.date_start, again.date_fin, again.lag) == (original.date_start, original.date_fin, original.lag)
     assert (again.name, again.status, again.attempts) == ("Well 12 (re-run)", JobStatus.QUEUED, 0)
+    assert published.take() == [PublishedTask(name="calculations.run", args=[again.pk])]
 
 
 def test_a_re_run_of_a_re_run_keeps_one_mark_and_the_length_limit():
@@ -110,12 +114,68 @@ def test_rerun_of_an_unknown_run_is_a_404(api_client, db):
 # --- idempotent create ------------------------------------------------------------------------
 
 
-def test_the_same_key_and_body_answer_the_first_run_and_queue_nothing_more(api_client, db, no_publish):
+def test_the_same_key_and_body_answer_the_first_run_and_queue_nothing_more(
+    api_client, db, published, django_capture_on_commit_callbacks
+):
     headers = {"Idempotency-Key": "retry-7f3a"}
-    first = api_client.post("/api/calculations", BODY, content_type="application/json", headers=headers)
-    again = api_client.post("/api/calculations", BODY, content_type="application/json", headers=headers)
+    with django_capture_on_commit_callbacks(execute=True):
+        first = api_client.post("/api/calculations", BODY, content_type="application/json", headers=headers)
+        again = api_client.post("/api/calculations", BODY, content_type="application/json", headers=headers)
     assert first.status_code == again.status_code == 201 and body(first) == body(again)
     assert Calculation.objects.count() == 1 and IdempotencyRecord.objects.count() == 1
+    assert published.job_ids() == [body(first)["id"]]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_creates_with_one_key_on_two_connections_create_one_run_and_answer_alike(
+    api_token, published, monkeypatch
+):
+    """The first request holds the key (uncommitted) while the second, on its own database
+    connection, waits for it on the key's unique index; then both answer the one run."""
+    import threading
+
+    from django.db import connection
+    from django.test import Client
+
+    from apps.calculations import api as calculations_api
+    from harness.processes import wait_until
+
+    def waiting_for_me() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted AND pg_backend_pid() = ANY(pg_blocking_pids(pid))")
+            return cursor.fetchone()[0]
+
+    create = calculations_api.calculation_create
+    first_holds_the_key = threading.Event()
+
+    def create_once_the_other_waits(**fields):
+        first_holds_the_key.set()
+        wait_until(lambda: waiting_for_me() == 1, timeout=15, what="the second request to wait for the key")
+        return create(**fields)
+
+    monkeypatch.setattr(calculations_api, "calculation_create", create_once_the_other_waits)
+    answers: dict[str, tuple[int, dict]] = {}
+
+    def post(name: str) -> None:
+        try:
+            client = Client(headers={"Authorization": f"Bearer {api_token}", "Idempotency-Key": "twice-7f3a"})
+            response = client.post("/api/calculations", BODY, content_type="application/json")
+            answers[name] = (response.status_code, body(response))
+        finally:
+            connection.close()
+
+    first = threading.Thread(target=post, args=("first",))
+    first.start()
+    assert first_holds_the_key.wait(15)
+    second = threading.Thread(target=post, args=("second",))
+    second.start()
+    first.join(30), second.join(30)
+    assert not first.is_alive() and not second.is_alive()
+
+    assert answers["first"] == answers["second"] and answers["first"][0] == 201
+    [run] = Calculation.objects.all()
+    assert answers["first"][1] == {"id": run.pk} and IdempotencyRecord.objects.count() == 1
+    assert published.job_ids() == [run.pk]
 
 
 def test_the_same_key_with_another_body_is_a_422_naming_the_header(api_client, db):

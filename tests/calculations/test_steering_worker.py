@@ -37,6 +37,27 @@ def test_a_running_run_cancelled_stops_at_its_next_step_and_keeps_no_rows(api_cl
     assert api_client.post(f"/api/calculations/{calculation.pk}/cancel").status_code == 409
 
 
+def test_a_cancel_mid_step_sends_one_cancelled_event_and_nothing_after(api_client, demo_worker, settings, live_events):
+    """The worker is asleep inside a step when the cancel lands; at its next step it finds the
+    run gone and stops without a word: subscribers see the run's progress, then `cancelled`
+    once, then nothing."""
+    demo_worker.use(settings)
+    calculation = calculation_create(**ONE_YEAR, name="Cancelled mid-step")
+    wait_until(lambda: reload(calculation.pk).progress >= 20, timeout=30, what="the run to get under way")
+    assert api_client.post(f"/api/calculations/{calculation.pk}/cancel").status_code == 200
+    log = demo_worker.process
+    wait_until(lambda: f"Calculation {calculation.pk} stopped" in log.log_tail(200_000), timeout=10, what="the stop")
+
+    events = live_events.events(calculation_id=calculation.pk, timeout=2.0)  # until 2 s of silence
+    statuses = [event["status"] for event in events]
+    assert statuses[0] == "queued" and statuses[-1] == "cancelled" and statuses.count("cancelled") == 1
+    assert set(statuses[1:-1]) == {"running"}
+    progress = [event["progress"] for event in events[1:-1]]
+    assert progress == sorted(progress) and progress[-1] >= 20
+    assert events[-1]["progress"] == progress[-1] == reload(calculation.pk).progress  # kept where it stopped
+    assert [event["event_id"] for event in events] == sorted(event["event_id"] for event in events)
+
+
 def test_a_queued_run_cancelled_never_starts(api_client, demo_worker, settings):
     demo_worker.use(settings)
     ahead = calculation_create(**ONE_YEAR, name="Ahead in the queue")

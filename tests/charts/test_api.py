@@ -4,14 +4,14 @@ import pytest
 from django.test import Client
 
 from apps.charts.models import Function
+from tests.conftest import PublishedTask, ScratchQueue
 
 
 @pytest.fixture(autouse=True)
-def no_publish(monkeypatch):
-    """These tests check the API's answers, not the worker: keep tasks from being published."""
-    sent = []
-    monkeypatch.setattr("project.celery.app.send_task", lambda name, args, **options: sent.append(args[0]))
-    return sent
+def published(scratch_queues) -> ScratchQueue:
+    """These tests check the API's answers, not the worker: tasks go to the real broker, on a
+    queue no worker consumes, where the test reads them."""
+    return scratch_queues.charts
 
 
 @pytest.mark.django_db
@@ -33,7 +33,7 @@ def test_every_route_needs_credentials(method, path):
 
 @pytest.mark.django_db
 def test_create_answers_201_with_the_id_and_queues_the_chart(
-    api_client, no_publish, django_capture_on_commit_callbacks
+    api_client, published, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
         response = api_client.post(
@@ -44,7 +44,7 @@ def test_create_answers_201_with_the_id_and_queues_the_chart(
     assert response.status_code == 201
     pk = response.json()["id"]
     assert Function.objects.get(pk=pk).status == "queued"
-    assert no_publish == [pk]
+    assert published.take() == [PublishedTask(name="charts.render", args=[pk])]
 
 
 @pytest.mark.django_db
@@ -163,7 +163,7 @@ def test_unknown_or_impossible_ids_are_404_or_422(api_client):
 
 @pytest.mark.django_db
 def test_refresh_answers_queued_and_skipped(
-    api_client, make_function, no_publish, django_capture_on_commit_callbacks
+    api_client, make_function, published, django_capture_on_commit_callbacks
 ):
     done, running = make_function(status="finished"), make_function(status="running")
     with django_capture_on_commit_callbacks(execute=True):
@@ -172,7 +172,7 @@ def test_refresh_answers_queued_and_skipped(
         )
     assert response.status_code == 200
     assert response.json() == {"queued": 1, "skipped": 1}
-    assert no_publish == [done.pk]
+    assert published.job_ids() == [done.pk]
 
 
 @pytest.mark.django_db

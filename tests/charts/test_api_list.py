@@ -88,8 +88,7 @@ def test_a_cursor_made_for_another_ordering_is_a_422(api_client, functions):
     assert [(e["field"], e["rule"]) for e in response.json()["errors"]] == [("cursor", "cursor_ordering")]
 
 
-def test_counts_follow_creates_refreshes_and_deletes(api_client, functions, monkeypatch):
-    monkeypatch.setattr("apps.charts.tasks.function_render_task.delay", lambda pk: None)
+def test_counts_follow_creates_refreshes_and_deletes(api_client, functions):
     assert api_client.get(URL, {"status": "queued"}).json()["count"] == 3
     response = api_client.post(URL, {"expression": "t", "dt": 1, "interval": 1}, content_type="application/json")
     assert response.status_code == 201

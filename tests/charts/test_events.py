@@ -78,8 +78,7 @@ def test_a_render_broadcasts_running_then_finished_with_the_versioned_image_url(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_create_and_refresh_broadcast_queued_rows(layer, make_function, monkeypatch):
-    monkeypatch.setattr("project.celery.app.send_task", lambda name, args, **options: None)
+def test_create_and_refresh_broadcast_queued_rows(layer, make_function, scratch_queues):
     stream = listen(layer, "functions")
     created = services.function_create(expression="t + 2/t", dt=1, interval=1)
     done = make_function(status="failed", error="Data service: boom")

@@ -4,7 +4,6 @@ the real export server, and PostgreSQL in between."""
 import itertools
 import os
 from contextlib import contextmanager
-from datetime import timedelta
 
 import pytest
 from django.conf import settings
@@ -107,8 +106,7 @@ def test_a_service_down_fails_after_retries_and_a_later_refresh_succeeds(
             function = wait_for_status(function.pk, {"finished", "failed"})
             assert function.status == "failed"
             assert function.error == f"{service} unreachable (connection refused) after 3 attempts"
-            # Two backoffs (0.5 s and 1 s, +-20%) separate the first attempt from the last.
-            assert function.processed_at - function.created_at >= timedelta(seconds=1.2)
+            assert function.attempts == 3  # each retry claimed the row again
 
             proxy.open()  # the service is back
             assert services.functions_refresh(ids=[function.pk]).queued == 1

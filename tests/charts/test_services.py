@@ -14,10 +14,17 @@ from apps.charts.models import Function
 from apps.core.errors import DomainError, NotFoundError
 from harness.processes import free_port
 from tests.charts.conftest import png_size
+from tests.conftest import ScratchQueue
 
 
 def closed_port_url() -> str:
     return f"http://127.0.0.1:{free_port()}"  # nothing listens there
+
+
+@pytest.fixture
+def published(scratch_queues) -> ScratchQueue:
+    """Charts are published to the real broker, on a queue no worker consumes."""
+    return scratch_queues.charts
 
 
 # --- validation --------------------------------------------------------------------------
@@ -74,13 +81,11 @@ def test_it_refuses_out_of_range_parameters(field, dt, interval):
 
 @pytest.mark.django_db
 def test_it_creates_a_queued_row_and_enqueues_one_task_after_commit(
-    django_capture_on_commit_callbacks, monkeypatch
+    django_capture_on_commit_callbacks, published
 ):
-    sent = []
-    monkeypatch.setattr("project.celery.app.send_task", lambda name, args, **options: sent.append(args[0]))
     with django_capture_on_commit_callbacks(execute=True):
         function = services.function_create(expression="  sin(t) ", dt=0.5, interval=2)
-        assert sent == []  # nothing leaves before the commit
+        assert published.message_count() == 0  # nothing leaves before the commit
     function.refresh_from_db()
     assert (function.expression, function.status, function.dt, function.interval) == (
         "sin(t)",
@@ -89,15 +94,13 @@ def test_it_creates_a_queued_row_and_enqueues_one_task_after_commit(
         2,
     )
     assert function.queued_at is not None and function.processed_at is None
-    assert sent == [function.pk]
+    assert published.job_ids() == [function.pk]
 
 
 @pytest.mark.django_db
 def test_refresh_queues_only_rows_not_in_flight_in_one_update(
-    make_function, django_capture_on_commit_callbacks, monkeypatch
+    make_function, django_capture_on_commit_callbacks, published
 ):
-    sent = []
-    monkeypatch.setattr("project.celery.app.send_task", lambda name, args, **options: sent.append(args[0]))
     finished, failed = make_function(status="finished"), make_function(status="failed", error="x")
     queued, running = make_function(status="queued"), make_function(status="running")
     ids = [finished.pk, failed.pk, queued.pk, running.pk]
@@ -106,7 +109,7 @@ def test_refresh_queues_only_rows_not_in_flight_in_one_update(
         result = services.functions_refresh(ids=ids)
 
     assert result == services.RefreshResult(queued=2, skipped=2)
-    assert sorted(sent) == sorted([finished.pk, failed.pk])
+    assert sorted(published.job_ids()) == sorted([finished.pk, failed.pk])
     updates = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("UPDATE")]
     # One UPDATE decides and queues; after commit one more stamps the outbox marker of all sent.
     assert len(updates) == 2 and "RETURNING" in updates[0] and '"dispatched_at"' in updates[1]
@@ -116,16 +119,14 @@ def test_refresh_queues_only_rows_not_in_flight_in_one_update(
 
 @pytest.mark.django_db
 def test_a_second_refresh_of_the_same_rows_queues_nothing(
-    make_function, django_capture_on_commit_callbacks, monkeypatch
+    make_function, django_capture_on_commit_callbacks, published
 ):
-    sent = []
-    monkeypatch.setattr("project.celery.app.send_task", lambda name, args, **options: sent.append(args[0]))
     rows = [make_function(status="finished") for _ in range(3)]
     with django_capture_on_commit_callbacks(execute=True):
         first = services.functions_refresh(ids=[r.pk for r in rows])
         second = services.functions_refresh(ids=[r.pk for r in rows])
     assert (first.queued, second.queued, second.skipped) == (3, 0, 3)
-    assert len(sent) == 3
+    assert sorted(published.job_ids()) == sorted(r.pk for r in rows)
 
 
 @pytest.mark.django_db
@@ -202,9 +203,8 @@ def test_division_by_zero_names_the_service(dataservice, export_server, make_fun
 
 @pytest.mark.django_db(transaction=True)
 def test_data_service_down_fails_with_its_name_and_a_later_refresh_succeeds(
-    dataservice, export_server, make_function, settings, django_capture_on_commit_callbacks, monkeypatch
+    dataservice, export_server, make_function, settings, published
 ):
-    monkeypatch.setattr("project.celery.app.send_task", lambda name, args, **options: None)
     function = make_function("sin(t)", status="queued", dt=2, interval=10)
     settings.DATASERVICE_URL = closed_port_url()
     settings.CHARTS_MAX_ATTEMPTS = 1
@@ -216,7 +216,8 @@ def test_data_service_down_fails_with_its_name_and_a_later_refresh_succeeds(
 
     settings.DATASERVICE_URL = dataservice  # the service is back
     assert services.functions_refresh(ids=[function.pk]).queued == 1
-    services.function_render(function_id=function.pk)
+    assert published.job_ids() == [function.pk]
+    services.function_render(function_id=function.pk)  # as the worker would
     function.refresh_from_db()
     assert (function.status, function.error) == ("finished", "")
     assert png_size(bytes(function.image)) == (1000, 500)
@@ -260,10 +261,8 @@ def test_a_transient_failure_before_the_last_attempt_is_raised_for_a_retry(
 
 @pytest.mark.django_db
 def test_sweep_requeues_rows_whose_worker_went_silent_and_fails_them_after_their_attempts(
-    make_function, settings, django_capture_on_commit_callbacks, monkeypatch
+    make_function, settings, django_capture_on_commit_callbacks, published
 ):
-    sent = []
-    monkeypatch.setattr("project.celery.app.send_task", lambda name, args, **options: sent.append(args[0]))
     settings.CHARTS_STALE_AFTER, settings.CHARTS_MAX_ATTEMPTS = 300, 3
     lost = make_function(status="running", attempts=1)
     exhausted = make_function(status="running", attempts=3)
@@ -276,23 +275,21 @@ def test_sweep_requeues_rows_whose_worker_went_silent_and_fails_them_after_their
     assert result == {"requeued": 1, "failed": 1, "dispatched": 1, "undispatched": 0}
     lost.refresh_from_db(), exhausted.refresh_from_db(), busy.refresh_from_db()
     assert (lost.status, lost.error) == ("queued", "Requeued: no progress for over 300 s on attempt 1.")
-    assert sent == [lost.pk] and lost.dispatched_at is not None
+    assert published.job_ids() == [lost.pk] and lost.dispatched_at is not None
     assert exhausted.status == "failed" and exhausted.error.startswith("Stopped after 3 attempts")
     assert exhausted.processed_at is not None
     assert busy.status == "running"
 
 
 @pytest.mark.django_db
-def test_sweep_republishes_rows_whose_message_was_lost(make_function, settings, monkeypatch):
-    sent = []
-    monkeypatch.setattr("project.celery.app.send_task", lambda name, args, **options: sent.append(args[0]))
+def test_sweep_republishes_rows_whose_message_was_lost(make_function, settings, published):
     settings.CHARTS_QUEUED_STALE_AFTER = 3600
     now = timezone.now()
     stale = make_function(status="queued", dispatched_at=now - timedelta(hours=2))
-    fresh = make_function(status="queued", dispatched_at=now)
+    make_function(status="queued", dispatched_at=now)  # published just now: left alone
 
     assert services.functions_sweep()["dispatched"] == 1
-    assert sent == [stale.pk] and fresh.pk not in sent
+    assert published.job_ids() == [stale.pk]
     stale.refresh_from_db()
     assert stale.status == "queued" and stale.dispatched_at >= now  # waits a full period before the next try
 

@@ -1,8 +1,6 @@
 """Revocation that bites: revoking a token, deactivating a user or logging a session out
 closes that principal's open sockets with 4401 within 5 seconds; other sockets stay open."""
 
-import time
-
 import pytest
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -24,13 +22,11 @@ pytestmark = [
 WITHIN = 5.0
 
 
-async def assert_closed_as_revoked(ws) -> float:
-    """Waits for the error and the 4401 close; returns how long it took."""
-    began = time.monotonic()
+async def assert_closed_as_revoked(ws) -> None:
+    """Waits (up to WITHIN seconds) for the error, then the 4401 close, and nothing else."""
     error = await ws.receive_json_from(timeout=WITHIN)
     assert (error["type"], error["code"]) == ("error", "revoked"), error
-    assert await ws.receive_output(timeout=WITHIN) == {"type": "websocket.close", "code": CLOSE_UNAUTHENTICATED}
-    return time.monotonic() - began
+    assert await ws.receive_output(timeout=1) == {"type": "websocket.close", "code": CLOSE_UNAUTHENTICATED}
 
 
 async def assert_still_open(ws) -> None:
@@ -54,7 +50,7 @@ async def test_revoking_a_token_closes_its_sockets_and_only_those(user):
     revoked, kept = await open_socket(bearer(raw)), await open_socket(bearer(other))
     await request(revoked, {"action": "subscribe", "stream": "calculations"})
     await sync_to_async(api_token_revoke)(token=token)
-    assert await assert_closed_as_revoked(revoked) < WITHIN
+    await assert_closed_as_revoked(revoked)
     # Nothing more reaches the revoked socket, not even an event sent right after.
     await sync_to_async(broadcast_event)(kind="calculation", obj_id=1, payload={"status": "running"})
     assert await no_message(revoked)
@@ -93,8 +89,8 @@ async def test_deactivating_a_user_closes_every_socket_of_theirs(user, api_token
         user.save(update_fields=["is_active"])
 
     await sync_to_async(deactivate)()
-    assert await assert_closed_as_revoked(by_token) < WITHIN
-    assert await assert_closed_as_revoked(by_session) < WITHIN
+    await assert_closed_as_revoked(by_token)
+    await assert_closed_as_revoked(by_session)
     await assert_still_open(unrelated)
     await unrelated.disconnect()
 
@@ -116,7 +112,7 @@ async def test_logging_a_session_out_closes_the_sockets_of_that_session_only(use
     )
     response = await sync_to_async(client.post)("/admin/logout/")
     assert response.status_code in (200, 302)
-    assert await assert_closed_as_revoked(session_socket) < WITHIN
+    await assert_closed_as_revoked(session_socket)
     await assert_still_open(other_session)
     await assert_still_open(token_socket)
     await other_session.disconnect()
