@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -379,7 +380,7 @@ class ScriptedServer:
                 self.end_headers()
                 self.wfile.write(scripted.body)
 
-            def log_message(self, *args) -> None:
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base's name
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -391,7 +392,7 @@ class ScriptedServer:
         self._thread.start()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self.server.shutdown()
         self.server.server_close()
@@ -457,7 +458,7 @@ class TcpProxy:
 # These read the server from Django's settings: call them once DJANGO_SETTINGS_MODULE is set.
 
 
-def database_connect(name: str | None = None):
+def database_connect(name: str | None = None) -> Any:  # a psycopg2 connection (untyped)
     """A plain psycopg2 connection, autocommit, to database `name` (default: the settings'
     own) on the settings' server: a floor's client, or `postgres` for maintenance."""
     import psycopg2

@@ -11,7 +11,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
-from django.db.models import ForeignKey
+from django.db.models import ForeignKey, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils.cache import add_never_cache_headers
@@ -35,9 +35,9 @@ class ApiTokenAdmin(admin.ModelAdmin):
     actions = ["revoke"]
     created_template = "accounts/admin/apitoken_created.html"
 
-    def get_readonly_fields(self, request, obj=None):
+    def get_readonly_fields(self, request: HttpRequest, obj: ApiToken | None = None) -> list[str]:
         # A token's owner and name are fixed once it exists; only revocation changes it.
-        return [*self.readonly_fields, "user", "name"] if obj else self.readonly_fields
+        return [*self.readonly_fields, "user", "name"] if obj else list(self.readonly_fields)
 
     def formfield_for_foreignkey(
         self, db_field: ForeignKey, request: HttpRequest, **kwargs: Any
@@ -48,7 +48,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
             kwargs["initial"] = request.user.pk
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
-    def save_model(self, request: HttpRequest, obj: ApiToken, form, change: bool) -> None:
+    def save_model(self, request: HttpRequest, obj: ApiToken, form: forms.ModelForm, change: bool) -> None:
         if change:
             return
         token, raw = api_token_create(user=obj.user, name=obj.name)
@@ -56,7 +56,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
         obj.refresh_from_db()
         setattr(request, _RAW_ATTRIBUTE, raw)
 
-    def response_add(self, request: HttpRequest, obj: ApiToken, post_url_continue=None) -> HttpResponse:
+    def response_add(self, request: HttpRequest, obj: ApiToken, post_url_continue: str | None = None) -> HttpResponse:
         """The page that answers the add form shows the raw token, once (a redirect would have
         to carry it somewhere: a cookie or the session)."""
         context = {
@@ -71,7 +71,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
         return response
 
     @admin.action(description="Revoke selected tokens", permissions=["change"])
-    def revoke(self, request: HttpRequest, queryset) -> None:
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
         tokens = list(queryset.filter(revoked_at__isnull=True))
         for token in tokens:
             api_token_revoke(token=token)

@@ -1,5 +1,6 @@
 """Authentication for the REST API: a Django session (admin login) or a bearer token."""
 
+from django.contrib.auth.models import User
 from django.http import HttpRequest
 from ninja.security import HttpBearer
 from ninja.security import SessionAuth as NinjaSessionAuth
@@ -8,7 +9,7 @@ from apps.accounts.selectors import api_token_user
 
 
 class BearerTokenAuth(HttpBearer):
-    def authenticate(self, request: HttpRequest, token: str):
+    def authenticate(self, request: HttpRequest, token: str) -> User | None:
         user = api_token_user(raw=token)
         if user is not None:
             request.user = user

@@ -33,7 +33,7 @@ authenticates a bearer token or the session itself):
 
 import functools
 from collections.abc import Callable, Iterable
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
@@ -155,12 +155,12 @@ def requires(action: Action, model: type[models.Model]) -> Callable[[View], View
 
     def decorate(view: View) -> View:
         @functools.wraps(view)
-        def checked(request: HttpRequest, *args, **kwargs):
+        def checked(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
             access_check(user=getattr(request, "user", None), model=model, action=action)
             return view(request, *args, **kwargs)
 
         setattr(checked, ACCESS_ATTRIBUTE, (action, model))
-        return checked  # type: ignore[return-value]
+        return checked  # type: ignore[return-value]  # functools.wraps: the view's own signature
 
     return decorate
 
@@ -173,7 +173,7 @@ def view_requires(action: Action, model: type[models.Model]) -> Callable[[View],
 
     def decorate(view: View) -> View:
         @functools.wraps(view)
-        def checked(request: HttpRequest, *args, **kwargs):
+        def checked(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
             try:
                 access_check(user=request_user(request), model=model, action=action)
             except DomainError as error:
@@ -181,7 +181,7 @@ def view_requires(action: Action, model: type[models.Model]) -> Callable[[View],
             return view(request, *args, **kwargs)
 
         setattr(checked, ACCESS_ATTRIBUTE, (action, model))
-        return checked  # type: ignore[return-value]
+        return checked  # type: ignore[return-value]  # functools.wraps: the view's own signature
 
     return decorate
 

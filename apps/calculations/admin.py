@@ -7,7 +7,7 @@ cells carry stable classes (`td.field-status`, `td.field-progress`, `td.field-du
 that the live widget updates in place by row pk; a run added anywhere appears live.
 """
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib import admin
@@ -30,6 +30,9 @@ from apps.core.errors import DomainError
 from apps.jobs.admin import JobAdminMixin
 from apps.live.admin import LiveChangeListMixin
 
+if TYPE_CHECKING:
+    from django.contrib.admin.options import _FieldsetSpec  # the stubs name it, Django does not
+
 # Rows rendered on a run's page; the full table is one click away as CSV.
 ROWS_SHOWN = 500
 
@@ -49,7 +52,7 @@ class CalculationAddForm(forms.ModelForm):
         fields = ["name", "date_start", "date_fin", "lag"]
         widgets = {"date_start": forms.DateInput(attrs={"type": "date"}), "date_fin": forms.DateInput(attrs={"type": "date"})}
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["name"].required = False
         self.fields["name"].help_text = "Optional; defaults to a summary of the inputs."
@@ -129,10 +132,10 @@ class CalculationAdmin(CalculationChartsAdminMixin, JobAdminMixin, LiveChangeLis
 
     add_fields = ["name", "date_start", "date_fin", "lag"]
 
-    def get_fieldsets(self, request: HttpRequest, obj: Calculation | None = None):
-        return [(None, {"fields": self.add_fields})] if obj is None else self.fieldsets
+    def get_fieldsets(self, request: HttpRequest, obj: Calculation | None = None) -> "_FieldsetSpec":
+        return [(None, {"fields": tuple(self.add_fields)})] if obj is None else self.fieldsets
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Calculation | None = None):
+    def get_readonly_fields(self, request: HttpRequest, obj: Calculation | None = None) -> list[str] | tuple[str, ...]:
         return [] if obj is None else self.readonly_fields
 
     @admin.action(description="Run again", permissions=[operation_action("rerun")])

@@ -9,14 +9,17 @@ The data comes from the API the page's session may read: `GET /api/calculations/
 charts when the `finished` event arrives.
 """
 
+from collections.abc import Callable
+from typing import Any
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.forms import Script
-from django.http import HttpRequest, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import URLPattern, path, reverse
 
 from apps.calculations.models import Calculation
 from apps.calculations.selectors import COMPARE_MAX, COMPARE_MIN, calculations_compare
@@ -42,7 +45,9 @@ class CalculationChartsAdminMixin(ModelAdminMixinBase):
 
     # --- a run's page ---------------------------------------------------------------------
 
-    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
         extra_context = dict(extra_context or {})
         calculation = self.get_object(request, object_id)
         if calculation is not None:
@@ -71,15 +76,19 @@ class CalculationChartsAdminMixin(ModelAdminMixinBase):
 
     # --- Compare --------------------------------------------------------------------------
 
-    def get_actions(self, request: HttpRequest):
+    def get_actions(self, request: HttpRequest) -> dict[str, tuple[Callable[..., Any], str, str] | None]:
         # Added here rather than in `actions`, so a ModelAdmin's own list of actions keeps it.
         # Whoever sees the list (the view permission) may compare; the page checks it again.
         actions = super().get_actions(request)
-        actions["compare_runs"] = (CalculationChartsAdminMixin.compare_runs, "compare_runs", COMPARE_DESCRIPTION)
+        actions["compare_runs"] = (
+            CalculationChartsAdminMixin.compare_runs,
+            "compare_runs",
+            COMPARE_DESCRIPTION,
+        )  # type: ignore[assignment]  # django-stubs: an action answers str; Django takes a response
         return actions
 
     @admin.action(description=COMPARE_DESCRIPTION)
-    def compare_runs(self, request: HttpRequest, queryset: QuerySet[Calculation]):
+    def compare_runs(self, request: HttpRequest, queryset: QuerySet[Calculation]) -> HttpResponseRedirect | None:
         ids = list(queryset.values_list("pk", flat=True))
         try:
             calculations_compare(calculation_ids=ids)
@@ -89,7 +98,7 @@ class CalculationChartsAdminMixin(ModelAdminMixinBase):
         url = reverse(f"{self.admin_site.name}:calculations_calculation_compare")
         return HttpResponseRedirect(f"{url}?ids={','.join(map(str, sorted(ids)))}")
 
-    def get_urls(self):
+    def get_urls(self) -> list[URLPattern]:
         compare = path(
             "compare/",
             self.admin_site.admin_view(self.compare_view),
@@ -97,7 +106,7 @@ class CalculationChartsAdminMixin(ModelAdminMixinBase):
         )
         return [compare, *super().get_urls()]
 
-    def compare_view(self, request: HttpRequest):
+    def compare_view(self, request: HttpRequest) -> HttpResponse:
         if not self.has_view_permission(request):
             raise PermissionDenied
         changelist = reverse(f"{self.admin_site.name}:calculations_calculation_changelist")

@@ -36,6 +36,7 @@ from apps.calculations.services import (
     calculation_create,
     calculation_rerun,
 )
+from apps.core.listing import ListPage
 from apps.core.schemas import (
     CURSOR_DESCRIPTION,
     CURSOR_MAX_LENGTH,
@@ -85,7 +86,7 @@ body is a 422 naming the header. Keys are per user."""
 @requires("add", Calculation)
 def calculation_create_endpoint(
     request: HttpRequest, payload: CalculationCreateIn, idempotency_key: str | None = idempotency_key_header()
-):
+) -> Status:
     return job_created(
         request=request,
         scope="calculations.create",
@@ -103,7 +104,7 @@ def calculation_create_endpoint(
     summary="Cancel a queued or running calculation",
 )
 @requires(operation_action("cancel"), Calculation)
-def calculation_cancel_endpoint(request: HttpRequest, id: int):
+def calculation_cancel_endpoint(request: HttpRequest, id: int) -> HttpResponse:
     """A queued run becomes `cancelled` at once; a running one stops at its next progress
     step and keeps no rows. Answers the run's current envelope; a run that is already
     finished, failed or cancelled answers 409 naming its status."""
@@ -117,7 +118,7 @@ def calculation_cancel_endpoint(request: HttpRequest, id: int):
     summary="Queue a new run with the same inputs",
 )
 @requires(operation_action("rerun"), Calculation)
-def calculation_rerun_endpoint(request: HttpRequest, id: int):
+def calculation_rerun_endpoint(request: HttpRequest, id: int) -> Status:
     """A new run with the same dates and lag, its name marked " (re-run)"; answers its id."""
     return Status(201, {"id": calculation_rerun(calculation_id=id).pk})
 
@@ -135,7 +136,7 @@ def calculation_list_endpoint(
     ordering: Ordering = Query("-launched_at", description="By launch date, ascending or descending."),
     status: StatusFilter = Query(None, description=STATUS_FILTER_DESCRIPTION),
     search: SearchFilter = Query(None, description="Only runs whose name contains this, case-insensitively."),
-):
+) -> ListPage:
     """Runs sorted by launch date (then id), 10 per page, by `page` or by `cursor` (not both).
 
     `count` is exact, also per `status` filter; with `search` it is counted up to 10,000 and
@@ -162,7 +163,7 @@ def calculation_detail_endpoint(
         description="Comma-separated optional fields: `name`, `duration`, `summary`.",
         example="name,duration,summary",
     ),
-):
+) -> HttpResponse:
     """`result` is null until the run has finished; a failed run carries its `error`."""
     # The document (up to 100,000 rows) is built by PostgreSQL and passed through as text.
     body = calculation_detail_json(calculation_id=id, fields=detail_fields_parse(fields=fields))
@@ -183,7 +184,7 @@ def calculation_detail_endpoint(
     },
 )
 @requires("view", Calculation)
-def calculation_result_csv_endpoint(request: HttpRequest, id: int):
+def calculation_result_csv_endpoint(request: HttpRequest, id: int) -> HttpResponse:
     response = HttpResponse(calculation_rows_csv(calculation_id=id), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="calculation-{id}.csv"'
     return response
@@ -213,7 +214,7 @@ def _chart_openapi(image_type: str) -> dict:
     }
 
 
-def _chart_response(request: HttpRequest, *, calculation_id: int, image_type: str, width: int, height: int):
+def _chart_response(request: HttpRequest, *, calculation_id: int, image_type: str, width: int, height: int) -> HttpResponse:
     known = {tag.strip().strip('"') for tag in request.headers.get("If-None-Match", "").split(",") if tag.strip()}
     chart = calculation_chart_get(
         calculation_id=calculation_id, image_type=image_type, width=width, height=height, known_hashes=known
@@ -243,7 +244,7 @@ CHART_DESCRIPTION = (
 def _chart_endpoint(image_type: str) -> None:
     """Register `GET /{id}/chart.<image_type>` (operation `calculation_chart_<image_type>`)."""
 
-    def endpoint(request: HttpRequest, id: int, width: int = ChartWidth, height: int = ChartHeight):
+    def endpoint(request: HttpRequest, id: int, width: int = ChartWidth, height: int = ChartHeight) -> HttpResponse:
         return _chart_response(request, calculation_id=id, image_type=image_type, width=width, height=height)
 
     # Named before it is decorated: the operation id is read from the name.

@@ -16,7 +16,7 @@ as `{"kind": "calculation", "id": ..., **calculation_event_payload(...)}`
 import hashlib
 import io
 import logging
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -179,7 +179,7 @@ def _short_error(exc: BaseException) -> str:
     return f"The calculation failed: {type(exc).__name__}{': ' + text if text else ''}"
 
 
-def _progress_writer(calculation: Calculation):
+def _progress_writer(calculation: Calculation) -> Callable[[int], None]:
     """A kernel callback that writes and broadcasts progress, at most every few hundred ms.
 
     A written step is also where a run notices it was cancelled (or taken over): the write

@@ -40,7 +40,7 @@ class FunctionAddForm(forms.ModelForm):
         fields = ["preset", "expression", "dt", "interval"]
         widgets = {"expression": forms.TextInput(attrs={"size": 60, "placeholder": "e.g. t^2 + 2/t"})}
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["expression"].required = False
         self.fields["expression"].help_text = (

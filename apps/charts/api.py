@@ -48,7 +48,7 @@ def _out(function: Function) -> dict:
 @requires("add", Function)
 def function_create_endpoint(
     request: HttpRequest, payload: FunctionCreateIn, idempotency_key: str | None = idempotency_key_header()
-):
+) -> Status:
     """Send an `Idempotency-Key` header to retry safely: the same key with the same body within
     24 hours answers the first answer (same id) and creates nothing; the same key with
     another body is a 422 naming the header. Keys are per user."""
@@ -69,7 +69,7 @@ def function_create_endpoint(
     summary="List functions (paginated)",
 )
 @requires("view", Function)
-def function_list_endpoint(request: HttpRequest, query: Query[FunctionListQuery]):
+def function_list_endpoint(request: HttpRequest, query: Query[FunctionListQuery]) -> Status:
     """Functions, `limit` per page, by `page` (or `offset`) or by `cursor` (one of them).
 
     The same paging contract as `GET /api/calculations`: `count` is exact, also per `status`
@@ -95,7 +95,7 @@ def function_list_endpoint(request: HttpRequest, query: Query[FunctionListQuery]
     summary="Draw the charts of several functions again, in parallel",
 )
 @requires(operation_action("refresh"), Function)
-def functions_refresh_endpoint(request: HttpRequest, payload: FunctionsRefreshIn):
+def functions_refresh_endpoint(request: HttpRequest, payload: FunctionsRefreshIn) -> Status:
     result = services.functions_refresh(ids=payload.ids)
     return Status(200, {"queued": result.queued, "skipped": result.skipped})
 
@@ -106,7 +106,7 @@ def functions_refresh_endpoint(request: HttpRequest, payload: FunctionsRefreshIn
     summary="One function",
 )
 @requires("view", Function)
-def function_detail_endpoint(request: HttpRequest, function_id: int = Path(..., ge=1, le=MAX_ID)):
+def function_detail_endpoint(request: HttpRequest, function_id: int = Path(..., ge=1, le=MAX_ID)) -> Status:
     return Status(200, _out(selectors.function_get(function_id=function_id)))
 
 
@@ -116,7 +116,7 @@ def function_detail_endpoint(request: HttpRequest, function_id: int = Path(..., 
     summary="Cancel a queued or running chart job",
 )
 @requires(operation_action("cancel"), Function)
-def function_cancel_endpoint(request: HttpRequest, function_id: int = Path(..., ge=1, le=MAX_ID)):
+def function_cancel_endpoint(request: HttpRequest, function_id: int = Path(..., ge=1, le=MAX_ID)) -> Status:
     """A queued chart becomes `cancelled` at once; a running one stops before its next outside
     call and keeps its previous image. Answers the function; one that is already finished,
     failed or cancelled answers 409 naming its status."""

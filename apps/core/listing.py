@@ -21,10 +21,10 @@ Every ordering ends in the primary key, so pages are deterministic and positions
 """
 
 import math
-from functools import partial
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from django.core import signing

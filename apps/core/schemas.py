@@ -1,7 +1,7 @@
 """Schemas every router shares: the one error shape, and the paging contract of the lists."""
 
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
 from django.db.models import Model
 from ninja import Field, Schema
@@ -32,7 +32,7 @@ def error_responses(*extra: int) -> dict[int, type[ErrorOut]]:
 # fields every page answer carries.
 
 
-def status_filter_type(model: type[Model]):
+def status_filter_type(model: type[Model]) -> Any:  # an Annotated type, built at run time
     """`?status=` as `apps.core.listing.statuses_parse` reads it: comma-separated names from
     the model's status choices (so a status added to the model is accepted and documented
     at once), blanks ignored. An unknown name is the selector's 422 listing the allowed ones."""

@@ -3,6 +3,7 @@
 the kind's service after the form validated it, and the Cancel action."""
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from django import forms
 from django.contrib import admin
@@ -21,7 +22,9 @@ class JobAdminMixin(ModelAdminMixinBase):
     job_store: Callable[[dict], Job]
     jobs_cancel: Callable[[list[int]], Sequence[Job]]
 
-    def get_form(self, request: HttpRequest, obj: Job | None = None, change: bool = False, **kwargs):
+    def get_form(
+        self, request: HttpRequest, obj: Job | None = None, change: bool = False, **kwargs: Any
+    ) -> type[forms.ModelForm]:
         if obj is None:
             kwargs["form"] = self.add_form
         return super().get_form(request, obj, change=change, **kwargs)
@@ -30,7 +33,7 @@ class JobAdminMixin(ModelAdminMixinBase):
         # A stored job is a record (view page); new ones come from Add and the list's actions.
         return obj is None and super().has_change_permission(request, obj)
 
-    def save_model(self, request: HttpRequest, obj: Job, form, change: bool) -> None:
+    def save_model(self, request: HttpRequest, obj: Job, form: forms.ModelForm, change: bool) -> None:
         # Through the service: it stores the row and queues the job once the save commits (the
         # form's `clean` already ran the kind's validation).
         created = self.job_store(form.cleaned_data)

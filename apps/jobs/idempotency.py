@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import IntegrityError, models, transaction
 from django.http import HttpRequest
 from django.utils import timezone
@@ -54,7 +55,7 @@ def _body_hash(body: Any) -> str:
 
 
 def idempotent_create(
-    *, user, scope: str, key: str | None, body: Any, create: Callable[[], tuple[int, dict]]
+    *, user: User, scope: str, key: str | None, body: Any, create: Callable[[], tuple[int, dict]]
 ) -> tuple[int, dict]:
     """Answer `create()` (status, body), or the stored first answer to the same key.
 
@@ -103,7 +104,9 @@ def job_created(
     def created() -> tuple[int, dict]:
         return 201, {"id": create().pk}
 
+    user = request.user
+    assert user.is_authenticated  # `requires` ran before the endpoint
     status, body = idempotent_create(
-        user=request.user, scope=scope, key=key, body=payload.dict(), create=created
+        user=user, scope=scope, key=key, body=payload.dict(), create=created
     )
     return Status(status, body)

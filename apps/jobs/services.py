@@ -41,10 +41,11 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 
 from apps.core.errors import DomainError, NotFoundError
-from apps.jobs.models import IN_FLIGHT, MAX_ID, IdempotencyRecord, Job, JobStatus
+from apps.jobs.models import IN_FLIGHT, MAX_ID, IdempotencyRecord, JobStatus
 from apps.jobs.registry import JobKind, JobT
 from apps.jobs.signals import job_changed, jobs_changed
 
@@ -367,7 +368,9 @@ def idempotency_records_expire(*, now: datetime | None = None) -> int:
 # --- worker connections -----------------------------------------------------------------
 
 
-def worker_connection_commit_asynchronously(*, sender=None, connection=None, **kwargs) -> None:
+def worker_connection_commit_asynchronously(
+    *, sender: Any = None, connection: BaseDatabaseWrapper, **kwargs: Any
+) -> None:
     """`connection_created` receiver of worker processes: their commits skip the WAL flush
     (`synchronous_commit = off` for the connection's session).
 

@@ -14,10 +14,13 @@ show rows created elsewhere. `status_badge` and `progress_bar` render cells the 
 widget does, so a reload and a live update look the same.
 """
 
+from typing import Any
+
 from django import forms
+from django.contrib.admin.views.main import ChangeList
 from django.db.models import Max
 from django.forms import Script
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.template.loader import select_template
 from django.template.response import TemplateResponse
 from django.utils import timezone
@@ -45,7 +48,7 @@ class LiveChangeListMixin(ModelAdminMixinBase):
             css={"all": ["calcboard/live.css"]},
         )
 
-    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None):
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         # Extend whichever change list Django would have used, so an app's own
         # admin/<app>/<model>/change_list.html keeps working under the widget.
         opts = self.model._meta
@@ -63,7 +66,7 @@ class LiveChangeListMixin(ModelAdminMixinBase):
             context["live_config"] = self.live_config(context["cl"])
         return response
 
-    def live_config(self, changelist) -> dict:
+    def live_config(self, changelist: ChangeList) -> dict[str, Any]:
         """What the widget needs: its stream, the newest id when the page was drawn (events
         about larger ids are rows created since) and each shown row's `updated_at` (events
         not newer than that are already on the page)."""

@@ -8,6 +8,7 @@ import logging
 import time
 import weakref
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, NoReturn
 
@@ -73,7 +74,9 @@ def _event_time(event: dict) -> datetime | None:
         return None
 
 
-def _recheck(*, token_ids: list[int], session_keys: list[str], user_ids: list[int]):
+def _recheck(
+    *, token_ids: list[int], session_keys: list[str], user_ids: list[int]
+) -> tuple[set[int], dict[str, int], dict[int, set[str]]]:
     """Credentials and view permissions of many sockets: one database visit."""
     tokens, sessions = credentials_active(token_ids=token_ids, session_keys=session_keys)
     return tokens, sessions, live_kinds_viewable(user_ids=user_ids)
@@ -235,7 +238,7 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
 
     # --- client messages ------------------------------------------------------------------
 
-    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs) -> None:
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any) -> None:
         if not self.authenticated:
             return
         if not self.message_rate.allow():
@@ -262,7 +265,7 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
         except ProtocolError as error:
             await self._send_error(error.code, error.message, field=error.field)
 
-    async def receive_json(self, content: Any, **kwargs) -> None:
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
         if not isinstance(content, dict):
             raise ProtocolError("invalid_message", "A message is a JSON object with an 'action'.")
         action = content.get("action")
@@ -438,7 +441,7 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
     # --- Channels internals overridden here (channels 4.x AsyncConsumer) --------------------
 
     @property
-    def channel_receive(self):
+    def channel_receive(self) -> Callable[[], Awaitable[dict]]:
         """The channel layer's receive, wrapped so that a Redis failure on an open socket
         becomes a `live.layer_down` message: the client gets an `unavailable` error and code
         4503 (reconnect, then resubscribe with `since`) instead of a crashed application and
@@ -453,7 +456,7 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
         return self._receive_from_layer
 
     @channel_receive.setter
-    def channel_receive(self, receive) -> None:
+    def channel_receive(self, receive: Callable[[], Awaitable[dict]]) -> None:
         self._layer_receive = receive
 
     async def _receive_from_layer(self) -> dict:

@@ -13,6 +13,8 @@ an open socket while we wait for them to identify themselves. Three transports:
 Never in the query string: URLs end up in access logs, proxies and browser history.
 """
 
+from collections.abc import Awaitable, Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 from channels.auth import AuthMiddlewareStack
@@ -28,6 +30,12 @@ SUBPROTOCOL = "calcboard.v1"
 DEFAULT_PORTS = {"http": 80, "https": 443}
 TOKEN_SUBPROTOCOL_PREFIX = "calcboard.bearer."  # noqa: S105 - a protocol prefix, not a secret
 # A raw token is 43 characters; anything much longer is not one of ours (and not worth hashing).
+# ASGI's callables, as loosely as Channels passes them around.
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
 _MAX_TOKEN_CHARS = 256
 
 
@@ -51,7 +59,7 @@ class BearerTokenMiddleware(BaseMiddleware):
     `scope["api_token_id"]`: what the consumer re-checks and what revocations name.
     """
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope = dict(scope)
         user = scope.get("user")
         if user is not None and user.is_authenticated:
@@ -68,7 +76,7 @@ class BearerTokenMiddleware(BaseMiddleware):
         return await super().__call__(scope, receive, send)
 
 
-def WebsocketAuthMiddlewareStack(inner):  # noqa: N802 (named like channels' AuthMiddlewareStack)
+def WebsocketAuthMiddlewareStack(inner: ASGIApp) -> ASGIApp:  # noqa: N802 (named like channels' AuthMiddlewareStack)
     """Cookies -> session -> session user -> bearer token, in that order."""
     return AuthMiddlewareStack(BearerTokenMiddleware(inner))
 
@@ -143,10 +151,10 @@ def origin_allowed(scope: dict) -> bool:
 class OriginValidator:
     """Refuses (HTTP 403 at the handshake) a websocket whose Origin is not allowed."""
 
-    def __init__(self, application) -> None:
+    def __init__(self, application: ASGIApp) -> None:
         self.application = application
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket" and not origin_allowed(scope):
             return await WebsocketDenier()(scope, receive, send)
         return await self.application(scope, receive, send)

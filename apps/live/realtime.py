@@ -16,12 +16,14 @@ the database is the source of truth and the widget re-reads it when it reconnect
 """
 
 import asyncio
+import functools
 import hashlib
 import json
 import logging
 import os
 import threading
-from collections.abc import Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from typing import Any, TypeVar
 
 from channels.layers import get_channel_layer
 from django.core.serializers.json import DjangoJSONEncoder
@@ -104,7 +106,7 @@ def _publish_in_background(*, kind: Kind, events: list[dict]) -> None:
     sender_loop_run(publish_all(), wait=False)
 
 
-def _run(coroutine, what: str) -> None:
+def _run(coroutine: Coroutine[Any, Any, None], what: str) -> None:
     if get_channel_layer() is None:
         coroutine.close()
         return
@@ -176,7 +178,10 @@ def _forget_loop_after_fork() -> None:
 os.register_at_fork(after_in_child=_forget_loop_after_fork)
 
 
-async def _retry_once(call):
+T = TypeVar("T")
+
+
+async def _retry_once(call: Callable[[], Awaitable[T]]) -> T:
     try:
         return await call()
     except (ConnectionError, RedisError):
@@ -189,4 +194,4 @@ async def _group_send(groups: list[str], message: dict) -> None:
     for group in groups:
         # A repeat of a group already served is harmless: consumers drop an event whose
         # `event_id` (or `updated_at`) they have already sent.
-        await _retry_once(lambda group=group: layer.group_send(group, message))
+        await _retry_once(functools.partial(layer.group_send, group, message))

@@ -65,7 +65,7 @@ from celery.signals import worker_process_shutdown  # noqa: E402
 
 
 @worker_process_shutdown.connect
-def _save_child_coverage(**_kwargs) -> None:
+def _save_child_coverage(**_kwargs: Any) -> None:
     """A prefork child leaves through os._exit, which skips coverage's own atexit save: the code
     the real worker ran would go uncounted. (Not in production settings: coverage is a test tool.)"""
     try:
