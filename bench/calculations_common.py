@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -78,7 +79,7 @@ def database_prepare() -> None:
         cursor.execute("TRUNCATE calculations_calculationrow, calculations_calculation RESTART IDENTITY CASCADE")
 
 
-def raw_connection():
+def raw_connection() -> Any:  # a psycopg2 connection (untyped)
     """A plain psycopg2 connection to the benchmark database (the floor's client)."""
     return database_connect(DB_NAME)
 
@@ -116,7 +117,7 @@ def worker_start(*, concurrency: int = 2, overrides: dict | None = None) -> Proc
     )
 
 
-def web_tier_start():
+def web_tier_start() -> tuple[FrontDoor, str]:
     """The web tier exactly as the Procfile starts it (`scripts/run proxy`, `web`, `ws`) on free
     ports; returns it and the proxy's base URL (what clients use)."""
     door = FrontDoor(DB_NAME, extra_env=ENV, name="bench-calculations", web_workers=None)

@@ -11,6 +11,7 @@ and the last page each <= 1.5x the floor.
 """
 
 import math
+from typing import Any
 
 import listbench  # imported first: it sets Django up
 from listbench import Case
@@ -20,7 +21,7 @@ from apps.calculations.models import Calculation
 STATUSES = listbench.status_values(Calculation)
 
 
-def load(cursor, rows: int) -> None:
+def load(cursor: Any, rows: int) -> None:  # cursor: a psycopg2 cursor
     """`rows` runs, one a minute back from now; the newest are still queued or running, one in
     25 failed (and one in 97 cancelled, where that status exists), the rest finished."""
     cancelled = "WHEN i %% 97 = 0 THEN 'cancelled'" if "cancelled" in STATUSES else ""

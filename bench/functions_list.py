@@ -10,6 +10,7 @@ Target: page 1, any status filter and the last page each <= 1.5x page 1 on 1,000
 """
 
 import math
+from typing import Any
 
 import listbench  # imported first: it sets Django up
 from listbench import Case
@@ -20,7 +21,7 @@ from apps.charts.selectors import ORDERINGS
 STATUSES = listbench.status_values(Function)
 
 
-def load(cursor, rows: int) -> None:
+def load(cursor: Any, rows: int) -> None:  # cursor: a psycopg2 cursor
     """`rows` functions, one a minute back from now; the newest still queued or running (never
     processed), one in 25 failed (and one in 97 cancelled, where that status exists), the rest
     finished. No images: lists never read them."""

@@ -25,9 +25,13 @@ import argparse
 import asyncio
 import sys
 import time
+from typing import TYPE_CHECKING
 
 import livekit
 import tricks
+
+if TYPE_CHECKING:
+    from websockets.asyncio.client import ClientConnection
 
 TARGET_P99 = 1.0
 
@@ -40,7 +44,7 @@ async def measure(
     # database thread; with 50 queued, a loaded machine passed daphne's 5 s handshake timeout.
     gate = asyncio.Semaphore(10)
 
-    async def one():
+    async def one() -> "ClientConnection":
         async with gate:
             return await livekit.ws_client(ws_url, base, token)
 
@@ -86,7 +90,7 @@ async def measure_dispatch(token: str, *, clients: int, rounds: int) -> dict[str
     modes = {"as shipped (shortcut)": EventsConsumer.dispatch, "Channels' dispatch": AsyncJsonWebsocketConsumer.dispatch}
     current = [EventsConsumer.dispatch]
 
-    async def switchable(self, message: dict) -> None:
+    async def switchable(self: EventsConsumer, message: dict) -> None:
         await current[0](self, message)
 
     headers = [(b"origin", b"http://localhost"), (b"host", b"localhost"), (b"authorization", f"Bearer {token}".encode())]
@@ -114,7 +118,7 @@ async def measure_dispatch(token: str, *, clients: int, rounds: int) -> dict[str
     return times
 
 
-def dispatch_main(args) -> int:
+def dispatch_main(args: argparse.Namespace) -> int:
     livekit.configure()
     livekit.database_recreate()
     try:

@@ -82,14 +82,15 @@ async def redis_floor(*, events: int) -> float:
     host = config["hosts"][0]
     client = aioredis.Redis.from_url(host["address"] if isinstance(host, dict) else host)
     key = f"{config['prefix']}:log:{livekit.STREAM}"
-    best = float("inf")
+    best, entries = float("inf"), None
     for _ in range(5):
         began = time.monotonic()
         entries = await client.xrange(key, "-", "+", count=events)
         best = min(best, time.monotonic() - began)
     await client.aclose()
-    if len(entries) < events:
-        raise RuntimeError(f"the log kept {len(entries)} entries, not {events}")
+    kept = len(entries or [])
+    if kept < events:
+        raise RuntimeError(f"the log kept {kept} entries, not {events}")
     return best
 
 

@@ -21,8 +21,8 @@ import json
 import os
 import re
 import subprocess
-import sys
 import time
+from collections.abc import Callable
 
 import calculations_common as common  # imported first: it sets Django up
 import httpx
@@ -35,6 +35,7 @@ from apps.calculations.services import calculation_run, calculation_validate
 from harness.processes import Process, free_port, http_ok
 
 LIST_URL = "/api/calculations?page=1"
+CORES = os.cpu_count() or 1
 
 
 def run_create(*, date_start: str, date_fin: str, name: str) -> Calculation:
@@ -66,7 +67,9 @@ def wrk(url: str, token: str, *, seconds: int, connections: int = 8) -> float:
     )
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", result.stdout)
     assert errors is None, result.stdout
-    return float(re.search(r"Requests/sec:\s+([\d.]+)", result.stdout)[1])
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", result.stdout)
+    assert rate is not None, result.stdout
+    return float(rate[1])
 
 
 def cpu_ms_per_request(meters: list, requests: float) -> float:
@@ -76,7 +79,7 @@ def cpu_ms_per_request(meters: list, requests: float) -> float:
     return spent / requests * 1000
 
 
-def timed(probe) -> float:
+def timed(probe: Callable[[], object]) -> float:
     began = time.perf_counter()
     probe()
     return time.perf_counter() - began
@@ -130,7 +133,11 @@ def main() -> None:
         big_times: dict[str, list[float]] = {"identity": [], "gzip": []}
         for _ in range(max(10, args.samples // 10)):
             for label, c in (("identity", http), ("gzip", zipped)):
-                big_times[label].append(timed(lambda c=c: c.get(big_url).raise_for_status()))
+
+                def fetch(client: httpx.Client = c) -> None:
+                    client.get(big_url).raise_for_status()
+
+                big_times[label].append(timed(fetch))
         zipped.close()
 
         openapi = [timed(lambda: http.get("/api/openapi.json").raise_for_status()) for _ in range(50)]
@@ -157,7 +164,7 @@ def main() -> None:
     def verdict(ok: bool) -> str:
         return "met" if ok else "NOT met"
 
-    print(f"web tier: nginx -> gunicorn ({os.cpu_count() * 2 + 1} sync workers), {args.samples} samples each, "
+    print(f"web tier: nginx -> gunicorn ({CORES * 2 + 1} sync workers), {args.samples} samples each, "
           f"load average {load:.1f}")
     print(f"  detail, {rows} rows   floor (bare SQL json_agg)  {med['detail floor']:7.2f} ms")
     print(f"                      through the proxy          {med['detail']:7.2f} ms  {detail_ratio:.2f}x  "
@@ -175,7 +182,7 @@ def main() -> None:
           f"{sizes['gzip'] / 1e6:.2f} MB on the wire ({sizes['identity'] / sizes['gzip']:.1f}x smaller)")
     print(f"  /api/openapi.json   median {common.median_ms(openapi):.2f} ms through the proxy (45 ms in-process before)")
     if detail_ratio > 1.3 or list_ratio > 1.5 or load_ratio < 4:
-        cores = os.cpu_count()
+        cores = CORES
         print(f"  where the time goes: a load average of {load:.1f} on {cores} cores means each request waits for a "
               f"core about {max(load / cores, 1):.0f}x over, floors included; the servers' CPU per request above "
               f"({cpu_new:.2f} vs {cpu_old:.2f} ms, before daphne's new connection) is the load-independent comparison. "
@@ -185,4 +192,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
