@@ -1,7 +1,7 @@
 """Benchmark: a burst of 1,000 runs created concurrently over HTTP; every one finishes once.
 
-The web tier (the proxy and gunicorn, as `scripts/run proxy` and `web` start them) and one Celery worker with 2
-processes run on a free port and the benchmark's own database and queue. 16 client threads
+The web tier (the proxy and gunicorn, as `scripts/run proxy` and `web` start them) and one Celery
+worker with 2 processes run on a free port and the benchmark's own database and queue. 16 client threads
 POST 1,000 one-year runs (366 rows each) as fast as they can; then the script waits until
 every run has finished and checks that none was lost or duplicated:
   * 1,000 rows in `calculations_calculation`, all `finished`, each started exactly once
@@ -98,9 +98,11 @@ def main() -> None:
           f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
     print(f"  responses {statuses}; accepted in {burst_seconds:.2f} s = {burst_rate:.1f} runs/s "
           f"(serial floor {serial_rate:.1f} runs/s, {burst_rate / serial_rate:.2f}x)")
-    print(f"  POST latency p50 {common.percentile_ms(latencies, 0.5):.1f} ms, p95 {common.percentile_ms(latencies, 0.95):.1f} ms, "
+    p50, p95 = common.percentile_ms(latencies, 0.5), common.percentile_ms(latencies, 0.95)
+    print(f"  POST latency p50 {p50:.1f} ms, p95 {p95:.1f} ms, "
           f"max {max(latencies) * 1000:.1f} ms")
-    print(f"  all finished {end_to_end:.2f} s after the first was launched; drain {drain:.2f} s = {args.runs / drain:.1f} runs/s")
+    print(f"  all finished {end_to_end:.2f} s after the first was launched; "
+          f"drain {drain:.2f} s = {args.runs / drain:.1f} runs/s")
     print(f"  attempts {attempts}; rows per run (rows, distinct dates) {per_run}; {rows.count()} rows in total")
     print(f"every run finished exactly once: {'yes' if ok else 'NO'}")
     if not ok:

@@ -109,7 +109,8 @@ def main() -> None:
         if name == "floor":
             continue
         value = common.median_ms(timings[name])
-        print(f"  {labels[name]:35s} {value:7.2f} ms   {value / floor_ms:.2f}x   p95 {common.percentile_ms(timings[name], 0.95):.2f} ms")
+        p95 = common.percentile_ms(timings[name], 0.95)
+        print(f"  {labels[name]:35s} {value:7.2f} ms   {value / floor_ms:.2f}x   p95 {p95:.2f} ms")
     ratio = common.median_ms(timings["endpoint"]) / floor_ms
     plain = common.median_ms(timings["plain"]) / floor_ms
     print(f"raw-JSON splice: the endpoint takes {ratio:.2f}x the floor with it, {plain:.2f}x without "

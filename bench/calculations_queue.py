@@ -236,7 +236,8 @@ def main() -> None:
           f"for {args.concurrency} processes; drain/floor = {rate / ceiling:.2f}")
     print(f"  the floor's run, by phase (ms per run, wall / CPU of this process, {clock_runs} runs):")
     for phase in sorted(clock.wall, key=lambda phase: clock.wall[phase], reverse=True):
-        print(f"    {phase:<46} {clock.wall[phase] * 1000 / clock_runs:6.2f} / {clock.cpu[phase] * 1000 / clock_runs:5.2f}")
+        wall_ms, cpu_ms = clock.wall[phase] * 1000 / clock_runs, clock.cpu[phase] * 1000 / clock_runs
+        print(f"    {phase:<46} {wall_ms:6.2f} / {cpu_ms:5.2f}")
     print("  the floor's run, alternating (medians):")
     for mode in modes:
         mode_ms = common.median_ms(timings[mode])
@@ -246,14 +247,15 @@ def main() -> None:
     print(f"    the sender loop saves {(plain_ms - per_run_ms) / plain_ms:.0%} of the run; "
           f"asynchronous commit saves {(synchronous_ms - per_run_ms) / synchronous_ms:.0%}")
     synchronous_rate, asynchronous_rate = (statistics.median(drains[mode]) for mode in drains)
-    print(f"  drain, alternating batches of {args.runs} (median of {args.commit_batches} each): synchronous commit "
-          f"{synchronous_rate:.1f} runs/s, asynchronous {asynchronous_rate:.1f} runs/s "
+    print(f"  drain, alternating batches of {args.runs} (median of {args.commit_batches} each): "
+          f"synchronous commit {synchronous_rate:.1f} runs/s, asynchronous {asynchronous_rate:.1f} runs/s "
           f"({asynchronous_rate / synchronous_rate:.2f}x)")
     worker_ms, postgres_ms = cpu["worker"] * 1000 / args.runs, cpu["postgres"] * 1000 / args.runs
     if worker_ms + postgres_ms > 0:  # a quick run can be shorter than the clock ticks of /proc
         cpu_bound = CORES * 1000 / (worker_ms + postgres_ms)
-        print(f"  CPU per run while draining:     worker {worker_ms:.1f} ms + its PostgreSQL backends {postgres_ms:.1f} ms "
-              f"-> at most {cpu_bound:.0f} runs/s on {CORES} idle cores (Redis and RabbitMQ not counted)")
+        print(f"  CPU per run while draining:     worker {worker_ms:.1f} ms "
+              f"+ its PostgreSQL backends {postgres_ms:.1f} ms -> at most {cpu_bound:.0f} runs/s "
+              f"on {CORES} idle cores (Redis and RabbitMQ not counted)")
     print(f"  every run finished exactly once: attempts {queued['attempts']} and {live['attempts']}, "
           f"{queued['rows'] + live['rows']} rows")
     verdict = "met" if rate >= TARGET else "NOT met"

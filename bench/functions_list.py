@@ -36,7 +36,8 @@ def load(cursor: Any, rows: int) -> None:  # cursor: a psycopg2 cursor
           FROM generate_series(1, %s) AS i,
                LATERAL (SELECT now() - i * interval '1 minute' AS t) AS at,
                LATERAL (SELECT CASE WHEN i <= 20 THEN 'queued' WHEN i <= 24 THEN 'running'
-                                    WHEN i %% 25 = 0 THEN 'failed' {cancelled} ELSE 'finished' END AS status) AS s
+                                    WHEN i %% 25 = 0 THEN 'failed' {cancelled}
+                                    ELSE 'finished' END AS status) AS s
         """,
         [rows],
     )

@@ -161,7 +161,8 @@ def report(*, title: str, cases: list[Case]) -> bool:
             ok = ratio <= case.target
             met &= ok
             verdict = f"<= {case.target:.2f}x {'met' if ok else 'NOT met'}"
-        print(f"  {case.label:58s} {value * 1000:7.2f} {ratio:5.2f}x {statistics.median(case.sql) * 1000:7.2f}  {verdict}")
+        sql_ms = statistics.median(case.sql) * 1000
+        print(f"  {case.label:58s} {value * 1000:7.2f} {ratio:5.2f}x {sql_ms:7.2f}  {verdict}")
     print(f"targets: {'all met' if met else 'NOT all met'}")
     return met
 

@@ -130,7 +130,10 @@ def dispatch_main(args: argparse.Namespace) -> int:
         connections.close_all()
         livekit.database_drop()
     shortcut, plain = (livekit.summary(values) for values in times.values())
-    print(f"one event to {args.clients} in-process consumers until all sent it, {args.rounds} rounds each, alternating:")
+    print(
+        f"one event to {args.clients} in-process consumers until all sent it, "
+        f"{args.rounds} rounds each, alternating:"
+    )
     for (mode, _), stats in zip(times.items(), (shortcut, plain), strict=True):
         print(livekit.stats_line(mode, stats, keys=("median", "p99")))
     print(f"  ratio: Channels' dispatch takes {plain['median'] / shortcut['median']:.2f}x the shortcut's time "

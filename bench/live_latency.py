@@ -74,7 +74,8 @@ def main() -> int:
     if args.sender_loop:
         loop = livekit.summary([delay for seq, delay in delays.items() if seq % 2 == 0])
         plain = livekit.summary([delay for seq, delay in delays.items() if seq % 2 == 1])
-        print(f"commit -> websocket client, {len(delays)} events ({args.interval * 1000:.0f} ms apart), alternating:")
+        apart_ms = args.interval * 1000
+        print(f"commit -> websocket client, {len(delays)} events ({apart_ms:.0f} ms apart), alternating:")
         print(livekit.stats_line("with the sender loop", loop))
         print(livekit.stats_line("with async_to_sync per event", plain))
         print(livekit.stats_line("redis PUBLISH -> SUBSCRIBE floor", bare))

@@ -180,15 +180,17 @@ def main() -> None:
     print(f"  gzip, {sizes['identity'] / 1e6:.1f} MB detail  identity {gzip_ms['identity']:.1f} ms, "
           f"gzip {gzip_ms['gzip']:.1f} ms ({gzip_ms['gzip'] / gzip_ms['identity']:.2f}x), "
           f"{sizes['gzip'] / 1e6:.2f} MB on the wire ({sizes['identity'] / sizes['gzip']:.1f}x smaller)")
-    print(f"  /api/openapi.json   median {common.median_ms(openapi):.2f} ms through the proxy (45 ms in-process before)")
+    print(f"  /api/openapi.json   median {common.median_ms(openapi):.2f} ms through the proxy "
+          "(45 ms in-process before)")
     if detail_ratio > 1.3 or list_ratio > 1.5 or load_ratio < 4:
         cores = CORES
-        print(f"  where the time goes: a load average of {load:.1f} on {cores} cores means each request waits for a "
-              f"core about {max(load / cores, 1):.0f}x over, floors included; the servers' CPU per request above "
-              f"({cpu_new:.2f} vs {cpu_old:.2f} ms, before daphne's new connection) is the load-independent comparison. "
-              f"On a quiet machine the detail still misses (1.77-1.80x): about 2.3 ms is Django's own (the token "
-              f"query, auth and permission check, handlers; bench/calculations_detail.py measures it in-process) and "
-              f"about 3 ms the hop (nginx and gunicorn each copy the 360 KB body). docs/benchmarks.md, 'The web tier'.")
+        print(f"  where the time goes: a load average of {load:.1f} on {cores} cores means each request "
+              f"waits for a core about {max(load / cores, 1):.0f}x over, floors included; the servers' CPU "
+              f"per request above ({cpu_new:.2f} vs {cpu_old:.2f} ms, before daphne's new connection) is "
+              "the load-independent comparison. On a quiet machine the detail still misses (1.77-1.80x): "
+              "about 2.3 ms is Django's own (the token query, auth and permission check, handlers; "
+              "bench/calculations_detail.py measures it in-process) and about 3 ms the hop (nginx and "
+              "gunicorn each copy the 360 KB body). docs/benchmarks.md, 'The web tier'.")
 
 
 if __name__ == "__main__":

@@ -65,7 +65,8 @@ DetailFields = Annotated[
 ]
 
 
-CREATE_DESCRIPTION = f"""Validate the inputs and queue a run; it executes in the background (first in, first out).
+CREATE_DESCRIPTION = f"""Validate the inputs and queue a run; it executes in the background (first in, first
+out).
 
 Rules, each a 422 naming the field and the rule: `date_start`/`date_fin` real dates in
 exactly `YYYY-MM-DD`; `date_start <= date_fin`; `lag` an integer from {LAG_MIN} to {LAG_MAX}; at most

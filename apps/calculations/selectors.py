@@ -210,7 +210,8 @@ def calculation_rows_csv(*, calculation_id: int) -> str:
         # COPY takes no parameters; the id is an int checked above.
         cursor.cursor.copy_expert(
             f"COPY (SELECT date, liquid, oil, water, wct FROM {table} "
-            f"WHERE calculation_id = {int(calculation.pk)} ORDER BY date) TO STDOUT WITH (FORMAT csv, HEADER)",
+            f"WHERE calculation_id = {int(calculation.pk)} ORDER BY date) "
+            "TO STDOUT WITH (FORMAT csv, HEADER)",
             buffer,
         )
     return buffer.getvalue()

@@ -150,8 +150,8 @@ def functions_refresh(*, ids: Sequence[int]) -> RefreshResult:
             cursor.execute(
                 # Only our own table name is interpolated; every value is a parameter.
                 # A new job cycle: its attempts count from zero, its message is not yet sent.
-                f"UPDATE {table} SET status = %s, queued_at = %s, updated_at = %s, progress = 0, attempts = 0, "
-                "attempt_token = NULL, dispatched_at = NULL "
+                f"UPDATE {table} SET status = %s, queued_at = %s, updated_at = %s, progress = 0, "
+                "attempts = 0, attempt_token = NULL, dispatched_at = NULL "
                 "WHERE id = ANY(%s) AND status <> ALL(%s) "
                 "RETURNING id, expression, processed_at, error, image_hash",
                 [JobStatus.QUEUED, now, now, ids, list(IN_FLIGHT)],

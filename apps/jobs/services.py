@@ -319,9 +319,9 @@ def jobs_sweep(*, kind: JobKind, now: datetime | None = None) -> dict[str, int]:
     with transaction.atomic():
         failed = _returning(
             kind,
-            f"UPDATE {kind.table} SET status = %s, {kind.finished_column} = %s, updated_at = %s, attempt_token = NULL, "
-            f"error = 'Stopped after ' || attempts || ' attempts: each time its worker stopped reporting for over "
-            f"{seconds} s (worker lost).' WHERE {stale.format(op='>=')}",
+            f"UPDATE {kind.table} SET status = %s, {kind.finished_column} = %s, updated_at = %s, "
+            "attempt_token = NULL, error = 'Stopped after ' || attempts || ' attempts: each time its "
+            f"worker stopped reporting for over {seconds} s (worker lost).' WHERE {stale.format(op='>=')}",
             [JobStatus.FAILED, now, now, JobStatus.RUNNING, stale_before, max_attempts],
         )
         requeued = _returning(

@@ -4,7 +4,8 @@ Every state change of a job (a calculation, a function, any kind in apps.jobs.re
 first kept in the event log of its stream (`apps.live.eventlog`, which gives it its
 `event_id`), then sent to two groups: the stream of its kind (`calculations`, `functions`:
 the kind's `stream_name`) and the object's own group (`calculation.42`). Jobs announce their
-changes with a signal (apps.jobs.signals) that `apps.live.signals` turns into these calls. The message `type` is `live.event`, handled by `EventsConsumer.live_event`.
+changes with a signal (apps.jobs.signals) that `apps.live.signals` turns into these calls. The
+message `type` is `live.event`, handled by `EventsConsumer.live_event`.
 
 Each user also has a group (`user.7`): `broadcast_access_revoked` tells that user's open
 sockets that a token was revoked, the user deactivated or a session logged out

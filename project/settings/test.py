@@ -10,8 +10,8 @@ A child that needs other values (a slow kernel, a queue of its own, a service be
 faulty proxy, a private Redis) gets them through one test-only variable,
 CALCBOARD_TEST_SETTINGS: a JSON object of settings applied over these, then the settings
 derived from them are derived again (the cache and the channel layer from REDIS_URL; the job
-kinds' limits are derived as they are read, apps.jobs.registry). `child_settings_env` builds it; the run's own choices (the services' ports)
-travel the same way.
+kinds' limits are derived as they are read, apps.jobs.registry). `child_settings_env` builds
+it; the run's own choices (the services' ports) travel the same way.
 """
 
 import json

@@ -116,12 +116,18 @@ def test_an_unfinished_run_has_no_chart_yet(api_client, make_calculation, status
     response = api_client.get(chart_url(calculation.pk, image_type))
     assert response.status_code == 409
     assert body(response) == {
-        "detail": f"Calculation {calculation.pk} is {status.value}: its chart exists once it has finished.",
+        "detail": (
+                    f"Calculation {calculation.pk} is {status.value}: "
+                    "its chart exists once it has finished."
+                ),
         "errors": [
             {
                 "field": None,
                 "rule": "not_finished",
-                "message": f"Calculation {calculation.pk} is {status.value}: its chart exists once it has finished.",
+                "message": (
+                    f"Calculation {calculation.pk} is {status.value}: "
+                    "its chart exists once it has finished."
+                ),
             }
         ],
     }

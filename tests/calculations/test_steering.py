@@ -142,7 +142,10 @@ def test_two_concurrent_creates_with_one_key_on_two_connections_create_one_run_a
 
     def waiting_for_me() -> int:
         with connection.cursor() as cursor:
-            cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted AND pg_backend_pid() = ANY(pg_blocking_pids(pid))")
+            cursor.execute(
+                "SELECT count(*) FROM pg_locks "
+                "WHERE NOT granted AND pg_backend_pid() = ANY(pg_blocking_pids(pid))"
+            )
             return cursor.fetchone()[0]
 
     create = calculations_api.calculation_create
