@@ -243,12 +243,14 @@ def start_dataservice(db_name: str, url: str, *, name: str = "dataservice") -> P
     return process
 
 
-def start_export_server(url: str, *, name: str = "highcharts") -> Process:
+def start_export_server(url: str, *, name: str = "highcharts", extra_env: dict[str, str] | None = None) -> Process:
     """The Highcharts export server (`scripts/run highcharts`) on `url`'s port, chosen free for
-    this run; POOL_* and the other variables scripts/highcharts reads pass through."""
+    this run; POOL_* and the other variables scripts/highcharts reads pass through, and
+    `extra_env` sets the package's own (EXPORT_RASTERIZATION_TIMEOUT to force a timeout)."""
     port = port_of(url)
     subprocess.run([str(ROOT / "scripts" / "install-highcharts")], check=True, cwd=ROOT)
-    process = Process(name, [str(RUN), "highcharts"], {"EXPORT_SERVER_LISTEN": f"127.0.0.1:{port}"})
+    env = {"EXPORT_SERVER_LISTEN": f"127.0.0.1:{port}", **(extra_env or {})}
+    process = Process(name, [str(RUN), "highcharts"], env)
     process.wait_ready(
         lambda: http_ok(f"{url}/health"), port=port, timeout=90, what="highcharts export server", interval=0.5
     )

@@ -15,7 +15,7 @@ from ninja.parser import Parser
 from apps.accounts.auth import api_auth
 from apps.calculations.api import router as calculations_router
 from apps.charts.api import router as functions_router
-from apps.core.errors import DomainError, FieldError, NotFoundError
+from apps.core.errors import DomainError, FieldError, NotFoundError, error_headers
 
 
 def _is_json(content_type: str) -> bool:
@@ -141,7 +141,10 @@ def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpRespo
 
 @api.exception_handler(DomainError)
 def on_domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
-    return api.create_response(request, exc.as_body(), status=exc.status)
+    response = api.create_response(request, exc.as_body(), status=exc.status)
+    for header, value in error_headers(exc).items():
+        response[header] = value
+    return response
 
 
 @api.exception_handler(AuthenticationError)

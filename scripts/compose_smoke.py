@@ -453,6 +453,10 @@ def write_env(project: Path) -> tuple[dict[str, str], dict[str, int]]:
         lines.append(f"{key}={ports[key]}")
     if "WEB_PUBLISHED_PORT" not in ports:
         raise SmokeError("neither .env.example nor compose.yml names WEB_PUBLISHED_PORT: where is the front door?")
+    # The smoke drives plain HTTP on 127.0.0.1, the trial docs/deploy.md describes; .env.example
+    # ships the production default (HTTPS on).
+    env["DJANGO_HTTPS"] = "false"
+    lines.append("DJANGO_HTTPS=false")
     (project / ".env").write_text("\n".join(lines) + "\n")
     return env, ports
 
@@ -702,6 +706,54 @@ async def drive(stack: Stack) -> None:
             raise SmokeError(f"GET /api/functions/{function_id}/chart.png answered {png.status_code}: {png.content[:200]!r}")
         log(f"function {function_id}: PNG, {len(png.content)} bytes")
 
+        # A finished run's images are drawn by the web container through the export server.
+        url = f"/api/calculations/{calculation_id}/chart"
+        run_png = await http.get(f"{url}.png?width=800&height=400")
+        if run_png.status_code != 200 or png_size(run_png.content) != (800, 400):
+            raise SmokeError(f"GET {url}.png answered {run_png.status_code}: {run_png.content[:300]!r}")
+        run_svg = await http.get(f"{url}.svg")
+        svg_text = run_svg.text if run_svg.status_code == 200 else ""
+        wanted = ("<svg", "compose smoke", "Water cut, %", 'width="1200"', 'height="600"')
+        if run_svg.headers.get("content-type") != "image/svg+xml" or not all(w in svg_text for w in wanted):
+            raise SmokeError(f"GET {url}.svg answered {run_svg.status_code}: {run_svg.text[:300]!r}")
+        log(f"calculation {calculation_id}: PNG 800x400 ({len(run_png.content)} bytes), SVG 1200x600 with its title")
+
+
+def png_size(data: bytes) -> tuple[int, int] | None:
+    """Width and height from a PNG's header; None for anything that is not a PNG."""
+    if not data.startswith(b"\x89PNG\r\n\x1a\n") or data[12:16] != b"IHDR":
+        return None
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def check_least_privilege(stack: Stack, compose: dict) -> None:
+    """The application's PostgreSQL role is no superuser and owns every table; the data service
+    container holds no secret it does not use; no process shows the Redis password."""
+    postgres = container_of(stack, "postgres")
+    app_role = stack.env.get("POSTGRES_USER") or "calcboard"
+    database = stack.env.get("POSTGRES_DB") or "calcboard"
+    query = (f"SELECT rolsuper, rolcreaterole, rolcreatedb FROM pg_roles WHERE rolname = '{app_role}'; "
+             f"SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tableowner <> '{app_role}'")
+    psql = ["psql", "-U", "postgres", "-d", database, "-tA", "-c", query]
+    answer = podman_output("exec", "--user", "postgres", postgres, *psql).split()
+    if answer != ["f|f|f", "0"]:
+        raise SmokeError(f"role {app_role}: rolsuper|rolcreaterole|rolcreatedb, tables owned by others = {answer}")
+    log(f"postgres: {app_role} is no superuser (rolsuper false) and owns every table")
+
+    dataservice = json.loads(podman_output("inspect", container_of(stack, "dataservice")))[0]
+    names = {entry.split("=", 1)[0] for entry in dataservice["Config"]["Env"]}
+    secrets_held = names & {"DJANGO_SECRET_KEY", "CELERY_BROKER_URL", "REDIS_URL", "REDIS_PASSWORD",
+                            "RABBITMQ_PASSWORD", "POSTGRES_PASSWORD", "POSTGRES_SUPERUSER_PASSWORD"}
+    if secrets_held:
+        raise SmokeError(f"the dataservice container holds {sorted(secrets_held)}")
+    log("dataservice: no secret key, broker, Redis or application database credentials")
+
+    redis = container_of(stack, "redis")
+    command_lines = podman_output("exec", redis, "sh", "-c", "cat /proc/[0-9]*/cmdline | tr '\\0' ' '")
+    if stack.env["REDIS_PASSWORD"] in command_lines or "redis-server" not in command_lines:
+        raise SmokeError("the Redis password is on a command line (ps shows it)")
+    log("redis: the password is on no command line")
+
 
 def check_isolation(stack: Stack, compose: dict, front_door: str) -> None:
     """Only the front door publishes a port; nothing else answers from the host, neither on
@@ -779,6 +831,8 @@ def main() -> int:
             asyncio.run(drive(stack))
         with timer.phase("isolation"):
             check_isolation(stack, compose, front_door_of(compose))
+        with timer.phase("least privilege"):
+            check_least_privilege(stack, compose)
     except (SmokeError, subprocess.TimeoutExpired, httpx.HTTPError, OSError, websockets.WebSocketException) as error:
         failure = f"{type(error).__name__}: {error}" if not isinstance(error, SmokeError) else str(error)
     finally:

@@ -88,6 +88,18 @@ def export_server() -> Iterator[str]:
     process.stop()
 
 
+@pytest.fixture(scope="session")
+def export_server_timing_out() -> Iterator[str]:
+    """A second real export server, one page, whose every PNG rasterization times out (1 ms
+    allowed): the answer export server 5.1.0 gives when a render is too slow. Yields its URL."""
+    url = f"http://127.0.0.1:{processes.free_port()}"
+    process = processes.start_export_server(
+        url, name="highcharts-timing-out", extra_env={"EXPORT_RASTERIZATION_TIMEOUT": "1", "EXPORT_SERVER_WORKERS": "1"}
+    )
+    yield url
+    process.stop()
+
+
 def unique_queue(prefix: str) -> str:
     # Never reuse a name: publishers cache which queues they declared, so a deleted queue
     # reused by name would silently swallow the next message.

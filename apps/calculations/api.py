@@ -10,11 +10,11 @@ from pydantic import WithJsonSchema
 from apps.accounts.permissions import operation_action, requires
 from apps.calculations.chart_options import (
     CHART_HEIGHT_DEFAULT,
-    CHART_HEIGHT_MAX,
-    CHART_HEIGHT_MIN,
+    CHART_HEIGHTS,
     CHART_WIDTH_DEFAULT,
-    CHART_WIDTH_MAX,
-    CHART_WIDTH_MIN,
+    CHART_WIDTHS,
+    ChartHeight,
+    ChartWidth,
 )
 from apps.calculations.models import LAG_MAX, LAG_MIN, NAME_MAX_LENGTH, Calculation
 from apps.calculations.schemas import (
@@ -194,11 +194,11 @@ def calculation_result_csv_endpoint(request: HttpRequest, id: int) -> HttpRespon
 CHART_CONTENT_TYPES = {"png": "image/png", "svg": "image/svg+xml"}
 # An exported SVG is a document of this site: it may style itself but never run a script.
 SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
-ChartWidth = Query(
-    CHART_WIDTH_DEFAULT, ge=CHART_WIDTH_MIN, le=CHART_WIDTH_MAX, description="Image width in pixels."
+ChartWidthQuery = Query(
+    CHART_WIDTH_DEFAULT, description=f"Image width in pixels: one of {', '.join(map(str, CHART_WIDTHS))}."
 )
-ChartHeight = Query(
-    CHART_HEIGHT_DEFAULT, ge=CHART_HEIGHT_MIN, le=CHART_HEIGHT_MAX, description="Image height in pixels."
+ChartHeightQuery = Query(
+    CHART_HEIGHT_DEFAULT, description=f"Image height in pixels: one of {', '.join(map(str, CHART_HEIGHTS))}."
 )
 
 
@@ -238,14 +238,18 @@ CHART_SUMMARY = "Rates and water cut of a finished run as one {} image (409 unti
 CHART_DESCRIPTION = (
     "Liquid, oil and water rates (m3/day, left axis) and water cut (%, right axis) against "
     "date, titled with the run's name, drawn by the export server on the first request for "
-    "a size and served from the database afterwards. Send `If-None-Match` for a 304."
+    "a size and served from the database afterwards. Send `If-None-Match` for a 304. "
+    "Concurrent requests for one image share one drawing; a 503 with `Retry-After` means "
+    "the export server is busy or down, or every drawing slot is taken: retry then."
 )
 
 
 def _chart_endpoint(image_type: str) -> None:
     """Register `GET /{id}/chart.<image_type>` (operation `calculation_chart_<image_type>`)."""
 
-    def endpoint(request: HttpRequest, id: int, width: int = ChartWidth, height: int = ChartHeight) -> HttpResponse:
+    def endpoint(
+        request: HttpRequest, id: int, width: ChartWidth = ChartWidthQuery, height: ChartHeight = ChartHeightQuery
+    ) -> HttpResponse:
         return _chart_response(request, calculation_id=id, image_type=image_type, width=width, height=height)
 
     # Named before it is decorated: the operation id is read from the name.

@@ -5,13 +5,46 @@ The colours and series names are the ones the admin's interactive charts use
 (`frontend/calcboard/calculation_charts.js`), so an exported image and the page look alike.
 """
 
+from collections.abc import Callable
+from typing import Annotated
+
 from django.utils.html import escape
+from pydantic import AfterValidator, WithJsonSchema
+from pydantic_core import PydanticCustomError
 
 from apps.charts.clients import still_image_options
 
-# Image sizes the chart endpoints accept, in pixels; every size asked for is stored once.
-CHART_WIDTH_DEFAULT, CHART_WIDTH_MIN, CHART_WIDTH_MAX = 1200, 300, 4000
-CHART_HEIGHT_DEFAULT, CHART_HEIGHT_MIN, CHART_HEIGHT_MAX = 600, 200, 3000
+# The image sizes the chart endpoints draw, in pixels: a few steps each, so one run has at
+# most 16 images of a type, each drawn once and stored (anything else is a 422).
+CHART_WIDTHS = (600, 800, 1200, 1600)
+CHART_HEIGHTS = (300, 400, 600, 800)
+CHART_WIDTH_DEFAULT, CHART_HEIGHT_DEFAULT = 1200, 600
+
+
+def _one_of(steps: tuple[int, ...]) -> Callable[[int], int]:
+    """The check of an integer query parameter limited to `steps`. Not a `Literal`: a query
+    string's "800" must match 800. The rule is `literal_error`, as for the other whitelisted
+    parameters."""
+    allowed = ", ".join(map(str, steps[:-1])) + f" or {steps[-1]}"
+
+    def check(value: int) -> int:
+        if value not in steps:
+            raise PydanticCustomError("literal_error", "Input should be {allowed}", {"allowed": allowed})
+        return value
+
+    return check
+
+
+ChartWidth = Annotated[
+    int,
+    AfterValidator(_one_of(CHART_WIDTHS)),
+    WithJsonSchema({"type": "integer", "enum": list(CHART_WIDTHS)}),
+]
+ChartHeight = Annotated[
+    int,
+    AfterValidator(_one_of(CHART_HEIGHTS)),
+    WithJsonSchema({"type": "integer", "enum": list(CHART_HEIGHTS)}),
+]
 
 RATE_SERIES = (
     # (row column, legend name, colour)

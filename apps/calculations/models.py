@@ -85,7 +85,9 @@ class CalculationChart(models.Model):
     Drawn on the first request for a format and size, then served from here: a finished
     run's rows never change. `drawn_from` is the run's `finished_at` when the image was drawn;
     a run that finishes again (a rerun) has a new `finished_at`, so its old images no longer
-    match and are redrawn on the next request.
+    match and are redrawn on the next request. The table is a bounded cache: the images'
+    `size` together stay under CALCULATION_CHARTS_STORE_BYTES, evicting the least recently
+    `used_at` first.
     """
 
     calculation = models.ForeignKey(Calculation, on_delete=models.CASCADE, related_name="charts", db_index=False)
@@ -96,6 +98,10 @@ class CalculationChart(models.Model):
     image = models.BinaryField()
     image_hash = models.CharField(max_length=64, help_text="SHA-256 of the image: its ETag.")
     drawn_at = models.DateTimeField(auto_now=True, help_text="When the export server drew this image.")
+    size = models.PositiveIntegerField(help_text="Bytes of the image (what the store's bound counts).")
+    used_at = models.DateTimeField(
+        default=timezone.now, help_text="When the image was last served (to the hour): eviction order."
+    )
 
     class Meta:
         ordering = ["calculation", "format", "width", "height"]
@@ -108,6 +114,7 @@ class CalculationChart(models.Model):
                 condition=Q(format__in=[choice.value for choice in CalculationChartFormat]), name="calc_chart_format"
             ),
         ]
+        indexes = [models.Index(fields=["used_at", "id"], name="calc_chart_used_at")]
 
     def __str__(self) -> str:
         return f"{self.calculation_id} {self.width}x{self.height}.{self.format}"

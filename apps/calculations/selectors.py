@@ -223,7 +223,10 @@ def calculation_rows_csv(*, calculation_id: int) -> str:
 @dataclass(frozen=True)
 class ChartLookup:
     finished_at: datetime
-    image_hash: str | None  # of the stored image of this run, type and size; None: not drawn yet
+    # The stored image of this run, type and size (all None: not drawn yet).
+    chart_id: int | None
+    image_hash: str | None
+    used_at: datetime | None
 
 
 def calculation_chart_lookup(*, calculation_id: int, image_type: str, width: int, height: int) -> ChartLookup:
@@ -247,27 +250,21 @@ def calculation_chart_lookup(*, calculation_id: int, image_type: str, width: int
                 ),
             )
         )
-        .values_list("status", "finished_at", "stored__image_hash")
+        .values_list("status", "finished_at", "stored__id", "stored__image_hash", "stored__used_at")
         .first()
     )
     if row is None:
         raise NotFoundError(f"No calculation with id {calculation_id}.")
-    status, finished_at, image_hash = row
+    status, finished_at, chart_id, image_hash, used_at = row
     if status != JobStatus.FINISHED:
         raise _not_finished(calculation_id=calculation_id, status=status, what="its chart exists")
     assert finished_at is not None  # a finished run has its end
-    return ChartLookup(finished_at=finished_at, image_hash=image_hash)
+    return ChartLookup(finished_at=finished_at, chart_id=chart_id, image_hash=image_hash, used_at=used_at)
 
 
-def calculation_chart_image(
-    *, calculation_id: int, image_type: str, width: int, height: int
-) -> tuple[bytes, str] | None:
-    """The stored image and its hash (None when there is none)."""
-    row = (
-        CalculationChart.objects.filter(calculation_id=calculation_id, format=image_type, width=width, height=height)
-        .values_list("image", "image_hash")
-        .first()
-    )
+def calculation_chart_image(*, chart_id: int) -> tuple[bytes, str] | None:
+    """A stored image and its hash (None when it is gone: evicted meanwhile)."""
+    row = CalculationChart.objects.filter(pk=chart_id).values_list("image", "image_hash").first()
     return None if row is None else (bytes(row[0]), row[1])
 
 

@@ -18,7 +18,7 @@ import io
 import logging
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -31,6 +31,7 @@ from django.utils import timezone
 from apps.calculations import kernel
 from apps.calculations.events import calculation_event_payload
 from apps.calculations.models import NAME_MAX_LENGTH, Calculation, CalculationChart, CalculationRow
+from apps.core import locks
 from apps.core.errors import DomainError, ServiceUnavailableError
 from apps.core.formatting import DateInputError, parse_iso_date
 from apps.jobs import services as jobs
@@ -309,6 +310,19 @@ class ChartImage:
     content: bytes | None  # None: the client's copy (If-None-Match) is current
 
 
+# Names of the advisory locks (apps.core.locks) of the drawing: the slots bound how many web
+# workers draw at once; one lock per image makes concurrent requests for it share a drawing.
+CHART_DRAWING_SLOTS_LOCK = "calculations.chart_drawing_slot"
+CHART_IMAGE_LOCK = "calculations.chart_image"
+# A stored image's last use is written at most this often: serving stays a read.
+CHART_USE_RESOLUTION = timedelta(hours=1)
+# Seconds a client is told to wait when every drawing slot is taken (a drawing takes well
+# under a second) or the export server is busy.
+CHART_RETRY_AFTER = 2
+# Seconds a drawing's result may take to be stored, on top of the drawing's own limit.
+CHART_STORE_TIME = 5.0
+
+
 def calculation_chart_get(
     *, calculation_id: int, image_type: str, width: int, height: int, known_hashes: Collection[str] = ()
 ) -> ChartImage:
@@ -316,31 +330,66 @@ def calculation_chart_get(
     size: drawn by the export server on the first request, then served from the database.
 
     404 for an unknown run, 409 until it has finished, 503 (502 for a refusal) when the
-    export server fails; nothing is stored then.
+    export server fails or every drawing slot is taken; nothing is stored then.
     """
     from apps.calculations import selectors
 
     lookup = selectors.calculation_chart_lookup(
         calculation_id=calculation_id, image_type=image_type, width=width, height=height
     )
-    if lookup.image_hash is not None and lookup.image_hash in known_hashes:
-        return ChartImage(image_hash=lookup.image_hash, content=None)
-    stored = (
-        selectors.calculation_chart_image(
-            calculation_id=calculation_id, image_type=image_type, width=width, height=height
-        )
-        if lookup.image_hash is not None
-        else None
-    )
-    if stored is not None:
-        return ChartImage(image_hash=stored[1], content=stored[0])
+    if lookup.chart_id is not None and lookup.image_hash is not None:
+        _chart_mark_used(chart_id=lookup.chart_id, used_at=lookup.used_at)
+        if lookup.image_hash in known_hashes:
+            return ChartImage(image_hash=lookup.image_hash, content=None)
+        stored = selectors.calculation_chart_image(chart_id=lookup.chart_id)
+        if stored is not None:
+            return ChartImage(image_hash=stored[1], content=stored[0])
     return calculation_chart_draw(
         calculation_id=calculation_id, image_type=image_type, width=width, height=height
     )
 
 
+def _chart_mark_used(*, chart_id: int, used_at: datetime | None) -> None:
+    """Note that a stored image is served (the eviction order), at most once an hour."""
+    now = timezone.now()
+    if used_at is not None and now - used_at >= CHART_USE_RESOLUTION:
+        CalculationChart.objects.filter(pk=chart_id).update(used_at=now)
+
+
 def calculation_chart_draw(*, calculation_id: int, image_type: str, width: int, height: int) -> ChartImage:
-    """Draw the image through the export server and store it (replacing an outdated one)."""
+    """Draw the image through the export server and store it (replacing an outdated one),
+    holding one of CALCULATION_CHARTS_DRAWING_SLOTS and this image's lock: a request that
+    finds no free slot answers 503 at once; one that finds the image being drawn waits for
+    that drawing and serves its result."""
+    from apps.calculations import selectors
+
+    busy = (
+        f"Every drawing slot for calculation images is taken; retry in {CHART_RETRY_AFTER} s."
+    )
+    with locks.advisory_slot(
+        name=CHART_DRAWING_SLOTS_LOCK, slots=settings.CALCULATION_CHARTS_DRAWING_SLOTS
+    ) as has_slot:
+        if not has_slot:
+            raise ServiceUnavailableError(busy, retry_after=CHART_RETRY_AFTER)
+        image_key = f"{calculation_id}/{image_type}/{width}x{height}"
+        # Waits as long as the drawing it waits for may take, plus the time to store it.
+        wait = settings.CALCULATION_CHARTS_DRAW_TIMEOUT + CHART_STORE_TIME
+        with locks.advisory_lock(name=CHART_IMAGE_LOCK, key=image_key, wait=wait) as has_image:
+            if not has_image:
+                raise ServiceUnavailableError(busy, retry_after=CHART_RETRY_AFTER)
+            # Drawn by the request this one waited for?
+            lookup = selectors.calculation_chart_lookup(
+                calculation_id=calculation_id, image_type=image_type, width=width, height=height
+            )
+            stored = selectors.calculation_chart_image(chart_id=lookup.chart_id) if lookup.chart_id else None
+            if stored is not None:
+                return ChartImage(image_hash=stored[1], content=stored[0])
+            return _chart_draw_and_store(
+                calculation_id=calculation_id, image_type=image_type, width=width, height=height
+            )
+
+
+def _chart_draw_and_store(*, calculation_id: int, image_type: str, width: int, height: int) -> ChartImage:
     from apps.calculations import selectors
     from apps.calculations.chart_options import calculation_chart_options
     from apps.charts import clients
@@ -349,18 +398,50 @@ def calculation_chart_draw(*, calculation_id: int, image_type: str, width: int, 
     options = calculation_chart_options(name=source.name, series=source.series, width=width, height=height)
     try:
         image = clients.export_server_image(
-            options=options, width=width, height=height, image_type=image_type
+            options=options,
+            width=width,
+            height=height,
+            image_type=image_type,
+            timeout=settings.CALCULATION_CHARTS_DRAW_TIMEOUT,
         )
     except clients.ServiceError as exc:
         if exc.transient:
-            raise ServiceUnavailableError(str(exc)) from exc
+            raise ServiceUnavailableError(str(exc), retry_after=CHART_RETRY_AFTER) from exc
         raise DomainError(str(exc), rule="export_server", status=502) from exc
     image_hash = hashlib.sha256(image).hexdigest()
-    CalculationChart.objects.update_or_create(
-        calculation_id=calculation_id,
-        format=image_type,
-        width=width,
-        height=height,
-        defaults={"drawn_from": source.finished_at, "image": image, "image_hash": image_hash},
-    )
+    with transaction.atomic():
+        CalculationChart.objects.update_or_create(
+            calculation_id=calculation_id,
+            format=image_type,
+            width=width,
+            height=height,
+            defaults={
+                "drawn_from": source.finished_at,
+                "image": image,
+                "image_hash": image_hash,
+                "size": len(image),
+                "used_at": timezone.now(),
+            },
+        )
+        calculation_charts_evict(max_bytes=settings.CALCULATION_CHARTS_STORE_BYTES)
     return ChartImage(image_hash=image_hash, content=image)
+
+
+def calculation_charts_evict(*, max_bytes: int) -> int:
+    """Delete the least recently used stored images until the rest weigh at most `max_bytes`
+    together; returns how many went. One statement: the running total over the images from
+    the most recently used down picks them."""
+    table = CalculationChart._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            DELETE FROM {table} WHERE id IN (
+                SELECT id FROM (
+                    SELECT id, sum(size) OVER (ORDER BY used_at DESC, id DESC) AS kept FROM {table}
+                ) ranked
+                WHERE kept > %s
+            )
+            """,
+            [max_bytes],
+        )
+        return cursor.rowcount

@@ -149,10 +149,13 @@ def export_server_png(*, options: dict, width: int, height: int) -> bytes:
 _IMAGE_TYPES = {"png": ((PNG_SIGNATURE,), "a PNG"), "svg": ((b"<svg", b"<?xml"), "an SVG")}
 
 
-def export_server_image(*, options: dict, width: int, height: int, image_type: str = "png") -> bytes:
-    """Render Highcharts `options` to an image (`png` or `svg`) of width x height pixels."""
+def export_server_image(
+    *, options: dict, width: int, height: int, image_type: str = "png", timeout: float | None = None
+) -> bytes:
+    """Render Highcharts `options` to an image (`png` or `svg`) of width x height pixels,
+    waiting `timeout` seconds at most (default EXPORT_SERVER_TIMEOUT)."""
     signatures, described = _IMAGE_TYPES[image_type]
-    timeout = settings.EXPORT_SERVER_TIMEOUT
+    timeout = settings.EXPORT_SERVER_TIMEOUT if timeout is None else timeout
     payload = {"infile": options, "type": image_type, "width": width, "height": height}
     try:
         response = _client(settings.EXPORT_SERVER_URL, timeout).post("/", json=payload)
@@ -161,26 +164,49 @@ def export_server_image(*, options: dict, width: int, height: int, image_type: s
 
     if response.status_code == 200 and response.content.lstrip().startswith(signatures):
         return response.content
-    body = _json_or_none(response) or {}
-    detail = body.get("message") or _quote(response.text) or response.reason_phrase
-    code = f" {body['errorCode']}" if body.get("errorCode") else ""
     if response.status_code == 200:
         raise ServiceError(
             service=EXPORT_SERVER,
             message=f"answered with something that is not {described}",
             transient=False,
         )
-    # The export server answers 400 when its queue is full or a render timed out: worth a retry.
-    busy = body.get("errorCode") in {
-        "EXPORT_QUEUE_FULL",
-        "EXPORT_RASTERIZATION_TIMEOUT",
-        "POOL_ACQUIRE_TIMEOUT",
-    }
-    transient = response.status_code >= 500 or response.status_code == 429 or busy
-    kind = "failed" if response.status_code >= 500 else "refused the chart"
-    raise ServiceError(
+    raise _export_server_error(response)
+
+
+# The export server (5.1.0) answers every failure as `{"statusCode", "message", "stack"}`
+# (`stack` only in development), with 400 for its own overload and timeouts too: only the
+# message tells a busy server from a chart it refuses. These are the messages of its pool.
+_EXPORT_BUSY_MESSAGES = (
+    "rasterization timeout",  # the browser page did not finish within export.rasterizationTimeout
+    "acquiring an available entry",  # no free page within pool.acquireTimeout
+    "pool has not been started",  # the server is starting or restarting its browser
+    "worker page is invalid",  # a page died mid-export and is being replaced
+)
+# Later releases add a machine-readable `errorCode`; read it when it is there.
+_EXPORT_BUSY_CODES = {"EXPORT_QUEUE_FULL", "EXPORT_RASTERIZATION_TIMEOUT", "POOL_ACQUIRE_TIMEOUT"}
+
+
+def _export_server_error(response: httpx.Response) -> ServiceError:
+    """Read a failed answer of the export server: its own words, and whether a retry can help
+    (overload, timeouts, 429 and 5xx can; a chart it refuses cannot)."""
+    body = _json_or_none(response) or {}
+    message = body.get("message")
+    detail = _quote(message) if isinstance(message, str) and message else _quote(response.text)
+    detail = detail or response.reason_phrase
+    error_code = body.get("errorCode") if isinstance(body.get("errorCode"), str) else None
+    busy = error_code in _EXPORT_BUSY_CODES or any(
+        marker in detail.lower() for marker in _EXPORT_BUSY_MESSAGES
+    )
+    status = response.status_code
+    if status >= 500 or status == 429 or busy:
+        kind = "is busy" if busy or status == 429 else "failed"
+        transient = True
+    else:
+        kind, transient = "refused the chart", False
+    code = f" {error_code}" if error_code else ""
+    return ServiceError(
         service=EXPORT_SERVER,
-        message=f"{kind} (HTTP {response.status_code}{code}): {detail}",
+        message=f"{kind} (HTTP {status}{code}): {detail}",
         transient=transient,
-        status=response.status_code,
+        status=status,
     )

@@ -49,12 +49,21 @@ class NotFoundError(DomainError):
 
 
 class ServiceUnavailableError(DomainError):
+    """A request that can succeed later; `retry_after` (seconds) becomes a Retry-After header."""
+
     status = 503
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, retry_after: int | None = None) -> None:
         super().__init__(message, rule="unavailable")
+        self.retry_after = retry_after
+
+
+def error_headers(error: DomainError) -> dict[str, str]:
+    """The headers an error's answer carries besides its body."""
+    retry_after = getattr(error, "retry_after", None)
+    return {} if retry_after is None else {"Retry-After": str(retry_after)}
 
 
 def error_response(error: DomainError) -> JsonResponse:
     """The one error shape for views outside ninja (chart images, the data service)."""
-    return JsonResponse(error.as_body(), status=error.status)
+    return JsonResponse(error.as_body(), status=error.status, headers=error_headers(error))

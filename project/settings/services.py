@@ -22,3 +22,15 @@ DATASERVICE_MAX_INTERVAL_DAYS = 3650.0  # ten years
 # The PNG the export server draws (pixels); the admin list shows it scaled down.
 CHARTS_IMAGE_WIDTH = 1000
 CHARTS_IMAGE_HEIGHT = 500
+
+# A calculation's images (GET /api/calculations/{id}/chart.png|svg) are drawn in the web tier
+# on the first request for a type and size. At most this many web workers of the whole
+# deployment (every process and replica: a PostgreSQL advisory-lock semaphore) draw or wait
+# for a drawing at once; a request past them answers 503 with Retry-After, so image requests
+# never take the workers the rest of the API needs.
+CALCULATION_CHARTS_DRAWING_SLOTS = 2
+# Seconds a drawing in the web tier may take: well inside gunicorn's 60 s worker timeout.
+CALCULATION_CHARTS_DRAW_TIMEOUT = 20.0
+# The stored images of every run together stay under this many bytes: storing one evicts the
+# least recently served past it (they are redrawn on demand).
+CALCULATION_CHARTS_STORE_BYTES = 256 * 1024 * 1024

@@ -100,6 +100,59 @@ def test_a_full_export_queue_is_worth_a_retry(settings):
     assert caught.value.transient
 
 
+def test_the_real_export_servers_rasterization_timeout_is_transient(export_server_timing_out, settings):
+    settings.EXPORT_SERVER_URL = export_server_timing_out
+    with pytest.raises(clients.ServiceError) as caught:
+        clients.export_server_png(options=OPTIONS, width=640, height=320)
+    assert caught.value.transient and caught.value.status == 400
+    assert str(caught.value).startswith("Export server is busy (HTTP 400): [pool] In pool.postWork: Rasterization timeout")
+
+
+# The shape export server 5.1.0 answers every failure with (no errorCode; a stack in development).
+@pytest.mark.parametrize(
+    "message",
+    [
+        (
+            "[pool] In pool.postWork: Rasterization timeout: your chart may be too complex or large, and "
+            "failed to render within the allotted time."
+        ),
+        (
+            "[pool] In pool.postWork: For request with ID 1a2b - Error encountered when acquiring an "
+            "available entry: 30001ms."
+        ),
+        "[pool] In pool.postWork: Work received, but pool has not been started.",
+    ],
+)
+def test_the_export_servers_overload_and_timeouts_are_transient(settings, message):
+    body = json.dumps({"statusCode": 400, "message": message, "stack": "Error: at pool.js:351"}).encode()
+    with ScriptedServer(status=400, body=body) as server:
+        settings.EXPORT_SERVER_URL = server.url
+        with pytest.raises(clients.ServiceError) as caught:
+            clients.export_server_png(options=OPTIONS, width=10, height=10)
+    assert caught.value.transient
+    assert str(caught.value) == f"Export server is busy (HTTP 400): {message}"
+    assert "pool.js" not in str(caught.value)  # the stack is never shown
+
+
+def test_an_export_servers_own_refusal_without_a_code_is_permanent(settings):
+    body = json.dumps({"statusCode": 400, "message": "No correct chart data found."}).encode()
+    with ScriptedServer(status=400, body=body) as server:
+        settings.EXPORT_SERVER_URL = server.url
+        with pytest.raises(clients.ServiceError) as caught:
+            clients.export_server_png(options=OPTIONS, width=10, height=10)
+    assert not caught.value.transient
+    assert str(caught.value) == "Export server refused the chart (HTTP 400): No correct chart data found."
+
+
+def test_an_export_rate_limit_is_transient(settings):
+    with ScriptedServer(status=429, body=b'{"message": "Too many requests, you have been rate limited."}') as server:
+        settings.EXPORT_SERVER_URL = server.url
+        with pytest.raises(clients.ServiceError) as caught:
+            clients.export_server_png(options=OPTIONS, width=10, height=10)
+    assert caught.value.transient
+    assert str(caught.value) == "Export server is busy (HTTP 429): Too many requests, you have been rate limited."
+
+
 def test_an_export_answer_that_is_not_a_png_is_refused(settings):
     with ScriptedServer(status=200, body=b"<svg/>", content_type="image/svg+xml") as server:
         settings.EXPORT_SERVER_URL = server.url
@@ -140,3 +193,21 @@ def test_a_service_that_hangs_up_without_answering_is_transient(settings):
 def test_network_failures_are_named(exc, text):
     error = clients._network_error(clients.EXPORT_SERVER, exc, 60)
     assert error.transient and str(error) == text
+
+
+def test_an_export_server_5xx_without_json_is_transient_and_quotes_the_answer(settings):
+    with ScriptedServer(status=502, body=b"<html>Bad gateway</html>", content_type="text/html") as server:
+        settings.EXPORT_SERVER_URL = server.url
+        with pytest.raises(clients.ServiceError) as caught:
+            clients.export_server_png(options=OPTIONS, width=10, height=10)
+    assert caught.value.transient and caught.value.status == 502
+    assert str(caught.value) == "Export server failed (HTTP 502): <html>Bad gateway</html>"
+
+
+def test_an_export_error_without_a_body_names_the_status(settings):
+    with ScriptedServer(status=400, body=b"") as server:
+        settings.EXPORT_SERVER_URL = server.url
+        with pytest.raises(clients.ServiceError) as caught:
+            clients.export_server_png(options=OPTIONS, width=10, height=10)
+    assert not caught.value.transient
+    assert str(caught.value) == "Export server refused the chart (HTTP 400): Bad Request"

@@ -256,6 +256,20 @@ def test_a_transient_failure_before_the_last_attempt_is_raised_for_a_retry(
     assert function.error == "Export server unreachable (connection refused) after 2 attempts"
 
 
+@pytest.mark.django_db(transaction=True)
+def test_an_export_render_timeout_is_retried_not_failed(dataservice, export_server_timing_out, make_function, settings):
+    from apps.charts.clients import ServiceError
+
+    settings.CHARTS_MAX_ATTEMPTS = 2
+    function = make_function("t", status="queued")
+    settings.EXPORT_SERVER_URL = export_server_timing_out
+    with pytest.raises(ServiceError) as caught:
+        services.function_render(function_id=function.pk)
+    assert caught.value.transient and "Rasterization timeout" in str(caught.value)
+    function.refresh_from_db()
+    assert (function.status, function.attempts) == ("running", 1)  # the retry takes it over
+
+
 # --- sweep ---------------------------------------------------------------------------------
 
 

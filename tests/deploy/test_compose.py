@@ -473,7 +473,14 @@ def test_each_network_joins_only_the_services_that_must_talk():
         "edge": {"proxy", "web", "ws"},
         "backend": APP_PROCESSES | BACKING,
         "services": {"worker", "dataservice", "highcharts"},
+        "images": {"web", "highcharts"},
     }
+
+
+def test_the_web_container_reaches_the_export_server_it_draws_run_images_with():
+    shared = set(SERVICES["web"]["networks"]) & set(SERVICES["highcharts"]["networks"])
+    assert shared and all(COMPOSE["networks"][name]["internal"] for name in shared)
+    assert SERVICES["web"]["depends_on"]["highcharts"] == {"condition": "service_healthy"}
 
 
 def test_only_the_proxys_network_has_a_way_out():
@@ -485,17 +492,53 @@ def test_redis_requires_a_password_that_the_app_processes_send():
     redis = SERVICES["redis"]
     app_env = SERVICES["web"]["environment"]
 
-    assert "--requirepass" in redis["command"]
+    assert "requirepass" in redis["command"][-1]
     assert redis["environment"]["REDISCLI_AUTH"].startswith("${REDIS_PASSWORD:?")  # its own health check
     assert app_env["REDIS_URL"].startswith("redis://:${REDIS_PASSWORD:?")
     assert urlsplit(interpolated(app_env["REDIS_URL"])).password == "sample"
 
 
+def test_the_redis_password_is_on_no_command_line():
+    """`ps` shows every process's arguments: the password reaches redis in a file instead."""
+    command = " ".join(SERVICES["redis"]["command"])
+    assert "REDIS_PASSWORD" not in command and "--requirepass" not in command
+    assert "$$REDISCLI_AUTH" in command  # expanded by the container's shell, not by compose
+    assert "umask 077" in command
+
+
 def test_the_data_service_connects_as_its_own_role():
     env = SERVICES["dataservice"]["environment"]
 
-    assert env["DATASERVICE_POSTGRES_USER"] == "calcboard_points" != env["POSTGRES_USER"]
+    assert env["DATASERVICE_POSTGRES_USER"] == "calcboard_points"
     assert env["DATASERVICE_POSTGRES_PASSWORD"].startswith("${DATASERVICE_POSTGRES_PASSWORD:?")
+    assert SERVICES["migrate"]["environment"]["DATASERVICE_POSTGRES_USER"] == "calcboard_points"
+
+
+def test_the_data_service_gets_no_secret_key_broker_or_redis_credentials():
+    service = SERVICES["dataservice"]
+    assert "env_file" not in service  # .env holds every secret
+    env = service["environment"]
+    for secret in ("DJANGO_SECRET_KEY", "RABBITMQ_PASSWORD", "REDIS_PASSWORD", "CELERY_BROKER_URL", "REDIS_URL",
+                   "POSTGRES_PASSWORD", "POSTGRES_SUPERUSER_PASSWORD"):
+        assert secret not in env, secret
+        assert all("${" + secret not in str(value) for value in env.values()), secret
+    assert service["environment"]["DATASERVICE_LISTEN"] == "0.0.0.0:8100"
+    assert service["environment"]["DJANGO_SETTINGS_MODULE"] == "project.settings.production"
+
+
+def test_the_application_connects_as_its_own_role_and_only_migrate_gets_the_superuser():
+    postgres = SERVICES["postgres"]["environment"]
+    assert postgres["POSTGRES_USER"] == "postgres"  # the image makes this one the superuser
+    assert postgres["POSTGRES_PASSWORD"].startswith("${POSTGRES_SUPERUSER_PASSWORD:?")
+    for name in APP_PROCESSES - {"dataservice"}:
+        env = SERVICES[name]["environment"]
+        assert interpolated(env["POSTGRES_USER"]) != "postgres" and "calcboard" in env["POSTGRES_USER"], name
+        assert env["POSTGRES_PASSWORD"].startswith("${POSTGRES_PASSWORD:?"), name
+    holders = {name for name, service in SERVICES.items() if "POSTGRES_SUPERUSER_PASSWORD" in str(service.get("environment"))}
+    assert holders == {"migrate", "postgres"}
+    assert SERVICES["migrate"]["environment"]["POSTGRES_SUPERUSER"] == postgres["POSTGRES_USER"]
+    run = (ROOT / "scripts" / "run").read_text()
+    assert run.index("manage.py database_roles_ensure") < run.index("manage.py migrate --noinput")
 
 
 def test_postgres_keeps_its_data_in_a_named_volume():
@@ -507,7 +550,7 @@ def test_postgres_keeps_its_data_in_a_named_volume():
     assert not volume.startswith((".", "/"))
 
 
-@pytest.mark.parametrize("name", sorted(APP_PROCESSES))
+@pytest.mark.parametrize("name", sorted(APP_PROCESSES - {"dataservice"}))
 def test_app_containers_bind_all_interfaces_and_reach_services_by_name(name):
     env = SERVICES[name]["environment"]
 
@@ -527,7 +570,8 @@ def test_the_export_server_binds_all_interfaces_inside_its_container():
 
 
 def test_secrets_have_no_default_in_compose():
-    for name in ("DJANGO_SECRET_KEY", "POSTGRES_PASSWORD", "RABBITMQ_PASSWORD", "REDIS_PASSWORD", "DATASERVICE_POSTGRES_PASSWORD"):
+    for name in ("DJANGO_SECRET_KEY", "POSTGRES_PASSWORD", "POSTGRES_SUPERUSER_PASSWORD", "RABBITMQ_PASSWORD", "REDIS_PASSWORD",
+                 "DATASERVICE_POSTGRES_PASSWORD"):
         uses = re.findall(r"\$\{" + name + r"(:?[-?][^}]*)?\}", COMPOSE_TEXT)
         assert uses, name
         assert all(use.startswith((":?", "?")) for use in uses), f"{name} must be required, not defaulted"
@@ -622,6 +666,7 @@ def test_env_example_holds_no_secret_values():
 
     assert values["DJANGO_SECRET_KEY"] == ""
     assert values["POSTGRES_PASSWORD"] == ""
+    assert values["POSTGRES_SUPERUSER_PASSWORD"] == ""
     assert values["RABBITMQ_PASSWORD"] == ""
     assert values["REDIS_PASSWORD"] == ""
     assert values["DATASERVICE_POSTGRES_PASSWORD"] == ""
@@ -633,3 +678,11 @@ def test_dockerignore_keeps_local_state_and_secrets_out_of_the_images():
     ignored = {line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()}
 
     assert {".git", ".venv", "**/node_modules", "var", ".env", "docker/nginx/tls"} <= ignored
+
+
+def test_env_example_ships_the_safe_production_default_for_https():
+    """Copied as is, .env keeps the redirect, Secure cookies and HSTS on; a plain-HTTP trial
+    turns them off on purpose."""
+    values = dict(re.findall(r"^([A-Z][A-Z0-9_]*)=(.*)$", (ROOT / ".env.example").read_text(), re.MULTILINE))
+    assert values.get("DJANGO_HTTPS", "true").lower() in {"true", "1", "yes", "on"}
+    assert re.search(r"^# DJANGO_HTTPS=true$", (ROOT / ".env.example").read_text(), re.MULTILINE)

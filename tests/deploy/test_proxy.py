@@ -220,3 +220,44 @@ def test_nginx_accepts_the_rendered_configuration_in_both_modes(front_door, tmp_
         assert result.returncode == 0, result.stderr
         assert "syntax is ok" in result.stderr
         assert ("tls" if extra else "plain") in result.stderr
+
+
+def test_over_tls_the_proxys_own_answers_keep_hsts_and_plain_http_sends_none(front_door, test_db_name, tmp_path):
+    """/static/, the 429 of the login limit and the 503 of a down application each set headers
+    of their own, which in nginx would hide the server's HSTS."""
+    cert, _ = self_signed(tmp_path)
+    tls = {"PROXY_CERT_DIR": str(Path(cert).parent)}
+    tls_port = processes.free_port()
+    door = processes.FrontDoor(test_db_name, name="tls-hsts", extra_env={**tls, "PROXY_TLS_LISTEN": f"127.0.0.1:{tls_port}"})
+    try:
+        base = f"https://127.0.0.1:{tls_port}"
+        static = httpx.get(f"{base}/static/admin/css/base.css", verify=cert)
+        login = f"{base}/admin/login/"
+        refusals = [httpx.post(login, data={"username": "x", "password": "y"}, verify=cert) for _ in range(8)]
+    finally:
+        door.stop()
+    down_tls_port, port = processes.free_port(), processes.free_port()
+    env = {
+        **front_door.env,
+        **tls,
+        "PROXY_WEB_UPSTREAM": f"127.0.0.1:{processes.free_port()}",
+        "PROXY_LISTEN": f"127.0.0.1:{port}",
+        "PROXY_TLS_LISTEN": f"127.0.0.1:{down_tls_port}",
+        "PROXY_VAR_DIR": str(processes.run_log_dir() / f"down-tls-proxy-{port}"),
+    }
+    proxy = processes.Process(f"down-tls-proxy-{port}", [str(processes.RUN), "proxy"], env)
+    try:
+        proxy.wait_ready(lambda: processes.http_ok(f"http://127.0.0.1:{port}/healthz") or proxy.listens_on(down_tls_port),
+                         port=port, timeout=20, what="proxy")
+        down = httpx.get(f"https://127.0.0.1:{down_tls_port}/api/calculations", verify=cert)
+    finally:
+        proxy.stop()
+    plain_static = httpx.get(f"{front_door.base_url}/static/admin/css/base.css")
+
+    too_many = [response for response in refusals if response.status_code == 429]
+    assert static.status_code == 200 and too_many and down.status_code == 503
+    for response in (static, too_many[0], down):
+        assert response.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
+    assert static.headers["Cache-Control"].startswith("public, max-age=")
+    assert too_many[0].headers["Retry-After"] == "60" and down.headers["Retry-After"] == "5"
+    assert plain_static.status_code == 200 and "Strict-Transport-Security" not in plain_static.headers
