@@ -30,9 +30,10 @@ def load(cursor: Any, rows: int) -> None:  # cursor: a psycopg2 cursor
         f"""
         INSERT INTO {Function._meta.db_table}
             (expression, dt, "interval", status, error, image_hash, queued_at, started_at, processed_at,
-             created_at, updated_at)
+             created_at, updated_at, progress, attempts)
         SELECT 'sin(t) + ' || (i %% 5000), 1, 30, s.status, '', '', t, t,
-               CASE WHEN s.status IN ('queued', 'running') THEN NULL ELSE t + interval '2 seconds' END, t, t
+               CASE WHEN s.status IN ('queued', 'running') THEN NULL ELSE t + interval '2 seconds' END, t, t,
+               0, 1
           FROM generate_series(1, %s) AS i,
                LATERAL (SELECT now() - i * interval '1 minute' AS t) AS at,
                LATERAL (SELECT CASE WHEN i <= 20 THEN 'queued' WHEN i <= 24 THEN 'running'
