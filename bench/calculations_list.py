@@ -17,6 +17,7 @@ import listbench  # imported first: it sets Django up
 from listbench import Case
 
 from apps.calculations.models import Calculation
+from apps.core.listing import PAGE_SIZE_DEFAULT
 
 STATUSES = listbench.status_values(Calculation)
 
@@ -45,7 +46,7 @@ def main() -> None:
     args = listbench.arguments(__doc__)
     try:
         listbench.databases_prepare(table=Calculation._meta.db_table, load=load, small=args.small, large=args.large)
-        per_page = 10
+        per_page = PAGE_SIZE_DEFAULT
         pages = math.ceil(args.large / per_page)
         cases = [
             Case("floor: page 1, 1,000 runs", "default", {}),

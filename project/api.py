@@ -1,6 +1,8 @@
 """The one NinjaAPI: routers of every app, authentication and the single error shape."""
 
+import functools
 import json
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -10,12 +12,14 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.openapi.schema import OpenAPISchema
 from ninja.operation import Operation
+from ninja.params.models import QueryModel
 from ninja.parser import Parser
 
 from apps.accounts.auth import api_auth
 from apps.calculations.api import router as calculations_router
 from apps.charts.api import router as functions_router
-from apps.core.errors import DomainError, FieldError, NotFoundError, error_headers
+from apps.core.errors import WWW_AUTHENTICATE, DomainError, FieldError, NotFoundError, error_headers
+from apps.core.responses import API_NAMESPACE
 
 
 def _is_json(content_type: str) -> bool:
@@ -90,16 +94,79 @@ class CalcboardAPI(NinjaAPI):
         content = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}
         for path_item in schema["paths"].values():
             for operation in path_item.values():
+                responses = operation["responses"]
                 if "requestBody" in operation:
                     for status, description in BODY_ERRORS.items():
-                        response = {"description": description, "content": content}
-                        operation["responses"].setdefault(status, response)
+                        responses.setdefault(status, {"description": description, "content": content})
+                # The headers every operation's answers carry the same way (project.api, apps.core).
+                for code, headers in RESPONSE_HEADERS.items():
+                    # ninja keys the declared statuses as ints, openapi_extra as strings
+                    for key in (code, str(code)):
+                        if key in responses:
+                            responses[key].setdefault("headers", {}).update(headers)
         return schema
+
+
+# Documented on every operation that answers these statuses.
+RESPONSE_HEADERS = {
+    201: {
+        "Location": {
+            "description": "The URL of what was created (its detail).",
+            "schema": {"type": "string", "format": "uri-reference"},
+        }
+    },
+    401: {
+        "WWW-Authenticate": {
+            "description": f"How to authenticate: `{WWW_AUTHENTICATE}`.",
+            "schema": {"type": "string"},
+        }
+    },
+}
+
+
+def _query_names(operation: Any) -> frozenset[str]:
+    """The query parameters an operation declares (the names its OpenAPI entry lists)."""
+    return frozenset(
+        name
+        for model in operation.models
+        if issubclass(model, QueryModel)
+        for name in getattr(model, "__ninja_flatten_map__", {})
+    )
+
+
+def refuse_unknown_query(run: Callable) -> Callable:
+    """Every operation refuses a query parameter it does not declare: a 422 naming each one
+    (rule `unknown_parameter`), after authentication, so a typo (`?stauts=failed`, a removed
+    `?limit=`) is an error instead of a silently unfiltered answer.
+
+    Applied to every operation by `api.add_decorator(..., mode="view")`, which wraps the
+    bound `Operation.run`; the operation is that method's `__self__`."""
+    operation = run.__self__  # type: ignore[attr-defined]
+    allowed = _query_names(operation)
+
+    @functools.wraps(run)
+    def checked(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        unknown = sorted(set(request.GET) - allowed)
+        if not unknown:
+            return run(request, *args, **kwargs)
+        refused = operation._run_checks(request)  # credentials first: a stranger learns nothing
+        if refused is not None:
+            return refused
+        accepted = ", ".join(sorted(allowed)) or "none"
+        errors = [
+            FieldError(name, "unknown_parameter", f"Unknown query parameter {name!r}; this operation takes: {accepted}.")
+            for name in unknown
+        ]
+        message = f"Unknown query parameter(s): {', '.join(unknown)}."
+        return on_domain_error(request, DomainError(message, errors=errors))
+
+    return checked
 
 
 api = CalcboardAPI(
     title="Calcboard API",
     version="1.0.0",
+    urls_namespace=API_NAMESPACE,
     description=(
         "Queued well-production calculations and function charts. Authenticate with an admin "
         "session or `Authorization: Bearer <token>` (create one in the admin or with "
@@ -112,6 +179,7 @@ api = CalcboardAPI(
 )
 api.add_router("/calculations", calculations_router)
 api.add_router("/functions", functions_router)
+api.add_decorator(refuse_unknown_query, mode="view")
 
 # Where the offending value sits; the prefix ninja adds (body/query/path + argument name)
 # carries nothing a client can act on.

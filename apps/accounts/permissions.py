@@ -40,10 +40,10 @@ from django.contrib.auth.models import AnonymousUser
 from django.contrib.auth.models import User as AuthUser
 from django.db import models
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest
 
 from apps.accounts.selectors import api_token_user
-from apps.core.errors import DomainError
+from apps.core.errors import DomainError, error_response
 
 Action = Literal["view", "add", "change"]
 ACTIONS: tuple[Action, ...] = ("view", "add", "change")
@@ -177,7 +177,7 @@ def view_requires(action: Action, model: type[models.Model]) -> Callable[[View],
             try:
                 access_check(user=request_user(request), model=model, action=action)
             except DomainError as error:
-                return JsonResponse(error.as_body(), status=error.status)
+                return error_response(error)
             return view(request, *args, **kwargs)
 
         setattr(checked, ACCESS_ATTRIBUTE, (action, model))

@@ -1,11 +1,10 @@
 """REST endpoints for calculations, mounted at /api/calculations (auth: session or bearer)."""
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Any
 
 from django.http import HttpRequest, HttpResponse
 from django.utils.cache import patch_vary_headers
-from ninja import Query, Router, Status
-from pydantic import WithJsonSchema
+from ninja import Query, Router
 
 from apps.accounts.permissions import operation_action, requires
 from apps.calculations.chart_options import (
@@ -22,9 +21,10 @@ from apps.calculations.schemas import (
     CalculationCreateIn,
     CalculationDetailOut,
     CalculationListOut,
-    Ordering,
+    CalculationListQuery,
 )
 from apps.calculations.selectors import (
+    DETAIL_FIELDS,
     calculation_detail_json,
     calculation_list,
     calculation_rows_csv,
@@ -36,33 +36,19 @@ from apps.calculations.services import (
     calculation_create,
     calculation_rerun,
 )
-from apps.core.listing import ListPage
-from apps.core.schemas import (
-    CURSOR_DESCRIPTION,
-    CURSOR_MAX_LENGTH,
-    Cursor,
-    SearchFilter,
-    error_responses,
-    status_filter_description,
-    status_filter_type,
-)
-from apps.jobs.idempotency import idempotency_key_header, job_created
+from apps.core.listing import list_envelope
+from apps.core.responses import api_url, created_response
+from apps.core.schemas import conditional_image_openapi, error_responses, names_filter_type
+from apps.jobs.idempotency import IdempotencyKey, idempotency_key_header, job_created
 
 router = Router(tags=["calculations"])
-STATUS_FILTER_DESCRIPTION = status_filter_description(Calculation)
 
+# `fields` as `detail_fields_parse` reads it; the selector answers unknown names with a 422
+# listing the allowed ones.
 if TYPE_CHECKING:
-    StatusFilter = str | None  # what the parameter holds; its schema is built at import
+    DetailFields = list[str] | None  # what the parameter holds; its schema is built at import
 else:
-    StatusFilter = status_filter_type(Calculation)
-
-# `fields` as `detail_fields_parse` reads it (comma-separated, blanks ignored, only `name`,
-# `duration` and `summary`), documented as a pattern so clients (and schemathesis) know what is accepted;
-# the selector still answers unknown names with its own 422 listing the allowed ones.
-DetailFields = Annotated[
-    str | None,
-    WithJsonSchema({"type": "string", "pattern": r"^[\s,]*(?:(?:name|duration|summary)\s*(?:,[\s,]*|$))*$"}),
-]
+    DetailFields = names_filter_type(DETAIL_FIELDS)
 
 
 CREATE_DESCRIPTION = f"""Validate the inputs and queue a run; it executes in the background (first in, first
@@ -86,8 +72,8 @@ body is a 422 naming the header. Keys are per user."""
 )
 @requires("add", Calculation)
 def calculation_create_endpoint(
-    request: HttpRequest, payload: CalculationCreateIn, idempotency_key: str | None = idempotency_key_header()
-) -> Status:
+    request: HttpRequest, payload: CalculationCreateIn, idempotency_key: IdempotencyKey = idempotency_key_header()
+) -> HttpResponse:
     return job_created(
         request=request,
         scope="calculations.create",
@@ -96,6 +82,7 @@ def calculation_create_endpoint(
         create=lambda: calculation_create(
             date_start=payload.date_start, date_fin=payload.date_fin, lag=payload.lag, name=payload.name
         ),
+        detail_url_name="calculation_detail",
     )
 
 
@@ -119,26 +106,20 @@ def calculation_cancel_endpoint(request: HttpRequest, id: int) -> HttpResponse:
     summary="Queue a new run with the same inputs",
 )
 @requires(operation_action("rerun"), Calculation)
-def calculation_rerun_endpoint(request: HttpRequest, id: int) -> Status:
+def calculation_rerun_endpoint(request: HttpRequest, id: int) -> HttpResponse:
     """A new run with the same dates and lag, its name marked " (re-run)"; answers its id."""
-    return Status(201, {"id": calculation_rerun(calculation_id=id).pk})
+    rerun = calculation_rerun(calculation_id=id)
+    return created_response(body={"id": rerun.pk}, location=api_url("calculation_detail", id=rerun.pk))
 
 
 @router.get(
     "",
     response={200: CalculationListOut, **error_responses()},
-    summary="List calculations, 10 per page",
+    summary="List calculations",
 )
 @requires("view", Calculation)
-def calculation_list_endpoint(
-    request: HttpRequest,
-    page: int | None = Query(None, ge=1, description="1-based (default 1); a page past the end is empty."),
-    cursor: Cursor = Query(None, max_length=CURSOR_MAX_LENGTH, description=CURSOR_DESCRIPTION),
-    ordering: Ordering = Query("-launched_at", description="By launch date, ascending or descending."),
-    status: StatusFilter = Query(None, description=STATUS_FILTER_DESCRIPTION),
-    search: SearchFilter = Query(None, description="Only runs whose name contains this, case-insensitively."),
-) -> ListPage:
-    """Runs sorted by launch date (then id), 10 per page, by `page` or by `cursor` (not both).
+def calculation_list_endpoint(request: HttpRequest, query: Query[CalculationListQuery]) -> dict[str, Any]:
+    """Runs sorted by launch date (then id), `page_size` a page, by `page` or by `cursor` (not both).
 
     `count` is exact, also per `status` filter; with `search` it is counted up to 10,000 and
     `count_is_lower_bound` says when there are more. `next_cursor` / `prev_cursor` page from
@@ -146,7 +127,15 @@ def calculation_list_endpoint(
     Invalid values are a 422 naming the field and the rule (`allowed_values` for a status,
     `invalid_cursor` for a cursor this API did not issue, `exclusive` for page with cursor).
     """
-    return calculation_list(page=page, cursor=cursor, ordering=ordering, status=status, search=search)
+    page = calculation_list(
+        page=query.page,
+        page_size=query.page_size,
+        cursor=query.cursor,
+        ordering=query.ordering,
+        status=query.status,
+        search=query.search,
+    )
+    return list_envelope(page)
 
 
 @router.get(
@@ -161,11 +150,11 @@ def calculation_detail_endpoint(
     id: int,
     fields: DetailFields = Query(
         None,
-        description="Comma-separated optional fields: `name`, `duration`, `summary`.",
-        example="name,duration,summary",
+        description="Shape the document: `name`, `duration`, `summary` add those fields; `-result` leaves "
+        "out `result` (a run's rows can be 100,000). Repeat the parameter or separate with commas.",
     ),
 ) -> HttpResponse:
-    """`result` is null until the run has finished; a failed run carries its `error`."""
+    """`result` is null until the run has finished; a failed run carries its `error` (null otherwise)."""
     # The document (up to 100,000 rows) is built by PostgreSQL and passed through as text.
     body = calculation_detail_json(calculation_id=id, fields=detail_fields_parse(fields=fields))
     return HttpResponse(body, content_type="application/json")
@@ -203,16 +192,9 @@ ChartHeightQuery = Query(
 
 
 def _chart_openapi(image_type: str) -> dict:
-    content_type = CHART_CONTENT_TYPES[image_type]
-    return {
-        "responses": {
-            "200": {
-                "description": f"The {image_type.upper()} image, with an ETag.",
-                "content": {content_type: {"schema": {"type": "string", "format": "binary"}}},
-            },
-            "304": {"description": "Not modified: the client's copy (If-None-Match) is current."},
-        }
-    }
+    return conditional_image_openapi(
+        content_type=CHART_CONTENT_TYPES[image_type], description=f"The {image_type.upper()} image."
+    )
 
 
 def _chart_response(request: HttpRequest, *, calculation_id: int, image_type: str, width: int, height: int) -> HttpResponse:

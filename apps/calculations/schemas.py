@@ -1,15 +1,22 @@
 """API schemas: what clients send (`*In`) and what they get back (`*Out`), kept apart."""
 
-from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from datetime import date
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from ninja import Field, Schema
-from pydantic import BeforeValidator, ConfigDict, PlainSerializer, StrictInt, WithJsonSchema
+from pydantic import BeforeValidator, ConfigDict, StrictInt, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
-from apps.calculations.models import LAG_MAX, LAG_MIN, NAME_MAX_LENGTH
-from apps.core.formatting import DateInputError, iso, parse_iso_date
-from apps.core.schemas import PageOut
+from apps.calculations.models import LAG_MAX, LAG_MIN, NAME_MAX_LENGTH, Calculation
+from apps.core.formatting import DateInputError, parse_iso_date
+from apps.core.schemas import (
+    ListQuery,
+    PageOut,
+    SearchFilter,
+    UtcDateTime,
+    status_filter_description,
+    status_filter_type,
+)
 from apps.jobs.schemas import JobStatusName
 
 Ordering = Literal["launched_at", "-launched_at"]
@@ -27,12 +34,6 @@ IsoDate = Annotated[
     date,
     BeforeValidator(_strict_date),
     WithJsonSchema({"type": "string", "format": "date", "example": "2024-01-01"}),
-]
-# Every timestamp leaves the API the same way: ISO 8601, UTC, microseconds, "Z".
-UtcDateTime = Annotated[
-    datetime,
-    PlainSerializer(iso, return_type=str),
-    WithJsonSchema({"type": "string", "format": "date-time", "example": "2024-01-01T12:00:00.000000Z"}),
 ]
 
 
@@ -60,8 +61,20 @@ class CalculationListItemOut(Schema):
     status: JobStatusName
 
 
+if TYPE_CHECKING:
+    StatusFilter = list[str] | None  # what the parameter holds; its schema is built at import
+else:
+    StatusFilter = status_filter_type(Calculation)
+
+
+class CalculationListQuery(ListQuery):
+    ordering: Ordering = Field("-launched_at", description="By launch date, ascending or descending.")
+    status: StatusFilter = Field(None, description=status_filter_description(Calculation))
+    search: SearchFilter = Field(None, description="Only runs whose name contains this, case-insensitively.")
+
+
 class CalculationListOut(PageOut):
-    """A page of 10 runs; `count` and `pages` cover every run the filters keep."""
+    """A page of runs; `count` and `pages` cover every run the filters keep."""
 
     results: list[CalculationListItemOut]
 
@@ -104,18 +117,21 @@ class CalculationSummaryOut(Schema):
 
 
 class CalculationDetailOut(Schema):
-    """`result` is the table of a finished run and null otherwise (queued, running, failed).
+    """`result` is the table of a finished run and null otherwise (queued, running, failed);
+    `?fields=-result` leaves it out (the key is absent).
 
-    `error` is present for failed runs only; `name`, `duration` and `summary` only when asked
-    for with `?fields=name,duration,summary` (`duration`: seconds the run spent running, null
-    until it ended; `summary`: null until the run has finished).
+    `error` is the failure of a failed run, null otherwise; `name`, `duration` and `summary`
+    only when asked for with `?fields=name,duration,summary` (`duration`: seconds the run spent
+    running, null until it ended; `summary`: null until the run has finished).
     """
 
     id: int
     launched_at: UtcDateTime = Field(description="When the run was submitted.")
     status: JobStatusName
-    result: list[CalculationRowOut] | None
-    error: str | None = None
+    error: str | None = Field(description="Why the run failed; null unless `status` is `failed`.")
+    result: list[CalculationRowOut] | None = Field(
+        None, description="The rows of a finished run, by date; null until then; absent with `fields=-result`."
+    )
     name: str | None = None
     duration: float | None = None
     summary: CalculationSummaryOut | None = None

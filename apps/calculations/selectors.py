@@ -8,7 +8,7 @@ water cut) and PostgreSQL prints floats in their shortest exact form, so nothing
 
 import io
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -19,6 +19,7 @@ from apps.calculations.models import Calculation, CalculationChart, CalculationR
 from apps.core.errors import DomainError, NotFoundError
 from apps.core.formatting import iso, json_object_with_raw
 from apps.core.listing import (
+    PAGE_SIZE_DEFAULT,
     ListOrdering,
     ListPage,
     list_page,
@@ -29,7 +30,6 @@ from apps.core.listing import (
 )
 from apps.jobs.models import MAX_ID, JobStatus
 
-PAGE_SIZE = 10
 # Every ordering ends in the primary key (apps.core.listing): runs launched in the same
 # microsecond still page deterministically. Indexes: (launched_at, id) and
 # (status, launched_at, id), read in either direction.
@@ -38,20 +38,20 @@ ORDERINGS = {
     "-launched_at": ListOrdering(key="launched_at", descending=True, parse=parse_datetime_key),
 }
 DETAIL_OPTIONAL_FIELDS = ("name", "duration", "summary")
+# `fields` names what the detail adds (the optional fields) and what it leaves out (`-result`).
+DETAIL_FIELDS = (*DETAIL_OPTIONAL_FIELDS, "-result")
 
 def calculation_list(
     *,
     page: int | None = None,
+    page_size: int = PAGE_SIZE_DEFAULT,
     cursor: str | None = None,
     ordering: str = "-launched_at",
-    status: str | None = None,
+    status: str | Sequence[str] | None = None,
     search: str | None = None,
-    per_page: int = PAGE_SIZE,
 ) -> ListPage:
     """One page of runs, newest first by default; `status` ("queued,failed") and `search`
     (in the name) narrow it. A page past the end is empty. See apps.core.listing."""
-    if page is not None and page < 1:
-        raise DomainError("page must be 1 or more.", field="page", rule="greater_than_equal")
     term = search_parse(value=search)
     return list_page(
         queryset=Calculation.objects.only("id", "name", "launched_at", "status"),
@@ -59,8 +59,8 @@ def calculation_list(
         ordering=ordering,
         statuses=statuses_parse(value=status, model=Calculation),
         search=Q(name__icontains=term) if term else None,
-        per_page=per_page,
-        offset=None if page is None else (page - 1) * per_page,
+        page=page,
+        page_size=page_size,
         cursor=cursor,
     )
 
@@ -74,9 +74,9 @@ def calculation_get(*, calculation_id: int) -> Calculation:
     return calculation
 
 
-def detail_fields_parse(*, fields: str | None) -> tuple[str, ...]:
+def detail_fields_parse(*, fields: str | Sequence[str] | None) -> tuple[str, ...]:
     """`"name,duration"` -> ("name", "duration"); unknown names are a 422 listing allowed ones."""
-    return names_parse(value=fields, allowed=DETAIL_OPTIONAL_FIELDS, field="fields", noun="field")
+    return names_parse(value=fields, allowed=DETAIL_FIELDS, field="fields", noun="field")
 
 
 def _detail_sql() -> str:
@@ -96,13 +96,16 @@ def _detail_sql() -> str:
 def calculation_detail_json(*, calculation_id: int, fields: Iterable[str] = ()) -> str:
     """The detail document as JSON text, in one query.
 
-    {"id", ["name",] "launched_at", "status", ["duration",] ["error" (failed runs),] "result"}
-    where result is `[{"date", "liquid", "oil", "water", "wct"}, ...]` or null.
+    {"id", ["name",] "launched_at", "status", ["duration",] "error", ["summary",] ["result"]}
+    where error is null unless the run failed, and result is `[{"date", "liquid", "oil",
+    "water", "wct"}, ...]` or null (left out, and not read, with "-result" in `fields`).
     """
     if not 1 <= calculation_id <= MAX_ID:
         raise NotFoundError(f"No calculation with id {calculation_id}.")
     with connection.cursor() as cursor:
-        cursor.execute(_detail_sql(), [JobStatus.FINISHED.value, calculation_id])
+        with_result = "-result" not in fields
+        # Without the result, the CASE is never true: PostgreSQL does not read the rows.
+        cursor.execute(_detail_sql(), [JobStatus.FINISHED.value if with_result else "", calculation_id])
         row = cursor.fetchone()
     if row is None:
         raise NotFoundError(f"No calculation with id {calculation_id}.")
@@ -114,13 +117,14 @@ def calculation_detail_json(*, calculation_id: int, fields: Iterable[str] = ()) 
     head["status"] = status
     if "duration" in fields:
         head["duration"] = Calculation(started_at=started_at, finished_at=finished_at).duration
-    if status == JobStatus.FAILED:
-        head["error"] = error or "The calculation failed."
+    head["error"] = (error or "The calculation failed.") if status == JobStatus.FAILED else None
     raw: dict[str, str | None] = {}
     if "summary" in fields:
         finished = status == JobStatus.FINISHED
         raw["summary"] = calculation_summary_json(calculation_id=pk) if finished else None
-    return json_object_with_raw(head, **raw, result=result)
+    if with_result:
+        raw["result"] = result
+    return json_object_with_raw(head, **raw)
 
 
 def _summary_sql() -> str:

@@ -29,7 +29,7 @@ from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from apps.calculations import kernel
-from apps.calculations.events import calculation_event_payload
+from apps.calculations.events import CalculationEventOut, calculation_event_payload
 from apps.calculations.models import NAME_MAX_LENGTH, Calculation, CalculationChart, CalculationRow
 from apps.core import locks
 from apps.core.errors import DomainError, ServiceUnavailableError
@@ -51,6 +51,7 @@ CALCULATION_JOB = JobKind(
     task_name="calculations.run",
     sweep_task_name="calculations.sweep",
     payload=calculation_event_payload,
+    event_schema=CalculationEventOut,
     # A one-year calculation then costs two progress writes instead of a dozen.
     policy=JobPolicy(progress_min_interval=0.25),
 )

@@ -1,7 +1,7 @@
 """REST API of the chart job, mounted at /api/functions."""
 
 from django.http import HttpRequest, HttpResponse
-from ninja import Path, Query, Router, Status
+from ninja import Query, Router, Status
 
 from apps.accounts.permissions import operation_action, requires
 from apps.charts import selectors, services
@@ -16,9 +16,9 @@ from apps.charts.schemas import (
     FunctionsRefreshIn,
 )
 from apps.charts.views import chart_png_response
-from apps.core.schemas import error_responses
-from apps.jobs.idempotency import idempotency_key_header, job_created
-from apps.jobs.models import MAX_ID
+from apps.core.listing import list_envelope
+from apps.core.schemas import conditional_image_openapi, error_responses
+from apps.jobs.idempotency import IdempotencyKey, idempotency_key_header, job_created
 
 router = Router(tags=["functions"])
 
@@ -30,7 +30,7 @@ def _out(function: Function) -> dict:
         "dt": function.dt,
         "interval": function.interval,
         "status": function.status,
-        "error": function.error,
+        "error": function.error or None,
         "image_url": selectors.function_image_url(function_id=function.pk, image_hash=function.image_hash),
         "queued_at": function.queued_at,
         "started_at": function.started_at,
@@ -47,8 +47,8 @@ def _out(function: Function) -> dict:
 )
 @requires("add", Function)
 def function_create_endpoint(
-    request: HttpRequest, payload: FunctionCreateIn, idempotency_key: str | None = idempotency_key_header()
-) -> Status:
+    request: HttpRequest, payload: FunctionCreateIn, idempotency_key: IdempotencyKey = idempotency_key_header()
+) -> HttpResponse:
     """Send an `Idempotency-Key` header to retry safely: the same key with the same body within
     24 hours answers the first answer (same id) and creates nothing; the same key with
     another body is a 422 naming the header. Keys are per user."""
@@ -60,17 +60,18 @@ def function_create_endpoint(
         create=lambda: services.function_create(
             expression=payload.expression, dt=payload.dt, interval=payload.interval
         ),
+        detail_url_name="function_detail",
     )
 
 
 @router.get(
     "",
     response={200: FunctionPage, **error_responses()},
-    summary="List functions (paginated)",
+    summary="List functions",
 )
 @requires("view", Function)
 def function_list_endpoint(request: HttpRequest, query: Query[FunctionListQuery]) -> Status:
-    """Functions, `limit` per page, by `page` (or `offset`) or by `cursor` (one of them).
+    """Functions, `page_size` a page, by `page` or by `cursor` (not both).
 
     The same paging contract as `GET /api/calculations`: `count` is exact, also per `status`
     filter; with `search` it is counted up to 10,000 and `count_is_lower_bound` says when there
@@ -78,15 +79,14 @@ def function_list_endpoint(request: HttpRequest, query: Query[FunctionListQuery]
     values are a 422 naming the field and the rule.
     """
     result = selectors.function_list(
-        per_page=query.limit,
         page=query.page,
-        offset=query.offset,
+        page_size=query.page_size,
         cursor=query.cursor,
         ordering=query.ordering,
         status=query.status,
         search=query.search,
     )
-    return Status(200, {**result.paging(), "items": [_out(function) for function in result.results]})
+    return Status(200, list_envelope(result, item=_out))
 
 
 @router.post(
@@ -101,42 +101,35 @@ def functions_refresh_endpoint(request: HttpRequest, payload: FunctionsRefreshIn
 
 
 @router.get(
-    "/{function_id}",
+    "/{id}",
     response={200: FunctionOut, **error_responses(404)},
     summary="One function",
+    url_name="function_detail",
 )
 @requires("view", Function)
-def function_detail_endpoint(request: HttpRequest, function_id: int = Path(..., ge=1, le=MAX_ID)) -> Status:
-    return Status(200, _out(selectors.function_get(function_id=function_id)))
+def function_detail_endpoint(request: HttpRequest, id: int) -> Status:
+    return Status(200, _out(selectors.function_get(function_id=id)))
 
 
 @router.post(
-    "/{function_id}/cancel",
+    "/{id}/cancel",
     response={200: FunctionOut, **error_responses(404, 409)},
     summary="Cancel a queued or running chart job",
 )
 @requires(operation_action("cancel"), Function)
-def function_cancel_endpoint(request: HttpRequest, function_id: int = Path(..., ge=1, le=MAX_ID)) -> Status:
+def function_cancel_endpoint(request: HttpRequest, id: int) -> Status:
     """A queued chart becomes `cancelled` at once; a running one stops before its next outside
     call and keeps its previous image. Answers the function; one that is already finished,
     failed or cancelled answers 409 naming its status."""
-    return Status(200, _out(services.function_cancel(function_id=function_id)))
+    return Status(200, _out(services.function_cancel(function_id=id)))
 
 
 @router.get(
-    "/{function_id}/chart.png",
+    "/{id}/chart.png",
     response=error_responses(404),
     summary="The chart PNG (ETag; send If-None-Match for a 304)",
-    openapi_extra={
-        "responses": {
-            "200": {
-                "description": "The PNG.",
-                "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}},
-            },
-            "304": {"description": "Not modified: the client's copy (If-None-Match) is current."},
-        }
-    },
+    openapi_extra=conditional_image_openapi(content_type="image/png", description="The PNG."),
 )
 @requires("view", Function)
-def function_chart_endpoint(request: HttpRequest, function_id: int = Path(..., ge=1, le=MAX_ID)) -> HttpResponse:
-    return chart_png_response(request, function_id=function_id, immutable=False)
+def function_chart_endpoint(request: HttpRequest, id: int) -> HttpResponse:
+    return chart_png_response(request, function_id=id, immutable=False)

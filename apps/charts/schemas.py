@@ -1,6 +1,5 @@
 """Input and output schemas of the functions API. Inputs refuse unknown fields."""
 
-from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
 from django.conf import settings
@@ -10,11 +9,10 @@ from pydantic import BeforeValidator, ConfigDict
 from apps.charts.models import EXPRESSION_MAX_LENGTH, PRESETS, Function
 from apps.charts.selectors import Ordering
 from apps.core.schemas import (
-    CURSOR_DESCRIPTION,
-    CURSOR_MAX_LENGTH,
-    Cursor,
+    ListQuery,
     PageOut,
     SearchFilter,
+    UtcDateTime,
     status_filter_description,
     status_filter_type,
 )
@@ -80,18 +78,12 @@ class FunctionsRefreshed(Schema):
 
 
 if TYPE_CHECKING:
-    StatusFilter = str | None  # what the parameter holds; its schema is built at import
+    StatusFilter = list[str] | None  # what the parameter holds; its schema is built at import
 else:
     StatusFilter = status_filter_type(Function)
 
 
-class FunctionListQuery(Schema):
-    limit: int = Field(20, ge=1, le=100, description="Functions per page.")
-    page: int | None = Field(None, ge=1, description="1-based (default 1); a page past the end is empty.")
-    offset: int | None = Field(
-        None, ge=0, le=1_000_000, description="Rows to skip, instead of `page` (kept for older clients)."
-    )
-    cursor: Cursor = Field(None, max_length=CURSOR_MAX_LENGTH, description=CURSOR_DESCRIPTION)
+class FunctionListQuery(ListQuery):
     ordering: Ordering = Field("-created_at", description="Never-processed rows sort last by processed_at.")
     status: StatusFilter = Field(None, description=status_filter_description(Function))
     search: SearchFilter = Field(None, description="Only functions whose expression contains this, in any case.")
@@ -103,18 +95,20 @@ class FunctionOut(Schema):
     dt: float = Field(..., description="Step in hours.")
     interval: float = Field(..., description="Depth in days.")
     status: JobStatusName
-    error: str = Field(..., description="Text of the last failure; empty after a success.")
+    error: str | None = Field(..., description="Text of the last failure; null when there is none.")
     image_url: str | None = Field(
         ..., description="Versioned chart URL (changes with every new image); null until the first chart."
     )
-    queued_at: datetime | None
-    started_at: datetime | None
-    processed_at: datetime | None = Field(..., description="End of the last processing: finished, failed or cancelled.")
-    created_at: datetime
-    updated_at: datetime
+    queued_at: UtcDateTime | None
+    started_at: UtcDateTime | None
+    processed_at: UtcDateTime | None = Field(
+        ..., description="End of the last processing: finished, failed or cancelled."
+    )
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
 
 
 class FunctionPage(PageOut):
-    """A page of `limit` functions; `count` and `pages` cover every function the filters keep."""
+    """A page of functions; `count` and `pages` cover every function the filters keep."""
 
-    items: list[FunctionOut]
+    results: list[FunctionOut]

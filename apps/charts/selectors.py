@@ -1,13 +1,15 @@
 """Reads of the chart job. Lists never load the PNG bytes (`defer("image")`)."""
 
+from collections.abc import Sequence
 from typing import Literal, get_args
 
 from django.db.models import Q
 from django.urls import reverse
 
 from apps.charts.models import PROCESSED_ASC_KEY, PROCESSED_DESC_KEY, Function
-from apps.core.errors import DomainError, NotFoundError
+from apps.core.errors import NotFoundError
 from apps.core.listing import (
+    PAGE_SIZE_DEFAULT,
     ListOrdering,
     ListPage,
     list_page,
@@ -42,21 +44,15 @@ def function_image_url(*, function_id: int, image_hash: str) -> str | None:
 
 def function_list(
     *,
-    per_page: int = 20,
     page: int | None = None,
-    offset: int | None = None,
+    page_size: int = PAGE_SIZE_DEFAULT,
     cursor: str | None = None,
     ordering: str = "-created_at",
-    status: str | None = None,
+    status: str | Sequence[str] | None = None,
     search: str | None = None,
 ) -> ListPage:
     """One page of functions (without their PNGs), newest first by default; `status`
-    ("queued,failed") and `search` (in the expression) narrow it. `offset` is the older way
-    to say `page`. See apps.core.listing."""
-    if page is not None and offset is not None:
-        raise DomainError("Send either page or offset, not both.", field="offset", rule="exclusive")
-    if page is not None:
-        offset = (page - 1) * per_page
+    ("queued,failed") and `search` (in the expression) narrow it. See apps.core.listing."""
     term = search_parse(value=search)
     return list_page(
         queryset=Function.objects.defer("image"),
@@ -64,16 +60,15 @@ def function_list(
         ordering=ordering,
         statuses=statuses_parse(value=status, model=Function),
         search=Q(expression__icontains=term) if term else None,
-        per_page=per_page,
-        offset=offset,
+        page=page,
+        page_size=page_size,
         cursor=cursor,
     )
 
 
 def function_get(*, function_id: int) -> Function:
-    function = (
-        None if function_id > MAX_ID else Function.objects.defer("image").filter(pk=function_id).first()
-    )
+    in_range = 1 <= function_id <= MAX_ID
+    function = Function.objects.defer("image").filter(pk=function_id).first() if in_range else None
     if function is None:
         raise NotFoundError(f"No function with id {function_id}.")
     return function
@@ -81,14 +76,14 @@ def function_get(*, function_id: int) -> Function:
 
 def function_image_hash(*, function_id: int) -> str | None:
     """The current image's hash ("" when there is no image), or None when there is no such row."""
-    if function_id > MAX_ID:
+    if not 1 <= function_id <= MAX_ID:
         return None
     return Function.objects.filter(pk=function_id).values_list("image_hash", flat=True).first()
 
 
 def function_image(*, function_id: int) -> tuple[bytes, str] | None:
     """The PNG and its hash, or None when the row or its image does not exist."""
-    if function_id > MAX_ID:
+    if not 1 <= function_id <= MAX_ID:
         return None
     # The image and its hash are written together, so a hash means there is an image.
     row = (

@@ -38,7 +38,7 @@ from django.utils import timezone
 
 from apps.charts import clients
 from apps.charts.chart_options import function_chart_options
-from apps.charts.events import function_event_payload
+from apps.charts.events import FunctionEventOut, function_event_payload
 from apps.charts.models import Function
 from apps.core.errors import DomainError, FieldError, NotFoundError
 from apps.jobs import services as jobs
@@ -82,6 +82,7 @@ FUNCTION_JOB = JobKind(
     task_name="charts.render",
     sweep_task_name="charts.sweep",
     payload=function_event_payload,
+    event_schema=FunctionEventOut,
     deferred=("image",),
     finished_column="processed_at",
     policy=JobPolicy(

@@ -58,10 +58,21 @@ class ServiceUnavailableError(DomainError):
         self.retry_after = retry_after
 
 
+# What a 401 names as the way in (RFC 9110 11.6.1): a bearer token (the admin session is the
+# other, for browsers).
+WWW_AUTHENTICATE = 'Bearer realm="calcboard"'
+
+
 def error_headers(error: DomainError) -> dict[str, str]:
-    """The headers an error's answer carries besides its body."""
+    """The headers an error's answer carries besides its body: `Retry-After` when it can
+    succeed later, `WWW-Authenticate` on a 401."""
+    headers = {}
     retry_after = getattr(error, "retry_after", None)
-    return {} if retry_after is None else {"Retry-After": str(retry_after)}
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
+    if error.status == 401:
+        headers["WWW-Authenticate"] = WWW_AUTHENTICATE
+    return headers
 
 
 def error_response(error: DomainError) -> JsonResponse:

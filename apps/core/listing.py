@@ -1,13 +1,19 @@
 """Lists that stay fast as rows pile up: status and search filters, counts, pages and cursors.
 
-Both job lists (calculations, functions) page through here, with one contract:
+Every list of the API pages through here and answers one envelope (`list_envelope`):
+`{"results", "count", "count_is_lower_bound", "pages", "page", "page_size", "next_cursor",
+"prev_cursor"}`, with the same `page` / `page_size` bounds everywhere
+(docs/reference/api-conventions.md). The contract:
 
 - `?status=a,b` keeps the rows in any of those statuses (validated against the model's
   choices); `?search=` keeps rows whose text field contains the term, case-insensitively.
-- `count` is exact without a search: it is read from the trigger-kept status counters
-  (`apps.core.selectors.status_counts`), never from `COUNT(*)`. With a search it is counted up
-  to `SEARCH_COUNT_CAP`; beyond that `count` is the cap and `count_is_lower_bound` is true.
-- `?page=N` (or `?offset=` where an API still takes it) pages by position. A page in the
+- `count` is exact without a search: for a whole job table it is read from the trigger-kept
+  status counters (`apps.core.selectors.status_counts`), never from `COUNT(*)`. With a search,
+  or for a list its caller narrowed (a model without statuses, one object's rows), it is
+  counted up to `SEARCH_COUNT_CAP`; beyond that `count` is the cap and `count_is_lower_bound`
+  is true.
+- `?page=N` pages by position, `?page_size=` rows a page (PAGE_SIZE_DEFAULT, at most
+  PAGE_SIZE_MAX). A page in the
   second half of the list is read backwards from the end, so the last page costs what the
   first one does instead of walking a million rows with OFFSET.
 - `?cursor=` pages by keyset: `next_cursor` / `prev_cursor` of an answer name the position
@@ -23,7 +29,7 @@ Every ordering ends in the primary key, so pages are deterministic and positions
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from functools import partial
 from typing import Any
 
@@ -34,6 +40,10 @@ from apps.core.errors import DomainError
 from apps.core.selectors import status_counts
 
 SEARCH_COUNT_CAP = 10_000
+# The bounds of every list's `page` and `page_size`: one contract, whatever the resource.
+PAGE_SIZE_DEFAULT = 10  # the task asks for pages of 10 runs
+PAGE_SIZE_MAX = 100
+PAGE_MAX = 100_000
 SEARCH_MAX_LENGTH = 200
 _CURSOR_SALT = "calcboard.list-cursor"
 _KEY = "list_key"  # the annotation every page query sorts by
@@ -62,6 +72,12 @@ def parse_datetime_key(value: Any) -> datetime:
     return parsed
 
 
+def parse_date_key(value: Any) -> date:
+    if not isinstance(value, str):
+        raise ValueError("not a string")
+    return date.fromisoformat(value)
+
+
 def parse_text_key(value: Any) -> str:
     if not isinstance(value, str):
         raise ValueError("not a string")
@@ -75,18 +91,35 @@ class ListPage:
     count_is_lower_bound: bool
     pages: int
     page: int | None
+    page_size: int
     next_cursor: str | None
     prev_cursor: str | None
 
-    def paging(self) -> dict[str, Any]:
-        """Every field but the rows, for an answer that puts its rows under another name."""
-        return {name: value for name, value in vars(self).items() if name != "results"}
+
+def list_envelope(page: ListPage, *, item: Callable[[Any], Any] | None = None) -> dict[str, Any]:
+    """The one answer of every list: the page's rows (each through `item`, when given) under
+    `results`, then its paging fields (`apps.core.schemas.PageOut` documents them)."""
+    results = page.results if item is None else [item(row) for row in page.results]
+    return {
+        "results": results,
+        "count": page.count,
+        "count_is_lower_bound": page.count_is_lower_bound,
+        "pages": page.pages,
+        "page": page.page,
+        "page_size": page.page_size,
+        "next_cursor": page.next_cursor,
+        "prev_cursor": page.prev_cursor,
+    }
 
 
-def names_parse(*, value: str | None, allowed: Sequence[str], field: str, noun: str) -> tuple[str, ...]:
-    """`"a, b"` -> ("a", "b") in `allowed`'s order; blanks are ignored and an unknown name is a
-    422 naming `field` (rule `allowed_values`) that lists the allowed ones."""
-    requested = {item.strip() for item in (value or "").split(",") if item.strip()}
+def names_parse(
+    *, value: str | Sequence[str] | None, allowed: Sequence[str], field: str, noun: str
+) -> tuple[str, ...]:
+    """`"a, b"` (or `["a", "b,c"]`, a repeated query parameter) -> the names in `allowed`'s
+    order; blanks are ignored and an unknown name is a 422 naming `field` (rule
+    `allowed_values`) that lists the allowed ones."""
+    text = value if value is None or isinstance(value, str) else ",".join(value)
+    requested = {item.strip() for item in (text or "").split(",") if item.strip()}
     unknown = sorted(requested - set(allowed))
     if unknown:
         raise DomainError(
@@ -104,7 +137,7 @@ def status_names(model: type[Model]) -> list[str]:
     return [str(choice) for choice, _ in field.flatchoices]
 
 
-def statuses_parse(*, value: str | None, model: type[Model]) -> tuple[str, ...]:
+def statuses_parse(*, value: str | Sequence[str] | None, model: type[Model]) -> tuple[str, ...]:
     """`"queued, failed"` -> ("queued", "failed") in the model's order (its status choices)."""
     return names_parse(value=value, allowed=status_names(model), field="status", noun="status")
 
@@ -126,7 +159,7 @@ def _cursor_error(message: str) -> DomainError:
 
 
 def _cursor_make(*, ordering: str, key: Any, pk: int, forward: bool) -> str:
-    value = key.isoformat() if isinstance(key, datetime) else key
+    value = key.isoformat() if isinstance(key, date) else key  # a datetime is a date too
     return signing.dumps({"o": ordering, "k": value, "i": pk, "f": forward}, salt=_CURSOR_SALT, compress=True)
 
 
@@ -210,31 +243,48 @@ def list_page(
     ordering: str,
     statuses: Iterable[str] = (),
     search: Q | None = None,
-    per_page: int,
-    offset: int | None = None,
+    page: int | None = None,
+    page_size: int = PAGE_SIZE_DEFAULT,
     cursor: str | None = None,
 ) -> ListPage:
-    """One page of `queryset` (already narrowed to what the caller may see, never by status or
-    search: those come as `statuses` and `search` so the count can use the counters)."""
+    """One page of `queryset`: narrowed to what the caller may see (or one object's rows), but
+    not by status or search: those come as `statuses` and `search`, so that the count of a
+    whole job table can use the counters."""
     if ordering not in orderings:
         message = f"ordering must be one of: {', '.join(orderings)}."
         raise DomainError(message, field="ordering", rule="literal_error")
-    if cursor is not None and offset is not None:
-        raise DomainError("Send either cursor or page (offset), not both.", field="cursor", rule="exclusive")
+    if cursor is not None and page is not None:
+        raise DomainError("Send either cursor or page, not both.", field="cursor", rule="exclusive")
+    if page is not None and not 1 <= page <= PAGE_MAX:
+        raise DomainError(f"page must be from 1 to {PAGE_MAX}.", field="page", rule="page_range")
+    if not 1 <= page_size <= PAGE_SIZE_MAX:
+        message = f"page_size must be from 1 to {PAGE_SIZE_MAX}."
+        raise DomainError(message, field="page_size", rule="page_size_range")
+    per_page = page_size
     spec = orderings[ordering]
     model = queryset.model
-    all_statuses = tuple(choice for choice, _ in model._meta.get_field("status").choices)
+    has_status = any(field.name == "status" for field in model._meta.get_fields())
+    all_statuses = tuple(status_names(model)) if has_status else ()
     chosen = tuple(statuses)
+    if chosen and not has_status:
+        raise ValueError(f"{model.__name__} has no status to filter by")
     if set(chosen) >= set(all_statuses):
         chosen = ()  # every status: no filter at all
+    # The counters count whole tables by status: they answer for a list of a whole job table,
+    # not for one narrowed by its caller (a well's history) or a table without statuses.
+    counters = has_status and not queryset.query.has_filters()
     if search is not None:
         queryset = queryset.filter(search)
 
-    # The count: exact from the counters, or capped when a search makes counting a scan.
-    per_status = status_counts(model=model)
-    rows_in_table = sum(per_status.values())
-    if search is None:
-        count = sum(per_status.get(status, 0) for status in chosen) if chosen else rows_in_table
+    # The count: exact from the counters, or capped when a search (or a narrowed list) makes
+    # counting a scan.
+    rows_in_table: float = math.inf  # unknown: a page past a capped count is read, not assumed empty
+    per_status: dict[str, int] = {}
+    if counters:
+        per_status = status_counts(model=model)
+        rows_in_table = sum(per_status.values())
+    if counters and search is None:
+        count = sum(per_status.get(status, 0) for status in chosen) if chosen else int(rows_in_table)
         lower_bound = False
     else:
         counted = (queryset.filter(status__in=chosen) if chosen else queryset).order_by()
@@ -262,16 +312,16 @@ def list_page(
             shifted = pk + 1 if descending_back else pk - 1
             back = _cursor_make(ordering=ordering, key=key, pk=shifted, forward=not forward)
             next_cursor, prev_cursor = (None, back) if forward else (back, None)
-            return ListPage([], count, lower_bound, pages, None, next_cursor, prev_cursor)
+            return ListPage([], count, lower_bound, pages, None, per_page, next_cursor, prev_cursor)
         after_last = cursor_for(rows[-1], forward=True) if (more or not forward) else None
         before_first = cursor_for(rows[0], forward=False) if (more or forward) else None
-        return ListPage(rows, count, lower_bound, pages, None, after_last, before_first)
+        return ListPage(rows, count, lower_bound, pages, None, per_page, after_last, before_first)
 
-    offset = offset or 0
-    page = offset // per_page + 1
+    page = page or 1
+    offset = (page - 1) * per_page
     if offset >= (rows_in_table if lower_bound else count):
         # Past the end: no query, so no giant OFFSET reaches PostgreSQL.
-        return ListPage([], count, lower_bound, pages, page, None, None)
+        return ListPage([], count, lower_bound, pages, page, per_page, None, None)
     if not lower_bound and offset + per_page / 2 > count - offset - per_page / 2:
         # Nearer the end than the start: read backwards from the end.
         take = min(per_page, count - offset)
@@ -284,4 +334,4 @@ def list_page(
         rows = rows[:per_page]
     next_cursor = cursor_for(rows[-1], forward=True) if rows and more else None
     prev_cursor = cursor_for(rows[0], forward=False) if rows and offset > 0 else None
-    return ListPage(rows, count, lower_bound, pages, page, next_cursor, prev_cursor)
+    return ListPage(rows, count, lower_bound, pages, page, per_page, next_cursor, prev_cursor)

@@ -12,29 +12,39 @@ import hashlib
 import json
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import IntegrityError, models, transaction
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
-from ninja import Header, Schema, Status
+from ninja import Header, Schema
+from pydantic import WithJsonSchema
 
 from apps.core.errors import DomainError
+from apps.core.responses import api_url, created_response
 from apps.jobs.models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
 KEY_MAX_LENGTH = 255
+# Printable ASCII with at least one visible character (surrounding spaces are trimmed).
+KEY_PATTERN = r"^[\x20-\x7e]*[\x21-\x7e][\x20-\x7e]*$"
+# What the header accepts, documented for clients; `_key_check` enforces it with its own rule.
+IdempotencyKey = Annotated[
+    str | None,
+    WithJsonSchema({"type": "string", "minLength": 1, "maxLength": KEY_MAX_LENGTH, "pattern": KEY_PATTERN}),
+]
 
 
 def idempotency_key_header() -> Any:
-    """The header as an endpoint argument: `idempotency_key: str | None = idempotency_key_header()`."""
+    """The header as an endpoint argument: `idempotency_key: IdempotencyKey = idempotency_key_header()`."""
     return Header(
         None,
         alias=HEADER,
-        description="Retry safely: the same key with the same body within 24 hours answers the first "
-        "answer and creates nothing. 1 to 255 printable ASCII characters, per user.",
+        description=f"Retry safely: the same key with the same body within 24 hours answers the first "
+        f"answer and creates nothing. 1 to {KEY_MAX_LENGTH} printable ASCII characters, per user; another "
+        f"value is a 422 (rule `idempotency_key_format`).",
     )
 
 
@@ -96,17 +106,22 @@ def idempotent_create(
 
 
 def job_created(
-    *, request: HttpRequest, scope: str, key: str | None, payload: Schema, create: Callable[[], models.Model]
-) -> Status:
-    """The answer of a create endpoint: 201 `{"id"}` of the job `create()` stores, or the
-    first answer to the same `Idempotency-Key` (see `idempotent_create`)."""
+    *,
+    request: HttpRequest,
+    scope: str,
+    key: str | None,
+    payload: Schema,
+    create: Callable[[], models.Model],
+    detail_url_name: str,
+) -> HttpResponse:
+    """The answer of a create endpoint: 201 `{"id"}` of the job `create()` stores, with its
+    detail URL (the API operation `detail_url_name`) in `Location`, or the first answer to
+    the same `Idempotency-Key` (see `idempotent_create`)."""
 
     def created() -> tuple[int, dict]:
         return 201, {"id": create().pk}
 
     user = request.user
     assert user.is_authenticated  # `requires` ran before the endpoint
-    status, body = idempotent_create(
-        user=user, scope=scope, key=key, body=payload.dict(), create=created
-    )
-    return Status(status, body)
+    _, body = idempotent_create(user=user, scope=scope, key=key, body=payload.dict(), create=created)
+    return created_response(body=body, location=api_url(detail_url_name, id=body["id"]))

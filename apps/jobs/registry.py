@@ -100,6 +100,9 @@ class JobKind(Generic[JobT]):
     stream: str = ""  # the live stream; default: the model name + "s" ("calculations")
     deferred: tuple[str, ...] = ()  # columns never loaded with a job (a chart's PNG)
     finished_column: str = "finished_at"  # a chart keeps its end as `processed_at`
+    # The live event as a websocket client receives it (`payload` with `kind`, `id` and
+    # `event_id`), a ninja Schema: the AsyncAPI document (/api/asyncapi.json) types it.
+    event_schema: Any = None
 
     @property
     def app_label(self) -> str:

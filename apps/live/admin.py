@@ -27,6 +27,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from apps.core.admin import ModelAdminMixinBase
+from apps.core.formatting import iso
 from apps.live.realtime import Kind, stream_group
 
 WS_PATH = "/ws/events/"
@@ -72,7 +73,7 @@ class LiveChangeListMixin(ModelAdminMixinBase):
         not newer than that are already on the page)."""
         newest = self.model._default_manager.aggregate(newest=Max("pk"))["newest"] or 0
         rows = {
-            str(obj.pk): obj.updated_at.isoformat()
+            str(obj.pk): iso(obj.updated_at)
             for obj in changelist.result_list
             if getattr(obj, "updated_at", None) is not None
         }

@@ -149,12 +149,23 @@ def origin_allowed(scope: dict) -> bool:
 
 
 class OriginValidator:
-    """Refuses (HTTP 403 at the handshake) a websocket whose Origin is not allowed."""
+    """Refuses (HTTP 403 at the handshake) a browser session's websocket whose Origin is not
+    allowed.
+
+    The check protects cookies: a page on another site can make a browser open a socket
+    with the admin's session cookie (cross-site websocket hijacking), but it cannot know a
+    bearer token. So a handshake that presents a token (header or subprotocol) needs no
+    allowed Origin; without one its cookies are dropped, so only the token can authenticate
+    it (a wrong token is refused with 4401 like any other).
+    """
 
     def __init__(self, application: ASGIApp) -> None:
         self.application = application
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket" and not origin_allowed(scope):
-            return await WebsocketDenier()(scope, receive, send)
+            if bearer_token(scope) is None:
+                return await WebsocketDenier()(scope, receive, send)
+            headers = [(name, value) for name, value in scope.get("headers", []) if name != b"cookie"]
+            scope = {**scope, "headers": headers}
         return await self.application(scope, receive, send)

@@ -27,6 +27,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    "corsheaders",
     "django_celery_results",
     "ninja",
     "apps.core",
@@ -38,6 +39,12 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Before anything that can answer (CommonMiddleware's redirects): a preflight and every
+    # answer to an allowed origin carry the CORS headers.
+    "corsheaders.middleware.CorsMiddleware",
+    # Outside every other: shapes for /api/ whatever Django answers on its own (a 404, a 405,
+    # a bad Host's 400), and the CORS headers still reach the shaped answer.
+    "apps.core.middleware.ApiErrorShapeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "apps.core.middleware.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -47,6 +54,15 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+
+# Cross-origin browser apps calling the API (django-cors-headers): none unless listed. Only
+# the API and the chart images are shared, without cookies (a page on another origin
+# authenticates with a bearer token; the admin session never leaves its own site).
+CORS_ALLOWED_ORIGINS = env_list("DJANGO_CORS_ALLOWED_ORIGINS", [])
+CORS_URLS_REGEX = r"^/(api|charts)/"
+CORS_ALLOW_CREDENTIALS = False
+CORS_ALLOW_HEADERS = ["authorization", "content-type", "idempotency-key", "if-none-match"]
+CORS_EXPOSE_HEADERS = ["Location", "ETag", "WWW-Authenticate"]
 
 # Every page: scripts, styles, fonts and requests (fetch, the websocket) from this site only;
 # no inline or injected script (the admin's and Swagger's configuration travels as JSON data),

@@ -23,6 +23,7 @@ def test_an_unfinished_run_has_a_null_result(api_client, make_calculation, statu
         "id": calculation.pk,
         "launched_at": calculation.launched_at.isoformat(timespec="microseconds").replace("+00:00", "Z"),
         "status": status.value,
+        "error": None,
         "result": None,
     }
 
@@ -30,7 +31,7 @@ def test_an_unfinished_run_has_a_null_result(api_client, make_calculation, statu
 def test_a_finished_run_carries_every_row_of_its_result(api_client, make_finished):
     calculation = make_finished(date_start=date(2020, 1, 1), date_fin=date(2020, 12, 31), lag=1)
     document = body(api_client.get(url(calculation.pk)))
-    assert document["status"] == "finished" and set(document) == {"id", "launched_at", "status", "result"}
+    assert document["status"] == "finished" and set(document) == {"id", "launched_at", "status", "error", "result"}
     result = document["result"]
     assert len(result) == 366
     assert result[0].keys() == {"date", "liquid", "oil", "water", "wct"}
@@ -57,9 +58,23 @@ def test_a_failed_run_carries_its_error_and_no_result(api_client, make_calculati
 def test_name_and_duration_are_added_on_request(api_client, make_finished):
     calculation = make_finished(name="Well 7", date_fin=date(2020, 1, 31))
     document = body(api_client.get(url(calculation.pk), {"fields": "name,duration"}))
-    assert list(document) == ["id", "name", "launched_at", "status", "duration", "result"]
+    assert list(document) == ["id", "name", "launched_at", "status", "duration", "error", "result"]
     assert document["name"] == "Well 7"
     assert document["duration"] == calculation.duration and document["duration"] >= 0
+
+
+def test_the_result_can_be_left_out(api_client, make_finished):
+    calculation = make_finished(date_fin=date(2020, 1, 31))
+    document = body(api_client.get(url(calculation.pk), {"fields": "-result,summary"}))
+    assert set(document) == {"id", "launched_at", "status", "error", "summary"}
+    assert document["summary"]["rows"] == len(CalculationRow.objects.filter(calculation=calculation))
+    CalculationDetailOut.model_validate(document)
+
+
+def test_fields_may_be_repeated_instead_of_comma_separated(api_client, make_finished):
+    calculation = make_finished(name="Well 8", date_fin=date(2020, 1, 31))
+    document = body(api_client.get(url(calculation.pk), {"fields": ["name", "-result"]}))
+    assert document["name"] == "Well 8" and "result" not in document
 
 
 def test_one_optional_field_can_be_asked_for_alone(api_client, make_calculation):
@@ -77,7 +92,7 @@ def test_an_unknown_field_is_a_422_listing_the_allowed_ones(api_client, make_cal
     assert response.status_code == 422
     error = body(response)
     assert error["errors"] == [
-        {"field": "fields", "rule": "allowed_values", "message": "Unknown field(s) owner, secret; allowed: name, duration, summary."}
+        {"field": "fields", "rule": "allowed_values", "message": "Unknown field(s) owner, secret; allowed: name, duration, summary, -result."}
     ]
 
 

@@ -95,13 +95,13 @@ def test_a_body_that_is_not_json_is_a_4xx_not_a_crash(api_client):
 @pytest.mark.django_db
 def test_list_is_paginated_and_ordered_newest_first(api_client, make_function):
     rows = [make_function(f"t + {i}") for i in range(5)]
-    response = api_client.get("/api/functions", {"limit": 2, "offset": 1})
+    response = api_client.get("/api/functions", {"page_size": 2, "page": 2})
     assert response.status_code == 200
     body = response.json()
     assert body["count"] == 5
-    assert [item["id"] for item in body["items"]] == [rows[3].pk, rows[2].pk]
-    ascending = api_client.get("/api/functions", {"ordering": "created_at", "limit": 100}).json()
-    assert [item["id"] for item in ascending["items"]] == [r.pk for r in rows]
+    assert [item["id"] for item in body["results"]] == [rows[2].pk, rows[1].pk]
+    ascending = api_client.get("/api/functions", {"ordering": "created_at", "page_size": 100}).json()
+    assert [item["id"] for item in ascending["results"]] == [r.pk for r in rows]
 
 
 @pytest.mark.django_db
@@ -111,14 +111,14 @@ def test_list_filters_by_status_and_sorts_unprocessed_rows_last(api_client, make
     done = make_function(status="finished", processed_at=timezone.now())
     waiting = make_function(status="queued")
     body = api_client.get("/api/functions", {"ordering": "-processed_at"}).json()
-    assert [item["id"] for item in body["items"]] == [done.pk, waiting.pk]
+    assert [item["id"] for item in body["results"]] == [done.pk, waiting.pk]
     queued_only = api_client.get("/api/functions", {"status": "queued"}).json()
-    assert [item["id"] for item in queued_only["items"]] == [waiting.pk]
+    assert [item["id"] for item in queued_only["results"]] == [waiting.pk]
 
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
-    "query", [{"limit": 0}, {"limit": 1000}, {"offset": -1}, {"ordering": "image"}, {"status": "lost"}]
+    "query", [{"page_size": 0}, {"page_size": 1000}, {"page": 0}, {"offset": 1}, {"ordering": "image"}, {"status": "lost"}]
 )
 def test_bad_list_parameters_are_422(api_client, query):
     assert api_client.get("/api/functions", query).status_code == 422
@@ -128,7 +128,7 @@ def test_bad_list_parameters_are_422(api_client, query):
 def test_detail_gives_status_dates_error_and_the_versioned_chart_url(api_client, make_function):
     function = make_function(status="finished")
     body = api_client.get(f"/api/functions/{function.pk}").json()
-    assert body["status"] == "finished" and body["error"] == ""
+    assert body["status"] == "finished" and body["error"] is None
     assert body["image_url"] == f"/charts/{function.pk}/{function.image_hash[:16]}.png"
     assert set(body) >= {
         "created_at",
@@ -155,10 +155,13 @@ def test_detail_of_a_failed_row_has_the_error_and_no_url(api_client, make_functi
 
 
 @pytest.mark.django_db
-def test_unknown_or_impossible_ids_are_404_or_422(api_client):
-    assert api_client.get("/api/functions/424242").status_code == 404
-    assert api_client.get("/api/functions/0").status_code == 422
-    assert api_client.get(f"/api/functions/{2**70}").status_code == 422
+def test_unknown_or_impossible_ids_are_404(api_client):
+    for path in ("424242", "0", "-1", str(2**70), "0/chart.png", f"{2**70}/chart.png", f"{2**70}/cancel"):
+        response = api_client.post(f"/api/functions/{path}") if path.endswith("cancel") else api_client.get(
+            f"/api/functions/{path}"
+        )
+        assert response.status_code == 404, path
+        assert response.json()["errors"][0]["rule"] == "not_found"
 
 
 @pytest.mark.django_db

@@ -1,4 +1,4 @@
-"""GET /api/functions: the same paging contract as calculations, with limit and offset kept."""
+"""GET /api/functions: the same paging contract as calculations."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -22,30 +22,31 @@ def functions(make_function):
 
 
 def ids(response) -> list[int]:
-    return [item["id"] for item in response.json()["items"]]
+    return [item["id"] for item in response.json()["results"]]
 
 
 def test_a_page_carries_the_paging_fields(api_client, functions):
-    page = api_client.get(URL, {"limit": 5}).json()
+    page = api_client.get(URL, {"page_size": 5}).json()
     assert (page["count"], page["pages"], page["page"], page["count_is_lower_bound"]) == (12, 3, 1, False)
     assert page["prev_cursor"] is None and page["next_cursor"]
-    assert [item["id"] for item in page["items"]] == [row.pk for row in functions[::-1][:5]]
+    assert [item["id"] for item in page["results"]] == [row.pk for row in functions[::-1][:5]]
 
 
-def test_page_and_the_older_offset_reach_the_same_rows(api_client, functions):
-    assert ids(api_client.get(URL, {"limit": 5, "page": 2})) == ids(api_client.get(URL, {"limit": 5, "offset": 5}))
-    assert api_client.get(URL, {"limit": 5, "offset": 7}).json()["page"] == 2
+def test_page_two_follows_page_one(api_client, functions):
+    assert ids(api_client.get(URL, {"page_size": 5, "page": 2})) == [row.pk for row in functions[::-1][5:10]]
+    assert api_client.get(URL, {"page_size": 5, "page": 2}).json()["page_size"] == 5
 
 
-def test_page_with_offset_is_a_422(api_client, functions):
-    response = api_client.get(URL, {"page": 2, "offset": 5})
+def test_page_with_cursor_is_a_422(api_client, functions):
+    cursor = api_client.get(URL, {"page_size": 5}).json()["next_cursor"]
+    response = api_client.get(URL, {"page": 2, "cursor": cursor})
     assert response.status_code == 422
-    assert [(e["field"], e["rule"]) for e in response.json()["errors"]] == [("offset", "exclusive")]
+    assert [(e["field"], e["rule"]) for e in response.json()["errors"]] == [("cursor", "exclusive")]
 
 
 def test_it_filters_by_several_statuses_and_counts_them_exactly(api_client, functions):
     page = api_client.get(URL, {"status": "queued,running", "ordering": "created_at"}).json()
-    assert [item["id"] for item in page["items"]] == [row.pk for row in functions if row.status in ("queued", "running")]
+    assert [item["id"] for item in page["results"]] == [row.pk for row in functions if row.status in ("queued", "running")]
     assert page["count"] == 6
 
 
@@ -54,35 +55,35 @@ def test_search_matches_part_of_the_expression_whatever_the_case(api_client, fun
     assert ids(api_client.get(URL, {"search": "sqrt"})) == [wanted.pk]
     page = api_client.get(URL, {"search": "SIN(T) + 1", "status": "finished,failed"}).json()
     # "+ 1", "+ 10", "+ 11": indexes 10, 1, 0, of which 0 (finished) and 1 (failed)
-    assert sorted(item["id"] for item in page["items"]) == [functions[0].pk, functions[1].pk]
+    assert sorted(item["id"] for item in page["results"]) == [functions[0].pk, functions[1].pk]
 
 
 @pytest.mark.parametrize("ordering", ["-created_at", "created_at", "-processed_at", "processed_at", "expression", "-expression"])
 def test_cursors_walk_every_ordering_like_pages_do(api_client, functions, ordering):
-    by_page = [ids(api_client.get(URL, {"ordering": ordering, "limit": 5, "page": n})) for n in (1, 2, 3)]
+    by_page = [ids(api_client.get(URL, {"ordering": ordering, "page_size": 5, "page": n})) for n in (1, 2, 3)]
     walked, cursor = [], None
     while True:
-        page = api_client.get(URL, {"ordering": ordering, "limit": 5, **({"cursor": cursor} if cursor else {})}).json()
-        walked.append([item["id"] for item in page["items"]])
+        page = api_client.get(URL, {"ordering": ordering, "page_size": 5, **({"cursor": cursor} if cursor else {})}).json()
+        walked.append([item["id"] for item in page["results"]])
         cursor = page["next_cursor"]
         if cursor is None:
             break
     assert walked == by_page
-    back = api_client.get(URL, {"ordering": ordering, "limit": 5, "cursor": page["prev_cursor"]}).json()
-    assert [item["id"] for item in back["items"]] == by_page[1]
+    back = api_client.get(URL, {"ordering": ordering, "page_size": 5, "cursor": page["prev_cursor"]}).json()
+    assert [item["id"] for item in back["results"]] == by_page[1]
 
 
 def test_never_processed_rows_sort_last_both_ways(api_client, functions):
     unprocessed = {row.pk for row in functions if row.processed_at is None}
     for ordering in ("processed_at", "-processed_at"):
-        listed = ids(api_client.get(URL, {"ordering": ordering, "limit": 100}))
+        listed = ids(api_client.get(URL, {"ordering": ordering, "page_size": 100}))
         assert set(listed[-len(unprocessed):]) == unprocessed
         processed = [Function.objects.get(pk=pk).processed_at for pk in listed[: -len(unprocessed)]]
         assert processed == sorted(processed, reverse=ordering.startswith("-"))
 
 
 def test_a_cursor_made_for_another_ordering_is_a_422(api_client, functions):
-    cursor = api_client.get(URL, {"limit": 5}).json()["next_cursor"]
+    cursor = api_client.get(URL, {"page_size": 5}).json()["next_cursor"]
     response = api_client.get(URL, {"cursor": cursor, "ordering": "expression"})
     assert response.status_code == 422
     assert [(e["field"], e["rule"]) for e in response.json()["errors"]] == [("cursor", "cursor_ordering")]

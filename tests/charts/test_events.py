@@ -73,7 +73,7 @@ def test_a_render_broadcasts_running_then_finished_with_the_versioned_image_url(
     }
     assert (finished["kind"], finished["id"], finished["expression"]) == ("function", function.pk, "sin(t)")
     assert finished["image_url"] == f"/charts/{function.pk}/{function.image_hash[:16]}.png"
-    assert finished["error"] == "" and finished["processed_at"].endswith("Z")
+    assert finished["error"] is None and finished["processed_at"].endswith("Z")
     assert events[0]["updated_at"] < finished["updated_at"]  # same format: ordered as text
 
 

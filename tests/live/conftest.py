@@ -17,6 +17,35 @@ ORIGIN = (b"origin", b"http://localhost")
 HOST = (b"host", b"localhost")
 
 
+@pytest.fixture(autouse=True)
+def websocket_contract(request, monkeypatch):
+    """Every message the consumer sends in these tests is checked against the AsyncAPI
+    document (tests/live/contract.py); the test fails at teardown naming each one that does
+    not conform. Yields the messages sent, in order, for tests about the contract itself.
+
+    A module whose tests broadcast made-up events sets WEBSOCKET_EVENTS_ARE_SYNTHETIC: their
+    envelopes are checked, the events inside only for kind and id."""
+    from apps.live.consumers import EventsConsumer
+    from tests.live.contract import Contract
+
+    strict = not getattr(request.module, "WEBSOCKET_EVENTS_ARE_SYNTHETIC", False)
+    contract: list[Contract] = []  # built at the first message: the kinds a test registers count
+    sent: list[dict] = []
+    wrong: list[str] = []
+    original = EventsConsumer.send_json
+
+    async def checked_send_json(self, content, close=False):
+        if not contract:
+            contract.append(Contract(strict_events=strict))
+        sent.append(content)
+        wrong.extend(contract[0].violations(content))
+        return await original(self, content, close=close)
+
+    monkeypatch.setattr(EventsConsumer, "send_json", checked_send_json)
+    yield sent
+    assert not wrong, "messages the AsyncAPI document does not describe:\n" + "\n".join(wrong)
+
+
 @pytest.fixture
 async def close_thread_connections():
     """The consumers' ORM calls run in asgiref's worker thread, whose connection outlives the

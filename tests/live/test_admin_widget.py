@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from apps.core.formatting import iso
 from apps.live.admin import progress_bar, status_badge
 
 pytestmark = pytest.mark.django_db
@@ -45,7 +46,7 @@ def test_the_functions_change_list_carries_the_widget(admin_client):
     assert config["kind"] == "function" and config["stream"] == "functions"
     assert config["path"] == "/ws/events/"
     assert config["maxId"] == second.pk
-    assert config["rows"] == {str(f.pk): f.updated_at.isoformat() for f in (first, second)}
+    assert config["rows"] == {str(f.pk): iso(f.updated_at) for f in (first, second)}
     assert config["timeZone"] == "UTC"
 
 

@@ -1,4 +1,4 @@
-"""Who may open /ws/events/: an admin session or a bearer token, from an allowed origin."""
+"""Who may open /ws/events/: an admin session from an allowed origin, or a bearer token from anywhere."""
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 from apps.accounts.models import ApiToken
 from apps.accounts.services import api_token_create, api_token_revoke
 from apps.live.consumers import CLOSE_UNAUTHENTICATED
+from apps.live.middleware import SUBPROTOCOL
 from tests.live.conftest import communicator, request
 
 pytestmark = [
@@ -110,27 +111,55 @@ async def test_it_records_the_last_use_of_a_token(user, token_headers):
 
 
 @pytest.mark.parametrize("origin", [b"http://evil.example", b"null", b"http://localhost.evil.example"])
-async def test_it_refuses_a_foreign_origin_at_the_handshake(token_headers, origin):
-    ws = communicator(headers=[(b"origin", origin), *token_headers], origin=False)
+async def test_it_refuses_a_session_from_a_foreign_origin_at_the_handshake(session_headers, origin):
+    ws = communicator(headers=[(b"origin", origin), *session_headers], origin=False)
     connected, _ = await ws.connect(timeout=5)
     assert not connected  # daphne turns this into HTTP 403
 
 
-async def test_it_refuses_a_missing_origin_at_the_handshake(token_headers):
-    ws = communicator(headers=token_headers, origin=False)
+async def test_it_refuses_a_session_without_origin_at_the_handshake(session_headers):
+    ws = communicator(headers=session_headers, origin=False)
     connected, _ = await ws.connect(timeout=5)
     assert not connected
+
+
+async def test_it_refuses_a_stranger_without_origin_at_the_handshake(db):
+    ws = communicator(origin=False)
+    connected, _ = await ws.connect(timeout=5)
+    assert not connected
+
+
+@pytest.mark.parametrize("origin", [None, b"http://evil.example"])
+async def test_a_program_with_a_bearer_token_needs_no_origin(token_headers, origin):
+    ws = communicator(headers=[*([(b"origin", origin)] if origin else []), *token_headers], origin=False)
+    assert (await ws.connect(timeout=5))[0]
+    assert await request(ws, {"action": "ping"}) == {"type": "pong"}
+    await ws.disconnect()
+
+
+async def test_browser_code_with_a_token_subprotocol_needs_no_origin(api_token):
+    ws = communicator(subprotocols=[SUBPROTOCOL, f"calcboard.bearer.{api_token}"], origin=False)
+    connected, subprotocol = await ws.connect(timeout=5)
+    assert connected and subprotocol == SUBPROTOCOL
+    assert await request(ws, {"action": "ping"}) == {"type": "pong"}
+    await ws.disconnect()
+
+
+async def test_without_an_allowed_origin_only_the_token_counts_not_the_cookie(session_headers):
+    # A foreign page that adds a made-up token does not ride on the admin's session cookie.
+    bogus = [(b"authorization", b"Bearer made-up"), (b"origin", b"http://evil.example")]
+    await assert_refused_as_unauthenticated(communicator(headers=[*bogus, *session_headers], origin=False))
 
 
 # --- the Origin check: scheme, host and port ------------------------------------------------
 
 
-async def handshake(token_headers, *, origin: bytes, host: bytes | None, extra=()) -> bool:
+async def handshake(session_headers, *, origin: bytes, host: bytes | None, extra=()) -> bool:
     from channels.testing import WebsocketCommunicator
 
     from project.asgi import application
 
-    headers = [(b"origin", origin), *([(b"host", host)] if host else []), *extra, *token_headers]
+    headers = [(b"origin", origin), *([(b"host", host)] if host else []), *extra, *session_headers]
     ws = WebsocketCommunicator(application, "/ws/events/", headers=headers)
     connected, _ = await ws.connect(timeout=5)
     if connected:
@@ -156,25 +185,25 @@ async def handshake(token_headers, *, origin: bytes, host: bytes | None, extra=(
         (b"http://localhost", None, False),  # no Host: nothing to compare with
     ],
 )
-async def test_the_origin_must_match_scheme_host_and_port(token_headers, origin, host, allowed):
-    assert await handshake(token_headers, origin=origin, host=host) is allowed
+async def test_the_origin_must_match_scheme_host_and_port(session_headers, origin, host, allowed):
+    assert await handshake(session_headers, origin=origin, host=host) is allowed
 
 
-async def test_https_behind_a_proxy_counts_as_the_sites_own_origin(token_headers, settings):
+async def test_https_behind_a_proxy_counts_as_the_sites_own_origin(session_headers, settings):
     settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     forwarded = [(b"x-forwarded-proto", b"https")]
-    assert await handshake(token_headers, origin=b"https://localhost", host=b"localhost", extra=forwarded)
-    assert not await handshake(token_headers, origin=b"http://localhost", host=b"localhost", extra=forwarded)
-    assert not await handshake(token_headers, origin=b"https://localhost", host=b"localhost")
+    assert await handshake(session_headers, origin=b"https://localhost", host=b"localhost", extra=forwarded)
+    assert not await handshake(session_headers, origin=b"http://localhost", host=b"localhost", extra=forwarded)
+    assert not await handshake(session_headers, origin=b"https://localhost", host=b"localhost")
 
 
-async def test_a_trusted_origin_may_connect_from_elsewhere(token_headers, settings):
+async def test_a_trusted_origin_may_connect_from_elsewhere(session_headers, settings):
     settings.CSRF_TRUSTED_ORIGINS = ["https://dashboard.example.com", "https://*.example.org:8443", "nonsense"]
-    assert await handshake(token_headers, origin=b"https://dashboard.example.com", host=b"localhost")
-    assert await handshake(token_headers, origin=b"https://dashboard.example.com:443", host=b"localhost")
-    assert not await handshake(token_headers, origin=b"https://dashboard.example.com:8443", host=b"localhost")
-    assert not await handshake(token_headers, origin=b"http://dashboard.example.com", host=b"localhost")
-    assert await handshake(token_headers, origin=b"https://team.example.org:8443", host=b"localhost")
-    assert await handshake(token_headers, origin=b"https://example.org:8443", host=b"localhost")
-    assert not await handshake(token_headers, origin=b"https://team.example.org", host=b"localhost")
-    assert not await handshake(token_headers, origin=b"https://evilexample.org:8443", host=b"localhost")
+    assert await handshake(session_headers, origin=b"https://dashboard.example.com", host=b"localhost")
+    assert await handshake(session_headers, origin=b"https://dashboard.example.com:443", host=b"localhost")
+    assert not await handshake(session_headers, origin=b"https://dashboard.example.com:8443", host=b"localhost")
+    assert not await handshake(session_headers, origin=b"http://dashboard.example.com", host=b"localhost")
+    assert await handshake(session_headers, origin=b"https://team.example.org:8443", host=b"localhost")
+    assert await handshake(session_headers, origin=b"https://example.org:8443", host=b"localhost")
+    assert not await handshake(session_headers, origin=b"https://team.example.org", host=b"localhost")
+    assert not await handshake(session_headers, origin=b"https://evilexample.org:8443", host=b"localhost")

@@ -42,6 +42,7 @@ PUBLIC = {
     "admin:login": "the login form itself",
     "admin:logout": "logging out needs no rights (POST only)",
     f"{api.urls_namespace}:openapi-json": "the API description (paths and types, no data) for client authors",
+    "asyncapi-json": "the websocket protocol's description (messages and types, no data) for client authors",
     f"{api.urls_namespace}:openapi-view": "the same description rendered by Swagger UI",
     f"{api.urls_namespace}:api-root": "no operation: ninja's placeholder that locates /api/, always a 404",
 }

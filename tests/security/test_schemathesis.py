@@ -76,7 +76,7 @@ def real_requests(rows) -> list[tuple[str, str, dict]]:
         for status in ("queued", "finished", "failed")
     ]
     for calculation in (rows.finished, rows.failed, rows.running, rows.queued):
-        for fields in ("", "name,duration"):
+        for fields in ("", "name,duration", "summary,-result"):
             requests.append(
                 (
                     "GET",
@@ -89,13 +89,13 @@ def real_requests(rows) -> list[tuple[str, str, dict]]:
         )
     for function in (rows.charted, rows.chart_failed, rows.chart_queued):
         requests.append(
-            ("GET", "/api/functions/{function_id}", {"path_parameters": {"function_id": function.pk}})
+            ("GET", "/api/functions/{id}", {"path_parameters": {"id": function.pk}})
         )
         requests.append(
             (
                 "GET",
-                "/api/functions/{function_id}/chart.png",
-                {"path_parameters": {"function_id": function.pk}},
+                "/api/functions/{id}/chart.png",
+                {"path_parameters": {"id": function.pk}},
             )
         )
     requests.append(
@@ -116,8 +116,8 @@ def test_real_rows_in_every_state_conform_to_the_schema(in_process_wsgi, rows, a
         ("/api/calculations/{id}", 200),
         ("/api/calculations/{id}/result.csv", 200),
         ("/api/calculations/{id}/result.csv", 409),
-        ("/api/functions/{function_id}/chart.png", 200),
-        ("/api/functions/{function_id}/chart.png", 404),
+        ("/api/functions/{id}/chart.png", 200),
+        ("/api/functions/{id}/chart.png", 404),
         ("/api/functions/refresh", 200),
     } <= statuses
 
