@@ -111,8 +111,8 @@ def client_messages() -> dict[str, tuple[str, dict]]:
             _object(
                 {"action": _const("subscribe"), "stream": stream, "since": {"oneOf": [EVENT_ID, {"type": "null"}]}},
                 required=["action", "stream"],
-                description="Every event of the stream from now on; with `since` (the last `event_id` applied) "
-                "first every kept event after it, in order.",
+                description="Every event of the stream from now on; with `since` (the last `event_id` "
+                "applied) first every kept event after it, in order.",
             ),
         ),
         "subscribeObject": (
@@ -199,7 +199,9 @@ def server_messages() -> dict[str, tuple[str, dict]]:
                  "field": {"type": ["string", "null"], "description": "The message key at fault, if one is."},
                  "message": {"type": "string", "description": "What went wrong, for people."}},
                 required=["type", "code", "field", "message"],
-                description="A refused message (the connection stays open), or, before a close, why it closes.",
+                description=(
+                    "A refused message (the connection stays open), or, before a close, why it closes."
+                ),
             ),
         ),
     }
@@ -275,14 +277,16 @@ def _document() -> dict:
                 "bearer": {
                     "type": "http",
                     "scheme": "bearer",
-                    "description": "An API token in `Authorization: Bearer <token>`, or browser code's subprotocols "
-                    f"`{SUBPROTOCOL}, {TOKEN_SUBPROTOCOL_PREFIX}<token>`. No `Origin` needed.",
+                    "description": "An API token in `Authorization: Bearer <token>`, or browser code's "
+                    f"subprotocols `{SUBPROTOCOL}, {TOKEN_SUBPROTOCOL_PREFIX}<token>`. No `Origin` needed.",
                 },
                 "session": {
                     "type": "httpApiKey",
                     "in": "cookie",
                     "name": settings.SESSION_COOKIE_NAME,
-                    "description": "The admin's session cookie; the handshake's `Origin` must be the site's own.",
+                    "description": (
+                        "The admin's session cookie; the handshake's `Origin` must be the site's own."
+                    ),
                 },
             },
         },

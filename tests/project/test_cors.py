@@ -71,7 +71,10 @@ def test_the_admin_is_never_shared(app_allowed, db):
 
 
 def test_the_origins_come_from_one_environment_variable():
-    code = "import json, django; from django.conf import settings as s; django.setup(); print(json.dumps(s.CORS_ALLOWED_ORIGINS))"
+    code = (
+        "import json, django; from django.conf import settings as s; django.setup(); "
+        "print(json.dumps(s.CORS_ALLOWED_ORIGINS))"
+    )
 
     def origins(**env: str) -> list[str]:
         result = subprocess.run(

@@ -45,7 +45,8 @@ def generated_client(document, tmp_path, monkeypatch):
     # (as `File`) instead of dropping an answer of a content type it does not know.
     config.write_text(
         "post_hooks: []\npackage_name_override: calcboard_client\n"
-        "content_type_overrides:\n  image/png: application/octet-stream\n  image/svg+xml: application/octet-stream\n"
+        "content_type_overrides:\n  image/png: application/octet-stream\n"
+        "  image/svg+xml: application/octet-stream\n"
     )
     result = subprocess.run(
         [str(BIN / "openapi-python-client"), "generate", "--path", str(spec), "--meta", "none",
