@@ -20,6 +20,7 @@ from apps.calculations.api import router as calculations_router
 from apps.charts.api import router as functions_router
 from apps.core.errors import WWW_AUTHENTICATE, DomainError, FieldError, NotFoundError, error_headers
 from apps.core.responses import API_NAMESPACE
+from apps.wells.api import router as wells_router
 
 
 def _is_json(content_type: str) -> bool:
@@ -179,6 +180,7 @@ api = CalcboardAPI(
 )
 api.add_router("/calculations", calculations_router)
 api.add_router("/functions", functions_router)
+api.add_router("", wells_router)
 api.add_decorator(refuse_unknown_query, mode="view")
 
 # Where the offending value sits; the prefix ninja adds (body/query/path + argument name)

@@ -23,8 +23,10 @@ def permissions_grant(user, *actions: str) -> None:
 
     from apps.calculations.models import Calculation
     from apps.charts.models import Function
+    from apps.wells.models import HistoryImport, Well
 
-    names = [f"{action}_{model._meta.model_name}" for model in (Calculation, Function) for action in actions]
+    guarded = (Calculation, Function, Well, HistoryImport)
+    names = [f"{action}_{model._meta.model_name}" for model in guarded for action in actions]
     user.user_permissions.add(*Permission.objects.filter(codename__in=names))
 
 

@@ -246,10 +246,14 @@ def list_page(
     page: int | None = None,
     page_size: int = PAGE_SIZE_DEFAULT,
     cursor: str | None = None,
+    count: int | None = None,
 ) -> ListPage:
     """One page of `queryset`: narrowed to what the caller may see (or one object's rows), but
     not by status or search: those come as `statuses` and `search`, so that the count of a
-    whole job table can use the counters."""
+    whole job table can use the counters.
+
+    A table without statuses whose rows the caller counts itself (wells: per-field counts kept
+    by a trigger) passes `count`, the exact number of rows `queryset` holds."""
     if ordering not in orderings:
         message = f"ordering must be one of: {', '.join(orderings)}."
         raise DomainError(message, field="ordering", rule="literal_error")
@@ -283,7 +287,11 @@ def list_page(
     if counters:
         per_status = status_counts(model=model)
         rows_in_table = sum(per_status.values())
-    if counters and search is None:
+    if count is not None:
+        rows_in_table = count
+    if count is not None and search is None:
+        lower_bound = False
+    elif counters and search is None:
         count = sum(per_status.get(status, 0) for status in chosen) if chosen else int(rows_in_table)
         lower_bound = False
     else:

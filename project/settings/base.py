@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "apps.jobs",
     "apps.calculations",
     "apps.charts",
+    "apps.wells",
 ]
 
 MIDDLEWARE = [
@@ -161,6 +162,11 @@ STATICFILES_DIRS = [BASE_DIR / "frontend"]
 # Bodies larger than this are refused before they reach a view; the proxy applies the same
 # limit (PROXY_MAX_BODY_BYTES in scripts/run, tested equal), so they do not even reach Python.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
+# The history import routes (POST /api/wells/{id}/history, /api/wells/import) stream their
+# file instead and take up to this; the proxy applies the same limit to those routes only.
+WELLS_IMPORT_MAX_BYTES = 200 * 1024 * 1024
+# Records an import reads and checks at a time (its memory is a few times this many rows).
+WELLS_IMPORT_CHUNK_ROWS = 100_000
 
 # One level for every process: Django's root logger, gunicorn, Celery's worker and beat.
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()

@@ -41,6 +41,7 @@ REDIS_URL = "redis://127.0.0.1:6379/1"
 DATABASES["default"]["TEST"] = {"NAME": f"test_calcboard_{RUN_ID}"}
 CALCULATIONS_QUEUE = f"test-{RUN_ID}-calculations"
 CHARTS_QUEUE = f"test-{RUN_ID}-charts"
+WELLS_QUEUE = f"test-{RUN_ID}-wells"
 CALCULATIONS_STEP_DELAY = CHARTS_STEP_DELAY = 0.0
 
 # The first process of a run chooses free ports for the two services; its children inherit

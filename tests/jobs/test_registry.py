@@ -30,7 +30,7 @@ def throwaway():
 
 
 def test_the_job_apps_register_their_kinds():
-    assert [kind.task_name for kind in job_kinds] == ["calculations.run", "charts.render"]
+    assert [kind.task_name for kind in job_kinds] == ["calculations.run", "charts.render", "wells.import"]
     assert job_kinds.get("calculation") is CALCULATION_JOB
     assert job_kinds.by_stream("functions").live_kind == "function"
 
@@ -94,7 +94,7 @@ def test_a_second_kind_cannot_take_a_registered_kind_or_stream(throwaway):
     with pytest.raises(ValueError, match="'calculations' is already another kind's"):
         job_kinds.register(JobKind(model=Group, task_name="x.run", payload=dict, stream="calculations"))
     with pytest.raises(KeyError):
-        job_kinds.by_stream("wells")
+        job_kinds.by_stream("nowhere")
     assert "apitoken" in job_kinds and "well" not in job_kinds
 
 

@@ -140,7 +140,7 @@ def test_the_document_names_the_headers_of_201s_and_401s(document):
         if "201" in responses:
             assert "Location" in responses["201"]["headers"], (method, path)
     created = [(m, p) for m, p, op in operations(document) if "201" in op["responses"]]
-    assert len(created) == 3
+    assert len(created) == 4  # calculations, re-runs, functions, wells
 
 
 def test_the_document_gives_the_idempotency_keys_length_and_pattern(document):
@@ -172,7 +172,7 @@ def test_the_images_document_their_etag_and_if_none_match(document):
 
 def test_every_list_documents_the_same_paging_parameters_and_envelope(document):
     lists = [path for method, path, op in operations(document) if op["operationId"].endswith("_list")]
-    assert lists == ["/api/calculations", "/api/functions"]
+    assert lists == ["/api/calculations", "/api/functions", "/api/wells"]
     paging = {}
     for path in lists:
         parameters = {p["name"]: p["schema"] for p in document["paths"][path]["get"]["parameters"]}
@@ -182,7 +182,7 @@ def test_every_list_documents_the_same_paging_parameters_and_envelope(document):
         assert set(envelope["required"]) == {
             "results", "count", "count_is_lower_bound", "pages", "page", "page_size", "next_cursor", "prev_cursor"
         }
-    assert paging["/api/calculations"] == paging["/api/functions"]
+    assert paging["/api/calculations"] == paging["/api/functions"] == paging["/api/wells"]
 
 
 def test_any_other_answer_django_writes_under_the_api_is_shaped_too(db):

@@ -32,7 +32,7 @@ def test_the_document_is_valid_openapi_3_1(document):
 def test_operation_ids_are_entity_action_and_unique(document):
     ids = [operation["operationId"] for item in document["paths"].values() for operation in item.values()]
     assert ids and len(ids) == len(set(ids))
-    assert [i for i in ids if not re.fullmatch(r"(calculation|function)s?(_[a-z]+)+", i)] == []
+    assert [i for i in ids if not re.fullmatch(r"(calculation|function|well|history_import)s?(_[a-z]+)+", i)] == []
 
 
 @pytest.fixture

@@ -67,6 +67,7 @@ VALID_BODIES = {
     "/api/calculations": {"date_start": "2020-01-01", "date_fin": "2020-01-31", "lag": 7, "name": "ok"},
     "/api/functions": {"expression": "sin(t)", "dt": 1, "interval": 3},
     "/api/functions/refresh": {"ids": [1]},
+    "/api/wells": {"name": "W-1", "field": "North"},
 }
 
 
@@ -170,6 +171,12 @@ def rows(db) -> Rows:
     calculation_run(calculation_id=finished.pk)
     finished.refresh_from_db()
     assert finished.status == JobStatus.FINISHED
+
+    # A well with a queued import: the wells lists have rows to act on too.
+    from apps.wells.models import HistoryImport, OilField, Well
+
+    well = Well.objects.create(field=OilField.objects.create(name="Security field"), name="S-1")
+    HistoryImport.objects.create(well=well, status=JobStatus.QUEUED, file_size=10)
 
     image = tiny_png()
     return Rows(

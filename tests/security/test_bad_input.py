@@ -151,6 +151,7 @@ def test_an_empty_object_names_every_missing_field(api_client, url):
         "/api/calculations": {"date_start", "date_fin", "lag"},
         "/api/functions": {"expression", "dt", "interval"},
         "/api/functions/refresh": {"ids"},
+        "/api/wells": {"name", "field"},
     }[url]
     body = assert_error(post(api_client, url, {}), 422)
     assert {error["field"] for error in body["errors"] if error["rule"] == "missing"} == required
