@@ -22,8 +22,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from typing import Any
 
-import calculations_common as common
+import calculations_common as common  # imported first: it sets Django up
 import httpx
 import numpy as np
 from django.db import connection
@@ -78,7 +79,7 @@ def table_empty() -> None:
     Well.objects.update(record_count=0, first_date=None, last_date=None)
 
 
-def floor_copy(raw, path: str) -> float:
+def floor_copy(raw: Any, path: str) -> float:  # raw: a psycopg2 connection
     began = time.perf_counter()
     with raw.cursor() as cursor, open(path) as source:
         cursor.copy_expert(
@@ -102,7 +103,7 @@ def import_run(path: str) -> dict:
     return {**result, "stored_seconds": stored}
 
 
-def import_benchmark(args) -> None:
+def import_benchmark(args: argparse.Namespace) -> None:
     raw = common.raw_connection()
     wells = [well_create(name=f"B-{i:03d}", field=FIELD) for i in range(args.wells)]
     with tempfile.TemporaryDirectory() as folder:
@@ -140,7 +141,7 @@ FLOOR_SQL = """
 """
 
 
-def history_benchmark(args) -> None:
+def history_benchmark(args: argparse.Namespace) -> None:
     well = well_create(name="Long", field="History bench")
     days = 10_000
     start = np.datetime64("1995-01-01")
@@ -148,7 +149,8 @@ def history_benchmark(args) -> None:
         f"{start + i},{100 + i % 37},{i % 50},{1000 + i % 11},{0 if i % 53 == 0 else 24}" for i in range(days)
     ]
     accepted = history_import_create(stream=[("\n".join(lines) + "\n").encode()], well_id=well.pk)
-    assert history_import_run(import_id=accepted.pk).status == "finished"
+    finished = history_import_run(import_id=accepted.pk)
+    assert finished is not None and finished.status == "finished"
     url = f"/api/wells/{well.pk}/history"
     sql, params = selectors.history_sql(selectors.HistoryQuery(well_id=well.pk, frequency="daily"))
     floor_sql = FLOOR_SQL.format(periods=sql)

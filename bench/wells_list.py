@@ -10,15 +10,17 @@ trigger-kept well counts, never from COUNT(*).
 """
 
 import math
+from typing import Any
 
-import listbench
+import listbench  # imported first: it sets Django up
+from listbench import Case
 
 from apps.wells.models import OilField, Well
 
 FIELDS = 50
 
 
-def load(cursor, rows: int) -> None:
+def load(cursor: Any, rows: int) -> None:  # cursor: a psycopg2 cursor
     """`rows` wells spread over FIELDS fields, one created a minute back from now, each with the
     figures of a history."""
     cursor.execute(
@@ -48,7 +50,6 @@ def main() -> None:
         listbench.databases_prepare(table=Well._meta.db_table, load=load, small=args.small, large=args.large)
         per_page = 10
         pages = math.ceil(args.large / per_page)
-        Case = listbench.Case
         cases = [
             Case("floor: page 1, 1,000 wells", "default", {}),
             Case("page 1 (by name)", "large", {}, 1.5),

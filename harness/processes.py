@@ -382,7 +382,7 @@ class ScriptedServer:
                 self.end_headers()
                 self.wfile.write(scripted.body)
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base's name
+            def log_message(self, format: str, *args: Any) -> None:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

@@ -7,13 +7,16 @@ Uploads go through the same service as the API (`history_import_create`), after 
 checks; the import runs in a worker and its page shows how it ended.
 """
 
+from typing import Any
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.forms import Script
-from django.http import HttpRequest, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
-from django.urls import path, reverse
+from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 
 from apps.accounts.permissions import operation_action, user_may
@@ -95,11 +98,11 @@ class WellAdmin(admin.ModelAdmin):
     def water_cut(self, obj: Well) -> str:
         return "-" if obj.last_month_water_cut is None else f"{obj.last_month_water_cut * 100:.1f}"
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Well | None = None):
+    def get_readonly_fields(self, request: HttpRequest, obj: Well | None = None) -> list[str] | tuple[str, ...]:
         # Once a well has history its frequency is the history's.
         return ["frequency"] if obj is not None and obj.record_count else []
 
-    def get_urls(self):
+    def get_urls(self) -> list[URLPattern]:
         view = self.admin_site.admin_view
         return [
             path("upload/", view(self.field_upload_view), name="wells_well_upload"),
@@ -111,14 +114,16 @@ class WellAdmin(admin.ModelAdmin):
         allowed = user_may(user=request.user, model=Well, action="change")
         return allowed and (not creates or user_may(user=request.user, model=Well, action="add"))
 
-    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None):
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         extra_context = dict(extra_context or {})
         if self._may_import(request, creates=True):
             extra_context["upload_form"] = FieldUploadForm()
             extra_context["upload_url"] = reverse("admin:wells_well_upload")
         return super().changelist_view(request, extra_context)
 
-    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
         extra_context = dict(extra_context or {})
         well = self.get_object(request, object_id)
         if well is not None:
@@ -129,7 +134,7 @@ class WellAdmin(admin.ModelAdmin):
         imports = list(well_imports(well_id=well.pk))
         return {
             "history_media": forms.Media(
-                js=[*HIGHCHARTS_JS, Script("calcboard/well_charts.js", type="module")],
+                js=[*HIGHCHARTS_JS, Script("calcboard/well_charts.js", type="module")],  # type: ignore[list-item]  # django-stubs takes paths only; Django 5.2 takes Script too
                 css={"all": ["calcboard/calculation_charts.css"]},
             ),
             "history_config": {
@@ -152,7 +157,7 @@ class WellAdmin(admin.ModelAdmin):
             ],
         }
 
-    def well_upload_view(self, request: HttpRequest, well_id: int):
+    def well_upload_view(self, request: HttpRequest, well_id: int) -> HttpResponseRedirect:
         well = get_object_or_404(Well, pk=well_id)
         if request.method != "POST" or not self._may_import(request):
             raise PermissionDenied
@@ -165,7 +170,7 @@ class WellAdmin(admin.ModelAdmin):
         self.message_user(request, f"Import {created.pk} queued: {created.file_name or 'the file'} ({created.file_size:,} bytes).")
         return HttpResponseRedirect(reverse("admin:wells_historyimport_change", args=[created.pk]))
 
-    def field_upload_view(self, request: HttpRequest):
+    def field_upload_view(self, request: HttpRequest) -> HttpResponseRedirect:
         if request.method != "POST" or not self._may_import(request, creates=True):
             raise PermissionDenied
         form = FieldUploadForm(request.POST, request.FILES)
@@ -209,7 +214,7 @@ class HistoryImportAdmin(LiveChangeListMixin, admin.ModelAdmin):
         "records", "wells_created", "error", "error_count", "problems", "attempts", "created_by", "created_at",
         "started_at", "finished_at",
     ]
-    fields = readonly_fields
+    fields = tuple(readonly_fields)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # imports come from an upload (a well's page, the wells list, the API)
@@ -233,7 +238,7 @@ class HistoryImportAdmin(LiveChangeListMixin, admin.ModelAdmin):
         )
 
     @admin.action(description="Cancel", permissions=[operation_action("cancel")])
-    def cancel(self, request: HttpRequest, queryset) -> None:
+    def cancel(self, request: HttpRequest, queryset: QuerySet[HistoryImport]) -> None:
         ids = list(queryset.values_list("pk", flat=True))
         cancelled = history_imports_cancel(ids=ids)
         message = f"{len(cancelled)} import(s) cancelled."

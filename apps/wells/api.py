@@ -1,8 +1,10 @@
 """REST endpoints for wells, their history and its imports, mounted at /api (auth: session or
 bearer). Reading needs `wells.view_well`, creating `wells.add_well`, importing `wells.change_well`."""
 
+import functools
+from collections.abc import Iterable, Iterator
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -14,7 +16,7 @@ from apps.core.errors import DomainError
 from apps.core.formatting import DateInputError, parse_iso_date
 from apps.core.listing import list_envelope
 from apps.core.schemas import error_responses
-from apps.wells.models import Well
+from apps.wells.models import HistoryImport, Well
 from apps.wells.schemas import (
     FieldName,
     HistoryImportOut,
@@ -70,7 +72,7 @@ is checked before anything is written: one problem and nothing is imported. Para
 the query string (or as form fields beside `file`)."""
 
 
-def _upload(request: HttpRequest) -> tuple[object, str, dict[str, str]]:
+def _upload(request: HttpRequest) -> tuple[Iterable[bytes], str, dict[str, str]]:
     """The file's byte stream, its name and the form's fields (multipart) or none (text/csv)."""
     limit = settings.WELLS_IMPORT_MAX_BYTES
     length = int(request.META.get("CONTENT_LENGTH") or 0)
@@ -94,7 +96,7 @@ def _upload(request: HttpRequest) -> tuple[object, str, dict[str, str]]:
     return _body_pieces(request, limit=limit), "", {}
 
 
-def _body_pieces(request: HttpRequest, *, limit: int):
+def _body_pieces(request: HttpRequest, *, limit: int) -> Iterator[bytes]:
     read = 0
     while piece := request.read(1024 * 1024):
         read += len(piece)
@@ -103,7 +105,7 @@ def _body_pieces(request: HttpRequest, *, limit: int):
         yield piece
 
 
-def _accepted(history_import) -> JsonResponse:
+def _accepted(history_import: HistoryImport) -> JsonResponse:
     body = history_import_out(history_import_get(import_id=history_import.pk))
     return _json(body, status=202, location=f"/api/imports/{history_import.pk}")
 
@@ -144,7 +146,7 @@ def well_multi_import_endpoint(
     mode: Literal["append", "replace"] | None = Query(None),
     columns: str | None = Query(None, max_length=2000),
     date_format: str | None = Query(None, max_length=100),
-):
+) -> JsonResponse:
     access_check(user=request.user, model=Well, action="add")  # it creates the wells it names
     stream, name, fields = _upload(request)
     target = fields.get("field") or field
@@ -160,7 +162,7 @@ def well_multi_import_endpoint(
 
 @router.post("/wells", response={201: WellOut, **error_responses(409)}, summary="Create a well")
 @requires("add", Well)
-def well_create_endpoint(request: HttpRequest, payload: WellCreateIn):
+def well_create_endpoint(request: HttpRequest, payload: WellCreateIn) -> JsonResponse:
     """A well in a field (the field is created on first use); 409 when the field already has a
     well of that name."""
     well = well_create(name=payload.name, field=payload.field, notes=payload.notes, frequency=payload.frequency)
@@ -169,7 +171,7 @@ def well_create_endpoint(request: HttpRequest, payload: WellCreateIn):
 
 @router.get("/wells", response={200: WellListOut, **error_responses()}, summary="List wells")
 @requires("view", Well)
-def well_list_endpoint(request: HttpRequest, query: Query[WellListQuery]):
+def well_list_endpoint(request: HttpRequest, query: Query[WellListQuery]) -> dict[str, Any]:
     """Wells with their history's figures, sorted by `ordering` (then id), `page_size` a page,
     by `page` or `cursor`. `count` is exact (also per field); with `search` it is counted up
     to 10,000."""
@@ -182,7 +184,7 @@ def well_list_endpoint(request: HttpRequest, query: Query[WellListQuery]):
 
 @router.get("/wells/{id}", response={200: WellOut, **error_responses(404)}, summary="One well", url_name="well_detail")
 @requires("view", Well)
-def well_detail_endpoint(request: HttpRequest, id: int):
+def well_detail_endpoint(request: HttpRequest, id: int) -> dict[str, Any]:
     return well_out(well_get(well_id=id))
 
 
@@ -212,17 +214,17 @@ def well_history_endpoint(
     date_to: Day = Query(None, alias="to", description="Last day (inclusive), YYYY-MM-DD."),
     resample: Literal["month"] | None = Query(None, description="`month`: one period per calendar month."),
     format: Literal["json", "csv"] = Query("json"),
-):
-    arguments = {
-        "well_id": id, "date_from": _date(date_from, field="from"), "date_to": _date(date_to, field="to"),
-        "resample": resample,
-    }
+) -> HttpResponse:
+    history = functools.partial(
+        well_history_csv if format == "csv" else well_history_json,
+        well_id=id, date_from=_date(date_from, field="from"), date_to=_date(date_to, field="to"), resample=resample,
+    )
     if format == "csv":
-        response = HttpResponse(well_history_csv(**arguments), content_type="text/csv; charset=utf-8")
+        response = HttpResponse(history(), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="well-{id}-history.csv"'
         return response
     # The periods (tens of thousands) are written by PostgreSQL and passed through as text.
-    return HttpResponse(well_history_json(**arguments), content_type="application/json")
+    return HttpResponse(history(), content_type="application/json")
 
 
 @router.post(
@@ -239,7 +241,7 @@ def well_history_import_endpoint(
     mode: Literal["append", "replace"] | None = Query(None, description="append (default) or replace."),
     columns: str | None = Query(None, max_length=2000, description="Column mapping, ours:theirs,..."),
     date_format: str | None = Query(None, max_length=100, description="strftime format of the dates."),
-):
+) -> JsonResponse:
     well_get(well_id=id)  # 404 before the body is read
     stream, name, fields = _upload(request)
     history_import = history_import_create(
@@ -255,7 +257,7 @@ def well_history_import_endpoint(
     url_name="history_import_detail",
 )
 @requires("view", Well)
-def history_import_detail_endpoint(request: HttpRequest, id: int):
+def history_import_detail_endpoint(request: HttpRequest, id: int) -> dict[str, Any]:
     """Its status and progress, and once it failed, the first 100 problems with their count."""
     return history_import_out(history_import_get(import_id=id))
 
@@ -264,7 +266,7 @@ def history_import_detail_endpoint(request: HttpRequest, id: int):
     "/imports/{id}/cancel", response={200: HistoryImportOut, **error_responses(404, 409)}, summary="Cancel an import"
 )
 @requires(operation_action("cancel"), Well)
-def history_import_cancel_endpoint(request: HttpRequest, id: int):
+def history_import_cancel_endpoint(request: HttpRequest, id: int) -> dict[str, Any]:
     """A queued import ends at once; a running one stops before it writes: nothing is imported."""
     history_import_cancel(import_id=id)
     return history_import_out(history_import_get(import_id=id))

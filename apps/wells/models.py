@@ -14,6 +14,7 @@ or four, and every sum or rate is computed in double precision.
 
 from django.conf import settings
 from django.db import models
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Q
 
 from apps.jobs.models import IN_FLIGHT, Job, status_check, unfinished_index
@@ -30,7 +31,7 @@ VOLUME_MAX = 1e9
 class RealField(models.FloatField):
     """A 4-byte float (`real`): half the width of FloatField's `double precision`."""
 
-    def db_type(self, connection) -> str:
+    def db_type(self, connection: BaseDatabaseWrapper) -> str:
         return "real"
 
 
@@ -198,7 +199,7 @@ class HistoryImport(Job):
         return f"Import {self.pk}"
 
 
-class HistoryImportChunk(models.Model):
+class HistoryImportChunk(models.Model):  # noqa: DJ008 - never shown: a piece of an import's file
     """A piece of an uploaded file, stored until its import ends: web and worker processes
     share nothing but the database, and a file is read back as it was written, in order."""
 

@@ -124,9 +124,9 @@ def date_format_check(*, value: str | None) -> str:
     value = (value or "").strip()
     if not value:
         return ""
-    sample = datetime(2014, 4, 7)
+    sample = datetime(2014, 4, 7)  # noqa: DTZ001 - a day to write and read back, no instant
     try:
-        parsed = datetime.strptime(sample.strftime(value), value)
+        parsed = datetime.strptime(sample.strftime(value), value)  # noqa: DTZ007 - the same day
     except ValueError:
         parsed = None
     if parsed is None or parsed.date() != sample.date():
@@ -160,7 +160,7 @@ class Utf8Reader:
         while not self._done and (size < 0 or len(self._buffer) < size):
             piece = next(self._pieces, None)
             final = piece is None
-            if final:
+            if piece is None:
                 self._done = True
                 piece = b""
             self.bytes_read += len(piece)
@@ -245,7 +245,7 @@ def header_parse(*, line: str, mapping: dict[str, str], multi_well: bool) -> Hea
             raise FileRefused(problem(1, name, "duplicate_column", None, "the header names this column twice"))
         seen.add(name)
     if mapping:
-        sources = {ours: theirs for ours, theirs in mapping.items()}
+        sources = dict(mapping)
         for ours in COLUMNS:  # our own names count when not mapped away
             if ours not in sources and ours in seen and ours not in mapping.values():
                 sources[ours] = ours
@@ -337,8 +337,10 @@ def _numbers(text: pd.Series, *, column: str, lines: np.ndarray, log: list[Impor
     values = pd.to_numeric(stripped, errors="coerce").to_numpy(dtype=np.float64, copy=True)
     empty = (stripped == "").to_numpy()
     bad = (~empty & ~np.isfinite(values)) | bad_commas
-    for i in np.flatnonzero(bad):
-        log.append(problem(int(lines[i]), column, "number", text.iat[i], "must be a number (like 1234.5 or 1,234.5)"))
+    log.extend(
+        problem(int(lines[i]), column, "number", text.iat[i], "must be a number (like 1234.5 or 1,234.5)")
+        for i in np.flatnonzero(bad)
+    )
     values[bad] = np.nan
     return values, empty
 
@@ -347,8 +349,10 @@ def _range_problems(
     values: np.ndarray, ok: np.ndarray, *, column: str, rule_text: str, text: pd.Series, lines: np.ndarray,
     log: list[ImportProblem], rule: str = "range",
 ) -> None:
-    for i in np.flatnonzero(~ok):
-        log.append(problem(int(lines[i]), column, rule, text.iat[i], rule_text))
+    log.extend(
+        problem(int(lines[i]), column, rule, text.iat[i], rule_text)
+        for i in np.flatnonzero(~ok)
+    )
 
 
 def chunk_parse(
@@ -363,11 +367,15 @@ def chunk_parse(
 
     if header.multi_well:
         codes, empty, long = wells.codes(frame["well"])
-        for i in np.flatnonzero(empty):
-            found.append(problem(int(lines[i]), "well", "required", None, "the well's name is missing"))
-        for i in np.flatnonzero(long):
-            found.append(problem(int(lines[i]), "well", "too_long", frame["well"].iat[i].strip()[:40] + "…",
-                                 f"a well's name is at most {NAME_MAX_LENGTH} characters"))
+        found.extend(
+            problem(int(lines[i]), "well", "required", None, "the well's name is missing")
+            for i in np.flatnonzero(empty)
+        )
+        found.extend(
+            problem(int(lines[i]), "well", "too_long", frame["well"].iat[i].strip()[:40] + "…",
+                    f"a well's name is at most {NAME_MAX_LENGTH} characters")
+            for i in np.flatnonzero(long)
+        )
         valid &= ~(empty | long)
         records["well"] = codes
 
@@ -391,10 +399,14 @@ def chunk_parse(
     ok_days = np.where(missing, _PG_EPOCH, days)
     early = ok_days < np.datetime64(DATE_MIN, "D")
     late = ok_days > np.datetime64(today, "D")
-    for i in np.flatnonzero(early & ~missing):
-        found.append(problem(int(lines[i]), "date", "date_range", frame["date"].iat[i], f"must be on or after {DATE_MIN.isoformat()}"))
-    for i in np.flatnonzero(late & ~missing):
-        found.append(problem(int(lines[i]), "date", "future", frame["date"].iat[i], "must not be in the future"))
+    found.extend(
+        problem(int(lines[i]), "date", "date_range", frame["date"].iat[i], f"must be on or after {DATE_MIN.isoformat()}")
+        for i in np.flatnonzero(early & ~missing)
+    )
+    found.extend(
+        problem(int(lines[i]), "date", "future", frame["date"].iat[i], "must not be in the future")
+        for i in np.flatnonzero(late & ~missing)
+    )
     valid &= ~(early | late)
     records["date"] = (ok_days - _PG_EPOCH).astype(np.int32)
 
@@ -405,8 +417,10 @@ def chunk_parse(
         text = frame[column]
         values, empty = _numbers(text, column=column, lines=lines, log=found)
         if column != "gas":
-            for i in np.flatnonzero(empty):
-                found.append(problem(int(lines[i]), column, "required", None, f"the {column} volume is missing (write 0 for none)"))
+            found.extend(
+                problem(int(lines[i]), column, "required", None, f"the {column} volume is missing (write 0 for none)")
+                for i in np.flatnonzero(empty)
+            )
             valid &= ~empty
         finite = np.isfinite(values)
         negative = finite & (values < 0)
@@ -419,8 +433,10 @@ def chunk_parse(
     time_column = header.time_column
     text = frame[time_column]
     values, empty = _numbers(text, column=time_column, lines=lines, log=found)
-    for i in np.flatnonzero(empty):
-        found.append(problem(int(lines[i]), time_column, "required", None, "the time on stream is missing (write 0 for a shut-in)"))
+    found.extend(
+        problem(int(lines[i]), time_column, "required", None, "the time on stream is missing (write 0 for a shut-in)")
+        for i in np.flatnonzero(empty)
+    )
     finite = np.isfinite(values)
     if header.frequency == Frequency.DAILY:
         out = finite & ((values < 0) | (values > HOURS_ON_MAX))
@@ -432,8 +448,10 @@ def chunk_parse(
         out = finite & ((values < 0) | (values > np.minimum(month_days, DAYS_ON_MAX)))
         _range_problems(values, ~out, column=time_column, rule_text="must be from 0 to the days in the month", text=text, lines=lines, log=found)
         not_first = ~missing & (ok_days != ok_days.astype("datetime64[M]").astype("datetime64[D]"))
-        for i in np.flatnonzero(not_first):
-            found.append(problem(int(lines[i]), "date", "first_of_month", frame["date"].iat[i], "monthly history is dated the first of the month"))
+        found.extend(
+            problem(int(lines[i]), "date", "first_of_month", frame["date"].iat[i], "monthly history is dated the first of the month")
+            for i in np.flatnonzero(not_first)
+        )
         valid &= ~not_first
     valid &= finite & ~out
     records["time"] = values
@@ -476,12 +494,12 @@ def _chunks(
                 raise FileRefused(
                     problem(line, None, "csv", None, f"the line has {frame.shape[1]} fields, the header {len(names)}")
                 )
-            frame = pd.DataFrame({ours: frame.iloc[:, i] for ours, i in positions.items()}).fillna("")
-            yield chunk_parse(frame=frame, header=header, date_format=date_format, wells=wells, today=today)
+            ours_only = pd.DataFrame({ours: frame.iloc[:, i] for ours, i in positions.items()}).fillna("")
+            yield chunk_parse(frame=ours_only, header=header, date_format=date_format, wells=wells, today=today)
     except pd.errors.EmptyDataError:  # a header and nothing else: no records (the importer says so)
         return
     except pd.errors.ParserError as exc:
         message = str(exc).strip().splitlines()[0]
         match = re.search(r"line (\d+)", message)
-        line = int(match.group(1)) + 1 if match else None
-        raise FileRefused(problem(line, None, "csv", None, f"the file is not valid CSV ({message})")) from exc
+        where = int(match.group(1)) + 1 if match else None
+        raise FileRefused(problem(where, None, "csv", None, f"the file is not valid CSV ({message})")) from exc

@@ -268,7 +268,7 @@ def history_import_out(history_import: HistoryImport) -> dict:
     return {
         "id": history_import.pk,
         "well_id": history_import.well_id,
-        "field": history_import.field.name if history_import.field_id else None,
+        "field": history_import.field.name if history_import.field is not None else None,
         "mode": history_import.mode,
         "columns": history_import.columns,
         "date_format": history_import.date_format,

@@ -122,11 +122,8 @@ def _chunks_store(*, history_import: HistoryImport, stream: IO[bytes] | Iterable
     size = 0
     seq = 0
     pending: list[HistoryImportChunk] = []
-    pieces: Iterator[bytes]
-    if hasattr(stream, "read"):
-        pieces = iter(lambda: stream.read(CHUNK_BYTES), b"")  # type: ignore[union-attr]
-    else:
-        pieces = iter(stream)  # type: ignore[arg-type]
+    read = getattr(stream, "read", None)  # a file, or any iterable of bytes
+    pieces: Iterator[bytes] = iter(lambda: read(CHUNK_BYTES), b"") if read is not None else iter(stream)
     for piece in pieces:
         if not piece:
             continue
@@ -416,11 +413,11 @@ def _check_stored(
         return problems
     stored_keys = np.array([pk * 1_000_000 + day for pk, day in stored], dtype=np.int64)
     keys = well_ids * 1_000_000 + days
-    for i in np.flatnonzero(np.isin(keys, stored_keys)):
-        problems.append(
-            parsing.problem(int(lines[i]), "date", "already_stored", _pg_date(days[i]).isoformat(),
-                            "this date is already stored (append adds new dates only; use mode=replace to replace them)")
-        )
+    problems.extend(
+        parsing.problem(int(lines[i]), "date", "already_stored", _pg_date(days[i]).isoformat(),
+                        "this date is already stored (append adds new dates only; use mode=replace to replace them)")
+        for i in np.flatnonzero(np.isin(keys, stored_keys))
+    )
     return sorted(problems, key=lambda p: p.line or 0)
 
 
