@@ -367,7 +367,8 @@ def _lock_wells(job: HistoryImport, header: parsing.Header, names: list[str]) ->
             return [job.well_id], 0
         cursor.execute(
             f"INSERT INTO {table} (field_id, name, notes, frequency, created_at, record_count, cumulative_oil, "
-            "cumulative_water, cumulative_gas) SELECT %s, name, '', %s, now(), 0, 0, 0, 0 FROM unnest(%s::text[]) AS name "
+            "cumulative_water, cumulative_gas) SELECT %s, name, '', %s, now(), 0, 0, 0, 0 "
+            "FROM unnest(%s::text[]) AS name "
             "ON CONFLICT (field_id, name) DO NOTHING",
             [job.field_id, header.frequency, names],
         )
@@ -403,8 +404,9 @@ def _check_stored(
     well_ids = np.array(ids, dtype=np.int64)[wells] if len(wells) else wells
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT well_id, (date - DATE '2000-01-01') FROM {table} r JOIN unnest(%s::bigint[], %s::int[], %s::int[]) "
-            "AS f(well, first, last) ON r.well_id = f.well AND r.date BETWEEN DATE '2000-01-01' + f.first "
+            f"SELECT well_id, (date - DATE '2000-01-01') FROM {table} r "
+            "JOIN unnest(%s::bigint[], %s::int[], %s::int[]) AS f(well, first, last) "
+            "ON r.well_id = f.well AND r.date BETWEEN DATE '2000-01-01' + f.first "
             "AND DATE '2000-01-01' + f.last",
             _ranges(ids, well_ids, days),
         )
@@ -491,7 +493,8 @@ def wells_summary_refresh(*, well_ids: list[int]) -> None:
                           sum(oil::float8) AS oil, sum(water::float8) AS water, sum(gas::float8) AS gas
                      FROM {records} WHERE well_id = target.id) s ON true
               LEFT JOIN LATERAL (
-                   SELECT sum(oil::float8) / nullif(sum(coalesce(hours_on::float8 / 24, days_on::float8)), 0) AS oil_rate,
+                   SELECT sum(oil::float8)
+                          / nullif(sum(coalesce(hours_on::float8 / 24, days_on::float8)), 0) AS oil_rate,
                           sum(water::float8) / nullif(sum(oil::float8) + sum(water::float8), 0) AS water_cut
                      FROM {records}
                     WHERE well_id = target.id AND date >= date_trunc('month', s.last_date)::date) m ON true
@@ -521,7 +524,8 @@ def _write(job: HistoryImport, header: parsing.Header, spool: _Spool, dates: _Da
             with connection.cursor() as cursor:
                 cursor.execute(
                     f"DELETE FROM {table} r USING unnest(%s::bigint[], %s::int[], %s::int[]) AS f(well, first, last) "
-                    "WHERE r.well_id = f.well AND r.date BETWEEN DATE '2000-01-01' + f.first AND DATE '2000-01-01' + f.last",
+                    "WHERE r.well_id = f.well "
+                    "AND r.date BETWEEN DATE '2000-01-01' + f.first AND DATE '2000-01-01' + f.last",
                     ranges,
                 )
         id_array = np.array(ids, dtype=np.int64)
