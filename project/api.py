@@ -18,7 +18,8 @@ from ninja.parser import Parser
 from apps.accounts.auth import api_auth
 from apps.calculations.api import router as calculations_router
 from apps.charts.api import router as functions_router
-from apps.core.errors import WWW_AUTHENTICATE, DomainError, FieldError, NotFoundError, error_headers
+from apps.core.errors import DomainError, FieldError, NotFoundError
+from apps.core.http import WWW_AUTHENTICATE, RequestError, error_headers, error_status
 from apps.core.responses import API_NAMESPACE
 from apps.wells.api import router as wells_router
 
@@ -58,8 +59,8 @@ class JsonBodyParser(Parser):
             raise _body_error(message, rule="json", status=400) from exc
 
 
-def _body_error(message: str, *, rule: str, status: int) -> DomainError:
-    return DomainError(message, field="body", rule=rule, status=status)
+def _body_error(message: str, *, rule: str, status: int) -> RequestError:
+    return RequestError(message, field="body", rule=rule, status=status)
 
 
 # What any operation that takes a body may answer before its own code runs, whichever
@@ -83,7 +84,7 @@ class CalcboardAPI(NinjaAPI):
 
     def get_openapi_schema(self, *, path_prefix: str | None = None, path_params: dict | None = None) -> OpenAPISchema:
         """Built once per process and path prefix: the routes cannot change while it runs, and
-        building it took about 45 ms, on every `/api/openapi.json` and `/api/docs`."""
+        building it costs more than the request that asks for it (`/api/openapi.json`, `/api/docs`)."""
         key = (path_prefix, tuple(sorted((path_params or {}).items())))
         if key not in self._openapi_schemas:
             self._openapi_schemas[key] = self._build_openapi_schema(path_prefix=path_prefix, path_params=path_params)
@@ -211,7 +212,7 @@ def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpRespo
 
 @api.exception_handler(DomainError)
 def on_domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
-    response = api.create_response(request, exc.as_body(), status=exc.status)
+    response = api.create_response(request, exc.as_body(), status=error_status(exc))
     for header, value in error_headers(exc).items():
         response[header] = value
     return response
@@ -221,7 +222,7 @@ def on_domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
 def on_authentication_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
     message = "Authentication required: log in to the admin or send 'Authorization: Bearer <token>'."
     errors = [FieldError(None, "authentication", "Not authenticated.")]
-    return on_domain_error(request, DomainError(message, errors=errors, status=401))
+    return on_domain_error(request, RequestError(message, errors=errors, status=401))
 
 
 @api.exception_handler(Http404)
@@ -240,4 +241,4 @@ def on_body_too_large(request: HttpRequest, exc: RequestDataTooBig) -> HttpRespo
 def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     if isinstance(exc.__cause__, DomainError):  # raised by JsonBodyParser, wrapped by ninja
         return on_domain_error(request, exc.__cause__)
-    return on_domain_error(request, DomainError(str(exc), rule="http", status=exc.status_code))
+    return on_domain_error(request, RequestError(str(exc), rule="http", status=exc.status_code))

@@ -16,14 +16,14 @@ from django.views.decorators.http import require_GET
 
 from apps.jobs.models import MAX_ID
 from apps.jobs.registry import JobKind, job_kinds
-from apps.live.consumers import (
+from apps.live.middleware import SUBPROTOCOL, TOKEN_SUBPROTOCOL_PREFIX
+from apps.live.protocol import (
     CLOSE_RATE_LIMITED,
     CLOSE_TOO_MANY_CONNECTIONS,
     CLOSE_UNAUTHENTICATED,
     CLOSE_UNAVAILABLE,
     MAX_MESSAGE_CHARS,
 )
-from apps.live.middleware import SUBPROTOCOL, TOKEN_SUBPROTOCOL_PREFIX
 
 ASYNCAPI_VERSION = "3.0.0"
 # Every `code` an `error` message carries (docs/reference/websocket-protocol.md explains each).

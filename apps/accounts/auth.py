@@ -7,8 +7,26 @@ from ninja.security import SessionAuth as NinjaSessionAuth
 
 from apps.accounts.selectors import api_token_user
 
+# A raw token is 43 characters; anything much longer is not one of ours (and not worth hashing).
+MAX_TOKEN_CHARS = 256
+
+
+def bearer_token_parse(header: str | None) -> str | None:
+    """The raw token of an `Authorization: Bearer <token>` header value, or None when the
+    header is absent, names another scheme or carries no token. The one parser: the REST API,
+    the plain views (`request_user`) and the websocket handshake all read tokens here."""
+    scheme, _, raw = (header or "").strip().partition(" ")
+    raw = raw.strip()
+    if scheme.lower() != "bearer" or not raw:
+        return None
+    return raw[:MAX_TOKEN_CHARS]
+
 
 class BearerTokenAuth(HttpBearer):
+    def __call__(self, request: HttpRequest) -> User | None:
+        raw = bearer_token_parse(request.headers.get(self.header))
+        return None if raw is None else self.authenticate(request, raw)
+
     def authenticate(self, request: HttpRequest, token: str) -> User | None:
         user = api_token_user(raw=token)
         if user is not None:

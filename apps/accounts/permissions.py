@@ -42,8 +42,10 @@ from django.db import models
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
+from apps.accounts.auth import bearer_token_parse
 from apps.accounts.selectors import api_token_user
-from apps.core.errors import DomainError, error_response
+from apps.core.errors import DomainError, NotAuthenticatedError, PermissionDeniedError
+from apps.core.http import error_response
 
 Action = Literal["view", "add", "change"]
 ACTIONS: tuple[Action, ...] = ("view", "add", "change")
@@ -55,20 +57,6 @@ Operation = Literal["rerun", "cancel", "refresh"]
 OPERATION_ACTIONS: dict[Operation, Action] = {"rerun": "add", "cancel": "change", "refresh": "change"}
 
 View = TypeVar("View", bound=Callable)
-
-
-class NotAuthenticatedError(DomainError):
-    status = 401
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, rule="authentication")
-
-
-class PermissionDeniedError(DomainError):
-    status = 403
-
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        super().__init__(message, field=field, rule="permission")
 
 
 def permission_name(*, model: type[models.Model], action: Action) -> str:
@@ -199,8 +187,8 @@ def request_user(request: HttpRequest) -> AuthUser | AnonymousUser:
     """
     header = request.headers.get("Authorization", "")
     if header:
-        scheme, _, raw = header.partition(" ")
-        user = api_token_user(raw=raw.strip()) if scheme.lower() == "bearer" and raw.strip() else None
+        raw = bearer_token_parse(header)
+        user = api_token_user(raw=raw) if raw is not None else None
         if user is None:
             raise NotAuthenticatedError("Invalid or revoked bearer token.")
         return user

@@ -3,7 +3,6 @@
 from typing import TYPE_CHECKING, Any
 
 from django.http import HttpRequest, HttpResponse
-from django.utils.cache import patch_vary_headers
 from ninja import Query, Router
 
 from apps.accounts.permissions import operation_action, requires
@@ -36,6 +35,7 @@ from apps.calculations.services import (
     calculation_create,
     calculation_rerun,
 )
+from apps.core.http import client_copy_current, conditional_response
 from apps.core.listing import list_envelope
 from apps.core.responses import api_url, created_response
 from apps.core.schemas import conditional_image_openapi, error_responses, names_filter_type
@@ -197,23 +197,26 @@ def _chart_openapi(image_type: str) -> dict:
     )
 
 
-def _chart_response(request: HttpRequest, *, calculation_id: int, image_type: str, width: int, height: int) -> HttpResponse:
-    known = {tag.strip().strip('"') for tag in request.headers.get("If-None-Match", "").split(",") if tag.strip()}
+def _chart_response(
+    request: HttpRequest, *, calculation_id: int, image_type: str, width: int, height: int
+) -> HttpResponse:
     chart = calculation_chart_get(
-        calculation_id=calculation_id, image_type=image_type, width=width, height=height, known_hashes=known
+        calculation_id=calculation_id,
+        image_type=image_type,
+        width=width,
+        height=height,
+        client_has=lambda image_hash: client_copy_current(request, etag=image_hash),
     )
-    if chart.content is None:
-        response = HttpResponse(status=304)
-    else:
+
+    def build() -> HttpResponse:
         response = HttpResponse(chart.content, content_type=CHART_CONTENT_TYPES[image_type])
         response["Content-Disposition"] = f'inline; filename="calculation-{calculation_id}.{image_type}"'
         if image_type == "svg":
             response["Content-Security-Policy"] = SVG_CSP
-    response["ETag"] = f'"{chart.image_hash}"'
+        return response
+
     # A finished run's image never changes, but a rerun draws a new one: revalidate (cheap 304).
-    response["Cache-Control"] = "private, no-cache"
-    patch_vary_headers(response, ["Authorization", "Cookie"])
-    return response
+    return conditional_response(request, etag=chart.image_hash, build=build)
 
 
 CHART_SUMMARY = "Rates and water cut of a finished run as one {} image (409 until finished)"

@@ -12,7 +12,7 @@ from django.utils.html import escape
 from pydantic import AfterValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
-from apps.charts.clients import still_image_options
+from apps.integrations.export_server import still_image_options
 
 # The image sizes the chart endpoints draw, in pixels: a few steps each, so one run has at
 # most 16 images of a type, each drawn once and stored (anything else is a 422).

@@ -16,7 +16,7 @@ from django.db import connection
 from django.db.models import F, FilteredRelation, Q, QuerySet
 
 from apps.calculations.models import Calculation, CalculationChart, CalculationRow
-from apps.core.errors import DomainError, NotFoundError
+from apps.core.errors import ConflictError, DomainError, NotFoundError
 from apps.core.formatting import iso, json_object_with_raw
 from apps.core.listing import (
     PAGE_SIZE_DEFAULT,
@@ -194,12 +194,11 @@ def calculation_rows(*, calculation_id: int) -> QuerySet[CalculationRow]:
     return CalculationRow.objects.filter(calculation_id=calculation_id).order_by("date", "pk")
 
 
-def _not_finished(*, calculation_id: int, status: str, what: str) -> DomainError:
-    return DomainError(
+def _not_finished(*, calculation_id: int, status: str, what: str) -> ConflictError:
+    return ConflictError(
         f"Calculation {calculation_id} is {status}: {what} once it has finished.",
         field=None,
         rule="not_finished",
-        status=409,
     )
 
 

@@ -16,7 +16,7 @@ as `{"kind": "calculation", "id": ..., **calculation_event_payload(...)}`
 import hashlib
 import io
 import logging
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -32,7 +32,7 @@ from apps.calculations import kernel
 from apps.calculations.events import CalculationEventOut, calculation_event_payload
 from apps.calculations.models import NAME_MAX_LENGTH, Calculation, CalculationChart, CalculationRow
 from apps.core import locks
-from apps.core.errors import DomainError, ServiceUnavailableError
+from apps.core.errors import DomainError, ServiceUnavailableError, UpstreamError
 from apps.core.formatting import DateInputError, parse_iso_date
 from apps.jobs import services as jobs
 from apps.jobs.models import JobStatus
@@ -223,8 +223,8 @@ def _rows_copy_buffer(*, calculation_id: int, frame: pd.DataFrame) -> bytes:
 
     Safe because every value is fixed-width (bigint, date, float8) and written as the exact
     same double the kernel computed: what the text format did with `repr`, without formatting
-    and parsing 1,800 numbers per one-year run in Python and in PostgreSQL
-    (bench/calculations_queue.py: rows 2.7 ms -> see its phase table).
+    and parsing 1,800 numbers per one-year run in Python and in PostgreSQL (the rows' share
+    of a run: bench/calculations_queue.py's phase table).
     """
     rows = np.empty(len(frame), dtype=_COPY_ROW)
     rows["fields"] = 6
@@ -308,7 +308,7 @@ def calculation_sweep(*, now: datetime | None = None) -> dict[str, int]:
 @dataclass(frozen=True)
 class ChartImage:
     image_hash: str
-    content: bytes | None  # None: the client's copy (If-None-Match) is current
+    content: bytes | None  # None: the client's copy is current (`client_has`)
 
 
 # Names of the advisory locks (apps.core.locks) of the drawing: the slots bound how many web
@@ -325,13 +325,19 @@ CHART_STORE_TIME = 5.0
 
 
 def calculation_chart_get(
-    *, calculation_id: int, image_type: str, width: int, height: int, known_hashes: Collection[str] = ()
+    *,
+    calculation_id: int,
+    image_type: str,
+    width: int,
+    height: int,
+    client_has: Callable[[str], bool] = lambda image_hash: False,
 ) -> ChartImage:
     """A finished run's image (rates and water cut, the run's name as title) of this type and
     size: drawn by the export server on the first request, then served from the database.
 
     404 for an unknown run, 409 until it has finished, 503 (502 for a refusal) when the
-    export server fails or every drawing slot is taken; nothing is stored then.
+    export server fails or every drawing slot is taken; nothing is stored then. When
+    `client_has` the stored image's hash (its ETag), the image is not loaded: `content` is None.
     """
     from apps.calculations import selectors
 
@@ -340,7 +346,7 @@ def calculation_chart_get(
     )
     if lookup.chart_id is not None and lookup.image_hash is not None:
         _chart_mark_used(chart_id=lookup.chart_id, used_at=lookup.used_at)
-        if lookup.image_hash in known_hashes:
+        if client_has(lookup.image_hash):
             return ChartImage(image_hash=lookup.image_hash, content=None)
         stored = selectors.calculation_chart_image(chart_id=lookup.chart_id)
         if stored is not None:
@@ -393,22 +399,23 @@ def calculation_chart_draw(*, calculation_id: int, image_type: str, width: int, 
 def _chart_draw_and_store(*, calculation_id: int, image_type: str, width: int, height: int) -> ChartImage:
     from apps.calculations import selectors
     from apps.calculations.chart_options import calculation_chart_options
-    from apps.charts import clients
+    from apps.integrations import export_server
+    from apps.integrations.transport import ServiceError
 
     source = selectors.calculation_chart_source(calculation_id=calculation_id)
     options = calculation_chart_options(name=source.name, series=source.series, width=width, height=height)
     try:
-        image = clients.export_server_image(
+        image = export_server.export_server_image(
             options=options,
             width=width,
             height=height,
             image_type=image_type,
             timeout=settings.CALCULATION_CHARTS_DRAW_TIMEOUT,
         )
-    except clients.ServiceError as exc:
+    except ServiceError as exc:
         if exc.transient:
             raise ServiceUnavailableError(str(exc), retry_after=CHART_RETRY_AFTER) from exc
-        raise DomainError(str(exc), rule="export_server", status=502) from exc
+        raise UpstreamError(str(exc), rule="export_server") from exc
     image_hash = hashlib.sha256(image).hexdigest()
     with transaction.atomic():
         CalculationChart.objects.update_or_create(

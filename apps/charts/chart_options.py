@@ -1,7 +1,7 @@
 """Highcharts options of a function's chart (a line of y over t), drawn by the export server
 for the chart job (apps.charts.services.function_render)."""
 
-from apps.charts.clients import still_image_options
+from apps.integrations.export_server import still_image_options
 
 
 def function_chart_options(

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from django.db import models
 from django.db.models.functions import Coalesce
 
-from apps.dataservice.expression import MAX_LENGTH as EXPRESSION_MAX_LENGTH
+from apps.integrations.dataservice import EXPRESSION_MAX_LENGTH
 from apps.jobs.models import Job, status_check, unfinished_index
 
 # The limits on the expression's length, dt, interval and the point count are the data

@@ -29,18 +29,18 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from apps.charts import clients
 from apps.charts.chart_options import function_chart_options
 from apps.charts.events import FunctionEventOut, function_event_payload
 from apps.charts.models import Function
 from apps.core.errors import DomainError, FieldError, NotFoundError
+from apps.integrations import dataservice, export_server
+from apps.integrations.transport import ServiceError
 from apps.jobs import services as jobs
 from apps.jobs.models import IN_FLIGHT, JobStatus
 from apps.jobs.registry import JobKind, JobPolicy
@@ -59,8 +59,6 @@ def function_validate(*, expression: str, dt: float, interval: float) -> None:
     malformed expression or too many points is a field error in the form and the API, with
     the position of the offending character, before anything is stored.
     """
-    from apps.dataservice.schemas import points_request_parse
-
     errors = [
         FieldError(name, "type", f"{name} must be a finite number.")
         for name, value in (("dt", dt), ("interval", interval))
@@ -68,10 +66,7 @@ def function_validate(*, expression: str, dt: float, interval: float) -> None:
     ]
     if errors:
         raise DomainError(f"Invalid input: {', '.join(str(e.field) for e in errors)}.", errors=errors)
-    # Decimal(repr(x)): the shortest text of the float, as it would travel in JSON.
-    points_request_parse(
-        data={"expression": expression, "dt": Decimal(repr(dt)), "interval": Decimal(repr(interval))}
-    )
+    dataservice.points_request_check(expression=expression, dt=dt, interval=interval)
 
 
 # How charts plug into the one job lifecycle (apps.jobs.services). The PNG is never loaded
@@ -207,7 +202,7 @@ def function_render(*, function_id: int, resume: bool = False) -> Function | Non
     width, height = settings.CHARTS_IMAGE_WIDTH, settings.CHARTS_IMAGE_HEIGHT
     try:
         _step(function, percent=10)
-        data = clients.dataservice_points(
+        data = dataservice.dataservice_points(
             expression=function.expression, dt=function.dt, interval=function.interval
         )
         options = function_chart_options(
@@ -219,7 +214,7 @@ def function_render(*, function_id: int, resume: bool = False) -> Function | Non
             height=height,
         )
         _step(function, percent=50)
-        png = clients.export_server_png(options=options, width=width, height=height)
+        png = export_server.export_server_png(options=options, width=width, height=height)
         if not jobs.job_finish(
             kind=FUNCTION_JOB,
             job=function,
@@ -230,7 +225,7 @@ def function_render(*, function_id: int, resume: bool = False) -> Function | Non
     except JobAbandoned:
         logger.info("Function %s: render stopped, cancelled or taken over by another attempt.", function_id)
         return None
-    except clients.ServiceError as exc:
+    except ServiceError as exc:
         if exc.transient and attempt < max_attempts:
             logger.info("Function %s attempt %s/%s: %s; will retry", function_id, attempt, max_attempts, exc)
             raise

@@ -11,7 +11,7 @@ requeues rows whose worker vanished with its message.
 from celery import shared_task
 
 from apps.charts import services
-from apps.charts.clients import ServiceError
+from apps.integrations.transport import ServiceError
 from apps.jobs.tasks import job_task
 
 

@@ -8,40 +8,35 @@ one. Both follow the one access policy (`apps.accounts.permissions`): a session 
 token whose user has `charts.view_function`.
 """
 
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
-from django.utils.cache import patch_vary_headers
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.utils.http import quote_etag
 
 from apps.accounts.permissions import view_requires
 from apps.charts.models import Function
 from apps.charts.selectors import function_image, function_image_hash, function_image_url
-from apps.core.errors import DomainError, error_response
+from apps.core.errors import NotFoundError
+from apps.core.http import REVALIDATE, conditional_response, error_response
 
 IMMUTABLE = "private, max-age=31536000, immutable"
-REVALIDATE = "private, no-cache"
-
-
-def _error(status: int, rule: str, message: str) -> JsonResponse:
-    return error_response(DomainError(message, rule=rule, status=status))
 
 
 def chart_png_response(request: HttpRequest, *, function_id: int, immutable: bool) -> HttpResponse:
     """The current PNG with its ETag, or 304 when the client already has it, or 404."""
     image_hash = function_image_hash(function_id=function_id)
     if not image_hash:
-        return _error(404, "not_found", f"Function {function_id} has no chart yet.")
-    etag = f'"{image_hash}"'
-    if etag in [tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")]:
-        response = HttpResponse(status=304)
-    else:
+        return error_response(NotFoundError(f"Function {function_id} has no chart yet."))
+
+    def build() -> HttpResponse:
         image = function_image(function_id=function_id)
         if image is None:  # deleted between the two reads
-            return _error(404, "not_found", f"Function {function_id} has no chart yet.")
+            return error_response(NotFoundError(f"Function {function_id} has no chart yet."))
         response = HttpResponse(image[0], content_type="image/png")
-        etag = f'"{image[1]}"'
-    response["ETag"] = etag
-    response["Cache-Control"] = IMMUTABLE if immutable else REVALIDATE
-    patch_vary_headers(response, ["Authorization", "Cookie"])
-    return response
+        response["ETag"] = quote_etag(image[1])
+        return response
+
+    return conditional_response(
+        request, etag=image_hash, build=build, cache_control=IMMUTABLE if immutable else REVALIDATE
+    )
 
 
 @view_requires("view", Function)

@@ -5,7 +5,7 @@ migration (`status_count_triggers_sql`): AFTER triggers on INSERT, DELETE and TR
 statement level (transition tables: a bulk write costs one aggregate, not one call per row)
 and on UPDATE at row level, only `WHEN (OLD.status IS DISTINCT FROM NEW.status)`: the
 progress steps of a run, which are most of the table's updates, never call the function (a
-statement-level UPDATE trigger cost 0.4 ms on each of them here). Each call appends one delta
+statement-level UPDATE trigger would run on each of them). Each call appends one delta
 per status it changed.
 
 `core_status_count_compact(table)` folds a table's deltas into one row per status. An INSERT

@@ -1,10 +1,8 @@
-"""Domain errors: services raise them; `project.api` (ninja) and `error_response` (plain views)
-turn them into the one JSON error shape:
+"""Domain errors: services raise them; `project.api` (ninja) and `apps.core.http.error_response`
+(plain views) turn them into the one JSON error shape, with the status `apps.core.http` maps:
 `{"detail": "...", "errors": [{"field": ..., "rule": ..., "message": ...}]}`."""
 
 from dataclasses import dataclass
-
-from django.http import JsonResponse
 
 
 @dataclass(frozen=True)
@@ -18,9 +16,9 @@ class FieldError:
 
 
 class DomainError(Exception):
-    """A request the product refuses; carries the HTTP status the API answers with."""
-
-    status = 422
+    """A request the product refuses. This class itself is invalid input; its subclasses say
+    what else went wrong. Services raise them and name no HTTP status: the HTTP layer
+    (`apps.core.http.error_status`) picks it."""
 
     def __init__(
         self,
@@ -29,52 +27,44 @@ class DomainError(Exception):
         field: str | None = None,
         rule: str = "invalid",
         errors: list[FieldError] | None = None,
-        status: int | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.errors = errors if errors is not None else [FieldError(field, rule, message)]
-        if status is not None:
-            self.status = status
 
     def as_body(self) -> dict:
         return {"detail": self.message, "errors": [error.as_dict() for error in self.errors]}
 
 
 class NotFoundError(DomainError):
-    status = 404
-
     def __init__(self, message: str = "Not found.") -> None:
         super().__init__(message, rule="not_found")
 
 
-class ServiceUnavailableError(DomainError):
-    """A request that can succeed later; `retry_after` (seconds) becomes a Retry-After header."""
+class ConflictError(DomainError):
+    """The object's state forbids the request now (a job that has ended, a run that has not
+    finished yet); the same request can succeed once the state changes."""
 
-    status = 503
+
+class NotAuthenticatedError(DomainError):
+    def __init__(self, message: str) -> None:
+        super().__init__(message, rule="authentication")
+
+
+class PermissionDeniedError(DomainError):
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message, field=field, rule="permission")
+
+
+class UpstreamError(DomainError):
+    """An outside service (the export server, the data service) refused the request; sending
+    it again will not help."""
+
+
+class ServiceUnavailableError(DomainError):
+    """An outside service or the database does not answer now; a retry can succeed.
+    `retry_after` (seconds) becomes a Retry-After header."""
 
     def __init__(self, message: str, *, retry_after: int | None = None) -> None:
         super().__init__(message, rule="unavailable")
         self.retry_after = retry_after
-
-
-# What a 401 names as the way in (RFC 9110 11.6.1): a bearer token (the admin session is the
-# other, for browsers).
-WWW_AUTHENTICATE = 'Bearer realm="calcboard"'
-
-
-def error_headers(error: DomainError) -> dict[str, str]:
-    """The headers an error's answer carries besides its body: `Retry-After` when it can
-    succeed later, `WWW-Authenticate` on a 401."""
-    headers = {}
-    retry_after = getattr(error, "retry_after", None)
-    if retry_after is not None:
-        headers["Retry-After"] = str(retry_after)
-    if error.status == 401:
-        headers["WWW-Authenticate"] = WWW_AUTHENTICATE
-    return headers
-
-
-def error_response(error: DomainError) -> JsonResponse:
-    """The one error shape for views outside ninja (chart images, the data service)."""
-    return JsonResponse(error.as_body(), status=error.status, headers=error_headers(error))

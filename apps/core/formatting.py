@@ -24,11 +24,8 @@ def json_object_with_raw(head: dict, **raw_json: str | None) -> str:
     the raw part, so anything else must go into `head`.
 
     The gain: the large part (a run's result rows, a chart's 100,000 points) is never parsed
-    into Python objects and encoded again. Against `json.dumps` of the parsed document, in
-    the same run, alternating: the 3,653-row detail in-process took 1.43-1.46x its SQL floor
-    with the splice and 3.09-3.38x without, 54-57% of its time saved
-    (bench/calculations_detail.py); the data service's 100,000 points 1.02-1.14x and
-    3.0-3.6x, 66-71% saved (bench/dataservice_points.py).
+    into Python objects and encoded again, which was most of a large answer's time (figures:
+    docs/benchmarks.md, Calculation detail and Data service points).
     """
     members = [json.dumps(head)[1:-1]] if head else []
     members += [f"{json.dumps(key)}: {'null' if text is None else text}" for key, text in raw_json.items()]

@@ -7,7 +7,7 @@ from http import HTTPStatus
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
-from apps.core.errors import DomainError, error_response
+from apps.core.http import RequestError, error_response
 
 API_PREFIX = "/api/"
 # The rule of each status Django answers on its own; others are named after their phrase.
@@ -58,7 +58,7 @@ class ApiErrorShapeMiddleware:
             message = f"{request.method} is not allowed here; allowed: {response.get('Allow', 'none')}."
         else:
             message = f"{status.phrase}."
-        shaped = error_response(DomainError(message, rule=rule, status=status))
+        shaped = error_response(RequestError(message, rule=rule, status=status))
         for header, value in response.headers.items():
             if header.lower() not in _BODY_HEADERS:
                 shaped[header] = value

@@ -7,7 +7,7 @@ class StatusCount(models.Model):
     """Per-status row counts of the job tables, kept by PostgreSQL triggers.
 
     A list answers "how many runs are queued?" from here instead of `COUNT(*)`, which walks the
-    whole table (100 ms at 1,000,000 runs). Triggers on each job table (migration
+    whole table (docs/benchmarks.md, Lists of a million rows). Triggers on each job table (migration
     `0002_list_counters` and the apps' `..._list_counters`) append signed deltas per status
     (per statement for inserts and deletes, per row whose status changed for updates), so every
     write path keeps the counts exact: the ORM, bulk `update()`, admin actions, raw SQL, `COPY`,

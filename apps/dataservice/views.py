@@ -24,8 +24,9 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
-from apps.core.errors import DomainError, error_response
+from apps.core.errors import DomainError
 from apps.core.formatting import json_object_with_raw
+from apps.core.http import RequestError, error_response
 from apps.dataservice.schemas import body_parse, points_request_parse
 from apps.dataservice.selectors import database_ping, points_select
 
@@ -33,7 +34,7 @@ logger = logging.getLogger(__name__)
 
 
 def _error(*, status: int, message: str, rule: str) -> JsonResponse:
-    return error_response(DomainError(message, rule=rule, status=status))
+    return error_response(RequestError(message, rule=rule, status=status))
 
 
 def _not_allowed(request: HttpRequest, allowed: Iterable[str]) -> JsonResponse:

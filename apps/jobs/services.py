@@ -44,7 +44,7 @@ from django.db import connection, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 
-from apps.core.errors import DomainError, NotFoundError
+from apps.core.errors import ConflictError, NotFoundError
 from apps.jobs.models import IN_FLIGHT, MAX_ID, IdempotencyRecord, JobStatus
 from apps.jobs.registry import JobKind, JobT
 from apps.jobs.signals import job_changed, jobs_changed
@@ -290,11 +290,10 @@ def job_cancel(*, kind: JobKind[JobT], job_id: int) -> JobT:
     status = kind.model._default_manager.filter(pk=job_id).values_list("status", flat=True).first() if 1 <= job_id <= MAX_ID else None
     if status is None:
         raise NotFoundError(f"No {kind.noun.lower()} with id {job_id}.")
-    raise DomainError(
+    raise ConflictError(
         f"{kind.noun} {job_id} is {status}: only a queued or running job can be cancelled.",
         field="status",
         rule="job_ended",
-        status=409,
     )
 
 
@@ -384,13 +383,9 @@ def worker_connection_commit_asynchronously(
     lost outbox stamp publishes once more, and a second message finds nothing to claim.
     Nothing a web or websocket process commits is affected.
 
-    The gain, on a quiet 2-core machine, alternating batches of 200 one-year runs drained by
-    one worker x 2 processes with and without it (bench/calculations_queue.py): 139 -> 180,
-    133 -> 168 and 155 -> 183 runs/s (1.18-1.30x), which is what puts the drain over its
-    150 runs/s target; 6-9% of one run's own time in-process. The drain is bound by the
-    commits' flushes each run waits for, not by CPU (2.4-5 ms of CPU per run).
-    Under heavy load from other processes the gain disappeared (0.73-0.95x): then CPU, not the
-    disk, is what runs wait for.
+    The gain: the drain is bound by the commits' flushes each run waits for, not by CPU, so
+    not waiting for them is what puts it over its target (figures: docs/benchmarks.md, Queue
+    drain; `JOBS_WORKER_ASYNCHRONOUS_COMMIT=false` measures without).
     """
     with connection.cursor() as cursor:
         cursor.execute("SET synchronous_commit TO OFF")

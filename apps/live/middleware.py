@@ -24,31 +24,29 @@ from channels.security.websocket import WebsocketDenier
 from django.conf import settings
 from django.http.request import split_domain_port, validate_host
 
+from apps.accounts.auth import MAX_TOKEN_CHARS, bearer_token_parse
 from apps.accounts.selectors import api_token_get
 
 SUBPROTOCOL = "calcboard.v1"
 DEFAULT_PORTS = {"http": 80, "https": 443}
 TOKEN_SUBPROTOCOL_PREFIX = "calcboard.bearer."  # noqa: S105 - a protocol prefix, not a secret
-# A raw token is 43 characters; anything much longer is not one of ours (and not worth hashing).
 # ASGI's callables, as loosely as Channels passes them around.
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-_MAX_TOKEN_CHARS = 256
-
 
 def bearer_token(scope: dict) -> str | None:
     """The raw token a client presented in the Authorization header or a subprotocol, if any."""
     for name, value in scope.get("headers", []):
         if name == b"authorization":
-            scheme, _, raw = value.decode("latin1").strip().partition(" ")
-            if scheme.lower() == "bearer" and raw.strip():
-                return raw.strip()[:_MAX_TOKEN_CHARS]
+            raw = bearer_token_parse(value.decode("latin1"))
+            if raw is not None:
+                return raw
     for protocol in scope.get("subprotocols", []) or []:
         if protocol.startswith(TOKEN_SUBPROTOCOL_PREFIX) and len(protocol) > len(TOKEN_SUBPROTOCOL_PREFIX):
-            return protocol[len(TOKEN_SUBPROTOCOL_PREFIX) :][:_MAX_TOKEN_CHARS]
+            return protocol[len(TOKEN_SUBPROTOCOL_PREFIX) :][:MAX_TOKEN_CHARS]
     return None
 
 

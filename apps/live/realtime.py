@@ -86,7 +86,7 @@ def broadcast_events(*, kind: Kind, events: Sequence[tuple[int, dict]]) -> None:
 
     One hand-over to the sender loop, which publishes them in order in the background: a
     request that changed 1,000 rows does not wait for 2,000 group sends (each a thread hop and
-    Redis round trips; 27 ms apiece on a loaded machine, bench/charts_refresh.py).
+    Redis round trips).
     """
     batch = [{"kind": kind, "id": obj_id, **payload} for obj_id, payload in events]
     if batch:
@@ -146,11 +146,9 @@ def sender_loop_run(coroutine: Coroutine, *, wait: bool = True) -> None:
 
     The gain: the channel layer and the event log keep their Redis connections from one
     event to the next. `async_to_sync`, the plain way, starts a new loop (and so new Redis
-    connections) for every event. A worker's one-year `calculation_run` (two events) took
-    8.9-10.0 ms with it and 18.4-24.6 ms without, alternating runs in the same benchmark:
-    50-64% of the run saved (bench/calculations_queue.py); commit -> websocket client took a
-    median 4.5 ms with it and 10.4 ms without, alternating events (bench/live_latency.py
-    --sender-loop).
+    connections) for every event, which costs more than the publishing itself, in a worker's
+    run and on the way to the websocket client (figures: docs/benchmarks.md, Live latency;
+    `bench/live_latency.py --sender-loop`).
     """
     future = asyncio.run_coroutine_threadsafe(coroutine, _sender_loop())
     if not wait:

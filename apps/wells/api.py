@@ -14,6 +14,7 @@ from pydantic import WithJsonSchema
 from apps.accounts.permissions import access_check, operation_action, requires
 from apps.core.errors import DomainError
 from apps.core.formatting import DateInputError, parse_iso_date
+from apps.core.http import RequestError
 from apps.core.listing import list_envelope
 from apps.core.schemas import error_responses
 from apps.wells.models import HistoryImport, Well
@@ -77,7 +78,7 @@ def _upload(request: HttpRequest) -> tuple[Iterable[bytes], str, dict[str, str]]
     limit = settings.WELLS_IMPORT_MAX_BYTES
     length = int(request.META.get("CONTENT_LENGTH") or 0)
     if length > limit:
-        raise DomainError(f"The file is larger than {limit} bytes.", field="file", rule="too_large", status=413)
+        raise RequestError(f"The file is larger than {limit} bytes.", field="file", rule="too_large", status=413)
     content_type = request.content_type or ""
     if length == 0 and content_type != "multipart/form-data":
         raise DomainError("The file is empty: send a header line and records.", field="file", rule="empty")
@@ -88,7 +89,7 @@ def _upload(request: HttpRequest) -> tuple[Iterable[bytes], str, dict[str, str]]
         fields = {name: request.POST[name] for name in ("mode", "columns", "date_format", "field") if name in request.POST}
         return upload.chunks(), upload.name or "", fields
     if content_type not in ("text/csv", "text/plain", "application/csv"):
-        raise DomainError(
+        raise RequestError(
             f"Send the file as 'Content-Type: text/csv' or as multipart/form-data with a 'file' field, not "
             f"{content_type or 'no content type'}.",
             field="body", rule="content_type", status=415,
@@ -101,7 +102,7 @@ def _body_pieces(request: HttpRequest, *, limit: int) -> Iterator[bytes]:
     while piece := request.read(1024 * 1024):
         read += len(piece)
         if read > limit:
-            raise DomainError(f"The file is larger than {limit} bytes.", field="file", rule="too_large", status=413)
+            raise RequestError(f"The file is larger than {limit} bytes.", field="file", rule="too_large", status=413)
         yield piece
 
 

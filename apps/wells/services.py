@@ -31,7 +31,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
-from apps.core.errors import DomainError
+from apps.core.errors import ConflictError, DomainError
 from apps.jobs import services as jobs
 from apps.jobs.models import IN_FLIGHT, JobStatus
 from apps.jobs.registry import JobKind, JobPolicy
@@ -108,8 +108,8 @@ def well_create(*, name: str, field: str, notes: str = "", frequency: str = Freq
             oil_field = field_get_or_create(name=field)
             well = Well.objects.create(field=oil_field, name=name, notes=notes, frequency=frequency)
     except IntegrityError as exc:
-        raise DomainError(
-            f"Field {field.strip()!r} already has a well named {name!r}.", field="name", rule="unique", status=409
+        raise ConflictError(
+            f"Field {field.strip()!r} already has a well named {name!r}.", field="name", rule="unique"
         ) from exc
     return well
 
@@ -182,9 +182,9 @@ def history_import_create(
         running = (
             HistoryImport.objects.filter(well=well, status__in=list(IN_FLIGHT)).values_list("pk", flat=True).first()
         )
-        raise DomainError(
+        raise ConflictError(
             f"Well {well.pk} already has an import in flight (import {running}): wait for it to end or cancel it.",
-            field="well", rule="import_in_flight", status=409,
+            field="well", rule="import_in_flight",
         ) from exc
     return history_import
 

@@ -100,3 +100,31 @@ def test_a_bearer_token_client_writes_without_a_csrf_token(api_token):
     # Real HTTP clients (curl, scripts) carry no CSRF cookie; the token alone must do.
     client = Client(enforce_csrf_checks=True, headers={"Authorization": f"Bearer {api_token}"})
     assert client.post("/api/calculations", PAYLOAD, content_type="application/json").status_code == 201
+
+
+@pytest.mark.parametrize("spelling", ["Bearer {}", "bearer {}", "BEARER   {}  ", "  Bearer {}"])
+def test_the_rest_api_and_the_plain_views_read_every_spelling_of_the_scheme_alike(api_token, spelling):
+    headers = {"Authorization": spelling.format(api_token)}
+    assert Client().get("/api/calculations", headers=headers).status_code == 200
+    # A chart image view (plain Django, apps.accounts.permissions.request_user): the token is
+    # accepted, so the answer is about the function (404), not about credentials (401).
+    assert Client().get("/charts/999999.png", headers=headers).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("header", "raw"),
+    [
+        ("Bearer abc", "abc"),
+        ("bearer  abc ", "abc"),
+        ("Bearer", None),
+        ("Bearer   ", None),
+        ("Basic abc", None),
+        ("", None),
+        (None, None),
+        ("Bearer " + "x" * 300, "x" * 256),
+    ],
+)
+def test_the_one_bearer_parser_reads_the_token_or_nothing(header, raw):
+    from apps.accounts.auth import bearer_token_parse
+
+    assert bearer_token_parse(header) == raw

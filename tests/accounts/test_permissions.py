@@ -20,6 +20,7 @@ from apps.accounts.permissions import (
 )
 from apps.calculations.models import Calculation
 from apps.charts.models import Function
+from apps.core.http import error_status
 from tests.conftest import permissions_grant
 
 
@@ -59,7 +60,7 @@ def test_permissions_are_per_model_and_per_action(db):
     assert not user_may(user=reader, model=Function, action="view")
     with pytest.raises(PermissionDeniedError) as denied:
         access_check(user=reader, model=Function, action="view", field="stream")
-    assert denied.value.status == 403
+    assert error_status(denied.value) == 403
     assert denied.value.as_body()["errors"] == [
         {"field": "stream", "rule": "permission", "message": denied.value.message}
     ]

@@ -6,6 +6,7 @@ from django.db import transaction
 from apps.calculations.models import Calculation
 from apps.calculations.services import calculation_create, calculation_validate, default_name
 from apps.core.errors import DomainError
+from apps.core.http import error_status
 from apps.jobs.models import JobStatus
 
 VALID = {"date_start": "2020-01-01", "date_fin": "2020-12-31", "lag": 7}
@@ -15,7 +16,7 @@ def rule_of(**overrides) -> tuple[str | None, str]:
     with pytest.raises(DomainError) as caught:
         calculation_validate(**{**VALID, **overrides})
     error = caught.value.errors[0]
-    assert caught.value.status == 422 and error.message
+    assert error_status(caught.value) == 422 and error.message
     return error.field, error.rule
 
 

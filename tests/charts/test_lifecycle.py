@@ -8,8 +8,9 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from apps.charts import clients, services
+from apps.charts import services
 from apps.charts.models import Function
+from apps.integrations import export_server as export_client
 from apps.jobs import services as jobs_services
 from apps.jobs.models import IdempotencyRecord
 from tests.conftest import PublishedTask
@@ -102,7 +103,7 @@ def test_a_late_render_from_an_old_attempt_does_not_overwrite_the_newer_result(
     dataservice, export_server, make_function, monkeypatch, settings, scratch_queues
 ):
     function = make_function("t", status="queued")
-    real_export = clients.export_server_png
+    real_export = export_client.export_server_png
     newer: dict = {}
 
     def export_outliving_the_sweep(**kwargs):
@@ -118,7 +119,7 @@ def test_a_late_render_from_an_old_attempt_does_not_overwrite_the_newer_result(
             return b"\x89PNG stale image of the old attempt"
         return png
 
-    monkeypatch.setattr(clients, "export_server_png", export_outliving_the_sweep)
+    monkeypatch.setattr(export_client, "export_server_png", export_outliving_the_sweep)
     assert services.function_render(function_id=function.pk) is None  # the old attempt wrote nothing
     function.refresh_from_db()
     assert (function.status, function.attempts, function.error) == ("finished", 2, "")

@@ -240,7 +240,7 @@ def test_export_server_down_fails_with_its_name(dataservice, make_function, sett
 def test_a_transient_failure_before_the_last_attempt_is_raised_for_a_retry(
     dataservice, make_function, settings
 ):
-    from apps.charts.clients import ServiceError
+    from apps.integrations.transport import ServiceError
 
     settings.CHARTS_MAX_ATTEMPTS = 2
     function = make_function("t", status="queued")
@@ -258,7 +258,7 @@ def test_a_transient_failure_before_the_last_attempt_is_raised_for_a_retry(
 
 @pytest.mark.django_db(transaction=True)
 def test_an_export_render_timeout_is_retried_not_failed(dataservice, export_server_timing_out, make_function, settings):
-    from apps.charts.clients import ServiceError
+    from apps.integrations.transport import ServiceError
 
     settings.CHARTS_MAX_ATTEMPTS = 2
     function = make_function("t", status="queued")
@@ -312,16 +312,16 @@ def test_sweep_republishes_rows_whose_message_was_lost(make_function, settings, 
 def test_a_row_deleted_while_its_chart_is_drawn_is_left_alone(
     dataservice, export_server, make_function, monkeypatch
 ):
-    from apps.charts import clients
+    from apps.integrations import export_server as export_client
 
     function = make_function("t", status="queued")
-    real_export = clients.export_server_png
+    real_export = export_client.export_server_png
 
     def export_then_delete(**kwargs):
         png = real_export(**kwargs)
         Function.objects.filter(pk=function.pk).delete()
         return png
 
-    monkeypatch.setattr(clients, "export_server_png", export_then_delete)
+    monkeypatch.setattr(export_client, "export_server_png", export_then_delete)
     assert services.function_render(function_id=function.pk) is None
     assert not Function.objects.exists()

@@ -27,7 +27,7 @@ def test_the_soft_time_limit_ends_the_row_failed(make_function, monkeypatch, set
     def slow(**kwargs):
         raise SoftTimeLimitExceeded()
 
-    monkeypatch.setattr("apps.charts.clients.dataservice_points", slow)
+    monkeypatch.setattr("apps.integrations.dataservice.dataservice_points", slow)
     tasks.function_render_task.apply(args=[function.pk])
     function.refresh_from_db()
     assert function.status == "failed"
@@ -41,7 +41,7 @@ def test_an_unexpected_crash_ends_the_row_failed(make_function, monkeypatch):
     def crash(**kwargs):
         raise ZeroDivisionError("bug")
 
-    monkeypatch.setattr("apps.charts.clients.dataservice_points", crash)
+    monkeypatch.setattr("apps.integrations.dataservice.dataservice_points", crash)
     tasks.function_render_task.apply(args=[function.pk])
     function.refresh_from_db()
     assert function.status == "failed"

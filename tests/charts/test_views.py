@@ -73,6 +73,14 @@ def test_the_unversioned_url_must_be_revalidated_and_answers_304_when_unchanged(
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("if_none_match", ["W/{etag}", '"other", {etag}', "*"])
+def test_a_weak_listed_or_wildcard_if_none_match_answers_304_as_http_says(charted, staff_client, if_none_match):
+    etag = staff_client.get(f"/charts/{charted.pk}.png")["ETag"]
+    again = staff_client.get(f"/charts/{charted.pk}.png", headers={"If-None-Match": if_none_match.format(etag=etag)})
+    assert again.status_code == 304 and again["ETag"] == etag and again["Cache-Control"] == "private, no-cache"
+
+
+@pytest.mark.django_db
 def test_an_old_version_redirects_to_the_current_image(charted, staff_client):
     response = staff_client.get(f"/charts/{charted.pk}/0000000000000000.png")
     assert response.status_code == 302

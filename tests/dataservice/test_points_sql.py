@@ -9,6 +9,7 @@ import pytest
 from django.db import DataError, connection, transaction
 
 from apps.core.errors import DomainError, ServiceUnavailableError
+from apps.core.http import error_status
 from apps.dataservice.schemas import PointsRequest, body_parse, points_request_parse
 from apps.dataservice.selectors import (
     _locate,
@@ -133,7 +134,7 @@ def test_it_reports_a_math_error_with_the_first_t_where_it_happens(expression, p
         select(expression, dt=1, interval=1)
 
     start = NOW - timedelta(days=1)
-    assert caught.value.status == 422
+    assert error_status(caught.value) == 422
     assert (
         caught.value.message
         == f"math error: {problem} at t={start.timestamp()!r} (2025-11-22T12:00:00.123456Z)"
@@ -184,7 +185,7 @@ def test_it_answers_503_when_the_statement_times_out():
     with pytest.raises(ServiceUnavailableError) as caught:
         select("sin(t)", dt="0.5", interval="2083.3125")
 
-    assert caught.value.status == 503
+    assert error_status(caught.value) == 503
     assert "statement timeout" in caught.value.message
 
 

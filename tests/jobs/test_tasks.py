@@ -5,7 +5,7 @@ from django.db import OperationalError
 
 from apps.calculations import tasks as calculation_tasks
 from apps.charts import tasks as chart_tasks
-from apps.charts.clients import ServiceError
+from apps.integrations.transport import ServiceError
 from apps.jobs.registry import JobKind, job_kinds
 from apps.jobs.tasks import MAX_RETRIES, retry_countdown
 from project.celery import app

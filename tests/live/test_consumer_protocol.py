@@ -8,7 +8,7 @@ import redis
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
-from apps.live import consumers
+from apps.live import consumers, delivery, groups
 from apps.live.eventlog import event_id_parse
 from apps.live.realtime import broadcast_event
 from tests.live.conftest import layer_redis_url, next_event, no_message, open_socket, request
@@ -187,7 +187,7 @@ async def test_it_passes_on_a_naive_timestamp_after_an_aware_one(token_headers):
 
 
 async def test_it_forgets_the_oldest_objects_past_its_memory(token_headers, monkeypatch):
-    monkeypatch.setattr(consumers, "MAX_TRACKED_OBJECTS", 2)
+    monkeypatch.setattr(delivery, "MAX_TRACKED_OBJECTS", 2)
     ws = await open_socket(token_headers)
     await request(ws, {"action": "subscribe", "stream": "calculations"})
     base = some_id()
@@ -296,7 +296,7 @@ async def test_a_ping_renews_old_group_memberships(token_headers, monkeypatch):
     config = settings.CHANNEL_LAYERS["default"]["CONFIG"]
     key = f"{config['prefix']}:group:functions"
     await sync_to_async(redis.Redis.from_url(layer_redis_url(config)).zadd)(key, {channel: joined - 7200})
-    monkeypatch.setattr(consumers, "GROUP_RENEW_SECONDS", 0)
+    monkeypatch.setattr(groups, "GROUP_RENEW_SECONDS", 0)
     assert (await request(ws, {"action": "ping"})) == {"type": "pong"}
     assert (await sync_to_async(group_members)("functions"))[channel] >= joined
     await ws.disconnect()

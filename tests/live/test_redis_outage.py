@@ -91,11 +91,11 @@ async def test_a_ping_that_cannot_renew_groups_gets_unavailable_and_4503(
 ):
     from channels.layers import get_channel_layer
 
-    from apps.live import consumers
+    from apps.live import groups
 
     ws = await open_socket(token_headers)
     await request(ws, {"action": "subscribe", "stream": "functions"})
-    monkeypatch.setattr(consumers, "GROUP_RENEW_SECONDS", 0)
+    monkeypatch.setattr(groups, "GROUP_RENEW_SECONDS", 0)
 
     async def refuse(*args, **kwargs):
         raise ConnectionError("Redis is down")

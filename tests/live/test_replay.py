@@ -265,12 +265,12 @@ async def test_a_stream_event_after_unsubscribing_is_not_sent(token_headers):
 async def test_an_unreadable_log_at_subscribe_closes_with_4503(token_headers, monkeypatch):
     from redis.exceptions import RedisError
 
-    from apps.live import consumers
+    from apps.live import delivery
 
     async def broken(**kwargs):
         raise RedisError("the log's Redis is gone")
 
-    monkeypatch.setattr(consumers, "event_log_read", broken)
+    monkeypatch.setattr(delivery, "event_log_read", broken)
     ws = await open_socket(token_headers)
     await ws.send_json_to({"action": "subscribe", "stream": "calculations", "since": "abcdef01.1-0"})
     assert (await ws.receive_json_from(timeout=5))["code"] == "unavailable"
@@ -280,7 +280,7 @@ async def test_an_unreadable_log_at_subscribe_closes_with_4503(token_headers, mo
 async def test_an_unreadable_log_while_filling_a_gap_closes_with_4503(token_headers, monkeypatch):
     from redis.exceptions import RedisError
 
-    from apps.live import consumers
+    from apps.live import delivery
 
     ws = await open_socket(token_headers)
     await request(ws, {"action": "subscribe", "stream": "calculations"})
@@ -288,7 +288,7 @@ async def test_an_unreadable_log_while_filling_a_gap_closes_with_4503(token_head
     async def broken(**kwargs):
         raise RedisError("the log's Redis is gone")
 
-    monkeypatch.setattr(consumers, "event_log_read", broken)
+    monkeypatch.setattr(delivery, "event_log_read", broken)
     await get_channel_layer().group_send(
         "calculations",
         {"type": EVENT_TYPE, "event": {"kind": "calculation", "id": 1, "event_id": "abcdef01.99-0"},

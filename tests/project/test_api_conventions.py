@@ -8,7 +8,7 @@ import re
 import pytest
 from django.test import Client
 
-from apps.core.errors import WWW_AUTHENTICATE
+from apps.core.http import WWW_AUTHENTICATE
 from apps.jobs.idempotency import KEY_MAX_LENGTH, KEY_PATTERN
 from tests.security.conftest import assert_error
 
