@@ -37,7 +37,7 @@ from apps.jobs.models import IN_FLIGHT, JobStatus
 from apps.jobs.registry import JobKind, JobPolicy
 from apps.jobs.services import JobAbandoned
 from apps.wells import parsing
-from apps.wells.events import history_import_event_payload
+from apps.wells.events import HistoryImportEventOut, history_import_event_payload
 from apps.wells.models import (
     NAME_MAX_LENGTH,
     NOTES_MAX_LENGTH,
@@ -61,6 +61,7 @@ HISTORY_IMPORT_JOB = JobKind(
     task_name="wells.import",
     sweep_task_name="wells.sweep",
     payload=history_import_event_payload,
+    event_schema=HistoryImportEventOut,
     stream="wells",
     policy=JobPolicy(
         # A 200 MiB file takes minutes to read and write; progress is written at least every

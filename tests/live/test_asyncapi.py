@@ -130,7 +130,7 @@ def test_the_documented_client_messages_are_what_the_server_takes(message):
         {"type": "hello"},
         {"type": "pong", "extra": 1},
         {"type": "error", "code": "made_up", "field": None, "message": "x"},
-        {"type": "subscribed", "stream": "wells"},
+        {"type": "subscribed", "stream": "made_up"},
         {"type": "event", "event": {"kind": "calculation", "id": 1, "status": "running"}},
     ],
 )
