@@ -33,3 +33,12 @@ control_socket_disable = True
 accesslog = None  # the proxy logs every request
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+
+
+def child_exit(server, worker) -> None:
+    """A worker that exited no longer counts in the live gauges of GET /metrics (multiprocess
+    mode, PROMETHEUS_MULTIPROC_DIR from scripts/run); its counters and histograms stay summed."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

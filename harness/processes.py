@@ -121,6 +121,8 @@ def _open_files(proc: Path) -> set[str]:
 class Process:
     """A child process in its own session, with its output in var/test-logs/<run>/NAME.log."""
 
+    metrics_url: str | None = None  # a worker's own GET /metrics
+
     def __init__(self, name: str, args: list[str], env: dict[str, str]) -> None:
         self.name = name
         self.log_path = run_log_dir() / f"{name}.log"
@@ -207,15 +209,23 @@ def start_worker(
     args: list[str] | None = None,
 ) -> Process:
     """A Celery worker (`scripts/run worker`) with node name NAME-<our pid>, ready once it
-    answers a ping. `extra_env` overrides `child_env(db_name)`; `args` go on to celery."""
+    answers a ping, with its /metrics on a free port (`metrics_url`). `extra_env` overrides
+    `child_env(db_name)`; `args` go on to celery."""
     from project.celery import app
 
     node = f"{name}-{os.getpid()}@"
+    metrics_listen = f"127.0.0.1:{free_port()}"
     process = Process(
         name,
         [str(RUN), "worker", *(args or []), "-n", f"{node}%h", "--without-gossip", "--without-mingle"],
-        {**child_env(db_name), "CELERY_CONCURRENCY": str(concurrency), **(extra_env or {})},
+        {
+            **child_env(db_name),
+            "CELERY_CONCURRENCY": str(concurrency),
+            "WORKER_METRICS_LISTEN": metrics_listen,
+            **(extra_env or {}),
+        },
     )
+    process.metrics_url = f"http://{metrics_listen}/metrics"
 
     def ready() -> bool:
         process.check_alive()

@@ -7,7 +7,7 @@ import os
 from typing import Any
 
 from celery import Celery
-from celery.signals import task_prerun, worker_process_init
+from celery.signals import task_prerun, worker_init, worker_process_init
 from django.dispatch import receiver
 
 from apps.jobs.registry import JobKindRegistry, job_kind_registered, job_kinds
@@ -53,3 +53,20 @@ def _worker_commits_asynchronously(**kwargs: Any) -> None:
     if settings.JOBS_WORKER_ASYNCHRONOUS_COMMIT:
         # Celery's Django fixup closed the connections inherited from the parent: each new one gets it.
         connection_created.connect(worker_connection_commit_asynchronously, weak=False)
+
+
+@worker_init.connect
+def _serve_metrics(**kwargs: Any) -> None:
+    """The worker's GET /metrics on WORKER_METRICS_LISTEN (set by scripts/run): its pool
+    processes' job durations, outside calls and purges (multiprocess mode), in the main
+    process, for the scraper on the internal network (docs/how-to/operate.md)."""
+    listen, folder = os.environ.get("WORKER_METRICS_LISTEN"), os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not (listen and folder):
+        return
+    from prometheus_client import CollectorRegistry, start_http_server
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    registry = CollectorRegistry(auto_describe=False)
+    MultiProcessCollector(registry, path=folder)
+    host, _, port = listen.rpartition(":")
+    start_http_server(int(port), addr=host, registry=registry)

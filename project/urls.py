@@ -3,7 +3,8 @@ from django.urls import include, path
 
 from project.api import api
 from project.asyncapi import asyncapi_json
-from project.health import healthz
+from project.health import healthz, readyz
+from project.metrics import metrics
 
 admin.site.site_header = "Calcboard"
 admin.site.site_title = "Calcboard admin"
@@ -16,4 +17,6 @@ urlpatterns = [
     path("api/", api.urls),
     path("charts/", include("apps.charts.urls")),
     path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
+    path("metrics", metrics, name="metrics"),
 ]

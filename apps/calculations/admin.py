@@ -21,13 +21,16 @@ from apps.calculations.admin_views import CalculationChartsAdminMixin
 from apps.calculations.models import Calculation
 from apps.calculations.selectors import calculation_rows
 from apps.calculations.services import (
+    CALCULATION_JOB,
     calculation_store,
     calculation_validate,
     calculations_cancel,
     calculations_rerun,
 )
 from apps.core.errors import DomainError
-from apps.jobs.admin import JobAdminMixin
+from apps.jobs.admin import AUDIT_FIELDS, JobAdminMixin
+from apps.jobs.audit import Actor, actor_of
+from apps.jobs.quotas import QuotaExceededError
 from apps.live.admin import LiveChangeListMixin
 
 if TYPE_CHECKING:
@@ -86,20 +89,23 @@ class CalculationAddForm(forms.ModelForm):
 class CalculationAdmin(CalculationChartsAdminMixin, JobAdminMixin, LiveChangeListMixin, admin.ModelAdmin):
     add_form = CalculationAddForm
     cancel_noun = "calculation"
+    job_kind = CALCULATION_JOB
 
     # The form's `clean` holds calculation_validate's cleaned inputs.
-    def job_store(self, cleaned: dict) -> Calculation:
+    def job_store(self, cleaned: dict, actor: Actor) -> Calculation:
         return calculation_store(
-            date_start=cleaned["date_start"], date_fin=cleaned["date_fin"], lag=cleaned["lag"], name=cleaned["name"]
+            date_start=cleaned["date_start"], date_fin=cleaned["date_fin"], lag=cleaned["lag"], name=cleaned["name"],
+            actor=actor,
         )
 
-    def jobs_cancel(self, ids: list[int]) -> list[Calculation]:
-        return calculations_cancel(ids=ids)
+    def jobs_cancel(self, ids: list[int], actor: Actor) -> list[Calculation]:
+        return calculations_cancel(ids=ids, actor=actor)
 
-    actions = ["cancel", "run_again"]
-    list_display = ["name", "status", progress, "launched_at", "duration"]
+    actions = ["cancel", "run_again", "pin", "unpin"]
+    list_display = ["name", "status", progress, "launched_at", "duration", "creator", "pinned"]
     list_display_links = ["name"]
-    list_filter = ["status", "launched_at"]
+    list_filter = ["status", "launched_at", "pinned", ("created_by", admin.RelatedOnlyFieldListFilter)]
+    list_select_related = ["created_by"]
     search_fields = ["name", "=id"]
     list_per_page = 50
     ordering = ["-launched_at", "-id"]
@@ -120,6 +126,7 @@ class CalculationAdmin(CalculationChartsAdminMixin, JobAdminMixin, LiveChangeLis
                 ]
             },
         ),
+        ("Audit", {"fields": tuple(AUDIT_FIELDS)}),
         ("Delivery", {"fields": ["dispatched_at", "updated_at"], "classes": ["collapse"]}),
         ("Result", {"fields": ["result_table"]}),
     ]
@@ -128,6 +135,7 @@ class CalculationAdmin(CalculationChartsAdminMixin, JobAdminMixin, LiveChangeLis
         progress,  # type: ignore[list-item]  # a callable: the bar, beside the model's own `progress`
         "launched_at", "started_at",
         "finished_at", "duration", "attempts", "error", "dispatched_at", "updated_at", "result_table",
+        *AUDIT_FIELDS,
     ]
 
     add_fields = ["name", "date_start", "date_fin", "lag"]
@@ -140,7 +148,13 @@ class CalculationAdmin(CalculationChartsAdminMixin, JobAdminMixin, LiveChangeLis
 
     @admin.action(description="Run again", permissions=[operation_action("rerun")])
     def run_again(self, request: HttpRequest, queryset: QuerySet[Calculation]) -> None:
-        created = calculations_rerun(ids=list(queryset.values_list("pk", flat=True)))
+        ids = list(queryset.values_list("pk", flat=True))
+        try:
+            created = calculations_rerun(ids=ids, actor=actor_of(request))
+        except QuotaExceededError as exc:
+            self.refuse(request, exc)
+            return
+        self.log_jobs(request, ids, "Run again.")
         self.message_user(request, f"{len(created)} calculation(s) queued again with the same inputs.")
 
     @admin.display(description="Duration", ordering="finished_at")

@@ -30,6 +30,7 @@ from apps.calculations.selectors import (
     detail_fields_parse,
 )
 from apps.calculations.services import (
+    CALCULATION_JOB,
     calculation_cancel,
     calculation_chart_get,
     calculation_create,
@@ -39,7 +40,10 @@ from apps.core.http import client_copy_current, conditional_response
 from apps.core.listing import list_envelope
 from apps.core.responses import api_url, created_response
 from apps.core.schemas import conditional_image_openapi, error_responses, names_filter_type
+from apps.jobs.audit import actor_of
 from apps.jobs.idempotency import IdempotencyKey, idempotency_key_header, job_created
+from apps.jobs.retention import job_pin
+from apps.jobs.schemas import created_by_parse
 
 router = Router(tags=["calculations"])
 
@@ -61,12 +65,15 @@ CALCBOARD_MAX_RESULT_ROWS (default 100,000) result rows; `name` at most {NAME_MA
 
 Send an `Idempotency-Key` header to retry safely: the same key with the same body within
 24 hours answers the first answer (same id) and queues nothing; the same key with another
-body is a 422 naming the header. Keys are per user."""
+body is a 422 naming the header. Keys are per user.
+
+One user may have CALCULATIONS_QUOTA_IN_FLIGHT (default 20) runs queued or running at once;
+past it the answer is a 429 (rule `quota`) with `Retry-After`, and nothing is queued."""
 
 
 @router.post(
     "",
-    response={201: CalculationCreatedOut, **error_responses()},
+    response={201: CalculationCreatedOut, **error_responses(429)},
     summary="Queue a calculation",
     description=CREATE_DESCRIPTION,
 )
@@ -80,7 +87,8 @@ def calculation_create_endpoint(
         key=idempotency_key,
         payload=payload,
         create=lambda: calculation_create(
-            date_start=payload.date_start, date_fin=payload.date_fin, lag=payload.lag, name=payload.name
+            date_start=payload.date_start, date_fin=payload.date_fin, lag=payload.lag, name=payload.name,
+            actor=actor_of(request),
         ),
         detail_url_name="calculation_detail",
     )
@@ -96,20 +104,45 @@ def calculation_cancel_endpoint(request: HttpRequest, id: int) -> HttpResponse:
     """A queued run becomes `cancelled` at once; a running one stops at its next progress
     step and keeps no rows. Answers the run's current envelope; a run that is already
     finished, failed or cancelled answers 409 naming its status."""
-    calculation = calculation_cancel(calculation_id=id)
+    calculation = calculation_cancel(calculation_id=id, actor=actor_of(request))
     return HttpResponse(calculation_detail_json(calculation_id=calculation.pk), content_type="application/json")
 
 
 @router.post(
     "/{id}/rerun",
-    response={201: CalculationCreatedOut, **error_responses(404)},
+    response={201: CalculationCreatedOut, **error_responses(404, 429)},
     summary="Queue a new run with the same inputs",
 )
 @requires(operation_action("rerun"), Calculation)
 def calculation_rerun_endpoint(request: HttpRequest, id: int) -> HttpResponse:
-    """A new run with the same dates and lag, its name marked " (re-run)"; answers its id."""
-    rerun = calculation_rerun(calculation_id=id)
+    """A new run with the same dates and lag, its name marked " (re-run)"; answers its id.
+    Counts against the quota like a create (429 past it)."""
+    rerun = calculation_rerun(calculation_id=id, actor=actor_of(request))
     return created_response(body={"id": rerun.pk}, location=api_url("calculation_detail", id=rerun.pk))
+
+
+def _pin_endpoint(pinned: bool) -> None:
+    """Register `POST /{id}/pin` or `/{id}/unpin` (operation `calculation_pin` / `_unpin`)."""
+    action = "pin" if pinned else "unpin"
+
+    def endpoint(request: HttpRequest, id: int) -> HttpResponse:
+        job_pin(kind=CALCULATION_JOB, job_id=id, actor=actor_of(request), pinned=pinned)
+        return HttpResponse(calculation_detail_json(calculation_id=id), content_type="application/json")
+
+    endpoint.__name__ = endpoint.__qualname__ = f"calculation_{action}_endpoint"
+    endpoint.__doc__ = (
+        "Keep the run for ever: retention never removes a pinned run (CALCULATIONS_RETENTION_DAYS)."
+        if pinned else "Let retention remove the run again once it is older than the retention period."
+    )
+    router.post(
+        f"/{{id}}/{action}",
+        response={200: CalculationDetailOut, **error_responses(404)},
+        summary="Pin a calculation (kept for ever)" if pinned else "Unpin a calculation",
+    )(requires("change", Calculation)(endpoint))
+
+
+for _pinned in (True, False):
+    _pin_endpoint(_pinned)
 
 
 @router.get(
@@ -134,6 +167,7 @@ def calculation_list_endpoint(request: HttpRequest, query: Query[CalculationList
         ordering=query.ordering,
         status=query.status,
         search=query.search,
+        created_by_id=created_by_parse(value=query.created_by, request=request),
     )
     return list_envelope(page)
 

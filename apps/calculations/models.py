@@ -3,7 +3,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
-from apps.jobs.models import Job, status_check, unfinished_index
+from apps.jobs.models import Job, quota_index, retention_index, status_check, unfinished_index
 
 # A run's input limits, once: the API schema, the admin form (these fields' validators) and
 # the table's constraint all read them.
@@ -41,6 +41,10 @@ class Calculation(Job):
             # 0003_list_counters: Django renders an opclass on an expression as invalid SQL).
             # The beat sweep only ever looks at unfinished runs.
             unfinished_index(name="calc_unfinished_idx"),
+            quota_index(name="calc_quota_idx"),
+            retention_index(name="calc_retention_idx"),
+            # ?created_by= filters (the foreign key's own index serves the join to users).
+            models.Index(fields=["created_by", "launched_at", "id"], name="calc_created_by_idx"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(date_start__lte=F("date_fin")), name="calc_dates_ordered"),

@@ -17,7 +17,7 @@ from apps.core.schemas import (
     status_filter_description,
     status_filter_type,
 )
-from apps.jobs.schemas import JobStatusName
+from apps.jobs.schemas import CREATED_BY_DESCRIPTION, ActorOut, CreatedByFilter, JobStatusName, actor_out
 
 Ordering = Literal["launched_at", "-launched_at"]
 
@@ -59,6 +59,17 @@ class CalculationListItemOut(Schema):
     name: str
     launched_at: UtcDateTime = Field(description="When the run was submitted.")
     status: JobStatusName
+    pinned: bool = Field(description="Kept for ever: retention never removes it.")
+    created_by: ActorOut | None = Field(description="Who queued it (and with which API token); null if unknown.")
+    cancelled_by: ActorOut | None = Field(None, description="Who cancelled it; absent unless cancelled by someone.")
+
+    @staticmethod
+    def resolve_created_by(obj: Any) -> dict | None:
+        return actor_out(obj.created_by, token=obj.created_by_token)
+
+    @staticmethod
+    def resolve_cancelled_by(obj: Any) -> dict | None:
+        return actor_out(obj.cancelled_by)
 
 
 if TYPE_CHECKING:
@@ -71,6 +82,7 @@ class CalculationListQuery(ListQuery):
     ordering: Ordering = Field("-launched_at", description="By launch date, ascending or descending.")
     status: StatusFilter = Field(None, description=status_filter_description(Calculation))
     search: SearchFilter = Field(None, description="Only runs whose name contains this, case-insensitively.")
+    created_by: CreatedByFilter = Field(None, description=CREATED_BY_DESCRIPTION)
 
 
 class CalculationListOut(PageOut):
@@ -128,6 +140,9 @@ class CalculationDetailOut(Schema):
     id: int
     launched_at: UtcDateTime = Field(description="When the run was submitted.")
     status: JobStatusName
+    pinned: bool = Field(description="Kept for ever: retention never removes it.")
+    created_by: ActorOut | None = Field(description="Who queued it (and with which API token); null if unknown.")
+    cancelled_by: ActorOut | None = Field(None, description="Who cancelled it; present once someone did.")
     error: str | None = Field(description="Why the run failed; null unless `status` is `failed`.")
     result: list[CalculationRowOut] | None = Field(
         None, description="The rows of a finished run, by date; null until then; absent with `fields=-result`."

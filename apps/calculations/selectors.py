@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import F, FilteredRelation, Q, QuerySet
 
@@ -49,16 +50,24 @@ def calculation_list(
     ordering: str = "-launched_at",
     status: str | Sequence[str] | None = None,
     search: str | None = None,
+    created_by_id: int | None = None,
 ) -> ListPage:
-    """One page of runs, newest first by default; `status` ("queued,failed") and `search`
-    (in the name) narrow it. A page past the end is empty. See apps.core.listing."""
+    """One page of runs, newest first by default; `status` ("queued,failed"), `search` (in the
+    name) and `created_by_id` narrow it. A page past the end is empty. See apps.core.listing
+    (a creator, like a search, is counted up to its cap: the counters count statuses only)."""
     term = search_parse(value=search)
+    narrowed = Q(name__icontains=term) if term else Q()
+    if created_by_id is not None:
+        narrowed &= Q(created_by_id=created_by_id)
     return list_page(
-        queryset=Calculation.objects.only("id", "name", "launched_at", "status"),
+        queryset=Calculation.objects.select_related("created_by", "cancelled_by").only(
+            "id", "name", "launched_at", "status", "pinned", "created_by_token",
+            "created_by__username", "cancelled_by__username",
+        ),
         orderings=ORDERINGS,
         ordering=ordering,
         statuses=statuses_parse(value=status, model=Calculation),
-        search=Q(name__icontains=term) if term else None,
+        search=narrowed or None,
         page=page,
         page_size=page_size,
         cursor=cursor,
@@ -82,13 +91,18 @@ def detail_fields_parse(*, fields: str | Sequence[str] | None) -> tuple[str, ...
 def _detail_sql() -> str:
     calculations = Calculation._meta.db_table
     rows = CalculationRow._meta.db_table
+    users = connection.ops.quote_name(get_user_model()._meta.db_table)
+    username = connection.ops.quote_name(get_user_model().USERNAME_FIELD)
     return f"""
         SELECT c.id, c.name, c.status, c.launched_at, c.started_at, c.finished_at, c.error,
                CASE WHEN c.status = %s THEN (
                    SELECT coalesce(json_agg(r ORDER BY r.date), '[]'::json)::text
                      FROM (SELECT date, liquid, oil, water, wct FROM {rows} WHERE calculation_id = c.id) r)
-               END
+               END,
+               c.pinned, c.created_by_token, creator.id, creator.{username}, canceller.id, canceller.{username}
           FROM {calculations} c
+          LEFT JOIN {users} creator ON creator.id = c.created_by_id
+          LEFT JOIN {users} canceller ON canceller.id = c.cancelled_by_id
          WHERE c.id = %s
     """
 
@@ -96,7 +110,8 @@ def _detail_sql() -> str:
 def calculation_detail_json(*, calculation_id: int, fields: Iterable[str] = ()) -> str:
     """The detail document as JSON text, in one query.
 
-    {"id", ["name",] "launched_at", "status", ["duration",] "error", ["summary",] ["result"]}
+    {"id", ["name",] "launched_at", "status", "pinned", "created_by", ["cancelled_by",] ["duration",]
+    "error", ["summary",] ["result"]}
     where error is null unless the run failed, and result is `[{"date", "liquid", "oil",
     "water", "wct"}, ...]` or null (left out, and not read, with "-result" in `fields`).
     """
@@ -109,12 +124,19 @@ def calculation_detail_json(*, calculation_id: int, fields: Iterable[str] = ()) 
         row = cursor.fetchone()
     if row is None:
         raise NotFoundError(f"No calculation with id {calculation_id}.")
-    pk, name, status, launched_at, started_at, finished_at, error, result = row
+    pk, name, status, launched_at, started_at, finished_at, error, result, pinned, token, *people = row
+    creator_id, creator_name, canceller_id, canceller_name = people
     head: dict = {"id": pk}
     if "name" in fields:
         head["name"] = name
     head["launched_at"] = iso(launched_at)
     head["status"] = status
+    head["pinned"] = pinned
+    head["created_by"] = (
+        {"id": creator_id, "username": creator_name, **({"token": token} if token else {})} if creator_id else None
+    )
+    if canceller_id:
+        head["cancelled_by"] = {"id": canceller_id, "username": canceller_name}
     if "duration" in fields:
         head["duration"] = Calculation(started_at=started_at, finished_at=finished_at).duration
     head["error"] = (error or "The calculation failed.") if status == JobStatus.FAILED else None

@@ -35,7 +35,9 @@ from apps.core import locks
 from apps.core.errors import DomainError, ServiceUnavailableError, UpstreamError
 from apps.core.formatting import DateInputError, parse_iso_date
 from apps.jobs import services as jobs
+from apps.jobs.audit import Actor
 from apps.jobs.models import JobStatus
+from apps.jobs.quotas import jobs_quota_check
 from apps.jobs.registry import JobKind, JobPolicy
 from apps.jobs.services import JobAbandoned
 
@@ -52,8 +54,9 @@ CALCULATION_JOB = JobKind(
     sweep_task_name="calculations.sweep",
     payload=calculation_event_payload,
     event_schema=CalculationEventOut,
-    # A one-year calculation then costs two progress writes instead of a dozen.
-    policy=JobPolicy(progress_min_interval=0.25),
+    # A one-year calculation then costs two progress writes instead of a dozen. Ended runs
+    # (with their rows and chart images) are kept 90 days unless pinned.
+    policy=JobPolicy(progress_min_interval=0.25, retention_days=90.0),
 )
 
 
@@ -111,18 +114,22 @@ def calculation_validate(
 
 
 def calculation_create(
-    *, date_start: date | str, date_fin: date | str, lag: int, name: str | None = None
+    *, date_start: date | str, date_fin: date | str, lag: int, name: str | None = None, actor: Actor | None = None
 ) -> Calculation:
     """Validate (`calculation_validate`), save a queued run and publish its task once the row is
-    committed."""
+    committed. `actor`: who creates it (the audit trail, and whose quota it counts against)."""
     cleaned = calculation_validate(date_start=date_start, date_fin=date_fin, lag=lag, name=name)
-    return calculation_store(**cleaned)
+    return calculation_store(**cleaned, actor=actor)
 
 
-def calculation_store(*, date_start: date, date_fin: date, lag: int, name: str) -> Calculation:
+def calculation_store(
+    *, date_start: date, date_fin: date, lag: int, name: str, actor: Actor | None = None
+) -> Calculation:
     """Save a queued run from inputs `calculation_validate` cleaned (the admin's form ran it)
-    and publish its task once the row is committed."""
+    and publish its task once the row is committed; 429 past the actor's quota."""
+    user_id = actor.user_id if actor else None
     with transaction.atomic():
+        jobs_quota_check(kind=CALCULATION_JOB, user_id=user_id, adding=1)
         now = timezone.now()
         calculation = Calculation.objects.create(
             date_start=date_start,
@@ -132,6 +139,9 @@ def calculation_store(*, date_start: date, date_fin: date, lag: int, name: str) 
             status=JobStatus.QUEUED,
             launched_at=now,
             queued_at=now,
+            created_by_id=user_id,
+            created_by_token=actor.token_name if actor else "",
+            queued_by_id=user_id,
         )
         # Registered before the publish, so `queued` always leaves before the worker's `running`.
         jobs.job_broadcast(kind=CALCULATION_JOB, job=calculation)
@@ -145,31 +155,41 @@ def rerun_name(name: str) -> str:
     return base[: NAME_MAX_LENGTH - len(RERUN_SUFFIX)] + RERUN_SUFFIX
 
 
-def calculation_rerun(*, calculation_id: int) -> Calculation:
-    """Queue a new run with the same inputs as an existing one, its name marked as a re-run."""
+def calculation_rerun(*, calculation_id: int, actor: Actor | None = None) -> Calculation:
+    """Queue a new run with the same inputs as an existing one, its name marked as a re-run;
+    the original records who re-ran it and when."""
     from apps.calculations.selectors import calculation_get
 
     original = calculation_get(calculation_id=calculation_id)
-    return calculation_create(
-        date_start=original.date_start,
-        date_fin=original.date_fin,
-        lag=original.lag,
-        name=rerun_name(original.name),
-    )
+    with transaction.atomic():
+        rerun = calculation_create(
+            date_start=original.date_start,
+            date_fin=original.date_fin,
+            lag=original.lag,
+            name=rerun_name(original.name),
+            actor=actor,
+        )
+        Calculation.objects.filter(pk=original.pk).update(
+            rerun_by_id=actor.user_id if actor else None, rerun_at=rerun.launched_at
+        )
+    return rerun
 
 
-def calculations_rerun(*, ids: Sequence[int]) -> list[Calculation]:
-    """Re-run each listed calculation (the admin's "Run again"), oldest first."""
-    return [calculation_rerun(calculation_id=pk) for pk in sorted(ids)]
+def calculations_rerun(*, ids: Sequence[int], actor: Actor | None = None) -> list[Calculation]:
+    """Re-run each listed calculation (the admin's "Run again"), oldest first: all of them, or
+    none when they would take the actor past their quota."""
+    with transaction.atomic():
+        jobs_quota_check(kind=CALCULATION_JOB, user_id=actor.user_id if actor else None, adding=len(set(ids)))
+        return [calculation_rerun(calculation_id=pk, actor=actor) for pk in sorted(set(ids))]
 
 
-def calculation_cancel(*, calculation_id: int) -> Calculation:
+def calculation_cancel(*, calculation_id: int, actor: Actor | None = None) -> Calculation:
     """Cancel a queued or running run (409 naming its status once it has ended)."""
-    return jobs.job_cancel(kind=CALCULATION_JOB, job_id=calculation_id)
+    return jobs.job_cancel(kind=CALCULATION_JOB, job_id=calculation_id, actor=actor)
 
 
-def calculations_cancel(*, ids: Sequence[int]) -> list[Calculation]:
-    return jobs.jobs_cancel(kind=CALCULATION_JOB, ids=ids)
+def calculations_cancel(*, ids: Sequence[int], actor: Actor | None = None) -> list[Calculation]:
+    return jobs.jobs_cancel(kind=CALCULATION_JOB, ids=ids, actor=actor)
 
 
 # --- run --------------------------------------------------------------------------------

@@ -12,10 +12,18 @@ from django.utils.text import Truncator
 from apps.accounts.permissions import operation_action
 from apps.charts.models import PRESETS, Function
 from apps.charts.selectors import function_image_url
-from apps.charts.services import function_store, function_validate, functions_cancel, functions_refresh
+from apps.charts.services import (
+    FUNCTION_JOB,
+    function_store,
+    function_validate,
+    functions_cancel,
+    functions_refresh,
+)
 from apps.core.errors import DomainError
-from apps.jobs.admin import JobAdminMixin
+from apps.jobs.admin import AUDIT_FIELDS, JobAdminMixin
+from apps.jobs.audit import Actor, actor_of
 from apps.jobs.models import JobStatus
+from apps.jobs.quotas import QuotaExceededError
 from apps.live.admin import LiveChangeListMixin
 
 CUSTOM = ""
@@ -73,22 +81,26 @@ class FunctionAddForm(forms.ModelForm):
 class FunctionAdmin(JobAdminMixin, LiveChangeListMixin, admin.ModelAdmin):
     add_form = FunctionAddForm
     cancel_noun = "chart job"
+    job_kind = FUNCTION_JOB
 
     # The form's `clean` ran function_validate on these.
-    def job_store(self, cleaned: dict) -> Function:
-        return function_store(expression=cleaned["expression"], dt=cleaned["dt"], interval=cleaned["interval"])
+    def job_store(self, cleaned: dict, actor: Actor) -> Function:
+        return function_store(
+            expression=cleaned["expression"], dt=cleaned["dt"], interval=cleaned["interval"], actor=actor
+        )
 
-    def jobs_cancel(self, ids: list[int]) -> list[Function]:
-        return functions_cancel(ids=ids)
+    def jobs_cancel(self, ids: list[int], actor: Actor) -> list[Function]:
+        return functions_cancel(ids=ids, actor=actor)
 
     # Column names are a contract: the live widget updates td.field-status, td.field-chart and
     # td.field-processed_at by row pk.
-    list_display = ["expression", "chart", "dt", "interval", "processed_at", "status"]
+    list_display = ["expression", "chart", "dt", "interval", "processed_at", "status", "creator", "pinned"]
     list_display_links = ["expression"]
-    list_filter = ["status"]
+    list_filter = ["status", "pinned", ("created_by", admin.RelatedOnlyFieldListFilter)]
+    list_select_related = ["created_by"]
     search_fields = ["expression"]
     list_per_page = 50
-    actions = ["refresh", "cancel"]
+    actions = ["refresh", "cancel", "pin", "unpin"]
     add_fields = ["preset", "expression", "dt", "interval"]
     view_fields = [
         "expression",
@@ -102,6 +114,7 @@ class FunctionAdmin(JobAdminMixin, LiveChangeListMixin, admin.ModelAdmin):
         "processed_at",
         "created_at",
         "updated_at",
+        *AUDIT_FIELDS,
     ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Function]:
@@ -146,7 +159,13 @@ class FunctionAdmin(JobAdminMixin, LiveChangeListMixin, admin.ModelAdmin):
 
     @admin.action(description="Refresh", permissions=[operation_action("refresh")])
     def refresh(self, request: HttpRequest, queryset: QuerySet[Function]) -> None:
-        result = functions_refresh(ids=list(queryset.values_list("pk", flat=True)))
+        ids = list(queryset.values_list("pk", flat=True))
+        try:
+            result = functions_refresh(ids=ids, actor=actor_of(request))
+        except QuotaExceededError as exc:
+            self.refuse(request, exc)
+            return
+        self.log_jobs(request, ids, "Refreshed.")
         message = f"{result.queued} chart(s) queued for refresh."
         if result.skipped:
             message += f" {result.skipped} skipped: already queued or running."

@@ -18,7 +18,10 @@ from apps.charts.schemas import (
 from apps.charts.views import chart_png_response
 from apps.core.listing import list_envelope
 from apps.core.schemas import conditional_image_openapi, error_responses
+from apps.jobs.audit import actor_of
 from apps.jobs.idempotency import IdempotencyKey, idempotency_key_header, job_created
+from apps.jobs.retention import job_pin
+from apps.jobs.schemas import actor_out, created_by_parse
 
 router = Router(tags=["functions"])
 
@@ -37,12 +40,16 @@ def _out(function: Function) -> dict:
         "processed_at": function.processed_at,
         "created_at": function.created_at,
         "updated_at": function.updated_at,
+        "pinned": function.pinned,
+        "created_by": actor_out(function.created_by, token=function.created_by_token),
+        "cancelled_by": actor_out(function.cancelled_by),
+        "rerun_by": actor_out(function.rerun_by),
     }
 
 
 @router.post(
     "",
-    response={201: FunctionCreated, **error_responses()},
+    response={201: FunctionCreated, **error_responses(429)},
     summary="Create a function and queue its chart",
 )
 @requires("add", Function)
@@ -58,7 +65,7 @@ def function_create_endpoint(
         key=idempotency_key,
         payload=payload,
         create=lambda: services.function_create(
-            expression=payload.expression, dt=payload.dt, interval=payload.interval
+            expression=payload.expression, dt=payload.dt, interval=payload.interval, actor=actor_of(request)
         ),
         detail_url_name="function_detail",
     )
@@ -85,18 +92,22 @@ def function_list_endpoint(request: HttpRequest, query: Query[FunctionListQuery]
         ordering=query.ordering,
         status=query.status,
         search=query.search,
+        created_by_id=created_by_parse(value=query.created_by, request=request),
     )
     return Status(200, list_envelope(result, item=_out))
 
 
 @router.post(
     "/refresh",
-    response={200: FunctionsRefreshed, **error_responses(404)},
+    response={200: FunctionsRefreshed, **error_responses(404, 429)},
     summary="Draw the charts of several functions again, in parallel",
 )
 @requires(operation_action("refresh"), Function)
 def functions_refresh_endpoint(request: HttpRequest, payload: FunctionsRefreshIn) -> Status:
-    result = services.functions_refresh(ids=payload.ids)
+    """Every listed function not already queued or running is queued; all of them count
+    against the requester's quota (CHARTS_QUOTA_IN_FLIGHT): past it the whole request is a
+    429 with `Retry-After` and nothing is queued."""
+    result = services.functions_refresh(ids=payload.ids, actor=actor_of(request))
     return Status(200, {"queued": result.queued, "skipped": result.skipped})
 
 
@@ -121,7 +132,30 @@ def function_cancel_endpoint(request: HttpRequest, id: int) -> Status:
     """A queued chart becomes `cancelled` at once; a running one stops before its next outside
     call and keeps its previous image. Answers the function; one that is already finished,
     failed or cancelled answers 409 naming its status."""
-    return Status(200, _out(services.function_cancel(function_id=id)))
+    return Status(200, _out(services.function_cancel(function_id=id, actor=actor_of(request))))
+
+
+def _pin_endpoint(pinned: bool) -> None:
+    """Register `POST /{id}/pin` or `/{id}/unpin` (operation `function_pin` / `_unpin`)."""
+    action = "pin" if pinned else "unpin"
+
+    def endpoint(request: HttpRequest, id: int) -> Status:
+        job_pin(kind=services.FUNCTION_JOB, job_id=id, actor=actor_of(request), pinned=pinned)
+        return Status(200, _out(selectors.function_get(function_id=id)))
+
+    endpoint.__name__ = endpoint.__qualname__ = f"function_{action}_endpoint"
+    endpoint.__doc__ = "Mark the function kept for ever (retention never removes it)." if pinned else (
+        "Let retention treat the function like any other again."
+    )
+    router.post(
+        f"/{{id}}/{action}",
+        response={200: FunctionOut, **error_responses(404)},
+        summary="Pin a function (kept for ever)" if pinned else "Unpin a function",
+    )(requires("change", Function)(endpoint))
+
+
+for _pinned in (True, False):
+    _pin_endpoint(_pinned)
 
 
 @router.get(

@@ -11,7 +11,7 @@ from django.db import models
 from django.db.models.functions import Coalesce
 
 from apps.integrations.dataservice import EXPRESSION_MAX_LENGTH
-from apps.jobs.models import Job, status_check, unfinished_index
+from apps.jobs.models import Job, quota_index, retention_index, status_check, unfinished_index
 
 # The limits on the expression's length, dt, interval and the point count are the data
 # service's own (its parser, the DATASERVICE_* settings, checked by `apps.dataservice.schemas`),
@@ -51,6 +51,9 @@ class Function(Job):
         # One index per list ordering, and one per ordering under a status filter; the sweep's.
         indexes = [
             unfinished_index(name="charts_function_unfinished_idx"),
+            quota_index(name="charts_fn_quota_idx"),
+            retention_index(finished_column="processed_at", name="charts_fn_retention_idx"),
+            models.Index(fields=["created_by", "created_at", "id"], name="charts_fn_created_by_idx"),
             models.Index(fields=["created_at", "id"], name="charts_fn_created_idx"),
             models.Index(fields=["status", "created_at", "id"], name="charts_fn_status_created_idx"),
             models.Index(fields=["expression", "id"], name="charts_fn_expression_idx"),

@@ -50,16 +50,21 @@ def function_list(
     ordering: str = "-created_at",
     status: str | Sequence[str] | None = None,
     search: str | None = None,
+    created_by_id: int | None = None,
 ) -> ListPage:
     """One page of functions (without their PNGs), newest first by default; `status`
-    ("queued,failed") and `search` (in the expression) narrow it. See apps.core.listing."""
+    ("queued,failed"), `search` (in the expression) and `created_by_id` narrow it. See
+    apps.core.listing."""
     term = search_parse(value=search)
+    narrowed = Q(expression__icontains=term) if term else Q()
+    if created_by_id is not None:
+        narrowed &= Q(created_by_id=created_by_id)
     return list_page(
-        queryset=Function.objects.defer("image"),
+        queryset=Function.objects.select_related("created_by", "cancelled_by", "rerun_by").defer("image"),
         orderings=ORDERINGS,
         ordering=ordering,
         statuses=statuses_parse(value=status, model=Function),
-        search=Q(expression__icontains=term) if term else None,
+        search=narrowed or None,
         page=page,
         page_size=page_size,
         cursor=cursor,
@@ -68,7 +73,12 @@ def function_list(
 
 def function_get(*, function_id: int) -> Function:
     in_range = 1 <= function_id <= MAX_ID
-    function = Function.objects.defer("image").filter(pk=function_id).first() if in_range else None
+    function = (
+        Function.objects.select_related("created_by", "cancelled_by", "rerun_by").defer("image")
+        .filter(pk=function_id).first()
+        if in_range
+        else None
+    )
     if function is None:
         raise NotFoundError(f"No function with id {function_id}.")
     return function

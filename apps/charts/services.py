@@ -42,7 +42,9 @@ from apps.core.errors import DomainError, FieldError, NotFoundError
 from apps.integrations import dataservice, export_server
 from apps.integrations.transport import ServiceError
 from apps.jobs import services as jobs
+from apps.jobs.audit import Actor
 from apps.jobs.models import IN_FLIGHT, JobStatus
+from apps.jobs.quotas import jobs_quota_check
 from apps.jobs.registry import JobKind, JobPolicy
 from apps.jobs.services import JobAbandoned
 
@@ -88,6 +90,9 @@ FUNCTION_JOB = JobKind(
         stale_after=None,
         queued_stale_after=600.0,
         retry_backoff_max=30.0,
+        # One refresh of the most ids it takes (1,000), not a second while those are in flight.
+        quota_in_flight=1000,
+        # A function is a definition with one current chart: kept for ever (no retention_days).
     ),
 )
 
@@ -95,24 +100,30 @@ FUNCTION_JOB = JobKind(
 # --- writes ---------------------------------------------------------------------------------
 
 
-def function_create(*, expression: str, dt: float, interval: float) -> Function:
-    """Validate (`function_validate`), store a function (queued) and queue its chart after commit."""
+def function_create(*, expression: str, dt: float, interval: float, actor: Actor | None = None) -> Function:
+    """Validate (`function_validate`), store a function (queued) and queue its chart after commit.
+    `actor`: who creates it (the audit trail, and whose quota it counts against)."""
     expression = expression.strip()
     function_validate(expression=expression, dt=dt, interval=interval)
-    return function_store(expression=expression, dt=dt, interval=interval)
+    return function_store(expression=expression, dt=dt, interval=interval, actor=actor)
 
 
-def function_store(*, expression: str, dt: float, interval: float) -> Function:
+def function_store(*, expression: str, dt: float, interval: float, actor: Actor | None = None) -> Function:
     """Store a function whose inputs `function_validate` accepted (the admin's form ran it),
-    queued, and queue its chart after commit."""
+    queued, and queue its chart after commit; 429 past the actor's quota."""
     now = timezone.now()
+    user_id = actor.user_id if actor else None
     with transaction.atomic():
+        jobs_quota_check(kind=FUNCTION_JOB, user_id=user_id, adding=1)
         function = Function.objects.create(
             expression=expression,
             dt=dt,
             interval=interval,
             status=JobStatus.QUEUED,
             queued_at=now,
+            created_by_id=user_id,
+            created_by_token=actor.token_name if actor else "",
+            queued_by_id=user_id,
         )
         jobs.job_broadcast(kind=FUNCTION_JOB, job=function)
         jobs.jobs_publish_on_commit(kind=FUNCTION_JOB, ids=[function.pk])
@@ -125,8 +136,10 @@ class RefreshResult:
     skipped: int  # already queued or running: never queued twice
 
 
-def functions_refresh(*, ids: Sequence[int]) -> RefreshResult:
-    """Queue a new chart for every listed row that is not already in flight.
+def functions_refresh(*, ids: Sequence[int], actor: Actor | None = None) -> RefreshResult:
+    """Queue a new chart for every listed row that is not already in flight: every one, or
+    none (429) when they would take the actor past their quota. The rows record who
+    refreshed them (rerun_by) and count against that user's quota until they end.
 
     One conditional UPDATE decides which rows move to `queued`, so two refreshes racing on
     the same rows cannot both queue one: PostgreSQL re-checks the WHERE after the row lock.
@@ -141,16 +154,20 @@ def functions_refresh(*, ids: Sequence[int]) -> RefreshResult:
 
     table = connection.ops.quote_name(Function._meta.db_table)
     now = timezone.now()
+    user_id = actor.user_id if actor else None
     with transaction.atomic():
+        adding = Function.objects.filter(pk__in=ids).exclude(status__in=IN_FLIGHT).count()
+        jobs_quota_check(kind=FUNCTION_JOB, user_id=user_id, adding=adding)
         with connection.cursor() as cursor:
             cursor.execute(
                 # Only our own table name is interpolated; every value is a parameter.
                 # A new job cycle: its attempts count from zero, its message is not yet sent.
                 f"UPDATE {table} SET status = %s, queued_at = %s, updated_at = %s, progress = 0, "
-                "attempts = 0, attempt_token = NULL, dispatched_at = NULL "
+                "attempts = 0, attempt_token = NULL, dispatched_at = NULL, queued_by_id = %s, rerun_by_id = %s, "
+                "rerun_at = %s "
                 "WHERE id = ANY(%s) AND status <> ALL(%s) "
                 "RETURNING id, expression, processed_at, error, image_hash",
-                [JobStatus.QUEUED, now, now, ids, list(IN_FLIGHT)],
+                [JobStatus.QUEUED, now, now, user_id, user_id, now, ids, list(IN_FLIGHT)],
             )
             rows = cursor.fetchall()
         queued = [
@@ -170,13 +187,13 @@ def functions_refresh(*, ids: Sequence[int]) -> RefreshResult:
     return RefreshResult(queued=len(rows), skipped=len(existing) - len(rows))
 
 
-def function_cancel(*, function_id: int) -> Function:
+def function_cancel(*, function_id: int, actor: Actor | None = None) -> Function:
     """Cancel a queued or running chart (409 naming its status once it has ended)."""
-    return jobs.job_cancel(kind=FUNCTION_JOB, job_id=function_id)
+    return jobs.job_cancel(kind=FUNCTION_JOB, job_id=function_id, actor=actor)
 
 
-def functions_cancel(*, ids: Sequence[int]) -> list[Function]:
-    return jobs.jobs_cancel(kind=FUNCTION_JOB, ids=ids)
+def functions_cancel(*, ids: Sequence[int], actor: Actor | None = None) -> list[Function]:
+    return jobs.jobs_cancel(kind=FUNCTION_JOB, ids=ids, actor=actor)
 
 
 def _step(function: Function, *, percent: int) -> None:

@@ -56,6 +56,15 @@ class PermissionDeniedError(DomainError):
         super().__init__(message, field=field, rule="permission")
 
 
+class LimitReachedError(DomainError):
+    """The requester has used up a limit (a quota of jobs in flight); the same request can
+    succeed once it frees up. `retry_after` (seconds) becomes a Retry-After header."""
+
+    def __init__(self, message: str, *, rule: str, retry_after: int | None = None) -> None:
+        super().__init__(message, rule=rule)
+        self.retry_after = retry_after
+
+
 class UpstreamError(DomainError):
     """An outside service (the export server, the data service) refused the request; sending
     it again will not help."""

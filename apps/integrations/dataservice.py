@@ -10,9 +10,10 @@ from decimal import Decimal
 import httpx
 from django.conf import settings
 
+from apps.core.metrics import outside_call
 from apps.dataservice.expression import MAX_LENGTH as EXPRESSION_MAX_LENGTH
 from apps.dataservice.schemas import points_request_parse
-from apps.integrations.transport import ServiceError, client, json_or_none, network_error, quote
+from apps.integrations.transport import ServiceError, call_outcome, client, json_or_none, network_error, quote
 
 DATA_SERVICE = "Data service"
 
@@ -32,6 +33,7 @@ class Points:
     points: list[list[float]]  # [[t_unix_seconds, y], ...], ordered by t
 
 
+@outside_call("dataservice", call_outcome)
 def dataservice_points(*, expression: str, dt: float, interval: float) -> Points:
     """The points [[t_unix_seconds, y], ...] of `expression` over the last `interval` days."""
     timeout = settings.DATASERVICE_TIMEOUT

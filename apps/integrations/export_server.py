@@ -3,7 +3,8 @@
 import httpx
 from django.conf import settings
 
-from apps.integrations.transport import ServiceError, client, json_or_none, network_error, quote
+from apps.core.metrics import outside_call
+from apps.integrations.transport import ServiceError, call_outcome, client, json_or_none, network_error, quote
 
 EXPORT_SERVER = "Export server"
 
@@ -38,6 +39,7 @@ def export_server_png(*, options: dict, width: int, height: int) -> bytes:
 _IMAGE_TYPES = {"png": ((PNG_SIGNATURE,), "a PNG"), "svg": ((b"<svg", b"<?xml"), "an SVG")}
 
 
+@outside_call("export_server", call_outcome)
 def export_server_image(
     *, options: dict, width: int, height: int, image_type: str = "png", timeout: float | None = None
 ) -> bytes:

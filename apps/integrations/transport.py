@@ -30,6 +30,17 @@ class ServiceError(Exception):
 _CLIENTS: dict[tuple[int, str, float], httpx.Client] = {}
 
 
+def call_outcome(error: Exception) -> str | None:
+    """How a failed call is counted (`calcboard_outside_calls`): no answer, a 5xx, a 4xx (the
+    service refused the input) or an answer that is not what was asked for; None: not a call's
+    outcome (a bug), left uncounted."""
+    if not isinstance(error, ServiceError):
+        return None
+    if error.status is None:
+        return "unreachable" if error.transient else "bad_answer"
+    return "server_error" if error.status >= 500 else "client_error"
+
+
 def client(base_url: str, timeout: float) -> httpx.Client:
     """One keep-alive client per process and service: building an httpx.Client loads the CA
     bundle, which costs as much CPU as a chart's own work in the worker (docs/benchmarks.md);

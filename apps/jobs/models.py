@@ -32,6 +32,18 @@ def status_check(*, name: str) -> models.CheckConstraint:
     return models.CheckConstraint(condition=Q(status__in=JobStatus.values), name=name)
 
 
+def quota_index(*, name: str) -> models.Index:
+    """The partial index a user's quota is counted from: their jobs in flight only."""
+    return models.Index(fields=["queued_by"], name=name, condition=Q(status__in=list(IN_FLIGHT)))
+
+
+def retention_index(*, finished_column: str = "finished_at", name: str) -> models.Index:
+    """The partial index the retention purge reads: ended, unpinned jobs by their end."""
+    return models.Index(
+        fields=[finished_column, "id"], name=name, condition=~Q(status__in=list(IN_FLIGHT)) & Q(pinned=False)
+    )
+
+
 def unfinished_index(*, name: str) -> models.Index:
     """The partial index the sweep reads: it only ever looks at queued and running jobs."""
     return models.Index(fields=["status", "updated_at"], name=name, condition=Q(status__in=list(IN_FLIGHT)))
@@ -59,6 +71,41 @@ class Job(models.Model):
         null=True, blank=True, help_text="When the task message reached the broker (outbox marker)."
     )
     updated_at = models.DateTimeField(auto_now=True)
+
+    # The audit trail: who queued, cancelled, re-ran and pinned the job, and when (the user
+    # is kept as NULL once deleted; the token's name stays, it is text). No index of their
+    # own: ?created_by= and the quota have theirs (each table's Meta); only deleting a user
+    # reads the others. No database constraint either: Django sets them NULL when a user is
+    # deleted, and a job row then carries no deferred foreign-key checks (which would also
+    # refuse a TRUNCATE in the transaction that inserted it).
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False, db_constraint=False,
+        help_text="Who created the job (empty: before the audit trail, or a deleted user).",
+    )
+    created_by_token = models.CharField(
+        max_length=100, blank=True, default="", db_default="",
+        help_text="The name of the API token it was created with, if any.",
+    )
+    # Whose quota of jobs in flight the job counts against: its creator, or who queued it
+    # again (a chart's refresh).
+    queued_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False, db_constraint=False
+    )
+    cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False, db_constraint=False
+    )
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    rerun_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False, db_constraint=False,
+        help_text="Who last re-ran it (a calculation's re-run, a chart's refresh).",
+    )
+    rerun_at = models.DateTimeField(null=True, blank=True)
+    # Database defaults too: bulk loads in raw SQL (benchmarks, imports) need not name them.
+    pinned = models.BooleanField(default=False, db_default=False, help_text="Kept for ever: retention never removes a pinned job.")
+    pinned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False, db_constraint=False
+    )
+    pinned_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         abstract = True

@@ -80,6 +80,10 @@ class JobPolicy:
     step_delay: float = 0.0  # seconds slept per step: 0 in production, > 0 to watch a demo
     retry_backoff: float = 2.0  # a transient failure's retry waits base * 2^n ...
     retry_backoff_max: float = 60.0  # ... capped at this
+    quota_in_flight: int | None = 20  # jobs one user may have queued or running; None: no cap
+    # Days an ended, unpinned job is kept; None: for ever. Opt-in: the purge deletes the job
+    # with every row whose foreign key to it cascades (apps.jobs.retention).
+    retention_days: float | None = None
 
 
 _POLICY_NAMES = frozenset(f.name for f in fields(JobPolicy))
@@ -232,6 +236,10 @@ class JobKindRegistry:
                     "schedule": every,
                     "options": {"expires": every},
                 }
+        if any(kind.setting("RETENTION_DAYS") is not None for kind in self._kinds.values()):
+            # One purge of every kind that keeps its jobs for a limited time (apps.jobs.tasks).
+            every = settings.JOBS_RETENTION_INTERVAL
+            schedule["jobs-purge"] = {"task": "jobs.purge", "schedule": every, "options": {"expires": every}}
         config: dict[str, Any] = {
             "task_queues": list(queues.values()),
             "task_routes": routes,

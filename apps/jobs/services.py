@@ -45,7 +45,9 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 
 from apps.core.errors import ConflictError, NotFoundError
-from apps.jobs.models import IN_FLIGHT, MAX_ID, IdempotencyRecord, JobStatus
+from apps.core.metrics import job_duration_observe
+from apps.jobs.audit import Actor
+from apps.jobs.models import IN_FLIGHT, MAX_ID, IdempotencyRecord, Job, JobStatus
 from apps.jobs.registry import JobKind, JobT
 from apps.jobs.signals import job_changed, jobs_changed
 
@@ -83,6 +85,14 @@ def _returning(kind: JobKind[JobT], sql: str, params: Sequence[Any]) -> list[Job
         rows = cursor.fetchall()
     names = [f.attname for f in kind.model._meta.concrete_fields if f.name not in kind.deferred]
     return [kind.model.from_db(connection.alias, names, row) for row in rows]
+
+
+def _durations_observe(*, kind: JobKind, jobs: Iterable[Job], outcome: str, now: datetime) -> None:
+    """Record how long each ended attempt ran (`calcboard_job_duration_seconds`); a job
+    cancelled before it started never ran and is not recorded."""
+    for job in jobs:
+        if job.started_at is not None:
+            job_duration_observe(kind=kind.live_kind, outcome=outcome, seconds=(now - job.started_at).total_seconds())
 
 
 def _in_flight_sql() -> str:
@@ -237,6 +247,7 @@ def job_finish(*, kind: JobKind[JobT], job: JobT, values: dict[str, Any] | None 
         for name, value in values.items():
             setattr(job, name, value)
         job_broadcast(kind=kind, job=job)
+        _durations_observe(kind=kind, jobs=[job], outcome=JobStatus.FINISHED.value, now=now)
     return held
 
 
@@ -256,14 +267,16 @@ def job_fail(*, kind: JobKind[JobT], job_id: int, error: str, job: JobT | None =
     )
     for row in failed:
         job_broadcast(kind=kind, job=row)
+    _durations_observe(kind=kind, jobs=failed, outcome=JobStatus.FAILED.value, now=now)
     return failed[0] if failed else None
 
 
 # --- steering ---------------------------------------------------------------------------
 
 
-def jobs_cancel(*, kind: JobKind[JobT], ids: Sequence[int]) -> list[JobT]:
+def jobs_cancel(*, kind: JobKind[JobT], ids: Sequence[int], actor: Actor | None = None) -> list[JobT]:
     """Cancel every listed job that is queued or running, in one UPDATE; returns those.
+    `actor` goes into the audit trail (cancelled_by, cancelled_at).
 
     A queued job's message becomes a no-op when it arrives; a running attempt finds its
     token gone at its next progress step and stops without writing its result.
@@ -275,16 +288,18 @@ def jobs_cancel(*, kind: JobKind[JobT], ids: Sequence[int]) -> list[JobT]:
         cancelled = _returning(
             kind,
             f"UPDATE {kind.table} SET status = %s, {kind.finished_column} = %s, updated_at = %s, "
-            f"attempt_token = NULL WHERE id = ANY(%s) AND {_in_flight_sql()}",
-            [JobStatus.CANCELLED, now, now, list(ids)],
+            f"attempt_token = NULL, cancelled_by_id = %s, cancelled_at = %s "
+            f"WHERE id = ANY(%s) AND {_in_flight_sql()}",
+            [JobStatus.CANCELLED, now, now, actor.user_id if actor else None, now, list(ids)],
         )
         jobs_broadcast(kind=kind, jobs=cancelled)
+    _durations_observe(kind=kind, jobs=cancelled, outcome=JobStatus.CANCELLED.value, now=now)
     return cancelled
 
 
-def job_cancel(*, kind: JobKind[JobT], job_id: int) -> JobT:
+def job_cancel(*, kind: JobKind[JobT], job_id: int, actor: Actor | None = None) -> JobT:
     """Cancel one job; 404 when it does not exist, 409 naming its status when it has ended."""
-    cancelled = jobs_cancel(kind=kind, ids=[job_id]) if 1 <= job_id <= MAX_ID else []
+    cancelled = jobs_cancel(kind=kind, ids=[job_id], actor=actor) if 1 <= job_id <= MAX_ID else []
     if cancelled:
         return cancelled[0]
     status = kind.model._default_manager.filter(pk=job_id).values_list("status", flat=True).first() if 1 <= job_id <= MAX_ID else None

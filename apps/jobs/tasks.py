@@ -71,3 +71,14 @@ def job_task(
         )(run)
 
     return declare
+
+
+@shared_task(name="jobs.purge", acks_late=True)
+def jobs_purge_task() -> dict[str, int]:
+    """Retention (beat, every JOBS_RETENTION_INTERVAL): for each registered kind with
+    `retention_days`, its ended, unpinned jobs past them go (`apps.jobs.retention`).
+    Answers the rows removed per kind."""
+    from apps.jobs.registry import job_kinds
+    from apps.jobs.retention import jobs_purge
+
+    return {kind.live_kind: jobs_purge(kind=kind).total_rows for kind in job_kinds}

@@ -12,6 +12,7 @@ from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from django.conf import settings
 
+from apps.core.metrics import WEBSOCKET_CONNECTIONS
 from apps.live.channels_overrides import OverridingConsumer
 from apps.live.credentials import CredentialWatch, revocation_hits
 from apps.live.delivery import Delivery
@@ -101,6 +102,9 @@ class EventsConsumer(OverridingConsumer):
         CredentialWatch.watch(self)
 
     async def disconnect(self, code: int) -> None:
+        if getattr(self, "accepted", False):
+            WEBSOCKET_CONNECTIONS.dec()
+            self.accepted = False
         CredentialWatch.forget(self)
         if getattr(self, "connection_counted", False):
             # Redis gone: the lease runs out on its own.
@@ -255,6 +259,7 @@ class EventsConsumer(OverridingConsumer):
         offered = self.scope.get("subprotocols") or []
         await self.accept(SUBPROTOCOL if SUBPROTOCOL in offered else None)
         self.accepted = True
+        WEBSOCKET_CONNECTIONS.inc()
 
     async def _layer_down(self) -> NoReturn:
         """Redis is unreachable: say so and close; the client reconnects with backoff and
@@ -274,4 +279,7 @@ class EventsConsumer(OverridingConsumer):
             error_message("unavailable", "Live updates are unavailable right now; reconnect shortly.")
         )
         await self.close(code=CLOSE_UNAVAILABLE)
+        # StopConsumer skips `disconnect`: the socket leaves the open count here.
+        WEBSOCKET_CONNECTIONS.dec()
+        self.accepted = False
         raise StopConsumer()

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Container
 from datetime import datetime
 from typing import Any, NoReturn
 
+from apps.core.metrics import WEBSOCKET_EVENTS
 from apps.live.eventlog import LogRead, Position, event_id_parse, event_log_read
 from apps.live.protocol import LAYER_ERRORS, ProtocolError
 from apps.live.realtime import object_group, stream_group
@@ -100,6 +101,7 @@ class Delivery:
                 return  # unsubscribed (or dropped by the re-check) meanwhile
             if self._is_newest(event):
                 await self.send({"type": "event", "event": event})
+                WEBSOCKET_EVENTS.inc()
             return
         cursor = self.cursors.get(stream)
         if cursor is None:  # unsubscribed meanwhile
@@ -132,6 +134,7 @@ class Delivery:
     async def _send_event(self, event: dict, position: Position) -> None:
         if self._is_newest(event):
             await self.send({"type": "event", "event": {**event, "event_id": str(position)}})
+            WEBSOCKET_EVENTS.inc()
 
     def _is_newest(self, event: dict) -> bool:
         """False for an event older than, or equal to, the last one sent about the same object."""

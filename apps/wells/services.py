@@ -69,6 +69,9 @@ HISTORY_IMPORT_JOB = JobKind(
         soft_time_limit=1800.0,
         stale_after=120.0,
         progress_min_interval=0.5,
+        # Ended imports (their error lists, and the file's chunks if any are left) go after 90
+        # days unless pinned; the records they wrote belong to the wells and stay.
+        retention_days=90.0,
     ),
 )
 

@@ -39,7 +39,9 @@ INSTALLED_APPS = [
     "apps.wells",
 ]
 
+# django-prometheus' pair counts and times every request by view (GET /metrics): first and last.
 MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     # Before anything that can answer (CommonMiddleware's redirects): a preflight and every
     # answer to an allowed origin carry the CORS headers.
     "corsheaders.middleware.CorsMiddleware",
@@ -54,6 +56,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 # Cross-origin browser apps calling the API (django-cors-headers): none unless listed. Only

@@ -38,6 +38,12 @@ CALCBOARD_MAX_RESULT_ROWS = 100_000
 # A process that failed to reach the broker does not try again for this many seconds: the
 # jobs stay in the outbox for the sweep and no request waits for a broker that is down.
 JOBS_PUBLISH_BACKOFF = 5.0
+# Seconds a create refused by a quota is told to wait (Retry-After): about one job's run.
+JOBS_QUOTA_RETRY_AFTER = 30
+# The retention purge deletes at most this many rows (a job's own and its children's) per
+# transaction, so it never holds long locks; beat starts it every RETENTION_INTERVAL seconds.
+JOBS_RETENTION_BATCH_ROWS = 20_000
+JOBS_RETENTION_INTERVAL = 3600.0
 # How long an Idempotency-Key answers with the first answer (seconds).
 JOBS_IDEMPOTENCY_TTL = 24 * 3600.0
 # Worker processes commit without waiting for the WAL flush (why that loses nothing:
@@ -59,5 +65,9 @@ JOBS_WORKER_ASYNCHRONOUS_COMMIT = True
 #   PROGRESS_MIN_INTERVAL progress is written and broadcast at most this often (seconds)
 #   STEP_DELAY            seconds slept per step: 0 in production, > 0 to watch jobs in a demo
 #   RETRY_BACKOFF(_MAX)   backoff between retries of a transient failure: base * 2^n, capped
+#   QUOTA_IN_FLIGHT       jobs one user may have queued or running at once (None: no cap);
+#                         past it a create answers 429 (apps.jobs.quotas)
+#   RETENTION_DAYS        days an ended (finished, failed, cancelled), unpinned job is kept
+#                         after its end; None: for ever. apps.jobs.retention purges the rest.
 # e.g. CALCULATIONS_MAX_ATTEMPTS = 5, CHARTS_QUEUE = "charts-2". Celery's queues, task routes
 # and beat schedule are built from the registry (project/celery.py), not set here.

@@ -35,7 +35,8 @@ CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
 ADMIN_PASSWORD_STRICT = True
 
-# The container's health probe is answered before host validation and the HTTPS redirect.
+# The container's health probe, /readyz and /metrics are answered before host validation and
+# the HTTPS redirect (internal callers: 127.0.0.1, web:8000).
 MIDDLEWARE = ["project.health.HealthzMiddleware", *MIDDLEWARE]
 
 # HTTPS is terminated by the proxy (docker/nginx/), which sets X-Forwarded-Proto
@@ -45,7 +46,7 @@ MIDDLEWARE = ["project.health.HealthzMiddleware", *MIDDLEWARE]
 # whatever this says).
 _https = env_bool("DJANGO_HTTPS", True)
 SECURE_SSL_REDIRECT = _https
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 SECURE_HSTS_SECONDS = 31_536_000 if _https else 0  # one year, as the proxy sends over TLS
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True

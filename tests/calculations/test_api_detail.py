@@ -23,6 +23,8 @@ def test_an_unfinished_run_has_a_null_result(api_client, make_calculation, statu
         "id": calculation.pk,
         "launched_at": calculation.launched_at.isoformat(timespec="microseconds").replace("+00:00", "Z"),
         "status": status.value,
+        "pinned": False,
+        "created_by": None,
         "error": None,
         "result": None,
     }
@@ -31,7 +33,9 @@ def test_an_unfinished_run_has_a_null_result(api_client, make_calculation, statu
 def test_a_finished_run_carries_every_row_of_its_result(api_client, make_finished):
     calculation = make_finished(date_start=date(2020, 1, 1), date_fin=date(2020, 12, 31), lag=1)
     document = body(api_client.get(url(calculation.pk)))
-    assert document["status"] == "finished" and set(document) == {"id", "launched_at", "status", "error", "result"}
+    assert document["status"] == "finished" and set(document) == {
+        "id", "launched_at", "status", "pinned", "created_by", "error", "result"
+    }
     result = document["result"]
     assert len(result) == 366
     assert result[0].keys() == {"date", "liquid", "oil", "water", "wct"}
@@ -58,7 +62,7 @@ def test_a_failed_run_carries_its_error_and_no_result(api_client, make_calculati
 def test_name_and_duration_are_added_on_request(api_client, make_finished):
     calculation = make_finished(name="Well 7", date_fin=date(2020, 1, 31))
     document = body(api_client.get(url(calculation.pk), {"fields": "name,duration"}))
-    assert list(document) == ["id", "name", "launched_at", "status", "duration", "error", "result"]
+    assert list(document) == ["id", "name", "launched_at", "status", "pinned", "created_by", "duration", "error", "result"]
     assert document["name"] == "Well 7"
     assert document["duration"] == calculation.duration and document["duration"] >= 0
 
@@ -66,7 +70,7 @@ def test_name_and_duration_are_added_on_request(api_client, make_finished):
 def test_the_result_can_be_left_out(api_client, make_finished):
     calculation = make_finished(date_fin=date(2020, 1, 31))
     document = body(api_client.get(url(calculation.pk), {"fields": "-result,summary"}))
-    assert set(document) == {"id", "launched_at", "status", "error", "summary"}
+    assert set(document) == {"id", "launched_at", "status", "pinned", "created_by", "error", "summary"}
     assert document["summary"]["rows"] == len(CalculationRow.objects.filter(calculation=calculation))
     CalculationDetailOut.model_validate(document)
 

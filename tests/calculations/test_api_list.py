@@ -49,7 +49,10 @@ def test_a_page_holds_ten_runs_unless_asked_otherwise(api_client, runs):
 
 def test_each_item_has_id_name_launch_date_and_status(api_client, runs):
     item = body(api_client.get(URL))["results"][0]
-    assert item == {"id": runs[22].pk, "name": "run 22", "launched_at": "2024-05-01T12:22:00.000000Z", "status": "finished"}
+    assert item == {
+        "id": runs[22].pk, "name": "run 22", "launched_at": "2024-05-01T12:22:00.000000Z", "status": "finished",
+        "pinned": False, "created_by": None, "cancelled_by": None,
+    }
 
 
 def test_it_orders_by_launch_date_ascending_on_request(api_client, runs):

@@ -24,11 +24,13 @@ def body(response) -> dict:
 
 @pytest.mark.django_db(transaction=True)
 def test_with_the_broker_down_a_create_and_a_refresh_of_1000_rows_try_the_broker_once(
-    api_client, make_function, broker_down, monkeypatch
+    api_client, make_function, broker_down, monkeypatch, settings
 ):
     """No request waits on a dead broker more than once: the first refused connection marks it
     down, and for JOBS_PUBLISH_BACKOFF seconds the process publishes nothing more."""
     from project.celery import app
+
+    settings.CHARTS_QUOTA_IN_FLIGHT = 1001  # the create and the refresh: quotas are tests/jobs' matter
 
     monkeypatch.setattr(jobs_services, "_broker_down_until", {})  # whatever earlier tests tried
     attempts: list[int] = []

@@ -222,6 +222,42 @@ def test_nginx_accepts_the_rendered_configuration_in_both_modes(front_door, tmp_
         assert ("tls" if extra else "plain") in result.stderr
 
 
+def test_api_writes_are_rate_limited_per_client_and_reads_are_not(test_db_name):
+    door = processes.FrontDoor(test_db_name, name="writelimit", extra_env={"PROXY_API_WRITE_RATE": "1r/m"})
+    try:
+        api = f"{door.base_url}/api/calculations"
+        with httpx.Client() as client:
+            # One a minute with a burst of 20 (scripts/run): the 22nd write at once is refused.
+            writes = [client.post(api, json={"lag": 1}) for _ in range(22)]
+            reads = [client.get(api) for _ in range(60)]
+            login_page = client.get(f"{door.base_url}/admin/login/")
+    finally:
+        door.stop()
+
+    assert writes[0].status_code == 401  # the application answered: not limited yet
+    refused = writes[-1]
+    assert_error(Reply(refused), 429, field=None, rule="rate_limit")
+    assert refused.headers["Retry-After"] == "60"
+    assert {reply.status_code for reply in reads} == {401}  # every read reached the application
+    assert login_page.status_code == 200
+
+
+def test_api_reads_are_limited_once_a_read_rate_is_set(test_db_name):
+    door = processes.FrontDoor(
+        test_db_name, name="readlimit", extra_env={"PROXY_API_READ_RATE": "1r/m", "PROXY_API_WRITE_RATE": "10r/s"}
+    )
+    try:
+        with httpx.Client() as client:
+            # A burst of 50 (scripts/run): the 52nd read at once is refused.
+            reads = [client.get(f"{door.base_url}/api/calculations") for _ in range(52)]
+    finally:
+        door.stop()
+
+    assert reads[0].status_code == 401
+    assert_error(Reply(reads[-1]), 429, field=None, rule="rate_limit")
+    assert reads[-1].headers["Retry-After"] == "60"
+
+
 def test_over_tls_the_proxys_own_answers_keep_hsts_and_plain_http_sends_none(front_door, test_db_name, tmp_path):
     """/static/, the 429 of the login limit and the 503 of a down application each set headers
     of their own, which in nginx would hide the server's HSTS."""

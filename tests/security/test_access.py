@@ -39,6 +39,9 @@ ROUTES = all_routes()
 # Routes anyone may call, and why.
 PUBLIC = {
     "healthz": "the load balancer's and compose's probe: says ok/failing per dependency, no data",
+    "readyz": "the readiness probe: each dependency's state and time, no data",
+    "metrics": "the scraper's, on the internal network only: the proxy refuses it whatever the request "
+    "carries (tests/deploy/test_metrics_scrape.py); counts and timings, no data",
     "admin:login": "the login form itself",
     "admin:logout": "logging out needs no rights (POST only)",
     f"{api.urls_namespace}:openapi-json": "the API description (paths and types, no data) for client authors",
