@@ -1,7 +1,7 @@
 """Wells in the admin: a wells list with their history's figures and an upload form for
 multi-well files, a well's page with its history as interactive charts (drawn in the browser
 from `GET /api/wells/{id}/history`, like a run's page), an upload form and its imports with
-their errors; and the imports themselves, followed live, with Cancel.
+their errors; and the imports themselves, followed live, with Cancel, Pin and Unpin (apps.jobs.admin).
 
 Uploads go through the same service as the API (`history_import_create`), after the form's
 checks; the import runs in a worker and its page shows how it ended.
