@@ -1,7 +1,7 @@
 """Wells in the admin: a wells list with their history's figures and an upload form for
 multi-well files, a well's page with its history as interactive charts (drawn in the browser
 from `GET /api/wells/{id}/history`, like a run's page), an upload form and its imports with
-their errors; and the imports themselves, followed live, with Cancel.
+their errors; and the imports themselves, followed live, with Cancel, Pin and Unpin (apps.jobs.admin).
 
 Uploads go through the same service as the API (`history_import_create`), after the form's
 checks; the import runs in a worker and its page shows how it ended.
@@ -12,19 +12,20 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
 from django.forms import Script
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 
-from apps.accounts.permissions import operation_action, user_may
+from apps.accounts.permissions import user_may
 from apps.core.errors import DomainError
+from apps.jobs.admin import AUDIT_FIELDS, JobAdminMixin
+from apps.jobs.audit import Actor, actor_of
 from apps.live.admin import LiveChangeListMixin, progress_bar, status_badge
 from apps.wells.models import HistoryImport, ImportMode, OilField, Well
 from apps.wells.selectors import well_imports
-from apps.wells.services import history_import_create, history_imports_cancel
+from apps.wells.services import HISTORY_IMPORT_JOB, history_import_create, history_imports_cancel
 
 HIGHCHARTS_JS = ["calcboard/vendor/highcharts/highcharts.js", "calcboard/vendor/highcharts/modules/accessibility.js"]
 
@@ -52,13 +53,13 @@ def _number(value: float | None, digits: int = 1) -> str:
 
 
 def _upload(request: HttpRequest, form: UploadForm, *, well_id: int | None) -> HistoryImport | None:
-    """Queue the form's file through the service; its refusals become form errors."""
+    """Queue the form's file through the service; its refusals (a quota's too) become form errors."""
     upload = form.cleaned_data["file"]
     try:
         return history_import_create(
             stream=upload.chunks(), well_id=well_id, field=form.cleaned_data.get("field"),
             mode=form.cleaned_data["mode"], columns=form.cleaned_data["columns"],
-            date_format=form.cleaned_data["date_format"], file_name=upload.name or "", user=request.user,
+            date_format=form.cleaned_data["date_format"], file_name=upload.name or "", actor=actor_of(request),
         )
     except DomainError as exc:
         for error in exc.errors:
@@ -202,25 +203,33 @@ def status(obj: HistoryImport) -> str:
 
 
 @admin.register(HistoryImport)
-class HistoryImportAdmin(LiveChangeListMixin, admin.ModelAdmin):
+class HistoryImportAdmin(JobAdminMixin, LiveChangeListMixin, admin.ModelAdmin):
+    """Imports are read-only records; the list's actions (Cancel, Pin, Unpin) are the kinds'
+    shared ones (apps.jobs.admin), written to the admin log with who did it."""
+
     live_kind = "historyimport"
-    list_display = ["id", "well", "field", "file_name", "mode", status, progress, "records", "error_count", "created_at"]
-    list_filter = ["status", "mode"]
-    list_select_related = ["well", "field"]
+    cancel_noun = "import"
+    job_kind = HISTORY_IMPORT_JOB
+    list_display = [
+        "id", "well", "field", "file_name", "mode", status, progress, "records", "error_count", "created_at",
+        "creator", "pinned",
+    ]
+    list_filter = ["status", "mode", "pinned", ("created_by", admin.RelatedOnlyFieldListFilter)]
+    list_select_related = ["well", "field", "created_by"]
     search_fields = ["file_name", "well__name"]
-    actions = ["cancel"]
+    actions = ["cancel", "pin", "unpin"]
     readonly_fields = [
         "well", "field", "mode", "columns", "date_format", "file_name", "file_size", "status", "progress",
-        "records", "wells_created", "error", "error_count", "problems", "attempts", "created_by", "created_at",
-        "started_at", "finished_at",
+        "records", "wells_created", "error", "error_count", "problems", "attempts", "created_at",
+        "started_at", "finished_at", *AUDIT_FIELDS,
     ]
     fields = tuple(readonly_fields)
 
+    def jobs_cancel(self, ids: list[int], actor: Actor) -> list[HistoryImport]:
+        return history_imports_cancel(ids=ids, actor=actor)
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # imports come from an upload (a well's page, the wells list, the API)
-
-    def has_change_permission(self, request: HttpRequest, obj: HistoryImport | None = None) -> bool:
-        return obj is None and super().has_change_permission(request, obj)
 
     @admin.display(description="Problems (first 100)")
     def problems(self, obj: HistoryImport) -> str:
@@ -236,12 +245,3 @@ class HistoryImportAdmin(LiveChangeListMixin, admin.ModelAdmin):
             "<th>Message</th></tr></thead><tbody>{}</tbody></table><p>{} problem(s) in all.</p>",
             rows, obj.error_count,
         )
-
-    @admin.action(description="Cancel", permissions=[operation_action("cancel")])
-    def cancel(self, request: HttpRequest, queryset: QuerySet[HistoryImport]) -> None:
-        ids = list(queryset.values_list("pk", flat=True))
-        cancelled = history_imports_cancel(ids=ids)
-        message = f"{len(cancelled)} import(s) cancelled."
-        if skipped := len(ids) - len(cancelled):
-            message += f" {skipped} skipped: already finished, failed or cancelled."
-        self.message_user(request, message)

@@ -17,6 +17,8 @@ from apps.core.formatting import DateInputError, parse_iso_date
 from apps.core.http import RequestError
 from apps.core.listing import list_envelope
 from apps.core.schemas import error_responses
+from apps.jobs.audit import actor_of
+from apps.jobs.retention import job_pin
 from apps.wells.models import HistoryImport, Well
 from apps.wells.schemas import (
     FieldName,
@@ -36,7 +38,7 @@ from apps.wells.selectors import (
     well_list,
     well_out,
 )
-from apps.wells.services import history_import_cancel, history_import_create, well_create
+from apps.wells.services import HISTORY_IMPORT_JOB, history_import_cancel, history_import_create, well_create
 
 router = Router(tags=["wells"])
 
@@ -70,7 +72,10 @@ file's other columns are then ignored); `date_format` (strftime, e.g. `%d-%b-%y`
 other dates; numbers may use thousands separators (`"1,166"`). `mode=append` (default)
 refuses dates already stored, `mode=replace` replaces the file's date range. The whole file
 is checked before anything is written: one problem and nothing is imported. Parameters go in
-the query string (or as form fields beside `file`)."""
+the query string (or as form fields beside `file`).
+
+One user may have WELLS_QUOTA_IN_FLIGHT (default 20) imports queued or running at once; past
+it the answer is a 429 (rule `quota`) with `Retry-After`, and nothing is stored."""
 
 
 def _upload(request: HttpRequest) -> tuple[Iterable[bytes], str, dict[str, str]]:
@@ -135,7 +140,7 @@ IMPORT_OPENAPI = {
 
 @router.post(
     "/wells/import",
-    response={202: HistoryImportOut, **error_responses(409)},
+    response={202: HistoryImportOut, **error_responses(409, 429)},
     summary="Import a multi-well file (a `well` column) into a field, creating its wells",
     description=IMPORT_DESCRIPTION.replace("Columns: a header row naming", "Columns: a header row naming `well`,"),
     openapi_extra=IMPORT_OPENAPI,
@@ -156,7 +161,7 @@ def well_multi_import_endpoint(
     history_import = history_import_create(
         stream=stream, field=target, mode=fields.get("mode") or mode or "append",
         columns=fields.get("columns") or columns, date_format=fields.get("date_format") or date_format,
-        file_name=name, user=request.user,
+        file_name=name, actor=actor_of(request),
     )
     return _accepted(history_import)
 
@@ -230,7 +235,7 @@ def well_history_endpoint(
 
 @router.post(
     "/wells/{id}/history",
-    response={202: HistoryImportOut, **error_responses(404, 409)},
+    response={202: HistoryImportOut, **error_responses(404, 409, 429)},
     summary="Import history into a well",
     description=IMPORT_DESCRIPTION,
     openapi_extra=IMPORT_OPENAPI,
@@ -248,7 +253,7 @@ def well_history_import_endpoint(
     history_import = history_import_create(
         stream=stream, well_id=id, mode=fields.get("mode") or mode or "append",
         columns=fields.get("columns") or columns, date_format=fields.get("date_format") or date_format,
-        file_name=name, user=request.user,
+        file_name=name, actor=actor_of(request),
     )
     return _accepted(history_import)
 
@@ -258,16 +263,40 @@ def well_history_import_endpoint(
     url_name="history_import_detail",
 )
 @requires("view", Well)
-def history_import_detail_endpoint(request: HttpRequest, id: int) -> dict[str, Any]:
+def history_import_detail_endpoint(request: HttpRequest, id: int) -> JsonResponse:
     """Its status and progress, and once it failed, the first 100 problems with their count."""
-    return history_import_out(history_import_get(import_id=id))
+    return _json(history_import_out(history_import_get(import_id=id)))
 
 
 @router.post(
     "/imports/{id}/cancel", response={200: HistoryImportOut, **error_responses(404, 409)}, summary="Cancel an import"
 )
 @requires(operation_action("cancel"), Well)
-def history_import_cancel_endpoint(request: HttpRequest, id: int) -> dict[str, Any]:
+def history_import_cancel_endpoint(request: HttpRequest, id: int) -> JsonResponse:
     """A queued import ends at once; a running one stops before it writes: nothing is imported."""
-    history_import_cancel(import_id=id)
-    return history_import_out(history_import_get(import_id=id))
+    history_import_cancel(import_id=id, actor=actor_of(request))
+    return _json(history_import_out(history_import_get(import_id=id)))
+
+
+def _pin_endpoint(pinned: bool) -> None:
+    """Register `POST /imports/{id}/pin` or `/imports/{id}/unpin`."""
+    action = "pin" if pinned else "unpin"
+
+    def endpoint(request: HttpRequest, id: int) -> JsonResponse:
+        job_pin(kind=HISTORY_IMPORT_JOB, job_id=id, actor=actor_of(request), pinned=pinned)
+        return _json(history_import_out(history_import_get(import_id=id)))
+
+    endpoint.__name__ = endpoint.__qualname__ = f"history_import_{action}_endpoint"
+    endpoint.__doc__ = (
+        "Keep the import (its problems list) for ever: retention never removes a pinned import (WELLS_RETENTION_DAYS)."
+        if pinned else "Let retention remove the import again once it is older than the retention period."
+    )
+    router.post(
+        f"/imports/{{id}}/{action}",
+        response={200: HistoryImportOut, **error_responses(404)},
+        summary="Pin an import (kept for ever)" if pinned else "Unpin an import",
+    )(requires("change", Well)(endpoint))
+
+
+for _pinned in (True, False):
+    _pin_endpoint(_pinned)

@@ -17,7 +17,7 @@ from django.db import models
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Q
 
-from apps.jobs.models import IN_FLIGHT, Job, status_check, unfinished_index
+from apps.jobs.models import IN_FLIGHT, Job, quota_index, retention_index, status_check, unfinished_index
 
 NAME_MAX_LENGTH = 200
 NOTES_MAX_LENGTH = 10_000
@@ -180,6 +180,8 @@ class HistoryImport(Job):
         ordering = ["-created_at", "-id"]
         indexes = [
             unfinished_index(name="wells_import_unfinished_idx"),
+            quota_index(name="wells_import_quota_idx"),
+            retention_index(name="wells_import_retention_idx"),
             models.Index(fields=["well", "created_at", "id"], name="wells_import_well_idx"),
         ]
         constraints = [

@@ -7,7 +7,7 @@ from ninja import Field, Schema
 from pydantic import ConfigDict, WithJsonSchema
 
 from apps.core.schemas import ListQuery, PageOut, SearchFilter
-from apps.jobs.schemas import JobStatusName
+from apps.jobs.schemas import ActorOut, JobStatusName
 from apps.wells.models import NAME_MAX_LENGTH, NOTES_MAX_LENGTH
 
 Ordering = Literal["name", "-name", "created_at", "-created_at"]
@@ -86,6 +86,9 @@ class HistoryImportOut(Schema):
     error: str | None = Field(description="Why the import failed; null otherwise.")
     error_count: int = Field(description="Problems found in the file, all of them.")
     errors: list[ImportProblemOut] = Field(description="The first 100 problems, in line order.")
+    pinned: bool = Field(description="Kept for ever: retention never removes it.")
+    created_by: ActorOut | None = Field(description="Who uploaded it (and with which API token); null if unknown.")
+    cancelled_by: ActorOut | None = Field(None, description="Who cancelled it; absent unless cancelled by someone.")
     created_at: Timestamp
     started_at: Timestamp | None
     finished_at: Timestamp | None

@@ -33,6 +33,7 @@ from apps.core.listing import (
     search_parse,
 )
 from apps.jobs.models import MAX_ID
+from apps.jobs.schemas import actor_out
 from apps.wells.models import Frequency, HistoryImport, OilField, ProductionRecord, Well
 
 # Every ordering ends in the primary key (apps.core.listing). Indexes: (name, id),
@@ -252,7 +253,9 @@ def well_history_csv(
 def history_import_get(*, import_id: int) -> HistoryImport:
     if not 1 <= import_id <= MAX_ID:
         raise NotFoundError(f"No import with id {import_id}.")
-    found = HistoryImport.objects.select_related("well", "field").filter(pk=import_id).first()
+    found = (
+        HistoryImport.objects.select_related("well", "field", "created_by", "cancelled_by").filter(pk=import_id).first()
+    )
     if found is None:
         raise NotFoundError(f"No import with id {import_id}.")
     return found
@@ -281,6 +284,9 @@ def history_import_out(history_import: HistoryImport) -> dict:
         "error": history_import.error or None,
         "error_count": history_import.error_count,
         "errors": history_import.errors,
+        "pinned": history_import.pinned,
+        "created_by": actor_out(history_import.created_by, token=history_import.created_by_token),
+        **({"cancelled_by": canceller} if (canceller := actor_out(history_import.cancelled_by)) else {}),
         "created_at": iso(history_import.created_at),
         "started_at": iso(history_import.started_at),
         "finished_at": iso(history_import.finished_at),

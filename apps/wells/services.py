@@ -33,7 +33,9 @@ from django.utils import timezone
 
 from apps.core.errors import ConflictError, DomainError
 from apps.jobs import services as jobs
+from apps.jobs.audit import Actor
 from apps.jobs.models import IN_FLIGHT, JobStatus
+from apps.jobs.quotas import jobs_quota_check
 from apps.jobs.registry import JobKind, JobPolicy
 from apps.jobs.services import JobAbandoned
 from apps.wells import parsing
@@ -151,12 +153,13 @@ def history_import_create(
     columns: str | None = None,
     date_format: str | None = None,
     file_name: str = "",
-    user: Any = None,
+    actor: Actor | None = None,
 ) -> HistoryImport:
     """Accept a history file for one well (`well_id`) or, with a `well` column, for the wells
     of `field` (created as needed), and queue its import. Parameters are checked here (422
     naming them); the file's content is checked by the job. 409 while the well has an import
-    in flight; 422 for an empty file."""
+    in flight; 422 for an empty file. `actor`: who uploads it (the audit trail, and whose quota of
+    imports in flight it counts against: 429 past it, nothing stored)."""
     if mode not in ImportMode.values:
         raise DomainError(f"mode must be one of: {', '.join(ImportMode.values)}.", field="mode", rule="literal_error")
     mapping = parsing.columns_parse(value=columns)
@@ -165,13 +168,16 @@ def history_import_create(
     well = well_get(well_id=well_id) if well_id is not None else None
     if well is not None and "well" in mapping:
         raise DomainError("columns: a one-well file has no well column.", field="columns", rule="allowed_values")
+    user_id = actor.user_id if actor else None
     try:
         with transaction.atomic():
+            jobs_quota_check(kind=HISTORY_IMPORT_JOB, user_id=user_id, adding=1)
             oil_field = field_get_or_create(name=field or "") if well is None else None
             now = timezone.now()
             history_import = HistoryImport.objects.create(
                 well=well, field=oil_field, mode=mode, columns=mapping, date_format=date_format,
-                file_name=file_name, status=JobStatus.QUEUED, queued_at=now, created_by=user,
+                file_name=file_name, status=JobStatus.QUEUED, queued_at=now, created_by_id=user_id,
+                created_by_token=actor.token_name if actor else "", queued_by_id=user_id,
             )
             size = _chunks_store(history_import=history_import, stream=stream)
             if size == 0:
@@ -193,16 +199,17 @@ def history_import_create(
     return history_import
 
 
-def history_import_cancel(*, import_id: int) -> HistoryImport:
+def history_import_cancel(*, import_id: int, actor: Actor | None = None) -> HistoryImport:
     """Cancel a queued or running import (409 naming its status once it has ended). A running
-    import stops at its next progress step, or at its final write: nothing is written."""
-    cancelled = jobs.job_cancel(kind=HISTORY_IMPORT_JOB, job_id=import_id)
+    import stops at its next progress step, or at its final write: nothing is written. `actor`
+    goes into the audit trail (cancelled_by, cancelled_at)."""
+    cancelled = jobs.job_cancel(kind=HISTORY_IMPORT_JOB, job_id=import_id, actor=actor)
     HistoryImportChunk.objects.filter(history_import_id=import_id).delete()
     return cancelled
 
 
-def history_imports_cancel(*, ids: list[int]) -> list[HistoryImport]:
-    cancelled = jobs.jobs_cancel(kind=HISTORY_IMPORT_JOB, ids=ids)
+def history_imports_cancel(*, ids: list[int], actor: Actor | None = None) -> list[HistoryImport]:
+    cancelled = jobs.jobs_cancel(kind=HISTORY_IMPORT_JOB, ids=ids, actor=actor)
     HistoryImportChunk.objects.filter(history_import_id__in=[job.pk for job in cancelled]).delete()
     return cancelled
 
