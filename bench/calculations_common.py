@@ -74,9 +74,16 @@ def database_prepare() -> None:
     """Create the benchmark database if needed, migrate it and empty the calculations."""
     database_ensure(DB_NAME)
     atexit.register(_clean_up)
-    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, check=True, env={**os.environ, **ENV})
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
+        cwd=ROOT,
+        check=True,
+        env={**os.environ, **ENV},
+    )
     with connection.cursor() as cursor:
-        cursor.execute("TRUNCATE calculations_calculationrow, calculations_calculation RESTART IDENTITY CASCADE")
+        cursor.execute(
+            "TRUNCATE calculations_calculationrow, calculations_calculation RESTART IDENTITY CASCADE"
+        )
 
 
 def raw_connection() -> Any:  # a psycopg2 connection (untyped)
@@ -161,7 +168,9 @@ def _descendants(root: int) -> set[int]:
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             with contextlib.suppress(OSError):
-                parents[int(entry)] = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
+                parents[int(entry)] = int(
+                    Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1]
+                )
     found, frontier = {root}, [root]
     while frontier:
         parent = frontier.pop()
@@ -184,7 +193,9 @@ class CpuMeter:
 
     def _sample(self) -> dict[str, dict[int, float]]:
         with raw_connection() as conn, conn.cursor() as cursor:
-            cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [DB_NAME])
+            cursor.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [DB_NAME]
+            )
             backends = {pid for (pid,) in cursor.fetchall()}
         return {
             "worker": {pid: _cpu_seconds(pid) for pid in _descendants(self.root_pid)},

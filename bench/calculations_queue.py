@@ -112,7 +112,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=2)
     parser.add_argument("--floor-runs", type=int, default=90)
-    parser.add_argument("--commit-batches", type=int, default=2, help="drains with and without asynchronous commit, each")
+    parser.add_argument(
+        "--commit-batches", type=int, default=2, help="drains with and without asynchronous commit, each"
+    )
     parser.add_argument("--quick", action="store_true", help="--runs 20 --floor-runs 30 --commit-batches 1")
     args = parser.parse_args()
     if args.quick:
@@ -169,7 +171,9 @@ def main() -> None:
         began = time.perf_counter()
         ids = []
         for index in range(count):
-            response = client.post("/api/calculations", {**ONE_YEAR, "name": f"{label} {index}"}, content_type="application/json")
+            response = client.post(
+                "/api/calculations", {**ONE_YEAR, "name": f"{label} {index}"}, content_type="application/json"
+            )
             assert response.status_code == 201, response.content
             ids.append(response.json()["id"])
         return ids, time.perf_counter() - began
@@ -183,7 +187,9 @@ def main() -> None:
 
     def figures(ids: list[int]) -> dict:
         runs = Calculation.objects.filter(pk__in=ids)
-        span = runs.aggregate(first_launch=Min("launched_at"), first_start=Min("started_at"), last_finish=Max("finished_at"))
+        span = runs.aggregate(
+            first_launch=Min("launched_at"), first_start=Min("started_at"), last_finish=Max("finished_at")
+        )
         attempts = dict(runs.values_list("attempts").annotate(n=Count("id")).order_by("attempts"))
         rows = CalculationRow.objects.filter(calculation_id__in=ids).count()
         assert rows == 366 * len(ids), rows
@@ -226,14 +232,20 @@ def main() -> None:
         drains[mode].append(args.runs / figures(ids)["drain"])
 
     rate = args.runs / queued["drain"]
-    print(f"calculations queue: {args.runs} one-year daily runs, 1 worker x {args.concurrency} processes "
-          f"(load average {os.getloadavg()[0]:.1f} on {CORES} cores)")
+    print(
+        f"calculations queue: {args.runs} one-year daily runs, 1 worker x {args.concurrency} processes "
+        f"(load average {os.getloadavg()[0]:.1f} on {CORES} cores)"
+    )
     print(f"  created through the API in      {created_in:6.2f} s   ({args.runs / created_in:6.1f} runs/s)")
     print(f"  queue drained in                {queued['drain']:6.2f} s   ({rate:6.1f} runs/s)")
-    print(f"  worker running while creating:  end to end {live['end_to_end']:.2f} s "
-          f"({args.runs / live['end_to_end']:.1f} runs/s; creating took {live_created_in:.2f} s)")
-    print(f"  floor: calculation_run alone    {per_run_ms:6.2f} ms/run serially -> {ceiling:6.1f} runs/s "
-          f"for {args.concurrency} processes; drain/floor = {rate / ceiling:.2f}")
+    print(
+        f"  worker running while creating:  end to end {live['end_to_end']:.2f} s "
+        f"({args.runs / live['end_to_end']:.1f} runs/s; creating took {live_created_in:.2f} s)"
+    )
+    print(
+        f"  floor: calculation_run alone    {per_run_ms:6.2f} ms/run serially -> {ceiling:6.1f} runs/s "
+        f"for {args.concurrency} processes; drain/floor = {rate / ceiling:.2f}"
+    )
     print(f"  the floor's run, by phase (ms per run, wall / CPU of this process, {clock_runs} runs):")
     for phase in sorted(clock.wall, key=lambda phase: clock.wall[phase], reverse=True):
         wall_ms, cpu_ms = clock.wall[phase] * 1000 / clock_runs, clock.cpu[phase] * 1000 / clock_runs
@@ -244,26 +256,36 @@ def main() -> None:
         print(f"    {mode:<46} {mode_ms:6.2f} ms  {mode_ms / per_run_ms:.2f}x")
     plain_ms = common.median_ms(timings["async_to_sync per event (no sender loop)"])
     synchronous_ms = common.median_ms(timings["synchronous commit (no asynchronous commit)"])
-    print(f"    the sender loop saves {(plain_ms - per_run_ms) / plain_ms:.0%} of the run; "
-          f"asynchronous commit saves {(synchronous_ms - per_run_ms) / synchronous_ms:.0%}")
+    print(
+        f"    the sender loop saves {(plain_ms - per_run_ms) / plain_ms:.0%} of the run; "
+        f"asynchronous commit saves {(synchronous_ms - per_run_ms) / synchronous_ms:.0%}"
+    )
     synchronous_rate, asynchronous_rate = (statistics.median(drains[mode]) for mode in drains)
-    print(f"  drain, alternating batches of {args.runs} (median of {args.commit_batches} each): "
-          f"synchronous commit {synchronous_rate:.1f} runs/s, asynchronous {asynchronous_rate:.1f} runs/s "
-          f"({asynchronous_rate / synchronous_rate:.2f}x)")
+    print(
+        f"  drain, alternating batches of {args.runs} (median of {args.commit_batches} each): "
+        f"synchronous commit {synchronous_rate:.1f} runs/s, asynchronous {asynchronous_rate:.1f} runs/s "
+        f"({asynchronous_rate / synchronous_rate:.2f}x)"
+    )
     worker_ms, postgres_ms = cpu["worker"] * 1000 / args.runs, cpu["postgres"] * 1000 / args.runs
     if worker_ms + postgres_ms > 0:  # a quick run can be shorter than the clock ticks of /proc
         cpu_bound = CORES * 1000 / (worker_ms + postgres_ms)
-        print(f"  CPU per run while draining:     worker {worker_ms:.1f} ms "
-              f"+ its PostgreSQL backends {postgres_ms:.1f} ms -> at most {cpu_bound:.0f} runs/s "
-              f"on {CORES} idle cores (Redis and RabbitMQ not counted)")
-    print(f"  every run finished exactly once: attempts {queued['attempts']} and {live['attempts']}, "
-          f"{queued['rows'] + live['rows']} rows")
+        print(
+            f"  CPU per run while draining:     worker {worker_ms:.1f} ms "
+            f"+ its PostgreSQL backends {postgres_ms:.1f} ms -> at most {cpu_bound:.0f} runs/s "
+            f"on {CORES} idle cores (Redis and RabbitMQ not counted)"
+        )
+    print(
+        f"  every run finished exactly once: attempts {queued['attempts']} and {live['attempts']}, "
+        f"{queued['rows'] + live['rows']} rows"
+    )
     verdict = "met" if rate >= TARGET else "NOT met"
     print(f"target >= {TARGET} runs/s: {verdict} ({rate:.1f} runs/s)")
     if rate < TARGET and worker_ms + postgres_ms > 0:
-        print(f"  where it goes: {TARGET} runs/s on {CORES} cores leaves {CORES * 1000 / TARGET:.1f} ms of CPU "
-              f"per run for everything; the worker and PostgreSQL alone spend {worker_ms + postgres_ms:.1f} ms "
-              f"(load average {os.getloadavg()[0]:.1f}: other processes take the rest of the cores)")
+        print(
+            f"  where it goes: {TARGET} runs/s on {CORES} cores leaves {CORES * 1000 / TARGET:.1f} ms of CPU "
+            f"per run for everything; the worker and PostgreSQL alone spend {worker_ms + postgres_ms:.1f} ms "
+            f"(load average {os.getloadavg()[0]:.1f}: other processes take the rest of the cores)"
+        )
 
 
 if __name__ == "__main__":

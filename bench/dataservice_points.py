@@ -111,7 +111,12 @@ def main() -> None:
             spliced, plain = json.loads(view()), json.loads(view_without_splice())
             # The same document but for the clock ("now" moves between the two calls).
             assert list(spliced) == list(plain) and spliced["count"] == plain["count"] == len(plain["points"])
-            probes: dict[str, Callable[[], Any]] = {"floor": floor, "service": service, "view": view, "plain": view_without_splice}
+            probes: dict[str, Callable[[], Any]] = {
+                "floor": floor,
+                "service": service,
+                "view": view,
+                "plain": view_without_splice,
+            }
             times: dict[str, list[float]] = {name: [] for name in probes}
             results: dict[str, Any] = {}
             for _ in range(args.rounds):
@@ -120,7 +125,9 @@ def main() -> None:
                     times[name].append(elapsed)
             count, body = results["floor"][0], results["service"]
             assert json.loads(body)["count"] == count == 100_000, count
-            floor_ms, service_ms, view_ms, plain_ms = (statistics.median(times[name]) * 1000 for name in probes)
+            floor_ms, service_ms, view_ms, plain_ms = (
+                statistics.median(times[name]) * 1000 for name in probes
+            )
             print(
                 f"{case['expression']:<10} {count:>7} {floor_ms:>15.1f} {service_ms:>11.1f} "
                 f"{service_ms / floor_ms:>5.2f}x {len(body) / 1e6:>6.2f}MB"

@@ -48,28 +48,50 @@ def load(cursor: Any, rows: int) -> None:  # cursor: a psycopg2 cursor
 def main() -> None:
     args = listbench.arguments(__doc__)
     try:
-        listbench.databases_prepare(table=Function._meta.db_table, load=load, small=args.small, large=args.large)
+        listbench.databases_prepare(
+            table=Function._meta.db_table, load=load, small=args.small, large=args.large
+        )
         per_page = PAGE_SIZE_DEFAULT
         pages = math.ceil(args.large / per_page)
         cases = [
             Case("floor: page 1, 1,000 functions", "default", {}),
-            *[Case(f"page 1, ordering={ordering}", "large", {"ordering": ordering}, 1.5) for ordering in ORDERINGS],
+            *[
+                Case(f"page 1, ordering={ordering}", "large", {"ordering": ordering}, 1.5)
+                for ordering in ORDERINGS
+            ],
             *[Case(f"status={status}", "large", {"status": status}, 1.5) for status in STATUSES],
             Case("status=queued,running", "large", {"status": "queued,running"}, 1.5),
-            Case("status=queued,failed, ordering=-processed_at", "large",
-                 {"status": "queued,failed", "ordering": "-processed_at"}, 1.5),
+            Case(
+                "status=queued,failed, ordering=-processed_at",
+                "large",
+                {"status": "queued,failed", "ordering": "-processed_at"},
+                1.5,
+            ),
             Case(f"last page (page={pages:,})", "large", {"page": pages}, 1.5),
-            Case("last page, ordering=processed_at", "large", {"page": pages, "ordering": "processed_at"}, 1.5),
-            Case("last page of status=failed", "large", {"page": math.ceil(args.large / 25 / per_page), "status": "failed"}, 1.5),
-            Case(f"page {pages // 2:,} (the middle: OFFSET from the nearer end)", "large", {"page": pages // 2}),
+            Case(
+                "last page, ordering=processed_at", "large", {"page": pages, "ordering": "processed_at"}, 1.5
+            ),
+            Case(
+                "last page of status=failed",
+                "large",
+                {"page": math.ceil(args.large / 25 / per_page), "status": "failed"},
+                1.5,
+            ),
+            Case(
+                f"page {pages // 2:,} (the middle: OFFSET from the nearer end)", "large", {"page": pages // 2}
+            ),
             Case("search=+ 7 (common: count capped at 10,000)", "large", {"search": "+ 7"}),
             Case("search=+ 4321 (rare)", "large", {"search": "+ 4321"}),
         ]
         listbench.list_settings.AliasRouter.alias = "large"
         last = listbench.api_client().get("/api/functions", {"page": pages - 1}).json()
-        cases.insert(-3, Case("cursor page next to the end (keyset)", "large", {"cursor": last["prev_cursor"]}, 1.5))
+        cases.insert(
+            -3, Case("cursor page next to the end (keyset)", "large", {"cursor": last["prev_cursor"]}, 1.5)
+        )
         listbench.measure(url="/api/functions", cases=cases, samples=args.samples)
-        listbench.report(title=f"GET /api/functions: {args.large:,} functions vs page 1 on {args.small:,}", cases=cases)
+        listbench.report(
+            title=f"GET /api/functions: {args.large:,} functions vs page 1 on {args.small:,}", cases=cases
+        )
     finally:
         if not args.keep:
             listbench.databases_drop()

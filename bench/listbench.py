@@ -150,7 +150,9 @@ def measure(*, url: str, cases: list[Case], samples: int) -> None:
 
 def report(*, title: str, cases: list[Case]) -> bool:
     floor = statistics.median(cases[0].samples)
-    print(f"\n{title} (medians of {len(cases[0].samples)} samples each, load average {os.getloadavg()[0]:.2f})")
+    print(
+        f"\n{title} (medians of {len(cases[0].samples)} samples each, load average {os.getloadavg()[0]:.2f})"
+    )
     print(f"  {'case':58s} {'ms':>7s} {'ratio':>6s} {'sql ms':>7s}  target")
     met = True
     for case in cases:

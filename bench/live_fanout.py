@@ -87,13 +87,20 @@ async def measure_dispatch(token: str, *, clients: int, rounds: int) -> dict[str
 
     # Channels binds `self.dispatch` once per connection (AsyncConsumer.__call__), so the
     # switch sits behind it: both modes pay for the same one extra call.
-    modes = {"as shipped (shortcut)": EventsConsumer.dispatch, "Channels' dispatch": AsyncJsonWebsocketConsumer.dispatch}
+    modes = {
+        "as shipped (shortcut)": EventsConsumer.dispatch,
+        "Channels' dispatch": AsyncJsonWebsocketConsumer.dispatch,
+    }
     current = [EventsConsumer.dispatch]
 
     async def switchable(self: EventsConsumer, message: dict) -> None:
         await current[0](self, message)
 
-    headers = [(b"origin", b"http://localhost"), (b"host", b"localhost"), (b"authorization", f"Bearer {token}".encode())]
+    headers = [
+        (b"origin", b"http://localhost"),
+        (b"host", b"localhost"),
+        (b"authorization", f"Bearer {token}".encode()),
+    ]
     times: dict[str, list[float]] = {mode: [] for mode in modes}
     with tricks.without(EventsConsumer, "dispatch", switchable):
         sockets = []
@@ -109,7 +116,9 @@ async def measure_dispatch(token: str, *, clients: int, rounds: int) -> dict[str
             mode = list(modes)[seq % 2]
             current[0] = modes[mode]
             began = time.perf_counter()
-            await realtime._publish(kind="calculation", obj_id=1, event={"kind": "calculation", "id": 1, "seq": seq})
+            await realtime._publish(
+                kind="calculation", obj_id=1, event={"kind": "calculation", "id": 1, "seq": seq}
+            )
             replies = await asyncio.gather(*(ws.receive_json_from(timeout=120) for ws in sockets))
             times[mode].append(time.perf_counter() - began)
             assert all(reply["event"]["seq"] == seq for reply in replies)
@@ -136,8 +145,10 @@ def dispatch_main(args: argparse.Namespace) -> int:
     )
     for (mode, _), stats in zip(times.items(), (shortcut, plain), strict=True):
         print(livekit.stats_line(mode, stats, keys=("median", "p99")))
-    print(f"  ratio: Channels' dispatch takes {plain['median'] / shortcut['median']:.2f}x the shortcut's time "
-          f"(the shortcut saves {(plain['median'] - shortcut['median']) / plain['median']:.0%})")
+    print(
+        f"  ratio: Channels' dispatch takes {plain['median'] / shortcut['median']:.2f}x the shortcut's time "
+        f"(the shortcut saves {(plain['median'] - shortcut['median']) / plain['median']:.0%})"
+    )
     return 0
 
 
@@ -145,7 +156,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=500)
     parser.add_argument("--rounds", type=int, default=20)
-    parser.add_argument("--direct", action="store_true", help="connect to daphne itself, not through the proxy")
+    parser.add_argument(
+        "--direct", action="store_true", help="connect to daphne itself, not through the proxy"
+    )
     parser.add_argument("--dispatch", action="store_true", help="the dispatch shortcut's gain, in-process")
     parser.add_argument("--quick", action="store_true", help="100 clients, 5 rounds")
     args = parser.parse_args()

@@ -100,8 +100,15 @@ def front_door(env: dict[str, str], *, direct: bool = False) -> Iterator[str]:
 def start_sender(*, count: int, interval: float, alternate: bool = False) -> subprocess.Popen:
     """The sender process (see `sender_main`): prints one JSON line per committed event."""
     return subprocess.Popen(
-        [sys.executable, str(Path(__file__).resolve()), "--count", str(count), "--interval", str(interval),
-         *(["--alternate"] if alternate else [])],
+        [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--count",
+            str(count),
+            "--interval",
+            str(interval),
+            *(["--alternate"] if alternate else []),
+        ],
         cwd=ROOT,
         env=os.environ.copy(),
         stdout=subprocess.PIPE,
@@ -135,8 +142,13 @@ def sender_main(*, count: int, interval: float, alternate: bool = False) -> None
         started = time.monotonic()
         plain = alternate and seq % 2 == 1
         with (
-            tricks.without(realtime, "sender_loop_run", tricks.sender_loop_run_plain) if plain else contextlib.nullcontext()
-        ), transaction.atomic():
+            (
+                tricks.without(realtime, "sender_loop_run", tricks.sender_loop_run_plain)
+                if plain
+                else contextlib.nullcontext()
+            ),
+            transaction.atomic(),
+        ):
             calculation.progress = seq % 100
             calculation.updated_at = timezone.now()
             Calculation.objects.filter(pk=calculation.pk).update(

@@ -14,7 +14,9 @@ from typing import Any
 
 def json_object_plain(head: dict, **raw_json: str | None) -> str:
     """What `apps.core.formatting.json_object_with_raw` saves: parse the raw JSON, encode it all."""
-    return json.dumps({**head, **{key: None if text is None else json.loads(text) for key, text in raw_json.items()}})
+    return json.dumps(
+        {**head, **{key: None if text is None else json.loads(text) for key, text in raw_json.items()}}
+    )
 
 
 @contextmanager

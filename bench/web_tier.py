@@ -51,7 +51,14 @@ def daphne_alone() -> tuple[Process, str]:
     port = free_port()
     process = Process(
         "bench-web-tier-daphne",
-        [str(common.ROOT / ".venv" / "bin" / "daphne"), "-b", "127.0.0.1", "-p", str(port), "project.asgi:application"],
+        [
+            str(common.ROOT / ".venv" / "bin" / "daphne"),
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "project.asgi:application",
+        ],
         {**common.ENV, "POSTGRES_CONN_MAX_AGE": "0"},
     )
     base = f"http://127.0.0.1:{port}"
@@ -63,7 +70,9 @@ def wrk(url: str, token: str, *, seconds: int, connections: int = 8) -> float:
     """Requests per second of `connections` keep-alive clients (wrk, 2 threads)."""
     result = subprocess.run(
         ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-H", f"Authorization: Bearer {token}", url],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", result.stdout)
     assert errors is None, result.stdout
@@ -164,33 +173,49 @@ def main() -> None:
     def verdict(ok: bool) -> str:
         return "met" if ok else "NOT met"
 
-    print(f"web tier: nginx -> gunicorn ({CORES * 2 + 1} sync workers), {args.samples} samples each, "
-          f"load average {load:.1f}")
+    print(
+        f"web tier: nginx -> gunicorn ({CORES * 2 + 1} sync workers), {args.samples} samples each, "
+        f"load average {load:.1f}"
+    )
     print(f"  detail, {rows} rows   floor (bare SQL json_agg)  {med['detail floor']:7.2f} ms")
-    print(f"                      through the proxy          {med['detail']:7.2f} ms  {detail_ratio:.2f}x  "
-          f"(target <= 1.3x: {verdict(detail_ratio <= 1.3)})")
+    print(
+        f"                      through the proxy          {med['detail']:7.2f} ms  {detail_ratio:.2f}x  "
+        f"(target <= 1.3x: {verdict(detail_ratio <= 1.3)})"
+    )
     print(f"  list page 1         floor (in-process client)  {med['list floor']:7.2f} ms")
-    print(f"                      through the proxy          {med['list']:7.2f} ms  {list_ratio:.2f}x  "
-          f"(target <= 1.5x: {verdict(list_ratio <= 1.5)})")
+    print(
+        f"                      through the proxy          {med['list']:7.2f} ms  {list_ratio:.2f}x  "
+        f"(target <= 1.5x: {verdict(list_ratio <= 1.5)})"
+    )
     print(f"  list, 8 clients     floor (daphne alone, before) {load_old:7.1f} req/s")
-    print(f"                      through the proxy            {load_new:7.1f} req/s  {load_ratio:.2f}x  "
-          f"(target >= 4x: {verdict(load_ratio >= 4)})")
-    print(f"                      CPU per request: proxy + gunicorn {cpu_new:.2f} ms, daphne {cpu_old:.2f} ms "
-          f"({cpu_old / cpu_new:.2f}x; daphne's new PostgreSQL connection per request is not in it)")
-    print(f"  gzip, {sizes['identity'] / 1e6:.1f} MB detail  identity {gzip_ms['identity']:.1f} ms, "
-          f"gzip {gzip_ms['gzip']:.1f} ms ({gzip_ms['gzip'] / gzip_ms['identity']:.2f}x), "
-          f"{sizes['gzip'] / 1e6:.2f} MB on the wire ({sizes['identity'] / sizes['gzip']:.1f}x smaller)")
-    print(f"  /api/openapi.json   median {common.median_ms(openapi):.2f} ms through the proxy "
-          "(45 ms in-process before)")
+    print(
+        f"                      through the proxy            {load_new:7.1f} req/s  {load_ratio:.2f}x  "
+        f"(target >= 4x: {verdict(load_ratio >= 4)})"
+    )
+    print(
+        f"                      CPU per request: proxy + gunicorn {cpu_new:.2f} ms, daphne {cpu_old:.2f} ms "
+        f"({cpu_old / cpu_new:.2f}x; daphne's new PostgreSQL connection per request is not in it)"
+    )
+    print(
+        f"  gzip, {sizes['identity'] / 1e6:.1f} MB detail  identity {gzip_ms['identity']:.1f} ms, "
+        f"gzip {gzip_ms['gzip']:.1f} ms ({gzip_ms['gzip'] / gzip_ms['identity']:.2f}x), "
+        f"{sizes['gzip'] / 1e6:.2f} MB on the wire ({sizes['identity'] / sizes['gzip']:.1f}x smaller)"
+    )
+    print(
+        f"  /api/openapi.json   median {common.median_ms(openapi):.2f} ms through the proxy "
+        "(45 ms in-process before)"
+    )
     if detail_ratio > 1.3 or list_ratio > 1.5 or load_ratio < 4:
         cores = CORES
-        print(f"  where the time goes: a load average of {load:.1f} on {cores} cores means each request "
-              f"waits for a core about {max(load / cores, 1):.0f}x over, floors included; the servers' CPU "
-              f"per request above ({cpu_new:.2f} vs {cpu_old:.2f} ms, before daphne's new connection) is "
-              "the load-independent comparison. On a quiet machine the detail still misses (1.77-1.80x): "
-              "about 2.3 ms is Django's own (the token query, auth and permission check, handlers; "
-              "bench/calculations_detail.py measures it in-process) and about 3 ms the hop (nginx and "
-              "gunicorn each copy the 360 KB body). docs/benchmarks.md, 'The web tier'.")
+        print(
+            f"  where the time goes: a load average of {load:.1f} on {cores} cores means each request "
+            f"waits for a core about {max(load / cores, 1):.0f}x over, floors included; the servers' CPU "
+            f"per request above ({cpu_new:.2f} vs {cpu_old:.2f} ms, before daphne's new connection) is "
+            "the load-independent comparison. On a quiet machine the detail still misses (1.77-1.80x): "
+            "about 2.3 ms is Django's own (the token query, auth and permission check, handlers; "
+            "bench/calculations_detail.py measures it in-process) and about 3 ms the hop (nginx and "
+            "gunicorn each copy the 360 KB body). docs/benchmarks.md, 'The web tier'."
+        )
 
 
 if __name__ == "__main__":

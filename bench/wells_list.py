@@ -56,7 +56,9 @@ def main() -> None:
             Case("page 1, by name descending", "large", {"ordering": "-name"}, 1.5),
             Case("page 1, newest first", "large", {"ordering": "-created_at"}, 1.5),
             Case("field=Field 7", "large", {"field": "Field 7"}, 1.5),
-            Case("field=Field 7, newest first", "large", {"field": "Field 7", "ordering": "-created_at"}, 1.5),
+            Case(
+                "field=Field 7, newest first", "large", {"field": "Field 7", "ordering": "-created_at"}, 1.5
+            ),
             Case(f"last page (page={pages:,})", "large", {"page": pages}, 1.5),
             Case("search=W-00012 (rare)", "large", {"search": "W-00012"}),
             Case("search=W-0 (common: count capped at 10,000)", "large", {"search": "W-0"}),
@@ -64,9 +66,13 @@ def main() -> None:
         listbench.list_settings.AliasRouter.alias = "large"
         client = listbench.api_client()
         last = client.get("/api/wells", {"page": pages - 1}).json()
-        cases.insert(-2, Case("cursor page next to the end (keyset)", "large", {"cursor": last["prev_cursor"]}, 1.5))
+        cases.insert(
+            -2, Case("cursor page next to the end (keyset)", "large", {"cursor": last["prev_cursor"]}, 1.5)
+        )
         listbench.measure(url="/api/wells", cases=cases, samples=args.samples)
-        listbench.report(title=f"GET /api/wells: {args.large:,} wells vs page 1 on {args.small:,}", cases=cases)
+        listbench.report(
+            title=f"GET /api/wells: {args.large:,} wells vs page 1 on {args.small:,}", cases=cases
+        )
     finally:
         if not args.keep:
             listbench.databases_drop()

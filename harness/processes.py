@@ -128,7 +128,11 @@ class Process:
         self.log_path = run_log_dir() / f"{name}.log"
         self._log = self.log_path.open("ab")
         self.popen = subprocess.Popen(
-            args, cwd=ROOT, env={**os.environ, **env}, stdout=self._log, stderr=subprocess.STDOUT,
+            args,
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
 
@@ -159,8 +163,9 @@ class Process:
         if not self.listens_on(port):
             raise RuntimeError(f"{self.name}: something else answers on port {port}; it was not started here")
 
-    def wait_ready(self, check: Callable[[], bool], *, port: int, timeout: float, what: str,
-                   interval: float = 0.1) -> None:
+    def wait_ready(
+        self, check: Callable[[], bool], *, port: int, timeout: float, what: str, interval: float = 0.1
+    ) -> None:
         """Waits for `check` while this process lives, then `require_listener(port)`; stops the
         process if it never gets there."""
 
@@ -197,7 +202,11 @@ def port_of(url: str) -> int:
 
 def child_env(db_name: str) -> dict[str, str]:
     """What a child needs to act on the test database with the test settings."""
-    return {"DJANGO_SETTINGS_MODULE": "project.settings.test", "POSTGRES_DB": db_name, "PYTHONUNBUFFERED": "1"}
+    return {
+        "DJANGO_SETTINGS_MODULE": "project.settings.test",
+        "POSTGRES_DB": db_name,
+        "PYTHONUNBUFFERED": "1",
+    }
 
 
 def start_worker(
@@ -238,7 +247,9 @@ def start_worker(
 
 def start_beat(db_name: str, *, extra_env: dict | None = None) -> Process:
     schedule = run_log_dir() / f"beat-schedule-{os.getpid()}"
-    return Process("beat", [str(RUN), "beat", "-s", str(schedule)], {**child_env(db_name), **(extra_env or {})})
+    return Process(
+        "beat", [str(RUN), "beat", "-s", str(schedule)], {**child_env(db_name), **(extra_env or {})}
+    )
 
 
 def start_dataservice(db_name: str, url: str, *, name: str = "dataservice") -> Process:
@@ -253,7 +264,9 @@ def start_dataservice(db_name: str, url: str, *, name: str = "dataservice") -> P
     return process
 
 
-def start_export_server(url: str, *, name: str = "highcharts", extra_env: dict[str, str] | None = None) -> Process:
+def start_export_server(
+    url: str, *, name: str = "highcharts", extra_env: dict[str, str] | None = None
+) -> Process:
     """The Highcharts export server (`scripts/run highcharts`) on `url`'s port, chosen free for
     this run; POOL_* and the other variables scripts/highcharts reads pass through, and
     `extra_env` sets the package's own (EXPORT_RASTERIZATION_TIMEOUT to force a timeout)."""
@@ -310,7 +323,9 @@ class FrontDoor:
         ]
         try:
             wait_until(self._up, timeout=60, what="proxy, web and ws")
-            for process, own_port in zip(self.processes, (self.web_port, self.ws_port, self.port), strict=True):
+            for process, own_port in zip(
+                self.processes, (self.web_port, self.ws_port, self.port), strict=True
+            ):
                 process.require_listener(own_port)
         except Exception:
             self.stop()
@@ -339,7 +354,17 @@ class PrivateRedis:
 
         self.process = Process(
             f"redis-{self.port}",
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
             {},
         )
         self.process.wait_ready(

@@ -82,12 +82,16 @@ class CalcboardAPI(NinjaAPI):
         # `<entity>_<action>`, from the endpoint function `<entity>_<action>_endpoint`.
         return operation.view_func.__name__.removesuffix("_endpoint")
 
-    def get_openapi_schema(self, *, path_prefix: str | None = None, path_params: dict | None = None) -> OpenAPISchema:
+    def get_openapi_schema(
+        self, *, path_prefix: str | None = None, path_params: dict | None = None
+    ) -> OpenAPISchema:
         """Built once per process and path prefix: the routes cannot change while it runs, and
         building it costs more than the request that asks for it (`/api/openapi.json`, `/api/docs`)."""
         key = (path_prefix, tuple(sorted((path_params or {}).items())))
         if key not in self._openapi_schemas:
-            self._openapi_schemas[key] = self._build_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+            self._openapi_schemas[key] = self._build_openapi_schema(
+                path_prefix=path_prefix, path_params=path_params
+            )
         return self._openapi_schemas[key]
 
     def _build_openapi_schema(self, *, path_prefix: str | None, path_params: dict | None) -> OpenAPISchema:
@@ -156,7 +160,11 @@ def refuse_unknown_query(run: Callable) -> Callable:
             return refused
         accepted = ", ".join(sorted(allowed)) or "none"
         errors = [
-            FieldError(name, "unknown_parameter", f"Unknown query parameter {name!r}; this operation takes: {accepted}.")
+            FieldError(
+                name,
+                "unknown_parameter",
+                f"Unknown query parameter {name!r}; this operation takes: {accepted}.",
+            )
             for name in unknown
         ]
         message = f"Unknown query parameter(s): {', '.join(unknown)}."
@@ -203,7 +211,11 @@ def _field_name(loc: list) -> str | None:
 @api.exception_handler(ValidationError)
 def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     errors = [
-        FieldError(_field_name(error.get("loc", [])), error.get("type", "invalid"), error.get("msg", "Invalid value."))
+        FieldError(
+            _field_name(error.get("loc", [])),
+            error.get("type", "invalid"),
+            error.get("msg", "Invalid value."),
+        )
         for error in exc.errors
     ]
     fields = ", ".join(sorted({e.field for e in errors if e.field})) or "request"

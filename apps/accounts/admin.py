@@ -56,7 +56,9 @@ class ApiTokenAdmin(admin.ModelAdmin):
         obj.refresh_from_db()
         setattr(request, _RAW_ATTRIBUTE, raw)
 
-    def response_add(self, request: HttpRequest, obj: ApiToken, post_url_continue: str | None = None) -> HttpResponse:
+    def response_add(
+        self, request: HttpRequest, obj: ApiToken, post_url_continue: str | None = None
+    ) -> HttpResponse:
         """The page that answers the add form shows the raw token, once (a redirect would have
         to carry it somewhere: a cookie or the session)."""
         context = {

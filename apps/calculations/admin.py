@@ -44,7 +44,9 @@ ROWS_SHOWN = 500
 # model field always renders the raw field, and the column must stay `field-progress`.
 @admin.display(description="Progress", ordering="progress")
 def progress(obj: Calculation) -> str:
-    return format_html('<progress value="{}" max="100"></progress> <span>{}%</span>', obj.progress, obj.progress)
+    return format_html(
+        '<progress value="{}" max="100"></progress> <span>{}%</span>', obj.progress, obj.progress
+    )
 
 
 class CalculationAddForm(forms.ModelForm):
@@ -53,7 +55,10 @@ class CalculationAddForm(forms.ModelForm):
     class Meta:
         model = Calculation
         fields = ["name", "date_start", "date_fin", "lag"]
-        widgets = {"date_start": forms.DateInput(attrs={"type": "date"}), "date_fin": forms.DateInput(attrs={"type": "date"})}
+        widgets = {
+            "date_start": forms.DateInput(attrs={"type": "date"}),
+            "date_fin": forms.DateInput(attrs={"type": "date"}),
+        }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -71,8 +76,10 @@ class CalculationAddForm(forms.ModelForm):
             try:
                 cleaned.update(
                     calculation_validate(
-                        date_start=cleaned["date_start"], date_fin=cleaned["date_fin"],
-                        lag=cleaned["lag"], name=cleaned.get("name"),
+                        date_start=cleaned["date_start"],
+                        date_fin=cleaned["date_fin"],
+                        lag=cleaned["lag"],
+                        name=cleaned.get("name"),
                     )
                 )
             except DomainError as exc:
@@ -94,7 +101,10 @@ class CalculationAdmin(CalculationChartsAdminMixin, JobAdminMixin, LiveChangeLis
     # The form's `clean` holds calculation_validate's cleaned inputs.
     def job_store(self, cleaned: dict, actor: Actor) -> Calculation:
         return calculation_store(
-            date_start=cleaned["date_start"], date_fin=cleaned["date_fin"], lag=cleaned["lag"], name=cleaned["name"],
+            date_start=cleaned["date_start"],
+            date_fin=cleaned["date_fin"],
+            lag=cleaned["lag"],
+            name=cleaned["name"],
             actor=actor,
         )
 
@@ -131,10 +141,21 @@ class CalculationAdmin(CalculationChartsAdminMixin, JobAdminMixin, LiveChangeLis
         ("Result", {"fields": ["result_table"]}),
     ]
     readonly_fields = [
-        "name", "date_start", "date_fin", "lag", "status",
+        "name",
+        "date_start",
+        "date_fin",
+        "lag",
+        "status",
         progress,  # type: ignore[list-item]  # a callable: the bar, beside the model's own `progress`
-        "launched_at", "started_at",
-        "finished_at", "duration", "attempts", "error", "dispatched_at", "updated_at", "result_table",
+        "launched_at",
+        "started_at",
+        "finished_at",
+        "duration",
+        "attempts",
+        "error",
+        "dispatched_at",
+        "updated_at",
+        "result_table",
         *AUDIT_FIELDS,
     ]
 
@@ -143,7 +164,9 @@ class CalculationAdmin(CalculationChartsAdminMixin, JobAdminMixin, LiveChangeLis
     def get_fieldsets(self, request: HttpRequest, obj: Calculation | None = None) -> "_FieldsetSpec":
         return [(None, {"fields": tuple(self.add_fields)})] if obj is None else self.fieldsets
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Calculation | None = None) -> list[str] | tuple[str, ...]:
+    def get_readonly_fields(
+        self, request: HttpRequest, obj: Calculation | None = None
+    ) -> list[str] | tuple[str, ...]:
         return [] if obj is None else self.readonly_fields
 
     @admin.action(description="Run again", permissions=[operation_action("rerun")])

@@ -28,7 +28,10 @@ from apps.core.errors import DomainError
 from apps.live.admin import WS_PATH, progress_bar, status_badge
 from apps.live.realtime import stream_group
 
-HIGHCHARTS_JS = ["calcboard/vendor/highcharts/highcharts.js", "calcboard/vendor/highcharts/modules/accessibility.js"]
+HIGHCHARTS_JS = [
+    "calcboard/vendor/highcharts/highcharts.js",
+    "calcboard/vendor/highcharts/modules/accessibility.js",
+]
 CHARTS_CSS = "calcboard/calculation_charts.css"
 COMPARE_DESCRIPTION = f"Compare the selected runs ({COMPARE_MIN} to {COMPARE_MAX} finished)"
 
@@ -46,7 +49,11 @@ class CalculationChartsAdminMixin(ModelAdminMixinBase):
     # --- a run's page ---------------------------------------------------------------------
 
     def change_view(
-        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
     ) -> HttpResponse:
         extra_context = dict(extra_context or {})
         calculation = self.get_object(request, object_id)
@@ -88,7 +95,9 @@ class CalculationChartsAdminMixin(ModelAdminMixinBase):
         return actions
 
     @admin.action(description=COMPARE_DESCRIPTION)
-    def compare_runs(self, request: HttpRequest, queryset: QuerySet[Calculation]) -> HttpResponseRedirect | None:
+    def compare_runs(
+        self, request: HttpRequest, queryset: QuerySet[Calculation]
+    ) -> HttpResponseRedirect | None:
         ids = list(queryset.values_list("pk", flat=True))
         try:
             calculations_compare(calculation_ids=ids)
@@ -129,9 +138,7 @@ class CalculationChartsAdminMixin(ModelAdminMixinBase):
                 css={"all": [CHARTS_CSS]},
             ),
             "compare_config": {
-                "runs": [
-                    {"id": run.pk, "name": run.name, "detailUrl": _detail_url(run.pk)} for run in runs
-                ]
+                "runs": [{"id": run.pk, "name": run.name, "detailUrl": _detail_url(run.pk)} for run in runs]
             },
         }
         return TemplateResponse(request, self.compare_template, context)

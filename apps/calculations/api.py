@@ -79,7 +79,9 @@ past it the answer is a 429 (rule `quota`) with `Retry-After`, and nothing is qu
 )
 @requires("add", Calculation)
 def calculation_create_endpoint(
-    request: HttpRequest, payload: CalculationCreateIn, idempotency_key: IdempotencyKey = idempotency_key_header()
+    request: HttpRequest,
+    payload: CalculationCreateIn,
+    idempotency_key: IdempotencyKey = idempotency_key_header(),
 ) -> HttpResponse:
     return job_created(
         request=request,
@@ -87,7 +89,10 @@ def calculation_create_endpoint(
         key=idempotency_key,
         payload=payload,
         create=lambda: calculation_create(
-            date_start=payload.date_start, date_fin=payload.date_fin, lag=payload.lag, name=payload.name,
+            date_start=payload.date_start,
+            date_fin=payload.date_fin,
+            lag=payload.lag,
+            name=payload.name,
             actor=actor_of(request),
         ),
         detail_url_name="calculation_detail",
@@ -105,7 +110,9 @@ def calculation_cancel_endpoint(request: HttpRequest, id: int) -> HttpResponse:
     step and keeps no rows. Answers the run's current envelope; a run that is already
     finished, failed or cancelled answers 409 naming its status."""
     calculation = calculation_cancel(calculation_id=id, actor=actor_of(request))
-    return HttpResponse(calculation_detail_json(calculation_id=calculation.pk), content_type="application/json")
+    return HttpResponse(
+        calculation_detail_json(calculation_id=calculation.pk), content_type="application/json"
+    )
 
 
 @router.post(
@@ -132,7 +139,8 @@ def _pin_endpoint(pinned: bool) -> None:
     endpoint.__name__ = endpoint.__qualname__ = f"calculation_{action}_endpoint"
     endpoint.__doc__ = (
         "Keep the run for ever: retention never removes a pinned run (CALCULATIONS_RETENTION_DAYS)."
-        if pinned else "Let retention remove the run again once it is older than the retention period."
+        if pinned
+        else "Let retention remove the run again once it is older than the retention period."
     )
     router.post(
         f"/{{id}}/{action}",
@@ -202,8 +210,10 @@ def calculation_detail_endpoint(
     url_name="calculation_result_csv",
     openapi_extra={
         "responses": {
-            200: {"description": "The rows as CSV: a header, then date,liquid,oil,water,wct per line.",
-                  "content": {"text/csv": {"schema": {"type": "string"}}}}
+            200: {
+                "description": "The rows as CSV: a header, then date,liquid,oil,water,wct per line.",
+                "content": {"text/csv": {"schema": {"type": "string"}}},
+            }
         }
     },
 )
@@ -267,7 +277,10 @@ def _chart_endpoint(image_type: str) -> None:
     """Register `GET /{id}/chart.<image_type>` (operation `calculation_chart_<image_type>`)."""
 
     def endpoint(
-        request: HttpRequest, id: int, width: ChartWidth = ChartWidthQuery, height: ChartHeight = ChartHeightQuery
+        request: HttpRequest,
+        id: int,
+        width: ChartWidth = ChartWidthQuery,
+        height: ChartHeight = ChartHeightQuery,
     ) -> HttpResponse:
         return _chart_response(request, calculation_id=id, image_type=image_type, width=width, height=height)
 

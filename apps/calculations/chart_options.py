@@ -73,7 +73,16 @@ def calculation_chart_options(*, name: str, series: dict[str, list], width: int,
         "legend": {"enabled": True},
         **still_image_options(),
         "series": [
-            *({"name": label, "color": colour, "yAxis": 0, "data": series[key]} for key, label, colour in RATE_SERIES),
-            {"name": wct_name, "color": wct_colour, "yAxis": 1, "dashStyle": "ShortDash", "data": series[column]},
+            *(
+                {"name": label, "color": colour, "yAxis": 0, "data": series[key]}
+                for key, label, colour in RATE_SERIES
+            ),
+            {
+                "name": wct_name,
+                "color": wct_colour,
+                "yAxis": 1,
+                "dashStyle": "ShortDash",
+                "data": series[column],
+            },
         ],
     }

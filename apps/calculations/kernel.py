@@ -107,7 +107,9 @@ def _rows(*, first: np.datetime64, offsets: np.ndarray) -> dict[str, np.ndarray]
     liquid = np.maximum(np.round(INITIAL_LIQUID * decline * season * scatter, 3), MIN_LIQUID)
 
     logistic = 1.0 / (1.0 + np.exp(-WCT_RISE_RATE * (years - WCT_MIDPOINT_YEARS)))
-    wct_raw = WCT_INITIAL + (WCT_FINAL - WCT_INITIAL) * logistic + SCATTER_WCT * _unit_noise(day_number, salt=2)
+    wct_raw = (
+        WCT_INITIAL + (WCT_FINAL - WCT_INITIAL) * logistic + SCATTER_WCT * _unit_noise(day_number, salt=2)
+    )
     wct_raw = np.clip(wct_raw, 0.0, 1.0)
 
     # Round oil first, then derive water and the water cut from the rounded numbers, so the

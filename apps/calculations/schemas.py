@@ -60,8 +60,12 @@ class CalculationListItemOut(Schema):
     launched_at: UtcDateTime = Field(description="When the run was submitted.")
     status: JobStatusName
     pinned: bool = Field(description="Kept for ever: retention never removes it.")
-    created_by: ActorOut | None = Field(description="Who queued it (and with which API token); null if unknown.")
-    cancelled_by: ActorOut | None = Field(None, description="Who cancelled it; absent unless cancelled by someone.")
+    created_by: ActorOut | None = Field(
+        description="Who queued it (and with which API token); null if unknown."
+    )
+    cancelled_by: ActorOut | None = Field(
+        None, description="Who cancelled it; absent unless cancelled by someone."
+    )
 
     @staticmethod
     def resolve_created_by(obj: Any) -> dict | None:
@@ -141,11 +145,14 @@ class CalculationDetailOut(Schema):
     launched_at: UtcDateTime = Field(description="When the run was submitted.")
     status: JobStatusName
     pinned: bool = Field(description="Kept for ever: retention never removes it.")
-    created_by: ActorOut | None = Field(description="Who queued it (and with which API token); null if unknown.")
+    created_by: ActorOut | None = Field(
+        description="Who queued it (and with which API token); null if unknown."
+    )
     cancelled_by: ActorOut | None = Field(None, description="Who cancelled it; present once someone did.")
     error: str | None = Field(description="Why the run failed; null unless `status` is `failed`.")
     result: list[CalculationRowOut] | None = Field(
-        None, description="The rows of a finished run, by date; null until then; absent with `fields=-result`."
+        None,
+        description="The rows of a finished run, by date; null until then; absent with `fields=-result`.",
     )
     name: str | None = None
     duration: float | None = None

@@ -42,6 +42,7 @@ DETAIL_OPTIONAL_FIELDS = ("name", "duration", "summary")
 # `fields` names what the detail adds (the optional fields) and what it leaves out (`-result`).
 DETAIL_FIELDS = (*DETAIL_OPTIONAL_FIELDS, "-result")
 
+
 def calculation_list(
     *,
     page: int | None = None,
@@ -61,8 +62,14 @@ def calculation_list(
         narrowed &= Q(created_by_id=created_by_id)
     return list_page(
         queryset=Calculation.objects.select_related("created_by", "cancelled_by").only(
-            "id", "name", "launched_at", "status", "pinned", "created_by_token",
-            "created_by__username", "cancelled_by__username",
+            "id",
+            "name",
+            "launched_at",
+            "status",
+            "pinned",
+            "created_by_token",
+            "created_by__username",
+            "cancelled_by__username",
         ),
         orderings=ORDERINGS,
         ordering=ordering,
@@ -133,7 +140,9 @@ def calculation_detail_json(*, calculation_id: int, fields: Iterable[str] = ()) 
     head["status"] = status
     head["pinned"] = pinned
     head["created_by"] = (
-        {"id": creator_id, "username": creator_name, **({"token": token} if token else {})} if creator_id else None
+        {"id": creator_id, "username": creator_name, **({"token": token} if token else {})}
+        if creator_id
+        else None
     )
     if canceller_id:
         head["cancelled_by"] = {"id": canceller_id, "username": canceller_name}

@@ -114,7 +114,12 @@ def calculation_validate(
 
 
 def calculation_create(
-    *, date_start: date | str, date_fin: date | str, lag: int, name: str | None = None, actor: Actor | None = None
+    *,
+    date_start: date | str,
+    date_fin: date | str,
+    lag: int,
+    name: str | None = None,
+    actor: Actor | None = None,
 ) -> Calculation:
     """Validate (`calculation_validate`), save a queued run and publish its task once the row is
     committed. `actor`: who creates it (the audit trail, and whose quota it counts against)."""
@@ -390,9 +395,7 @@ def calculation_chart_draw(*, calculation_id: int, image_type: str, width: int, 
     that drawing and serves its result."""
     from apps.calculations import selectors
 
-    busy = (
-        f"Every drawing slot for calculation images is taken; retry in {CHART_RETRY_AFTER} s."
-    )
+    busy = f"Every drawing slot for calculation images is taken; retry in {CHART_RETRY_AFTER} s."
     with locks.advisory_slot(
         name=CHART_DRAWING_SLOTS_LOCK, slots=settings.CALCULATION_CHARTS_DRAWING_SLOTS
     ) as has_slot:

@@ -54,7 +54,9 @@ def _out(function: Function) -> dict:
 )
 @requires("add", Function)
 def function_create_endpoint(
-    request: HttpRequest, payload: FunctionCreateIn, idempotency_key: IdempotencyKey = idempotency_key_header()
+    request: HttpRequest,
+    payload: FunctionCreateIn,
+    idempotency_key: IdempotencyKey = idempotency_key_header(),
 ) -> HttpResponse:
     """Send an `Idempotency-Key` header to retry safely: the same key with the same body within
     24 hours answers the first answer (same id) and creates nothing; the same key with
@@ -144,8 +146,10 @@ def _pin_endpoint(pinned: bool) -> None:
         return Status(200, _out(selectors.function_get(function_id=id)))
 
     endpoint.__name__ = endpoint.__qualname__ = f"function_{action}_endpoint"
-    endpoint.__doc__ = "Mark the function kept for ever (retention never removes it)." if pinned else (
-        "Let retention treat the function like any other again."
+    endpoint.__doc__ = (
+        "Mark the function kept for ever (retention never removes it)."
+        if pinned
+        else ("Let retention treat the function like any other again.")
     )
     router.post(
         f"/{{id}}/{action}",

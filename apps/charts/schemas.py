@@ -86,7 +86,9 @@ else:
 class FunctionListQuery(ListQuery):
     ordering: Ordering = Field("-created_at", description="Never-processed rows sort last by processed_at.")
     status: StatusFilter = Field(None, description=status_filter_description(Function))
-    search: SearchFilter = Field(None, description="Only functions whose expression contains this, in any case.")
+    search: SearchFilter = Field(
+        None, description="Only functions whose expression contains this, in any case."
+    )
     created_by: CreatedByFilter = Field(None, description=CREATED_BY_DESCRIPTION)
 
 
@@ -108,9 +110,13 @@ class FunctionOut(Schema):
     created_at: UtcDateTime
     updated_at: UtcDateTime
     pinned: bool = Field(..., description="Kept for ever: retention never removes it.")
-    created_by: ActorOut | None = Field(..., description="Who created it (and with which API token); null if unknown.")
+    created_by: ActorOut | None = Field(
+        ..., description="Who created it (and with which API token); null if unknown."
+    )
     cancelled_by: ActorOut | None = Field(None, description="Who last cancelled it; null unless someone did.")
-    rerun_by: ActorOut | None = Field(None, description="Who last refreshed its chart; null unless someone did.")
+    rerun_by: ActorOut | None = Field(
+        None, description="Who last refreshed its chart; null unless someone did."
+    )
 
 
 class FunctionPage(PageOut):

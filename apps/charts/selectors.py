@@ -74,8 +74,10 @@ def function_list(
 def function_get(*, function_id: int) -> Function:
     in_range = 1 <= function_id <= MAX_ID
     function = (
-        Function.objects.select_related("created_by", "cancelled_by", "rerun_by").defer("image")
-        .filter(pk=function_id).first()
+        Function.objects.select_related("created_by", "cancelled_by", "rerun_by")
+        .defer("image")
+        .filter(pk=function_id)
+        .first()
         if in_range
         else None
     )

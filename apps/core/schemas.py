@@ -92,7 +92,10 @@ class ListQuery(Schema):
     query schema adds its `ordering`, filters and `search` (`Query[<Resource>ListQuery]`)."""
 
     page: int | None = Field(
-        None, ge=1, le=PAGE_MAX, description="1-based (default 1); a page past the end is empty. Not with `cursor`."
+        None,
+        ge=1,
+        le=PAGE_MAX,
+        description="1-based (default 1); a page past the end is empty. Not with `cursor`.",
     )
     page_size: int = Field(
         PAGE_SIZE_DEFAULT, ge=1, le=PAGE_SIZE_MAX, description=f"Rows a page, 1 to {PAGE_SIZE_MAX}."
@@ -106,7 +109,7 @@ class PageOut(Schema):
 
     count: int = Field(
         description="Matching rows: exact without `search`; with one, counted up to 10,000 "
-        "(then `count_is_lower_bound` is true, read it as \"10,000+\")."
+        '(then `count_is_lower_bound` is true, read it as "10,000+").'
     )
     count_is_lower_bound: bool = Field(description="True when `count` is the 10,000 cap: there are more.")
     pages: int = Field(description="Pages of `page_size` rows.")

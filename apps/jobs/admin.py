@@ -23,8 +23,15 @@ from apps.jobs.retention import jobs_pin
 from apps.jobs.services import JobKind
 
 AUDIT_FIELDS = [
-    "created_by", "created_by_token", "cancelled_by", "cancelled_at", "rerun_by", "rerun_at",
-    "pinned", "pinned_by", "pinned_at",
+    "created_by",
+    "created_by_token",
+    "cancelled_by",
+    "cancelled_at",
+    "rerun_by",
+    "rerun_at",
+    "pinned",
+    "pinned_by",
+    "pinned_at",
 ]
 
 
@@ -98,7 +105,10 @@ class JobAdminMixin(ModelAdminMixinBase):
 
     def _pin(self, request: HttpRequest, queryset: QuerySet[Job], *, pinned: bool) -> None:
         changed = jobs_pin(
-            kind=self.job_kind, ids=list(queryset.values_list("pk", flat=True)), actor=actor_of(request), pinned=pinned
+            kind=self.job_kind,
+            ids=list(queryset.values_list("pk", flat=True)),
+            actor=actor_of(request),
+            pinned=pinned,
         )
         self.log_jobs(request, [job.pk for job in changed], "Pinned." if pinned else "Unpinned.")
         state = "pinned: kept for ever" if pinned else "unpinned: retention applies again"

@@ -84,8 +84,13 @@ def idempotent_create(
         try:
             with transaction.atomic():
                 record = IdempotencyRecord.objects.create(
-                    user=user, scope=scope, key=key, request_hash=request_hash,
-                    response_status=0, response_body={}, created_at=now,
+                    user=user,
+                    scope=scope,
+                    key=key,
+                    request_hash=request_hash,
+                    response_status=0,
+                    response_body={},
+                    created_at=now,
                 )
         except IntegrityError:
             # Taken: by a committed request, or one in flight (this waited for its commit).

@@ -74,7 +74,9 @@ def jobs_broadcast(*, kind: JobKind[JobT], jobs: Sequence[JobT]) -> None:
     """The events of many jobs changed by one write, handed over in one batch (live sends
     them in the background: `apps.live.realtime.broadcast_events`)."""
     if jobs:
-        jobs_changed.send(sender=kind, kind=kind.live_kind, events=[(job.pk, kind.payload(job)) for job in jobs])
+        jobs_changed.send(
+            sender=kind, kind=kind.live_kind, events=[(job.pk, kind.payload(job)) for job in jobs]
+        )
 
 
 def _returning(kind: JobKind[JobT], sql: str, params: Sequence[Any]) -> list[JobT]:
@@ -92,7 +94,9 @@ def _durations_observe(*, kind: JobKind, jobs: Iterable[Job], outcome: str, now:
     cancelled before it started never ran and is not recorded."""
     for job in jobs:
         if job.started_at is not None:
-            job_duration_observe(kind=kind.live_kind, outcome=outcome, seconds=(now - job.started_at).total_seconds())
+            job_duration_observe(
+                kind=kind.live_kind, outcome=outcome, seconds=(now - job.started_at).total_seconds()
+            )
 
 
 def _in_flight_sql() -> str:
@@ -136,14 +140,21 @@ def jobs_publish(*, kind: JobKind, ids: Iterable[int], force: bool = False) -> i
             # process registered, so a web process with other settings (a rolling deploy)
             # would decide how long the worker may run.
             app.send_task(
-                kind.task_name, args=[job_id], queue=queue, routing_key=queue, retry=False,
-                time_limit=None, soft_time_limit=None,
+                kind.task_name,
+                args=[job_id],
+                queue=queue,
+                routing_key=queue,
+                retry=False,
+                time_limit=None,
+                soft_time_limit=None,
             )
         except Exception:  # kombu/amqp raise a zoo of connection errors; all mean "not published"
             _broker_mark_down(broker)
             logger.warning(
                 "%s %s saved but not published (broker unreachable?); the sweep will publish it.",
-                kind.noun, job_id, exc_info=True,
+                kind.noun,
+                job_id,
+                exc_info=True,
             )
             break
         published.append(job_id)
@@ -198,7 +209,11 @@ def job_claim(*, kind: JobKind[JobT], job_id: int, resume: bool = False) -> JobT
                 f"Stopped after {max_attempts} attempts: each time, the worker running it stopped before it "
                 "ended (killed, out of memory or past its time limit)."
             ),
-            now, now, job_id, max_attempts, *claimable_params,
+            now,
+            now,
+            job_id,
+            max_attempts,
+            *claimable_params,
         ],
     )
     for job in exhausted:
@@ -218,7 +233,9 @@ def job_progress(*, kind: JobKind[JobT], job: JobT, percent: int) -> None:
     now = timezone.now()
     where, params = _held(kind, job)
     with connection.cursor() as cursor:
-        cursor.execute(f"UPDATE {kind.table} SET progress = %s, updated_at = %s WHERE {where}", [percent, now, *params])
+        cursor.execute(
+            f"UPDATE {kind.table} SET progress = %s, updated_at = %s WHERE {where}", [percent, now, *params]
+        )
         held = cursor.rowcount == 1
     if not held:
         raise JobAbandoned(f"{kind.noun} {job.pk} is no longer held by this attempt.")
@@ -302,7 +319,11 @@ def job_cancel(*, kind: JobKind[JobT], job_id: int, actor: Actor | None = None) 
     cancelled = jobs_cancel(kind=kind, ids=[job_id], actor=actor) if 1 <= job_id <= MAX_ID else []
     if cancelled:
         return cancelled[0]
-    status = kind.model._default_manager.filter(pk=job_id).values_list("status", flat=True).first() if 1 <= job_id <= MAX_ID else None
+    status = (
+        kind.model._default_manager.filter(pk=job_id).values_list("status", flat=True).first()
+        if 1 <= job_id <= MAX_ID
+        else None
+    )
     if status is None:
         raise NotFoundError(f"No {kind.noun.lower()} with id {job_id}.")
     raise ConflictError(
@@ -348,7 +369,9 @@ def jobs_sweep(*, kind: JobKind, now: datetime | None = None) -> dict[str, int]:
         )
         jobs_broadcast(kind=kind, jobs=[*failed, *requeued])
     if requeued:
-        logger.warning("%s(s) requeued after losing their worker: %s", kind.noun, [job.pk for job in requeued])
+        logger.warning(
+            "%s(s) requeued after losing their worker: %s", kind.noun, [job.pk for job in requeued]
+        )
     grace_before = now - timedelta(seconds=kind.setting("DISPATCH_GRACE"))
     lost_before = now - timedelta(seconds=kind.setting("QUEUED_STALE_AFTER"))
     from django.db.models import Q

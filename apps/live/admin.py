@@ -39,6 +39,7 @@ class LiveChangeListMixin(ModelAdminMixinBase):
     def live_kind(self) -> Kind:
         """The registered job kind of this admin's model (its events' kind)."""
         return str(self.model._meta.model_name)
+
     change_list_template = "live/admin/change_list.html"
 
     @property
@@ -49,7 +50,9 @@ class LiveChangeListMixin(ModelAdminMixinBase):
             css={"all": ["calcboard/live.css"]},
         )
 
-    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
         # Extend whichever change list Django would have used, so an app's own
         # admin/<app>/<model>/change_list.html keeps working under the widget.
         opts = self.model._meta

@@ -149,7 +149,9 @@ class EventsConsumer(OverridingConsumer):
 
     # --- client messages (apps.live.protocol) ---------------------------------------------
 
-    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any) -> None:
+    async def receive(
+        self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any
+    ) -> None:
         if not self.authenticated:
             return
         if not self.message_rate.allow():

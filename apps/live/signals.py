@@ -17,7 +17,12 @@ def on_jobs_changed(sender: object, *, kind: str, events: list[tuple[int, dict]]
 
 
 def on_access_revoked(
-    sender: object, *, user_id: int, token_id: int | None = None, session_key: str | None = None, **kwargs: Any
+    sender: object,
+    *,
+    user_id: int,
+    token_id: int | None = None,
+    session_key: str | None = None,
+    **kwargs: Any,
 ) -> None:
     broadcast_access_revoked(user_id=user_id, token_id=token_id, session_key=session_key)
 

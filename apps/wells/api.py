@@ -83,7 +83,9 @@ def _upload(request: HttpRequest) -> tuple[Iterable[bytes], str, dict[str, str]]
     limit = settings.WELLS_IMPORT_MAX_BYTES
     length = int(request.META.get("CONTENT_LENGTH") or 0)
     if length > limit:
-        raise RequestError(f"The file is larger than {limit} bytes.", field="file", rule="too_large", status=413)
+        raise RequestError(
+            f"The file is larger than {limit} bytes.", field="file", rule="too_large", status=413
+        )
     content_type = request.content_type or ""
     if length == 0 and content_type != "multipart/form-data":
         raise DomainError("The file is empty: send a header line and records.", field="file", rule="empty")
@@ -91,13 +93,19 @@ def _upload(request: HttpRequest) -> tuple[Iterable[bytes], str, dict[str, str]]
         upload = request.FILES.get("file")
         if upload is None:
             raise DomainError("Send the file in the multipart field 'file'.", field="file", rule="required")
-        fields = {name: request.POST[name] for name in ("mode", "columns", "date_format", "field") if name in request.POST}
+        fields = {
+            name: request.POST[name]
+            for name in ("mode", "columns", "date_format", "field")
+            if name in request.POST
+        }
         return upload.chunks(), upload.name or "", fields
     if content_type not in ("text/csv", "text/plain", "application/csv"):
         raise RequestError(
             f"Send the file as 'Content-Type: text/csv' or as multipart/form-data with a 'file' field, not "
             f"{content_type or 'no content type'}.",
-            field="body", rule="content_type", status=415,
+            field="body",
+            rule="content_type",
+            status=415,
         )
     return _body_pieces(request, limit=limit), "", {}
 
@@ -107,7 +115,9 @@ def _body_pieces(request: HttpRequest, *, limit: int) -> Iterator[bytes]:
     while piece := request.read(1024 * 1024):
         read += len(piece)
         if read > limit:
-            raise RequestError(f"The file is larger than {limit} bytes.", field="file", rule="too_large", status=413)
+            raise RequestError(
+                f"The file is larger than {limit} bytes.", field="file", rule="too_large", status=413
+            )
         yield piece
 
 
@@ -125,15 +135,29 @@ IMPORT_OPENAPI = {
         "required": True,
         "content": {
             "text/csv": {"schema": {"type": "string"}},
-            "multipart/form-data": {"schema": {"type": "object", "properties": {
-                "file": {"type": "string", "format": "binary"}, "mode": {"type": "string"},
-                "columns": {"type": "string"}, "date_format": {"type": "string"}}, "required": ["file"]}},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        "mode": {"type": "string"},
+                        "columns": {"type": "string"},
+                        "date_format": {"type": "string"},
+                    },
+                    "required": ["file"],
+                }
+            },
         },
     },
     "responses": {
-        "413": {"description": "The file is larger than 200 MiB (rule `too_large`).", "content": _ERROR_CONTENT},
-        "415": {"description": "Neither text/csv nor multipart/form-data (rule `content_type`).",
-                "content": _ERROR_CONTENT},
+        "413": {
+            "description": "The file is larger than 200 MiB (rule `too_large`).",
+            "content": _ERROR_CONTENT,
+        },
+        "415": {
+            "description": "Neither text/csv nor multipart/form-data (rule `content_type`).",
+            "content": _ERROR_CONTENT,
+        },
     },
 }
 
@@ -142,7 +166,9 @@ IMPORT_OPENAPI = {
     "/wells/import",
     response={202: HistoryImportOut, **error_responses(409, 429)},
     summary="Import a multi-well file (a `well` column) into a field, creating its wells",
-    description=IMPORT_DESCRIPTION.replace("Columns: a header row naming", "Columns: a header row naming `well`,"),
+    description=IMPORT_DESCRIPTION.replace(
+        "Columns: a header row naming", "Columns: a header row naming `well`,"
+    ),
     openapi_extra=IMPORT_OPENAPI,
 )
 @requires("change", Well)
@@ -157,11 +183,17 @@ def well_multi_import_endpoint(
     stream, name, fields = _upload(request)
     target = fields.get("field") or field
     if not target:
-        raise DomainError("field is required: the field whose wells the file names.", field="field", rule="required")
+        raise DomainError(
+            "field is required: the field whose wells the file names.", field="field", rule="required"
+        )
     history_import = history_import_create(
-        stream=stream, field=target, mode=fields.get("mode") or mode or "append",
-        columns=fields.get("columns") or columns, date_format=fields.get("date_format") or date_format,
-        file_name=name, actor=actor_of(request),
+        stream=stream,
+        field=target,
+        mode=fields.get("mode") or mode or "append",
+        columns=fields.get("columns") or columns,
+        date_format=fields.get("date_format") or date_format,
+        file_name=name,
+        actor=actor_of(request),
     )
     return _accepted(history_import)
 
@@ -171,7 +203,9 @@ def well_multi_import_endpoint(
 def well_create_endpoint(request: HttpRequest, payload: WellCreateIn) -> JsonResponse:
     """A well in a field (the field is created on first use); 409 when the field already has a
     well of that name."""
-    well = well_create(name=payload.name, field=payload.field, notes=payload.notes, frequency=payload.frequency)
+    well = well_create(
+        name=payload.name, field=payload.field, notes=payload.notes, frequency=payload.frequency
+    )
     return _json(well_out(well_get(well_id=well.pk)), status=201, location=f"/api/wells/{well.pk}")
 
 
@@ -182,13 +216,19 @@ def well_list_endpoint(request: HttpRequest, query: Query[WellListQuery]) -> dic
     by `page` or `cursor`. `count` is exact (also per field); with `search` it is counted up
     to 10,000."""
     found = well_list(
-        page=query.page, page_size=query.page_size, cursor=query.cursor, ordering=query.ordering,
-        field=query.field, search=query.search,
+        page=query.page,
+        page_size=query.page_size,
+        cursor=query.cursor,
+        ordering=query.ordering,
+        field=query.field,
+        search=query.search,
     )
     return list_envelope(found, item=well_out)
 
 
-@router.get("/wells/{id}", response={200: WellOut, **error_responses(404)}, summary="One well", url_name="well_detail")
+@router.get(
+    "/wells/{id}", response={200: WellOut, **error_responses(404)}, summary="One well", url_name="well_detail"
+)
 @requires("view", Well)
 def well_detail_endpoint(request: HttpRequest, id: int) -> dict[str, Any]:
     return well_out(well_get(well_id=id))
@@ -208,8 +248,12 @@ sums the periods per calendar month; `format=csv` answers the same columns as CS
     description=HISTORY_DESCRIPTION,
     url_name="well_history",
     openapi_extra={
-        "responses": {200: {"description": "JSON (default) or CSV (`format=csv`).",
-                            "content": {"text/csv": {"schema": {"type": "string"}}}}}
+        "responses": {
+            200: {
+                "description": "JSON (default) or CSV (`format=csv`).",
+                "content": {"text/csv": {"schema": {"type": "string"}}},
+            }
+        }
     },
 )
 @requires("view", Well)
@@ -223,7 +267,10 @@ def well_history_endpoint(
 ) -> HttpResponse:
     history = functools.partial(
         well_history_csv if format == "csv" else well_history_json,
-        well_id=id, date_from=_date(date_from, field="from"), date_to=_date(date_to, field="to"), resample=resample,
+        well_id=id,
+        date_from=_date(date_from, field="from"),
+        date_to=_date(date_to, field="to"),
+        resample=resample,
     )
     if format == "csv":
         response = HttpResponse(history(), content_type="text/csv; charset=utf-8")
@@ -251,15 +298,21 @@ def well_history_import_endpoint(
     well_get(well_id=id)  # 404 before the body is read
     stream, name, fields = _upload(request)
     history_import = history_import_create(
-        stream=stream, well_id=id, mode=fields.get("mode") or mode or "append",
-        columns=fields.get("columns") or columns, date_format=fields.get("date_format") or date_format,
-        file_name=name, actor=actor_of(request),
+        stream=stream,
+        well_id=id,
+        mode=fields.get("mode") or mode or "append",
+        columns=fields.get("columns") or columns,
+        date_format=fields.get("date_format") or date_format,
+        file_name=name,
+        actor=actor_of(request),
     )
     return _accepted(history_import)
 
 
 @router.get(
-    "/imports/{id}", response={200: HistoryImportOut, **error_responses(404)}, summary="One history import",
+    "/imports/{id}",
+    response={200: HistoryImportOut, **error_responses(404)},
+    summary="One history import",
     url_name="history_import_detail",
 )
 @requires("view", Well)
@@ -269,7 +322,9 @@ def history_import_detail_endpoint(request: HttpRequest, id: int) -> JsonRespons
 
 
 @router.post(
-    "/imports/{id}/cancel", response={200: HistoryImportOut, **error_responses(404, 409)}, summary="Cancel an import"
+    "/imports/{id}/cancel",
+    response={200: HistoryImportOut, **error_responses(404, 409)},
+    summary="Cancel an import",
 )
 @requires(operation_action("cancel"), Well)
 def history_import_cancel_endpoint(request: HttpRequest, id: int) -> JsonResponse:
@@ -289,7 +344,8 @@ def _pin_endpoint(pinned: bool) -> None:
     endpoint.__name__ = endpoint.__qualname__ = f"history_import_{action}_endpoint"
     endpoint.__doc__ = (
         "Keep the import (its problems list) for ever: retention never removes a pinned import (WELLS_RETENTION_DAYS)."
-        if pinned else "Let retention remove the import again once it is older than the retention period."
+        if pinned
+        else "Let retention remove the import again once it is older than the retention period."
     )
     router.post(
         f"/imports/{{id}}/{action}",

@@ -78,7 +78,12 @@ def test_the_origins_come_from_one_environment_variable():
 
     def origins(**env: str) -> list[str]:
         result = subprocess.run(
-            [sys.executable, "-c", code], check=False, cwd=ROOT, capture_output=True, text=True, timeout=60,
+            [sys.executable, "-c", code],
+            check=False,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
             env={**os.environ, "DJANGO_SETTINGS_MODULE": "project.settings.test", **env},
         )
         assert result.returncode == 0, result.stderr

@@ -16,8 +16,11 @@ def test_the_test_command_runs_the_lint_before_pytest():
 
 def test_the_lint_runs_ruff_check_ruff_format_and_mypy_and_fails_on_any():
     script = (ROOT / "scripts/lint").read_text()
-    for command in (".venv/bin/ruff check || status=1", ".venv/bin/ruff format --check || status=1",
-                    ".venv/bin/mypy || status=1"):
+    for command in (
+        ".venv/bin/ruff check || status=1",
+        ".venv/bin/ruff format --check || status=1",
+        ".venv/bin/mypy || status=1",
+    ):
         assert command in script
     assert script.rstrip().endswith('exit "$status"')
 

@@ -72,7 +72,10 @@ def test_a_child_applies_its_overrides_and_derives_again(settings):
         )
     )
 
-    assert child["queues"] == [settings.CALCULATIONS_QUEUE, "q-charts", settings.WELLS_QUEUE] and child["route"] == "q-charts"
+    assert (
+        child["queues"] == [settings.CALCULATIONS_QUEUE, "q-charts", settings.WELLS_QUEUE]
+        and child["route"] == "q-charts"
+    )
     assert (child["charts_time_limit"], child["charts_stale_after"]) == (40, 100)
     assert (child["sweep"], child["step_delay"]) == (1, 0.4)
     assert child["cache"] == child["layer"] == "redis://127.0.0.1:1/0"

@@ -61,7 +61,6 @@ class Reply:
         return self._response.json()
 
 
-
 # A valid body for each API operation that takes one.
 VALID_BODIES = {
     "/api/calculations": {"date_start": "2020-01-01", "date_fin": "2020-01-31", "lag": 7, "name": "ok"},

@@ -31,7 +31,9 @@ class Command(BaseCommand):
             for index, spec in enumerate(demo.demo_wells(count=wells)):
                 well = well_create(name=spec.name, field=field, notes="Demo well: synthetic history.")
                 content = demo.demo_history_csv(spec, index=index)
-                accepted = history_import_create(stream=[content], well_id=well.pk, file_name=f"{spec.name}.csv")
+                accepted = history_import_create(
+                    stream=[content], well_id=well.pk, file_name=f"{spec.name}.csv"
+                )
                 done = history_import_run(import_id=accepted.pk)
                 if done is None or done.status != JobStatus.FINISHED:
                     raise CommandError(f"Import of {spec.name} did not finish: {getattr(done, 'error', '')}")
