@@ -44,6 +44,8 @@ ORDERINGS = {
     "created_at": ListOrdering(key="created_at", descending=False, parse=parse_datetime_key),
     "-created_at": ListOrdering(key="created_at", descending=True, parse=parse_datetime_key),
 }
+
+
 def _not_found(well_id: int) -> NotFoundError:
     return NotFoundError(f"No well with id {well_id}.")
 
@@ -78,7 +80,11 @@ def well_list(
     queryset = Well.objects.select_related("field")
     if field is not None:
         if "\x00" in field or len(field) > 200:
-            raise DomainError("field must be a field's name (at most 200 characters, no NUL).", field="field", rule="invalid")
+            raise DomainError(
+                "field must be a field's name (at most 200 characters, no NUL).",
+                field="field",
+                rule="invalid",
+            )
         found = field_find(name=field.strip())
         queryset = queryset.filter(field=found) if found else queryset.none()
         count = found.well_count if found else 0
@@ -202,7 +208,9 @@ def history_query(
     if date_from is not None and date_to is not None and date_from > date_to:
         raise DomainError("to must be on or after from.", field="to", rule="date_order")
     if resample is not None and resample not in RESAMPLES:
-        raise DomainError(f"resample must be one of: {', '.join(RESAMPLES)}.", field="resample", rule="literal_error")
+        raise DomainError(
+            f"resample must be one of: {', '.join(RESAMPLES)}.", field="resample", rule="literal_error"
+        )
     well = well_get(well_id=well_id)
     query = HistoryQuery(
         well_id=well.pk, frequency=well.frequency, date_from=date_from, date_to=date_to, resample=resample
@@ -254,7 +262,9 @@ def history_import_get(*, import_id: int) -> HistoryImport:
     if not 1 <= import_id <= MAX_ID:
         raise NotFoundError(f"No import with id {import_id}.")
     found = (
-        HistoryImport.objects.select_related("well", "field", "created_by", "cancelled_by").filter(pk=import_id).first()
+        HistoryImport.objects.select_related("well", "field", "created_by", "cancelled_by")
+        .filter(pk=import_id)
+        .first()
     )
     if found is None:
         raise NotFoundError(f"No import with id {import_id}.")
@@ -271,7 +281,7 @@ def history_import_out(history_import: HistoryImport) -> dict:
     return {
         "id": history_import.pk,
         "well_id": history_import.well_id,
-        "field": history_import.field.name if history_import.field_id else None,
+        "field": history_import.field.name if history_import.field is not None else None,
         "mode": history_import.mode,
         "columns": history_import.columns,
         "date_format": history_import.date_format,

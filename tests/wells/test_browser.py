@@ -30,7 +30,8 @@ def test_a_wells_page_draws_its_history_with_a_log_axis_and_months(browser, daph
 
     page = open_page(browser, daphne.base_url, f"/admin/wells/well/{well.pk}/change/")
     page.wait_for_function(
-        "() => document.querySelectorAll('#cb-well svg.highcharts-root').length === 3", timeout=CHARTS_TIMEOUT_MS
+        "() => document.querySelectorAll('#cb-well svg.highcharts-root').length === 3",
+        timeout=CHARTS_TIMEOUT_MS,
     )
     assert series_count(page, "#cb-chart-rates") == 3
     assert series_count(page, "#cb-chart-wct") == 1
