@@ -58,13 +58,6 @@ def test_an_import_records_its_uploader_token_and_canceller(api_client, user):
     well = well_create(name="A-1", field="North")
     accepted = json.loads(post_file(api_client, f"/api/wells/{well.pk}/history").content)
     expected = {"id": user.pk, "username": "analyst", "token": "tests"}
-<<<<<<< HEAD
-    assert accepted["created_by"] == expected and "cancelled_by" not in accepted and accepted["pinned"] is False
-
-    cancelled = json.loads(api_client.post(f"/api/imports/{accepted['id']}/cancel").content)
-
-    assert cancelled["status"] == "cancelled" and cancelled["cancelled_by"] == {"id": user.pk, "username": "analyst"}
-=======
     assert (
         accepted["created_by"] == expected and "cancelled_by" not in accepted and accepted["pinned"] is False
     )
@@ -75,7 +68,6 @@ def test_an_import_records_its_uploader_token_and_canceller(api_client, user):
         "id": user.pk,
         "username": "analyst",
     }
->>>>>>> main
     detail = json.loads(api_client.get(f"/api/imports/{accepted['id']}").content)
     assert detail["created_by"] == expected and detail["cancelled_by"]["id"] == user.pk
     stored = HistoryImport.objects.get(pk=accepted["id"])
@@ -147,12 +139,8 @@ def test_the_admin_upload_says_when_the_quota_is_reached(boss, settings):
         )
     field_upload = boss.post(
         "/admin/wells/well/upload/",
-<<<<<<< HEAD
-        {"field": "East", "file": SimpleUploadedFile("f.csv", b"well," + FILE), "mode": "append"}, follow=True,
-=======
         {"field": "East", "file": SimpleUploadedFile("f.csv", b"well," + FILE), "mode": "append"},
         follow=True,
->>>>>>> main
     )
 
     for refused in (response, field_upload):
@@ -168,13 +156,9 @@ def test_the_admin_shows_the_audit_trail_and_pins_cancels_with_log_entries(boss)
     created = HistoryImport.objects.get()
     assert created.created_by.username == "boss" and created.created_by_token == ""
 
-<<<<<<< HEAD
-    pinned = boss.post("/admin/wells/historyimport/", {"action": "pin", "_selected_action": [created.pk]}, follow=True)
-=======
     pinned = boss.post(
         "/admin/wells/historyimport/", {"action": "pin", "_selected_action": [created.pk]}, follow=True
     )
->>>>>>> main
     cancelled = boss.post(
         "/admin/wells/historyimport/", {"action": "cancel", "_selected_action": [created.pk]}, follow=True
     )
@@ -191,11 +175,7 @@ def test_the_admin_shows_the_audit_trail_and_pins_cancels_with_log_entries(boss)
     page = boss.get(f"/admin/wells/historyimport/{created.pk}/change/").content.decode()
     assert "Cancelled by" in page and "Pinned by" in page
 
-<<<<<<< HEAD
-    unpinned = boss.post("/admin/wells/historyimport/", {"action": "unpin", "_selected_action": [created.pk]}, follow=True)
-=======
     unpinned = boss.post(
         "/admin/wells/historyimport/", {"action": "unpin", "_selected_action": [created.pk]}, follow=True
     )
->>>>>>> main
     assert "1 import(s) unpinned" in unpinned.content.decode()
