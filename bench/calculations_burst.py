@@ -1,7 +1,7 @@
 """Benchmark: a burst of 1,000 runs created concurrently over HTTP; every one finishes once.
 
-The web tier (the proxy and gunicorn, as `scripts/run proxy` and `web` start them) and one Celery worker with 2
-processes run on a free port and the benchmark's own database and queue. 16 client threads
+The web tier (the proxy and gunicorn, as `scripts/run proxy` and `web` start them) and one Celery
+worker with 2 processes run on a free port and the benchmark's own database and queue. 16 client threads
 POST 1,000 one-year runs (366 rows each) as fast as they can; then the script waits until
 every run has finished and checks that none was lost or duplicated:
   * 1,000 rows in `calculations_calculation`, all `finished`, each started exactly once
@@ -18,7 +18,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-import calculations_common as common  # noqa: I001  (sets Django up)
+import calculations_common as common  # imported first: it sets Django up
 import httpx
 from django.db.models import Count, Max, Min
 
@@ -49,7 +49,11 @@ def main() -> None:
         began = time.perf_counter()
         response = local.client.post("/api/calculations", json={**ONE_YEAR, "name": f"burst {index}"})
         elapsed = time.perf_counter() - began
-        return response.status_code, elapsed, response.json().get("id") if response.status_code == 201 else None
+        return (
+            response.status_code,
+            elapsed,
+            response.json().get("id") if response.status_code == 201 else None,
+        )
 
     try:
         # Floor: one client, one request at a time.
@@ -70,7 +74,9 @@ def main() -> None:
         ids = [pk for _, _, pk in results if pk is not None]
         latencies = [elapsed for _, elapsed, _ in results]
         deadline = time.monotonic() + 600
-        while Calculation.objects.filter(pk__in=ids + floor_ids, status=JobStatus.FINISHED).count() < len(ids) + len(floor_ids):
+        while Calculation.objects.filter(pk__in=ids + floor_ids, status=JobStatus.FINISHED).count() < len(
+            ids
+        ) + len(floor_ids):
             if time.monotonic() > deadline:
                 raise SystemExit(f"not all finished after 600 s; worker log:\n{worker.log_tail()}")
             time.sleep(0.2)
@@ -79,10 +85,16 @@ def main() -> None:
         web.stop()
 
     runs = Calculation.objects.filter(pk__in=ids)
-    span = runs.aggregate(first_launch=Min("launched_at"), first_start=Min("started_at"), last_finish=Max("finished_at"))
+    span = runs.aggregate(
+        first_launch=Min("launched_at"), first_start=Min("started_at"), last_finish=Max("finished_at")
+    )
     attempts = dict(runs.values_list("attempts").annotate(n=Count("id")).order_by("attempts"))
     rows = CalculationRow.objects.filter(calculation_id__in=ids)
-    per_run = set(rows.values("calculation_id").annotate(n=Count("id"), days=Count("date", distinct=True)).values_list("n", "days"))
+    per_run = set(
+        rows.values("calculation_id")
+        .annotate(n=Count("id"), days=Count("date", distinct=True))
+        .values_list("n", "days")
+    )
     drain = (span["last_finish"] - span["first_start"]).total_seconds()
     end_to_end = (span["last_finish"] - span["first_launch"]).total_seconds()
 
@@ -94,14 +106,23 @@ def main() -> None:
         and rows.count() == 366 * args.runs
     )
     burst_rate = args.runs / burst_seconds
-    print(f"burst: {args.runs} runs POSTed by {args.threads} threads through the proxy, 1 worker x 2 processes "
-          f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
-    print(f"  responses {statuses}; accepted in {burst_seconds:.2f} s = {burst_rate:.1f} runs/s "
-          f"(serial floor {serial_rate:.1f} runs/s, {burst_rate / serial_rate:.2f}x)")
-    print(f"  POST latency p50 {common.percentile_ms(latencies, 0.5):.1f} ms, p95 {common.percentile_ms(latencies, 0.95):.1f} ms, "
-          f"max {max(latencies) * 1000:.1f} ms")
-    print(f"  all finished {end_to_end:.2f} s after the first was launched; drain {drain:.2f} s = {args.runs / drain:.1f} runs/s")
-    print(f"  attempts {attempts}; rows per run (rows, distinct dates) {per_run}; {rows.count()} rows in total")
+    print(
+        f"burst: {args.runs} runs POSTed by {args.threads} threads through the proxy, 1 worker x 2 processes "
+        f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
+    )
+    print(
+        f"  responses {statuses}; accepted in {burst_seconds:.2f} s = {burst_rate:.1f} runs/s "
+        f"(serial floor {serial_rate:.1f} runs/s, {burst_rate / serial_rate:.2f}x)"
+    )
+    p50, p95 = common.percentile_ms(latencies, 0.5), common.percentile_ms(latencies, 0.95)
+    print(f"  POST latency p50 {p50:.1f} ms, p95 {p95:.1f} ms, max {max(latencies) * 1000:.1f} ms")
+    print(
+        f"  all finished {end_to_end:.2f} s after the first was launched; "
+        f"drain {drain:.2f} s = {args.runs / drain:.1f} runs/s"
+    )
+    print(
+        f"  attempts {attempts}; rows per run (rows, distinct dates) {per_run}; {rows.count()} rows in total"
+    )
     print(f"every run finished exactly once: {'yes' if ok else 'NO'}")
     if not ok:
         raise SystemExit(1)

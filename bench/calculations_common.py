@@ -11,6 +11,7 @@ average next to them.
 """
 
 import atexit
+import contextlib
 import json
 import os
 import statistics
@@ -18,6 +19,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -72,12 +74,19 @@ def database_prepare() -> None:
     """Create the benchmark database if needed, migrate it and empty the calculations."""
     database_ensure(DB_NAME)
     atexit.register(_clean_up)
-    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, check=True, env={**os.environ, **ENV})
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
+        cwd=ROOT,
+        check=True,
+        env={**os.environ, **ENV},
+    )
     with connection.cursor() as cursor:
-        cursor.execute("TRUNCATE calculations_calculationrow, calculations_calculation RESTART IDENTITY CASCADE")
+        cursor.execute(
+            "TRUNCATE calculations_calculationrow, calculations_calculation RESTART IDENTITY CASCADE"
+        )
 
 
-def raw_connection():
+def raw_connection() -> Any:  # a psycopg2 connection (untyped)
     """A plain psycopg2 connection to the benchmark database (the floor's client)."""
     return database_connect(DB_NAME)
 
@@ -115,7 +124,7 @@ def worker_start(*, concurrency: int = 2, overrides: dict | None = None) -> Proc
     )
 
 
-def web_tier_start():
+def web_tier_start() -> tuple[FrontDoor, str]:
     """The web tier exactly as the Procfile starts it (`scripts/run proxy`, `web`, `ws`) on free
     ports; returns it and the proxy's base URL (what clients use)."""
     door = FrontDoor(DB_NAME, extra_env=ENV, name="bench-calculations", web_workers=None)
@@ -148,7 +157,7 @@ def percentile_ms(samples: list[float], q: float) -> float:
 
 def _cpu_seconds(pid: int) -> float:
     try:
-        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
@@ -158,10 +167,10 @@ def _descendants(root: int) -> set[int]:
     parents: dict[int, int] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
-            try:
-                parents[int(entry)] = int(open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()[1])
-            except OSError:
-                pass
+            with contextlib.suppress(OSError):
+                parents[int(entry)] = int(
+                    Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1]
+                )
     found, frontier = {root}, [root]
     while frontier:
         parent = frontier.pop()
@@ -184,7 +193,9 @@ class CpuMeter:
 
     def _sample(self) -> dict[str, dict[int, float]]:
         with raw_connection() as conn, conn.cursor() as cursor:
-            cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [DB_NAME])
+            cursor.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [DB_NAME]
+            )
             backends = {pid for (pid,) in cursor.fetchall()}
         return {
             "worker": {pid: _cpu_seconds(pid) for pid in _descendants(self.root_pid)},

@@ -16,7 +16,7 @@ Target: endpoint median <= 2x the floor.
 import argparse
 import json
 
-import calculations_common as common  # noqa: I001  (sets Django up)
+import calculations_common as common  # imported first: it sets Django up
 import httpx
 import tricks
 from django.test import Client
@@ -42,7 +42,9 @@ FLOOR_SQL = f"""
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--samples", type=int, default=300)
-    parser.add_argument("--quick", action="store_true", help="30 samples, no web tier (in-process figures only)")
+    parser.add_argument(
+        "--quick", action="store_true", help="30 samples, no web tier (in-process figures only)"
+    )
     args = parser.parse_args()
     if args.quick:
         args.samples = 30
@@ -62,6 +64,7 @@ def main() -> None:
     web, base = (None, None) if args.quick else common.web_tier_start()
     http = httpx.Client(base_url=base or "http://unused", headers={"Authorization": f"Bearer {token}"})
     try:
+
         def floor() -> str:
             cursor.execute(FLOOR_SQL, [calculation.pk])
             return cursor.fetchone()[0]
@@ -98,7 +101,9 @@ def main() -> None:
 
     size = len(endpoint())
     floor_ms = common.median_ms(timings["floor"])
-    print(f"detail endpoint, {rows} rows, {size / 1024:.0f} KiB of JSON, {args.samples} samples each (medians)")
+    print(
+        f"detail endpoint, {rows} rows, {size / 1024:.0f} KiB of JSON, {args.samples} samples each (medians)"
+    )
     print(f"  floor (bare SQL via psycopg2)       {floor_ms:7.2f} ms   1.00x")
     labels = {
         "endpoint": "endpoint (Django test client)",
@@ -109,11 +114,14 @@ def main() -> None:
         if name == "floor":
             continue
         value = common.median_ms(timings[name])
-        print(f"  {labels[name]:35s} {value:7.2f} ms   {value / floor_ms:.2f}x   p95 {common.percentile_ms(timings[name], 0.95):.2f} ms")
+        p95 = common.percentile_ms(timings[name], 0.95)
+        print(f"  {labels[name]:35s} {value:7.2f} ms   {value / floor_ms:.2f}x   p95 {p95:.2f} ms")
     ratio = common.median_ms(timings["endpoint"]) / floor_ms
     plain = common.median_ms(timings["plain"]) / floor_ms
-    print(f"raw-JSON splice: the endpoint takes {ratio:.2f}x the floor with it, {plain:.2f}x without "
-          f"(saves {(plain - ratio) / plain:.0%} of the in-process time)")
+    print(
+        f"raw-JSON splice: the endpoint takes {ratio:.2f}x the floor with it, {plain:.2f}x without "
+        f"(saves {(plain - ratio) / plain:.0%} of the in-process time)"
+    )
     print(f"target <= 2.00x: {'met' if ratio <= 2 else 'NOT met'} ({ratio:.2f}x in-process)")
 
 

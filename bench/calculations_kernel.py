@@ -18,10 +18,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import numpy as np
+import pandas as pd
 
-from apps.calculations import kernel  # noqa: E402
+from apps.calculations import kernel
 
 START, FIN = date(2020, 1, 1), date(2119, 12, 31)
 TARGET_RATIO = 4.0

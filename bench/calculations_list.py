@@ -11,8 +11,10 @@ and the last page each <= 1.5x the floor.
 """
 
 import math
+from typing import Any
 
-import listbench  # noqa: I001  (sets Django up)
+import listbench  # imported first: it sets Django up
+from listbench import Case
 
 from apps.calculations.models import Calculation
 from apps.core.listing import PAGE_SIZE_DEFAULT
@@ -20,7 +22,7 @@ from apps.core.listing import PAGE_SIZE_DEFAULT
 STATUSES = listbench.status_values(Calculation)
 
 
-def load(cursor, rows: int) -> None:
+def load(cursor: Any, rows: int) -> None:  # cursor: a psycopg2 cursor
     """`rows` runs, one a minute back from now; the newest are still queued or running, one in
     25 failed (and one in 97 cancelled, where that status exists), the rest finished."""
     cancelled = "WHEN i %% 97 = 0 THEN 'cancelled'" if "cancelled" in STATUSES else ""
@@ -43,10 +45,11 @@ def load(cursor, rows: int) -> None:
 def main() -> None:
     args = listbench.arguments(__doc__)
     try:
-        listbench.databases_prepare(table=Calculation._meta.db_table, load=load, small=args.small, large=args.large)
+        listbench.databases_prepare(
+            table=Calculation._meta.db_table, load=load, small=args.small, large=args.large
+        )
         per_page = PAGE_SIZE_DEFAULT
         pages = math.ceil(args.large / per_page)
-        Case = listbench.Case
         cases = [
             Case("floor: page 1, 1,000 runs", "default", {}),
             Case("page 1", "large", {}, 1.5),
@@ -54,11 +57,23 @@ def main() -> None:
             *[Case(f"status={status}", "large", {"status": status}, 1.5) for status in STATUSES],
             Case("status=queued,running", "large", {"status": "queued,running"}, 1.5),
             Case("status=" + ",".join(STATUSES[1:]), "large", {"status": ",".join(STATUSES[1:])}, 1.5),
-            Case("status=queued,failed, oldest first", "large", {"status": "queued,failed", "ordering": "launched_at"}, 1.5),
+            Case(
+                "status=queued,failed, oldest first",
+                "large",
+                {"status": "queued,failed", "ordering": "launched_at"},
+                1.5,
+            ),
             Case(f"last page (page={pages:,})", "large", {"page": pages}, 1.5),
             Case("last page, oldest first", "large", {"page": pages, "ordering": "launched_at"}, 1.5),
-            Case("last page of status=failed", "large", {"page": math.ceil(args.large / 25 / per_page), "status": "failed"}, 1.5),
-            Case(f"page {pages // 2:,} (the middle: OFFSET from the nearer end)", "large", {"page": pages // 2}),
+            Case(
+                "last page of status=failed",
+                "large",
+                {"page": math.ceil(args.large / 25 / per_page), "status": "failed"},
+                1.5,
+            ),
+            Case(
+                f"page {pages // 2:,} (the middle: OFFSET from the nearer end)", "large", {"page": pages // 2}
+            ),
             Case("search=well 7 (common: count capped at 10,000)", "large", {"search": "well 7"}),
             Case("search=well 123, 2023 (rare)", "large", {"search": "well 123, 2023"}),
         ]
@@ -66,9 +81,13 @@ def main() -> None:
         listbench.list_settings.AliasRouter.alias = "large"
         client = listbench.api_client()
         last = client.get("/api/calculations", {"page": pages - 1}).json()
-        cases.insert(-3, Case("cursor page next to the end (keyset)", "large", {"cursor": last["prev_cursor"]}, 1.5))
+        cases.insert(
+            -3, Case("cursor page next to the end (keyset)", "large", {"cursor": last["prev_cursor"]}, 1.5)
+        )
         listbench.measure(url="/api/calculations", cases=cases, samples=args.samples)
-        listbench.report(title=f"GET /api/calculations: {args.large:,} runs vs page 1 on {args.small:,}", cases=cases)
+        listbench.report(
+            title=f"GET /api/calculations: {args.large:,} runs vs page 1 on {args.small:,}", cases=cases
+        )
     finally:
         if not args.keep:
             listbench.databases_drop()

@@ -33,24 +33,27 @@ import os
 import statistics
 import time
 from collections import defaultdict
+from collections.abc import Iterator
+from typing import Any
 
-import calculations_common as common  # noqa: I001  (sets Django up)
+import calculations_common as common  # imported first: it sets Django up
 import tricks
+from django.db import connection
 from django.db.models import Count, Max, Min
 from django.test import Client
-
-from django.db import connection
 
 from apps.calculations import kernel
 from apps.calculations import services as calculation_services
 from apps.calculations.models import Calculation, CalculationRow
-from apps.jobs.models import JobStatus
 from apps.calculations.services import calculation_run, calculation_validate
 from apps.jobs import services as jobs
+from apps.jobs.models import JobStatus
 from apps.live import realtime
+from harness.processes import Process
 
-ONE_YEAR = {"date_start": "2020-01-01", "date_fin": "2020-12-31", "lag": 1}
+ONE_YEAR: dict[str, Any] = {"date_start": "2020-01-01", "date_fin": "2020-12-31", "lag": 1}
 TARGET = 150
+CORES = os.cpu_count() or 1
 
 
 class PhaseClock:
@@ -70,10 +73,10 @@ class PhaseClock:
         self.cpu[phase] += now[1] - self.mark[1]
         self.mark = now
 
-    def wrap(self, owner, name: str, phase: str):
+    def wrap(self, owner: object, name: str, phase: str) -> Any:
         real = getattr(owner, name)
 
-        def timed(*args, **kwargs):
+        def timed(*args: Any, **kwargs: Any) -> Any:
             self._switch()
             self.stack.append(phase)
             try:
@@ -86,7 +89,7 @@ class PhaseClock:
         return real
 
     @contextlib.contextmanager
-    def installed(self):
+    def installed(self) -> Iterator["PhaseClock"]:
         self.mark = (time.perf_counter(), time.process_time())
         targets = [
             (jobs, "job_claim", "claim: UPDATE ... RETURNING"),
@@ -109,7 +112,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=2)
     parser.add_argument("--floor-runs", type=int, default=90)
-    parser.add_argument("--commit-batches", type=int, default=2, help="drains with and without asynchronous commit, each")
+    parser.add_argument(
+        "--commit-batches", type=int, default=2, help="drains with and without asynchronous commit, each"
+    )
     parser.add_argument("--quick", action="store_true", help="--runs 20 --floor-runs 30 --commit-batches 1")
     args = parser.parse_args()
     if args.quick:
@@ -131,7 +136,7 @@ def main() -> None:
             cursor.execute(f"SET synchronous_commit TO {value}")
 
     @contextlib.contextmanager
-    def commits_synchronously():
+    def commits_synchronously() -> Iterator[None]:
         synchronous_commit("ON")
         try:
             yield
@@ -166,12 +171,14 @@ def main() -> None:
         began = time.perf_counter()
         ids = []
         for index in range(count):
-            response = client.post("/api/calculations", {**ONE_YEAR, "name": f"{label} {index}"}, content_type="application/json")
+            response = client.post(
+                "/api/calculations", {**ONE_YEAR, "name": f"{label} {index}"}, content_type="application/json"
+            )
             assert response.status_code == 201, response.content
             ids.append(response.json()["id"])
         return ids, time.perf_counter() - began
 
-    def wait_drained(ids: list[int], worker) -> None:
+    def wait_drained(ids: list[int], worker: Process) -> None:
         deadline = time.monotonic() + 300
         while Calculation.objects.filter(pk__in=ids, status=JobStatus.FINISHED).count() < len(ids):
             if time.monotonic() > deadline:
@@ -180,7 +187,9 @@ def main() -> None:
 
     def figures(ids: list[int]) -> dict:
         runs = Calculation.objects.filter(pk__in=ids)
-        span = runs.aggregate(first_launch=Min("launched_at"), first_start=Min("started_at"), last_finish=Max("finished_at"))
+        span = runs.aggregate(
+            first_launch=Min("launched_at"), first_start=Min("started_at"), last_finish=Max("finished_at")
+        )
         attempts = dict(runs.values_list("attempts").annotate(n=Count("id")).order_by("attempts"))
         rows = CalculationRow.objects.filter(calculation_id__in=ids).count()
         assert rows == 366 * len(ids), rows
@@ -223,42 +232,60 @@ def main() -> None:
         drains[mode].append(args.runs / figures(ids)["drain"])
 
     rate = args.runs / queued["drain"]
-    print(f"calculations queue: {args.runs} one-year daily runs, 1 worker x {args.concurrency} processes "
-          f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
+    print(
+        f"calculations queue: {args.runs} one-year daily runs, 1 worker x {args.concurrency} processes "
+        f"(load average {os.getloadavg()[0]:.1f} on {CORES} cores)"
+    )
     print(f"  created through the API in      {created_in:6.2f} s   ({args.runs / created_in:6.1f} runs/s)")
     print(f"  queue drained in                {queued['drain']:6.2f} s   ({rate:6.1f} runs/s)")
-    print(f"  worker running while creating:  end to end {live['end_to_end']:.2f} s "
-          f"({args.runs / live['end_to_end']:.1f} runs/s; creating took {live_created_in:.2f} s)")
-    print(f"  floor: calculation_run alone    {per_run_ms:6.2f} ms/run serially -> {ceiling:6.1f} runs/s "
-          f"for {args.concurrency} processes; drain/floor = {rate / ceiling:.2f}")
+    print(
+        f"  worker running while creating:  end to end {live['end_to_end']:.2f} s "
+        f"({args.runs / live['end_to_end']:.1f} runs/s; creating took {live_created_in:.2f} s)"
+    )
+    print(
+        f"  floor: calculation_run alone    {per_run_ms:6.2f} ms/run serially -> {ceiling:6.1f} runs/s "
+        f"for {args.concurrency} processes; drain/floor = {rate / ceiling:.2f}"
+    )
     print(f"  the floor's run, by phase (ms per run, wall / CPU of this process, {clock_runs} runs):")
-    for phase in sorted(clock.wall, key=clock.wall.get, reverse=True):
-        print(f"    {phase:<46} {clock.wall[phase] * 1000 / clock_runs:6.2f} / {clock.cpu[phase] * 1000 / clock_runs:5.2f}")
+    for phase in sorted(clock.wall, key=lambda phase: clock.wall[phase], reverse=True):
+        wall_ms, cpu_ms = clock.wall[phase] * 1000 / clock_runs, clock.cpu[phase] * 1000 / clock_runs
+        print(f"    {phase:<46} {wall_ms:6.2f} / {cpu_ms:5.2f}")
     print("  the floor's run, alternating (medians):")
     for mode in modes:
         mode_ms = common.median_ms(timings[mode])
         print(f"    {mode:<46} {mode_ms:6.2f} ms  {mode_ms / per_run_ms:.2f}x")
     plain_ms = common.median_ms(timings["async_to_sync per event (no sender loop)"])
     synchronous_ms = common.median_ms(timings["synchronous commit (no asynchronous commit)"])
-    print(f"    the sender loop saves {(plain_ms - per_run_ms) / plain_ms:.0%} of the run; "
-          f"asynchronous commit saves {(synchronous_ms - per_run_ms) / synchronous_ms:.0%}")
+    print(
+        f"    the sender loop saves {(plain_ms - per_run_ms) / plain_ms:.0%} of the run; "
+        f"asynchronous commit saves {(synchronous_ms - per_run_ms) / synchronous_ms:.0%}"
+    )
     synchronous_rate, asynchronous_rate = (statistics.median(drains[mode]) for mode in drains)
-    print(f"  drain, alternating batches of {args.runs} (median of {args.commit_batches} each): synchronous commit "
-          f"{synchronous_rate:.1f} runs/s, asynchronous {asynchronous_rate:.1f} runs/s "
-          f"({asynchronous_rate / synchronous_rate:.2f}x)")
+    print(
+        f"  drain, alternating batches of {args.runs} (median of {args.commit_batches} each): "
+        f"synchronous commit {synchronous_rate:.1f} runs/s, asynchronous {asynchronous_rate:.1f} runs/s "
+        f"({asynchronous_rate / synchronous_rate:.2f}x)"
+    )
     worker_ms, postgres_ms = cpu["worker"] * 1000 / args.runs, cpu["postgres"] * 1000 / args.runs
     if worker_ms + postgres_ms > 0:  # a quick run can be shorter than the clock ticks of /proc
-        cpu_bound = os.cpu_count() * 1000 / (worker_ms + postgres_ms)
-        print(f"  CPU per run while draining:     worker {worker_ms:.1f} ms + its PostgreSQL backends {postgres_ms:.1f} ms "
-              f"-> at most {cpu_bound:.0f} runs/s on {os.cpu_count()} idle cores (Redis and RabbitMQ not counted)")
-    print(f"  every run finished exactly once: attempts {queued['attempts']} and {live['attempts']}, "
-          f"{queued['rows'] + live['rows']} rows")
+        cpu_bound = CORES * 1000 / (worker_ms + postgres_ms)
+        print(
+            f"  CPU per run while draining:     worker {worker_ms:.1f} ms "
+            f"+ its PostgreSQL backends {postgres_ms:.1f} ms -> at most {cpu_bound:.0f} runs/s "
+            f"on {CORES} idle cores (Redis and RabbitMQ not counted)"
+        )
+    print(
+        f"  every run finished exactly once: attempts {queued['attempts']} and {live['attempts']}, "
+        f"{queued['rows'] + live['rows']} rows"
+    )
     verdict = "met" if rate >= TARGET else "NOT met"
     print(f"target >= {TARGET} runs/s: {verdict} ({rate:.1f} runs/s)")
     if rate < TARGET and worker_ms + postgres_ms > 0:
-        print(f"  where it goes: {TARGET} runs/s on {os.cpu_count()} cores leaves {os.cpu_count() * 1000 / TARGET:.1f} ms of CPU "
-              f"per run for everything; the worker and PostgreSQL alone spend {worker_ms + postgres_ms:.1f} ms "
-              f"(load average {os.getloadavg()[0]:.1f}: other processes take the rest of the cores)")
+        print(
+            f"  where it goes: {TARGET} runs/s on {CORES} cores leaves {CORES * 1000 / TARGET:.1f} ms of CPU "
+            f"per run for everything; the worker and PostgreSQL alone spend {worker_ms + postgres_ms:.1f} ms "
+            f"(load average {os.getloadavg()[0]:.1f}: other processes take the rest of the cores)"
+        )
 
 
 if __name__ == "__main__":

@@ -14,12 +14,12 @@ import os
 
 os.environ.setdefault("BENCH_POSTGRES_DB", "bench_calcboard_summary")  # not the other benches' database
 
-import calculations_common as common  # noqa: E402,I001  (sets Django up)
-from django.test import Client  # noqa: E402
+import calculations_common as common  # imported first: it sets Django up
+from django.test import Client
 
-from apps.calculations.models import Calculation, CalculationRow  # noqa: E402
-from apps.calculations.selectors import _summary_sql  # noqa: E402
-from apps.calculations.services import calculation_run, calculation_validate  # noqa: E402
+from apps.calculations.models import Calculation, CalculationRow
+from apps.calculations.selectors import _summary_sql
+from apps.calculations.services import calculation_run, calculation_validate
 
 TARGET = 1.5
 
@@ -74,10 +74,15 @@ def main() -> None:
     size_kib = len(detail()) / 1024
     print(f"detail of a {rows}-row run, {size_kib:.0f} KiB of JSON, {args.samples} samples each (medians)")
     print(f"  floor: detail without summary        {floor:8.2f} ms   1.00x   p95 {p95['detail']:.2f} ms")
-    print(f"  ?fields=summary                      {value:8.2f} ms   {ratio:.2f}x   p95 {p95['summary']:.2f} ms")
-    print(f"  the summary statement alone (SQL)    {sql:8.2f} ms   {sql / floor:.2f}x   p95 {p95['sql']:.2f} ms")
+    print(
+        f"  ?fields=summary                      {value:8.2f} ms   {ratio:.2f}x   p95 {p95['summary']:.2f} ms"
+    )
+    print(
+        f"  the summary statement alone (SQL)    {sql:8.2f} ms   {sql / floor:.2f}x   p95 {p95['sql']:.2f} ms"
+    )
     print(f"  load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"target <= {TARGET:.2f}x: {'met' if ratio <= TARGET else 'NOT met'} ({ratio:.2f}x)")
+
 
 if __name__ == "__main__":
     main()

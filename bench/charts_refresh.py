@@ -159,9 +159,7 @@ def main() -> int:
             start = time.perf_counter()
             result = functions_refresh(ids=ids)
             assert result.queued == len(ids), result
-            done = Function.objects.filter(
-                pk__in=ids, status__in=[JobStatus.FINISHED, JobStatus.FAILED]
-            )
+            done = Function.objects.filter(pk__in=ids, status__in=[JobStatus.FINISHED, JobStatus.FAILED])
             deadline = time.monotonic() + 600
             while done.count() < len(ids):
                 if time.monotonic() > deadline:

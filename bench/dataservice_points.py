@@ -22,8 +22,10 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, TypeVar
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -40,18 +42,20 @@ from django.conf import settings  # noqa: E402
 from django.test import Client  # noqa: E402
 
 from apps.dataservice import views  # noqa: E402
-from apps.dataservice.schemas import body_parse, points_request_parse  # noqa: E402
+from apps.dataservice.schemas import PointsRequest, body_parse, points_request_parse  # noqa: E402
 from apps.dataservice.selectors import points_statement  # noqa: E402
 from harness.processes import database_connect, free_port, start_dataservice  # noqa: E402
 
 # 2083.3125 days at 0.5 h: floor(2083.3125 * 24 / 0.5) + 1 = 100,000 points, the maximum.
+T = TypeVar("T")
+
 CASES = [
     {"expression": "t + 2/t", "dt": 0.5, "interval": 2083.3125},
     {"expression": "sin(t)", "dt": 0.5, "interval": 2083.3125},
 ]
 
 
-def timed(function) -> tuple[float, object]:
+def timed(function: Callable[[], T]) -> tuple[float, T]:
     started = time.perf_counter()
     result = function()
     return time.perf_counter() - started, result
@@ -84,22 +88,22 @@ def main() -> None:
         for case in CASES:
             request = points_request_parse(data=body_parse(json.dumps(case).encode()))
 
-            def floor(request=request):
+            def floor(request: PointsRequest = request) -> tuple[Any, ...]:
                 with conn.cursor() as cursor:
                     cursor.execute(points_statement(request=request, now=datetime.now(UTC)))
                     return cursor.fetchone()
 
-            def service(case=case):
+            def service(case: dict[str, Any] = case) -> bytes:
                 response = client.post("/points", json=case)
                 response.raise_for_status()
                 return response.content
 
-            def view(case=case):
+            def view(case: dict[str, Any] = case) -> bytes:
                 response = in_process.post("/points", case, content_type="application/json")
                 assert response.status_code == 200, response.content
                 return response.content
 
-            def view_without_splice():
+            def view_without_splice() -> bytes:
                 with tricks.without(views, "json_object_with_raw", tricks.json_object_plain):
                     return view()
 
@@ -107,22 +111,30 @@ def main() -> None:
             spliced, plain = json.loads(view()), json.loads(view_without_splice())
             # The same document but for the clock ("now" moves between the two calls).
             assert list(spliced) == list(plain) and spliced["count"] == plain["count"] == len(plain["points"])
-            probes = {"floor": floor, "service": service, "view": view, "plain": view_without_splice}
+            probes: dict[str, Callable[[], Any]] = {
+                "floor": floor,
+                "service": service,
+                "view": view,
+                "plain": view_without_splice,
+            }
             times: dict[str, list[float]] = {name: [] for name in probes}
-            results: dict[str, object] = {}
+            results: dict[str, Any] = {}
             for _ in range(args.rounds):
                 for name, probe in probes.items():
                     elapsed, results[name] = timed(probe)
                     times[name].append(elapsed)
             count, body = results["floor"][0], results["service"]
             assert json.loads(body)["count"] == count == 100_000, count
-            floor_ms, service_ms, view_ms, plain_ms = (statistics.median(times[name]) * 1000 for name in probes)
+            floor_ms, service_ms, view_ms, plain_ms = (
+                statistics.median(times[name]) * 1000 for name in probes
+            )
             print(
                 f"{case['expression']:<10} {count:>7} {floor_ms:>15.1f} {service_ms:>11.1f} "
                 f"{service_ms / floor_ms:>5.2f}x {len(body) / 1e6:>6.2f}MB"
                 f" {view_ms:>8.1f} {view_ms / floor_ms:>5.2f}x {plain_ms:>13.1f} {plain_ms / floor_ms:>5.2f}x"
             )
-            print(f"{'':<10} raw-JSON splice saves {(plain_ms - view_ms) / plain_ms:.0%} of the in-process view's time")
+            saved = (plain_ms - view_ms) / plain_ms
+            print(f"{'':<10} raw-JSON splice saves {saved:.0%} of the in-process view's time")
     finally:
         client.close()
         conn.close()

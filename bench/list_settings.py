@@ -3,6 +3,9 @@ this run) with a second database, `large`, and a router that sends every query t
 database the benchmark is sampling."""
 
 import os
+from typing import Any
+
+from django.db.models import Model
 
 from project.settings.test import *  # noqa: F403
 from project.settings.test import DATABASES
@@ -15,11 +18,11 @@ DATABASE_ROUTERS = ["list_settings.AliasRouter"]
 class AliasRouter:
     alias = "default"
 
-    def db_for_read(self, model, **hints):
+    def db_for_read(self, model: type[Model], **hints: Any) -> str:
         return self.alias
 
-    def db_for_write(self, model, **hints):
+    def db_for_write(self, model: type[Model], **hints: Any) -> str:
         return self.alias
 
-    def allow_relation(self, obj1, obj2, **hints):
+    def allow_relation(self, obj1: Model, obj2: Model, **hints: Any) -> bool:
         return True

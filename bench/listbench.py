@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -40,11 +41,13 @@ import django  # noqa: E402
 
 django.setup()
 
+import list_settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connections  # noqa: E402
+from django.db.models import Model  # noqa: E402
 from django.test import Client  # noqa: E402
 
-import list_settings  # noqa: E402
+from apps.core.listing import status_names  # noqa: E402
 from harness.processes import database_drop, database_recreate  # noqa: E402
 
 
@@ -58,8 +61,8 @@ class Case:
     sql: list[float] = field(default_factory=list)
 
 
-def status_values(model) -> list[str]:
-    return [choice for choice, _ in model._meta.get_field("status").choices]
+def status_values(model: type[Model]) -> list[str]:
+    return status_names(model)
 
 
 def databases_prepare(*, table: str, load: Callable[[object, int], None], small: int, large: int) -> None:
@@ -113,7 +116,7 @@ def measure(*, url: str, cases: list[Case], samples: int) -> None:
     client = api_client()
     spent = [0.0]
 
-    def timer(execute, sql, params, many, context):
+    def timer(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
         began = time.perf_counter()
         try:
             return execute(sql, params, many, context)
@@ -147,7 +150,9 @@ def measure(*, url: str, cases: list[Case], samples: int) -> None:
 
 def report(*, title: str, cases: list[Case]) -> bool:
     floor = statistics.median(cases[0].samples)
-    print(f"\n{title} (medians of {len(cases[0].samples)} samples each, load average {os.getloadavg()[0]:.2f})")
+    print(
+        f"\n{title} (medians of {len(cases[0].samples)} samples each, load average {os.getloadavg()[0]:.2f})"
+    )
     print(f"  {'case':58s} {'ms':>7s} {'ratio':>6s} {'sql ms':>7s}  target")
     met = True
     for case in cases:
@@ -158,7 +163,8 @@ def report(*, title: str, cases: list[Case]) -> bool:
             ok = ratio <= case.target
             met &= ok
             verdict = f"<= {case.target:.2f}x {'met' if ok else 'NOT met'}"
-        print(f"  {case.label:58s} {value * 1000:7.2f} {ratio:5.2f}x {statistics.median(case.sql) * 1000:7.2f}  {verdict}")
+        sql_ms = statistics.median(case.sql) * 1000
+        print(f"  {case.label:58s} {value * 1000:7.2f} {ratio:5.2f}x {sql_ms:7.2f}  {verdict}")
     print(f"targets: {'all met' if met else 'NOT all met'}")
     return met
 

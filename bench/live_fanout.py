@@ -25,9 +25,13 @@ import argparse
 import asyncio
 import sys
 import time
+from typing import TYPE_CHECKING
 
 import livekit
 import tricks
+
+if TYPE_CHECKING:
+    from websockets.asyncio.client import ClientConnection
 
 TARGET_P99 = 1.0
 
@@ -40,7 +44,7 @@ async def measure(
     # database thread; with 50 queued, a loaded machine passed daphne's 5 s handshake timeout.
     gate = asyncio.Semaphore(10)
 
-    async def one():
+    async def one() -> "ClientConnection":
         async with gate:
             return await livekit.ws_client(ws_url, base, token)
 
@@ -83,13 +87,20 @@ async def measure_dispatch(token: str, *, clients: int, rounds: int) -> dict[str
 
     # Channels binds `self.dispatch` once per connection (AsyncConsumer.__call__), so the
     # switch sits behind it: both modes pay for the same one extra call.
-    modes = {"as shipped (shortcut)": EventsConsumer.dispatch, "Channels' dispatch": AsyncJsonWebsocketConsumer.dispatch}
+    modes = {
+        "as shipped (shortcut)": EventsConsumer.dispatch,
+        "Channels' dispatch": AsyncJsonWebsocketConsumer.dispatch,
+    }
     current = [EventsConsumer.dispatch]
 
-    async def switchable(self, message: dict) -> None:
+    async def switchable(self: EventsConsumer, message: dict) -> None:
         await current[0](self, message)
 
-    headers = [(b"origin", b"http://localhost"), (b"host", b"localhost"), (b"authorization", f"Bearer {token}".encode())]
+    headers = [
+        (b"origin", b"http://localhost"),
+        (b"host", b"localhost"),
+        (b"authorization", f"Bearer {token}".encode()),
+    ]
     times: dict[str, list[float]] = {mode: [] for mode in modes}
     with tricks.without(EventsConsumer, "dispatch", switchable):
         sockets = []
@@ -105,7 +116,9 @@ async def measure_dispatch(token: str, *, clients: int, rounds: int) -> dict[str
             mode = list(modes)[seq % 2]
             current[0] = modes[mode]
             began = time.perf_counter()
-            await realtime._publish(kind="calculation", obj_id=1, event={"kind": "calculation", "id": 1, "seq": seq})
+            await realtime._publish(
+                kind="calculation", obj_id=1, event={"kind": "calculation", "id": 1, "seq": seq}
+            )
             replies = await asyncio.gather(*(ws.receive_json_from(timeout=120) for ws in sockets))
             times[mode].append(time.perf_counter() - began)
             assert all(reply["event"]["seq"] == seq for reply in replies)
@@ -114,7 +127,7 @@ async def measure_dispatch(token: str, *, clients: int, rounds: int) -> dict[str
     return times
 
 
-def dispatch_main(args) -> int:
+def dispatch_main(args: argparse.Namespace) -> int:
     livekit.configure()
     livekit.database_recreate()
     try:
@@ -126,11 +139,16 @@ def dispatch_main(args) -> int:
         connections.close_all()
         livekit.database_drop()
     shortcut, plain = (livekit.summary(values) for values in times.values())
-    print(f"one event to {args.clients} in-process consumers until all sent it, {args.rounds} rounds each, alternating:")
+    print(
+        f"one event to {args.clients} in-process consumers until all sent it, "
+        f"{args.rounds} rounds each, alternating:"
+    )
     for (mode, _), stats in zip(times.items(), (shortcut, plain), strict=True):
         print(livekit.stats_line(mode, stats, keys=("median", "p99")))
-    print(f"  ratio: Channels' dispatch takes {plain['median'] / shortcut['median']:.2f}x the shortcut's time "
-          f"(the shortcut saves {(plain['median'] - shortcut['median']) / plain['median']:.0%})")
+    print(
+        f"  ratio: Channels' dispatch takes {plain['median'] / shortcut['median']:.2f}x the shortcut's time "
+        f"(the shortcut saves {(plain['median'] - shortcut['median']) / plain['median']:.0%})"
+    )
     return 0
 
 
@@ -138,7 +156,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=500)
     parser.add_argument("--rounds", type=int, default=20)
-    parser.add_argument("--direct", action="store_true", help="connect to daphne itself, not through the proxy")
+    parser.add_argument(
+        "--direct", action="store_true", help="connect to daphne itself, not through the proxy"
+    )
     parser.add_argument("--dispatch", action="store_true", help="the dispatch shortcut's gain, in-process")
     parser.add_argument("--quick", action="store_true", help="100 clients, 5 rounds")
     args = parser.parse_args()

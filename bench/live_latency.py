@@ -21,6 +21,7 @@ are reported against the same floor.
 
 import argparse
 import asyncio
+import contextlib
 import sys
 
 import livekit
@@ -29,17 +30,17 @@ WARMUP = 10
 TARGET_MEDIAN = 0.005
 
 
-async def measure(base: str, token: str, *, events: int, interval: float, alternate: bool = False) -> dict[int, float]:
+async def measure(
+    base: str, token: str, *, events: int, interval: float, alternate: bool = False
+) -> dict[int, float]:
     ws_url = base.replace("http://", "ws://") + "/ws/events/"
     ws = await livekit.ws_client(ws_url, base, token)
     arrivals: dict[int, float] = {}
     receiving = asyncio.ensure_future(livekit.receive_events(ws, arrivals, events + WARMUP))
     sender = livekit.start_sender(count=events + WARMUP, interval=interval, alternate=alternate)
     commits = await asyncio.to_thread(livekit.read_commits, sender)
-    try:
+    with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(receiving, timeout=10)
-    except TimeoutError:
-        pass
     await ws.close()
     lost = [seq for seq in commits if seq not in arrivals]
     if lost:
@@ -51,8 +52,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=200)
     parser.add_argument("--interval", type=float, default=0.02, help="seconds between two events")
-    parser.add_argument("--direct", action="store_true", help="connect to daphne itself, not through the proxy")
-    parser.add_argument("--sender-loop", action="store_true", help="alternate events with and without the sender loop")
+    parser.add_argument(
+        "--direct", action="store_true", help="connect to daphne itself, not through the proxy"
+    )
+    parser.add_argument(
+        "--sender-loop", action="store_true", help="alternate events with and without the sender loop"
+    )
     parser.add_argument("--quick", action="store_true", help="50 events")
     args = parser.parse_args()
     if args.quick:
@@ -75,13 +80,16 @@ def main() -> int:
     if args.sender_loop:
         loop = livekit.summary([delay for seq, delay in delays.items() if seq % 2 == 0])
         plain = livekit.summary([delay for seq, delay in delays.items() if seq % 2 == 1])
-        print(f"commit -> websocket client, {len(delays)} events ({args.interval * 1000:.0f} ms apart), alternating:")
+        apart_ms = args.interval * 1000
+        print(f"commit -> websocket client, {len(delays)} events ({apart_ms:.0f} ms apart), alternating:")
         print(livekit.stats_line("with the sender loop", loop))
         print(livekit.stats_line("with async_to_sync per event", plain))
         print(livekit.stats_line("redis PUBLISH -> SUBSCRIBE floor", bare))
-        print(f"  ratio to the floor: median {loop['median'] / bare['median']:.1f}x with the loop, "
-              f"{plain['median'] / bare['median']:.1f}x without (the loop saves "
-              f"{(plain['median'] - loop['median']) / plain['median']:.0%} of the delay)")
+        print(
+            f"  ratio to the floor: median {loop['median'] / bare['median']:.1f}x with the loop, "
+            f"{plain['median'] / bare['median']:.1f}x without (the loop saves "
+            f"{(plain['median'] - loop['median']) / plain['median']:.0%} of the delay)"
+        )
         return 0
     live = livekit.summary(list(delays.values()))
     print(f"commit -> websocket client, {live['n']} events ({args.interval * 1000:.0f} ms apart):")

@@ -82,14 +82,15 @@ async def redis_floor(*, events: int) -> float:
     host = config["hosts"][0]
     client = aioredis.Redis.from_url(host["address"] if isinstance(host, dict) else host)
     key = f"{config['prefix']}:log:{livekit.STREAM}"
-    best = float("inf")
+    best, entries = float("inf"), None
     for _ in range(5):
         began = time.monotonic()
         entries = await client.xrange(key, "-", "+", count=events)
         best = min(best, time.monotonic() - began)
     await client.aclose()
-    if len(entries) < events:
-        raise RuntimeError(f"the log kept {len(entries)} entries, not {events}")
+    kept = len(entries or [])
+    if kept < events:
+        raise RuntimeError(f"the log kept {kept} entries, not {events}")
     return best
 
 
@@ -114,11 +115,20 @@ def main() -> int:
     replay_rate = n / result["replay_seconds"]
     floor_rate = n / floor_seconds
     print(f"{n} events missed, then replayed (one client live all along, one that was away):")
-    print(f"  live delivery    {live_rate:10.0f} events/s  ({result['live_received']} in {result['live_seconds']:.2f} s)")
-    print(f"  replay           {replay_rate:10.0f} events/s  ({len(result['replayed'])} in {result['replay_seconds']:.2f} s,"
-          f" 'replayed': {result['reported']}, in order and complete: {complete})")
+    print(
+        f"  live delivery    {live_rate:10.0f} events/s  "
+        f"({result['live_received']} in {result['live_seconds']:.2f} s)"
+    )
+    print(
+        f"  replay           {replay_rate:10.0f} events/s  "
+        f"({len(result['replayed'])} in {result['replay_seconds']:.2f} s,"
+        f" 'replayed': {result['reported']}, in order and complete: {complete})"
+    )
     print(f"  floor: XRANGE    {floor_rate:10.0f} events/s  ({floor_seconds * 1000:.1f} ms for {n} entries)")
-    print(f"  ratio: replay / live {replay_rate / live_rate:.1f}x   replay / floor {replay_rate / floor_rate:.3f}")
+    print(
+        f"  ratio: replay / live {replay_rate / live_rate:.1f}x   "
+        f"replay / floor {replay_rate / floor_rate:.3f}"
+    )
     ok = complete and replay_rate >= live_rate
     print(f"  target replay >= live: {'met' if ok else 'MISSED'}")
     return 0 if ok else 1

@@ -13,19 +13,25 @@ for the fan-out, the same to as many Redis subscribers as websocket clients).
 """
 
 import asyncio
+import functools
 import json
 import os
 import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from harness import processes  # noqa: E402
+
+if TYPE_CHECKING:
+    from websockets.asyncio.client import ClientConnection
 
 # Per run: other engineers' benchmarks on this machine recreate and drop their own database
 # (a shared name dropped ours mid-run: tokens vanished, handshakes failed).
@@ -77,7 +83,7 @@ def bench_token() -> str:
 
 
 @contextmanager
-def front_door(env: dict[str, str], *, direct: bool = False):
+def front_door(env: dict[str, str], *, direct: bool = False) -> Iterator[str]:
     """The web tier as users reach it (nginx -> gunicorn, /ws/ -> daphne) on free ports;
     yields the proxy's base URL (http://127.0.0.1:PORT), or daphne's own with `direct` (to
     see what the proxy costs)."""
@@ -94,8 +100,15 @@ def front_door(env: dict[str, str], *, direct: bool = False):
 def start_sender(*, count: int, interval: float, alternate: bool = False) -> subprocess.Popen:
     """The sender process (see `sender_main`): prints one JSON line per committed event."""
     return subprocess.Popen(
-        [sys.executable, str(Path(__file__).resolve()), "--count", str(count), "--interval", str(interval),
-         *(["--alternate"] if alternate else [])],
+        [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--count",
+            str(count),
+            "--interval",
+            str(interval),
+            *(["--alternate"] if alternate else []),
+        ],
         cwd=ROOT,
         env=os.environ.copy(),
         stdout=subprocess.PIPE,
@@ -129,15 +142,20 @@ def sender_main(*, count: int, interval: float, alternate: bool = False) -> None
         started = time.monotonic()
         plain = alternate and seq % 2 == 1
         with (
-            tricks.without(realtime, "sender_loop_run", tricks.sender_loop_run_plain) if plain else contextlib.nullcontext()
-        ), transaction.atomic():
+            (
+                tricks.without(realtime, "sender_loop_run", tricks.sender_loop_run_plain)
+                if plain
+                else contextlib.nullcontext()
+            ),
+            transaction.atomic(),
+        ):
             calculation.progress = seq % 100
             calculation.updated_at = timezone.now()
             Calculation.objects.filter(pk=calculation.pk).update(
                 progress=calculation.progress, updated_at=calculation.updated_at
             )
             # Registered before the broadcast, so it runs first: the moment of the commit.
-            transaction.on_commit(lambda seq=seq: committed.append((seq, time.time())))
+            transaction.on_commit(functools.partial(_committed, committed, seq))
             broadcast_event(
                 kind="calculation",
                 obj_id=calculation.pk,
@@ -147,6 +165,10 @@ def sender_main(*, count: int, interval: float, alternate: bool = False) -> None
         time.sleep(max(0.0, interval - (time.monotonic() - started)))
 
 
+def _committed(committed: list[tuple[int, float]], seq: int) -> None:
+    committed.append((seq, time.time()))
+
+
 def read_commits(sender: subprocess.Popen) -> dict[int, float]:
     out, _ = sender.communicate(timeout=600)
     if sender.returncode != 0:
@@ -154,12 +176,13 @@ def read_commits(sender: subprocess.Popen) -> dict[int, float]:
     return {row["seq"]: row["commit"] for row in map(json.loads, out.splitlines())}
 
 
-async def ws_client(url: str, origin: str, token: str, *, subscribe: bool = True):
+async def ws_client(url: str, origin: str, token: str, *, subscribe: bool = True) -> "ClientConnection":
     from websockets.asyncio.client import connect
+    from websockets.typing import Origin
 
     ws = await connect(
         url,
-        origin=origin,
+        origin=Origin(origin),
         additional_headers={"Authorization": f"Bearer {token}"},
         ping_interval=None,
         max_queue=None,
@@ -174,7 +197,7 @@ async def ws_client(url: str, origin: str, token: str, *, subscribe: bool = True
     return ws
 
 
-async def receive_events(ws, arrivals: dict[int, float], count: int) -> None:
+async def receive_events(ws: "ClientConnection", arrivals: dict[int, float], count: int) -> None:
     """Records when each event (by its `seq`) reached this client."""
     async for raw in ws:
         now = time.time()
@@ -222,7 +245,7 @@ async def redis_floor(
     deliveries: list[float] = []
     all_received: list[float] = []
 
-    async def wait_one(pubsub) -> float:
+    async def wait_one(pubsub: Any) -> float:  # a redis.asyncio PubSub
         while True:
             message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=10)
             if message is not None:

@@ -87,7 +87,9 @@ def floor_rows_per_second(*, runs: int) -> tuple[float, int]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--runs", type=int, default=4000)
     parser.add_argument("--rows", type=int, default=366)
     parser.add_argument("--samples", type=int, default=300)
@@ -135,7 +137,9 @@ def main() -> None:
     rate = result.total_rows / result.seconds
     idle_p99, during_p99 = common.percentile_ms(idle, 0.99), common.percentile_ms(during, 0.99)
     ratio = during_p99 / idle_p99
-    print(f"\nRetention purge: {args.runs:,} runs of {args.rows} rows, half due (load average {os.getloadavg()[0]:.1f})")
+    print(
+        f"\nRetention purge: {args.runs:,} runs of {args.rows} rows, half due (load average {os.getloadavg()[0]:.1f})"
+    )
     print(f"  floor: plain DELETEs of {floor_rows:,} rows: {floor:,.0f} rows/s")
     print(
         f"  purge: {result.jobs:,} runs, {result.total_rows:,} rows in {result.seconds:.2f} s = {rate:,.0f} rows/s "

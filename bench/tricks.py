@@ -7,16 +7,20 @@ gain a trick's docstring quotes. Where the gain is small the trick is dropped fr
 """
 
 import json
+from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 
 def json_object_plain(head: dict, **raw_json: str | None) -> str:
     """What `apps.core.formatting.json_object_with_raw` saves: parse the raw JSON, encode it all."""
-    return json.dumps({**head, **{key: None if text is None else json.loads(text) for key, text in raw_json.items()}})
+    return json.dumps(
+        {**head, **{key: None if text is None else json.loads(text) for key, text in raw_json.items()}}
+    )
 
 
 @contextmanager
-def without(owner, name: str, plain):
+def without(owner: object, name: str, plain: Any) -> Iterator[None]:
     """`owner.name` is `plain` inside the block (the trick switched off), restored after."""
     trick = getattr(owner, name)
     setattr(owner, name, plain)
@@ -26,7 +30,7 @@ def without(owner, name: str, plain):
         setattr(owner, name, trick)
 
 
-def sender_loop_run_plain(coroutine, *, wait: bool = True) -> None:
+def sender_loop_run_plain(coroutine: Coroutine[Any, Any, None], *, wait: bool = True) -> None:
     """What `apps.live.realtime.sender_loop_run` saves: `async_to_sync`, a new event loop (and
     new Redis connections) per call; it always waits."""
     from asgiref.sync import async_to_sync

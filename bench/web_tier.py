@@ -21,20 +21,21 @@ import json
 import os
 import re
 import subprocess
-import sys
 import time
+from collections.abc import Callable
 
-import calculations_common as common  # noqa: I001  (sets Django up)
+import calculations_common as common  # imported first: it sets Django up
 import httpx
+from calculations_detail import FLOOR_SQL
 from django.db import connection
 from django.test import Client
 
 from apps.calculations.models import Calculation, CalculationRow
 from apps.calculations.services import calculation_run, calculation_validate
-from calculations_detail import FLOOR_SQL
 from harness.processes import Process, free_port, http_ok
 
 LIST_URL = "/api/calculations?page=1"
+CORES = os.cpu_count() or 1
 
 
 def run_create(*, date_start: str, date_fin: str, name: str) -> Calculation:
@@ -50,7 +51,14 @@ def daphne_alone() -> tuple[Process, str]:
     port = free_port()
     process = Process(
         "bench-web-tier-daphne",
-        [str(common.ROOT / ".venv" / "bin" / "daphne"), "-b", "127.0.0.1", "-p", str(port), "project.asgi:application"],
+        [
+            str(common.ROOT / ".venv" / "bin" / "daphne"),
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "project.asgi:application",
+        ],
         {**common.ENV, "POSTGRES_CONN_MAX_AGE": "0"},
     )
     base = f"http://127.0.0.1:{port}"
@@ -62,11 +70,15 @@ def wrk(url: str, token: str, *, seconds: int, connections: int = 8) -> float:
     """Requests per second of `connections` keep-alive clients (wrk, 2 threads)."""
     result = subprocess.run(
         ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-H", f"Authorization: Bearer {token}", url],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", result.stdout)
     assert errors is None, result.stdout
-    return float(re.search(r"Requests/sec:\s+([\d.]+)", result.stdout)[1])
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", result.stdout)
+    assert rate is not None, result.stdout
+    return float(rate[1])
 
 
 def cpu_ms_per_request(meters: list, requests: float) -> float:
@@ -76,7 +88,7 @@ def cpu_ms_per_request(meters: list, requests: float) -> float:
     return spent / requests * 1000
 
 
-def timed(probe) -> float:
+def timed(probe: Callable[[], object]) -> float:
     began = time.perf_counter()
     probe()
     return time.perf_counter() - began
@@ -130,7 +142,11 @@ def main() -> None:
         big_times: dict[str, list[float]] = {"identity": [], "gzip": []}
         for _ in range(max(10, args.samples // 10)):
             for label, c in (("identity", http), ("gzip", zipped)):
-                big_times[label].append(timed(lambda c=c: c.get(big_url).raise_for_status()))
+
+                def fetch(client: httpx.Client = c) -> None:
+                    client.get(big_url).raise_for_status()
+
+                big_times[label].append(timed(fetch))
         zipped.close()
 
         openapi = [timed(lambda: http.get("/api/openapi.json").raise_for_status()) for _ in range(50)]
@@ -157,32 +173,50 @@ def main() -> None:
     def verdict(ok: bool) -> str:
         return "met" if ok else "NOT met"
 
-    print(f"web tier: nginx -> gunicorn ({os.cpu_count() * 2 + 1} sync workers), {args.samples} samples each, "
-          f"load average {load:.1f}")
+    print(
+        f"web tier: nginx -> gunicorn ({CORES * 2 + 1} sync workers), {args.samples} samples each, "
+        f"load average {load:.1f}"
+    )
     print(f"  detail, {rows} rows   floor (bare SQL json_agg)  {med['detail floor']:7.2f} ms")
-    print(f"                      through the proxy          {med['detail']:7.2f} ms  {detail_ratio:.2f}x  "
-          f"(target <= 1.3x: {verdict(detail_ratio <= 1.3)})")
+    print(
+        f"                      through the proxy          {med['detail']:7.2f} ms  {detail_ratio:.2f}x  "
+        f"(target <= 1.3x: {verdict(detail_ratio <= 1.3)})"
+    )
     print(f"  list page 1         floor (in-process client)  {med['list floor']:7.2f} ms")
-    print(f"                      through the proxy          {med['list']:7.2f} ms  {list_ratio:.2f}x  "
-          f"(target <= 1.5x: {verdict(list_ratio <= 1.5)})")
+    print(
+        f"                      through the proxy          {med['list']:7.2f} ms  {list_ratio:.2f}x  "
+        f"(target <= 1.5x: {verdict(list_ratio <= 1.5)})"
+    )
     print(f"  list, 8 clients     floor (daphne alone, before) {load_old:7.1f} req/s")
-    print(f"                      through the proxy            {load_new:7.1f} req/s  {load_ratio:.2f}x  "
-          f"(target >= 4x: {verdict(load_ratio >= 4)})")
-    print(f"                      CPU per request: proxy + gunicorn {cpu_new:.2f} ms, daphne {cpu_old:.2f} ms "
-          f"({cpu_old / cpu_new:.2f}x; daphne's new PostgreSQL connection per request is not in it)")
-    print(f"  gzip, {sizes['identity'] / 1e6:.1f} MB detail  identity {gzip_ms['identity']:.1f} ms, "
-          f"gzip {gzip_ms['gzip']:.1f} ms ({gzip_ms['gzip'] / gzip_ms['identity']:.2f}x), "
-          f"{sizes['gzip'] / 1e6:.2f} MB on the wire ({sizes['identity'] / sizes['gzip']:.1f}x smaller)")
-    print(f"  /api/openapi.json   median {common.median_ms(openapi):.2f} ms through the proxy (45 ms in-process before)")
+    print(
+        f"                      through the proxy            {load_new:7.1f} req/s  {load_ratio:.2f}x  "
+        f"(target >= 4x: {verdict(load_ratio >= 4)})"
+    )
+    print(
+        f"                      CPU per request: proxy + gunicorn {cpu_new:.2f} ms, daphne {cpu_old:.2f} ms "
+        f"({cpu_old / cpu_new:.2f}x; daphne's new PostgreSQL connection per request is not in it)"
+    )
+    print(
+        f"  gzip, {sizes['identity'] / 1e6:.1f} MB detail  identity {gzip_ms['identity']:.1f} ms, "
+        f"gzip {gzip_ms['gzip']:.1f} ms ({gzip_ms['gzip'] / gzip_ms['identity']:.2f}x), "
+        f"{sizes['gzip'] / 1e6:.2f} MB on the wire ({sizes['identity'] / sizes['gzip']:.1f}x smaller)"
+    )
+    print(
+        f"  /api/openapi.json   median {common.median_ms(openapi):.2f} ms through the proxy "
+        "(45 ms in-process before)"
+    )
     if detail_ratio > 1.3 or list_ratio > 1.5 or load_ratio < 4:
-        cores = os.cpu_count()
-        print(f"  where the time goes: a load average of {load:.1f} on {cores} cores means each request waits for a "
-              f"core about {max(load / cores, 1):.0f}x over, floors included; the servers' CPU per request above "
-              f"({cpu_new:.2f} vs {cpu_old:.2f} ms, before daphne's new connection) is the load-independent comparison. "
-              f"On a quiet machine the detail still misses (1.77-1.80x): about 2.3 ms is Django's own (the token "
-              f"query, auth and permission check, handlers; bench/calculations_detail.py measures it in-process) and "
-              f"about 3 ms the hop (nginx and gunicorn each copy the 360 KB body). docs/benchmarks.md, 'The web tier'.")
+        cores = CORES
+        print(
+            f"  where the time goes: a load average of {load:.1f} on {cores} cores means each request "
+            f"waits for a core about {max(load / cores, 1):.0f}x over, floors included; the servers' CPU "
+            f"per request above ({cpu_new:.2f} vs {cpu_old:.2f} ms, before daphne's new connection) is "
+            "the load-independent comparison. On a quiet machine the detail still misses (1.77-1.80x): "
+            "about 2.3 ms is Django's own (the token query, auth and permission check, handlers; "
+            "bench/calculations_detail.py measures it in-process) and about 3 ms the hop (nginx and "
+            "gunicorn each copy the 360 KB body). docs/benchmarks.md, 'The web tier'."
+        )
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -22,8 +22,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from typing import Any
 
-import calculations_common as common
+import calculations_common as common  # imported first: it sets Django up
 import httpx
 import numpy as np
 from django.db import connection
@@ -64,7 +65,8 @@ def files_write(*, wells: list[Well], days: int, folder: str) -> tuple[str, str,
             gas = np.round(oil * 120, 0)
             hours = np.where(rng.random(days) < 0.02, 0, 24)
             body = "".join(
-                f"{d},{o},{w},{g:.0f},{h}\n" for d, o, w, g, h in zip(dates, oil, water, gas, hours, strict=True)
+                f"{d},{o},{w},{g:.0f},{h}\n"
+                for d, o, w, g, h in zip(dates, oil, water, gas, hours, strict=True)
             )
             by_name.write("".join(f"{well.name},{line}\n" for line in body.splitlines()))
             by_id.write("".join(f"{well.pk},{line}\n" for line in body.splitlines()))
@@ -78,11 +80,12 @@ def table_empty() -> None:
     Well.objects.update(record_count=0, first_date=None, last_date=None)
 
 
-def floor_copy(raw, path: str) -> float:
+def floor_copy(raw: Any, path: str) -> float:  # raw: a psycopg2 connection
     began = time.perf_counter()
     with raw.cursor() as cursor, open(path) as source:
         cursor.copy_expert(
-            f"COPY {RECORDS} (well_id, date, oil, water, gas, hours_on) FROM STDIN WITH (FORMAT csv, HEADER)", source
+            f"COPY {RECORDS} (well_id, date, oil, water, gas, hours_on) FROM STDIN WITH (FORMAT csv, HEADER)",
+            source,
         )
     raw.commit()
     return time.perf_counter() - began
@@ -94,15 +97,19 @@ def import_run(path: str) -> dict:
         accepted = history_import_create(stream=source, field=FIELD, file_name="bench.csv")
         stored = time.perf_counter() - began
     child = subprocess.run(
-        [sys.executable, "-c", CHILD, str(accepted.pk)], cwd=common.ROOT, env={**os.environ, **common.ENV},
-        capture_output=True, text=True, check=True,
+        [sys.executable, "-c", CHILD, str(accepted.pk)],
+        cwd=common.ROOT,
+        env={**os.environ, **common.ENV},
+        capture_output=True,
+        text=True,
+        check=True,
     )
     result = json.loads(child.stdout.strip().splitlines()[-1])
     assert result["status"] == "finished", child.stdout + child.stderr
     return {**result, "stored_seconds": stored}
 
 
-def import_benchmark(args) -> None:
+def import_benchmark(args: argparse.Namespace) -> None:
     raw = common.raw_connection()
     wells = [well_create(name=f"B-{i:03d}", field=FIELD) for i in range(args.wells)]
     with tempfile.TemporaryDirectory() as folder:
@@ -121,13 +128,19 @@ def import_benchmark(args) -> None:
     peak = max(run["rss_peak_kib"] for run in imports) / 1024
     base = min(run["rss_before_kib"] for run in imports) / 1024
     stored = float(np.median([run["stored_seconds"] for run in imports]))
-    print(f"\nimport of {records:,} daily records ({args.wells} wells, {size / 2**20:.0f} MiB of CSV), "
-          f"medians of {args.rounds} rounds, load average {os.getloadavg()[0]:.2f}")
+    print(
+        f"\nimport of {records:,} daily records ({args.wells} wells, {size / 2**20:.0f} MiB of CSV), "
+        f"medians of {args.rounds} rounds, load average {os.getloadavg()[0]:.2f}"
+    )
     print(f"  floor: bare COPY of the same records      {floor:7.2f} s   1.00x")
-    print(f"  import job (read, check, COPY, summaries)  {job:7.2f} s   {job / floor:.2f}x   "
-          f"({records / job:,.0f} records/s)")
+    print(
+        f"  import job (read, check, COPY, summaries)  {job:7.2f} s   {job / floor:.2f}x   "
+        f"({records / job:,.0f} records/s)"
+    )
     print(f"  storing the upload (before the job)        {stored:7.2f} s")
-    print(f"  worker peak RSS {peak:.0f} MiB ({base:.0f} MiB before the import: {peak - base:.0f} MiB for it)")
+    print(
+        f"  worker peak RSS {peak:.0f} MiB ({base:.0f} MiB before the import: {peak - base:.0f} MiB for it)"
+    )
     print(f"target <= 3.00x: {'met' if job / floor <= 3 else 'NOT met'} ({job / floor:.2f}x)")
 
 
@@ -140,7 +153,7 @@ FLOOR_SQL = """
 """
 
 
-def history_benchmark(args) -> None:
+def history_benchmark(args: argparse.Namespace) -> None:
     well = well_create(name="Long", field="History bench")
     days = 10_000
     start = np.datetime64("1995-01-01")
@@ -148,7 +161,8 @@ def history_benchmark(args) -> None:
         f"{start + i},{100 + i % 37},{i % 50},{1000 + i % 11},{0 if i % 53 == 0 else 24}" for i in range(days)
     ]
     accepted = history_import_create(stream=[("\n".join(lines) + "\n").encode()], well_id=well.pk)
-    assert history_import_run(import_id=accepted.pk).status == "finished"
+    finished = history_import_run(import_id=accepted.pk)
+    assert finished is not None and finished.status == "finished"
     url = f"/api/wells/{well.pk}/history"
     sql, params = selectors.history_sql(selectors.HistoryQuery(well_id=well.pk, frequency="daily"))
     floor_sql = FLOOR_SQL.format(periods=sql)
@@ -159,6 +173,7 @@ def history_benchmark(args) -> None:
     web, base = (None, None) if args.quick else common.web_tier_start()
     http = httpx.Client(base_url=base or "http://unused", headers={"Authorization": f"Bearer {token}"})
     try:
+
         def floor() -> str:
             cursor.execute(floor_sql, params)
             return cursor.fetchone()[0]
@@ -186,8 +201,10 @@ def history_benchmark(args) -> None:
             web.stop()
         raw.close()
     floor_ms = common.median_ms(timings["floor"])
-    print(f"\nGET {url.replace(str(well.pk), '{id}')}: {days:,} records, {len(endpoint()) / 2**20:.1f} MiB of JSON, "
-          f"{args.samples} samples each (medians), load average {os.getloadavg()[0]:.2f}")
+    print(
+        f"\nGET {url.replace(str(well.pk), '{id}')}: {days:,} records, {len(endpoint()) / 2**20:.1f} MiB of JSON, "
+        f"{args.samples} samples each (medians), load average {os.getloadavg()[0]:.2f}"
+    )
     print(f"  floor (bare SQL building the same JSON)   {floor_ms:8.2f} ms   1.00x")
     labels = {"endpoint": "endpoint (Django test client)", "http": "endpoint over HTTP (the proxy)"}
     for name, label in labels.items():
@@ -211,7 +228,9 @@ def main() -> None:
         args.wells, args.samples = 30, 20
     common.database_prepare()
     with connection.cursor() as cursor:
-        cursor.execute(f"TRUNCATE {RECORDS}, wells_historyimportchunk, wells_historyimport, wells_well, wells_field CASCADE")
+        cursor.execute(
+            f"TRUNCATE {RECORDS}, wells_historyimportchunk, wells_historyimport, wells_well, wells_field CASCADE"
+        )
     import_benchmark(args)
     history_benchmark(args)
 

@@ -10,15 +10,17 @@ trigger-kept well counts, never from COUNT(*).
 """
 
 import math
+from typing import Any
 
-import listbench
+import listbench  # imported first: it sets Django up
+from listbench import Case
 
 from apps.wells.models import OilField, Well
 
 FIELDS = 50
 
 
-def load(cursor, rows: int) -> None:
+def load(cursor: Any, rows: int) -> None:  # cursor: a psycopg2 cursor
     """`rows` wells spread over FIELDS fields, one created a minute back from now, each with the
     figures of a history."""
     cursor.execute(
@@ -48,14 +50,15 @@ def main() -> None:
         listbench.databases_prepare(table=Well._meta.db_table, load=load, small=args.small, large=args.large)
         per_page = 10
         pages = math.ceil(args.large / per_page)
-        Case = listbench.Case
         cases = [
             Case("floor: page 1, 1,000 wells", "default", {}),
             Case("page 1 (by name)", "large", {}, 1.5),
             Case("page 1, by name descending", "large", {"ordering": "-name"}, 1.5),
             Case("page 1, newest first", "large", {"ordering": "-created_at"}, 1.5),
             Case("field=Field 7", "large", {"field": "Field 7"}, 1.5),
-            Case("field=Field 7, newest first", "large", {"field": "Field 7", "ordering": "-created_at"}, 1.5),
+            Case(
+                "field=Field 7, newest first", "large", {"field": "Field 7", "ordering": "-created_at"}, 1.5
+            ),
             Case(f"last page (page={pages:,})", "large", {"page": pages}, 1.5),
             Case("search=W-00012 (rare)", "large", {"search": "W-00012"}),
             Case("search=W-0 (common: count capped at 10,000)", "large", {"search": "W-0"}),
@@ -63,9 +66,13 @@ def main() -> None:
         listbench.list_settings.AliasRouter.alias = "large"
         client = listbench.api_client()
         last = client.get("/api/wells", {"page": pages - 1}).json()
-        cases.insert(-2, Case("cursor page next to the end (keyset)", "large", {"cursor": last["prev_cursor"]}, 1.5))
+        cases.insert(
+            -2, Case("cursor page next to the end (keyset)", "large", {"cursor": last["prev_cursor"]}, 1.5)
+        )
         listbench.measure(url="/api/wells", cases=cases, samples=args.samples)
-        listbench.report(title=f"GET /api/wells: {args.large:,} wells vs page 1 on {args.small:,}", cases=cases)
+        listbench.report(
+            title=f"GET /api/wells: {args.large:,} wells vs page 1 on {args.small:,}", cases=cases
+        )
     finally:
         if not args.keep:
             listbench.databases_drop()

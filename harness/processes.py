@@ -9,6 +9,7 @@ service found on a port, even a healthy one, is never taken for ours: two test r
 test run and a benchmark) on one machine never share a process.
 """
 
+import contextlib
 import os
 import signal
 import socket
@@ -19,6 +20,7 @@ import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -55,7 +57,7 @@ def wait_until(check: Callable[[], bool], *, timeout: float, what: str, interval
                 return
         except ProcessExited:
             raise
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 - any error means "not ready yet"; the last is chained
             last_error = error
         if time.monotonic() >= deadline:
             raise TimeoutError(f"{what} not ready after {timeout}s") from last_error
@@ -102,16 +104,14 @@ def _session_of(proc: Path) -> int | None:
 
 def _open_files(proc: Path) -> set[str]:
     """What a process's file descriptors point at (`socket:[inode]` for a socket)."""
-    links = set()
+    links: set[str] = set()
     try:
         fds = list((proc / "fd").iterdir())
     except OSError:
         return links
     for fd in fds:
-        try:
+        with contextlib.suppress(OSError):  # closed meanwhile
             links.add(os.readlink(fd))
-        except OSError:  # closed meanwhile
-            pass
     return links
 
 
@@ -128,7 +128,11 @@ class Process:
         self.log_path = run_log_dir() / f"{name}.log"
         self._log = self.log_path.open("ab")
         self.popen = subprocess.Popen(
-            args, cwd=ROOT, env={**os.environ, **env}, stdout=self._log, stderr=subprocess.STDOUT,
+            args,
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
 
@@ -159,8 +163,9 @@ class Process:
         if not self.listens_on(port):
             raise RuntimeError(f"{self.name}: something else answers on port {port}; it was not started here")
 
-    def wait_ready(self, check: Callable[[], bool], *, port: int, timeout: float, what: str,
-                   interval: float = 0.1) -> None:
+    def wait_ready(
+        self, check: Callable[[], bool], *, port: int, timeout: float, what: str, interval: float = 0.1
+    ) -> None:
         """Waits for `check` while this process lives, then `require_listener(port)`; stops the
         process if it never gets there."""
 
@@ -197,7 +202,11 @@ def port_of(url: str) -> int:
 
 def child_env(db_name: str) -> dict[str, str]:
     """What a child needs to act on the test database with the test settings."""
-    return {"DJANGO_SETTINGS_MODULE": "project.settings.test", "POSTGRES_DB": db_name, "PYTHONUNBUFFERED": "1"}
+    return {
+        "DJANGO_SETTINGS_MODULE": "project.settings.test",
+        "POSTGRES_DB": db_name,
+        "PYTHONUNBUFFERED": "1",
+    }
 
 
 def start_worker(
@@ -238,7 +247,9 @@ def start_worker(
 
 def start_beat(db_name: str, *, extra_env: dict | None = None) -> Process:
     schedule = run_log_dir() / f"beat-schedule-{os.getpid()}"
-    return Process("beat", [str(RUN), "beat", "-s", str(schedule)], {**child_env(db_name), **(extra_env or {})})
+    return Process(
+        "beat", [str(RUN), "beat", "-s", str(schedule)], {**child_env(db_name), **(extra_env or {})}
+    )
 
 
 def start_dataservice(db_name: str, url: str, *, name: str = "dataservice") -> Process:
@@ -253,7 +264,9 @@ def start_dataservice(db_name: str, url: str, *, name: str = "dataservice") -> P
     return process
 
 
-def start_export_server(url: str, *, name: str = "highcharts", extra_env: dict[str, str] | None = None) -> Process:
+def start_export_server(
+    url: str, *, name: str = "highcharts", extra_env: dict[str, str] | None = None
+) -> Process:
     """The Highcharts export server (`scripts/run highcharts`) on `url`'s port, chosen free for
     this run; POOL_* and the other variables scripts/highcharts reads pass through, and
     `extra_env` sets the package's own (EXPORT_RASTERIZATION_TIMEOUT to force a timeout)."""
@@ -310,7 +323,9 @@ class FrontDoor:
         ]
         try:
             wait_until(self._up, timeout=60, what="proxy, web and ws")
-            for process, own_port in zip(self.processes, (self.web_port, self.ws_port, self.port), strict=True):
+            for process, own_port in zip(
+                self.processes, (self.web_port, self.ws_port, self.port), strict=True
+            ):
                 process.require_listener(own_port)
         except Exception:
             self.stop()
@@ -339,7 +354,17 @@ class PrivateRedis:
 
         self.process = Process(
             f"redis-{self.port}",
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
             {},
         )
         self.process.wait_ready(
@@ -392,7 +417,7 @@ class ScriptedServer:
                 self.end_headers()
                 self.wfile.write(scripted.body)
 
-            def log_message(self, *args) -> None:
+            def log_message(self, format: str, *args: Any) -> None:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -404,7 +429,7 @@ class ScriptedServer:
         self._thread.start()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self.server.shutdown()
         self.server.server_close()
@@ -462,17 +487,15 @@ class TcpProxy:
             pass
         finally:
             for sock in (source, sink):
-                try:
+                with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
 
 # --- databases (benchmarks; the tests' database is pytest-django's) -----------------------------
 # These read the server from Django's settings: call them once DJANGO_SETTINGS_MODULE is set.
 
 
-def database_connect(name: str | None = None):
+def database_connect(name: str | None = None) -> Any:  # a psycopg2 connection (untyped)
     """A plain psycopg2 connection, autocommit, to database `name` (default: the settings'
     own) on the settings' server: a floor's client, or `postgres` for maintenance."""
     import psycopg2

@@ -7,9 +7,11 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.http import Http404, HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.openapi.schema import OpenAPISchema
+from ninja.operation import Operation
 from ninja.params.models import QueryModel
 from ninja.parser import Parser
 
@@ -74,22 +76,26 @@ BODY_ERRORS = {
 class CalcboardAPI(NinjaAPI):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._openapi_schemas: dict[tuple, dict] = {}
+        self._openapi_schemas: dict[tuple, OpenAPISchema] = {}
 
-    def get_openapi_operation_id(self, operation) -> str:
+    def get_openapi_operation_id(self, operation: Operation) -> str:
         # Operation ids become the method names of every generated client: one pattern,
         # `<entity>_<action>`, from the endpoint function `<entity>_<action>_endpoint`.
         return operation.view_func.__name__.removesuffix("_endpoint")
 
-    def get_openapi_schema(self, *, path_prefix: str | None = None, path_params: dict | None = None):
+    def get_openapi_schema(
+        self, *, path_prefix: str | None = None, path_params: dict | None = None
+    ) -> OpenAPISchema:
         """Built once per process and path prefix: the routes cannot change while it runs, and
         building it costs more than the request that asks for it (`/api/openapi.json`, `/api/docs`)."""
         key = (path_prefix, tuple(sorted((path_params or {}).items())))
         if key not in self._openapi_schemas:
-            self._openapi_schemas[key] = self._build_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+            self._openapi_schemas[key] = self._build_openapi_schema(
+                path_prefix=path_prefix, path_params=path_params
+            )
         return self._openapi_schemas[key]
 
-    def _build_openapi_schema(self, *, path_prefix: str | None, path_params: dict | None):
+    def _build_openapi_schema(self, *, path_prefix: str | None, path_params: dict | None) -> OpenAPISchema:
         schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
         # The routers' `ErrorOut` (apps/core/schemas.py) is the one error schema.
         content = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}
@@ -102,9 +108,9 @@ class CalcboardAPI(NinjaAPI):
                         if int(status) not in responses:
                             responses.setdefault(status, {"description": description, "content": content})
                 # The headers every operation's answers carry the same way (project.api, apps.core).
-                for status, headers in RESPONSE_HEADERS.items():
+                for code, headers in RESPONSE_HEADERS.items():
                     # ninja keys the declared statuses as ints, openapi_extra as strings
-                    for key in (status, str(status)):
+                    for key in (code, str(code)):
                         if key in responses:
                             responses[key].setdefault("headers", {}).update(headers)
         return schema
@@ -148,7 +154,7 @@ def refuse_unknown_query(run: Callable) -> Callable:
     allowed = _query_names(operation)
 
     @functools.wraps(run)
-    def checked(request: HttpRequest, *args: Any, **kwargs: Any):
+    def checked(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
         unknown = sorted(set(request.GET) - allowed)
         if not unknown:
             return run(request, *args, **kwargs)
@@ -157,7 +163,11 @@ def refuse_unknown_query(run: Callable) -> Callable:
             return refused
         accepted = ", ".join(sorted(allowed)) or "none"
         errors = [
-            FieldError(name, "unknown_parameter", f"Unknown query parameter {name!r}; this operation takes: {accepted}.")
+            FieldError(
+                name,
+                "unknown_parameter",
+                f"Unknown query parameter {name!r}; this operation takes: {accepted}.",
+            )
             for name in unknown
         ]
         message = f"Unknown query parameter(s): {', '.join(unknown)}."
@@ -203,9 +213,13 @@ def _field_name(loc: list) -> str | None:
 
 
 @api.exception_handler(ValidationError)
-def on_validation_error(request: HttpRequest, exc: ValidationError):
+def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     errors = [
-        FieldError(_field_name(error.get("loc", [])), error.get("type", "invalid"), error.get("msg", "Invalid value."))
+        FieldError(
+            _field_name(error.get("loc", [])),
+            error.get("type", "invalid"),
+            error.get("msg", "Invalid value."),
+        )
         for error in exc.errors
     ]
     fields = ", ".join(sorted({e.field for e in errors if e.field})) or "request"
@@ -213,7 +227,7 @@ def on_validation_error(request: HttpRequest, exc: ValidationError):
 
 
 @api.exception_handler(DomainError)
-def on_domain_error(request: HttpRequest, exc: DomainError):
+def on_domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
     response = api.create_response(request, exc.as_body(), status=error_status(exc))
     for header, value in error_headers(exc).items():
         response[header] = value
@@ -221,26 +235,26 @@ def on_domain_error(request: HttpRequest, exc: DomainError):
 
 
 @api.exception_handler(AuthenticationError)
-def on_authentication_error(request: HttpRequest, exc: AuthenticationError):
+def on_authentication_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
     message = "Authentication required: log in to the admin or send 'Authorization: Bearer <token>'."
     errors = [FieldError(None, "authentication", "Not authenticated.")]
     return on_domain_error(request, RequestError(message, errors=errors, status=401))
 
 
 @api.exception_handler(Http404)
-def on_not_found(request: HttpRequest, exc: Http404):
+def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
     return on_domain_error(request, NotFoundError())
 
 
 @api.exception_handler(RequestDataTooBig)
-def on_body_too_large(request: HttpRequest, exc: RequestDataTooBig):
+def on_body_too_large(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
     # Django raises it when the body is first read; unhandled it becomes a 400 HTML page.
     message = f"The body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes."
     return on_domain_error(request, _body_error(message, rule="too_large", status=413))
 
 
 @api.exception_handler(HttpError)
-def on_http_error(request: HttpRequest, exc: HttpError):
+def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     if isinstance(exc.__cause__, DomainError):  # raised by JsonBodyParser, wrapped by ninja
         return on_domain_error(request, exc.__cause__)
     return on_domain_error(request, RequestError(str(exc), rule="http", status=exc.status_code))

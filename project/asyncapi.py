@@ -69,7 +69,12 @@ Subscribe to a stream (every object of one kind, with replay by `since`) or to o
 `event_id` (its position in the stream's log) and `updated_at` (ISO 8601, UTC, microseconds,
 `Z`: the REST API's format, so they compare as text)."""
 
-OBJECT_ID = {"type": "integer", "minimum": 1, "maximum": MAX_ID, "description": "The object's id (its REST `id`)."}
+OBJECT_ID = {
+    "type": "integer",
+    "minimum": 1,
+    "maximum": MAX_ID,
+    "description": "The object's id (its REST `id`).",
+}
 EVENT_ID = {"type": "string", "maxLength": 64, "description": "An `event_id` this server sent."}
 # What every event has, whatever its kind: all a kind registered without `event_schema` gets.
 EVENT_FIELDS = {
@@ -103,16 +108,23 @@ def _event_schema_name(kind: JobKind) -> str:
 
 def client_messages() -> dict[str, tuple[str, dict]]:
     """name -> (title, payload schema) of what a client sends, for the registered kinds."""
-    stream = {**_string_enum(kind.stream_name for kind in job_kinds), "description": "A stream: every object of one kind."}
+    stream = {
+        **_string_enum(kind.stream_name for kind in job_kinds),
+        "description": "A stream: every object of one kind.",
+    }
     kind = {**_string_enum(kind.live_kind for kind in job_kinds), "description": "The kind of one object."}
     return {
         "subscribeStream": (
             "Subscribe to a stream",
             _object(
-                {"action": _const("subscribe"), "stream": stream, "since": {"oneOf": [EVENT_ID, {"type": "null"}]}},
+                {
+                    "action": _const("subscribe"),
+                    "stream": stream,
+                    "since": {"oneOf": [EVENT_ID, {"type": "null"}]},
+                },
                 required=["action", "stream"],
-                description="Every event of the stream from now on; with `since` (the last `event_id` applied) "
-                "first every kept event after it, in order.",
+                description="Every event of the stream from now on; with `since` (the last `event_id` "
+                "applied) first every kept event after it, in order.",
             ),
         ),
         "subscribeObject": (
@@ -125,64 +137,100 @@ def client_messages() -> dict[str, tuple[str, dict]]:
         ),
         "unsubscribeStream": (
             "Unsubscribe from a stream",
-            _object({"action": _const("unsubscribe"), "stream": stream}, required=["action", "stream"],
-                    description="Stop the stream's events."),
+            _object(
+                {"action": _const("unsubscribe"), "stream": stream},
+                required=["action", "stream"],
+                description="Stop the stream's events.",
+            ),
         ),
         "unsubscribeObject": (
             "Unsubscribe from one object",
-            _object({"action": _const("unsubscribe"), "kind": kind, "id": OBJECT_ID},
-                    required=["action", "kind", "id"], description="Stop one object's events."),
+            _object(
+                {"action": _const("unsubscribe"), "kind": kind, "id": OBJECT_ID},
+                required=["action", "kind", "id"],
+                description="Stop one object's events.",
+            ),
         ),
         "ping": (
             "Ping",
-            _object({"action": _const("ping")}, required=["action"],
-                    description="Keeps proxies from closing an idle socket and renews the subscriptions; "
-                    "send every ~30 s."),
+            _object(
+                {"action": _const("ping")},
+                required=["action"],
+                description="Keeps proxies from closing an idle socket and renews the subscriptions; "
+                "send every ~30 s.",
+            ),
         ),
     }
 
 
 def server_messages() -> dict[str, tuple[str, dict]]:
     """name -> (title, payload schema) of what the server sends, for the registered kinds."""
-    stream = {**_string_enum(kind.stream_name for kind in job_kinds), "description": "A stream: every object of one kind."}
+    stream = {
+        **_string_enum(kind.stream_name for kind in job_kinds),
+        "description": "A stream: every object of one kind.",
+    }
     kind = {**_string_enum(kind.live_kind for kind in job_kinds), "description": "The kind of one object."}
-    reason = {**_string_enum(UNSUBSCRIBE_REASONS), "description": "Why the server ended the subscription itself."}
+    reason = {
+        **_string_enum(UNSUBSCRIBE_REASONS),
+        "description": "Why the server ended the subscription itself.",
+    }
     events = [{"$ref": f"#/components/schemas/{_event_schema_name(kind)}"} for kind in job_kinds]
     return {
         "subscribedStream": (
             "Subscribed to a stream",
             _object(
-                {"type": _const("subscribed"), "stream": stream,
-                 "replayed": {"type": "integer", "minimum": 0, "description": "Events replayed before this (with `since`)."}},
+                {
+                    "type": _const("subscribed"),
+                    "stream": stream,
+                    "replayed": {
+                        "type": "integer",
+                        "minimum": 0,
+                        "description": "Events replayed before this (with `since`).",
+                    },
+                },
                 required=["type", "stream"],
                 description="The stream subscription holds; with `since`, after the replayed events.",
             ),
         ),
         "subscribedObject": (
             "Subscribed to one object",
-            _object({"type": _const("subscribed"), "kind": kind, "id": OBJECT_ID}, required=["type", "kind", "id"],
-                    description="The object subscription holds."),
+            _object(
+                {"type": _const("subscribed"), "kind": kind, "id": OBJECT_ID},
+                required=["type", "kind", "id"],
+                description="The object subscription holds.",
+            ),
         ),
         "unsubscribedStream": (
             "Unsubscribed from a stream",
-            _object({"type": _const("unsubscribed"), "stream": stream, "reason": reason}, required=["type", "stream"],
-                    description="No more events of the stream (also when there was no subscription); with "
-                    "`reason` when the server ended it (the permission was withdrawn)."),
+            _object(
+                {"type": _const("unsubscribed"), "stream": stream, "reason": reason},
+                required=["type", "stream"],
+                description="No more events of the stream (also when there was no subscription); with "
+                "`reason` when the server ended it (the permission was withdrawn).",
+            ),
         ),
         "unsubscribedObject": (
             "Unsubscribed from one object",
-            _object({"type": _const("unsubscribed"), "kind": kind, "id": OBJECT_ID, "reason": reason},
-                    required=["type", "kind", "id"],
-                    description="No more events of the object (also when there was no subscription); with "
-                    "`reason` when the server ended it."),
+            _object(
+                {"type": _const("unsubscribed"), "kind": kind, "id": OBJECT_ID, "reason": reason},
+                required=["type", "kind", "id"],
+                description="No more events of the object (also when there was no subscription); with "
+                "`reason` when the server ended it.",
+            ),
         ),
         "resync": (
             "Reload the stream",
-            _object({"type": _const("resync"), "stream": stream}, required=["type", "stream"],
-                    description="Events were lost (too old for the log, or the log was lost): read the current "
-                    "state over the REST API."),
+            _object(
+                {"type": _const("resync"), "stream": stream},
+                required=["type", "stream"],
+                description="Events were lost (too old for the log, or the log was lost): read the current "
+                "state over the REST API.",
+            ),
         ),
-        "pong": ("Pong", _object({"type": _const("pong")}, required=["type"], description="The answer to `ping`.")),
+        "pong": (
+            "Pong",
+            _object({"type": _const("pong")}, required=["type"], description="The answer to `ping`."),
+        ),
         "event": (
             "A live event",
             _object(
@@ -194,22 +242,38 @@ def server_messages() -> dict[str, tuple[str, dict]]:
         "error": (
             "An error",
             _object(
-                {"type": _const("error"),
-                 "code": {**_string_enum(ERROR_CODES), "description": "What went wrong, for programs."},
-                 "field": {"type": ["string", "null"], "description": "The message key at fault, if one is."},
-                 "message": {"type": "string", "description": "What went wrong, for people."}},
+                {
+                    "type": _const("error"),
+                    "code": {**_string_enum(ERROR_CODES), "description": "What went wrong, for programs."},
+                    "field": {
+                        "type": ["string", "null"],
+                        "description": "The message key at fault, if one is.",
+                    },
+                    "message": {"type": "string", "description": "What went wrong, for people."},
+                },
                 required=["type", "code", "field", "message"],
-                description="A refused message (the connection stays open), or, before a close, why it closes.",
+                description=(
+                    "A refused message (the connection stays open), or, before a close, why it closes."
+                ),
             ),
         ),
     }
 
+
 # (operation name, action from the server's side, messages, reply messages)
 OPERATIONS = [
-    ("subscribe", "receive", ["subscribeStream", "subscribeObject"],
-     ["event", "subscribedStream", "subscribedObject", "resync", "error"]),
-    ("unsubscribe", "receive", ["unsubscribeStream", "unsubscribeObject"],
-     ["unsubscribedStream", "unsubscribedObject", "error"]),
+    (
+        "subscribe",
+        "receive",
+        ["subscribeStream", "subscribeObject"],
+        ["event", "subscribedStream", "subscribedObject", "resync", "error"],
+    ),
+    (
+        "unsubscribe",
+        "receive",
+        ["unsubscribeStream", "unsubscribeObject"],
+        ["unsubscribedStream", "unsubscribedObject", "error"],
+    ),
     ("ping", "receive", ["ping"], ["pong"]),
     ("sendEvent", "send", ["event"], None),
     ("sendSubscribed", "send", ["subscribedStream", "subscribedObject"], None),
@@ -244,7 +308,10 @@ def _document() -> dict:
             "messages": [ref(message) for message in sent],
         }
         if replies:
-            operation["reply"] = {"channel": {"$ref": "#/channels/events"}, "messages": [ref(m) for m in replies]}
+            operation["reply"] = {
+                "channel": {"$ref": "#/channels/events"},
+                "messages": [ref(m) for m in replies],
+            }
         operations[name] = operation
     return {
         "asyncapi": ASYNCAPI_VERSION,
@@ -275,14 +342,16 @@ def _document() -> dict:
                 "bearer": {
                     "type": "http",
                     "scheme": "bearer",
-                    "description": "An API token in `Authorization: Bearer <token>`, or browser code's subprotocols "
-                    f"`{SUBPROTOCOL}, {TOKEN_SUBPROTOCOL_PREFIX}<token>`. No `Origin` needed.",
+                    "description": "An API token in `Authorization: Bearer <token>`, or browser code's "
+                    f"subprotocols `{SUBPROTOCOL}, {TOKEN_SUBPROTOCOL_PREFIX}<token>`. No `Origin` needed.",
                 },
                 "session": {
                     "type": "httpApiKey",
                     "in": "cookie",
                     "name": settings.SESSION_COOKIE_NAME,
-                    "description": "The admin's session cookie; the handshake's `Origin` must be the site's own.",
+                    "description": (
+                        "The admin's session cookie; the handshake's `Origin` must be the site's own."
+                    ),
                 },
             },
         },
@@ -297,8 +366,10 @@ def asyncapi_document(*, host: str, secure: bool) -> dict:
             "host": host,
             "protocol": "wss" if secure else "ws",
             "description": "This site; websockets share its host with the REST API.",
-            "security": [{"$ref": "#/components/securitySchemes/bearer"},
-                         {"$ref": "#/components/securitySchemes/session"}],
+            "security": [
+                {"$ref": "#/components/securitySchemes/bearer"},
+                {"$ref": "#/components/securitySchemes/session"},
+            ],
         }
     }
     return document

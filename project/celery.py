@@ -4,6 +4,7 @@ which the job apps fill in their `ready()`, before a worker sets up its queues o
 schedule (both call django.setup() first, through Celery's Django fixup)."""
 
 import os
+from typing import Any
 
 from celery import Celery
 from celery.signals import task_prerun, worker_init, worker_process_init
@@ -19,13 +20,13 @@ app.autodiscover_tasks()
 
 
 @receiver(job_kind_registered, sender=job_kinds)
-def _configure_job_kinds(sender: JobKindRegistry, **kwargs) -> None:
+def _configure_job_kinds(sender: JobKindRegistry, **kwargs: Any) -> None:
     """Queues, routes and beat schedule follow the registered kinds."""
     app.conf.update(sender.celery_config())
 
 
 @task_prerun.connect
-def _close_old_connections(sender=None, **kwargs) -> None:
+def _close_old_connections(sender: Any = None, **kwargs: Any) -> None:
     """Treat every task like Django treats a request: drop a database connection that broke
     or outlived CONN_MAX_AGE, keep (and health-check) the others.
 
@@ -41,7 +42,7 @@ def _close_old_connections(sender=None, **kwargs) -> None:
 
 
 @worker_process_init.connect
-def _worker_commits_asynchronously(**kwargs) -> None:
+def _worker_commits_asynchronously(**kwargs: Any) -> None:
     """Every database connection of a worker process commits without waiting for the WAL
     flush; why that loses nothing: `apps.jobs.services.worker_connection_commit_asynchronously`."""
     from django.conf import settings
@@ -55,7 +56,7 @@ def _worker_commits_asynchronously(**kwargs) -> None:
 
 
 @worker_init.connect
-def _serve_metrics(**kwargs) -> None:
+def _serve_metrics(**kwargs: Any) -> None:
     """The worker's GET /metrics on WORKER_METRICS_LISTEN (set by scripts/run): its pool
     processes' job durations, outside calls and purges (multiprocess mode), in the main
     process, for the scraper on the internal network (docs/how-to/operate.md)."""

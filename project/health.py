@@ -138,7 +138,11 @@ def readiness_report() -> tuple[int, dict]:
         checks = {"database": _timed("database", READINESS_CHECKS["database"])}
         checks.update({name: future.result() for name, future in futures.items()})
     failing = [name for name, result in checks.items() if result["status"] != OK]
-    return (503 if failing else 200), {"status": UNAVAILABLE if failing else OK, "failing": failing, "checks": checks}
+    return (503 if failing else 200), {
+        "status": UNAVAILABLE if failing else OK,
+        "failing": failing,
+        "checks": checks,
+    }
 
 
 @never_cache
@@ -170,7 +174,9 @@ class HealthzMiddleware:
         from project.metrics import METRICS_PATH, metrics
 
         self.probes: dict[str, Callable[[HttpRequest], HttpResponse]] = {
-            HEALTH_PATH: healthz, READY_PATH: readyz, METRICS_PATH: metrics,
+            HEALTH_PATH: healthz,
+            READY_PATH: readyz,
+            METRICS_PATH: metrics,
         }
 
     def __call__(self, request: HttpRequest) -> HttpResponse:

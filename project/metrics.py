@@ -15,7 +15,7 @@ One answer holds:
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from django.db import DatabaseError
 from django.db.models import Min
@@ -42,10 +42,12 @@ class JobsCollector:
     """Reads the job tables at scrape time: a few dozen counter rows and the queued jobs' index."""
 
     def collect(self) -> Iterator[Metric]:
-        jobs = GaugeMetricFamily("calcboard_jobs", "Jobs by kind and status (from the status counters).",
-                                 labels=["kind", "status"])
-        depth = GaugeMetricFamily("calcboard_queue_depth", "Jobs queued and not yet started, by kind.",
-                                  labels=["kind"])
+        jobs = GaugeMetricFamily(
+            "calcboard_jobs", "Jobs by kind and status (from the status counters).", labels=["kind", "status"]
+        )
+        depth = GaugeMetricFamily(
+            "calcboard_queue_depth", "Jobs queued and not yet started, by kind.", labels=["kind"]
+        )
         oldest = GaugeMetricFamily(
             "calcboard_queue_oldest_age_seconds",
             "Seconds the oldest queued job of a kind has waited (0 when none waits).",
@@ -58,10 +60,9 @@ class JobsCollector:
                 for status in JobStatus.values:
                     jobs.add_metric([kind.live_kind, status], counts.get(status, 0))
                 depth.add_metric([kind.live_kind], counts.get(JobStatus.QUEUED, 0))
-                since = (
-                    kind.model.objects.filter(status=JobStatus.QUEUED)
-                    .aggregate(at=Min(Coalesce("queued_at", "updated_at")))["at"]
-                )
+                since = kind.model.objects.filter(status=JobStatus.QUEUED).aggregate(
+                    at=Min(Coalesce("queued_at", "updated_at"))
+                )["at"]
                 oldest.add_metric([kind.live_kind], max((now - since).total_seconds(), 0.0) if since else 0.0)
         except DatabaseError:
             # The process's own metrics still answer; /readyz names the database.
@@ -73,7 +74,7 @@ class JobsCollector:
 class _ThisProcess:
     """The default registry's metrics (one process: daphne, runserver, the tests)."""
 
-    def collect(self) -> Iterator[Metric]:
+    def collect(self) -> Iterable[Metric]:
         return REGISTRY.collect()
 
 
@@ -83,8 +84,8 @@ def metrics_registry() -> CollectorRegistry:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         MultiProcessCollector(registry)
     else:
-        registry.register(_ThisProcess())  # type: ignore[arg-type]
-    registry.register(JobsCollector())  # type: ignore[arg-type]
+        registry.register(_ThisProcess())
+    registry.register(JobsCollector())
     return registry
 
 

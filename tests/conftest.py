@@ -96,7 +96,9 @@ def export_server_timing_out() -> Iterator[str]:
     allowed): the answer export server 5.1.0 gives when a render is too slow. Yields its URL."""
     url = f"http://127.0.0.1:{processes.free_port()}"
     process = processes.start_export_server(
-        url, name="highcharts-timing-out", extra_env={"EXPORT_RASTERIZATION_TIMEOUT": "1", "EXPORT_SERVER_WORKERS": "1"}
+        url,
+        name="highcharts-timing-out",
+        extra_env={"EXPORT_RASTERIZATION_TIMEOUT": "1", "EXPORT_SERVER_WORKERS": "1"},
     )
     yield url
     process.stop()

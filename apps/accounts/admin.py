@@ -7,9 +7,11 @@ The raw value is rendered into that one response and kept nowhere else: not in D
 messages (a signed, not encrypted, cookie), not in the session, not in a log.
 """
 
+from typing import Any
+
 from django import forms
 from django.contrib import admin
-from django.db.models import ForeignKey
+from django.db.models import ForeignKey, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils.cache import add_never_cache_headers
@@ -33,18 +35,20 @@ class ApiTokenAdmin(admin.ModelAdmin):
     actions = ["revoke"]
     created_template = "accounts/admin/apitoken_created.html"
 
-    def get_readonly_fields(self, request, obj=None):
+    def get_readonly_fields(self, request: HttpRequest, obj: ApiToken | None = None) -> list[str]:
         # A token's owner and name are fixed once it exists; only revocation changes it.
-        return [*self.readonly_fields, "user", "name"] if obj else self.readonly_fields
+        return [*self.readonly_fields, "user", "name"] if obj else list(self.readonly_fields)
 
-    def formfield_for_foreignkey(self, db_field: ForeignKey, request: HttpRequest, **kwargs) -> forms.Field:
+    def formfield_for_foreignkey(
+        self, db_field: ForeignKey, request: HttpRequest, **kwargs: Any
+    ) -> "forms.ModelChoiceField[Any] | None":
         if db_field.name == "user":
             # The choices are also what the form accepts: any other user is an invalid choice.
             kwargs["queryset"] = token_owners(actor=request.user)
             kwargs["initial"] = request.user.pk
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
-    def save_model(self, request: HttpRequest, obj: ApiToken, form, change: bool) -> None:
+    def save_model(self, request: HttpRequest, obj: ApiToken, form: forms.ModelForm, change: bool) -> None:
         if change:
             return
         token, raw = api_token_create(user=obj.user, name=obj.name)
@@ -52,7 +56,9 @@ class ApiTokenAdmin(admin.ModelAdmin):
         obj.refresh_from_db()
         setattr(request, _RAW_ATTRIBUTE, raw)
 
-    def response_add(self, request: HttpRequest, obj: ApiToken, post_url_continue=None) -> HttpResponse:
+    def response_add(
+        self, request: HttpRequest, obj: ApiToken, post_url_continue: str | None = None
+    ) -> HttpResponse:
         """The page that answers the add form shows the raw token, once (a redirect would have
         to carry it somewhere: a cookie or the session)."""
         context = {
@@ -67,7 +73,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
         return response
 
     @admin.action(description="Revoke selected tokens", permissions=["change"])
-    def revoke(self, request: HttpRequest, queryset) -> None:
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
         tokens = list(queryset.filter(revoked_at__isnull=True))
         for token in tokens:
             api_token_revoke(token=token)

@@ -1,5 +1,6 @@
 """Authentication for the REST API: a Django session (admin login) or a bearer token."""
 
+from django.contrib.auth.models import User
 from django.http import HttpRequest
 from ninja.security import HttpBearer
 from ninja.security import SessionAuth as NinjaSessionAuth
@@ -22,11 +23,11 @@ def bearer_token_parse(header: str | None) -> str | None:
 
 
 class BearerTokenAuth(HttpBearer):
-    def __call__(self, request: HttpRequest):
+    def __call__(self, request: HttpRequest) -> User | None:
         raw = bearer_token_parse(request.headers.get(self.header))
         return None if raw is None else self.authenticate(request, raw)
 
-    def authenticate(self, request: HttpRequest, token: str):
+    def authenticate(self, request: HttpRequest, token: str) -> User | None:
         api_token = api_token_get(raw=token)
         if api_token is None:
             return None

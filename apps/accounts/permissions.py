@@ -33,10 +33,11 @@ authenticates a bearer token or the session itself):
 
 import functools
 from collections.abc import Callable, Iterable
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser
+from django.contrib.auth.models import User as AuthUser
 from django.db import models
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
@@ -69,7 +70,7 @@ def operation_action(operation: Operation) -> Action:
     return OPERATION_ACTIONS[operation]
 
 
-User = AbstractBaseUser | AnonymousUser | None
+User = AuthUser | AnonymousUser | None
 
 
 def user_may(*, user: User, model: type[models.Model], action: Action) -> bool:
@@ -142,12 +143,12 @@ def requires(action: Action, model: type[models.Model]) -> Callable[[View], View
 
     def decorate(view: View) -> View:
         @functools.wraps(view)
-        def checked(request: HttpRequest, *args, **kwargs):
+        def checked(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
             access_check(user=getattr(request, "user", None), model=model, action=action)
             return view(request, *args, **kwargs)
 
         setattr(checked, ACCESS_ATTRIBUTE, (action, model))
-        return checked  # type: ignore[return-value]
+        return checked  # type: ignore[return-value]  # functools.wraps: the view's own signature
 
     return decorate
 
@@ -160,7 +161,7 @@ def view_requires(action: Action, model: type[models.Model]) -> Callable[[View],
 
     def decorate(view: View) -> View:
         @functools.wraps(view)
-        def checked(request: HttpRequest, *args, **kwargs):
+        def checked(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
             try:
                 access_check(user=request_user(request), model=model, action=action)
             except DomainError as error:
@@ -168,7 +169,7 @@ def view_requires(action: Action, model: type[models.Model]) -> Callable[[View],
             return view(request, *args, **kwargs)
 
         setattr(checked, ACCESS_ATTRIBUTE, (action, model))
-        return checked  # type: ignore[return-value]
+        return checked  # type: ignore[return-value]  # functools.wraps: the view's own signature
 
     return decorate
 
@@ -178,7 +179,7 @@ def access_rule(view: Callable) -> tuple[Action, type[models.Model]] | None:
     return getattr(view, ACCESS_ATTRIBUTE, None)
 
 
-def request_user(request: HttpRequest) -> AbstractBaseUser:
+def request_user(request: HttpRequest) -> AuthUser | AnonymousUser:
     """The user of a plain Django view (not ninja): a bearer token, else the session.
 
     Raises NotAuthenticatedError (401) for a bad token or nobody at all; a token that is

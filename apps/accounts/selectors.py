@@ -1,10 +1,10 @@
 from datetime import timedelta
 from importlib import import_module
-from types import SimpleNamespace
 
 from django.conf import settings
 from django.contrib import auth
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
+from django.http import HttpRequest
 from django.utils import timezone
 
 from apps.accounts.models import ApiToken, token_digest
@@ -13,7 +13,7 @@ from apps.accounts.models import ApiToken, token_digest
 _LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
-def api_token_user(*, raw: str) -> AbstractBaseUser | None:
+def api_token_user(*, raw: str) -> User | None:
     """The active user a raw bearer token belongs to, or None."""
     token = api_token_get(raw=raw)
     return None if token is None else token.user
@@ -41,7 +41,9 @@ def session_user_id(*, session_key: str) -> int | None:
     password (the session's auth hash) and an inactive user all count as logged out.
     """
     store = import_module(settings.SESSION_ENGINE).SessionStore(session_key=session_key)
-    user = auth.get_user(SimpleNamespace(session=store))
+    request = HttpRequest()
+    request.session = store
+    user = auth.get_user(request)
     return user.pk if user.is_authenticated else None
 
 

@@ -1,13 +1,13 @@
 import secrets
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.utils import timezone
 
 from apps.accounts.models import ApiToken, token_digest
 from apps.accounts.signals import access_revoked
 
 
-def api_token_create(*, user: AbstractBaseUser, name: str) -> tuple[ApiToken, str]:
+def api_token_create(*, user: User, name: str) -> tuple[ApiToken, str]:
     """Create a token and return it with its raw value, which is never stored or shown again."""
     raw = secrets.token_urlsafe(32)
     token = ApiToken.objects.create(user=user, name=name, prefix=raw[:8], digest=token_digest(raw))

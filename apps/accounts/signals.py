@@ -13,10 +13,15 @@ Whatever bypasses these (a bulk `UPDATE`, an expired session) is caught by the c
 periodic re-check (LIVE_AUTH_RECHECK_SECONDS).
 """
 
+from typing import Any
+
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.contrib.auth.signals import user_logged_out
+from django.db.models import Model
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import Signal
+from django.http import HttpRequest
 
 from apps.accounts.models import ApiToken
 
@@ -24,22 +29,22 @@ from apps.accounts.models import ApiToken
 access_revoked = Signal()
 
 
-def on_user_saved(sender, instance, **kwargs) -> None:
+def on_user_saved(sender: type[Model], instance: User, **kwargs: Any) -> None:
     # Also sent for a user saved inactive for another reason: closing an inactive user's
     # sockets (there should be none) is harmless.
     if not instance.is_active:
         access_revoked.send(sender=type(instance), user_id=instance.pk)
 
 
-def on_user_deleted(sender, instance, **kwargs) -> None:
+def on_user_deleted(sender: type[Model], instance: User, **kwargs: Any) -> None:
     access_revoked.send(sender=type(instance), user_id=instance.pk)
 
 
-def on_token_deleted(sender, instance: ApiToken, **kwargs) -> None:
+def on_token_deleted(sender: type[ApiToken], instance: ApiToken, **kwargs: Any) -> None:
     access_revoked.send(sender=ApiToken, user_id=instance.user_id, token_id=instance.pk)
 
 
-def on_logged_out(sender, request, user, **kwargs) -> None:
+def on_logged_out(sender: type[Model], request: HttpRequest, user: User | None, **kwargs: Any) -> None:
     session_key = getattr(getattr(request, "session", None), "session_key", None)
     if user is not None and session_key:
         access_revoked.send(sender=type(user), user_id=user.pk, session_key=session_key)

@@ -7,6 +7,8 @@ cells carry stable classes (`td.field-status`, `td.field-progress`, `td.field-du
 that the live widget updates in place by row pk; a run added anywhere appears live.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from django import forms
 from django.contrib import admin
 from django.db.models import QuerySet
@@ -31,6 +33,9 @@ from apps.jobs.audit import Actor, actor_of
 from apps.jobs.quotas import QuotaExceededError
 from apps.live.admin import LiveChangeListMixin
 
+if TYPE_CHECKING:
+    from django.contrib.admin.options import _FieldsetSpec  # the stubs name it, Django does not
+
 # Rows rendered on a run's page; the full table is one click away as CSV.
 ROWS_SHOWN = 500
 
@@ -39,7 +44,9 @@ ROWS_SHOWN = 500
 # model field always renders the raw field, and the column must stay `field-progress`.
 @admin.display(description="Progress", ordering="progress")
 def progress(obj: Calculation) -> str:
-    return format_html('<progress value="{}" max="100"></progress> <span>{}%</span>', obj.progress, obj.progress)
+    return format_html(
+        '<progress value="{}" max="100"></progress> <span>{}%</span>', obj.progress, obj.progress
+    )
 
 
 class CalculationAddForm(forms.ModelForm):
@@ -48,9 +55,12 @@ class CalculationAddForm(forms.ModelForm):
     class Meta:
         model = Calculation
         fields = ["name", "date_start", "date_fin", "lag"]
-        widgets = {"date_start": forms.DateInput(attrs={"type": "date"}), "date_fin": forms.DateInput(attrs={"type": "date"})}
+        widgets = {
+            "date_start": forms.DateInput(attrs={"type": "date"}),
+            "date_fin": forms.DateInput(attrs={"type": "date"}),
+        }
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["name"].required = False
         self.fields["name"].help_text = "Optional; defaults to a summary of the inputs."
@@ -59,14 +69,17 @@ class CalculationAddForm(forms.ModelForm):
         # model's own validation, where Django would run them.
         self.fields["lag"].validators.extend(Calculation._meta.get_field("lag").validators)
 
-    def clean(self) -> dict:
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         if all(name in cleaned for name in ("date_start", "date_fin", "lag")):
             try:
                 cleaned.update(
                     calculation_validate(
-                        date_start=cleaned["date_start"], date_fin=cleaned["date_fin"],
-                        lag=cleaned["lag"], name=cleaned.get("name"),
+                        date_start=cleaned["date_start"],
+                        date_fin=cleaned["date_fin"],
+                        lag=cleaned["lag"],
+                        name=cleaned.get("name"),
                     )
                 )
             except DomainError as exc:
@@ -88,7 +101,10 @@ class CalculationAdmin(CalculationChartsAdminMixin, JobAdminMixin, LiveChangeLis
     # The form's `clean` holds calculation_validate's cleaned inputs.
     def job_store(self, cleaned: dict, actor: Actor) -> Calculation:
         return calculation_store(
-            date_start=cleaned["date_start"], date_fin=cleaned["date_fin"], lag=cleaned["lag"], name=cleaned["name"],
+            date_start=cleaned["date_start"],
+            date_fin=cleaned["date_fin"],
+            lag=cleaned["lag"],
+            name=cleaned["name"],
             actor=actor,
         )
 
@@ -107,24 +123,50 @@ class CalculationAdmin(CalculationChartsAdminMixin, JobAdminMixin, LiveChangeLis
         ("Inputs", {"fields": ["name", "date_start", "date_fin", "lag"]}),
         (
             "Run",
-            {"fields": ["status", progress, "launched_at", "started_at", "finished_at", "duration", "attempts", "error"]},
+            {
+                "fields": [
+                    "status",
+                    progress,  # type: ignore[list-item]  # a callable: the bar, beside the model's own `progress`
+                    "launched_at",
+                    "started_at",
+                    "finished_at",
+                    "duration",
+                    "attempts",
+                    "error",
+                ]
+            },
         ),
-        ("Audit", {"fields": AUDIT_FIELDS}),
+        ("Audit", {"fields": tuple(AUDIT_FIELDS)}),
         ("Delivery", {"fields": ["dispatched_at", "updated_at"], "classes": ["collapse"]}),
         ("Result", {"fields": ["result_table"]}),
     ]
     readonly_fields = [
-        "name", "date_start", "date_fin", "lag", "status", progress, "launched_at", "started_at",
-        "finished_at", "duration", "attempts", "error", "dispatched_at", "updated_at", "result_table",
+        "name",
+        "date_start",
+        "date_fin",
+        "lag",
+        "status",
+        progress,  # type: ignore[list-item]  # a callable: the bar, beside the model's own `progress`
+        "launched_at",
+        "started_at",
+        "finished_at",
+        "duration",
+        "attempts",
+        "error",
+        "dispatched_at",
+        "updated_at",
+        "result_table",
         *AUDIT_FIELDS,
     ]
 
     add_fields = ["name", "date_start", "date_fin", "lag"]
 
-    def get_fieldsets(self, request: HttpRequest, obj: Calculation | None = None):
-        return [(None, {"fields": self.add_fields})] if obj is None else self.fieldsets
+    def get_fieldsets(self, request: HttpRequest, obj: Calculation | None = None) -> "_FieldsetSpec":
+        return [(None, {"fields": tuple(self.add_fields)})] if obj is None else self.fieldsets
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Calculation | None = None):
+    def get_readonly_fields(
+        self, request: HttpRequest, obj: Calculation | None = None
+    ) -> list[str] | tuple[str, ...]:
         return [] if obj is None else self.readonly_fields
 
     @admin.action(description="Run again", permissions=[operation_action("rerun")])

@@ -25,7 +25,10 @@ from apps.core.responses import api_url
 from apps.live.admin import WS_PATH, progress_bar, status_badge
 from apps.live.realtime import stream_group
 
-HIGHCHARTS_JS = ["calcboard/vendor/highcharts/highcharts.js", "calcboard/vendor/highcharts/modules/accessibility.js"]
+HIGHCHARTS_JS = [
+    "calcboard/vendor/highcharts/highcharts.js",
+    "calcboard/vendor/highcharts/modules/accessibility.js",
+]
 CHARTS_CSS = "calcboard/calculation_charts.css"
 # The forecast's P10-P90 band is an arearange series (highcharts-more).
 HIGHCHARTS_MORE_JS = "calcboard/vendor/highcharts/highcharts-more.js"
@@ -57,11 +60,13 @@ class CalculationChartsAdminMixin:
             # calculation_charts.js, which draws the rest) and reads the well's history.
             config = context["production_config"]
             config["detailUrl"] += ",forecast"
-            config["historyUrl"] = (
-                api_url("well_history", id=calculation.well_id) + "?resample=month"
-            )
+            config["historyUrl"] = api_url("well_history", id=calculation.well_id) + "?resample=month"
             context["production_media"] = forms.Media(
-                js=[*HIGHCHARTS_JS, HIGHCHARTS_MORE_JS, Script("calcboard/well_forecast_charts.js", type="module")],
+                js=[
+                    *HIGHCHARTS_JS,
+                    HIGHCHARTS_MORE_JS,
+                    Script("calcboard/well_forecast_charts.js", type="module"),
+                ],
                 css={"all": [CHARTS_CSS]},
             )
             context["production_well"] = True
@@ -139,9 +144,7 @@ class CalculationChartsAdminMixin:
                 css={"all": [CHARTS_CSS]},
             ),
             "compare_config": {
-                "runs": [
-                    {"id": run.pk, "name": run.name, "detailUrl": _detail_url(run.pk)} for run in runs
-                ]
+                "runs": [{"id": run.pk, "name": run.name, "detailUrl": _detail_url(run.pk)} for run in runs]
             },
         }
         return TemplateResponse(request, self.compare_template, context)

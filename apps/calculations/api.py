@@ -85,7 +85,9 @@ past it the answer is a 429 (rule `quota`) with `Retry-After`, and nothing is qu
 )
 @requires("add", Calculation)
 def calculation_create_endpoint(
-    request: HttpRequest, payload: CalculationCreateIn, idempotency_key: IdempotencyKey = idempotency_key_header()
+    request: HttpRequest,
+    payload: CalculationCreateIn,
+    idempotency_key: IdempotencyKey = idempotency_key_header(),
 ):
     return job_created(
         request=request,
@@ -116,7 +118,9 @@ def calculation_cancel_endpoint(request: HttpRequest, id: int):
     step and keeps no rows. Answers the run's current envelope; a run that is already
     finished, failed or cancelled answers 409 naming its status."""
     calculation = calculation_cancel(calculation_id=id, actor=actor_of(request))
-    return HttpResponse(calculation_detail_json(calculation_id=calculation.pk), content_type="application/json")
+    return HttpResponse(
+        calculation_detail_json(calculation_id=calculation.pk), content_type="application/json"
+    )
 
 
 @router.post(
@@ -143,7 +147,8 @@ def _pin_endpoint(pinned: bool) -> None:
     endpoint.__name__ = endpoint.__qualname__ = f"calculation_{action}_endpoint"
     endpoint.__doc__ = (
         "Keep the run for ever: retention never removes a pinned run (CALCULATIONS_RETENTION_DAYS)."
-        if pinned else "Let retention remove the run again once it is older than the retention period."
+        if pinned
+        else "Let retention remove the run again once it is older than the retention period."
     )
     router.post(
         f"/{{id}}/{action}",
@@ -214,8 +219,10 @@ def calculation_detail_endpoint(
     url_name="calculation_result_csv",
     openapi_extra={
         "responses": {
-            200: {"description": "The rows as CSV: a header, then date,liquid,oil,water,wct per line.",
-                  "content": {"text/csv": {"schema": {"type": "string"}}}}
+            200: {
+                "description": "The rows as CSV: a header, then date,liquid,oil,water,wct per line.",
+                "content": {"text/csv": {"schema": {"type": "string"}}},
+            }
         }
     },
 )
@@ -277,7 +284,10 @@ def _chart_endpoint(image_type: str) -> None:
     """Register `GET /{id}/chart.<image_type>` (operation `calculation_chart_<image_type>`)."""
 
     def endpoint(
-        request: HttpRequest, id: int, width: ChartWidth = ChartWidthQuery, height: ChartHeight = ChartHeightQuery
+        request: HttpRequest,
+        id: int,
+        width: ChartWidth = ChartWidthQuery,
+        height: ChartHeight = ChartHeightQuery,
     ):
         return _chart_response(request, calculation_id=id, image_type=image_type, width=width, height=height)
 

@@ -81,13 +81,26 @@ def calculation_chart_options(
     if band is not None:
         band_name, band_colour = BAND_SERIES
         extra.append(
-            {"type": "arearange", "name": band_name, "color": band_colour, "fillOpacity": 0.2, "lineWidth": 0,
-             "yAxis": 0, "data": band}
+            {
+                "type": "arearange",
+                "name": band_name,
+                "color": band_colour,
+                "fillOpacity": 0.2,
+                "lineWidth": 0,
+                "yAxis": 0,
+                "data": band,
+            }
         )
     for key, label, colour in HISTORY_SERIES if history is not None else ():
         extra.append(
-            {"type": "scatter", "name": label, "color": colour, "yAxis": 0, "marker": {"radius": 2},
-             "data": history[key]}
+            {
+                "type": "scatter",
+                "name": label,
+                "color": colour,
+                "yAxis": 0,
+                "marker": {"radius": 2},
+                "data": history[key],
+            }
         )
     return {
         "chart": {"type": "line", "width": width, "height": height, "animation": False},
@@ -102,8 +115,17 @@ def calculation_chart_options(
         "legend": {"enabled": True},
         **still_image_options(),
         "series": [
-            *({"name": label, "color": colour, "yAxis": 0, "data": series[key]} for key, label, colour in RATE_SERIES),
-            {"name": wct_name, "color": wct_colour, "yAxis": 1, "dashStyle": "ShortDash", "data": series[column]},
+            *(
+                {"name": label, "color": colour, "yAxis": 0, "data": series[key]}
+                for key, label, colour in RATE_SERIES
+            ),
+            {
+                "name": wct_name,
+                "color": wct_colour,
+                "yAxis": 1,
+                "dashStyle": "ShortDash",
+                "data": series[column],
+            },
             *extra,
         ],
     }

@@ -57,5 +57,7 @@ class CalculationEventOut(Schema):
     finished_at: UtcDateTime | None = Field(description="When it finished, failed or was cancelled.")
     duration: float | None = Field(description="Seconds spent running, once it has ended.")
     error: str | None = Field(description="Why it failed; null unless `status` is `failed`.")
-    updated_at: UtcDateTime = Field(description="The state's time: drop an event not newer than one already applied.")
+    updated_at: UtcDateTime = Field(
+        description="The state's time: drop an event not newer than one already applied."
+    )
     event_id: str = Field(description="Position in the stream's event log, for `since` after a reconnect.")

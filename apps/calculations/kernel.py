@@ -92,8 +92,7 @@ def run(
         if step_delay > 0:
             time.sleep(step_delay)
 
-    frame = pd.DataFrame({name: np.concatenate([part[name] for part in parts]) for name in COLUMNS})
-    return frame
+    return pd.DataFrame({name: np.concatenate([part[name] for part in parts]) for name in COLUMNS})
 
 
 def _rows(*, first: np.datetime64, offsets: np.ndarray) -> dict[str, np.ndarray]:
@@ -108,7 +107,9 @@ def _rows(*, first: np.datetime64, offsets: np.ndarray) -> dict[str, np.ndarray]
     liquid = np.maximum(np.round(INITIAL_LIQUID * decline * season * scatter, 3), MIN_LIQUID)
 
     logistic = 1.0 / (1.0 + np.exp(-WCT_RISE_RATE * (years - WCT_MIDPOINT_YEARS)))
-    wct_raw = WCT_INITIAL + (WCT_FINAL - WCT_INITIAL) * logistic + SCATTER_WCT * _unit_noise(day_number, salt=2)
+    wct_raw = (
+        WCT_INITIAL + (WCT_FINAL - WCT_INITIAL) * logistic + SCATTER_WCT * _unit_noise(day_number, salt=2)
+    )
     wct_raw = np.clip(wct_raw, 0.0, 1.0)
 
     return published_rows(days=days, liquid=liquid, oil=liquid * (1.0 - wct_raw))

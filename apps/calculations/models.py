@@ -10,6 +10,7 @@ from apps.jobs.models import Job, quota_index, retention_index, status_check, un
 NAME_MAX_LENGTH = 200
 LAG_MIN, LAG_MAX = 1, 3650
 
+
 class Calculation(Job):
     """One run of the kernel: its inputs, where it is in the queue, and how it ended.
 
@@ -32,7 +33,12 @@ class Calculation(Job):
     # A well run: a decline-curve forecast of the well's history (apps.calculations.forecast)
     # instead of the synthetic kernel. The well may be deleted later; the run keeps its rows.
     well = models.ForeignKey(
-        "wells.Well", null=True, blank=True, on_delete=models.SET_NULL, related_name="calculations", db_index=False,
+        "wells.Well",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="calculations",
+        db_index=False,
         help_text="The well forecast by this run; empty for a run of the synthetic kernel.",
     )
     # A database default too: bulk loads that list their columns (benchmarks, fixtures) get {}.
@@ -79,7 +85,9 @@ class CalculationRow(models.Model):
     """One row of a finished run's result table; all rows of a run are written at once."""
 
     # The unique (calculation, date) index already starts with calculation_id: no extra index.
-    calculation = models.ForeignKey(Calculation, on_delete=models.CASCADE, related_name="rows", db_index=False)
+    calculation = models.ForeignKey(
+        Calculation, on_delete=models.CASCADE, related_name="rows", db_index=False
+    )
     date = models.DateField()
     liquid = models.FloatField()
     oil = models.FloatField()
@@ -112,7 +120,9 @@ class CalculationChart(models.Model):
     `used_at` first.
     """
 
-    calculation = models.ForeignKey(Calculation, on_delete=models.CASCADE, related_name="charts", db_index=False)
+    calculation = models.ForeignKey(
+        Calculation, on_delete=models.CASCADE, related_name="charts", db_index=False
+    )
     format = models.CharField(max_length=3, choices=CalculationChartFormat.choices)
     width = models.PositiveIntegerField(help_text="Pixels.")
     height = models.PositiveIntegerField(help_text="Pixels.")
@@ -133,7 +143,8 @@ class CalculationChart(models.Model):
                 fields=["calculation", "format", "width", "height"], name="calc_chart_unique_size"
             ),
             models.CheckConstraint(
-                condition=Q(format__in=[choice.value for choice in CalculationChartFormat]), name="calc_chart_format"
+                condition=Q(format__in=[choice.value for choice in CalculationChartFormat]),
+                name="calc_chart_format",
             ),
         ]
         indexes = [models.Index(fields=["used_at", "id"], name="calc_chart_used_at")]

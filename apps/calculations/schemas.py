@@ -1,7 +1,7 @@
 """API schemas: what clients send (`*In`) and what they get back (`*Out`), kept apart."""
 
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from ninja import Field, Schema
 from pydantic import BeforeValidator, ConfigDict, StrictInt, WithJsonSchema
@@ -60,24 +60,34 @@ class ForecastModelIn(Schema):
         "out and the forecast is backtested against it.",
     )
     recency_half_life_days: float | None = Field(
-        None, ge=0, le=36_525,
+        None,
+        ge=0,
+        le=36_525,
         description="Days after which a point's weight in the fit halves (default 365; 0: all points alike).",
     )
-    b_max: float | None = Field(None, ge=0, le=5, description="Upper bound of the hyperbolic exponent b (default 1.5).")
+    b_max: float | None = Field(
+        None, ge=0, le=5, description="Upper bound of the hyperbolic exponent b (default 1.5)."
+    )
     terminal_decline: float | None = Field(
-        None, gt=0, lt=1,
+        None,
+        gt=0,
+        lt=1,
         description="Terminal decline, secant effective per year as a fraction (default 0.06, i.e. 6 %/year).",
     )
     economic_limit: float | None = Field(
         None, gt=0, description="Economic limit, m3/day of oil per calendar day (default 1)."
     )
     uptime: float | None = Field(
-        None, gt=0, le=1,
+        None,
+        gt=0,
+        le=1,
         description="Fraction of calendar time on stream in the forecast (default: the last 365 days' before the "
         "end of the fit window).",
     )
     min_hours_on: float | None = Field(
-        None, ge=0, le=24,
+        None,
+        ge=0,
+        le=24,
         description="Days with fewer hours on stream are left out of the fit (default 12; monthly history: the "
         "same fraction of the month).",
     )
@@ -95,7 +105,8 @@ class CalculationCreateIn(Schema):
         description="Optional label; defaults to a readable summary of the inputs.",
     )
     well: StrictInt | None = Field(
-        None, ge=1,
+        None,
+        ge=1,
         description="A well's id: the run forecasts its production history by decline-curve analysis "
         "instead of the synthetic kernel.",
     )
@@ -115,7 +126,9 @@ class WellsForecastIn(Schema):
     date_start: IsoDate = Field(description="First day of the rows, YYYY-MM-DD.")
     date_fin: IsoDate = Field(description="Last day (inclusive), YYYY-MM-DD, not before date_start.")
     lag: StrictInt = Field(ge=LAG_MIN, le=LAG_MAX, description="Days between two result rows.", examples=[30])
-    model: ForecastModelIn | None = Field(None, description="The forecast's options, the same for every well.")
+    model: ForecastModelIn | None = Field(
+        None, description="The forecast's options, the same for every well."
+    )
 
 
 class WellsForecastOut(Schema):
@@ -128,8 +141,12 @@ class CalculationListItemOut(Schema):
     launched_at: UtcDateTime = Field(description="When the run was submitted.")
     status: JobStatusName
     pinned: bool = Field(description="Kept for ever: retention never removes it.")
-    created_by: ActorOut | None = Field(description="Who queued it (and with which API token); null if unknown.")
-    cancelled_by: ActorOut | None = Field(None, description="Who cancelled it; absent unless cancelled by someone.")
+    created_by: ActorOut | None = Field(
+        description="Who queued it (and with which API token); null if unknown."
+    )
+    cancelled_by: ActorOut | None = Field(
+        None, description="Who cancelled it; absent unless cancelled by someone."
+    )
 
     @staticmethod
     def resolve_created_by(obj: Any) -> dict | None:
@@ -140,7 +157,10 @@ class CalculationListItemOut(Schema):
         return actor_out(obj.cancelled_by)
 
 
-StatusFilter = status_filter_type(Calculation)
+if TYPE_CHECKING:
+    StatusFilter = list[str] | None  # what the parameter holds; its schema is built at import
+else:
+    StatusFilter = status_filter_type(Calculation)
 
 
 class CalculationListQuery(ListQuery):
@@ -205,8 +225,12 @@ class ForecastCandidateOut(Schema):
     name: str
     method: str | None = None
     recency_half_life_days: float | None = Field(None, description="Days.")
-    score_pct: float | None = Field(None, description="Mean of |cum_oil_error_pct| and monthly_rate_error_pct, %.")
-    cum_oil_error_pct: float | None = Field(None, description="(forecast - actual) / actual cumulative oil, %.")
+    score_pct: float | None = Field(
+        None, description="Mean of |cum_oil_error_pct| and monthly_rate_error_pct, %."
+    )
+    cum_oil_error_pct: float | None = Field(
+        None, description="(forecast - actual) / actual cumulative oil, %."
+    )
     monthly_rate_error_pct: float | None = Field(None, description="Mean absolute error of monthly rates, %.")
     skipped: str | None = Field(None, description="Why the candidate was not tried.")
 
@@ -265,11 +289,15 @@ class ForecastBacktestOut(Schema):
     held_out_to: date
     records: int
     actual_cum_oil: float = Field(description="m3 produced over the held-out records.")
-    forecast_cum_oil: float = Field(description="m3 the forecast gives for them (their actual time on stream).")
+    forecast_cum_oil: float = Field(
+        description="m3 the forecast gives for them (their actual time on stream)."
+    )
     cum_oil_error_pct: float = Field(description="(forecast - actual) / actual, %.")
     monthly_rate_error_pct: float = Field(description="Mean absolute error of monthly calendar-day rates, %.")
     months: list[dict[str, Any]] = Field(description="month, actual_rate, forecast_rate (m3/day).")
-    forecast_cum_oil_band: Percentiles | None = Field(None, description="m3, parameters and scatter resampled.")
+    forecast_cum_oil_band: Percentiles | None = Field(
+        None, description="m3, parameters and scatter resampled."
+    )
 
 
 class ForecastOut(Schema):
@@ -278,16 +306,22 @@ class ForecastOut(Schema):
     well: int | None = Field(description="The well's id.")
     method: Literal["arps", "fractional_flow"] = Field(description="The method that produced the rows.")
     requested_method: Literal["auto", "arps", "fractional_flow"]
-    selection: ForecastSelectionOut | None = Field(description="For `auto`: each candidate's backtest and why.")
+    selection: ForecastSelectionOut | None = Field(
+        description="For `auto`: each candidate's backtest and why."
+    )
     parameters: ForecastParametersOut
     fit: ForecastFitOut
     uptime: float = Field(description="Fraction of calendar time on stream applied to the forecast rates.")
     as_of: date = Field(description="Last day of the fit window: rows after it are the forecast.")
     cum_oil_to_date: float = Field(description="Cumulative oil up to as_of, m3.")
     economic_limit: float = Field(description="m3/day of oil per calendar day.")
-    eur: float = Field(description="Estimated ultimate recovery of oil, m3 (to the economic limit, within 100 years).")
+    eur: float = Field(
+        description="Estimated ultimate recovery of oil, m3 (to the economic limit, within 100 years)."
+    )
     remaining: float = Field(description="Remaining reserves: eur - cum_oil_to_date, m3.")
-    economic_limit_date: date | None = Field(description="When the oil rate reaches the limit (null: not in 100 years).")
+    economic_limit_date: date | None = Field(
+        description="When the oil rate reaches the limit (null: not in 100 years)."
+    )
     economic_limit_reached: bool
     uncertainty: ForecastUncertaintyOut | None
     backtest: ForecastBacktestOut | None = Field(description="When fit_to ends before the history.")
@@ -309,11 +343,14 @@ class CalculationDetailOut(Schema):
     launched_at: UtcDateTime = Field(description="When the run was submitted.")
     status: JobStatusName
     pinned: bool = Field(description="Kept for ever: retention never removes it.")
-    created_by: ActorOut | None = Field(description="Who queued it (and with which API token); null if unknown.")
+    created_by: ActorOut | None = Field(
+        description="Who queued it (and with which API token); null if unknown."
+    )
     cancelled_by: ActorOut | None = Field(None, description="Who cancelled it; present once someone did.")
     error: str | None = Field(description="Why the run failed; null unless `status` is `failed`.")
     result: list[CalculationRowOut] | None = Field(
-        None, description="The rows of a finished run, by date; null until then; absent with `fields=-result`."
+        None,
+        description="The rows of a finished run, by date; null until then; absent with `fields=-result`.",
     )
     name: str | None = None
     duration: float | None = None

@@ -45,6 +45,7 @@ DETAIL_OPTIONAL_FIELDS = ("name", "duration", "summary", "forecast")
 # `fields` names what the detail adds (the optional fields) and what it leaves out (`-result`).
 DETAIL_FIELDS = (*DETAIL_OPTIONAL_FIELDS, "-result")
 
+
 def calculation_list(
     *,
     page: int | None = None,
@@ -64,8 +65,14 @@ def calculation_list(
         narrowed &= Q(created_by_id=created_by_id)
     return list_page(
         queryset=Calculation.objects.select_related("created_by", "cancelled_by").only(
-            "id", "name", "launched_at", "status", "pinned", "created_by_token",
-            "created_by__username", "cancelled_by__username",
+            "id",
+            "name",
+            "launched_at",
+            "status",
+            "pinned",
+            "created_by_token",
+            "created_by__username",
+            "cancelled_by__username",
         ),
         orderings=ORDERINGS,
         ordering=ordering,
@@ -127,7 +134,20 @@ def calculation_detail_json(*, calculation_id: int, fields: Iterable[str] = ()) 
         row = cursor.fetchone()
     if row is None:
         raise NotFoundError(f"No calculation with id {calculation_id}.")
-    pk, name, status, launched_at, started_at, finished_at, error, forecast, result, pinned, token, *people = row
+    (
+        pk,
+        name,
+        status,
+        launched_at,
+        started_at,
+        finished_at,
+        error,
+        forecast,
+        result,
+        pinned,
+        token,
+        *people,
+    ) = row
     creator_id, creator_name, canceller_id, canceller_name = people
     head: dict = {"id": pk}
     if "name" in fields:
@@ -136,7 +156,9 @@ def calculation_detail_json(*, calculation_id: int, fields: Iterable[str] = ()) 
     head["status"] = status
     head["pinned"] = pinned
     head["created_by"] = (
-        {"id": creator_id, "username": creator_name, **({"token": token} if token else {})} if creator_id else None
+        {"id": creator_id, "username": creator_name, **({"token": token} if token else {})}
+        if creator_id
+        else None
     )
     if canceller_id:
         head["cancelled_by"] = {"id": canceller_id, "username": canceller_name}
@@ -241,7 +263,8 @@ def calculation_rows_csv(*, calculation_id: int) -> str:
         # COPY takes no parameters; the id is an int checked above.
         cursor.cursor.copy_expert(
             f"COPY (SELECT date, liquid, oil, water, wct FROM {table} "
-            f"WHERE calculation_id = {int(calculation.pk)} ORDER BY date) TO STDOUT WITH (FORMAT csv, HEADER)",
+            f"WHERE calculation_id = {int(calculation.pk)} ORDER BY date) "
+            "TO STDOUT WITH (FORMAT csv, HEADER)",
             buffer,
         )
     return buffer.getvalue()
@@ -288,6 +311,7 @@ def calculation_chart_lookup(*, calculation_id: int, image_type: str, width: int
     status, finished_at, chart_id, image_hash, used_at = row
     if status != JobStatus.FINISHED:
         raise _not_finished(calculation_id=calculation_id, status=status, what="its chart exists")
+    assert finished_at is not None  # a finished run has its end
     return ChartLookup(finished_at=finished_at, chart_id=chart_id, image_hash=image_hash, used_at=used_at)
 
 
@@ -432,6 +456,8 @@ def well_forecast_history(*, well_id: int) -> History | None:
             period_days=[calendar.monthrange(d.year, d.month)[1] for d in days],
         )
     return History.from_records(
-        dates=days, oil=[r[1] for r in records], water=[r[2] for r in records],
+        dates=days,
+        oil=[r[1] for r in records],
+        water=[r[2] for r in records],
         hours_on=[r[3] or 0.0 for r in records],
     )

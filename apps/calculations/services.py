@@ -86,10 +86,24 @@ def _as_date(value: Any, *, field: str) -> date:
 
 # The model keys a well run takes, in the API's order; `forecast_options` reads them.
 MODEL_KEYS = (
-    "method", "fit_from", "fit_to", "recency_half_life_days", "b_max", "terminal_decline",
-    "economic_limit", "uptime", "min_hours_on",
+    "method",
+    "fit_from",
+    "fit_to",
+    "recency_half_life_days",
+    "b_max",
+    "terminal_decline",
+    "economic_limit",
+    "uptime",
+    "min_hours_on",
 )
-_MODEL_NUMBERS = ("recency_half_life_days", "b_max", "terminal_decline", "economic_limit", "uptime", "min_hours_on")
+_MODEL_NUMBERS = (
+    "recency_half_life_days",
+    "b_max",
+    "terminal_decline",
+    "economic_limit",
+    "uptime",
+    "min_hours_on",
+)
 
 
 def forecast_options(*, model: dict[str, Any]) -> engine.Options:
@@ -288,7 +302,9 @@ def calculations_forecast_wells(
     for index, well_id in enumerate(ids):
         try:
             cleaned.append(
-                calculation_validate(date_start=date_start, date_fin=date_fin, lag=lag, well=well_id, model=model)
+                calculation_validate(
+                    date_start=date_start, date_fin=date_fin, lag=lag, well=well_id, model=model
+                )
             )
         except DomainError as exc:
             error = exc.errors[0]
@@ -580,9 +596,7 @@ def calculation_chart_draw(*, calculation_id: int, image_type: str, width: int, 
     that drawing and serves its result."""
     from apps.calculations import selectors
 
-    busy = (
-        f"Every drawing slot for calculation images is taken; retry in {CHART_RETRY_AFTER} s."
-    )
+    busy = f"Every drawing slot for calculation images is taken; retry in {CHART_RETRY_AFTER} s."
     with locks.advisory_slot(
         name=CHART_DRAWING_SLOTS_LOCK, slots=settings.CALCULATION_CHARTS_DRAWING_SLOTS
     ) as has_slot:
@@ -614,7 +628,12 @@ def _chart_draw_and_store(*, calculation_id: int, image_type: str, width: int, h
 
     source = selectors.calculation_chart_source(calculation_id=calculation_id)
     options = calculation_chart_options(
-        name=source.name, series=source.series, width=width, height=height, history=source.history, band=source.band
+        name=source.name,
+        series=source.series,
+        width=width,
+        height=height,
+        history=source.history,
+        band=source.band,
     )
     try:
         image = export_server.export_server_image(

@@ -20,4 +20,3 @@ def calculation_run_task(calculation_id: int, *, resume: bool) -> None:
 def calculations_sweep_task() -> dict[str, int]:
     # Counts land in the result backend: a cheap audit trail of what each sweep repaired.
     return calculation_sweep()
-

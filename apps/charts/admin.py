@@ -1,5 +1,7 @@
 """The functions dashboard: list with charts, an Add form with presets, a bulk Refresh."""
 
+from typing import Any
+
 from django import forms
 from django.contrib import admin
 from django.db.models import QuerySet
@@ -46,7 +48,7 @@ class FunctionAddForm(forms.ModelForm):
         fields = ["preset", "expression", "dt", "interval"]
         widgets = {"expression": forms.TextInput(attrs={"size": 60, "placeholder": "e.g. t^2 + 2/t"})}
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["expression"].required = False
         self.fields["expression"].help_text = (
@@ -56,8 +58,9 @@ class FunctionAddForm(forms.ModelForm):
         self.fields["dt"].initial = 1
         self.fields["interval"].initial = 30
 
-    def clean(self) -> dict:
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         expression = (cleaned.get("expression") or "").strip() or cleaned.get("preset") or ""
         cleaned["expression"] = expression
         if "dt" in cleaned and "interval" in cleaned:
@@ -118,8 +121,8 @@ class FunctionAdmin(JobAdminMixin, LiveChangeListMixin, admin.ModelAdmin):
         # The list needs the image's hash (for its URL), never its bytes.
         return super().get_queryset(request).defer("image")
 
-    def get_fields(self, request: HttpRequest, obj: Function | None = None) -> list[str]:
-        return self.add_fields if obj is None else self.view_fields
+    def get_fields(self, request: HttpRequest, obj: Function | None = None) -> tuple[str, ...]:
+        return tuple(self.add_fields if obj is None else self.view_fields)
 
     @admin.display(description="chart")
     def chart(self, obj: Function) -> str:

@@ -54,8 +54,10 @@ def _out(function: Function) -> dict:
 )
 @requires("add", Function)
 def function_create_endpoint(
-    request: HttpRequest, payload: FunctionCreateIn, idempotency_key: IdempotencyKey = idempotency_key_header()
-):
+    request: HttpRequest,
+    payload: FunctionCreateIn,
+    idempotency_key: IdempotencyKey = idempotency_key_header(),
+) -> HttpResponse:
     """Send an `Idempotency-Key` header to retry safely: the same key with the same body within
     24 hours answers the first answer (same id) and creates nothing; the same key with
     another body is a 422 naming the header. Keys are per user."""
@@ -77,7 +79,7 @@ def function_create_endpoint(
     summary="List functions",
 )
 @requires("view", Function)
-def function_list_endpoint(request: HttpRequest, query: Query[FunctionListQuery]):
+def function_list_endpoint(request: HttpRequest, query: Query[FunctionListQuery]) -> Status:
     """Functions, `page_size` a page, by `page` or by `cursor` (not both).
 
     The same paging contract as `GET /api/calculations`: `count` is exact, also per `status`
@@ -103,7 +105,7 @@ def function_list_endpoint(request: HttpRequest, query: Query[FunctionListQuery]
     summary="Draw the charts of several functions again, in parallel",
 )
 @requires(operation_action("refresh"), Function)
-def functions_refresh_endpoint(request: HttpRequest, payload: FunctionsRefreshIn):
+def functions_refresh_endpoint(request: HttpRequest, payload: FunctionsRefreshIn) -> Status:
     """Every listed function not already queued or running is queued; all of them count
     against the requester's quota (CHARTS_QUOTA_IN_FLIGHT): past it the whole request is a
     429 with `Retry-After` and nothing is queued."""
@@ -118,7 +120,7 @@ def functions_refresh_endpoint(request: HttpRequest, payload: FunctionsRefreshIn
     url_name="function_detail",
 )
 @requires("view", Function)
-def function_detail_endpoint(request: HttpRequest, id: int):
+def function_detail_endpoint(request: HttpRequest, id: int) -> Status:
     return Status(200, _out(selectors.function_get(function_id=id)))
 
 
@@ -128,7 +130,7 @@ def function_detail_endpoint(request: HttpRequest, id: int):
     summary="Cancel a queued or running chart job",
 )
 @requires(operation_action("cancel"), Function)
-def function_cancel_endpoint(request: HttpRequest, id: int):
+def function_cancel_endpoint(request: HttpRequest, id: int) -> Status:
     """A queued chart becomes `cancelled` at once; a running one stops before its next outside
     call and keeps its previous image. Answers the function; one that is already finished,
     failed or cancelled answers 409 naming its status."""
@@ -139,13 +141,15 @@ def _pin_endpoint(pinned: bool) -> None:
     """Register `POST /{id}/pin` or `/{id}/unpin` (operation `function_pin` / `_unpin`)."""
     action = "pin" if pinned else "unpin"
 
-    def endpoint(request: HttpRequest, id: int):
+    def endpoint(request: HttpRequest, id: int) -> Status:
         job_pin(kind=services.FUNCTION_JOB, job_id=id, actor=actor_of(request), pinned=pinned)
         return Status(200, _out(selectors.function_get(function_id=id)))
 
     endpoint.__name__ = endpoint.__qualname__ = f"function_{action}_endpoint"
-    endpoint.__doc__ = "Mark the function kept for ever (retention never removes it)." if pinned else (
-        "Let retention treat the function like any other again."
+    endpoint.__doc__ = (
+        "Mark the function kept for ever (retention never removes it)."
+        if pinned
+        else ("Let retention treat the function like any other again.")
     )
     router.post(
         f"/{{id}}/{action}",

@@ -38,8 +38,12 @@ class FunctionEventOut(Schema):
     expression: str
     status: JobStatusName
     progress: int = Field(ge=0, le=100, description="Percent done.")
-    processed_at: UtcDateTime | None = Field(description="End of the last processing: finished, failed or cancelled.")
+    processed_at: UtcDateTime | None = Field(
+        description="End of the last processing: finished, failed or cancelled."
+    )
     error: str | None = Field(description="Text of the last failure; null when there is none.")
     image_url: str | None = Field(description="Versioned chart URL; null until the first chart.")
-    updated_at: UtcDateTime = Field(description="The state's time: drop an event not newer than one already applied.")
+    updated_at: UtcDateTime = Field(
+        description="The state's time: drop an event not newer than one already applied."
+    )
     event_id: str = Field(description="Position in the stream's event log, for `since` after a reconnect.")

@@ -80,5 +80,9 @@ class Function(Job):
     # Replaces the inherited `finished_at` field (Django drops an abstract parent's field
     # overridden by a plain value): the job's end is `processed_at` here.
     @property
-    def finished_at(self):
+    def finished_at(self) -> datetime | None:
         return self.processed_at
+
+    @finished_at.setter
+    def finished_at(self, value: datetime | None) -> None:
+        self.processed_at = value

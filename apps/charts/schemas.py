@@ -1,6 +1,6 @@
 """Input and output schemas of the functions API. Inputs refuse unknown fields."""
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from django.conf import settings
 from ninja import Field, Schema
@@ -8,7 +8,6 @@ from pydantic import BeforeValidator, ConfigDict
 
 from apps.charts.models import EXPRESSION_MAX_LENGTH, PRESETS, Function
 from apps.charts.selectors import Ordering
-from apps.jobs.schemas import CREATED_BY_DESCRIPTION, ActorOut, CreatedByFilter
 from apps.core.schemas import (
     ListQuery,
     PageOut,
@@ -18,7 +17,7 @@ from apps.core.schemas import (
     status_filter_type,
 )
 from apps.jobs.models import MAX_ID
-from apps.jobs.schemas import JobStatusName
+from apps.jobs.schemas import CREATED_BY_DESCRIPTION, ActorOut, CreatedByFilter, JobStatusName
 
 
 def _integral_float(value: object) -> object:
@@ -78,13 +77,18 @@ class FunctionsRefreshed(Schema):
     skipped: int = Field(..., description="Rows already queued or running: not queued twice.")
 
 
-StatusFilter = status_filter_type(Function)
+if TYPE_CHECKING:
+    StatusFilter = list[str] | None  # what the parameter holds; its schema is built at import
+else:
+    StatusFilter = status_filter_type(Function)
 
 
 class FunctionListQuery(ListQuery):
     ordering: Ordering = Field("-created_at", description="Never-processed rows sort last by processed_at.")
     status: StatusFilter = Field(None, description=status_filter_description(Function))
-    search: SearchFilter = Field(None, description="Only functions whose expression contains this, in any case.")
+    search: SearchFilter = Field(
+        None, description="Only functions whose expression contains this, in any case."
+    )
     created_by: CreatedByFilter = Field(None, description=CREATED_BY_DESCRIPTION)
 
 
@@ -106,9 +110,13 @@ class FunctionOut(Schema):
     created_at: UtcDateTime
     updated_at: UtcDateTime
     pinned: bool = Field(..., description="Kept for ever: retention never removes it.")
-    created_by: ActorOut | None = Field(..., description="Who created it (and with which API token); null if unknown.")
+    created_by: ActorOut | None = Field(
+        ..., description="Who created it (and with which API token); null if unknown."
+    )
     cancelled_by: ActorOut | None = Field(None, description="Who last cancelled it; null unless someone did.")
-    rerun_by: ActorOut | None = Field(None, description="Who last refreshed its chart; null unless someone did.")
+    rerun_by: ActorOut | None = Field(
+        None, description="Who last refreshed its chart; null unless someone did."
+    )
 
 
 class FunctionPage(PageOut):

@@ -74,8 +74,10 @@ def function_list(
 def function_get(*, function_id: int) -> Function:
     in_range = 1 <= function_id <= MAX_ID
     function = (
-        Function.objects.select_related("created_by", "cancelled_by", "rerun_by").defer("image")
-        .filter(pk=function_id).first()
+        Function.objects.select_related("created_by", "cancelled_by", "rerun_by")
+        .defer("image")
+        .filter(pk=function_id)
+        .first()
         if in_range
         else None
     )
@@ -102,4 +104,8 @@ def function_image(*, function_id: int) -> tuple[bytes, str] | None:
         .values_list("image", "image_hash")
         .first()
     )
-    return None if row is None else (bytes(row[0]), row[1])
+    if row is None:
+        return None
+    image, image_hash = row
+    assert image is not None  # written with its hash
+    return bytes(image), image_hash

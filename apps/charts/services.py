@@ -67,7 +67,7 @@ def function_validate(*, expression: str, dt: float, interval: float) -> None:
         if not math.isfinite(value)
     ]
     if errors:
-        raise DomainError(f"Invalid input: {', '.join(e.field for e in errors)}.", errors=errors)
+        raise DomainError(f"Invalid input: {', '.join(str(e.field) for e in errors)}.", errors=errors)
     dataservice.points_request_check(expression=expression, dt=dt, interval=interval)
 
 
@@ -162,8 +162,9 @@ def functions_refresh(*, ids: Sequence[int], actor: Actor | None = None) -> Refr
             cursor.execute(
                 # Only our own table name is interpolated; every value is a parameter.
                 # A new job cycle: its attempts count from zero, its message is not yet sent.
-                f"UPDATE {table} SET status = %s, queued_at = %s, updated_at = %s, progress = 0, attempts = 0, "
-                "attempt_token = NULL, dispatched_at = NULL, queued_by_id = %s, rerun_by_id = %s, rerun_at = %s "
+                f"UPDATE {table} SET status = %s, queued_at = %s, updated_at = %s, progress = 0, "
+                "attempts = 0, attempt_token = NULL, dispatched_at = NULL, queued_by_id = %s, rerun_by_id = %s, "
+                "rerun_at = %s "
                 "WHERE id = ANY(%s) AND status <> ALL(%s) "
                 "RETURNING id, expression, processed_at, error, image_hash",
                 [JobStatus.QUEUED, now, now, user_id, user_id, now, ids, list(IN_FLIGHT)],

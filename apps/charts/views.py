@@ -46,7 +46,9 @@ def chart_image(request: HttpRequest, function_id: int, version: str | None = No
     image_hash = function_image_hash(function_id=function_id)
     if image_hash and not image_hash.startswith(version):
         # An old version: the page that asked is stale. Send it to the current image.
-        response = HttpResponseRedirect(function_image_url(function_id=function_id, image_hash=image_hash))
+        url = function_image_url(function_id=function_id, image_hash=image_hash)
+        assert url is not None  # an image hash has its URL
+        response = HttpResponseRedirect(url)
         response["Cache-Control"] = "private, no-cache"
         return response
     return chart_png_response(request, function_id=function_id, immutable=True)

@@ -81,7 +81,8 @@ def status_count_triggers_sql(table: str) -> tuple[str, str]:
     CREATE TRIGGER {table}_count_insert AFTER INSERT ON {table}
         REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION core_status_count_record();
     CREATE TRIGGER {table}_count_update AFTER UPDATE OF status ON {table}
-        FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status) EXECUTE FUNCTION core_status_count_record();
+        FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status)
+        EXECUTE FUNCTION core_status_count_record();
     CREATE TRIGGER {table}_count_delete AFTER DELETE ON {table}
         REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION core_status_count_record();
     CREATE TRIGGER {table}_count_truncate AFTER TRUNCATE ON {table}

@@ -30,10 +30,11 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import partial
 from typing import Any
 
 from django.core import signing
-from django.db.models import Expression, F, Model, Q, QuerySet
+from django.db.models import Expression, F, Field, Model, Q, QuerySet
 
 from apps.core.errors import DomainError
 from apps.core.selectors import status_counts
@@ -129,10 +130,16 @@ def names_parse(
     return tuple(name for name in allowed if name in requested)
 
 
+def status_names(model: type[Model]) -> list[str]:
+    """The names of the model's statuses, in the order of its `status` field's choices."""
+    field = model._meta.get_field("status")
+    assert isinstance(field, Field)  # a column, not a relation
+    return [str(choice) for choice, _ in field.flatchoices]
+
+
 def statuses_parse(*, value: str | Sequence[str] | None, model: type[Model]) -> tuple[str, ...]:
     """`"queued, failed"` -> ("queued", "failed") in the model's order (its status choices)."""
-    allowed = [choice for choice, _ in model._meta.get_field("status").choices]
-    return names_parse(value=value, allowed=allowed, field="status", noun="status")
+    return names_parse(value=value, allowed=status_names(model), field="status", noun="status")
 
 
 def search_parse(*, value: str | None) -> str:
@@ -261,7 +268,7 @@ def list_page(
     spec = orderings[ordering]
     model = queryset.model
     has_status = any(field.name == "status" for field in model._meta.get_fields())
-    all_statuses = tuple(choice for choice, _ in model._meta.get_field("status").choices) if has_status else ()
+    all_statuses = tuple(status_names(model)) if has_status else ()
     chosen = tuple(statuses)
     if chosen and not has_status:
         raise ValueError(f"{model.__name__} has no status to filter by")
@@ -276,6 +283,7 @@ def list_page(
     # The count: exact from the counters, or capped when a search (or a narrowed list) makes
     # counting a scan.
     rows_in_table: float = math.inf  # unknown: a page past a capped count is read, not assumed empty
+    per_status: dict[str, int] = {}
     if counters:
         per_status = status_counts(model=model)
         rows_in_table = sum(per_status.values())
@@ -296,11 +304,11 @@ def list_page(
     def cursor_for(row: Any, *, forward: bool) -> str:
         return _cursor_make(ordering=ordering, key=getattr(row, _KEY), pk=row.pk, forward=forward)
 
-    fetch = {"queryset": queryset, "ordering": spec, "statuses": chosen}
+    fetch = partial(_fetch, queryset=queryset, ordering=spec, statuses=chosen)
     if cursor is not None:
         key, pk, forward = _cursor_read(cursor=cursor, ordering_name=ordering, ordering=spec)
         position = _after(spec, key=key, pk=pk, forward=forward)
-        rows = _fetch(**fetch, reverse=not forward, offset=0, limit=per_page + 1, position=position)
+        rows = fetch(reverse=not forward, offset=0, limit=per_page + 1, position=position)
         more = len(rows) > per_page
         rows = rows[:per_page]
         if not forward:
@@ -325,11 +333,11 @@ def list_page(
     if not lower_bound and offset + per_page / 2 > count - offset - per_page / 2:
         # Nearer the end than the start: read backwards from the end.
         take = min(per_page, count - offset)
-        rows = _fetch(**fetch, reverse=True, offset=max(count - offset - per_page, 0), limit=take)
+        rows = fetch(reverse=True, offset=max(count - offset - per_page, 0), limit=take)
         rows.reverse()
         more = offset + len(rows) < count
     else:
-        rows = _fetch(**fetch, reverse=False, offset=offset, limit=per_page + 1)
+        rows = fetch(reverse=False, offset=offset, limit=per_page + 1)
         more = len(rows) > per_page
         rows = rows[:per_page]
     next_cursor = cursor_for(rows[-1], forward=True) if rows and more else None

@@ -80,7 +80,9 @@ def outside_call_observe(*, service: str, outcome: str, seconds: float) -> None:
     OUTSIDE_CALL_DURATION.labels(service=service, outcome=outcome).observe(seconds)
 
 
-def outside_call(service: str, outcome_of: Callable[[Exception], str | None]) -> Callable[[Callable[P, R]], Callable[P, R]]:
+def outside_call(
+    service: str, outcome_of: Callable[[Exception], str | None]
+) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Decorate a client function: each call is counted and timed under `service`, with the
     outcome "ok", or `outcome_of(error)` for an exception it raises (None: not a call's
     outcome, e.g. a bug, which is left uncounted)."""
@@ -94,7 +96,9 @@ def outside_call(service: str, outcome_of: Callable[[Exception], str | None]) ->
             except Exception as exc:
                 outcome = outcome_of(exc)
                 if outcome is not None:
-                    outside_call_observe(service=service, outcome=outcome, seconds=time.perf_counter() - started)
+                    outside_call_observe(
+                        service=service, outcome=outcome, seconds=time.perf_counter() - started
+                    )
                 raise
             outside_call_observe(service=service, outcome="ok", seconds=time.perf_counter() - started)
             return result

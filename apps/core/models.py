@@ -9,8 +9,9 @@ class StatusCount(models.Model):
     A list answers "how many runs are queued?" from here instead of `COUNT(*)`, which walks the
     whole table (docs/benchmarks.md, Lists of a million rows). Triggers on each job table (migration
     `0002_list_counters` and the apps' `..._list_counters`) append signed deltas per status
-    (per statement for inserts and deletes, per row whose status changed for updates), so every write path keeps the counts exact: the ORM, bulk
-    `update()`, admin actions, raw SQL, `COPY`, `TRUNCATE`. Deltas are only ever inserted, so
+    (per statement for inserts and deletes, per row whose status changed for updates), so every
+    write path keeps the counts exact: the ORM, bulk `update()`, admin actions, raw SQL, `COPY`,
+    `TRUNCATE`. Deltas are only ever inserted, so
     concurrent writers never wait on a shared counter row; the triggers fold a table's deltas into
     one row per status once there are more than a few dozen (`core_status_count_compact`). Read through
     `apps.core.selectors.status_counts`.

@@ -3,14 +3,14 @@ of the lists (docs/reference/api-conventions.md)."""
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from django.db.models import Model
 from ninja import Field, Schema
 from pydantic import PlainSerializer, WithJsonSchema
 
 from apps.core.formatting import iso
-from apps.core.listing import PAGE_MAX, PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, SEARCH_MAX_LENGTH
+from apps.core.listing import PAGE_MAX, PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, SEARCH_MAX_LENGTH, status_names
 
 
 class FieldErrorOut(Schema):
@@ -28,7 +28,7 @@ def error_responses(*extra: int) -> dict[int, type[ErrorOut]]:
     """The error answers an API operation declares, all in the one error shape: 401, 403 and
     422 for every operation (each needs credentials and a permission, and validates its
     input), plus `extra` (404, 409, 502, ...)."""
-    return {code: ErrorOut for code in sorted({401, 403, 422, *extra})}
+    return dict.fromkeys(sorted({401, 403, 422, *extra}), ErrorOut)
 
 
 # Every timestamp leaves the API the same way, through `iso()`: ISO 8601, UTC, microseconds, "Z".
@@ -47,7 +47,7 @@ UtcDateTime = Annotated[
 ]
 
 
-def names_filter_type(allowed: Sequence[str]):
+def names_filter_type(allowed: Sequence[str]) -> Any:  # a list type, built at run time
     """A query parameter that takes several names out of `allowed`: documented as an array of
     enum values (`?status=a&status=b`, what generated clients send); `?status=a,b` is read
     the same. The selector validates (`apps.core.listing.names_parse`: an unknown name is a
@@ -56,14 +56,14 @@ def names_filter_type(allowed: Sequence[str]):
     return list[Annotated[str, WithJsonSchema({"type": "string", "enum": list(allowed)})]] | None
 
 
-def status_filter_type(model: type[Model]):
+def status_filter_type(model: type[Model]) -> Any:  # an Annotated type, built at run time
     """`?status=` of a list: names out of the model's status choices (so a status added to the
     model is accepted and documented at once)."""
-    return names_filter_type([choice for choice, _ in model._meta.get_field("status").choices])
+    return names_filter_type(status_names(model))
 
 
 def status_filter_description(model: type[Model]) -> str:
-    allowed = ", ".join(f"`{choice}`" for choice, _ in model._meta.get_field("status").choices)
+    allowed = ", ".join(f"`{choice}`" for choice in status_names(model))
     return (
         f"Only these statuses: repeat the parameter (`status=queued&status=running`) or separate them "
         f"with commas (`status=queued,running`); any of {allowed}."
@@ -92,7 +92,10 @@ class ListQuery(Schema):
     query schema adds its `ordering`, filters and `search` (`Query[<Resource>ListQuery]`)."""
 
     page: int | None = Field(
-        None, ge=1, le=PAGE_MAX, description="1-based (default 1); a page past the end is empty. Not with `cursor`."
+        None,
+        ge=1,
+        le=PAGE_MAX,
+        description="1-based (default 1); a page past the end is empty. Not with `cursor`.",
     )
     page_size: int = Field(
         PAGE_SIZE_DEFAULT, ge=1, le=PAGE_SIZE_MAX, description=f"Rows a page, 1 to {PAGE_SIZE_MAX}."
@@ -106,7 +109,7 @@ class PageOut(Schema):
 
     count: int = Field(
         description="Matching rows: exact without `search`; with one, counted up to 10,000 "
-        "(then `count_is_lower_bound` is true, read it as \"10,000+\")."
+        '(then `count_is_lower_bound` is true, read it as "10,000+").'
     )
     count_is_lower_bound: bool = Field(description="True when `count` is the 10,000 cap: there are more.")
     pages: int = Field(description="Pages of `page_size` rows.")

@@ -369,4 +369,3 @@ def compile_node(node: Node) -> sql.Composable:
         case Call(function, argument):
             return CALL.format(FUNCTIONS[function], compile_node(argument))
     raise TypeError(f"not an expression node: {node!r}")  # pragma: no cover - exhaustive above
-

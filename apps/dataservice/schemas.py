@@ -202,7 +202,7 @@ def points_request_parse(*, data: Any) -> PointsRequest:
             for error in errors
         )
         raise DomainError(detail, errors=errors)
-    assert tree is not None and dt is not None and interval is not None
+    assert isinstance(expression, str) and tree is not None and dt is not None and interval is not None
     return PointsRequest(
         expression=expression,
         tree=tree,

@@ -154,7 +154,7 @@ def _unavailable(exc: OperationalError) -> ServiceUnavailableError:
         return ServiceUnavailableError(
             "the database did not finish the statement in time (statement timeout)"
         )
-    logger.warning("database unavailable", exc_info=True)
+    logger.warning("database unavailable", exc_info=exc)
     return ServiceUnavailableError("the database is unavailable")
 
 

@@ -81,8 +81,9 @@ def points(request: HttpRequest) -> HttpResponse:
         "interval": points_request.interval_json,
         "count": result.count,
     }
-    body = json_object_with_raw(head, points=result.points_json)
-    return HttpResponse(body, content_type="application/json")
+    return HttpResponse(
+        json_object_with_raw(head, points=result.points_json), content_type="application/json"
+    )
 
 
 @never_cache
@@ -101,6 +102,4 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> JsonR
 
 
 def server_error(request: HttpRequest) -> JsonResponse:
-    return _error(
-        status=500, rule="internal", message="Internal error in the data service; see its log."
-    )
+    return _error(status=500, rule="internal", message="Internal error in the data service; see its log.")

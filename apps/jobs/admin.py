@@ -5,6 +5,7 @@ Pin and Unpin actions, and the audit trail: who created, cancelled, re-ran and p
 job, shown, filterable, and every action written to Django's admin log."""
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
@@ -13,6 +14,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from apps.core.admin import ModelAdminMixinBase
 from apps.core.errors import DomainError
 from apps.jobs.audit import Actor, actor_of
 from apps.jobs.models import Job
@@ -21,25 +23,34 @@ from apps.jobs.retention import jobs_pin
 from apps.jobs.services import JobKind
 
 AUDIT_FIELDS = [
-    "created_by", "created_by_token", "cancelled_by", "cancelled_at", "rerun_by", "rerun_at",
-    "pinned", "pinned_by", "pinned_at",
+    "created_by",
+    "created_by_token",
+    "cancelled_by",
+    "cancelled_at",
+    "rerun_by",
+    "rerun_at",
+    "pinned",
+    "pinned_by",
+    "pinned_at",
 ]
 
 
-class JobAdminMixin:
+class JobAdminMixin(ModelAdminMixinBase):
     add_form: type[forms.ModelForm]
     cancel_noun: str  # "calculation", "chart job": how the Cancel message counts them
     job_kind: JobKind
     # Methods of each kind's admin, through its services: store the add its form validated
     # (the form's cleaned data); cancel the listed ids, answering the jobs it cancelled.
     job_store: Callable[[dict, Actor], Job]
-    jobs_cancel: Callable[[list[int], Actor], list[Job]]
+    jobs_cancel: Callable[[list[int], Actor], Sequence[Job]]
 
-    def get_form(self, request: HttpRequest, obj: Job | None = None, change: bool = False, **kwargs):
+    def get_form(
+        self, request: HttpRequest, obj: Job | None = None, change: bool = False, **kwargs: Any
+    ) -> type[forms.ModelForm]:
         if obj is None:
             kind, user_id = self.job_kind, request.user.pk
 
-            class QuotaCheckedForm(self.add_form):  # type: ignore[name-defined,misc]
+            class QuotaCheckedForm(self.add_form):  # type: ignore[name-defined]  # a class chosen at run time
                 def clean(self) -> dict:
                     cleaned = super().clean()
                     try:  # the admin says so before the save; the service checks again, locked
@@ -56,7 +67,7 @@ class JobAdminMixin:
         # A stored job is a record (view page); new ones come from Add and the list's actions.
         return obj is None and super().has_change_permission(request, obj)
 
-    def save_model(self, request: HttpRequest, obj: Job, form, change: bool) -> None:
+    def save_model(self, request: HttpRequest, obj: Job, form: forms.ModelForm, change: bool) -> None:
         # Through the service: it stores the row and queues the job once the save commits (the
         # form's `clean` already ran the kind's validation).
         created = self.job_store(form.cleaned_data, actor_of(request))
@@ -65,9 +76,11 @@ class JobAdminMixin:
 
     def log_jobs(self, request: HttpRequest, ids: Sequence[int], message: str) -> None:
         """One admin log entry (a change) per job an action changed, in one statement."""
+        user = request.user
+        assert user.is_authenticated  # the admin's views require a login
         if ids:
             LogEntry.objects.log_actions(
-                user_id=request.user.pk,
+                user_id=user.pk,
                 queryset=self.job_kind.model.objects.filter(pk__in=ids).only("pk", *self._repr_fields()),
                 action_flag=CHANGE,
                 change_message=message,
@@ -92,7 +105,10 @@ class JobAdminMixin:
 
     def _pin(self, request: HttpRequest, queryset: QuerySet[Job], *, pinned: bool) -> None:
         changed = jobs_pin(
-            kind=self.job_kind, ids=list(queryset.values_list("pk", flat=True)), actor=actor_of(request), pinned=pinned
+            kind=self.job_kind,
+            ids=list(queryset.values_list("pk", flat=True)),
+            actor=actor_of(request),
+            pinned=pinned,
         )
         self.log_jobs(request, [job.pk for job in changed], "Pinned." if pinned else "Unpinned.")
         state = "pinned: kept for ever" if pinned else "unpinned: retention applies again"

@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import IntegrityError, models, transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
@@ -64,7 +65,7 @@ def _body_hash(body: Any) -> str:
 
 
 def idempotent_create(
-    *, user, scope: str, key: str | None, body: Any, create: Callable[[], tuple[int, dict]]
+    *, user: User, scope: str, key: str | None, body: Any, create: Callable[[], tuple[int, dict]]
 ) -> tuple[int, dict]:
     """Answer `create()` (status, body), or the stored first answer to the same key.
 
@@ -83,8 +84,13 @@ def idempotent_create(
         try:
             with transaction.atomic():
                 record = IdempotencyRecord.objects.create(
-                    user=user, scope=scope, key=key, request_hash=request_hash,
-                    response_status=0, response_body={}, created_at=now,
+                    user=user,
+                    scope=scope,
+                    key=key,
+                    request_hash=request_hash,
+                    response_status=0,
+                    response_body={},
+                    created_at=now,
                 )
         except IntegrityError:
             # Taken: by a committed request, or one in flight (this waited for its commit).
@@ -120,5 +126,7 @@ def job_created(
     def created() -> tuple[int, dict]:
         return 201, {"id": create().pk}
 
-    _, body = idempotent_create(user=request.user, scope=scope, key=key, body=payload.dict(), create=created)
+    user = request.user
+    assert user.is_authenticated  # `requires` ran before the endpoint
+    _, body = idempotent_create(user=user, scope=scope, key=key, body=payload.dict(), create=created)
     return created_response(body=body, location=api_url(detail_url_name, id=body["id"]))

@@ -60,11 +60,19 @@ class Job(models.Model):
 
     status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.QUEUED)
     progress = models.PositiveSmallIntegerField(default=0, help_text="Percent, 0-100.")
-    attempts = models.PositiveSmallIntegerField(default=0, help_text="How many times a worker claimed the job.")
-    attempt_token = models.UUIDField(null=True, blank=True, editable=False, help_text="The claim of the attempt that holds the job.")
+    attempts = models.PositiveSmallIntegerField(
+        default=0, help_text="How many times a worker claimed the job."
+    )
+    attempt_token = models.UUIDField(
+        null=True, blank=True, editable=False, help_text="The claim of the attempt that holds the job."
+    )
     queued_at = models.DateTimeField(null=True, blank=True, help_text="When the job was last queued.")
-    started_at = models.DateTimeField(null=True, blank=True, help_text="When a worker started the last attempt.")
-    finished_at = models.DateTimeField(null=True, blank=True, help_text="When the job ended (finished, failed or cancelled).")
+    started_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a worker started the last attempt."
+    )
+    finished_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the job ended (finished, failed or cancelled)."
+    )
     # TextField: service errors quote the other side's message, whatever its length.
     error = models.TextField(blank=True, default="")
     dispatched_at = models.DateTimeField(
@@ -79,31 +87,66 @@ class Job(models.Model):
     # deleted, and a job row then carries no deferred foreign-key checks (which would also
     # refuse a TRUNCATE in the transaction that inserted it).
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False, db_constraint=False,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
         help_text="Who created the job (empty: before the audit trail, or a deleted user).",
     )
     created_by_token = models.CharField(
-        max_length=100, blank=True, default="", db_default="",
+        max_length=100,
+        blank=True,
+        default="",
+        db_default="",
         help_text="The name of the API token it was created with, if any.",
     )
     # Whose quota of jobs in flight the job counts against: its creator, or who queued it
     # again (a chart's refresh).
     queued_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False, db_constraint=False
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     cancelled_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False, db_constraint=False
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     cancelled_at = models.DateTimeField(null=True, blank=True)
     rerun_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False, db_constraint=False,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
         help_text="Who last re-ran it (a calculation's re-run, a chart's refresh).",
     )
     rerun_at = models.DateTimeField(null=True, blank=True)
     # Database defaults too: bulk loads in raw SQL (benchmarks, imports) need not name them.
-    pinned = models.BooleanField(default=False, db_default=False, help_text="Kept for ever: retention never removes a pinned job.")
+    pinned = models.BooleanField(
+        default=False, db_default=False, help_text="Kept for ever: retention never removes a pinned job."
+    )
     pinned_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False, db_constraint=False
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     pinned_at = models.DateTimeField(null=True, blank=True)
 
@@ -134,4 +177,9 @@ class IdempotencyRecord(models.Model):
     created_at = models.DateTimeField(db_index=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["user", "scope", "key"], name="jobs_idempotency_unique_key")]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "scope", "key"], name="jobs_idempotency_unique_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scope} {self.key}"

@@ -34,7 +34,9 @@ def jobs_quota_check(*, kind: JobKind, user_id: int | None, adding: int) -> None
     if cap is None or user_id is None or adding <= 0:
         return
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, %s))", [kind.model._meta.db_table, user_id])
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(%s, %s))", [kind.model._meta.db_table, user_id]
+        )
     in_flight = jobs_in_flight_count(kind=kind, user_id=user_id)
     if in_flight + adding <= cap:
         return

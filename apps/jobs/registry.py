@@ -48,13 +48,16 @@ Operators' settings: any policy value can be overridden with a Django setting na
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from django.conf import settings
 from django.dispatch import Signal
 
 if TYPE_CHECKING:
     from apps.jobs.models import Job
+
+# The model of one kind's jobs: the lifecycle's services answer rows of that model.
+JobT = TypeVar("JobT", bound="Job")
 
 # The worker process is killed this long after the attempt was told it timed out.
 HARD_LIMIT_MARGIN = 30.0
@@ -89,10 +92,10 @@ SETTING_NAMES: tuple[str, ...] = ("QUEUE", *(f.name.upper() for f in fields(JobP
 
 
 @dataclass(frozen=True)
-class JobKind:
+class JobKind(Generic[JobT]):
     """How one app's jobs plug into the lifecycle, the task policy, Celery and live."""
 
-    model: "type[Job]"
+    model: type[JobT]
     task_name: str  # the run task's stable name: published by name, no import of the task module
     payload: Callable[[Any], dict]  # the live event body of one job
     sweep_task_name: str = ""  # the beat sweep's task; "" for a kind without one
@@ -164,7 +167,7 @@ class JobKind:
 
     @property
     def columns(self) -> list[str]:
-        return [f.column for f in self.model._meta.concrete_fields if f.name not in self.deferred]
+        return [str(f.column) for f in self.model._meta.concrete_fields if f.name not in self.deferred]
 
 
 # Sent after a kind registered (sender: the registry, kind=the JobKind): Celery's configuration
@@ -176,7 +179,7 @@ class JobKindRegistry:
     """The kinds by their live kind ("calculation"), in registration order."""
 
     def __init__(self) -> None:
-        self._kinds: dict[str, JobKind] = {}
+        self._kinds: dict[str, JobKind[Any]] = {}
 
     def register(self, kind: JobKind) -> None:
         key = kind.live_kind

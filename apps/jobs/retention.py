@@ -53,7 +53,10 @@ class PurgeResult:
 def _children(kind: JobKind) -> list[tuple[str, str]]:
     """(table, foreign key column) of every model whose rows cascade with a job's."""
     return [
-        (connection.ops.quote_name(rel.related_model._meta.db_table), connection.ops.quote_name(rel.field.column))
+        (
+            connection.ops.quote_name(rel.related_model._meta.db_table),
+            connection.ops.quote_name(rel.field.column),
+        )
         for rel in kind.model._meta.related_objects
         if rel.on_delete is models.CASCADE
     ]
@@ -76,11 +79,13 @@ def _batch(kind: JobKind, *, cutoff: datetime, batch_rows: int, candidates_wante
         sizes = dict.fromkeys(candidates, 1)  # the job's own row
         for table, column in _children(kind):
             cursor.execute(
-                f"SELECT {column}, count(*) FROM {table} WHERE {column} = ANY(%s) GROUP BY {column}", [candidates]
+                f"SELECT {column}, count(*) FROM {table} WHERE {column} = ANY(%s) GROUP BY {column}",
+                [candidates],
             )
             for job_id, count in cursor.fetchall():
                 sizes[job_id] += count
-        chosen, rows = [], 0
+        chosen: list[int] = []
+        rows = 0
         for job_id in candidates:  # oldest first; at least one, however big
             if chosen and rows + sizes[job_id] > batch_rows:
                 break
@@ -126,9 +131,13 @@ def jobs_purge(
     RETENTION_PURGE_DURATION.labels(kind=kind.live_kind).observe(result.seconds)
     logger.info(
         "%s retention (%g days): removed %s jobs, %s rows (%s) in %.2f s%s",
-        kind.noun, days, result.jobs, result.total_rows,
+        kind.noun,
+        days,
+        result.jobs,
+        result.total_rows,
         ", ".join(f"{table} {count}" for table, count in sorted(result.rows.items())) or "nothing due",
-        result.seconds, "" if result.complete else "; the next purge goes on",
+        result.seconds,
+        "" if result.complete else "; the next purge goes on",
     )
     return result
 
@@ -141,11 +150,17 @@ def jobs_pin(*, kind: JobKind, ids: Sequence[int], actor: Actor | None, pinned: 
     and when are recorded on a pin and cleared on an unpin (the admin's log keeps both)."""
     ids = [pk for pk in ids if 1 <= pk <= MAX_ID]
     now = timezone.now()
-    changes = {"pinned": pinned, "pinned_by_id": actor.user_id if (pinned and actor) else None,
-               "pinned_at": now if pinned else None}
+    changes = {
+        "pinned": pinned,
+        "pinned_by_id": actor.user_id if (pinned and actor) else None,
+        "pinned_at": now if pinned else None,
+    }
     with transaction.atomic():
         changed = list(
-            kind.model.objects.select_for_update().filter(pk__in=ids).exclude(pinned=pinned).defer(*kind.deferred)
+            kind.model.objects.select_for_update()
+            .filter(pk__in=ids)
+            .exclude(pinned=pinned)
+            .defer(*kind.deferred)
         )
         kind.model.objects.filter(pk__in=[job.pk for job in changed]).update(**changes, updated_at=now)
         for job in changed:
@@ -159,7 +174,9 @@ def jobs_pin(*, kind: JobKind, ids: Sequence[int], actor: Actor | None, pinned: 
 def job_pin(*, kind: JobKind, job_id: int, actor: Actor | None, pinned: bool = True) -> Job:
     """Pin or unpin one job (already so: unchanged); 404 when it does not exist."""
     jobs_pin(kind=kind, ids=[job_id], actor=actor, pinned=pinned)
-    job = kind.model.objects.filter(pk=job_id).defer(*kind.deferred).first() if 1 <= job_id <= MAX_ID else None
+    job = (
+        kind.model.objects.filter(pk=job_id).defer(*kind.deferred).first() if 1 <= job_id <= MAX_ID else None
+    )
     if job is None:
         raise NotFoundError(f"No {kind.noun.lower()} with id {job_id}.")
     return job

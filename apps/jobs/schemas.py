@@ -1,6 +1,6 @@
 """Schemas of every job kind's API: the status vocabulary, the audit trail and pins."""
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from django.http import HttpRequest
 from ninja import Field, Schema
@@ -10,7 +10,8 @@ from apps.core.errors import DomainError
 from apps.jobs.models import JobStatus
 
 # A job's status as the API documents it (an enum in OpenAPI): the one vocabulary, JobStatus.
-JobStatusName = Literal[tuple(JobStatus.values)]
+JobStatusName = Literal["queued", "running", "finished", "failed", "cancelled"]
+assert list(get_args(JobStatusName)) == JobStatus.values  # the same names in the same order
 
 
 class ActorOut(Schema):

@@ -41,13 +41,14 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 
-from apps.core.errors import ConflictError, DomainError, NotFoundError
+from apps.core.errors import ConflictError, NotFoundError
 from apps.core.metrics import job_duration_observe
 from apps.jobs.audit import Actor
 from apps.jobs.models import IN_FLIGHT, MAX_ID, IdempotencyRecord, Job, JobStatus
-from apps.jobs.registry import JobKind
+from apps.jobs.registry import JobKind, JobT
 from apps.jobs.signals import job_changed, jobs_changed
 
 logger = logging.getLogger(__name__)
@@ -65,18 +66,20 @@ class JobAbandoned(Exception):
 # --- events -----------------------------------------------------------------------------
 
 
-def job_broadcast(*, kind: JobKind, job: Job) -> None:
+def job_broadcast(*, kind: JobKind[JobT], job: JobT) -> None:
     job_changed.send(sender=kind, kind=kind.live_kind, obj_id=job.pk, payload=kind.payload(job))
 
 
-def jobs_broadcast(*, kind: JobKind, jobs: Sequence[Job]) -> None:
+def jobs_broadcast(*, kind: JobKind[JobT], jobs: Sequence[JobT]) -> None:
     """The events of many jobs changed by one write, handed over in one batch (live sends
     them in the background: `apps.live.realtime.broadcast_events`)."""
     if jobs:
-        jobs_changed.send(sender=kind, kind=kind.live_kind, events=[(job.pk, kind.payload(job)) for job in jobs])
+        jobs_changed.send(
+            sender=kind, kind=kind.live_kind, events=[(job.pk, kind.payload(job)) for job in jobs]
+        )
 
 
-def _returning(kind: JobKind, sql: str, params: Sequence[Any]) -> list[Job]:
+def _returning(kind: JobKind[JobT], sql: str, params: Sequence[Any]) -> list[JobT]:
     """Run an UPDATE ... RETURNING <the job's columns> and build the jobs it returned."""
     columns = kind.columns
     with connection.cursor() as cursor:
@@ -91,7 +94,9 @@ def _durations_observe(*, kind: JobKind, jobs: Iterable[Job], outcome: str, now:
     cancelled before it started never ran and is not recorded."""
     for job in jobs:
         if job.started_at is not None:
-            job_duration_observe(kind=kind.live_kind, outcome=outcome, seconds=(now - job.started_at).total_seconds())
+            job_duration_observe(
+                kind=kind.live_kind, outcome=outcome, seconds=(now - job.started_at).total_seconds()
+            )
 
 
 def _in_flight_sql() -> str:
@@ -135,20 +140,27 @@ def jobs_publish(*, kind: JobKind, ids: Iterable[int], force: bool = False) -> i
             # process registered, so a web process with other settings (a rolling deploy)
             # would decide how long the worker may run.
             app.send_task(
-                kind.task_name, args=[job_id], queue=queue, routing_key=queue, retry=False,
-                time_limit=None, soft_time_limit=None,
+                kind.task_name,
+                args=[job_id],
+                queue=queue,
+                routing_key=queue,
+                retry=False,
+                time_limit=None,
+                soft_time_limit=None,
             )
         except Exception:  # kombu/amqp raise a zoo of connection errors; all mean "not published"
             _broker_mark_down(broker)
             logger.warning(
                 "%s %s saved but not published (broker unreachable?); the sweep will publish it.",
-                kind.noun, job_id, exc_info=True,
+                kind.noun,
+                job_id,
+                exc_info=True,
             )
             break
         published.append(job_id)
     if published:
         # Not a state change (no event, updated_at kept): only the outbox marker moves.
-        kind.model.objects.filter(pk__in=published).update(dispatched_at=timezone.now())
+        kind.model._default_manager.filter(pk__in=published).update(dispatched_at=timezone.now())
     return len(published)
 
 
@@ -165,7 +177,7 @@ def jobs_publish_on_commit(*, kind: JobKind, ids: Sequence[int]) -> None:
 # --- a worker's attempt -----------------------------------------------------------------
 
 
-def job_claim(*, kind: JobKind, job_id: int, resume: bool = False) -> Job | None:
+def job_claim(*, kind: JobKind[JobT], job_id: int, resume: bool = False) -> JobT | None:
     """Move the job to `running` for a new attempt; None when there is nothing to run.
 
     `resume` (a redelivered message, a retry) may take over a job that is already `running`:
@@ -193,9 +205,15 @@ def job_claim(*, kind: JobKind, job_id: int, resume: bool = False) -> Job | None
         f"attempt_token = NULL WHERE id = %s AND attempts >= %s AND {claimable}",
         [
             JobStatus.FAILED,
-            f"Stopped after {max_attempts} attempts: each time, the worker running it stopped before it "
-            "ended (killed, out of memory or past its time limit).",
-            now, now, job_id, max_attempts, *claimable_params,
+            (
+                f"Stopped after {max_attempts} attempts: each time, the worker running it stopped before it "
+                "ended (killed, out of memory or past its time limit)."
+            ),
+            now,
+            now,
+            job_id,
+            max_attempts,
+            *claimable_params,
         ],
     )
     for job in exhausted:
@@ -206,16 +224,18 @@ def job_claim(*, kind: JobKind, job_id: int, resume: bool = False) -> Job | None
     return None
 
 
-def _held(kind: JobKind, job: Job) -> tuple[str, list[Any]]:
+def _held(kind: JobKind[JobT], job: JobT) -> tuple[str, list[Any]]:
     return "id = %s AND status = %s AND attempt_token = %s", [job.pk, JobStatus.RUNNING, job.attempt_token]
 
 
-def job_progress(*, kind: JobKind, job: Job, percent: int) -> None:
+def job_progress(*, kind: JobKind[JobT], job: JobT, percent: int) -> None:
     """Write and broadcast progress; JobAbandoned if this attempt no longer holds the job."""
     now = timezone.now()
     where, params = _held(kind, job)
     with connection.cursor() as cursor:
-        cursor.execute(f"UPDATE {kind.table} SET progress = %s, updated_at = %s WHERE {where}", [percent, now, *params])
+        cursor.execute(
+            f"UPDATE {kind.table} SET progress = %s, updated_at = %s WHERE {where}", [percent, now, *params]
+        )
         held = cursor.rowcount == 1
     if not held:
         raise JobAbandoned(f"{kind.noun} {job.pk} is no longer held by this attempt.")
@@ -223,7 +243,7 @@ def job_progress(*, kind: JobKind, job: Job, percent: int) -> None:
     job_broadcast(kind=kind, job=job)
 
 
-def job_finish(*, kind: JobKind, job: Job, values: dict[str, Any] | None = None) -> bool:
+def job_finish(*, kind: JobKind[JobT], job: JobT, values: dict[str, Any] | None = None) -> bool:
     """End the attempt `finished`, with the kind's own columns in `values`, in ONE UPDATE.
 
     False (nothing written) when the attempt no longer holds the job. Callers that write
@@ -248,7 +268,7 @@ def job_finish(*, kind: JobKind, job: Job, values: dict[str, Any] | None = None)
     return held
 
 
-def job_fail(*, kind: JobKind, job_id: int, error: str, job: Job | None = None) -> Job | None:
+def job_fail(*, kind: JobKind[JobT], job_id: int, error: str, job: JobT | None = None) -> JobT | None:
     """End a queued or running job `failed` with a readable reason.
 
     With `job` (an attempt ending itself) only while that attempt still holds it; without (a
@@ -271,7 +291,7 @@ def job_fail(*, kind: JobKind, job_id: int, error: str, job: Job | None = None) 
 # --- steering ---------------------------------------------------------------------------
 
 
-def jobs_cancel(*, kind: JobKind, ids: Sequence[int], actor: Actor | None = None) -> list[Job]:
+def jobs_cancel(*, kind: JobKind[JobT], ids: Sequence[int], actor: Actor | None = None) -> list[JobT]:
     """Cancel every listed job that is queued or running, in one UPDATE; returns those.
     `actor` goes into the audit trail (cancelled_by, cancelled_at).
 
@@ -294,12 +314,16 @@ def jobs_cancel(*, kind: JobKind, ids: Sequence[int], actor: Actor | None = None
     return cancelled
 
 
-def job_cancel(*, kind: JobKind, job_id: int, actor: Actor | None = None) -> Job:
+def job_cancel(*, kind: JobKind[JobT], job_id: int, actor: Actor | None = None) -> JobT:
     """Cancel one job; 404 when it does not exist, 409 naming its status when it has ended."""
     cancelled = jobs_cancel(kind=kind, ids=[job_id], actor=actor) if 1 <= job_id <= MAX_ID else []
     if cancelled:
         return cancelled[0]
-    status = kind.model.objects.filter(pk=job_id).values_list("status", flat=True).first() if 1 <= job_id <= MAX_ID else None
+    status = (
+        kind.model._default_manager.filter(pk=job_id).values_list("status", flat=True).first()
+        if 1 <= job_id <= MAX_ID
+        else None
+    )
     if status is None:
         raise NotFoundError(f"No {kind.noun.lower()} with id {job_id}.")
     raise ConflictError(
@@ -330,9 +354,9 @@ def jobs_sweep(*, kind: JobKind, now: datetime | None = None) -> dict[str, int]:
     with transaction.atomic():
         failed = _returning(
             kind,
-            f"UPDATE {kind.table} SET status = %s, {kind.finished_column} = %s, updated_at = %s, attempt_token = NULL, "
-            f"error = 'Stopped after ' || attempts || ' attempts: each time its worker stopped reporting for over "
-            f"{seconds} s (worker lost).' WHERE {stale.format(op='>=')}",
+            f"UPDATE {kind.table} SET status = %s, {kind.finished_column} = %s, updated_at = %s, "
+            "attempt_token = NULL, error = 'Stopped after ' || attempts || ' attempts: each time its "
+            f"worker stopped reporting for over {seconds} s (worker lost).' WHERE {stale.format(op='>=')}",
             [JobStatus.FAILED, now, now, JobStatus.RUNNING, stale_before, max_attempts],
         )
         requeued = _returning(
@@ -345,13 +369,15 @@ def jobs_sweep(*, kind: JobKind, now: datetime | None = None) -> dict[str, int]:
         )
         jobs_broadcast(kind=kind, jobs=[*failed, *requeued])
     if requeued:
-        logger.warning("%s(s) requeued after losing their worker: %s", kind.noun, [job.pk for job in requeued])
+        logger.warning(
+            "%s(s) requeued after losing their worker: %s", kind.noun, [job.pk for job in requeued]
+        )
     grace_before = now - timedelta(seconds=kind.setting("DISPATCH_GRACE"))
     lost_before = now - timedelta(seconds=kind.setting("QUEUED_STALE_AFTER"))
     from django.db.models import Q
 
     pending = [job.pk for job in requeued] + list(
-        kind.model.objects.filter(status=JobStatus.QUEUED)
+        kind.model._default_manager.filter(status=JobStatus.QUEUED)
         .filter(Q(dispatched_at__isnull=True, updated_at__lt=grace_before) | Q(dispatched_at__lt=lost_before))
         .order_by("updated_at", "pk")
         .values_list("pk", flat=True)[:SWEEP_BATCH]
@@ -379,7 +405,9 @@ def idempotency_records_expire(*, now: datetime | None = None) -> int:
 # --- worker connections -----------------------------------------------------------------
 
 
-def worker_connection_commit_asynchronously(*, sender=None, connection=None, **kwargs) -> None:
+def worker_connection_commit_asynchronously(
+    *, sender: Any = None, connection: BaseDatabaseWrapper, **kwargs: Any
+) -> None:
     """`connection_created` receiver of worker processes: their commits skip the WAL flush
     (`synchronous_commit = off` for the connection's session).
 

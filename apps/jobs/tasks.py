@@ -19,6 +19,7 @@ both follow the same rules.
 
 import random
 from collections.abc import Callable
+from typing import Any
 
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
@@ -36,16 +37,18 @@ def retry_countdown(*, kind: JobKind, retries: int) -> float:
     """Seconds before retry number `retries` + 1: `<KIND>_RETRY_BACKOFF * 2^retries`, capped
     at `<KIND>_RETRY_BACKOFF_MAX`, times 0.8-1.2 so parallel retries spread out."""
     delay = min(kind.setting("RETRY_BACKOFF") * 2**retries, kind.setting("RETRY_BACKOFF_MAX"))
-    return delay * random.uniform(0.8, 1.2)
+    return delay * random.uniform(0.8, 1.2)  # noqa: S311 - jitter, not a secret
 
 
-def job_task(*, kind: JobKind, retry_on: tuple[type[Exception], ...] = ()):
+def job_task(
+    *, kind: JobKind, retry_on: tuple[type[Exception], ...] = ()
+) -> Callable[[Callable[..., None]], Any]:
     """Declare `work(job_id, *, resume)` as the task of `kind` (named `kind.task_name`) under
     the policy above; `retry_on` adds the kind's own transient errors."""
     transient = TRANSIENT_ERRORS + retry_on
 
-    def declare(work: Callable[..., None]):
-        def run(self, job_id: int) -> None:
+    def declare(work: Callable[..., None]) -> Any:  # a Celery task
+        def run(self: Any, job_id: int) -> None:  # self: the bound Celery task
             redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
             try:
                 work(job_id, resume=self.request.retries > 0 or redelivered)

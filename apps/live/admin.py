@@ -14,15 +14,19 @@ show rows created elsewhere. `status_badge` and `progress_bar` render cells the 
 widget does, so a reload and a live update look the same.
 """
 
+from typing import Any
+
 from django import forms
+from django.contrib.admin.views.main import ChangeList
 from django.db.models import Max
 from django.forms import Script
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.template.loader import select_template
 from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from apps.core.admin import ModelAdminMixinBase
 from apps.core.formatting import iso
 from apps.live.realtime import Kind, stream_group
 
@@ -30,22 +34,25 @@ WS_PATH = "/ws/events/"
 EMPTY = "-"
 
 
-class LiveChangeListMixin:
+class LiveChangeListMixin(ModelAdminMixinBase):
     @property
     def live_kind(self) -> Kind:
         """The registered job kind of this admin's model (its events' kind)."""
         return str(self.model._meta.model_name)
+
     change_list_template = "live/admin/change_list.html"
 
     @property
     def media(self) -> forms.Media:
         # A property rather than `class Media`, so a ModelAdmin's own Media does not hide it.
         return super().media + forms.Media(
-            js=[Script("calcboard/live.js", type="module")],
+            js=[Script("calcboard/live.js", type="module")],  # type: ignore[list-item]  # django-stubs takes paths only; Django 5.2 takes Script too
             css={"all": ["calcboard/live.css"]},
         )
 
-    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None):
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
         # Extend whichever change list Django would have used, so an app's own
         # admin/<app>/<model>/change_list.html keeps working under the widget.
         opts = self.model._meta
@@ -58,11 +65,12 @@ class LiveChangeListMixin:
         )
         extra_context = {**(extra_context or {}), "live_base_template": base.template.name}
         response = super().changelist_view(request, extra_context)
-        if isinstance(response, TemplateResponse) and "cl" in (response.context_data or {}):
-            response.context_data["live_config"] = self.live_config(response.context_data["cl"])
+        context = response.context_data if isinstance(response, TemplateResponse) else None
+        if context is not None and "cl" in context:
+            context["live_config"] = self.live_config(context["cl"])
         return response
 
-    def live_config(self, changelist) -> dict:
+    def live_config(self, changelist: ChangeList) -> dict[str, Any]:
         """What the widget needs: its stream, the newest id when the page was drawn (events
         about larger ids are rows created since) and each shown row's `updated_at` (events
         not newer than that are already on the page)."""

@@ -3,6 +3,7 @@
 upgrade that changes what they rely on is caught by the tests named below."""
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import ClassVar
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -30,11 +31,11 @@ class OverridingConsumer(AsyncJsonWebsocketConsumer):
     # the wrapper. Checked by tests/live/test_redis_outage.py (an open socket closed with 4503).
 
     @property
-    def channel_receive(self):
+    def channel_receive(self) -> Callable[[], Awaitable[dict]]:
         return self._receive_from_layer
 
     @channel_receive.setter
-    def channel_receive(self, receive) -> None:
+    def channel_receive(self, receive: Callable[[], Awaitable[dict]]) -> None:
         self._layer_receive = receive
 
     async def _receive_from_layer(self) -> dict:

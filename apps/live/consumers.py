@@ -4,8 +4,9 @@ messages are read in apps.live.protocol, replay and ordering live in apps.live.d
 credential re-check in apps.live.credentials, the Channels overrides in
 apps.live.channels_overrides, its channel-layer groups in apps.live.groups."""
 
+import contextlib
 import logging
-from typing import ClassVar, NoReturn
+from typing import Any, ClassVar, NoReturn
 
 from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
@@ -15,6 +16,7 @@ from apps.core.metrics import WEBSOCKET_CONNECTIONS
 from apps.live.channels_overrides import OverridingConsumer
 from apps.live.credentials import CredentialWatch, revocation_hits
 from apps.live.delivery import Delivery
+from apps.live.eventlog import Position
 from apps.live.groups import Memberships
 from apps.live.limits import MessageRate, connection_claim, connection_release
 from apps.live.middleware import SUBPROTOCOL
@@ -105,10 +107,9 @@ class EventsConsumer(OverridingConsumer):
             self.accepted = False
         CredentialWatch.forget(self)
         if getattr(self, "connection_counted", False):
-            try:
+            # Redis gone: the lease runs out on its own.
+            with contextlib.suppress(*LAYER_ERRORS):
                 await connection_release(user_id=self.user.pk, channel_name=self.channel_name)
-            except LAYER_ERRORS:  # Redis gone: the lease runs out on its own.
-                pass
         if hasattr(self, "memberships"):
             await self.memberships.leave_all()
 
@@ -148,7 +149,9 @@ class EventsConsumer(OverridingConsumer):
 
     # --- client messages (apps.live.protocol) ---------------------------------------------
 
-    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs) -> None:
+    async def receive(
+        self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any
+    ) -> None:
         if not self.authenticated:
             return
         if not self.message_rate.allow():
@@ -167,7 +170,7 @@ class EventsConsumer(OverridingConsumer):
         except ProtocolError as error:
             await self.send_json(error_message(error.code, error.message, field=error.field))
 
-    async def receive_json(self, content: object, **kwargs) -> None:
+    async def receive_json(self, content: object, **kwargs: Any) -> None:
         content = message_object(content)
         action = message_action(content)
         if action == "ping":
@@ -205,7 +208,7 @@ class EventsConsumer(OverridingConsumer):
             )
         return exists
 
-    async def _subscribe_stream(self, stream: str, *, since) -> None:
+    async def _subscribe_stream(self, stream: str, *, since: Position | None) -> None:
         # Join first, replay second (apps.live.delivery.Delivery.replay says why).
         await self.memberships.add(stream)
         self.subscriptions[stream] = {"stream": stream}

@@ -32,7 +32,9 @@ def revocation_hits(message: dict, socket: "EventsConsumer") -> bool:
     return False if not key else session_fingerprint(key) == session
 
 
-def _recheck(*, token_ids: list[int], session_keys: list[str], user_ids: list[int]):
+def _recheck(
+    *, token_ids: list[int], session_keys: list[str], user_ids: list[int]
+) -> tuple[set[int], dict[str, int], dict[int, set[str]]]:
     """Credentials and view permissions of many sockets: one database visit."""
     tokens, sessions = credentials_active(token_ids=token_ids, session_keys=session_keys)
     return tokens, sessions, live_kinds_viewable(user_ids=user_ids)

@@ -13,6 +13,8 @@ an open socket while we wait for them to identify themselves. Three transports:
 Never in the query string: URLs end up in access logs, proxies and browser history.
 """
 
+from collections.abc import Awaitable, Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 from channels.auth import AuthMiddlewareStack
@@ -27,7 +29,12 @@ from apps.accounts.selectors import api_token_get
 
 SUBPROTOCOL = "calcboard.v1"
 DEFAULT_PORTS = {"http": 80, "https": 443}
-TOKEN_SUBPROTOCOL_PREFIX = "calcboard.bearer."
+TOKEN_SUBPROTOCOL_PREFIX = "calcboard.bearer."  # noqa: S105 - a protocol prefix, not a secret
+# ASGI's callables, as loosely as Channels passes them around.
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 def bearer_token(scope: dict) -> str | None:
@@ -50,7 +57,7 @@ class BearerTokenMiddleware(BaseMiddleware):
     `scope["api_token_id"]`: what the consumer re-checks and what revocations name.
     """
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope = dict(scope)
         user = scope.get("user")
         if user is not None and user.is_authenticated:
@@ -67,7 +74,7 @@ class BearerTokenMiddleware(BaseMiddleware):
         return await super().__call__(scope, receive, send)
 
 
-def WebsocketAuthMiddlewareStack(inner):  # noqa: N802 (named like channels' AuthMiddlewareStack)
+def WebsocketAuthMiddlewareStack(inner: ASGIApp) -> ASGIApp:  # noqa: N802 (named like channels' AuthMiddlewareStack)
     """Cookies -> session -> session user -> bearer token, in that order."""
     return AuthMiddlewareStack(BearerTokenMiddleware(inner))
 
@@ -150,10 +157,10 @@ class OriginValidator:
     it (a wrong token is refused with 4401 like any other).
     """
 
-    def __init__(self, application) -> None:
+    def __init__(self, application: ASGIApp) -> None:
         self.application = application
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket" and not origin_allowed(scope):
             if bearer_token(scope) is None:
                 return await WebsocketDenier()(scope, receive, send)

@@ -4,7 +4,8 @@ Every state change of a job (a calculation, a function, any kind in apps.jobs.re
 first kept in the event log of its stream (`apps.live.eventlog`, which gives it its
 `event_id`), then sent to two groups: the stream of its kind (`calculations`, `functions`:
 the kind's `stream_name`) and the object's own group (`calculation.42`). Jobs announce their
-changes with a signal (apps.jobs.signals) that `apps.live.signals` turns into these calls. The message `type` is `live.event`, handled by `EventsConsumer.live_event`.
+changes with a signal (apps.jobs.signals) that `apps.live.signals` turns into these calls. The
+message `type` is `live.event`, handled by `EventsConsumer.live_event`.
 
 Each user also has a group (`user.7`): `broadcast_access_revoked` tells that user's open
 sockets that a token was revoked, the user deactivated or a session logged out
@@ -16,12 +17,14 @@ the database is the source of truth and the widget re-reads it when it reconnect
 """
 
 import asyncio
+import functools
 import hashlib
 import json
 import logging
 import os
 import threading
-from collections.abc import Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from typing import Any, TypeVar
 
 from channels.layers import get_channel_layer
 from django.core.serializers.json import DjangoJSONEncoder
@@ -104,7 +107,7 @@ def _publish_in_background(*, kind: Kind, events: list[dict]) -> None:
     sender_loop_run(publish_all(), wait=False)
 
 
-def _run(coroutine, what: str) -> None:
+def _run(coroutine: Coroutine[Any, Any, None], what: str) -> None:
     if get_channel_layer() is None:
         coroutine.close()
         return
@@ -157,7 +160,7 @@ def sender_loop_run(coroutine: Coroutine, *, wait: bool = True) -> None:
 
 
 def _sender_loop() -> asyncio.AbstractEventLoop:
-    global _loop
+    global _loop  # noqa: PLW0603 - one sender loop per process, made on first use under the lock
     with _loop_lock:
         if _loop is None:
             _loop = asyncio.new_event_loop()
@@ -174,7 +177,10 @@ def _forget_loop_after_fork() -> None:
 os.register_at_fork(after_in_child=_forget_loop_after_fork)
 
 
-async def _retry_once(call):
+T = TypeVar("T")
+
+
+async def _retry_once(call: Callable[[], Awaitable[T]]) -> T:
     try:
         return await call()
     except (ConnectionError, RedisError):
@@ -187,4 +193,4 @@ async def _group_send(groups: list[str], message: dict) -> None:
     for group in groups:
         # A repeat of a group already served is harmless: consumers drop an event whose
         # `event_id` (or `updated_at`) they have already sent.
-        await _retry_once(lambda group=group: layer.group_send(group, message))
+        await _retry_once(functools.partial(layer.group_send, group, message))

@@ -1,46 +1,59 @@
 """Wells in the admin: a wells list with their history's figures and an upload form for
 multi-well files, a well's page with its history as interactive charts (drawn in the browser
 from `GET /api/wells/{id}/history`, like a run's page), an upload form and its imports with
-their errors; and the imports themselves, followed live, with Cancel.
+their errors; and the imports themselves, followed live, with Cancel, Pin and Unpin (apps.jobs.admin).
 
 Uploads go through the same service as the API (`history_import_create`), after the form's
 checks; the import runs in a worker and its page shows how it ended.
 """
 
+from typing import Any
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.forms import Script
-from django.http import HttpRequest, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
-from django.urls import path, reverse
+from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 
-from apps.accounts.permissions import operation_action, user_may
+from apps.accounts.permissions import user_may
 from apps.core.errors import DomainError
+from apps.jobs.admin import AUDIT_FIELDS, JobAdminMixin
+from apps.jobs.audit import Actor, actor_of
 from apps.live.admin import LiveChangeListMixin, progress_bar, status_badge
 from apps.wells.models import HistoryImport, ImportMode, OilField, Well
 from apps.wells.selectors import well_imports
-from apps.wells.services import history_import_create, history_imports_cancel
+from apps.wells.services import HISTORY_IMPORT_JOB, history_import_create, history_imports_cancel
 
-HIGHCHARTS_JS = ["calcboard/vendor/highcharts/highcharts.js", "calcboard/vendor/highcharts/modules/accessibility.js"]
+HIGHCHARTS_JS = [
+    "calcboard/vendor/highcharts/highcharts.js",
+    "calcboard/vendor/highcharts/modules/accessibility.js",
+]
 
 
 class UploadForm(forms.Form):
     """A history file and how to read it (the API's parameters)."""
 
-    file = forms.FileField(help_text="CSV with a header: date, oil, water, gas (optional), hours_on or days_on.")
+    file = forms.FileField(
+        help_text="CSV with a header: date, oil, water, gas (optional), hours_on or days_on."
+    )
     mode = forms.ChoiceField(choices=ImportMode.choices, initial=ImportMode.APPEND)
     columns = forms.CharField(
         required=False, max_length=2000, help_text="Map other column names: date:DATEPRD,oil:BORE_OIL_VOL,..."
     )
-    date_format = forms.CharField(required=False, max_length=100, help_text="For dates like 07-Apr-14: %d-%b-%y")
+    date_format = forms.CharField(
+        required=False, max_length=100, help_text="For dates like 07-Apr-14: %d-%b-%y"
+    )
 
 
 class FieldUploadForm(UploadForm):
     """A multi-well file (a `well` column) and the field its wells belong to."""
 
-    field = forms.CharField(max_length=200, help_text="The field of the file's wells; missing wells are created.")
+    field = forms.CharField(
+        max_length=200, help_text="The field of the file's wells; missing wells are created."
+    )
     field_order = ["field", "file", "mode", "columns", "date_format"]
 
 
@@ -49,13 +62,18 @@ def _number(value: float | None, digits: int = 1) -> str:
 
 
 def _upload(request: HttpRequest, form: UploadForm, *, well_id: int | None) -> HistoryImport | None:
-    """Queue the form's file through the service; its refusals become form errors."""
+    """Queue the form's file through the service; its refusals (a quota's too) become form errors."""
     upload = form.cleaned_data["file"]
     try:
         return history_import_create(
-            stream=upload.chunks(), well_id=well_id, field=form.cleaned_data.get("field"),
-            mode=form.cleaned_data["mode"], columns=form.cleaned_data["columns"],
-            date_format=form.cleaned_data["date_format"], file_name=upload.name or "", user=request.user,
+            stream=upload.chunks(),
+            well_id=well_id,
+            field=form.cleaned_data.get("field"),
+            mode=form.cleaned_data["mode"],
+            columns=form.cleaned_data["columns"],
+            date_format=form.cleaned_data["date_format"],
+            file_name=upload.name or "",
+            actor=actor_of(request),
         )
     except DomainError as exc:
         for error in exc.errors:
@@ -66,8 +84,16 @@ def _upload(request: HttpRequest, form: UploadForm, *, well_id: int | None) -> H
 @admin.register(Well)
 class WellAdmin(admin.ModelAdmin):
     list_display = [
-        "name", "field", "frequency", "first_date", "last_date", "record_count", "cumulative_oil_m3",
-        "cumulative_water_m3", "oil_rate", "water_cut",
+        "name",
+        "field",
+        "frequency",
+        "first_date",
+        "last_date",
+        "record_count",
+        "cumulative_oil_m3",
+        "cumulative_water_m3",
+        "oil_rate",
+        "water_cut",
     ]
     list_filter = ["field", "frequency"]
     list_select_related = ["field"]
@@ -95,11 +121,13 @@ class WellAdmin(admin.ModelAdmin):
     def water_cut(self, obj: Well) -> str:
         return "-" if obj.last_month_water_cut is None else f"{obj.last_month_water_cut * 100:.1f}"
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Well | None = None):
+    def get_readonly_fields(
+        self, request: HttpRequest, obj: Well | None = None
+    ) -> list[str] | tuple[str, ...]:
         # Once a well has history its frequency is the history's.
         return ["frequency"] if obj is not None and obj.record_count else []
 
-    def get_urls(self):
+    def get_urls(self) -> list[URLPattern]:
         view = self.admin_site.admin_view
         return [
             path("upload/", view(self.field_upload_view), name="wells_well_upload"),
@@ -111,14 +139,22 @@ class WellAdmin(admin.ModelAdmin):
         allowed = user_may(user=request.user, model=Well, action="change")
         return allowed and (not creates or user_may(user=request.user, model=Well, action="add"))
 
-    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None):
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
         extra_context = dict(extra_context or {})
         if self._may_import(request, creates=True):
             extra_context["upload_form"] = FieldUploadForm()
             extra_context["upload_url"] = reverse("admin:wells_well_upload")
         return super().changelist_view(request, extra_context)
 
-    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
         extra_context = dict(extra_context or {})
         well = self.get_object(request, object_id)
         if well is not None:
@@ -129,7 +165,7 @@ class WellAdmin(admin.ModelAdmin):
         imports = list(well_imports(well_id=well.pk))
         return {
             "history_media": forms.Media(
-                js=[*HIGHCHARTS_JS, Script("calcboard/well_charts.js", type="module")],
+                js=[*HIGHCHARTS_JS, Script("calcboard/well_charts.js", type="module")],  # type: ignore[list-item]  # django-stubs takes paths only; Django 5.2 takes Script too
                 css={"all": ["calcboard/calculation_charts.css"]},
             ),
             "history_config": {
@@ -152,20 +188,26 @@ class WellAdmin(admin.ModelAdmin):
             ],
         }
 
-    def well_upload_view(self, request: HttpRequest, well_id: int):
+    def well_upload_view(self, request: HttpRequest, well_id: int) -> HttpResponseRedirect:
         well = get_object_or_404(Well, pk=well_id)
         if request.method != "POST" or not self._may_import(request):
             raise PermissionDenied
         form = UploadForm(request.POST, request.FILES)
         created = _upload(request, form, well_id=well.pk) if form.is_valid() else None
         if created is None:
-            for message in [*form.non_field_errors(), *(f"{name}: {e}" for name, errs in form.errors.items() if name != "__all__" for e in errs)]:
+            for message in [
+                *form.non_field_errors(),
+                *(f"{name}: {e}" for name, errs in form.errors.items() if name != "__all__" for e in errs),
+            ]:
                 self.message_user(request, f"Upload refused: {message}", messages.ERROR)
             return HttpResponseRedirect(reverse("admin:wells_well_change", args=[well.pk]))
-        self.message_user(request, f"Import {created.pk} queued: {created.file_name or 'the file'} ({created.file_size:,} bytes).")
+        self.message_user(
+            request,
+            f"Import {created.pk} queued: {created.file_name or 'the file'} ({created.file_size:,} bytes).",
+        )
         return HttpResponseRedirect(reverse("admin:wells_historyimport_change", args=[created.pk]))
 
-    def field_upload_view(self, request: HttpRequest):
+    def field_upload_view(self, request: HttpRequest) -> HttpResponseRedirect:
         if request.method != "POST" or not self._may_import(request, creates=True):
             raise PermissionDenied
         form = FieldUploadForm(request.POST, request.FILES)
@@ -173,7 +215,11 @@ class WellAdmin(admin.ModelAdmin):
         if created is None:
             for name, errors in form.errors.items():
                 for error in errors:
-                    self.message_user(request, f"Upload refused: {'' if name == '__all__' else name + ': '}{error}", messages.ERROR)
+                    self.message_user(
+                        request,
+                        f"Upload refused: {'' if name == '__all__' else name + ': '}{error}",
+                        messages.ERROR,
+                    )
             return HttpResponseRedirect(reverse("admin:wells_well_changelist"))
         self.message_user(request, f"Import {created.pk} queued into field {form.cleaned_data['field']}.")
         return HttpResponseRedirect(reverse("admin:wells_historyimport_change", args=[created.pk]))
@@ -197,46 +243,81 @@ def status(obj: HistoryImport) -> str:
 
 
 @admin.register(HistoryImport)
-class HistoryImportAdmin(LiveChangeListMixin, admin.ModelAdmin):
+class HistoryImportAdmin(JobAdminMixin, LiveChangeListMixin, admin.ModelAdmin):
+    """Imports are read-only records; the list's actions (Cancel, Pin, Unpin) are the kinds'
+    shared ones (apps.jobs.admin), written to the admin log with who did it."""
+
     live_kind = "historyimport"
-    list_display = ["id", "well", "field", "file_name", "mode", status, progress, "records", "error_count", "created_at"]
-    list_filter = ["status", "mode"]
-    list_select_related = ["well", "field"]
-    search_fields = ["file_name", "well__name"]
-    actions = ["cancel"]
-    readonly_fields = [
-        "well", "field", "mode", "columns", "date_format", "file_name", "file_size", "status", "progress",
-        "records", "wells_created", "error", "error_count", "problems", "attempts", "created_by", "created_at",
-        "started_at", "finished_at",
+    cancel_noun = "import"
+    job_kind = HISTORY_IMPORT_JOB
+    list_display = [
+        "id",
+        "well",
+        "field",
+        "file_name",
+        "mode",
+        status,
+        progress,
+        "records",
+        "error_count",
+        "created_at",
+        "creator",
+        "pinned",
     ]
-    fields = readonly_fields
+    list_filter = ["status", "mode", "pinned", ("created_by", admin.RelatedOnlyFieldListFilter)]
+    list_select_related = ["well", "field", "created_by"]
+    search_fields = ["file_name", "well__name"]
+    actions = ["cancel", "pin", "unpin"]
+    readonly_fields = [
+        "well",
+        "field",
+        "mode",
+        "columns",
+        "date_format",
+        "file_name",
+        "file_size",
+        "status",
+        "progress",
+        "records",
+        "wells_created",
+        "error",
+        "error_count",
+        "problems",
+        "attempts",
+        "created_at",
+        "started_at",
+        "finished_at",
+        *AUDIT_FIELDS,
+    ]
+    fields = tuple(readonly_fields)
+
+    def jobs_cancel(self, ids: list[int], actor: Actor) -> list[HistoryImport]:
+        return history_imports_cancel(ids=ids, actor=actor)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # imports come from an upload (a well's page, the wells list, the API)
-
-    def has_change_permission(self, request: HttpRequest, obj: HistoryImport | None = None) -> bool:
-        return obj is None and super().has_change_permission(request, obj)
 
     @admin.display(description="Problems (first 100)")
     def problems(self, obj: HistoryImport) -> str:
         if not obj.errors:
             return "-"
         rows = format_html_join(
-            "", "<tr><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td></tr>",
-            ((e.get("line") or "", e.get("column") or "", e.get("rule"), e.get("value") or "", e.get("message"))
-             for e in obj.errors),
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td></tr>",
+            (
+                (
+                    e.get("line") or "",
+                    e.get("column") or "",
+                    e.get("rule"),
+                    e.get("value") or "",
+                    e.get("message"),
+                )
+                for e in obj.errors
+            ),
         )
         return format_html(
             '<table class="cb-import-errors"><thead><tr><th>Line</th><th>Column</th><th>Rule</th><th>Value</th>'
             "<th>Message</th></tr></thead><tbody>{}</tbody></table><p>{} problem(s) in all.</p>",
-            rows, obj.error_count,
+            rows,
+            obj.error_count,
         )
-
-    @admin.action(description="Cancel", permissions=[operation_action("cancel")])
-    def cancel(self, request: HttpRequest, queryset) -> None:
-        ids = list(queryset.values_list("pk", flat=True))
-        cancelled = history_imports_cancel(ids=ids)
-        message = f"{len(cancelled)} import(s) cancelled."
-        if skipped := len(ids) - len(cancelled):
-            message += f" {skipped} skipped: already finished, failed or cancelled."
-        self.message_user(request, message)

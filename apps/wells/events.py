@@ -45,5 +45,7 @@ class HistoryImportEventOut(Schema):
     error_count: int = Field(ge=0, description="Problems found in the file (the first 100 are kept).")
     error: str | None = Field(description="Why it failed; null when there is none.")
     finished_at: UtcDateTime | None = Field(description="When it finished, failed or was cancelled.")
-    updated_at: UtcDateTime = Field(description="The state's time: drop an event not newer than one already applied.")
+    updated_at: UtcDateTime = Field(
+        description="The state's time: drop an event not newer than one already applied."
+    )
     event_id: str = Field(description="Position in the stream's event log, for `since` after a reconnect.")

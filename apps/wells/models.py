@@ -14,9 +14,10 @@ or four, and every sum or rate is computed in double precision.
 
 from django.conf import settings
 from django.db import models
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Q
 
-from apps.jobs.models import IN_FLIGHT, Job, status_check, unfinished_index
+from apps.jobs.models import IN_FLIGHT, Job, quota_index, retention_index, status_check, unfinished_index
 
 NAME_MAX_LENGTH = 200
 NOTES_MAX_LENGTH = 10_000
@@ -30,7 +31,7 @@ VOLUME_MAX = 1e9
 class RealField(models.FloatField):
     """A 4-byte float (`real`): half the width of FloatField's `double precision`."""
 
-    def db_type(self, connection) -> str:
+    def db_type(self, connection: BaseDatabaseWrapper) -> str:
         return "real"
 
 
@@ -62,7 +63,9 @@ class Well(models.Model):
     name = models.CharField(max_length=NAME_MAX_LENGTH)
     notes = models.TextField(blank=True, default="", max_length=NOTES_MAX_LENGTH)
     frequency = models.CharField(
-        max_length=7, choices=Frequency.choices, default=Frequency.DAILY,
+        max_length=7,
+        choices=Frequency.choices,
+        default=Frequency.DAILY,
         help_text="Daily history (hours on stream per day) or monthly (days on stream per month).",
     )
     created_at = models.DateTimeField(auto_now_add=True)
@@ -73,7 +76,9 @@ class Well(models.Model):
     cumulative_oil = models.FloatField(default=0, editable=False, help_text="m3")
     cumulative_water = models.FloatField(default=0, editable=False, help_text="m3")
     cumulative_gas = models.FloatField(default=0, editable=False, help_text="sm3")
-    last_month = models.DateField(null=True, blank=True, editable=False, help_text="First day of the last month with records.")
+    last_month = models.DateField(
+        null=True, blank=True, editable=False, help_text="First day of the last month with records."
+    )
     last_month_oil_rate = models.FloatField(
         null=True, blank=True, editable=False, help_text="m3/day per producing day, over the last month."
     )
@@ -95,7 +100,9 @@ class Well(models.Model):
         ]
         constraints = [
             models.UniqueConstraint(fields=["field", "name"], name="wells_well_unique_name_in_field"),
-            models.CheckConstraint(condition=Q(frequency__in=Frequency.values), name="wells_well_frequency_valid"),
+            models.CheckConstraint(
+                condition=Q(frequency__in=Frequency.values), name="wells_well_frequency_valid"
+            ),
             models.CheckConstraint(condition=Q(record_count__gte=0), name="wells_well_record_count_positive"),
             models.CheckConstraint(condition=~Q(name=""), name="wells_well_name_not_empty"),
         ]
@@ -112,19 +119,26 @@ class ProductionRecord(models.Model):
     date = models.DateField(help_text="The day, or the first day of the month for monthly history.")
     oil = RealField(help_text="m3 produced in the period.")
     water = RealField(help_text="m3 produced in the period.")
-    gas = RealField(null=True, blank=True, help_text="sm3 (m3 at standard conditions) produced in the period.")
+    gas = RealField(
+        null=True, blank=True, help_text="sm3 (m3 at standard conditions) produced in the period."
+    )
     hours_on = RealField(null=True, blank=True, help_text="Daily history: hours on stream, 0-25.")
-    days_on = RealField(null=True, blank=True, help_text="Monthly history: days on stream, 0 to the month's days.")
+    days_on = RealField(
+        null=True, blank=True, help_text="Monthly history: days on stream, 0 to the month's days."
+    )
 
     class Meta:
         ordering = ["well", "date"]
         constraints = [
-            models.CheckConstraint(condition=Q(oil__gte=0, oil__lte=VOLUME_MAX), name="wells_record_oil_range"),
+            models.CheckConstraint(
+                condition=Q(oil__gte=0, oil__lte=VOLUME_MAX), name="wells_record_oil_range"
+            ),
             models.CheckConstraint(
                 condition=Q(water__gte=0, water__lte=VOLUME_MAX), name="wells_record_water_range"
             ),
             models.CheckConstraint(
-                condition=Q(gas__isnull=True) | Q(gas__gte=0, gas__lte=VOLUME_MAX), name="wells_record_gas_range"
+                condition=Q(gas__isnull=True) | Q(gas__gte=0, gas__lte=VOLUME_MAX),
+                name="wells_record_gas_range",
             ),
             models.CheckConstraint(
                 condition=(Q(hours_on__isnull=False) & Q(days_on__isnull=True))
@@ -136,7 +150,8 @@ class ProductionRecord(models.Model):
                 name="wells_record_hours_on_range",
             ),
             models.CheckConstraint(
-                condition=Q(days_on__isnull=True) | (Q(days_on__gte=0, days_on__lte=DAYS_ON_MAX) & Q(date__day=1)),
+                condition=Q(days_on__isnull=True)
+                | (Q(days_on__gte=0, days_on__lte=DAYS_ON_MAX) & Q(date__day=1)),
                 name="wells_record_monthly_on_first",
             ),
         ]
@@ -160,9 +175,13 @@ class HistoryImport(Job):
     """
 
     well = models.ForeignKey(Well, null=True, blank=True, on_delete=models.CASCADE, related_name="imports")
-    field = models.ForeignKey(OilField, null=True, blank=True, on_delete=models.CASCADE, related_name="imports")
+    field = models.ForeignKey(
+        OilField, null=True, blank=True, on_delete=models.CASCADE, related_name="imports"
+    )
     mode = models.CharField(max_length=7, choices=ImportMode.choices, default=ImportMode.APPEND)
-    columns = models.JSONField(default=dict, blank=True, help_text="Column mapping: our name -> the file's header.")
+    columns = models.JSONField(
+        default=dict, blank=True, help_text="Column mapping: our name -> the file's header."
+    )
     date_format = models.CharField(max_length=100, blank=True, default="")
     file_name = models.CharField(max_length=255, blank=True, default="")
     file_size = models.BigIntegerField(default=0)
@@ -179,6 +198,8 @@ class HistoryImport(Job):
         ordering = ["-created_at", "-id"]
         indexes = [
             unfinished_index(name="wells_import_unfinished_idx"),
+            quota_index(name="wells_import_quota_idx"),
+            retention_index(name="wells_import_retention_idx"),
             models.Index(fields=["well", "created_at", "id"], name="wells_import_well_idx"),
         ]
         constraints = [
@@ -198,13 +219,17 @@ class HistoryImport(Job):
         return f"Import {self.pk}"
 
 
-class HistoryImportChunk(models.Model):
+class HistoryImportChunk(models.Model):  # noqa: DJ008 - never shown: a piece of an import's file
     """A piece of an uploaded file, stored until its import ends: web and worker processes
     share nothing but the database, and a file is read back as it was written, in order."""
 
-    history_import = models.ForeignKey(HistoryImport, on_delete=models.CASCADE, related_name="chunks", db_index=False)
+    history_import = models.ForeignKey(
+        HistoryImport, on_delete=models.CASCADE, related_name="chunks", db_index=False
+    )
     seq = models.IntegerField()
     data = models.BinaryField()
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["history_import", "seq"], name="wells_chunk_unique_seq")]
+        constraints = [
+            models.UniqueConstraint(fields=["history_import", "seq"], name="wells_chunk_unique_seq")
+        ]

@@ -51,7 +51,13 @@ class ImportProblem:
     message: str
 
     def as_dict(self) -> dict:
-        return {"line": self.line, "column": self.column, "rule": self.rule, "value": self.value, "message": self.message}
+        return {
+            "line": self.line,
+            "column": self.column,
+            "rule": self.rule,
+            "value": self.value,
+            "message": self.message,
+        }
 
 
 @dataclass
@@ -105,17 +111,22 @@ def columns_parse(*, value: str | None) -> dict[str, str]:
         if not sep or not ours or not theirs:
             raise DomainError(
                 f"columns must be pairs like date:DATEPRD, separated by commas; got {item.strip()!r}.",
-                field="columns", rule="format",
+                field="columns",
+                rule="format",
             )
         if ours not in COLUMNS:
             raise DomainError(
-                f"columns: unknown column {ours!r}; ours are {', '.join(COLUMNS)}.", field="columns", rule="allowed_values"
+                f"columns: unknown column {ours!r}; ours are {', '.join(COLUMNS)}.",
+                field="columns",
+                rule="allowed_values",
             )
         if ours in mapping:
             raise DomainError(f"columns: {ours!r} is mapped twice.", field="columns", rule="duplicate")
         mapping[ours] = theirs
     if len(set(mapping.values())) != len(mapping):
-        raise DomainError("columns: one file column is mapped to two of ours.", field="columns", rule="duplicate")
+        raise DomainError(
+            "columns: one file column is mapped to two of ours.", field="columns", rule="duplicate"
+        )
     return mapping
 
 
@@ -124,15 +135,16 @@ def date_format_check(*, value: str | None) -> str:
     value = (value or "").strip()
     if not value:
         return ""
-    sample = datetime(2014, 4, 7)
+    sample = datetime(2014, 4, 7)  # noqa: DTZ001 - a day to write and read back, no instant
     try:
-        parsed = datetime.strptime(sample.strftime(value), value)
+        parsed = datetime.strptime(sample.strftime(value), value)  # noqa: DTZ007 - the same day
     except ValueError:
         parsed = None
     if parsed is None or parsed.date() != sample.date():
         raise DomainError(
             f"date_format {value!r} cannot read a date back: give day, month and year, like %d-%b-%y or %d.%m.%Y.",
-            field="date_format", rule="format",
+            field="date_format",
+            rule="format",
         )
     return value
 
@@ -160,7 +172,7 @@ class Utf8Reader:
         while not self._done and (size < 0 or len(self._buffer) < size):
             piece = next(self._pieces, None)
             final = piece is None
-            if final:
+            if piece is None:
                 self._done = True
                 piece = b""
             self.bytes_read += len(piece)
@@ -176,7 +188,9 @@ class Utf8Reader:
                 self._first = False
             if "\x00" in text:
                 line = self.lines_read + (self._buffer + text).split("\x00")[0].count("\n") + 1
-                raise FileRefused(problem(line, None, "csv", None, "the file is not a CSV text file (it holds NUL bytes)"))
+                raise FileRefused(
+                    problem(line, None, "csv", None, "the file is not a CSV text file (it holds NUL bytes)")
+                )
             self._buffer += text
 
     def read(self, size: int = -1) -> str:
@@ -222,13 +236,17 @@ def _looks_like_data(cell: str) -> bool:
     text = cell.strip().replace(",", "")
     if re.fullmatch(r"[+-]?\d+(\.\d*)?", text):
         return True
-    return bool(re.fullmatch(r"\d{1,4}[-./]\d{1,2}[-./]\d{1,4}|\d{1,2}[-./ ][A-Za-z]{3}[-./ ]\d{2,4}", cell.strip()))
+    return bool(
+        re.fullmatch(r"\d{1,4}[-./]\d{1,2}[-./]\d{1,4}|\d{1,2}[-./ ][A-Za-z]{3}[-./ ]\d{2,4}", cell.strip())
+    )
 
 
 def header_parse(*, line: str, mapping: dict[str, str], multi_well: bool) -> Header:
     """Check the header line against the columns we need; FileRefused naming what is wrong."""
     if not line.strip():
-        raise FileRefused(problem(None, None, "empty", None, "the file is empty: send a header line and records"))
+        raise FileRefused(
+            problem(None, None, "empty", None, "the file is empty: send a header line and records")
+        )
     try:
         names = next(csv.reader([line], strict=True))
     except csv.Error as exc:
@@ -236,41 +254,71 @@ def header_parse(*, line: str, mapping: dict[str, str], multi_well: bool) -> Hea
     names = [name.strip() for name in names]
     if names and all(_looks_like_data(name) or not name for name in names) and any(names):
         raise FileRefused(
-            problem(1, None, "no_header", line.strip()[:200], "the first line must be a header naming the columns "
-                    f"({', '.join(c for c in COLUMNS if c != 'well' or multi_well)}); it looks like data")
+            problem(
+                1,
+                None,
+                "no_header",
+                line.strip()[:200],
+                "the first line must be a header naming the columns "
+                f"({', '.join(c for c in COLUMNS if c != 'well' or multi_well)}); it looks like data",
+            )
         )
     seen: set[str] = set()
     for name in names:
         if name in seen and name:
-            raise FileRefused(problem(1, name, "duplicate_column", None, "the header names this column twice"))
+            raise FileRefused(
+                problem(1, name, "duplicate_column", None, "the header names this column twice")
+            )
         seen.add(name)
     if mapping:
-        sources = {ours: theirs for ours, theirs in mapping.items()}
+        sources = dict(mapping)
         for ours in COLUMNS:  # our own names count when not mapped away
             if ours not in sources and ours in seen and ours not in mapping.values():
                 sources[ours] = ours
         missing_sources = [f"{theirs} (for {ours})" for ours, theirs in sources.items() if theirs not in seen]
         if missing_sources:
             raise FileRefused(
-                problem(1, None, "missing_columns", None, f"the mapped column(s) {', '.join(missing_sources)} are not "
-                        f"in the header ({', '.join(names)})")
+                problem(
+                    1,
+                    None,
+                    "missing_columns",
+                    None,
+                    f"the mapped column(s) {', '.join(missing_sources)} are not "
+                    f"in the header ({', '.join(names)})",
+                )
             )
     else:
         unknown = [name for name in names if name not in COLUMNS or (name == "well" and not multi_well)]
         if unknown:
             allowed = ", ".join(c for c in COLUMNS if c != "well" or multi_well)
             raise FileRefused(
-                problem(1, unknown[0], "unknown_columns", None, f"unknown column(s) {', '.join(unknown)}; the columns "
-                        f"are {allowed} (map other names with the columns parameter)")
+                problem(
+                    1,
+                    unknown[0],
+                    "unknown_columns",
+                    None,
+                    f"unknown column(s) {', '.join(unknown)}; the columns "
+                    f"are {allowed} (map other names with the columns parameter)",
+                )
             )
         sources = {name: name for name in names}
     if "well" in sources and not multi_well:
         raise FileRefused(
-            problem(1, "well", "unknown_columns", None, "a well column belongs in a multi-well file (POST /api/wells/import)")
+            problem(
+                1,
+                "well",
+                "unknown_columns",
+                None,
+                "a well column belongs in a multi-well file (POST /api/wells/import)",
+            )
         )
     times = [column for column in TIME_COLUMNS if column in sources]
     if len(times) == 2:
-        raise FileRefused(problem(1, None, "time_columns", None, "give hours_on (daily history) or days_on (monthly), not both"))
+        raise FileRefused(
+            problem(
+                1, None, "time_columns", None, "give hours_on (daily history) or days_on (monthly), not both"
+            )
+        )
     required = ["well"] if multi_well else []
     required += ["date", "oil", "water"]
     missing = [column for column in required if column not in sources]
@@ -278,8 +326,13 @@ def header_parse(*, line: str, mapping: dict[str, str], multi_well: bool) -> Hea
         missing.append("hours_on or days_on")
     if missing:
         raise FileRefused(
-            problem(1, None, "missing_columns", None, f"missing column(s) {', '.join(missing)} (the header has "
-                    f"{', '.join(names)})")
+            problem(
+                1,
+                None,
+                "missing_columns",
+                None,
+                f"missing column(s) {', '.join(missing)} (the header has {', '.join(names)})",
+            )
         )
     frequency = Frequency.DAILY if times[0] == "hours_on" else Frequency.MONTHLY
     return Header(sources=sources, frequency=frequency, multi_well=multi_well)
@@ -307,7 +360,8 @@ class WellIndex:
         codes, uniques = pd.factorize(names)  # hashing whole strings: only the few uniques are looked at
         stripped = [str(name).strip() for name in uniques]
         mapped = np.array(
-            [self._index.setdefault(name, len(self._index)) if name else -1 for name in stripped], dtype=np.int32
+            [self._index.setdefault(name, len(self._index)) if name else -1 for name in stripped],
+            dtype=np.int32,
         )
         self.names = list(self._index)
         bad_empty = np.array([not name for name in stripped], dtype=bool)
@@ -315,7 +369,9 @@ class WellIndex:
         return np.maximum(mapped[codes], 0), bad_empty[codes], bad_long[codes]
 
 
-def _numbers(text: pd.Series, *, column: str, lines: np.ndarray, log: list[ImportProblem]) -> tuple[np.ndarray, np.ndarray]:
+def _numbers(
+    text: pd.Series, *, column: str, lines: np.ndarray, log: list[ImportProblem]
+) -> tuple[np.ndarray, np.ndarray]:
     """The column as float64 (NaN where empty), and where it is empty; problems for what is
     not a finite number."""
     raw = text.to_numpy(dtype=object)
@@ -337,18 +393,26 @@ def _numbers(text: pd.Series, *, column: str, lines: np.ndarray, log: list[Impor
     values = pd.to_numeric(stripped, errors="coerce").to_numpy(dtype=np.float64, copy=True)
     empty = (stripped == "").to_numpy()
     bad = (~empty & ~np.isfinite(values)) | bad_commas
-    for i in np.flatnonzero(bad):
-        log.append(problem(int(lines[i]), column, "number", text.iat[i], "must be a number (like 1234.5 or 1,234.5)"))
+    log.extend(
+        problem(int(lines[i]), column, "number", text.iat[i], "must be a number (like 1234.5 or 1,234.5)")
+        for i in np.flatnonzero(bad)
+    )
     values[bad] = np.nan
     return values, empty
 
 
 def _range_problems(
-    values: np.ndarray, ok: np.ndarray, *, column: str, rule_text: str, text: pd.Series, lines: np.ndarray,
-    log: list[ImportProblem], rule: str = "range",
+    values: np.ndarray,
+    ok: np.ndarray,
+    *,
+    column: str,
+    rule_text: str,
+    text: pd.Series,
+    lines: np.ndarray,
+    log: list[ImportProblem],
+    rule: str = "range",
 ) -> None:
-    for i in np.flatnonzero(~ok):
-        log.append(problem(int(lines[i]), column, rule, text.iat[i], rule_text))
+    log.extend(problem(int(lines[i]), column, rule, text.iat[i], rule_text) for i in np.flatnonzero(~ok))
 
 
 def chunk_parse(
@@ -363,18 +427,31 @@ def chunk_parse(
 
     if header.multi_well:
         codes, empty, long = wells.codes(frame["well"])
-        for i in np.flatnonzero(empty):
-            found.append(problem(int(lines[i]), "well", "required", None, "the well's name is missing"))
-        for i in np.flatnonzero(long):
-            found.append(problem(int(lines[i]), "well", "too_long", frame["well"].iat[i].strip()[:40] + "…",
-                                 f"a well's name is at most {NAME_MAX_LENGTH} characters"))
+        found.extend(
+            problem(int(lines[i]), "well", "required", None, "the well's name is missing")
+            for i in np.flatnonzero(empty)
+        )
+        found.extend(
+            problem(
+                int(lines[i]),
+                "well",
+                "too_long",
+                frame["well"].iat[i].strip()[:40] + "…",
+                f"a well's name is at most {NAME_MAX_LENGTH} characters",
+            )
+            for i in np.flatnonzero(long)
+        )
         valid &= ~(empty | long)
         records["well"] = codes
 
     raw_dates = frame["date"]
     date_pattern = date_format or "%Y-%m-%d"
     parsed = pd.to_datetime(raw_dates, format=date_pattern, errors="coerce")
-    expected = f"must be a date in the format {date_format}" if date_format else "must be a date like 2014-04-07 (YYYY-MM-DD)"
+    expected = (
+        f"must be a date in the format {date_format}"
+        if date_format
+        else "must be a date like 2014-04-07 (YYYY-MM-DD)"
+    )
     days = parsed.to_numpy(dtype="datetime64[D]")
     missing = np.isnat(days)
     if missing.any():  # values with spaces around them get a second chance, stripped
@@ -391,10 +468,20 @@ def chunk_parse(
     ok_days = np.where(missing, _PG_EPOCH, days)
     early = ok_days < np.datetime64(DATE_MIN, "D")
     late = ok_days > np.datetime64(today, "D")
-    for i in np.flatnonzero(early & ~missing):
-        found.append(problem(int(lines[i]), "date", "date_range", frame["date"].iat[i], f"must be on or after {DATE_MIN.isoformat()}"))
-    for i in np.flatnonzero(late & ~missing):
-        found.append(problem(int(lines[i]), "date", "future", frame["date"].iat[i], "must not be in the future"))
+    found.extend(
+        problem(
+            int(lines[i]),
+            "date",
+            "date_range",
+            frame["date"].iat[i],
+            f"must be on or after {DATE_MIN.isoformat()}",
+        )
+        for i in np.flatnonzero(early & ~missing)
+    )
+    found.extend(
+        problem(int(lines[i]), "date", "future", frame["date"].iat[i], "must not be in the future")
+        for i in np.flatnonzero(late & ~missing)
+    )
     valid &= ~(early | late)
     records["date"] = (ok_days - _PG_EPOCH).astype(np.int32)
 
@@ -405,35 +492,94 @@ def chunk_parse(
         text = frame[column]
         values, empty = _numbers(text, column=column, lines=lines, log=found)
         if column != "gas":
-            for i in np.flatnonzero(empty):
-                found.append(problem(int(lines[i]), column, "required", None, f"the {column} volume is missing (write 0 for none)"))
+            found.extend(
+                problem(
+                    int(lines[i]),
+                    column,
+                    "required",
+                    None,
+                    f"the {column} volume is missing (write 0 for none)",
+                )
+                for i in np.flatnonzero(empty)
+            )
             valid &= ~empty
         finite = np.isfinite(values)
         negative = finite & (values < 0)
         huge = finite & (values > VOLUME_MAX)
-        _range_problems(values, ~negative, column=column, rule_text="must be >= 0", text=text, lines=lines, log=found, rule="min")
-        _range_problems(values, ~huge, column=column, rule_text=f"must be at most {VOLUME_MAX:.0e}", text=text, lines=lines, log=found, rule="max")
+        _range_problems(
+            values,
+            ~negative,
+            column=column,
+            rule_text="must be >= 0",
+            text=text,
+            lines=lines,
+            log=found,
+            rule="min",
+        )
+        _range_problems(
+            values,
+            ~huge,
+            column=column,
+            rule_text=f"must be at most {VOLUME_MAX:.0e}",
+            text=text,
+            lines=lines,
+            log=found,
+            rule="max",
+        )
         valid &= ~(negative | huge) & (finite | empty)
         records[column] = values
 
     time_column = header.time_column
     text = frame[time_column]
     values, empty = _numbers(text, column=time_column, lines=lines, log=found)
-    for i in np.flatnonzero(empty):
-        found.append(problem(int(lines[i]), time_column, "required", None, "the time on stream is missing (write 0 for a shut-in)"))
+    found.extend(
+        problem(
+            int(lines[i]),
+            time_column,
+            "required",
+            None,
+            "the time on stream is missing (write 0 for a shut-in)",
+        )
+        for i in np.flatnonzero(empty)
+    )
     finite = np.isfinite(values)
     if header.frequency == Frequency.DAILY:
         out = finite & ((values < 0) | (values > HOURS_ON_MAX))
-        _range_problems(values, ~out, column=time_column, rule_text=f"must be from 0 to {HOURS_ON_MAX}", text=text, lines=lines, log=found)
+        _range_problems(
+            values,
+            ~out,
+            column=time_column,
+            rule_text=f"must be from 0 to {HOURS_ON_MAX}",
+            text=text,
+            lines=lines,
+            log=found,
+        )
     else:
         month_days = (
-            (ok_days.astype("datetime64[M]") + 1).astype("datetime64[D]") - ok_days.astype("datetime64[M]").astype("datetime64[D]")
+            (ok_days.astype("datetime64[M]") + 1).astype("datetime64[D]")
+            - ok_days.astype("datetime64[M]").astype("datetime64[D]")
         ).astype(np.int64)
         out = finite & ((values < 0) | (values > np.minimum(month_days, DAYS_ON_MAX)))
-        _range_problems(values, ~out, column=time_column, rule_text="must be from 0 to the days in the month", text=text, lines=lines, log=found)
+        _range_problems(
+            values,
+            ~out,
+            column=time_column,
+            rule_text="must be from 0 to the days in the month",
+            text=text,
+            lines=lines,
+            log=found,
+        )
         not_first = ~missing & (ok_days != ok_days.astype("datetime64[M]").astype("datetime64[D]"))
-        for i in np.flatnonzero(not_first):
-            found.append(problem(int(lines[i]), "date", "first_of_month", frame["date"].iat[i], "monthly history is dated the first of the month"))
+        found.extend(
+            problem(
+                int(lines[i]),
+                "date",
+                "first_of_month",
+                frame["date"].iat[i],
+                "monthly history is dated the first of the month",
+            )
+            for i in np.flatnonzero(not_first)
+        )
         valid &= ~not_first
     valid &= finite & ~out
     records["time"] = values
@@ -444,8 +590,13 @@ def chunk_parse(
 
 
 def file_read(
-    *, pieces: Iterable[bytes], mapping: dict[str, str], multi_well: bool, date_format: str,
-    wells: WellIndex, today: date | None = None,
+    *,
+    pieces: Iterable[bytes],
+    mapping: dict[str, str],
+    multi_well: bool,
+    date_format: str,
+    wells: WellIndex,
+    today: date | None = None,
 ) -> tuple[Header, Utf8Reader, Iterator[tuple[ParsedChunk, list[ImportProblem]]]]:
     """Read and check the header (FileRefused when it is wrong); then the records come chunk
     by chunk, validated, from the returned iterator (which raises FileRefused for a file that
@@ -454,8 +605,18 @@ def file_read(
     line = reader.readline()
     header = header_parse(line=line, mapping=mapping, multi_well=multi_well)
     names = [name.strip() for name in next(csv.reader([line]))]
-    return header, reader, _chunks(reader=reader, header=header, names=names, date_format=date_format,
-                                   wells=wells, today=today or datetime.now(UTC).date())
+    return (
+        header,
+        reader,
+        _chunks(
+            reader=reader,
+            header=header,
+            names=names,
+            date_format=date_format,
+            wells=wells,
+            today=today or datetime.now(UTC).date(),
+        ),
+    )
 
 
 def _chunks(
@@ -466,22 +627,38 @@ def _chunks(
     positions = {ours: names.index(theirs) for ours, theirs in header.sources.items()}
     try:
         frames = pd.read_csv(
-            reader, header=None, dtype=str, keep_default_na=False, na_filter=False,
+            reader,
+            header=None,
+            dtype=str,
+            keep_default_na=False,
+            na_filter=False,
             chunksize=settings.WELLS_IMPORT_CHUNK_ROWS,
-            engine="c", skip_blank_lines=True, index_col=False,
+            engine="c",
+            skip_blank_lines=True,
+            index_col=False,
         )
         for frame in frames:
             if frame.shape[1] != len(names):
                 line = int(frame.index[0]) + 2
                 raise FileRefused(
-                    problem(line, None, "csv", None, f"the line has {frame.shape[1]} fields, the header {len(names)}")
+                    problem(
+                        line,
+                        None,
+                        "csv",
+                        None,
+                        f"the line has {frame.shape[1]} fields, the header {len(names)}",
+                    )
                 )
-            frame = pd.DataFrame({ours: frame.iloc[:, i] for ours, i in positions.items()}).fillna("")
-            yield chunk_parse(frame=frame, header=header, date_format=date_format, wells=wells, today=today)
+            ours_only = pd.DataFrame({ours: frame.iloc[:, i] for ours, i in positions.items()}).fillna("")
+            yield chunk_parse(
+                frame=ours_only, header=header, date_format=date_format, wells=wells, today=today
+            )
     except pd.errors.EmptyDataError:  # a header and nothing else: no records (the importer says so)
         return
     except pd.errors.ParserError as exc:
         message = str(exc).strip().splitlines()[0]
         match = re.search(r"line (\d+)", message)
-        line = int(match.group(1)) + 1 if match else None
-        raise FileRefused(problem(line, None, "csv", None, f"the file is not valid CSV ({message})")) from exc
+        where = int(match.group(1)) + 1 if match else None
+        raise FileRefused(
+            problem(where, None, "csv", None, f"the file is not valid CSV ({message})")
+        ) from exc

@@ -7,7 +7,7 @@ from ninja import Field, Schema
 from pydantic import ConfigDict, WithJsonSchema
 
 from apps.core.schemas import ListQuery, PageOut, SearchFilter
-from apps.jobs.schemas import JobStatusName
+from apps.jobs.schemas import ActorOut, JobStatusName
 from apps.wells.models import NAME_MAX_LENGTH, NOTES_MAX_LENGTH
 
 Ordering = Literal["name", "-name", "created_at", "-created_at"]
@@ -24,7 +24,9 @@ class WellCreateIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=NAME_MAX_LENGTH, description="Unique within its field.")
-    field: str = Field(min_length=1, max_length=NAME_MAX_LENGTH, description="The field's name; created on first use.")
+    field: str = Field(
+        min_length=1, max_length=NAME_MAX_LENGTH, description="The field's name; created on first use."
+    )
     notes: str = Field("", max_length=NOTES_MAX_LENGTH)
     frequency: FrequencyName = Field("daily", description="Daily history (hours_on) or monthly (days_on).")
 
@@ -43,13 +45,17 @@ class WellOut(Schema):
     cumulative_water: float = Field(description="m3 over the whole history.")
     cumulative_gas: float = Field(description="sm3 over the whole history.")
     last_month: Day | None = Field(description="First day of the last month with records.")
-    last_month_oil_rate: float | None = Field(description="Oil per producing day over the last month, m3/day.")
+    last_month_oil_rate: float | None = Field(
+        description="Oil per producing day over the last month, m3/day."
+    )
     last_month_water_cut: float | None = Field(description="Water / (oil + water) over the last month, 0-1.")
     history_updated_at: Timestamp | None = Field(description="When an import last changed the history.")
 
 
 # A field's name as a query parameter: PostgreSQL text cannot hold NUL.
-FieldName = Annotated[str | None, WithJsonSchema({"type": "string", "maxLength": 200, "pattern": "^[^\\x00]*$"})]
+FieldName = Annotated[
+    str | None, WithJsonSchema({"type": "string", "maxLength": 200, "pattern": "^[^\\x00]*$"})
+]
 
 
 class WellListQuery(ListQuery):
@@ -86,6 +92,13 @@ class HistoryImportOut(Schema):
     error: str | None = Field(description="Why the import failed; null otherwise.")
     error_count: int = Field(description="Problems found in the file, all of them.")
     errors: list[ImportProblemOut] = Field(description="The first 100 problems, in line order.")
+    pinned: bool = Field(description="Kept for ever: retention never removes it.")
+    created_by: ActorOut | None = Field(
+        description="Who uploaded it (and with which API token); null if unknown."
+    )
+    cancelled_by: ActorOut | None = Field(
+        None, description="Who cancelled it; absent unless cancelled by someone."
+    )
     created_at: Timestamp
     started_at: Timestamp | None
     finished_at: Timestamp | None

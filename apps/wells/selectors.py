@@ -33,6 +33,7 @@ from apps.core.listing import (
     search_parse,
 )
 from apps.jobs.models import MAX_ID
+from apps.jobs.schemas import actor_out
 from apps.wells.models import Frequency, HistoryImport, OilField, ProductionRecord, Well
 
 # Every ordering ends in the primary key (apps.core.listing). Indexes: (name, id),
@@ -43,6 +44,8 @@ ORDERINGS = {
     "created_at": ListOrdering(key="created_at", descending=False, parse=parse_datetime_key),
     "-created_at": ListOrdering(key="created_at", descending=True, parse=parse_datetime_key),
 }
+
+
 def _not_found(well_id: int) -> NotFoundError:
     return NotFoundError(f"No well with id {well_id}.")
 
@@ -77,7 +80,11 @@ def well_list(
     queryset = Well.objects.select_related("field")
     if field is not None:
         if "\x00" in field or len(field) > 200:
-            raise DomainError("field must be a field's name (at most 200 characters, no NUL).", field="field", rule="invalid")
+            raise DomainError(
+                "field must be a field's name (at most 200 characters, no NUL).",
+                field="field",
+                rule="invalid",
+            )
         found = field_find(name=field.strip())
         queryset = queryset.filter(field=found) if found else queryset.none()
         count = found.well_count if found else 0
@@ -201,7 +208,9 @@ def history_query(
     if date_from is not None and date_to is not None and date_from > date_to:
         raise DomainError("to must be on or after from.", field="to", rule="date_order")
     if resample is not None and resample not in RESAMPLES:
-        raise DomainError(f"resample must be one of: {', '.join(RESAMPLES)}.", field="resample", rule="literal_error")
+        raise DomainError(
+            f"resample must be one of: {', '.join(RESAMPLES)}.", field="resample", rule="literal_error"
+        )
     well = well_get(well_id=well_id)
     query = HistoryQuery(
         well_id=well.pk, frequency=well.frequency, date_from=date_from, date_to=date_to, resample=resample
@@ -252,7 +261,11 @@ def well_history_csv(
 def history_import_get(*, import_id: int) -> HistoryImport:
     if not 1 <= import_id <= MAX_ID:
         raise NotFoundError(f"No import with id {import_id}.")
-    found = HistoryImport.objects.select_related("well", "field").filter(pk=import_id).first()
+    found = (
+        HistoryImport.objects.select_related("well", "field", "created_by", "cancelled_by")
+        .filter(pk=import_id)
+        .first()
+    )
     if found is None:
         raise NotFoundError(f"No import with id {import_id}.")
     return found
@@ -268,7 +281,7 @@ def history_import_out(history_import: HistoryImport) -> dict:
     return {
         "id": history_import.pk,
         "well_id": history_import.well_id,
-        "field": history_import.field.name if history_import.field_id else None,
+        "field": history_import.field.name if history_import.field is not None else None,
         "mode": history_import.mode,
         "columns": history_import.columns,
         "date_format": history_import.date_format,
@@ -281,6 +294,9 @@ def history_import_out(history_import: HistoryImport) -> dict:
         "error": history_import.error or None,
         "error_count": history_import.error_count,
         "errors": history_import.errors,
+        "pinned": history_import.pinned,
+        "created_by": actor_out(history_import.created_by, token=history_import.created_by_token),
+        **({"cancelled_by": canceller} if (canceller := actor_out(history_import.cancelled_by)) else {}),
         "created_at": iso(history_import.created_at),
         "started_at": iso(history_import.started_at),
         "finished_at": iso(history_import.finished_at),

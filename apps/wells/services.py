@@ -33,7 +33,9 @@ from django.utils import timezone
 
 from apps.core.errors import ConflictError, DomainError
 from apps.jobs import services as jobs
+from apps.jobs.audit import Actor
 from apps.jobs.models import IN_FLIGHT, JobStatus
+from apps.jobs.quotas import jobs_quota_check
 from apps.jobs.registry import JobKind, JobPolicy
 from apps.jobs.services import JobAbandoned
 from apps.wells import parsing
@@ -89,7 +91,9 @@ def _text(value: str | None, *, field: str, max_length: int, required: bool = Tr
     if len(value) > max_length:
         raise DomainError(f"{field} is at most {max_length} characters.", field=field, rule="string_too_long")
     if any(ord(char) < 32 and char not in "\t\n\r" for char in value):
-        raise DomainError(f"{field} must not contain control characters.", field=field, rule="invalid_characters")
+        raise DomainError(
+            f"{field} must not contain control characters.", field=field, rule="invalid_characters"
+        )
     return value
 
 
@@ -105,7 +109,9 @@ def well_create(*, name: str, field: str, notes: str = "", frequency: str = Freq
     notes = _text(notes, field="notes", max_length=NOTES_MAX_LENGTH, required=False)
     if frequency not in Frequency.values:
         raise DomainError(
-            f"frequency must be one of: {', '.join(Frequency.values)}.", field="frequency", rule="literal_error"
+            f"frequency must be one of: {', '.join(Frequency.values)}.",
+            field="frequency",
+            rule="literal_error",
         )
     try:
         with transaction.atomic():
@@ -126,11 +132,8 @@ def _chunks_store(*, history_import: HistoryImport, stream: IO[bytes] | Iterable
     size = 0
     seq = 0
     pending: list[HistoryImportChunk] = []
-    pieces: Iterator[bytes]
-    if hasattr(stream, "read"):
-        pieces = iter(lambda: stream.read(CHUNK_BYTES), b"")  # type: ignore[union-attr]
-    else:
-        pieces = iter(stream)  # type: ignore[arg-type]
+    read = getattr(stream, "read", None)  # a file, or any iterable of bytes
+    pieces: Iterator[bytes] = iter(lambda: read(CHUNK_BYTES), b"") if read is not None else iter(stream)
     for piece in pieces:
         if not piece:
             continue
@@ -154,31 +157,49 @@ def history_import_create(
     columns: str | None = None,
     date_format: str | None = None,
     file_name: str = "",
-    user: Any = None,
+    actor: Actor | None = None,
 ) -> HistoryImport:
     """Accept a history file for one well (`well_id`) or, with a `well` column, for the wells
     of `field` (created as needed), and queue its import. Parameters are checked here (422
     naming them); the file's content is checked by the job. 409 while the well has an import
-    in flight; 422 for an empty file."""
+    in flight; 422 for an empty file. `actor`: who uploads it (the audit trail, and whose quota of
+    imports in flight it counts against: 429 past it, nothing stored)."""
     if mode not in ImportMode.values:
-        raise DomainError(f"mode must be one of: {', '.join(ImportMode.values)}.", field="mode", rule="literal_error")
+        raise DomainError(
+            f"mode must be one of: {', '.join(ImportMode.values)}.", field="mode", rule="literal_error"
+        )
     mapping = parsing.columns_parse(value=columns)
     date_format = parsing.date_format_check(value=date_format)
     file_name = (file_name or "")[:255]
     well = well_get(well_id=well_id) if well_id is not None else None
     if well is not None and "well" in mapping:
-        raise DomainError("columns: a one-well file has no well column.", field="columns", rule="allowed_values")
+        raise DomainError(
+            "columns: a one-well file has no well column.", field="columns", rule="allowed_values"
+        )
+    user_id = actor.user_id if actor else None
     try:
         with transaction.atomic():
+            jobs_quota_check(kind=HISTORY_IMPORT_JOB, user_id=user_id, adding=1)
             oil_field = field_get_or_create(name=field or "") if well is None else None
             now = timezone.now()
             history_import = HistoryImport.objects.create(
-                well=well, field=oil_field, mode=mode, columns=mapping, date_format=date_format,
-                file_name=file_name, status=JobStatus.QUEUED, queued_at=now, created_by=user,
+                well=well,
+                field=oil_field,
+                mode=mode,
+                columns=mapping,
+                date_format=date_format,
+                file_name=file_name,
+                status=JobStatus.QUEUED,
+                queued_at=now,
+                created_by_id=user_id,
+                created_by_token=actor.token_name if actor else "",
+                queued_by_id=user_id,
             )
             size = _chunks_store(history_import=history_import, stream=stream)
             if size == 0:
-                raise DomainError("The file is empty: send a header line and records.", field="file", rule="empty")
+                raise DomainError(
+                    "The file is empty: send a header line and records.", field="file", rule="empty"
+                )
             history_import.file_size = size
             history_import.save(update_fields=["file_size"])
             jobs.job_broadcast(kind=HISTORY_IMPORT_JOB, job=history_import)
@@ -187,25 +208,29 @@ def history_import_create(
         if well is None or "wells_import_one_in_flight" not in str(exc):
             raise
         running = (
-            HistoryImport.objects.filter(well=well, status__in=list(IN_FLIGHT)).values_list("pk", flat=True).first()
+            HistoryImport.objects.filter(well=well, status__in=list(IN_FLIGHT))
+            .values_list("pk", flat=True)
+            .first()
         )
         raise ConflictError(
             f"Well {well.pk} already has an import in flight (import {running}): wait for it to end or cancel it.",
-            field="well", rule="import_in_flight",
+            field="well",
+            rule="import_in_flight",
         ) from exc
     return history_import
 
 
-def history_import_cancel(*, import_id: int) -> HistoryImport:
+def history_import_cancel(*, import_id: int, actor: Actor | None = None) -> HistoryImport:
     """Cancel a queued or running import (409 naming its status once it has ended). A running
-    import stops at its next progress step, or at its final write: nothing is written."""
-    cancelled = jobs.job_cancel(kind=HISTORY_IMPORT_JOB, job_id=import_id)
+    import stops at its next progress step, or at its final write: nothing is written. `actor`
+    goes into the audit trail (cancelled_by, cancelled_at)."""
+    cancelled = jobs.job_cancel(kind=HISTORY_IMPORT_JOB, job_id=import_id, actor=actor)
     HistoryImportChunk.objects.filter(history_import_id=import_id).delete()
     return cancelled
 
 
-def history_imports_cancel(*, ids: list[int]) -> list[HistoryImport]:
-    cancelled = jobs.jobs_cancel(kind=HISTORY_IMPORT_JOB, ids=ids)
+def history_imports_cancel(*, ids: list[int], actor: Actor | None = None) -> list[HistoryImport]:
+    cancelled = jobs.jobs_cancel(kind=HISTORY_IMPORT_JOB, ids=ids, actor=actor)
     HistoryImportChunk.objects.filter(history_import_id__in=[job.pk for job in cancelled]).delete()
     return cancelled
 
@@ -232,11 +257,15 @@ class ImportRefused(Exception):
 def _file_pieces(import_id: int) -> Iterator[bytes]:
     """The stored file, piece by piece, one query per piece (never the whole file in memory)."""
     seqs = list(
-        HistoryImportChunk.objects.filter(history_import_id=import_id).order_by("seq").values_list("seq", flat=True)
+        HistoryImportChunk.objects.filter(history_import_id=import_id)
+        .order_by("seq")
+        .values_list("seq", flat=True)
     )
     for seq in seqs:
         data = (
-            HistoryImportChunk.objects.filter(history_import_id=import_id, seq=seq).values_list("data", flat=True).first()
+            HistoryImportChunk.objects.filter(history_import_id=import_id, seq=seq)
+            .values_list("data", flat=True)
+            .first()
         )
         if data is not None:
             yield bytes(data)
@@ -305,7 +334,9 @@ class _Dates:
         if not self.dates:
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty, empty
-        wells, dates, lines = (np.concatenate(part).astype(np.int64) for part in (self.wells, self.dates, self.lines))
+        wells, dates, lines = (
+            np.concatenate(part).astype(np.int64) for part in (self.wells, self.dates, self.lines)
+        )
         order = np.lexsort((lines, dates, wells))
         return wells[order], dates[order], lines[order]
 
@@ -323,7 +354,10 @@ def _duplicates(wells: np.ndarray, dates: np.ndarray, lines: np.ndarray) -> list
             first -= 1
         problems.append(
             parsing.problem(
-                int(lines[i]), "date", "duplicate_date", _pg_date(dates[i]).isoformat(),
+                int(lines[i]),
+                "date",
+                "duplicate_date",
+                _pg_date(dates[i]).isoformat(),
                 f"the file gives this date twice (first on line {int(lines[first])})",
             )
         )
@@ -342,8 +376,11 @@ def _read(job: HistoryImport, progress: _Progress) -> tuple[parsing.Header, _Spo
     spool, dates = _Spool(), _Dates()
     try:
         header, reader, chunks = parsing.file_read(
-            pieces=_file_pieces(job.pk), mapping=_json(job.columns), multi_well=job.well_id is None,
-            date_format=job.date_format, wells=wells,
+            pieces=_file_pieces(job.pk),
+            mapping=_json(job.columns),
+            multi_well=job.well_id is None,
+            date_format=job.date_format,
+            wells=wells,
         )
         for chunk, problems in chunks:
             log.extend(problems)
@@ -374,7 +411,8 @@ def _lock_wells(job: HistoryImport, header: parsing.Header, names: list[str]) ->
             return [job.well_id], 0
         cursor.execute(
             f"INSERT INTO {table} (field_id, name, notes, frequency, created_at, record_count, cumulative_oil, "
-            "cumulative_water, cumulative_gas) SELECT %s, name, '', %s, now(), 0, 0, 0, 0 FROM unnest(%s::text[]) AS name "
+            "cumulative_water, cumulative_gas) SELECT %s, name, '', %s, now(), 0, 0, 0, 0 "
+            "FROM unnest(%s::text[]) AS name "
             "ON CONFLICT (field_id, name) DO NOTHING",
             [job.field_id, header.frequency, names],
         )
@@ -400,8 +438,13 @@ def _check_stored(
         stored = Frequency.MONTHLY if header.frequency == Frequency.DAILY else Frequency.DAILY
         need = "days_on" if stored == Frequency.MONTHLY else "hours_on"
         problems.append(
-            parsing.problem(1, header.time_column, "frequency", None,
-                            f"{label} has {stored} history: send {stored} records (with {need})")
+            parsing.problem(
+                1,
+                header.time_column,
+                "frequency",
+                None,
+                f"{label} has {stored} history: send {stored} records (with {need})",
+            )
         )
     if problems or job.mode != ImportMode.APPEND:
         return problems
@@ -410,8 +453,9 @@ def _check_stored(
     well_ids = np.array(ids, dtype=np.int64)[wells] if len(wells) else wells
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT well_id, (date - DATE '2000-01-01') FROM {table} r JOIN unnest(%s::bigint[], %s::int[], %s::int[]) "
-            "AS f(well, first, last) ON r.well_id = f.well AND r.date BETWEEN DATE '2000-01-01' + f.first "
+            f"SELECT well_id, (date - DATE '2000-01-01') FROM {table} r "
+            "JOIN unnest(%s::bigint[], %s::int[], %s::int[]) AS f(well, first, last) "
+            "ON r.well_id = f.well AND r.date BETWEEN DATE '2000-01-01' + f.first "
             "AND DATE '2000-01-01' + f.last",
             _ranges(ids, well_ids, days),
         )
@@ -420,11 +464,16 @@ def _check_stored(
         return problems
     stored_keys = np.array([pk * 1_000_000 + day for pk, day in stored], dtype=np.int64)
     keys = well_ids * 1_000_000 + days
-    for i in np.flatnonzero(np.isin(keys, stored_keys)):
-        problems.append(
-            parsing.problem(int(lines[i]), "date", "already_stored", _pg_date(days[i]).isoformat(),
-                            "this date is already stored (append adds new dates only; use mode=replace to replace them)")
+    problems.extend(
+        parsing.problem(
+            int(lines[i]),
+            "date",
+            "already_stored",
+            _pg_date(days[i]).isoformat(),
+            "this date is already stored (append adds new dates only; use mode=replace to replace them)",
         )
+        for i in np.flatnonzero(np.isin(keys, stored_keys))
+    )
     return sorted(problems, key=lambda p: p.line or 0)
 
 
@@ -448,7 +497,13 @@ _COPY_TRAILER = (-1).to_bytes(2, "big", signed=True)
 
 
 def _copy_dtype(columns: tuple[str, ...]) -> np.dtype:
-    parts: list[tuple[str, str]] = [("fields", ">i2"), ("well_len", ">i4"), ("well", ">i8"), ("date_len", ">i4"), ("date", ">i4")]
+    parts: list[tuple[str, str]] = [
+        ("fields", ">i2"),
+        ("well_len", ">i4"),
+        ("well", ">i8"),
+        ("date_len", ">i4"),
+        ("date", ">i4"),
+    ]
     for name in columns:
         parts += [(f"{name}_len", ">i4"), (name, ">f4")]
     return np.dtype(parts)
@@ -498,7 +553,8 @@ def wells_summary_refresh(*, well_ids: list[int]) -> None:
                           sum(oil::float8) AS oil, sum(water::float8) AS water, sum(gas::float8) AS gas
                      FROM {records} WHERE well_id = target.id) s ON true
               LEFT JOIN LATERAL (
-                   SELECT sum(oil::float8) / nullif(sum(coalesce(hours_on::float8 / 24, days_on::float8)), 0) AS oil_rate,
+                   SELECT sum(oil::float8)
+                          / nullif(sum(coalesce(hours_on::float8 / 24, days_on::float8)), 0) AS oil_rate,
                           sum(water::float8) / nullif(sum(oil::float8) + sum(water::float8), 0) AS water_cut
                      FROM {records}
                     WHERE well_id = target.id AND date >= date_trunc('month', s.last_date)::date) m ON true
@@ -508,7 +564,9 @@ def wells_summary_refresh(*, well_ids: list[int]) -> None:
         )
 
 
-def _write(job: HistoryImport, header: parsing.Header, spool: _Spool, dates: _Dates, names: list[str]) -> None:
+def _write(
+    job: HistoryImport, header: parsing.Header, spool: _Spool, dates: _Dates, names: list[str]
+) -> None:
     """The one transaction of an import (see the module's docstring). ImportRefused when the
     stored history refuses the file; JobAbandoned when this attempt lost the job."""
     with transaction.atomic():
@@ -528,7 +586,8 @@ def _write(job: HistoryImport, header: parsing.Header, spool: _Spool, dates: _Da
             with connection.cursor() as cursor:
                 cursor.execute(
                     f"DELETE FROM {table} r USING unnest(%s::bigint[], %s::int[], %s::int[]) AS f(well, first, last) "
-                    "WHERE r.well_id = f.well AND r.date BETWEEN DATE '2000-01-01' + f.first AND DATE '2000-01-01' + f.last",
+                    "WHERE r.well_id = f.well "
+                    "AND r.date BETWEEN DATE '2000-01-01' + f.first AND DATE '2000-01-01' + f.last",
                     ranges,
                 )
         id_array = np.array(ids, dtype=np.int64)

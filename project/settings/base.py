@@ -6,6 +6,7 @@ data service and the export server). What an operator sets comes from the enviro
 (`.env.example`); knobs nobody tunes are constants here."""
 
 from pathlib import Path
+from typing import Any
 
 from project.settings.env import env_int, env_list, env_str
 
@@ -109,7 +110,7 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {
+DATABASES: dict[str, dict[str, Any]] = {
     "default": {
         "ENGINE": "django.db.backends.postgresql",
         "HOST": env_str("POSTGRES_HOST", "127.0.0.1"),
@@ -131,7 +132,7 @@ REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
 
 # Django's cache lives in Redis; django-celery-results stores task results through it.
 # Two stacks sharing one Redis use two database numbers in REDIS_URL.
-CACHES = {
+CACHES: dict[str, dict[str, Any]] = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,

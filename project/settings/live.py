@@ -2,9 +2,11 @@
 that reconnects reads what it missed from, and how often an open websocket re-checks its
 credentials. All constants: Redis is the only address, REDIS_URL (base.py)."""
 
+from typing import Any
+
 from project.settings.base import REDIS_URL
 
-CHANNEL_LAYERS = {
+CHANNEL_LAYERS: dict[str, dict[str, Any]] = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         "CONFIG": {

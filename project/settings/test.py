@@ -10,8 +10,8 @@ A child that needs other values (a slow kernel, a queue of its own, a service be
 faulty proxy, a private Redis) gets them through one test-only variable,
 CALCBOARD_TEST_SETTINGS: a JSON object of settings applied over these, then the settings
 derived from them are derived again (the cache and the channel layer from REDIS_URL; the job
-kinds' limits are derived as they are read, apps.jobs.registry). `child_settings_env` builds it; the run's own choices (the services' ports)
-travel the same way.
+kinds' limits are derived as they are read, apps.jobs.registry). `child_settings_env` builds
+it; the run's own choices (the services' ports) travel the same way.
 """
 
 import json
@@ -66,7 +66,7 @@ from celery.signals import worker_process_shutdown  # noqa: E402
 
 
 @worker_process_shutdown.connect
-def _save_child_coverage(**_kwargs) -> None:
+def _save_child_coverage(**_kwargs: Any) -> None:
     """A prefork child leaves through os._exit, which skips coverage's own atexit save: the code
     the real worker ran would go uncounted. (Not in production settings: coverage is a test tool.)"""
     try:

@@ -25,7 +25,9 @@ def call(client: Client, method: str, path: str, **headers):
 def test_every_calculations_route_answers_401_without_credentials(db, method, path):
     response = call(Client(), method, path)
     assert response.status_code == 401
-    assert response.json()["errors"] == [{"field": None, "rule": "authentication", "message": "Not authenticated."}]
+    assert response.json()["errors"] == [
+        {"field": None, "rule": "authentication", "message": "Not authenticated."}
+    ]
 
 
 @pytest.mark.parametrize(
@@ -50,7 +52,10 @@ def test_an_admin_session_lets_its_user_in(client, user):
 def test_a_session_post_must_carry_the_csrf_token(user):
     client = Client(enforce_csrf_checks=True)
     client.force_login(user)
-    assert client.post("/api/calculations", PAYLOAD, content_type="application/json").status_code in (401, 403)
+    assert client.post("/api/calculations", PAYLOAD, content_type="application/json").status_code in (
+        401,
+        403,
+    )
 
 
 def test_a_revoked_token_is_refused(user):
@@ -84,7 +89,9 @@ def test_tokens_are_stored_as_digests_only(user):
 def test_the_api_docs_work_after_an_admin_login(admin_client):
     assert admin_client.get("/api/docs").status_code == 200
     schema = admin_client.get("/api/openapi.json").json()
-    assert {"/api/calculations", "/api/calculations/{id}", "/api/calculations/{id}/result.csv"} <= set(schema["paths"])
+    assert {"/api/calculations", "/api/calculations/{id}", "/api/calculations/{id}/result.csv"} <= set(
+        schema["paths"]
+    )
 
 
 def test_a_stranger_cannot_use_another_users_session_cookie_after_logout(client, user):

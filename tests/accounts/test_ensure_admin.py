@@ -5,7 +5,6 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
 from apps.accounts.management.commands.ensure_admin import EXAMPLE_PASSWORD
-
 from apps.accounts.services import api_token_create, api_token_revoke
 
 
@@ -20,8 +19,12 @@ def run(monkeypatch, **env) -> str:
 
 
 def test_it_creates_the_first_admin_from_the_environment(db, monkeypatch):
-    output = run(monkeypatch, DJANGO_SUPERUSER_USERNAME="boss", DJANGO_SUPERUSER_PASSWORD="s3cret-pass",
-                 DJANGO_SUPERUSER_EMAIL="boss@example.com")
+    output = run(
+        monkeypatch,
+        DJANGO_SUPERUSER_USERNAME="boss",
+        DJANGO_SUPERUSER_PASSWORD="s3cret-pass",
+        DJANGO_SUPERUSER_EMAIL="boss@example.com",
+    )
     assert "created" in output
     boss = get_user_model().objects.get(username="boss")
     assert boss.is_superuser and boss.is_staff and boss.check_password("s3cret-pass")
@@ -29,7 +32,9 @@ def test_it_creates_the_first_admin_from_the_environment(db, monkeypatch):
 
 def test_it_leaves_an_existing_admin_alone(db, monkeypatch):
     get_user_model().objects.create_superuser(username="boss", password="original-pass")
-    assert "already exists" in run(monkeypatch, DJANGO_SUPERUSER_USERNAME="boss", DJANGO_SUPERUSER_PASSWORD="other")
+    assert "already exists" in run(
+        monkeypatch, DJANGO_SUPERUSER_USERNAME="boss", DJANGO_SUPERUSER_PASSWORD="other"
+    )
     assert get_user_model().objects.get(username="boss").check_password("original-pass")
 
 
@@ -71,7 +76,9 @@ def test_under_production_settings_it_refuses_a_weak_password(db, monkeypatch, s
 
 def test_under_production_settings_it_accepts_a_strong_password(db, monkeypatch, settings):
     settings.ADMIN_PASSWORD_STRICT = True
-    assert "created" in run(monkeypatch, DJANGO_SUPERUSER_USERNAME="boss", DJANGO_SUPERUSER_PASSWORD="Tq7-vorpal-Heron-91")
+    assert "created" in run(
+        monkeypatch, DJANGO_SUPERUSER_USERNAME="boss", DJANGO_SUPERUSER_PASSWORD="Tq7-vorpal-Heron-91"
+    )
     assert get_user_model().objects.get(username="boss").check_password("Tq7-vorpal-Heron-91")
 
 
@@ -86,8 +93,15 @@ def test_the_first_admin_and_its_cli_token_may_do_everything(db, monkeypatch):
     client = Client(headers={"Authorization": f"Bearer {out.getvalue().strip()}"})
     body = {"date_start": "2020-01-01", "date_fin": "2020-01-31", "lag": 7}
     assert client.post("/api/calculations", body, content_type="application/json").status_code == 201
-    assert client.post("/api/functions", {"expression": "sin(t)", "dt": 1, "interval": 1},
-                       content_type="application/json").status_code == 201
-    assert client.post("/api/functions/refresh", {"ids": [1]}, content_type="application/json").status_code in (
-        200, 404)
+    assert (
+        client.post(
+            "/api/functions",
+            {"expression": "sin(t)", "dt": 1, "interval": 1},
+            content_type="application/json",
+        ).status_code
+        == 201
+    )
+    assert client.post(
+        "/api/functions/refresh", {"ids": [1]}, content_type="application/json"
+    ).status_code in (200, 404)
     assert client.get("/api/calculations").status_code == 200

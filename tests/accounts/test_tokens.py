@@ -69,7 +69,10 @@ def test_the_admin_shows_a_new_tokens_raw_value_once_on_the_page_that_answers_th
     assert not [record for record in caplog.records if raw in record.getMessage()]
     # Never again: neither the list nor the token's own page shows it.
     assert raw not in admin_client.get(CHANGELIST).content.decode()
-    assert raw not in admin_client.get(reverse("admin:accounts_apitoken_change", args=[token.pk])).content.decode()
+    assert (
+        raw
+        not in admin_client.get(reverse("admin:accounts_apitoken_change", args=[token.pk])).content.decode()
+    )
 
 
 def test_a_staff_user_may_create_a_token_only_for_themselves(user):

@@ -30,7 +30,9 @@ def make_calculation(db) -> Callable[..., Calculation]:
         **fields,
     ) -> Calculation:
         fields.setdefault("name", f"run {next(counter)}")
-        return Calculation.objects.create(date_start=date_start, date_fin=date_fin, lag=lag, status=status, **fields)
+        return Calculation.objects.create(
+            date_start=date_start, date_fin=date_fin, lag=lag, status=status, **fields
+        )
 
     return make
 
@@ -51,7 +53,9 @@ def make_finished(make_calculation) -> Callable[..., Calculation]:
 
 def backdate(calculation: Calculation, *, seconds: float) -> None:
     """Pretend the row was last written `seconds` ago (auto_now cannot be set through save)."""
-    Calculation.objects.filter(pk=calculation.pk).update(updated_at=timezone.now() - timedelta(seconds=seconds))
+    Calculation.objects.filter(pk=calculation.pk).update(
+        updated_at=timezone.now() - timedelta(seconds=seconds)
+    )
 
 
 class EventListener:

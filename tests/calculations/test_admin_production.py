@@ -95,7 +95,9 @@ def test_an_unknown_runs_page_is_the_admins_usual_redirect(admin_client, db):
 
 
 def compare(admin_client, ids):
-    return admin_client.post(CHANGELIST, {"action": "compare_runs", "_selected_action": [str(pk) for pk in ids]})
+    return admin_client.post(
+        CHANGELIST, {"action": "compare_runs", "_selected_action": [str(pk) for pk in ids]}
+    )
 
 
 def messages_of(response) -> list[str]:
@@ -155,7 +157,9 @@ def test_the_compare_page_refuses_runs_that_do_not_exist(admin_client, make_fini
 
 def test_compare_needs_the_view_permission(make_finished, db):
     runs = [make_finished(date_fin=date(2020, 1, 31)) for _ in range(2)]
-    user = get_user_model().objects.create_user(username="staff-no-perm", password="x-pass-123", is_staff=True)
+    user = get_user_model().objects.create_user(
+        username="staff-no-perm", password="x-pass-123", is_staff=True
+    )
     client = Client()
     client.force_login(user)
     assert client.get(COMPARE, {"ids": f"{runs[0].pk},{runs[1].pk}"}).status_code == 403
@@ -174,7 +178,9 @@ def test_a_well_runs_page_adds_the_forecast_charts_and_reads_the_wells_history(a
 
     well = well_create(name="W-7", field="West")
     store_history(well, water_drive_well(days=400, seed=5))
-    created = calculation_create(date_start=date(2015, 1, 1), date_fin=date(2016, 12, 31), lag=30, well=well.pk)
+    created = calculation_create(
+        date_start=date(2015, 1, 1), date_fin=date(2016, 12, 31), lag=30, well=well.pk
+    )
     calculation_run(calculation_id=created.pk)
     html = admin_client.get(change_url(created.pk)).content.decode()
     config = json_script(html, "cb-calc-config")

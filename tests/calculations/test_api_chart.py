@@ -28,11 +28,13 @@ def chart_url(pk: int, image_type: str, **size) -> str:
 
 @pytest.fixture
 def finished(make_finished):
-    return make_finished(date_start=date(2020, 1, 1), date_fin=date(2022, 12, 31), lag=7, name="Well 7 <base case>")
+    return make_finished(
+        date_start=date(2020, 1, 1), date_fin=date(2022, 12, 31), lag=7, name="Well 7 <base case>"
+    )
 
 
 def svg_root(content: bytes) -> ET.Element:
-    root = ET.fromstring(content)
+    root = ET.fromstring(content)  # noqa: S314 - our own export server's SVG
     assert root.tag == f"{SVG}svg"
     return root
 
@@ -52,7 +54,9 @@ def test_the_png_has_the_requested_size_and_is_stored(api_client, export_server,
     assert stored.drawn_from == finished.finished_at
 
 
-def test_the_svg_has_the_requested_size_the_run_name_as_title_and_every_series(api_client, export_server, finished):
+def test_the_svg_has_the_requested_size_the_run_name_as_title_and_every_series(
+    api_client, export_server, finished
+):
     response = api_client.get(chart_url(finished.pk, "svg", width=1600, height=800))
     assert response.status_code == 200, response.content
     assert response["Content-Type"] == "image/svg+xml"
@@ -86,7 +90,9 @@ def test_a_stored_image_is_served_without_the_export_server_and_revalidates(
     assert again["ETag"] == first["ETag"]
     assert again["Cache-Control"] == "private, no-cache"
 
-    fresh = api_client.get(chart_url(finished.pk, "png", width=600, height=300), headers={"If-None-Match": first["ETag"]})
+    fresh = api_client.get(
+        chart_url(finished.pk, "png", width=600, height=300), headers={"If-None-Match": first["ETag"]}
+    )
     assert fresh.status_code == 304 and fresh.content == b"" and fresh["ETag"] == first["ETag"]
     other = api_client.get(
         chart_url(finished.pk, "png", width=600, height=300), headers={"If-None-Match": '"stale", "other"'}
@@ -97,7 +103,9 @@ def test_a_stored_image_is_served_without_the_export_server_and_revalidates(
 
 def test_every_type_and_size_is_its_own_image(api_client, export_server, finished):
     for image_type, width, height in (("png", 600, 300), ("png", 800, 300), ("svg", 600, 300)):
-        assert api_client.get(chart_url(finished.pk, image_type, width=width, height=height)).status_code == 200
+        assert (
+            api_client.get(chart_url(finished.pk, image_type, width=width, height=height)).status_code == 200
+        )
     assert CalculationChart.objects.filter(calculation=finished).count() == 3
 
 
@@ -107,7 +115,9 @@ def test_a_run_that_finished_again_gets_a_new_image(api_client, export_server, f
     type(finished).objects.filter(pk=finished.pk).update(finished_at=later)
     CalculationChart.objects.filter(calculation=finished).update(image=b"old", image_hash="0" * 64)
 
-    again = api_client.get(chart_url(finished.pk, "png", width=600, height=300), headers={"If-None-Match": '"' + "0" * 64 + '"'})
+    again = api_client.get(
+        chart_url(finished.pk, "png", width=600, height=300), headers={"If-None-Match": '"' + "0" * 64 + '"'}
+    )
     assert again.status_code == 200 and png_size(again.content) == (600, 300)
     assert again["ETag"] == first["ETag"]  # same rows, same image
     stored = CalculationChart.objects.get(calculation=finished)
@@ -121,12 +131,14 @@ def test_an_unfinished_run_has_no_chart_yet(api_client, make_calculation, status
     response = api_client.get(chart_url(calculation.pk, image_type))
     assert response.status_code == 409
     assert body(response) == {
-        "detail": f"Calculation {calculation.pk} is {status.value}: its chart exists once it has finished.",
+        "detail": (f"Calculation {calculation.pk} is {status.value}: its chart exists once it has finished."),
         "errors": [
             {
                 "field": None,
                 "rule": "not_finished",
-                "message": f"Calculation {calculation.pk} is {status.value}: its chart exists once it has finished.",
+                "message": (
+                    f"Calculation {calculation.pk} is {status.value}: its chart exists once it has finished."
+                ),
             }
         ],
     }
@@ -170,7 +182,10 @@ def test_the_export_server_down_is_a_503_and_nothing_is_stored(api_client, finis
     response = api_client.get(chart_url(finished.pk, "png"))
     assert response.status_code == 503
     error = body(response)["errors"][0]
-    assert error["rule"] == "unavailable" and "Export server unreachable (connection refused)" in error["message"]
+    assert (
+        error["rule"] == "unavailable"
+        and "Export server unreachable (connection refused)" in error["message"]
+    )
     assert not CalculationChart.objects.exists()
 
 
@@ -239,8 +254,15 @@ def test_a_stored_image_names_its_run_type_and_size(api_client, export_server, f
 
 def stored_chart(calculation, *, width: int, height: int, size: int, used_at) -> CalculationChart:
     return CalculationChart.objects.create(
-        calculation=calculation, format="png", width=width, height=height, drawn_from=calculation.finished_at,
-        image=b"x" * size, image_hash=f"{size:064d}", size=size, used_at=used_at,
+        calculation=calculation,
+        format="png",
+        width=width,
+        height=height,
+        drawn_from=calculation.finished_at,
+        image=b"x" * size,
+        image_hash=f"{size:064d}",
+        size=size,
+        used_at=used_at,
     )
 
 
@@ -249,7 +271,10 @@ def test_eviction_deletes_the_least_recently_used_images_past_the_bound(finished
 
     now = timezone.now()
     sizes = [(600, 300), (800, 300), (1200, 300), (1600, 300), (600, 400)]
-    rows = [stored_chart(finished, width=w, height=h, size=100, used_at=now - timedelta(hours=i)) for i, (w, h) in enumerate(sizes)]
+    rows = [
+        stored_chart(finished, width=w, height=h, size=100, used_at=now - timedelta(hours=i))
+        for i, (w, h) in enumerate(sizes)
+    ]
     assert calculation_charts_evict(max_bytes=250) == 3
     assert set(CalculationChart.objects.values_list("pk", flat=True)) == {rows[0].pk, rows[1].pk}
     assert calculation_charts_evict(max_bytes=250) == 0
@@ -295,12 +320,16 @@ def test_an_image_evicted_after_its_lookup_is_drawn_again(api_client, export_ser
 
 def test_the_openapi_schema_lists_the_sizes(api_client):
     paths = body(api_client.get("/api/openapi.json"))["paths"]
-    parameters = {p["name"]: p["schema"] for p in paths["/api/calculations/{id}/chart.png"]["get"]["parameters"]}
+    parameters = {
+        p["name"]: p["schema"] for p in paths["/api/calculations/{id}/chart.png"]["get"]["parameters"]
+    }
     assert parameters["width"]["enum"] == [600, 800, 1200, 1600]
     assert parameters["height"]["enum"] == [300, 400, 600, 800]
 
 
-def test_a_render_timeout_of_the_real_export_server_is_a_503_to_retry(api_client, export_server_timing_out, finished, settings):
+def test_a_render_timeout_of_the_real_export_server_is_a_503_to_retry(
+    api_client, export_server_timing_out, finished, settings
+):
     settings.EXPORT_SERVER_URL = export_server_timing_out
     response = api_client.get(chart_url(finished.pk, "png"))
     assert response.status_code == 503 and response["Retry-After"] == "2"
@@ -328,7 +357,9 @@ def images_front_door(test_db_name, slow_export_server):
         test_db_name,
         name="images",
         web_workers=4,
-        extra_env=child_settings_env(EXPORT_SERVER_URL=slow_export_server.url, CALCULATION_CHARTS_DRAWING_SLOTS=2),
+        extra_env=child_settings_env(
+            EXPORT_SERVER_URL=slow_export_server.url, CALCULATION_CHARTS_DRAWING_SLOTS=2
+        ),
     )
     yield door
     door.stop()
@@ -342,7 +373,9 @@ def get_all(urls: list[str], token: str, base_url: str) -> list[httpx.Response]:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_requests_for_one_image_share_one_drawing(images_front_door, slow_export_server, api_token, make_finished):
+def test_concurrent_requests_for_one_image_share_one_drawing(
+    images_front_door, slow_export_server, api_token, make_finished
+):
     run = make_finished(date_start=date(2020, 1, 1), date_fin=date(2020, 6, 30), lag=7)
     slow_export_server.requests.clear()
     responses = get_all([chart_url(run.pk, "png")] * 2, api_token, images_front_door.base_url)
@@ -361,7 +394,10 @@ def test_drawing_takes_at_most_its_slots_and_the_api_keeps_answering(
     headers = {"Authorization": f"Bearer {api_token}"}
     base = images_front_door.base_url
     with ThreadPoolExecutor(2) as pool:
-        drawing = [pool.submit(httpx.get, base + chart_url(run.pk, "png"), headers=headers, timeout=30) for run in runs[:2]]
+        drawing = [
+            pool.submit(httpx.get, base + chart_url(run.pk, "png"), headers=headers, timeout=30)
+            for run in runs[:2]
+        ]
         wait_until(lambda: len(slow_export_server.requests) == 2, timeout=10, what="two drawings under way")
         # Both slots are taken: a third image is refused at once, and the rest of the API answers.
         refused = httpx.get(base + chart_url(runs[2].pk, "svg"), headers=headers, timeout=30)

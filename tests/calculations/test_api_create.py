@@ -59,7 +59,9 @@ def test_it_rejects_invalid_input_with_a_422_naming_the_field_and_rule(api_clien
     assert response.status_code == 422
     error = body(response)
     assert field in error["detail"]
-    assert {"field": field, "rule": rule} in [{"field": e["field"], "rule": e["rule"]} for e in error["errors"]]
+    assert {"field": field, "rule": rule} in [
+        {"field": e["field"], "rule": e["rule"]} for e in error["errors"]
+    ]
     assert all(e["message"] for e in error["errors"])
     assert not Calculation.objects.exists()
 
@@ -82,7 +84,9 @@ def test_the_row_limit_is_a_setting(api_client, settings):
 
 
 def test_the_largest_inputs_are_accepted(api_client):
-    response = post(api_client, {"date_start": "0001-01-01", "date_fin": "9999-12-31", "lag": 3650, "name": "n" * 200})
+    response = post(
+        api_client, {"date_start": "0001-01-01", "date_fin": "9999-12-31", "lag": 3650, "name": "n" * 200}
+    )
     assert response.status_code == 201
 
 

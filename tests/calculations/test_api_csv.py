@@ -23,7 +23,8 @@ def test_a_finished_run_downloads_as_csv(api_client, make_finished):
     assert rows[0] == ["date", "liquid", "oil", "water", "wct"]
     stored = CalculationRow.objects.filter(calculation=calculation).order_by("date")
     assert rows[1:] == [
-        [row.date.isoformat(), repr(row.liquid), repr(row.oil), repr(row.water), repr(row.wct)] for row in stored
+        [row.date.isoformat(), repr(row.liquid), repr(row.oil), repr(row.water), repr(row.wct)]
+        for row in stored
     ]
     assert len(rows) == 1 + 11
 

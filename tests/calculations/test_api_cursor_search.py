@@ -59,10 +59,16 @@ def test_a_search_walked_by_cursor_returns_every_match_once_in_order_both_ways(a
     assert backwards == forwards[::-1]
 
 
-def test_a_cursor_keeps_its_search_when_a_matching_run_is_added_behind_it(api_client, wells, make_calculation):
+def test_a_cursor_keeps_its_search_when_a_matching_run_is_added_behind_it(
+    api_client, wells, make_calculation
+):
     first = body(api_client.get(URL, {"search": "well 7", "ordering": "launched_at"}))
     newer = make_calculation(name="Well 7 late", launched_at=T0 + timedelta(days=1))
     make_calculation(name="Pad 9 late", launched_at=T0 + timedelta(days=1))
-    rest = walk(api_client, {"search": "well 7", "ordering": "launched_at", "cursor": first["next_cursor"]}, "next_cursor")
+    rest = walk(
+        api_client,
+        {"search": "well 7", "ordering": "launched_at", "cursor": first["next_cursor"]},
+        "next_cursor",
+    )
     seen = [item["id"] for item in first["results"]] + [pk for page in rest for pk in page]
     assert len(seen) == len(set(seen)) == 27 and seen[-1] == newer.pk

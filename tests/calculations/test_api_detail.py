@@ -34,7 +34,13 @@ def test_a_finished_run_carries_every_row_of_its_result(api_client, make_finishe
     calculation = make_finished(date_start=date(2020, 1, 1), date_fin=date(2020, 12, 31), lag=1)
     document = body(api_client.get(url(calculation.pk)))
     assert document["status"] == "finished" and set(document) == {
-        "id", "launched_at", "status", "pinned", "created_by", "error", "result"
+        "id",
+        "launched_at",
+        "status",
+        "pinned",
+        "created_by",
+        "error",
+        "result",
     }
     result = document["result"]
     assert len(result) == 366
@@ -62,7 +68,17 @@ def test_a_failed_run_carries_its_error_and_no_result(api_client, make_calculati
 def test_name_and_duration_are_added_on_request(api_client, make_finished):
     calculation = make_finished(name="Well 7", date_fin=date(2020, 1, 31))
     document = body(api_client.get(url(calculation.pk), {"fields": "name,duration"}))
-    assert list(document) == ["id", "name", "launched_at", "status", "pinned", "created_by", "duration", "error", "result"]
+    assert list(document) == [
+        "id",
+        "name",
+        "launched_at",
+        "status",
+        "pinned",
+        "created_by",
+        "duration",
+        "error",
+        "result",
+    ]
     assert document["name"] == "Well 7"
     assert document["duration"] == calculation.duration and document["duration"] >= 0
 
@@ -96,7 +112,11 @@ def test_an_unknown_field_is_a_422_listing_the_allowed_ones(api_client, make_cal
     assert response.status_code == 422
     error = body(response)
     assert error["errors"] == [
-        {"field": "fields", "rule": "allowed_values", "message": "Unknown field(s) owner, secret; allowed: name, duration, summary, forecast, -result."}
+        {
+            "field": "fields",
+            "rule": "allowed_values",
+            "message": "Unknown field(s) owner, secret; allowed: name, duration, summary, forecast, -result.",
+        }
     ]
 
 
@@ -113,9 +133,12 @@ def test_an_id_that_is_not_a_number_is_a_422(api_client):
 
 
 @pytest.mark.parametrize("status", list(JobStatus))
-def test_every_detail_document_matches_the_published_schema(api_client, make_calculation, make_finished, status):
+def test_every_detail_document_matches_the_published_schema(
+    api_client, make_calculation, make_finished, status
+):
     calculation = (
-        make_finished(date_fin=date(2020, 1, 3)) if status == JobStatus.FINISHED
+        make_finished(date_fin=date(2020, 1, 3))
+        if status == JobStatus.FINISHED
         else make_calculation(status=status, error="e")
     )
     raw = api_client.get(url(calculation.pk), {"fields": "name,duration"}).content

@@ -19,9 +19,7 @@ def expected_summary(calculation) -> dict:
     """The figures, computed here independently from the stored rows."""
     rows = list(CalculationRow.objects.filter(calculation=calculation).order_by("date"))
     # Each row stands for `lag` days; the last one only up to date_fin inclusive.
-    steps = [
-        min(calculation.lag, (calculation.date_fin - row.date).days + 1) for row in rows
-    ]
+    steps = [min(calculation.lag, (calculation.date_fin - row.date).days + 1) for row in rows]
     peak = max(rows, key=lambda row: (row.liquid, -row.date.toordinal()))
     first, last = rows[0], rows[-1]
     return {
@@ -49,7 +47,9 @@ def expected_summary(calculation) -> dict:
         (date(2024, 5, 5), date(2024, 5, 5), 30),  # one row, one day
     ],
 )
-def test_the_summary_matches_figures_computed_from_the_rows(api_client, make_finished, date_start, date_fin, lag):
+def test_the_summary_matches_figures_computed_from_the_rows(
+    api_client, make_finished, date_start, date_fin, lag
+):
     calculation = make_finished(date_start=date_start, date_fin=date_fin, lag=lag)
     summary = summary_of(api_client, calculation.pk)
     expected = expected_summary(calculation)
@@ -57,7 +57,15 @@ def test_the_summary_matches_figures_computed_from_the_rows(api_client, make_fin
     # The steps add up to the run's period exactly.
     assert expected.pop("total_days") == (date_fin - date_start).days + 1
     assert set(summary) == set(expected)
-    for name in ("rows", "first_date", "last_date", "wct_first", "wct_last", "peak_liquid", "peak_liquid_date"):
+    for name in (
+        "rows",
+        "first_date",
+        "last_date",
+        "wct_first",
+        "wct_last",
+        "peak_liquid",
+        "peak_liquid_date",
+    ):
         assert summary[name] == expected[name], name
     for name in ("cumulative_oil", "cumulative_water", "cumulative_liquid", "wct_mean", "oil_decline"):
         assert summary[name] == pytest.approx(expected[name], rel=1e-9, abs=1e-9), name
@@ -66,7 +74,9 @@ def test_the_summary_matches_figures_computed_from_the_rows(api_client, make_fin
 def test_the_summary_reads_like_a_declining_well(api_client, make_finished):
     calculation = make_finished(date_start=date(2020, 1, 1), date_fin=date(2029, 12, 31), lag=1)
     summary = summary_of(api_client, calculation.pk)
-    assert summary["cumulative_liquid"] == pytest.approx(summary["cumulative_oil"] + summary["cumulative_water"])
+    assert summary["cumulative_liquid"] == pytest.approx(
+        summary["cumulative_oil"] + summary["cumulative_water"]
+    )
     assert 0 <= summary["wct_first"] < summary["wct_mean"] < summary["wct_last"] <= 1
     assert 0 < summary["oil_decline"] < 100
 

@@ -48,11 +48,13 @@ def test_a_run_goes_queued_running_finished_through_a_real_worker(api_client, ce
 
 def test_runs_queued_together_all_finish_one_after_another(api_client, celery_worker):
     pks = [
-        body(api_client.post(
-            "/api/calculations",
-            {"date_start": "2020-01-01", "date_fin": "2020-12-31", "lag": lag},
-            content_type="application/json",
-        ))["id"]
+        body(
+            api_client.post(
+                "/api/calculations",
+                {"date_start": "2020-01-01", "date_fin": "2020-12-31", "lag": lag},
+                content_type="application/json",
+            )
+        )["id"]
         for lag in range(1, 9)
     ]
     runs = wait_for(pks)

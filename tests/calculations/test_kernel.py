@@ -47,7 +47,12 @@ def test_it_returns_exactly_the_five_columns_of_the_original_kernel():
 
 def test_it_puts_rows_every_lag_days_from_start_up_to_the_last_day_inclusive():
     frame = kernel.run(date_start=date(2020, 1, 1), date_fin=date(2020, 1, 22), lag=7)
-    assert [d.date() for d in frame.date] == [date(2020, 1, 1), date(2020, 1, 8), date(2020, 1, 15), date(2020, 1, 22)]
+    assert [d.date() for d in frame.date] == [
+        date(2020, 1, 1),
+        date(2020, 1, 8),
+        date(2020, 1, 15),
+        date(2020, 1, 22),
+    ]
 
 
 def test_it_stops_before_the_last_day_when_the_lag_does_not_land_on_it():
@@ -109,7 +114,13 @@ def test_a_short_run_is_a_single_step():
 
 def test_a_slowed_down_run_reports_every_step_however_short():
     steps: list[int] = []
-    kernel.run(date_start=START, date_fin=START + timedelta(days=1), lag=1, on_progress=steps.append, step_delay=0.001)
+    kernel.run(
+        date_start=START,
+        date_fin=START + timedelta(days=1),
+        lag=1,
+        on_progress=steps.append,
+        step_delay=0.001,
+    )
     assert steps == [50, 100]  # never more steps than rows
 
 
@@ -123,10 +134,16 @@ def test_the_step_delay_is_slept_after_each_step_once_its_progress_is_reported(m
 
     monkeypatch.setattr(kernel.time, "sleep", recorded)
     kernel.run(
-        date_start=START, date_fin=date(2020, 12, 31), lag=1, step_delay=0.02, steps=5,
+        date_start=START,
+        date_fin=date(2020, 12, 31),
+        lag=1,
+        step_delay=0.02,
+        steps=5,
         on_progress=lambda percent: seen.append(("progress", percent)),
     )
-    assert seen == [entry for percent in (20, 40, 60, 80, 100) for entry in (("progress", percent), ("sleep", 0.02))]
+    assert seen == [
+        entry for percent in (20, 40, 60, 80, 100) for entry in (("progress", percent), ("sleep", 0.02))
+    ]
 
 
 @pytest.mark.parametrize(

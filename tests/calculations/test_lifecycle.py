@@ -51,7 +51,12 @@ def test_a_batch_of_events_keeps_sending_after_one_fails(make_calculation, live_
 
     monkeypatch.setattr(realtime, "_group_send", failing_once)
     with caplog.at_level(logging.WARNING, logger="apps.live.realtime"):
-        realtime.broadcast_events(kind="calculation", events=[(first.pk, {"status": "cancelled"}), (second.pk, {"status": "cancelled"})])
-        assert [event["status"] for event in live_events.events(calculation_id=second.pk, timeout=1)] == ["cancelled"]
+        realtime.broadcast_events(
+            kind="calculation",
+            events=[(first.pk, {"status": "cancelled"}), (second.pk, {"status": "cancelled"})],
+        )
+        assert [event["status"] for event in live_events.events(calculation_id=second.pk, timeout=1)] == [
+            "cancelled"
+        ]
     assert f"Could not broadcast calculation {first.pk} event" in caplog.text
     assert Calculation.objects.count() == 2

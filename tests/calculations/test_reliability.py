@@ -38,7 +38,12 @@ def slow_worker_env(settings):
 
     def env(**overrides) -> dict[str, str]:
         return child_settings_env(
-            **{"CALCULATIONS_QUEUE": queue, "CHARTS_QUEUE": f"{queue}-charts", "CALCULATIONS_STEP_DELAY": 0.4, **overrides}
+            **{
+                "CALCULATIONS_QUEUE": queue,
+                "CHARTS_QUEUE": f"{queue}-charts",
+                "CALCULATIONS_STEP_DELAY": 0.4,
+                **overrides,
+            }
         )
 
     yield env
@@ -50,8 +55,12 @@ def test_a_run_whose_worker_is_killed_mid_run_is_redelivered_and_finishes_once(t
     env = slow_worker_env(CALCULATIONS_PROGRESS_MIN_INTERVAL=0)
     started: list[processes.Process] = []
     try:
-        started.append(processes.start_worker(test_db_name, name="calculations-doomed", concurrency=1, extra_env=env))
-        calculation = calculation_create(date_start="2020-01-01", date_fin="2021-12-31", lag=1, name="Crash test")
+        started.append(
+            processes.start_worker(test_db_name, name="calculations-doomed", concurrency=1, extra_env=env)
+        )
+        calculation = calculation_create(
+            date_start="2020-01-01", date_fin="2021-12-31", lag=1, name="Crash test"
+        )
         wait_until(lambda: reload(calculation.pk).progress >= 30, timeout=30, what="the run to get under way")
 
         started[0].kill()  # SIGKILL: no cleanup, no ack
@@ -60,7 +69,9 @@ def test_a_run_whose_worker_is_killed_mid_run_is_redelivered_and_finishes_once(t
         assert orphan.status == JobStatus.RUNNING and 30 <= orphan.progress < 100
         assert orphan.attempts == 1 and not CalculationRow.objects.filter(calculation=orphan).exists()
 
-        started.append(processes.start_worker(test_db_name, name="calculations-rescuer", concurrency=1, extra_env=env))
+        started.append(
+            processes.start_worker(test_db_name, name="calculations-rescuer", concurrency=1, extra_env=env)
+        )
         wait_until(lambda: reload(calculation.pk).status == JobStatus.FINISHED, timeout=60, what="redelivery")
         finished = reload(calculation.pk)
         assert finished.attempts == 2 and finished.progress == 100 and finished.error == ""
@@ -111,8 +122,12 @@ def test_a_run_past_its_soft_time_limit_in_a_real_worker_ends_failed_as_timed_ou
     assert calculation_run_task.soft_time_limit == CALCULATION_JOB.setting("SOFT_TIME_LIMIT") == 600
     worker = processes.start_worker(test_db_name, name="calculations-limited", concurrency=1, extra_env=env)
     try:
-        calculation = calculation_create(date_start="2020-01-01", date_fin="2020-12-31", lag=1, name="Too slow")
-        wait_until(lambda: reload(calculation.pk).status == JobStatus.FAILED, timeout=30, what="the time limit")
+        calculation = calculation_create(
+            date_start="2020-01-01", date_fin="2020-12-31", lag=1, name="Too slow"
+        )
+        wait_until(
+            lambda: reload(calculation.pk).status == JobStatus.FAILED, timeout=30, what="the time limit"
+        )
         failed = reload(calculation.pk)
         assert failed.error == "The calculation timed out after 3 s."
         assert failed.attempts == 1 and failed.progress < 100

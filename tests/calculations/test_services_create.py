@@ -26,7 +26,7 @@ def rule_of(**overrides) -> tuple[str | None, str]:
         ({"date_start": "2020-1-1"}, "date_start", "date_format"),
         ({"date_start": "20200101"}, "date_start", "date_format"),
         ({"date_start": "2020-W01-1"}, "date_start", "date_format"),
-        ({"date_start": "２０２０-01-01"}, "date_start", "date_format"),
+        ({"date_start": "２０２０-01-01"}, "date_start", "date_format"),  # noqa: RUF001 - fullwidth digits on purpose
         ({"date_start": 20200101}, "date_start", "date_format"),
         ({"date_fin": "2021-02-29"}, "date_fin", "date_invalid"),
         ({"date_fin": "2020-13-01"}, "date_fin", "date_invalid"),
@@ -94,8 +94,18 @@ def test_create_broadcasts_the_queued_run(scratch_queue, live_events):
     events = live_events.events(calculation_id=calculation.pk, timeout=1.0)
     assert [event["status"] for event in events] == ["queued"]
     assert set(events[0]) == {
-        "kind", "id", "name", "status", "progress", "launched_at", "started_at", "finished_at", "duration",
-        "error", "updated_at", "event_id",
+        "kind",
+        "id",
+        "name",
+        "status",
+        "progress",
+        "launched_at",
+        "started_at",
+        "finished_at",
+        "duration",
+        "error",
+        "updated_at",
+        "event_id",
     }
     assert events[0]["progress"] == 0 and events[0]["started_at"] is None and events[0]["error"] is None
 

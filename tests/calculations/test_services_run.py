@@ -13,8 +13,10 @@ from apps.jobs.services import job_fail
 
 
 def rows_frame(calculation: Calculation) -> pd.DataFrame:
-    values = CalculationRow.objects.filter(calculation=calculation).order_by("date").values_list(
-        "date", "liquid", "oil", "water", "wct"
+    values = (
+        CalculationRow.objects.filter(calculation=calculation)
+        .order_by("date")
+        .values_list("date", "liquid", "oil", "water", "wct")
     )
     return pd.DataFrame(list(values), columns=list(kernel.COLUMNS))
 
@@ -65,17 +67,23 @@ def test_a_duplicate_delivery_that_finished_first_keeps_its_rows(make_calculatio
         frame = real_kernel(**kwargs)
         # Another worker, delivered the same message, commits first.
         Calculation.objects.filter(pk=calculation.pk).update(status=JobStatus.FINISHED, progress=100)
-        CalculationRow.objects.create(calculation=calculation, date=date(2020, 1, 1), liquid=2, oil=1, water=1, wct=0.5)
+        CalculationRow.objects.create(
+            calculation=calculation, date=date(2020, 1, 1), liquid=2, oil=1, water=1, wct=0.5
+        )
         return frame
 
     monkeypatch.setattr(kernel, "run", kernel_while_a_duplicate_finishes)
     assert calculation_run(calculation_id=calculation.pk) is None  # this attempt lost the run: no write
     calculation.refresh_from_db()
     assert calculation.status == JobStatus.FINISHED
-    assert list(CalculationRow.objects.filter(calculation=calculation).values_list("liquid", flat=True)) == [2]
+    assert list(CalculationRow.objects.filter(calculation=calculation).values_list("liquid", flat=True)) == [
+        2
+    ]
 
 
-def test_a_kernel_error_fails_the_run_with_one_readable_sentence_and_no_rows(make_calculation, monkeypatch, caplog):
+def test_a_kernel_error_fails_the_run_with_one_readable_sentence_and_no_rows(
+    make_calculation, monkeypatch, caplog
+):
     calculation = make_calculation()
 
     def broken_kernel(**kwargs):
@@ -101,12 +109,16 @@ def test_a_failure_while_storing_rows_keeps_no_rows(make_calculation, monkeypatc
     monkeypatch.setattr(kernel, "run", kernel_with_a_repeated_day)
     failed = calculation_run(calculation_id=calculation.pk)
     assert failed.status == JobStatus.FAILED
-    assert failed.error.startswith("The calculation failed: IntegrityError: duplicate key value violates unique")
+    assert failed.error.startswith(
+        "The calculation failed: IntegrityError: duplicate key value violates unique"
+    )
     assert len(failed.error) <= 500 and "Traceback" not in failed.error
     assert not CalculationRow.objects.filter(calculation=calculation).exists()
 
 
-def test_a_database_outage_is_left_to_the_task_to_retry_instead_of_failing_the_run(make_calculation, monkeypatch):
+def test_a_database_outage_is_left_to_the_task_to_retry_instead_of_failing_the_run(
+    make_calculation, monkeypatch
+):
     calculation = make_calculation()
 
     def database_gone(**kwargs):

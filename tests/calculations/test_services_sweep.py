@@ -32,7 +32,9 @@ def test_dispatch_to_an_unreachable_broker_is_logged_and_leaves_the_run_in_the_o
     assert f"Calculation {calculation.pk} saved but not published" in caplog.text
 
 
-def test_the_sweep_requeues_a_run_whose_worker_went_silent(make_calculation, scratch_queue, settings, live_events):
+def test_the_sweep_requeues_a_run_whose_worker_went_silent(
+    make_calculation, scratch_queue, settings, live_events
+):
     settings.CALCULATIONS_STALE_AFTER = 60
     calculation = make_calculation(status=JobStatus.RUNNING, progress=40, attempts=1)
     backdate(calculation, seconds=61)
@@ -41,10 +43,14 @@ def test_the_sweep_requeues_a_run_whose_worker_went_silent(make_calculation, scr
     assert (calculation.status, calculation.progress) == (JobStatus.QUEUED, 0)
     assert calculation.error == "Requeued: no progress for over 60 s on attempt 1."
     assert calculation.dispatched_at is not None and scratch_queue.message_count() == 1
-    assert [event["status"] for event in live_events.events(calculation_id=calculation.pk, timeout=0.5)] == ["queued"]
+    assert [event["status"] for event in live_events.events(calculation_id=calculation.pk, timeout=0.5)] == [
+        "queued"
+    ]
 
 
-def test_the_sweep_fails_a_run_that_ran_out_of_attempts_with_the_reason(make_calculation, scratch_queue, settings):
+def test_the_sweep_fails_a_run_that_ran_out_of_attempts_with_the_reason(
+    make_calculation, scratch_queue, settings
+):
     settings.CALCULATIONS_STALE_AFTER = 60
     settings.CALCULATIONS_MAX_ATTEMPTS = 3
     calculation = make_calculation(status=JobStatus.RUNNING, progress=40, attempts=3)

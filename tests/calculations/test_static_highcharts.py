@@ -20,7 +20,9 @@ def test_collectstatic_finds_the_pinned_highcharts_and_its_accessibility_module(
         path = finders.find(f"calcboard/vendor/highcharts/{name}")
         assert path, f"{name} is not a static file: run scripts/install-highcharts"
         banner = Path(path).read_text(encoding="utf-8")[:400]
-        match = re.search(r"Highcharts JS v(\d+\.\d+\.\d+)", banner) or re.search(r"\bv(\d+\.\d+\.\d+)", banner)
+        match = re.search(r"Highcharts JS v(\d+\.\d+\.\d+)", banner) or re.search(
+            r"\bv(\d+\.\d+\.\d+)", banner
+        )
         assert match and match.group(1) == locked_version(), banner
 
 

@@ -24,7 +24,9 @@ def published(scratch_queues) -> ScratchQueue:
 
 
 @pytest.mark.parametrize("status", [JobStatus.QUEUED, JobStatus.RUNNING])
-def test_cancel_of_a_queued_or_running_run_answers_its_cancelled_envelope(api_client, make_calculation, status):
+def test_cancel_of_a_queued_or_running_run_answers_its_cancelled_envelope(
+    api_client, make_calculation, status
+):
     calculation = make_calculation(status=status)
     response = api_client.post(f"/api/calculations/{calculation.pk}/cancel")
     assert response.status_code == 200
@@ -40,7 +42,10 @@ def test_cancel_of_an_ended_run_is_a_409_naming_its_status(api_client, make_calc
     response = api_client.post(f"/api/calculations/{calculation.pk}/cancel")
     assert response.status_code == 409
     detail = f"Calculation {calculation.pk} is {status}: only a queued or running job can be cancelled."
-    assert body(response) == {"detail": detail, "errors": [{"field": "status", "rule": "job_ended", "message": detail}]}
+    assert body(response) == {
+        "detail": detail,
+        "errors": [{"field": "status", "rule": "job_ended", "message": detail}],
+    }
 
 
 @pytest.mark.parametrize("pk", [999999, 2**63])
@@ -56,7 +61,9 @@ def test_the_message_of_a_cancelled_run_is_a_no_op(make_calculation):
     assert not CalculationRow.objects.filter(calculation=calculation).exists()
 
 
-def test_a_run_cancelled_at_a_progress_step_stops_there_and_keeps_no_rows(make_calculation, settings, monkeypatch):
+def test_a_run_cancelled_at_a_progress_step_stops_there_and_keeps_no_rows(
+    make_calculation, settings, monkeypatch
+):
     from apps.calculations import kernel
     from apps.calculations.services import calculations_cancel
 
@@ -97,7 +104,11 @@ def test_rerun_queues_a_new_run_with_the_same_inputs_marked_as_a_re_run(
     assert response.status_code == 201
     again = Calculation.objects.get(pk=body(response)["id"])
     assert again.pk != original.pk and body(response) == {"id": again.pk}
-    assert (again.date_start, again.date_fin, again.lag) == (original.date_start, original.date_fin, original.lag)
+    assert (again.date_start, again.date_fin, again.lag) == (
+        original.date_start,
+        original.date_fin,
+        original.lag,
+    )
     assert (again.name, again.status, again.attempts) == ("Well 12 (re-run)", JobStatus.QUEUED, 0)
     assert published.take() == [PublishedTask(name="calculations.run", args=[again.pk])]
 
@@ -142,7 +153,10 @@ def test_two_concurrent_creates_with_one_key_on_two_connections_create_one_run_a
 
     def waiting_for_me() -> int:
         with connection.cursor() as cursor:
-            cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted AND pg_backend_pid() = ANY(pg_blocking_pids(pid))")
+            cursor.execute(
+                "SELECT count(*) FROM pg_locks "
+                "WHERE NOT granted AND pg_backend_pid() = ANY(pg_blocking_pids(pid))"
+            )
             return cursor.fetchone()[0]
 
     create = calculations_api.calculation_create
@@ -181,7 +195,9 @@ def test_two_concurrent_creates_with_one_key_on_two_connections_create_one_run_a
 def test_the_same_key_with_another_body_is_a_422_naming_the_header(api_client, db):
     headers = {"Idempotency-Key": "retry-7f3a"}
     api_client.post("/api/calculations", BODY, content_type="application/json", headers=headers)
-    other = api_client.post("/api/calculations", {**BODY, "lag": 1}, content_type="application/json", headers=headers)
+    other = api_client.post(
+        "/api/calculations", {**BODY, "lag": 1}, content_type="application/json", headers=headers
+    )
     assert other.status_code == 422
     assert body(other)["errors"][0]["field"] == "Idempotency-Key"
     assert body(other)["errors"][0]["rule"] == "idempotency_key_reused"
@@ -232,7 +248,9 @@ def test_the_sweep_removes_expired_idempotency_records(api_client, db):
 
     from apps.calculations.services import calculation_sweep
 
-    api_client.post("/api/calculations", BODY, content_type="application/json", headers={"Idempotency-Key": "k"})
+    api_client.post(
+        "/api/calculations", BODY, content_type="application/json", headers={"Idempotency-Key": "k"}
+    )
     IdempotencyRecord.objects.update(created_at=timezone.now() - timedelta(hours=25))
     calculation_sweep()
     assert not IdempotencyRecord.objects.exists()

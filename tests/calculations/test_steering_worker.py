@@ -28,7 +28,9 @@ def test_a_running_run_cancelled_stops_at_its_next_step_and_keeps_no_rows(api_cl
     assert response.status_code == 200 and body(response)["status"] == "cancelled"
     at_cancel = reload(calculation.pk).progress
     log = demo_worker.process
-    wait_until(lambda: f"Calculation {calculation.pk} stopped" in log.log_tail(200_000), timeout=10, what="the stop")
+    wait_until(
+        lambda: f"Calculation {calculation.pk} stopped" in log.log_tail(200_000), timeout=10, what="the stop"
+    )
 
     cancelled = reload(calculation.pk)
     assert cancelled.status == JobStatus.CANCELLED and at_cancel <= cancelled.progress < 100
@@ -37,7 +39,9 @@ def test_a_running_run_cancelled_stops_at_its_next_step_and_keeps_no_rows(api_cl
     assert api_client.post(f"/api/calculations/{calculation.pk}/cancel").status_code == 409
 
 
-def test_a_cancel_mid_step_sends_one_cancelled_event_and_nothing_after(api_client, demo_worker, settings, live_events):
+def test_a_cancel_mid_step_sends_one_cancelled_event_and_nothing_after(
+    api_client, demo_worker, settings, live_events
+):
     """The worker is asleep inside a step when the cancel lands; at its next step it finds the
     run gone and stops without a word: subscribers see the run's progress, then `cancelled`
     once, then nothing."""
@@ -46,7 +50,9 @@ def test_a_cancel_mid_step_sends_one_cancelled_event_and_nothing_after(api_clien
     wait_until(lambda: reload(calculation.pk).progress >= 20, timeout=30, what="the run to get under way")
     assert api_client.post(f"/api/calculations/{calculation.pk}/cancel").status_code == 200
     log = demo_worker.process
-    wait_until(lambda: f"Calculation {calculation.pk} stopped" in log.log_tail(200_000), timeout=10, what="the stop")
+    wait_until(
+        lambda: f"Calculation {calculation.pk} stopped" in log.log_tail(200_000), timeout=10, what="the stop"
+    )
 
     events = live_events.events(calculation_id=calculation.pk, timeout=2.0)  # until 2 s of silence
     statuses = [event["status"] for event in events]
@@ -69,19 +75,25 @@ def test_a_queued_run_cancelled_never_starts(api_client, demo_worker, settings):
     assert response.status_code == 200 and body(response)["status"] == "cancelled"
     api_client.post(f"/api/calculations/{ahead.pk}/cancel")  # let its message come sooner
     log = demo_worker.process
-    wait_until(lambda: f"Calculation {waiting.pk}: nothing to run" in log.log_tail(200_000), timeout=30, what="its message")
+    wait_until(
+        lambda: f"Calculation {waiting.pk}: nothing to run" in log.log_tail(200_000),
+        timeout=30,
+        what="its message",
+    )
     never_ran = reload(waiting.pk)
     assert (never_ran.status, never_ran.attempts, never_ran.started_at) == (JobStatus.CANCELLED, 0, None)
 
 
-def test_a_run_that_kills_its_worker_every_time_ends_failed_after_the_configured_attempts(demo_worker, settings):
+def test_a_run_that_kills_its_worker_every_time_ends_failed_after_the_configured_attempts(
+    demo_worker, settings
+):
     """SIGKILL of the pool process mid-run, as the OOM killer does: the message comes back
     (late acks) to a fresh pool process each time, until the claim refuses a 4th attempt."""
     demo_worker.use(settings)
     calculation = calculation_create(**ONE_YEAR, name="Out of memory every time")
     for attempt in (1, 2, 3):
         wait_until(
-            lambda: (lambda c: c.status == JobStatus.RUNNING and c.attempts == attempt and c.progress >= 10)(
+            lambda: (lambda c: c.status == JobStatus.RUNNING and c.attempts == attempt and c.progress >= 10)(  # noqa: B023 - waited for within this iteration
                 reload(calculation.pk)
             ),
             timeout=60,

@@ -169,7 +169,11 @@ def test_a_user_who_is_not_staff_cannot_open_the_list(plain_client):
 
 
 def test_the_cancel_action_cancels_queued_and_running_charts_and_counts_the_rest(staff_client, make_function):
-    queued, running, finished = make_function(status="queued"), make_function(status="running"), make_function()
+    queued, running, finished = (
+        make_function(status="queued"),
+        make_function(status="running"),
+        make_function(),
+    )
     response = staff_client.post(
         LIST_URL, {"action": "cancel", "_selected_action": [queued.pk, running.pk, finished.pk]}, follow=True
     )
@@ -186,7 +190,9 @@ def test_an_add_validates_the_inputs_once(staff_client, monkeypatch):
     from apps.charts import services
 
     calls = spy(monkeypatch, services.function_validate, services, charts_admin)
-    response = staff_client.post(ADD_URL, {"preset": "sin(t)", "expression": "", "dt": "0.5", "interval": "3"})
+    response = staff_client.post(
+        ADD_URL, {"preset": "sin(t)", "expression": "", "dt": "0.5", "interval": "3"}
+    )
     assert response.status_code == 302 and Function.objects.count() == 1
     assert calls == [{"expression": "sin(t)", "dt": 0.5, "interval": 3.0}]
 

@@ -16,7 +16,7 @@ def published(scratch_queues) -> ScratchQueue:
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
-    "method,path",
+    ("method", "path"),
     [
         ("get", "/api/functions"),
         ("post", "/api/functions"),
@@ -60,7 +60,7 @@ def test_a_malformed_expression_is_a_422_naming_field_rule_and_position(api_clie
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
-    "body,field",
+    ("body", "field"),
     [
         ({"expression": "t", "dt": 0, "interval": 30}, "dt"),
         ({"expression": "t", "dt": 1, "interval": -1}, "interval"),
@@ -118,7 +118,15 @@ def test_list_filters_by_status_and_sorts_unprocessed_rows_last(api_client, make
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
-    "query", [{"page_size": 0}, {"page_size": 1000}, {"page": 0}, {"offset": 1}, {"ordering": "image"}, {"status": "lost"}]
+    "query",
+    [
+        {"page_size": 0},
+        {"page_size": 1000},
+        {"page": 0},
+        {"offset": 1},
+        {"ordering": "image"},
+        {"status": "lost"},
+    ],
 )
 def test_bad_list_parameters_are_422(api_client, query):
     assert api_client.get("/api/functions", query).status_code == 422
@@ -157,8 +165,10 @@ def test_detail_of_a_failed_row_has_the_error_and_no_url(api_client, make_functi
 @pytest.mark.django_db
 def test_unknown_or_impossible_ids_are_404(api_client):
     for path in ("424242", "0", "-1", str(2**70), "0/chart.png", f"{2**70}/chart.png", f"{2**70}/cancel"):
-        response = api_client.post(f"/api/functions/{path}") if path.endswith("cancel") else api_client.get(
-            f"/api/functions/{path}"
+        response = (
+            api_client.post(f"/api/functions/{path}")
+            if path.endswith("cancel")
+            else api_client.get(f"/api/functions/{path}")
         )
         assert response.status_code == 404, path
         assert response.json()["errors"][0]["rule"] == "not_found"
@@ -180,7 +190,7 @@ def test_refresh_answers_queued_and_skipped(
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
-    "body,status",
+    ("body", "status"),
     [
         ({"ids": []}, 422),
         ({"ids": [0]}, 422),

@@ -46,7 +46,9 @@ def test_page_with_cursor_is_a_422(api_client, functions):
 
 def test_it_filters_by_several_statuses_and_counts_them_exactly(api_client, functions):
     page = api_client.get(URL, {"status": "queued,running", "ordering": "created_at"}).json()
-    assert [item["id"] for item in page["results"]] == [row.pk for row in functions if row.status in ("queued", "running")]
+    assert [item["id"] for item in page["results"]] == [
+        row.pk for row in functions if row.status in ("queued", "running")
+    ]
     assert page["count"] == 6
 
 
@@ -58,12 +60,16 @@ def test_search_matches_part_of_the_expression_whatever_the_case(api_client, fun
     assert sorted(item["id"] for item in page["results"]) == [functions[0].pk, functions[1].pk]
 
 
-@pytest.mark.parametrize("ordering", ["-created_at", "created_at", "-processed_at", "processed_at", "expression", "-expression"])
+@pytest.mark.parametrize(
+    "ordering", ["-created_at", "created_at", "-processed_at", "processed_at", "expression", "-expression"]
+)
 def test_cursors_walk_every_ordering_like_pages_do(api_client, functions, ordering):
     by_page = [ids(api_client.get(URL, {"ordering": ordering, "page_size": 5, "page": n})) for n in (1, 2, 3)]
     walked, cursor = [], None
     while True:
-        page = api_client.get(URL, {"ordering": ordering, "page_size": 5, **({"cursor": cursor} if cursor else {})}).json()
+        page = api_client.get(
+            URL, {"ordering": ordering, "page_size": 5, **({"cursor": cursor} if cursor else {})}
+        ).json()
         walked.append([item["id"] for item in page["results"]])
         cursor = page["next_cursor"]
         if cursor is None:
@@ -77,7 +83,7 @@ def test_never_processed_rows_sort_last_both_ways(api_client, functions):
     unprocessed = {row.pk for row in functions if row.processed_at is None}
     for ordering in ("processed_at", "-processed_at"):
         listed = ids(api_client.get(URL, {"ordering": ordering, "page_size": 100}))
-        assert set(listed[-len(unprocessed):]) == unprocessed
+        assert set(listed[-len(unprocessed) :]) == unprocessed
         processed = [Function.objects.get(pk=pk).processed_at for pk in listed[: -len(unprocessed)]]
         assert processed == sorted(processed, reverse=ordering.startswith("-"))
 
@@ -91,21 +97,30 @@ def test_a_cursor_made_for_another_ordering_is_a_422(api_client, functions):
 
 def test_counts_follow_creates_refreshes_and_deletes(api_client, functions):
     assert api_client.get(URL, {"status": "queued"}).json()["count"] == 3
-    response = api_client.post(URL, {"expression": "t", "dt": 1, "interval": 1}, content_type="application/json")
+    response = api_client.post(
+        URL, {"expression": "t", "dt": 1, "interval": 1}, content_type="application/json"
+    )
     assert response.status_code == 201
-    api_client.post(f"{URL}/refresh", {"ids": [functions[0].pk, functions[1].pk]}, content_type="application/json")
+    api_client.post(
+        f"{URL}/refresh", {"ids": [functions[0].pk, functions[1].pk]}, content_type="application/json"
+    )
     assert api_client.get(URL, {"status": "queued"}).json()["count"] == 6
     Function.objects.filter(status="queued").delete()
-    assert api_client.get(URL, {"status": "queued,finished"}).json()["count"] == Function.objects.filter(
-        status="finished"
-    ).count()
+    assert (
+        api_client.get(URL, {"status": "queued,finished"}).json()["count"]
+        == Function.objects.filter(status="finished").count()
+    )
     assert api_client.get(URL).json()["count"] == Function.objects.count() == 7
 
 
-def test_a_signed_cursor_whose_position_is_not_text_is_a_422_for_the_expression_ordering(api_client, functions):
+def test_a_signed_cursor_whose_position_is_not_text_is_a_422_for_the_expression_ordering(
+    api_client, functions
+):
     from django.core import signing
 
-    forged = signing.dumps({"o": "expression", "k": 7, "i": 1, "f": True}, salt="calcboard.list-cursor", compress=True)
+    forged = signing.dumps(
+        {"o": "expression", "k": 7, "i": 1, "f": True}, salt="calcboard.list-cursor", compress=True
+    )
     response = api_client.get(URL, {"cursor": forged, "ordering": "expression"})
     assert response.status_code == 422
     assert [(e["field"], e["rule"]) for e in response.json()["errors"]] == [("cursor", "invalid_cursor")]

@@ -56,7 +56,12 @@ def test_a_render_broadcasts_running_then_finished_with_the_versioned_image_url(
 
     events = received(layer, channel)
     # A progress step before each outside call (where a cancel would stop it), then the end.
-    assert [(e["status"], e["progress"]) for e in events] == [("running", 0), ("running", 10), ("running", 50), ("finished", 100)]
+    assert [(e["status"], e["progress"]) for e in events] == [
+        ("running", 0),
+        ("running", 10),
+        ("running", 50),
+        ("finished", 100),
+    ]
     finished = events[-1]
     function.refresh_from_db()
     assert set(finished) == {

@@ -73,9 +73,12 @@ def test_the_sweep_publishes_what_a_dead_broker_left_in_the_outbox(
 
 @pytest.mark.django_db(transaction=True)
 def test_two_concurrent_refreshes_from_two_connections_queue_each_row_once(make_function, scratch_queues):
-    ids = [row.pk for row in Function.objects.bulk_create(
-        [Function(expression="t", dt=1, interval=1, status="finished") for _ in range(300)]
-    )]
+    ids = [
+        row.pk
+        for row in Function.objects.bulk_create(
+            [Function(expression="t", dt=1, interval=1, status="finished") for _ in range(300)]
+        )
+    ]
     start = threading.Barrier(2)
     results, backends = [], set()
 
@@ -149,8 +152,13 @@ def test_cancel_of_an_ended_function_is_a_409_naming_its_status(api_client, make
     function = make_function(status=status)
     response = api_client.post(f"/api/functions/{function.pk}/cancel")
     assert response.status_code == 409
-    assert body(response)["detail"] == f"Function {function.pk} is {status}: only a queued or running job can be cancelled."
-    assert body(response)["errors"] == [{"field": "status", "rule": "job_ended", "message": body(response)["detail"]}]
+    assert (
+        body(response)["detail"]
+        == f"Function {function.pk} is {status}: only a queued or running job can be cancelled."
+    )
+    assert body(response)["errors"] == [
+        {"field": "status", "rule": "job_ended", "message": body(response)["detail"]}
+    ]
 
 
 @pytest.mark.django_db
@@ -159,7 +167,9 @@ def test_cancel_of_an_unknown_function_is_a_404(api_client):
 
 
 @pytest.mark.django_db
-def test_a_cancelled_function_can_be_refreshed_again(make_function, scratch_queues, django_capture_on_commit_callbacks):
+def test_a_cancelled_function_can_be_refreshed_again(
+    make_function, scratch_queues, django_capture_on_commit_callbacks
+):
     function = make_function(status="cancelled")
     with django_capture_on_commit_callbacks(execute=True):
         assert services.functions_refresh(ids=[function.pk]).queued == 1
@@ -170,7 +180,9 @@ def test_a_cancelled_function_can_be_refreshed_again(make_function, scratch_queu
 
 
 @pytest.mark.django_db
-def test_the_same_idempotency_key_and_body_answer_the_first_function_and_create_nothing(api_client, scratch_queues):
+def test_the_same_idempotency_key_and_body_answer_the_first_function_and_create_nothing(
+    api_client, scratch_queues
+):
     headers = {"Idempotency-Key": "chart-7f3a"}
     first = api_client.post("/api/functions", BODY, content_type="application/json", headers=headers)
     again = api_client.post("/api/functions", BODY, content_type="application/json", headers=headers)
@@ -183,7 +195,9 @@ def test_the_same_idempotency_key_and_body_answer_the_first_function_and_create_
 def test_the_same_idempotency_key_with_another_body_is_a_422_naming_the_header(api_client, scratch_queues):
     headers = {"Idempotency-Key": "chart-7f3a"}
     api_client.post("/api/functions", BODY, content_type="application/json", headers=headers)
-    other = api_client.post("/api/functions", {**BODY, "dt": 2}, content_type="application/json", headers=headers)
+    other = api_client.post(
+        "/api/functions", {**BODY, "dt": 2}, content_type="application/json", headers=headers
+    )
     assert other.status_code == 422
     assert body(other)["errors"][0]["field"] == "Idempotency-Key"
     assert body(other)["errors"][0]["rule"] == "idempotency_key_reused"

@@ -1,6 +1,7 @@
 """End to end: the API or the admin, RabbitMQ, a real Celery worker, the real data service and
 the real export server, and PostgreSQL in between."""
 
+import itertools
 import os
 from contextlib import contextmanager
 
@@ -52,7 +53,7 @@ def test_refresh_renders_the_rows_in_parallel_and_moves_processed_at(celery_work
         # same PNG, and then the same content-addressed URL is right.
     # One task per row, on a worker with two processes: some renders overlapped in time.
     spans = sorted((f.started_at, f.processed_at) for f in again.values())
-    assert any(later_start < earlier_end for (_, earlier_end), (later_start, _) in zip(spans, spans[1:]))
+    assert any(later_start < earlier_end for (_, earlier_end), (later_start, _) in itertools.pairwise(spans))
 
 
 def test_a_math_domain_error_ends_failed_with_the_data_service_message(celery_worker):

@@ -257,7 +257,9 @@ def test_a_transient_failure_before_the_last_attempt_is_raised_for_a_retry(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_an_export_render_timeout_is_retried_not_failed(dataservice, export_server_timing_out, make_function, settings):
+def test_an_export_render_timeout_is_retried_not_failed(
+    dataservice, export_server_timing_out, make_function, settings
+):
     from apps.integrations.transport import ServiceError
 
     settings.CHARTS_MAX_ATTEMPTS = 2
@@ -281,7 +283,9 @@ def test_sweep_requeues_rows_whose_worker_went_silent_and_fails_them_after_their
     lost = make_function(status="running", attempts=1)
     exhausted = make_function(status="running", attempts=3)
     busy = make_function(status="running", attempts=1)
-    Function.objects.filter(pk__in=[lost.pk, exhausted.pk]).update(updated_at=timezone.now() - timedelta(minutes=10))
+    Function.objects.filter(pk__in=[lost.pk, exhausted.pk]).update(
+        updated_at=timezone.now() - timedelta(minutes=10)
+    )
 
     with django_capture_on_commit_callbacks(execute=True):
         result = services.functions_sweep()

@@ -27,7 +27,11 @@ def test_a_running_chart_cancelled_stops_before_its_next_outside_call_and_keeps_
     response = api_client.post(f"/api/functions/{function.pk}/cancel")
     assert response.status_code == 200 and response.json()["status"] == "cancelled"
     log = demo_worker.process
-    wait_until(lambda: f"Function {function.pk}: render stopped" in log.log_tail(200_000), timeout=15, what="the stop")
+    wait_until(
+        lambda: f"Function {function.pk}: render stopped" in log.log_tail(200_000),
+        timeout=15,
+        what="the stop",
+    )
 
     function.refresh_from_db()
     assert function.status == "cancelled" and function.progress < 100
@@ -45,7 +49,11 @@ def test_a_cancel_mid_step_sends_one_cancelled_event_and_nothing_after(api_clien
     wait_for_status(function.pk, {"running"}, timeout=30)
     assert api_client.post(f"/api/functions/{function.pk}/cancel").status_code == 200
     log = demo_worker.process
-    wait_until(lambda: f"Function {function.pk}: render stopped" in log.log_tail(200_000), timeout=15, what="the stop")
+    wait_until(
+        lambda: f"Function {function.pk}: render stopped" in log.log_tail(200_000),
+        timeout=15,
+        what="the stop",
+    )
 
     async def drain() -> list[dict]:
         events = []
@@ -73,6 +81,10 @@ def test_a_queued_chart_cancelled_is_never_drawn(api_client, demo_worker, settin
     assert response.status_code == 200 and response.json()["status"] == "cancelled"
     api_client.post(f"/api/functions/{ahead.pk}/cancel")
     log = demo_worker.process
-    wait_until(lambda: f"Function {waiting.pk}: nothing to run" in log.log_tail(200_000), timeout=30, what="its message")
+    wait_until(
+        lambda: f"Function {waiting.pk}: nothing to run" in log.log_tail(200_000),
+        timeout=30,
+        what="its message",
+    )
     never_drawn = Function.objects.get(pk=waiting.pk)
     assert (never_drawn.status, never_drawn.attempts, never_drawn.image_hash) == ("cancelled", 0, "")

@@ -31,7 +31,9 @@ def test_the_soft_time_limit_ends_the_row_failed(make_function, monkeypatch, set
     tasks.function_render_task.apply(args=[function.pk])
     function.refresh_from_db()
     assert function.status == "failed"
-    assert function.error == f"Chart job timed out after {services.FUNCTION_JOB.setting('SOFT_TIME_LIMIT'):g} s."
+    assert (
+        function.error == f"Chart job timed out after {services.FUNCTION_JOB.setting('SOFT_TIME_LIMIT'):g} s."
+    )
 
 
 @pytest.mark.django_db(transaction=True)
@@ -50,4 +52,9 @@ def test_an_unexpected_crash_ends_the_row_failed(make_function, monkeypatch):
 
 @pytest.mark.django_db
 def test_the_sweep_task_reports_its_counts(make_function):
-    assert tasks.functions_sweep_task.apply().get() == {"requeued": 0, "failed": 0, "dispatched": 0, "undispatched": 0}
+    assert tasks.functions_sweep_task.apply().get() == {
+        "requeued": 0,
+        "failed": 0,
+        "dispatched": 0,
+        "undispatched": 0,
+    }

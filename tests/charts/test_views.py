@@ -74,10 +74,16 @@ def test_the_unversioned_url_must_be_revalidated_and_answers_304_when_unchanged(
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("if_none_match", ["W/{etag}", '"other", {etag}', "*"])
-def test_a_weak_listed_or_wildcard_if_none_match_answers_304_as_http_says(charted, staff_client, if_none_match):
+def test_a_weak_listed_or_wildcard_if_none_match_answers_304_as_http_says(
+    charted, staff_client, if_none_match
+):
     etag = staff_client.get(f"/charts/{charted.pk}.png")["ETag"]
-    again = staff_client.get(f"/charts/{charted.pk}.png", headers={"If-None-Match": if_none_match.format(etag=etag)})
-    assert again.status_code == 304 and again["ETag"] == etag and again["Cache-Control"] == "private, no-cache"
+    again = staff_client.get(
+        f"/charts/{charted.pk}.png", headers={"If-None-Match": if_none_match.format(etag=etag)}
+    )
+    assert (
+        again.status_code == 304 and again["ETag"] == etag and again["Cache-Control"] == "private, no-cache"
+    )
 
 
 @pytest.mark.django_db

@@ -38,22 +38,19 @@ def test_a_free_lock_is_taken_and_released():
 
 
 def test_a_lock_held_elsewhere_is_given_up_after_the_wait_then_taken_once_free():
-    with held_elsewhere("test.lock", "b"):
-        with advisory_lock(name="test.lock", key="b", wait=0.2) as locked:
-            assert not locked
+    with held_elsewhere("test.lock", "b"), advisory_lock(name="test.lock", key="b", wait=0.2) as locked:
+        assert not locked
     with advisory_lock(name="test.lock", key="b", wait=0.2) as locked:
         assert locked
 
 
 def test_slots_refuse_once_all_are_taken_elsewhere():
-    with held_elsewhere("test.slots", "0"):
-        with advisory_slot(name="test.slots", slots=2) as got:
-            assert got  # slot 1 was free
-            with advisory_slot(name="test.slots", slots=2) as another:
-                assert another  # session-level locks are re-entrant within one session
-    with held_elsewhere("test.slots", "0", "1"):
-        with advisory_slot(name="test.slots", slots=2) as got:
-            assert not got
+    with held_elsewhere("test.slots", "0"), advisory_slot(name="test.slots", slots=2) as got:
+        assert got  # slot 1 was free
+        with advisory_slot(name="test.slots", slots=2) as another:
+            assert another  # session-level locks are re-entrant within one session
+    with held_elsewhere("test.slots", "0", "1"), advisory_slot(name="test.slots", slots=2) as got:
+        assert not got
 
 
 def test_a_slot_is_released_when_its_block_raises():

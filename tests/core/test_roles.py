@@ -75,9 +75,8 @@ def test_the_app_role_is_no_superuser_and_owns_only_what_it_creates(roles):
         "SELECT * FROM auth_user LIMIT 1",
         "CREATE DATABASE roles_probe",
     ):
-        with connect_as(app) as cursor:
-            with pytest.raises(psycopg2.errors.InsufficientPrivilege):
-                cursor.execute(statement)
+        with connect_as(app) as cursor, pytest.raises(psycopg2.errors.InsufficientPrivilege):
+            cursor.execute(statement)
 
 
 def test_the_data_service_role_reads_no_table(roles):

@@ -24,7 +24,9 @@ def actual(model) -> dict[str, int]:
 
 def make(n: int, status: str = JobStatus.QUEUED) -> None:
     Calculation.objects.bulk_create(
-        Calculation(name=f"run {index}", date_start=date(2024, 1, 1), date_fin=date(2024, 1, 2), lag=1, status=status)
+        Calculation(
+            name=f"run {index}", date_start=date(2024, 1, 1), date_fin=date(2024, 1, 2), lag=1, status=status
+        )
         for index in range(n)
     )
 
@@ -80,7 +82,9 @@ def test_compaction_folds_the_deltas_into_one_row_per_status_and_keeps_the_total
     expected = status_counts(model=Calculation)
     sql("SELECT core_status_count_compact(%s)", [TABLE])
     assert StatusCount.objects.filter(table_name=TABLE).count() == 2
-    assert status_counts(model=Calculation) == expected == actual(Calculation) == {"queued": 19, "finished": 1}
+    assert (
+        status_counts(model=Calculation) == expected == actual(Calculation) == {"queued": 19, "finished": 1}
+    )
 
 
 @pytest.mark.django_db(transaction=True)
@@ -103,13 +107,17 @@ def test_a_second_compaction_waits_for_nobody_and_deletes_nothing_while_one_is_o
     make(2)
     make(3, JobStatus.FAILED)
     settings = connection.settings_dict
-    other = psycopg2.connect(host=settings["HOST"], port=settings["PORT"], user=settings["USER"], dbname=settings["NAME"])
+    other = psycopg2.connect(
+        host=settings["HOST"], port=settings["PORT"], user=settings["USER"], dbname=settings["NAME"]
+    )
     try:
         with other.cursor() as cursor:
             cursor.execute("SELECT core_status_count_compact(%s)", [TABLE])  # transaction left open
             with transaction.atomic():
                 before = StatusCount.objects.filter(table_name=TABLE).count()
-                sql("SELECT core_status_count_compact(%s)", [TABLE])  # would block on row locks without the lock
+                sql(
+                    "SELECT core_status_count_compact(%s)", [TABLE]
+                )  # would block on row locks without the lock
                 assert StatusCount.objects.filter(table_name=TABLE).count() == before
             other.commit()
         assert status_counts(model=Calculation) == {"queued": 2, "failed": 3} == actual(Calculation)

@@ -1,5 +1,6 @@
 """The data service as its own process (daphne + project.settings.dataservice), over HTTP."""
 
+import itertools
 import math
 import time
 from collections.abc import Iterator
@@ -21,7 +22,7 @@ def test_it_serves_a_preset_over_http(dataservice):
     assert body["count"] == len(body["points"]) == 721
     assert before - 1 <= body["points"][-1][0] <= time.time() + 1  # the series ends now
     ts = [t for t, _ in body["points"]]
-    assert all(b - a == pytest.approx(3600, abs=1e-5) for a, b in zip(ts, ts[1:], strict=False))
+    assert all(b - a == pytest.approx(3600, abs=1e-5) for a, b in itertools.pairwise(ts))
     for t, y in body["points"]:
         assert y == pytest.approx(t + 2 / t, rel=1e-15)
 

@@ -41,16 +41,24 @@ def test_the_role_computes_but_reads_no_table(role):
         cursor.execute("SELECT count(*) FROM generate_series(1, 10)")
         assert cursor.fetchone() == (10,)
     for table in ("calculations_calculation", "auth_user", "django_session", "accounts_apitoken"):
-        with connect_as(role) as conn, conn.cursor() as cursor:
-            with pytest.raises(psycopg2.errors.InsufficientPrivilege):
-                cursor.execute(f"SELECT * FROM {table} LIMIT 1")
+        with (
+            connect_as(role) as conn,
+            conn.cursor() as cursor,
+            pytest.raises(psycopg2.errors.InsufficientPrivilege),
+        ):
+            cursor.execute(f"SELECT * FROM {table} LIMIT 1")
 
 
 def settings_value(name: str, **env: str) -> str:
     code = f"import apps.dataservice.asgi; from django.conf import settings; print(settings.{name})"
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATASERVICE_"))}
     result = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env={**clean, **env}, capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
@@ -59,7 +67,10 @@ def settings_value(name: str, **env: str) -> str:
 def test_its_debug_is_off_under_the_production_image_whatever_the_environment_says():
     production = {"DJANGO_SETTINGS_MODULE": "project.settings.production", "DJANGO_DEBUG": "true"}
     assert settings_value("DEBUG", **production) == "False"
-    assert settings_value("DEBUG", DJANGO_SETTINGS_MODULE="project.settings.local", DJANGO_DEBUG="true") == "True"
+    assert (
+        settings_value("DEBUG", DJANGO_SETTINGS_MODULE="project.settings.local", DJANGO_DEBUG="true")
+        == "True"
+    )
 
 
 def test_it_connects_as_its_own_role_when_one_is_configured():

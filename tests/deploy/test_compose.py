@@ -63,13 +63,13 @@ def dockerfile_instructions(path: str, *, target: str | None = None) -> list[tup
     text = re.sub(r"\\\n", " ", (ROOT / path).read_text())
     pairs = []
     stage = None
-    for line in text.splitlines():
-        line = line.strip()
+    for raw in text.splitlines():
+        line = raw.strip()
         if line and not line.startswith("#"):
             instruction, _, rest = line.partition(" ")
             if instruction.upper() == "FROM":
                 stage = rest.split()[-1] if " AS " in rest.upper() else None
-            if target is None or stage is None and instruction.upper() == "ARG" or stage == target:
+            if target is None or (stage is None and instruction.upper() == "ARG") or stage == target:
                 pairs.append((instruction.upper(), rest.strip()))
     return pairs
 
@@ -89,7 +89,9 @@ def exec_form(arguments: str) -> list[str]:
 
 def effective_command(service: dict) -> list[str]:
     """What the container runs: the image's ENTRYPOINT plus compose's command (or the CMD)."""
-    instructions = dockerfile_instructions(service["build"]["dockerfile"], target=service["build"].get("target"))
+    instructions = dockerfile_instructions(
+        service["build"]["dockerfile"], target=service["build"].get("target")
+    )
     entrypoint = [exec_form(args) for name, args in instructions if name == "ENTRYPOINT"][-1:] or [[]]
     cmd = [exec_form(args) for name, args in instructions if name == "CMD"][-1:] or [[]]
     command = service.get("command", cmd[0])
@@ -319,7 +321,8 @@ def test_base_images_are_build_arguments_with_the_pinned_default(path):
 
 
 @pytest.mark.parametrize(
-    ("path", "target"), [(APP_DOCKERFILE, "runtime"), (APP_DOCKERFILE, "proxy"), (HIGHCHARTS_DOCKERFILE, None)]
+    ("path", "target"),
+    [(APP_DOCKERFILE, "runtime"), (APP_DOCKERFILE, "proxy"), (HIGHCHARTS_DOCKERFILE, None)],
 )
 def test_dockerfiles_run_as_a_non_root_user(path, target):
     users = [args for name, args in dockerfile_instructions(path, target=target) if name == "USER"]
@@ -444,7 +447,10 @@ def test_the_proxy_finds_the_replicas_of_web_and_ws_through_compose_dns(tmp_path
     # resolv.conf (Docker: 127.0.0.11, podman: aardvark-dns); addresses need no resolver.
     nameserver = re.search(r"^nameserver\s+(\S+)", Path("/etc/resolv.conf").read_text(), re.MULTILINE)[1]
     nameserver = f"[{nameserver}]" if ":" in nameserver else nameserver
-    for upstreams, resolver in ({"PROXY_WEB_UPSTREAM": "web:8000", "PROXY_WS_UPSTREAM": "ws:8000"}, True), ({}, False):
+    for upstreams, resolver in (
+        ({"PROXY_WEB_UPSTREAM": "web:8000", "PROXY_WS_UPSTREAM": "ws:8000"}, True),
+        ({}, False),
+    ):
         var_dir = tmp_path / f"resolver-{resolver}"
         subprocess.run(
             [str(ROOT / "scripts" / "run"), "proxy-check"],
@@ -518,8 +524,15 @@ def test_the_data_service_gets_no_secret_key_broker_or_redis_credentials():
     service = SERVICES["dataservice"]
     assert "env_file" not in service  # .env holds every secret
     env = service["environment"]
-    for secret in ("DJANGO_SECRET_KEY", "RABBITMQ_PASSWORD", "REDIS_PASSWORD", "CELERY_BROKER_URL", "REDIS_URL",
-                   "POSTGRES_PASSWORD", "POSTGRES_SUPERUSER_PASSWORD"):
+    for secret in (
+        "DJANGO_SECRET_KEY",
+        "RABBITMQ_PASSWORD",
+        "REDIS_PASSWORD",
+        "CELERY_BROKER_URL",
+        "REDIS_URL",
+        "POSTGRES_PASSWORD",
+        "POSTGRES_SUPERUSER_PASSWORD",
+    ):
         assert secret not in env, secret
         assert all("${" + secret not in str(value) for value in env.values()), secret
     assert service["environment"]["DATASERVICE_LISTEN"] == "0.0.0.0:8100"
@@ -534,7 +547,11 @@ def test_the_application_connects_as_its_own_role_and_only_migrate_gets_the_supe
         env = SERVICES[name]["environment"]
         assert interpolated(env["POSTGRES_USER"]) != "postgres" and "calcboard" in env["POSTGRES_USER"], name
         assert env["POSTGRES_PASSWORD"].startswith("${POSTGRES_PASSWORD:?"), name
-    holders = {name for name, service in SERVICES.items() if "POSTGRES_SUPERUSER_PASSWORD" in str(service.get("environment"))}
+    holders = {
+        name
+        for name, service in SERVICES.items()
+        if "POSTGRES_SUPERUSER_PASSWORD" in str(service.get("environment"))
+    }
     assert holders == {"migrate", "postgres"}
     assert SERVICES["migrate"]["environment"]["POSTGRES_SUPERUSER"] == postgres["POSTGRES_USER"]
     run = (ROOT / "scripts" / "run").read_text()
@@ -570,8 +587,14 @@ def test_the_export_server_binds_all_interfaces_inside_its_container():
 
 
 def test_secrets_have_no_default_in_compose():
-    for name in ("DJANGO_SECRET_KEY", "POSTGRES_PASSWORD", "POSTGRES_SUPERUSER_PASSWORD", "RABBITMQ_PASSWORD", "REDIS_PASSWORD",
-                 "DATASERVICE_POSTGRES_PASSWORD"):
+    for name in (
+        "DJANGO_SECRET_KEY",
+        "POSTGRES_PASSWORD",
+        "POSTGRES_SUPERUSER_PASSWORD",
+        "RABBITMQ_PASSWORD",
+        "REDIS_PASSWORD",
+        "DATASERVICE_POSTGRES_PASSWORD",
+    ):
         uses = re.findall(r"\$\{" + name + r"(:?[-?][^}]*)?\}", COMPOSE_TEXT)
         assert uses, name
         assert all(use.startswith((":?", "?")) for use in uses), f"{name} must be required, not defaulted"
@@ -606,7 +629,7 @@ def deploy_docs_tables() -> tuple[set[str], set[str]]:
     """The variables of docs/reference/settings.md's "Environment variables": the operator
     tables (what .env holds) and the wiring table (what compose and the scripts set)."""
     docs = (ROOT / "docs" / "reference" / "settings.md").read_text()
-    section = docs[docs.index("## Environment variables"):]
+    section = docs[docs.index("## Environment variables") :]
     section = section[: section.find("\n## ", 1) if "\n## " in section[1:] else len(section)]
     operator, _, wiring = section.partition(WIRING_HEADING)
     row = re.compile(r"^\|\s*`([A-Z][A-Z0-9_]*)`", re.MULTILINE)
@@ -644,7 +667,9 @@ def test_every_variable_the_code_reads_is_an_operators_or_wiring_and_nothing_els
     # arguments and published ports are read by compose itself).
     compose_reads = set(re.findall(r"(?<!\$)\$\{([A-Z][A-Z0-9_]*)", COMPOSE_TEXT))
     assert wiring <= read, f"documented as wiring, read by nothing: {sorted(wiring - read)}"
-    assert operator <= read | compose_reads, f"in .env.example, read by nothing: {sorted(operator - read - compose_reads)}"
+    assert operator <= read | compose_reads, (
+        f"in .env.example, read by nothing: {sorted(operator - read - compose_reads)}"
+    )
 
 
 def test_the_wiring_variables_are_not_in_env_example():

@@ -14,7 +14,9 @@ from tests.conftest import permissions_grant
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_a_run_created_and_followed_through_the_proxy_ends_finished(front_door, celery_worker, django_user_model):
+def test_a_run_created_and_followed_through_the_proxy_ends_finished(
+    front_door, celery_worker, django_user_model
+):
     user = django_user_model.objects.create_user(username="e2e-proxy", password="e2e-pass-123")
     permissions_grant(user, "view", "add", "change")
     token = api_token_create(user=user, name="e2e")[1]
@@ -29,7 +31,9 @@ def test_a_run_created_and_followed_through_the_proxy_ends_finished(front_door, 
         ws.send(json.dumps({"action": "subscribe", "stream": "calculations"}))
         assert json.loads(ws.recv(timeout=10))["type"] == "subscribed"
 
-        created = http.post("/api/calculations", json={"date_start": "2020-01-01", "date_fin": "2020-12-31", "lag": 1})
+        created = http.post(
+            "/api/calculations", json={"date_start": "2020-01-01", "date_fin": "2020-12-31", "lag": 1}
+        )
         assert created.status_code == 201, created.text
         pk = created.json()["id"]
 

@@ -64,7 +64,9 @@ def test_counts_and_histograms_move_after_real_jobs_ran(front_door, celery_worke
     ):
         ws.send(json.dumps({"action": "subscribe", "stream": "calculations"}))
         assert json.loads(ws.recv(timeout=10))["type"] == "subscribed"
-        run = http.post("/api/calculations", json={"date_start": "2020-01-01", "date_fin": "2020-12-31", "lag": 1})
+        run = http.post(
+            "/api/calculations", json={"date_start": "2020-01-01", "date_fin": "2020-12-31", "lag": 1}
+        )
         function = http.post("/api/functions", json={"expression": "sin(t)", "dt": 1, "interval": 2})
         assert run.status_code == function.status_code == 201, (run.text, function.text)
         assert wait_ended(http, f"/api/calculations/{run.json()['id']}")["status"] == "finished"
@@ -87,12 +89,23 @@ def test_counts_and_histograms_move_after_real_jobs_ran(front_door, celery_worke
     # The worker: each job's duration, and the chart's calls to the two services.
     for kind in ("calculation", "function"):
         for sample in ("calcboard_job_duration_seconds_count", "calcboard_job_duration_seconds_bucket"):
-            labels = {"kind": kind, "outcome": "finished", **({"le": "600.0"} if sample.endswith("bucket") else {})}
+            labels = {
+                "kind": kind,
+                "outcome": "finished",
+                **({"le": "600.0"} if sample.endswith("bucket") else {}),
+            }
             assert value(after_worker, sample, **labels) == value(before_worker, sample, **labels) + 1
     for service in ("dataservice", "export_server"):
         calls = value(after_worker, "calcboard_outside_calls_total", service=service, outcome="ok")
-        assert calls == value(before_worker, "calcboard_outside_calls_total", service=service, outcome="ok") + 1
-        assert value(after_worker, "calcboard_outside_call_duration_seconds_count", service=service, outcome="ok") >= 1
+        assert (
+            calls == value(before_worker, "calcboard_outside_calls_total", service=service, outcome="ok") + 1
+        )
+        assert (
+            value(
+                after_worker, "calcboard_outside_call_duration_seconds_count", service=service, outcome="ok"
+            )
+            >= 1
+        )
 
     # daphne: the open socket, and the events it was sent.
     assert value(during_ws, "calcboard_websocket_connections") >= 1

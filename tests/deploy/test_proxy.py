@@ -37,7 +37,9 @@ def token(django_user_model) -> str:
 
 
 def test_the_api_answers_through_the_proxy(front_door, token):
-    response = httpx.get(f"{front_door.base_url}/api/calculations", headers={"Authorization": f"Bearer {token}"})
+    response = httpx.get(
+        f"{front_door.base_url}/api/calculations", headers={"Authorization": f"Bearer {token}"}
+    )
 
     assert response.status_code == 200 and response.json()["count"] == 0
     assert response.headers["Server"] == "nginx"
@@ -68,7 +70,9 @@ def test_a_body_over_the_limit_is_refused_by_the_proxy_before_it_is_sent(front_d
     assert headers["Content-Type"].startswith("application/json")
     error = json.loads(body)
     assert set(error) == {"detail", "errors"}
-    assert error["errors"] == [{"field": "body", "rule": "too_large", "message": f"The body is larger than {limit} bytes."}]
+    assert error["errors"] == [
+        {"field": "body", "rule": "too_large", "message": f"The body is larger than {limit} bytes."}
+    ]
     assert not Calculation.objects.exists()
 
 
@@ -99,7 +103,9 @@ def test_json_is_gzipped_when_the_client_accepts_it(front_door, token):
 
     with httpx.Client() as client:
         plain = client.get(url, headers={**auth, "Accept-Encoding": "identity"})
-        packed = client.send(client.build_request("GET", url, headers={**auth, "Accept-Encoding": "gzip"}), stream=True)
+        packed = client.send(
+            client.build_request("GET", url, headers={**auth, "Accept-Encoding": "gzip"}), stream=True
+        )
         raw = b"".join(packed.iter_raw())
 
     assert "Content-Encoding" not in plain.headers
@@ -109,7 +115,9 @@ def test_json_is_gzipped_when_the_client_accepts_it(front_door, token):
 
 
 def test_the_proxy_serves_static_files_itself(front_door):
-    response = httpx.get(f"{front_door.base_url}/static/admin/css/base.css", headers={"Accept-Encoding": "gzip"})
+    response = httpx.get(
+        f"{front_door.base_url}/static/admin/css/base.css", headers={"Accept-Encoding": "gzip"}
+    )
 
     assert response.status_code == 200 and response.headers["Content-Type"] == "text/css"
     assert response.headers["Cache-Control"].startswith("public, max-age=")
@@ -148,11 +156,20 @@ def test_the_admin_login_is_rate_limited_in_the_one_error_shape(test_db_name):
 def test_a_down_application_is_a_503_in_the_one_error_shape(front_door, test_db_name):
     env = {**front_door.env, "PROXY_WEB_UPSTREAM": f"127.0.0.1:{processes.free_port()}"}
     port = processes.free_port()
-    env.update({"PROXY_LISTEN": f"127.0.0.1:{port}", "PROXY_VAR_DIR": str(processes.run_log_dir() / f"down-proxy-{port}")})
+    env.update(
+        {
+            "PROXY_LISTEN": f"127.0.0.1:{port}",
+            "PROXY_VAR_DIR": str(processes.run_log_dir() / f"down-proxy-{port}"),
+        }
+    )
     proxy = processes.Process(f"down-proxy-{port}", [str(processes.RUN), "proxy"], env)
     try:
-        proxy.wait_ready(lambda: processes.http_ok(f"http://127.0.0.1:{port}/proxy-health"), port=port,
-                         timeout=20, what="proxy")
+        proxy.wait_ready(
+            lambda: processes.http_ok(f"http://127.0.0.1:{port}/proxy-health"),
+            port=port,
+            timeout=20,
+            what="proxy",
+        )
         response = httpx.get(f"http://127.0.0.1:{port}/api/calculations")
     finally:
         proxy.stop()
@@ -173,19 +190,25 @@ def self_signed(tmp_path) -> tuple[str, str]:
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - timedelta(minutes=1))
         .not_valid_after(now + timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
+        )
         .sign(key, hashes.SHA256())
     )
     cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     key_path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
     )
     return str(cert_path), str(key_path)
 
 
-def test_with_a_certificate_it_serves_https_redirects_http_and_sends_hsts_and_secure_cookies(test_db_name, tmp_path):
-    cert, key = self_signed(tmp_path)
+def test_with_a_certificate_it_serves_https_redirects_http_and_sends_hsts_and_secure_cookies(
+    test_db_name, tmp_path
+):
+    cert, _key = self_signed(tmp_path)
     tls_port = processes.free_port()
     door = processes.FrontDoor(
         test_db_name,
@@ -210,12 +233,17 @@ def test_with_a_certificate_it_serves_https_redirects_http_and_sends_hsts_and_se
 
 def test_nginx_accepts_the_rendered_configuration_in_both_modes(front_door, tmp_path):
     """`scripts/run proxy-check` renders what `scripts/run proxy` would serve and runs nginx -t."""
-    cert, key = self_signed(tmp_path)
+    cert, _key = self_signed(tmp_path)
     for extra in ({}, {"PROXY_CERT_DIR": str(Path(cert).parent)}):
         var_dir = tmp_path / f"conf-{len(extra)}"
         env = {**front_door.env, **extra, "PROXY_VAR_DIR": str(var_dir)}
         result = subprocess.run(
-            [str(processes.RUN), "proxy-check"], cwd=processes.ROOT, env=env, capture_output=True, text=True, timeout=30
+            [str(processes.RUN), "proxy-check"],
+            cwd=processes.ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=30,
         )
         assert result.returncode == 0, result.stderr
         assert "syntax is ok" in result.stderr
@@ -244,7 +272,9 @@ def test_api_writes_are_rate_limited_per_client_and_reads_are_not(test_db_name):
 
 def test_api_reads_are_limited_once_a_read_rate_is_set(test_db_name):
     door = processes.FrontDoor(
-        test_db_name, name="readlimit", extra_env={"PROXY_API_READ_RATE": "1r/m", "PROXY_API_WRITE_RATE": "10r/s"}
+        test_db_name,
+        name="readlimit",
+        extra_env={"PROXY_API_READ_RATE": "1r/m", "PROXY_API_WRITE_RATE": "10r/s"},
     )
     try:
         with httpx.Client() as client:
@@ -258,13 +288,17 @@ def test_api_reads_are_limited_once_a_read_rate_is_set(test_db_name):
     assert reads[-1].headers["Retry-After"] == "60"
 
 
-def test_over_tls_the_proxys_own_answers_keep_hsts_and_plain_http_sends_none(front_door, test_db_name, tmp_path):
+def test_over_tls_the_proxys_own_answers_keep_hsts_and_plain_http_sends_none(
+    front_door, test_db_name, tmp_path
+):
     """/static/, the 429 of the login limit and the 503 of a down application each set headers
     of their own, which in nginx would hide the server's HSTS."""
     cert, _ = self_signed(tmp_path)
     tls = {"PROXY_CERT_DIR": str(Path(cert).parent)}
     tls_port = processes.free_port()
-    door = processes.FrontDoor(test_db_name, name="tls-hsts", extra_env={**tls, "PROXY_TLS_LISTEN": f"127.0.0.1:{tls_port}"})
+    door = processes.FrontDoor(
+        test_db_name, name="tls-hsts", extra_env={**tls, "PROXY_TLS_LISTEN": f"127.0.0.1:{tls_port}"}
+    )
     try:
         base = f"https://127.0.0.1:{tls_port}"
         static = httpx.get(f"{base}/static/admin/css/base.css", verify=cert)
@@ -283,8 +317,12 @@ def test_over_tls_the_proxys_own_answers_keep_hsts_and_plain_http_sends_none(fro
     }
     proxy = processes.Process(f"down-tls-proxy-{port}", [str(processes.RUN), "proxy"], env)
     try:
-        proxy.wait_ready(lambda: processes.http_ok(f"http://127.0.0.1:{port}/healthz") or proxy.listens_on(down_tls_port),
-                         port=port, timeout=20, what="proxy")
+        proxy.wait_ready(
+            lambda: processes.http_ok(f"http://127.0.0.1:{port}/healthz") or proxy.listens_on(down_tls_port),
+            port=port,
+            timeout=20,
+            what="proxy",
+        )
         down = httpx.get(f"https://127.0.0.1:{down_tls_port}/api/calculations", verify=cert)
     finally:
         proxy.stop()

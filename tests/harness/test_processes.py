@@ -32,10 +32,14 @@ def test_a_listener_that_is_not_ours_is_refused_even_though_it_answers():
 def test_a_second_redis_on_a_taken_port_is_refused_not_reused():
     theirs = PrivateRedis().start()
     try:
-        twin = Process("harness-redis-twin", ["redis-server", "--port", str(theirs.port), "--bind", "127.0.0.1"], {})
+        twin = Process(
+            "harness-redis-twin", ["redis-server", "--port", str(theirs.port), "--bind", "127.0.0.1"], {}
+        )
         # It exits (address in use) or is found not to be the listener: refused either way.
         with pytest.raises(RuntimeError):
-            twin.wait_ready(lambda: redis.Redis.from_url(theirs.url).ping(), port=theirs.port, timeout=10, what="twin")
+            twin.wait_ready(
+                lambda: redis.Redis.from_url(theirs.url).ping(), port=theirs.port, timeout=10, what="twin"
+            )
         assert not twin.alive
         assert theirs.process.listens_on(theirs.port)
     finally:

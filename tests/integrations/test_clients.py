@@ -107,7 +107,9 @@ def test_the_real_export_servers_rasterization_timeout_is_transient(export_serve
     with pytest.raises(ServiceError) as caught:
         export_server_png(options=OPTIONS, width=640, height=320)
     assert caught.value.transient and caught.value.status == 400
-    assert str(caught.value).startswith("Export server is busy (HTTP 400): [pool] In pool.postWork: Rasterization timeout")
+    assert str(caught.value).startswith(
+        "Export server is busy (HTTP 400): [pool] In pool.postWork: Rasterization timeout"
+    )
 
 
 # The shape export server 5.1.0 answers every failure with (no errorCode; a stack in development).
@@ -147,12 +149,17 @@ def test_an_export_servers_own_refusal_without_a_code_is_permanent(settings):
 
 
 def test_an_export_rate_limit_is_transient(settings):
-    with ScriptedServer(status=429, body=b'{"message": "Too many requests, you have been rate limited."}') as server:
+    with ScriptedServer(
+        status=429, body=b'{"message": "Too many requests, you have been rate limited."}'
+    ) as server:
         settings.EXPORT_SERVER_URL = server.url
         with pytest.raises(ServiceError) as caught:
             export_server_png(options=OPTIONS, width=10, height=10)
     assert caught.value.transient
-    assert str(caught.value) == "Export server is busy (HTTP 429): Too many requests, you have been rate limited."
+    assert (
+        str(caught.value)
+        == "Export server is busy (HTTP 429): Too many requests, you have been rate limited."
+    )
 
 
 def test_an_export_answer_that_is_not_a_png_is_refused(settings):

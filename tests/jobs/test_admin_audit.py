@@ -20,10 +20,18 @@ def action(client, url: str, name: str, ids: list[int]) -> list[str]:
     return [str(message) for message in response.context["messages"]]
 
 
-def test_an_add_records_the_admin_as_creator_and_the_list_shows_and_filters_it(admin_client, admin_user, user):
+def test_an_add_records_the_admin_as_creator_and_the_list_shows_and_filters_it(
+    admin_client, admin_user, user
+):
     admin_client.post(ADD, {"name": "Mine", "date_start": "2020-01-01", "date_fin": "2020-01-31", "lag": 7})
-    Calculation.objects.create(name="Theirs", date_start="2020-01-01", date_fin="2020-01-02", lag=1, created_by=user,
-                               created_by_token="ci")
+    Calculation.objects.create(
+        name="Theirs",
+        date_start="2020-01-01",
+        date_fin="2020-01-02",
+        lag=1,
+        created_by=user,
+        created_by_token="ci",
+    )
 
     mine = Calculation.objects.get(name="Mine")
     listed = admin_client.get(CALCULATIONS).content.decode()
@@ -50,7 +58,8 @@ def test_pin_and_unpin_actions_keep_a_job_and_write_the_admin_log(admin_client, 
     assert finished.pinned and finished.pinned_by == admin_user
     entries = LogEntry.objects.filter(object_id=str(other.pk)).order_by("pk")
     assert [(e.action_flag, e.change_message, e.user_id) for e in entries] == [
-        (CHANGE, "Pinned.", admin_user.pk), (CHANGE, "Unpinned.", admin_user.pk)
+        (CHANGE, "Pinned.", admin_user.pk),
+        (CHANGE, "Unpinned.", admin_user.pk),
     ]
     assert admin_client.get(CALCULATIONS, {"pinned__exact": "1"}).content.decode().count("field-pinned") >= 1
 
@@ -78,10 +87,13 @@ def test_run_again_past_the_quota_is_refused_whole_with_the_reason(admin_client,
 
 def test_the_add_form_says_when_the_quota_is_reached(admin_client, settings, admin_user):
     settings.CALCULATIONS_QUOTA_IN_FLIGHT = 1
-    Calculation.objects.create(name="in flight", date_start="2020-01-01", date_fin="2020-01-02", lag=1,
-                               queued_by=admin_user)
+    Calculation.objects.create(
+        name="in flight", date_start="2020-01-01", date_fin="2020-01-02", lag=1, queued_by=admin_user
+    )
 
-    response = admin_client.post(ADD, {"name": "One more", "date_start": "2020-01-01", "date_fin": "2020-01-31", "lag": 7})
+    response = admin_client.post(
+        ADD, {"name": "One more", "date_start": "2020-01-01", "date_fin": "2020-01-31", "lag": 7}
+    )
 
     assert response.status_code == 200  # the form again, with the reason
     assert "Too many calculations queued or running" in response.content.decode()
@@ -103,6 +115,7 @@ def test_function_refresh_and_pin_in_the_admin(admin_client, admin_user, setting
     first = Function.objects.get(pk=functions[0].pk)
     assert first.rerun_by == admin_user and first.pinned
     assert [e.change_message for e in LogEntry.objects.filter(object_id=str(first.pk)).order_by("pk")] == [
-        "Refreshed.", "Pinned."
+        "Refreshed.",
+        "Pinned.",
     ]
     assert "field-creator" in admin_client.get(FUNCTIONS).content.decode()

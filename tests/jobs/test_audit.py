@@ -46,7 +46,10 @@ def test_a_session_creator_has_no_token_name(user):
 
     pk = post(client, "/api/calculations", RUN).json()["id"]
 
-    assert client.get(f"/api/calculations/{pk}").json()["created_by"] == {"id": user.pk, "username": "analyst"}
+    assert client.get(f"/api/calculations/{pk}").json()["created_by"] == {
+        "id": user.pk,
+        "username": "analyst",
+    }
 
 
 def test_a_cancel_records_who_and_when(api_client, colleague_client):

@@ -48,8 +48,14 @@ def test_ended_jobs_and_other_users_jobs_do_not_count(api_client, user, settings
     post(api_client, "/api/calculations", RUN)
     Calculation.objects.update(status=JobStatus.FINISHED)
     other = get_user_model().objects.create_user(username="other", password="other-pass-123")
-    Calculation.objects.create(name="theirs", date_start="2024-01-01", date_fin="2024-01-02", lag=1,
-                               status=JobStatus.QUEUED, queued_by=other)
+    Calculation.objects.create(
+        name="theirs",
+        date_start="2024-01-01",
+        date_fin="2024-01-02",
+        lag=1,
+        status=JobStatus.QUEUED,
+        queued_by=other,
+    )
 
     assert post(api_client, "/api/calculations", RUN).status_code == 201
     assert_quota_error(post(api_client, "/api/calculations", RUN))
@@ -82,7 +88,9 @@ def test_a_refresh_counts_every_job_it_would_queue_and_is_refused_whole(api_clie
     assert "4 more would make 4" in body["detail"]
     assert accepted.status_code == 200 and accepted.json() == {"queued": 3, "skipped": 0}
     # Already in flight: skipped, not counted again.
-    assert post(api_client, "/api/functions/refresh", {"ids": [f.pk for f in ended[:3]]}).json()["skipped"] == 3
+    assert (
+        post(api_client, "/api/functions/refresh", {"ids": [f.pk for f in ended[:3]]}).json()["skipped"] == 3
+    )
     assert Function.objects.filter(status=JobStatus.QUEUED).count() == 3
 
 

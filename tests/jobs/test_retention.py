@@ -40,14 +40,29 @@ def counters_exact() -> bool:
 @pytest.fixture
 def old_and_new(make_finished, make_calculation):
     old = [ended_days_ago(make_finished(**JANUARY), DAYS + 1) for _ in range(3)]
-    CalculationChart.objects.create(calculation=old[0], format="png", width=10, height=10,
-                                    drawn_from=timezone.now(), image=b"png", image_hash="h", size=3)
+    CalculationChart.objects.create(
+        calculation=old[0],
+        format="png",
+        width=10,
+        height=10,
+        drawn_from=timezone.now(),
+        image=b"png",
+        image_hash="h",
+        size=3,
+    )
     failed = ended_days_ago(make_calculation(status=JobStatus.FAILED), DAYS + 5)
     cancelled = ended_days_ago(make_calculation(status=JobStatus.CANCELLED), DAYS + 5)
     recent = ended_days_ago(make_finished(**JANUARY), DAYS - 1)
     pinned = ended_days_ago(make_finished(**JANUARY, pinned=True), DAYS + 30)
     queued = make_calculation(status=JobStatus.QUEUED, finished_at=timezone.now() - timedelta(days=400))
-    return {"old": old, "failed": failed, "cancelled": cancelled, "recent": recent, "pinned": pinned, "queued": queued}
+    return {
+        "old": old,
+        "failed": failed,
+        "cancelled": cancelled,
+        "recent": recent,
+        "pinned": pinned,
+        "queued": queued,
+    }
 
 
 def test_it_removes_ended_unpinned_jobs_past_their_days_with_their_rows_and_images(old_and_new):
@@ -61,8 +76,11 @@ def test_it_removes_ended_unpinned_jobs_past_their_days_with_their_rows_and_imag
     assert not CalculationChart.objects.exists()
     assert CalculationRow.objects.filter(calculation=old_and_new["pinned"]).count() == 31
     assert result.jobs == 5 and result.complete
-    assert result.rows == {"calculations_calculation": 5, "calculations_calculationrow": 93,
-                           "calculations_calculationchart": 1}
+    assert result.rows == {
+        "calculations_calculation": 5,
+        "calculations_calculationrow": 93,
+        "calculations_calculationchart": 1,
+    }
 
 
 def test_the_list_counters_stay_exact_through_a_purge(old_and_new, api_client):
@@ -80,7 +98,9 @@ def test_each_transaction_deletes_a_bounded_number_of_rows(old_and_new):
     with CaptureQueriesContext(connection) as queries:
         result = jobs_purge(kind=CALCULATION_JOB, batch_rows=70)
 
-    job_deletes = [q["sql"] for q in queries if q["sql"].startswith('DELETE FROM "calculations_calculation" ')]
+    job_deletes = [
+        q["sql"] for q in queries if q["sql"].startswith('DELETE FROM "calculations_calculation" ')
+    ]
     assert result.jobs == 5
     assert [sql.count(",") + 1 for sql in job_deletes] == [4, 1]
 
@@ -135,8 +155,15 @@ def test_the_purge_is_logged_and_counted(old_and_new, caplog):
         summary = jobs_purge_task()
 
     assert summary["calculation"] == 99 and summary["function"] == 0  # functions are kept for ever
-    (line,) = [record.getMessage() for record in caplog.records if record.getMessage().startswith("Calculation retention")]
+    (line,) = [
+        record.getMessage()
+        for record in caplog.records
+        if record.getMessage().startswith("Calculation retention")
+    ]
     assert line.startswith("Calculation retention (90 days): removed 5 jobs, 99 rows (")
     text = Client().get("/metrics").content.decode()
-    assert 'calcboard_retention_purged_rows_total{kind="calculation",table="calculations_calculationrow"}' in text
+    assert (
+        'calcboard_retention_purged_rows_total{kind="calculation",table="calculations_calculationrow"}'
+        in text
+    )
     assert 'calcboard_retention_purge_duration_seconds_count{kind="calculation"}' in text

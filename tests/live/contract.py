@@ -26,7 +26,8 @@ class Contract:
         self.messages = server_messages()
         self.validators = {
             name: jsonschema.Draft7Validator(
-                {**root, "$ref": f"#/components/messages/{name}/payload"}, format_checker=jsonschema.FormatChecker()
+                {**root, "$ref": f"#/components/messages/{name}/payload"},
+                format_checker=jsonschema.FormatChecker(),
             )
             for name in self.messages
         }
@@ -43,7 +44,9 @@ class Contract:
         if names:
             return [f"matches several documented messages {names}: {message}"]
         kind = message.get("type") if isinstance(message, dict) else None
-        candidates = [n for n, (_, payload) in self.messages.items() if payload["properties"]["type"]["const"] == kind]
+        candidates = [
+            n for n, (_, payload) in self.messages.items() if payload["properties"]["type"]["const"] == kind
+        ]
         reasons = [
             f"{name}: {error.message} at {'/'.join(map(str, error.absolute_path)) or 'the top'}"
             for name in candidates or self.messages

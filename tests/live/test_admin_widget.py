@@ -105,4 +105,3 @@ def test_progress_bar_is_clamped(value, shown):
 
 def test_progress_bar_of_nothing_is_empty():
     assert progress_bar(None) == "-"
-

@@ -87,10 +87,18 @@ def test_every_reference_resolves(served):
 def test_every_message_both_ways_is_in_the_channel_and_an_operation(served):
     names = set(client_messages()) | set(server_messages())
     assert set(served["channels"]["events"]["messages"]) == names
-    received = {ref["$ref"].rsplit("/", 1)[1] for op in served["operations"].values() if op["action"] == "receive"
-                for ref in op["messages"]}
-    sent = {ref["$ref"].rsplit("/", 1)[1] for op in served["operations"].values() if op["action"] == "send"
-            for ref in op["messages"]}
+    received = {
+        ref["$ref"].rsplit("/", 1)[1]
+        for op in served["operations"].values()
+        if op["action"] == "receive"
+        for ref in op["messages"]
+    }
+    sent = {
+        ref["$ref"].rsplit("/", 1)[1]
+        for op in served["operations"].values()
+        if op["action"] == "send"
+        for ref in op["messages"]
+    }
     assert (received, sent) == (set(client_messages()), set(server_messages()))
 
 
@@ -100,7 +108,9 @@ def test_every_registered_kind_types_its_events(served):
     assert [kind.live_kind for kind in job_kinds if kind.event_schema is None] == []
     for name in names:
         schema = served["components"]["schemas"][name]
-        assert schema["additionalProperties"] is False and set(schema["required"]) == set(schema["properties"])
+        assert schema["additionalProperties"] is False and set(schema["required"]) == set(
+            schema["properties"]
+        )
         for field, spec in schema["properties"].items():
             assert "type" in spec or "anyOf" in spec or "const" in spec or "enum" in spec, (name, field)
 
@@ -118,8 +128,11 @@ def test_every_registered_kind_types_its_events(served):
 def test_the_documented_client_messages_are_what_the_server_takes(message):
     root = document()
     matching = [
-        name for name in client_messages()
-        if jsonschema.Draft7Validator({**root, "$ref": f"#/components/messages/{name}/payload"}).is_valid(message)
+        name
+        for name in client_messages()
+        if jsonschema.Draft7Validator({**root, "$ref": f"#/components/messages/{name}/payload"}).is_valid(
+            message
+        )
     ]
     assert len(matching) == 1, matching
 
@@ -140,8 +153,16 @@ def test_the_checker_refuses_what_the_document_does_not_describe(message):
 
 def test_an_event_timestamp_must_be_the_apis_format():
     event = {
-        "kind": "function", "id": 1, "expression": "t", "status": "queued", "progress": 0, "processed_at": None,
-        "error": None, "image_url": None, "updated_at": "2026-01-01T10:00:00.000001Z", "event_id": "3f9a0c1e.1-0",
+        "kind": "function",
+        "id": 1,
+        "expression": "t",
+        "status": "queued",
+        "progress": 0,
+        "processed_at": None,
+        "error": None,
+        "image_url": None,
+        "updated_at": "2026-01-01T10:00:00.000001Z",
+        "event_id": "3f9a0c1e.1-0",
     }
     assert message_names({"type": "event", "event": event}) == ["event"]
     assert violations({"type": "event", "event": {**event, "updated_at": "2026-01-01T10:00:00.000001+00:00"}})

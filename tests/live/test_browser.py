@@ -26,7 +26,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 # A test run changes no tracked file: screenshots go to a scratch folder unless
 # scripts/screenshots asks for the README's pictures (docs/screenshots) on purpose.
-SCREENSHOTS = Path(os.environ.get("CALCBOARD_SCREENSHOTS_DIR") or Path(tempfile.gettempdir()) / f"calcboard-screenshots-{os.getpid()}")
+SCREENSHOTS = Path(
+    os.environ.get("CALCBOARD_SCREENSHOTS_DIR")
+    or Path(tempfile.gettempdir()) / f"calcboard-screenshots-{os.getpid()}"
+)
 PASSWORD = "live-admin-pass-123"
 LOGIN_TIMEOUT_MS = 15_000
 WORKER_TIMEOUT_MS = 90_000
@@ -320,9 +323,7 @@ def test_the_widget_reconnects_after_a_redis_outage_and_a_server_restart(
         wait_connected(page)
         page.evaluate("window.__sameDocument = 'yes'")
         status = row(page, function.pk).locator("td.field-status")
-        in_thread(
-            broadcast_event, kind="function", obj_id=function.pk + 1000, payload={"status": "queued"}
-        )
+        in_thread(broadcast_event, kind="function", obj_id=function.pk + 1000, payload={"status": "queued"})
         page.wait_for_function("() => window.calcboardLive.connection.lastEventId !== null", timeout=10_000)
         count_fetches(page)
 
@@ -383,7 +384,9 @@ def count_fetches(page) -> None:
     )
 
 
-def test_the_widget_replays_what_it_missed_while_the_server_was_away(browser, test_db_name, collected_static, staff):
+def test_the_widget_replays_what_it_missed_while_the_server_was_away(
+    browser, test_db_name, collected_static, staff
+):
     """Both lists open; the websocket server goes away; runs and functions change meanwhile;
     it comes back: every row shows its new state, from the replay (no re-read of the page)."""
     from apps.calculations.models import Calculation
@@ -414,7 +417,9 @@ def test_the_widget_replays_what_it_missed_while_the_server_was_away(browser, te
         in_thread(job_fail, kind=CALCULATION_JOB, job_id=other_run.pk, error="seen live")
         in_thread(job_fail, kind=FUNCTION_JOB, job_id=other_function.pk, error="seen live")
         for page in pages:
-            page.wait_for_function("() => window.calcboardLive.connection.lastEventId !== null", timeout=10_000)
+            page.wait_for_function(
+                "() => window.calcboardLive.connection.lastEventId !== null", timeout=10_000
+            )
             count_fetches(page)
 
         port = server.port
@@ -423,7 +428,9 @@ def test_the_widget_replays_what_it_missed_while_the_server_was_away(browser, te
             page.wait_for_selector('#cb-live[data-state="reconnecting"]', timeout=15_000)
         # While nobody is connected: a run goes all the way to finished, a chart fails.
         in_thread(calculation_run, calculation_id=run.pk)
-        in_thread(job_fail, kind=FUNCTION_JOB, job_id=function.pk, error="Export server said: gone (HTTP 503)")
+        in_thread(
+            job_fail, kind=FUNCTION_JOB, job_id=function.pk, error="Export server said: gone (HTTP 503)"
+        )
         server = FrontDoor(test_db_name, name="replay", port=port)
         for page in pages:
             wait_connected(page, timeout=40_000)

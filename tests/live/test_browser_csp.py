@@ -24,7 +24,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 # Every violation the page reports, kept where the test can read it.
 RECORD_VIOLATIONS = """
 window.__csp = [];
-document.addEventListener("securitypolicyviolation", (e) => window.__csp.push(`${e.violatedDirective} ${e.blockedURI}`));
+document.addEventListener(
+  "securitypolicyviolation", (e) => window.__csp.push(`${e.violatedDirective} ${e.blockedURI}`)
+);
 """
 
 

@@ -19,18 +19,25 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def test_a_well_runs_page_draws_the_forecast_against_the_history(browser, daphne, staff, tmp_path):
     well = well_create(name="W-7", field="West")
     store_history(well, water_drive_well(days=1500, seed=5))
-    created = calculation_create(date_start=date(2015, 1, 1), date_fin=date(2030, 12, 31), lag=30, well=well.pk)
+    created = calculation_create(
+        date_start=date(2015, 1, 1), date_fin=date(2030, 12, 31), lag=30, well=well.pk
+    )
     in_thread(calculation_run, calculation_id=created.pk)
     assert Calculation.objects.get(pk=created.pk).status == "finished"
 
     page = open_page(browser, daphne.base_url, f"/admin/calculations/calculation/{created.pk}/change/")
     page.wait_for_function(
-        "() => document.querySelectorAll('#cb-calc svg.highcharts-root').length === 7", timeout=CHARTS_TIMEOUT_MS
+        "() => document.querySelectorAll('#cb-calc svg.highcharts-root').length === 7",
+        timeout=CHARTS_TIMEOUT_MS,
     )
     assert page.errors == []
     assert_only_this_site(page, daphne.base_url)
     assert page.locator("#cb-chart-forecast g.highcharts-series.highcharts-arearange-series").count() == 1
-    assert legend_of(page, "#cb-chart-forecast") == ["Oil P10-P90", "Oil, fit and forecast", "Oil, history (monthly)"]
+    assert legend_of(page, "#cb-chart-forecast") == [
+        "Oil P10-P90",
+        "Oil, fit and forecast",
+        "Oil, history (monthly)",
+    ]
     axes = page.evaluate(
         """() => Object.fromEntries(Highcharts.charts.filter(Boolean).map((chart) => [
             chart.renderTo.dataset.chart, [chart.xAxis[0].options.type || 'linear', chart.yAxis[0].options.type || 'linear']

@@ -56,7 +56,9 @@ def assert_only_this_site(page, base_url: str) -> None:
     assert any(url.endswith("/static/calcboard/vendor/highcharts/highcharts.js") for url in scripts)
     outside = [url for _, url in page.requested if not url.startswith((base_url, "ws://127.0.0.1", "data:"))]
     assert outside == [], outside
-    assert page.evaluate("[...document.scripts].every((s) => !s.src || new URL(s.src).origin === location.origin)")
+    assert page.evaluate(
+        "[...document.scripts].every((s) => !s.src || new URL(s.src).origin === location.origin)"
+    )
 
 
 def series_count(page, selector: str) -> int:
@@ -65,14 +67,17 @@ def series_count(page, selector: str) -> int:
 
 def legend_of(page, selector: str) -> list[str]:
     """The legend's texts (SVG text has no innerText)."""
-    return page.locator(f"{selector} .highcharts-legend-item").evaluate_all("(items) => items.map((i) => i.textContent)")
+    return page.locator(f"{selector} .highcharts-legend-item").evaluate_all(
+        "(items) => items.map((i) => i.textContent)"
+    )
 
 
 def test_a_finished_runs_page_draws_three_charts_a_summary_and_a_log_axis(browser, daphne, staff, tmp_path):
     calculation = finished_run("Ten years <daily>")
     page = open_page(browser, daphne.base_url, f"/admin/calculations/calculation/{calculation.pk}/change/")
     page.wait_for_function(
-        "() => document.querySelectorAll('#cb-calc svg.highcharts-root').length === 3", timeout=CHARTS_TIMEOUT_MS
+        "() => document.querySelectorAll('#cb-calc svg.highcharts-root').length === 3",
+        timeout=CHARTS_TIMEOUT_MS,
     )
     assert page.locator("#cb-calc-progress").is_hidden() and page.locator("#cb-calc-error").is_hidden()
     assert series_count(page, "#cb-chart-rates") == 3
@@ -134,7 +139,8 @@ def test_a_running_runs_page_shows_progress_then_the_charts_without_a_reload(
 
     assert in_thread(jobs_publish, kind=CALCULATION_JOB, ids=[calculation.pk]) == 1
     page.wait_for_function(
-        "() => document.querySelectorAll('#cb-calc svg.highcharts-root').length === 3", timeout=WORKER_TIMEOUT_MS
+        "() => document.querySelectorAll('#cb-calc svg.highcharts-root').length === 3",
+        timeout=WORKER_TIMEOUT_MS,
     )
     assert page.evaluate("window.__sameDocument") == "yes"  # never reloaded
     assert page.locator("#cb-calc-progress").is_hidden() and page.locator("#cb-calc-error").is_hidden()
@@ -157,7 +163,8 @@ def test_compare_overlays_two_runs_from_the_list(browser, daphne, staff, tmp_pat
     page.click("button[name=index]")
     page.wait_for_url("**/admin/calculations/calculation/compare/?ids=*", timeout=LOGIN_TIMEOUT_MS)
     page.wait_for_function(
-        "() => document.querySelectorAll('.cb-compare svg.highcharts-root').length === 2", timeout=CHARTS_TIMEOUT_MS
+        "() => document.querySelectorAll('.cb-compare svg.highcharts-root').length === 2",
+        timeout=CHARTS_TIMEOUT_MS,
     )
     for chart in ("#cb-compare-oil", "#cb-compare-wct"):
         assert series_count(page, chart) == 2

@@ -193,15 +193,23 @@ async def test_https_behind_a_proxy_counts_as_the_sites_own_origin(session_heade
     settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     forwarded = [(b"x-forwarded-proto", b"https")]
     assert await handshake(session_headers, origin=b"https://localhost", host=b"localhost", extra=forwarded)
-    assert not await handshake(session_headers, origin=b"http://localhost", host=b"localhost", extra=forwarded)
+    assert not await handshake(
+        session_headers, origin=b"http://localhost", host=b"localhost", extra=forwarded
+    )
     assert not await handshake(session_headers, origin=b"https://localhost", host=b"localhost")
 
 
 async def test_a_trusted_origin_may_connect_from_elsewhere(session_headers, settings):
-    settings.CSRF_TRUSTED_ORIGINS = ["https://dashboard.example.com", "https://*.example.org:8443", "nonsense"]
+    settings.CSRF_TRUSTED_ORIGINS = [
+        "https://dashboard.example.com",
+        "https://*.example.org:8443",
+        "nonsense",
+    ]
     assert await handshake(session_headers, origin=b"https://dashboard.example.com", host=b"localhost")
     assert await handshake(session_headers, origin=b"https://dashboard.example.com:443", host=b"localhost")
-    assert not await handshake(session_headers, origin=b"https://dashboard.example.com:8443", host=b"localhost")
+    assert not await handshake(
+        session_headers, origin=b"https://dashboard.example.com:8443", host=b"localhost"
+    )
     assert not await handshake(session_headers, origin=b"http://dashboard.example.com", host=b"localhost")
     assert await handshake(session_headers, origin=b"https://team.example.org:8443", host=b"localhost")
     assert await handshake(session_headers, origin=b"https://example.org:8443", host=b"localhost")

@@ -1,6 +1,7 @@
 """End to end: a calculation created through the REST API is followed over the websocket,
 from `queued` to `finished`, with the events produced by a real Celery worker, in order."""
 
+import itertools
 import json
 import os
 import uuid
@@ -84,7 +85,7 @@ async def test_a_calculation_created_through_the_api_is_followed_to_the_end_in_o
     assert any(0 < progress < 100 for progress in steps), statuses  # progress on the way
     assert steps == sorted(steps)
     assert set(statuses[1:-1]) == {"running"}  # never `running` after `finished`, nothing else between
-    assert all(at(a) < at(b) for a, b in zip(events, events[1:], strict=False))
+    assert all(at(a) < at(b) for a, b in itertools.pairwise(events))
     finished = events[-1]
     assert finished["progress"] == 100 and finished["duration"] is not None and finished["error"] is None
     assert {"kind", "id", "name", "launched_at", "started_at", "finished_at"} <= finished.keys()

@@ -17,7 +17,9 @@ pytestmark = [
 ]
 
 
-async def test_a_password_change_closes_the_sockets_of_the_old_sessions_and_not_of_tokens(user, api_token, settings):
+async def test_a_password_change_closes_the_sockets_of_the_old_sessions_and_not_of_tokens(
+    user, api_token, settings
+):
     settings.LIVE_AUTH_RECHECK_SECONDS = 0.2
     await sync_to_async(get_user_model().objects.filter(pk=user.pk).update)(is_staff=True)  # the admin's form
     changer, changer_cookie = await sync_to_async(logged_in_client)(user)
@@ -31,7 +33,11 @@ async def test_a_password_change_closes_the_sockets_of_the_old_sessions_and_not_
 
     response = await sync_to_async(changer.post)(
         "/admin/password_change/",
-        {"old_password": "analyst-pass-123", "new_password1": "a-new-pass-4567", "new_password2": "a-new-pass-4567"},
+        {
+            "old_password": "analyst-pass-123",
+            "new_password1": "a-new-pass-4567",
+            "new_password2": "a-new-pass-4567",
+        },
     )
     assert response.status_code == 302 and response["Location"] == "/admin/password_change/done/"
 

@@ -48,7 +48,9 @@ async def test_a_registered_kinds_events_reach_its_stream(throwaway, django_user
         "type": "subscribed",
         "stream": "imports",
     }
-    await sync_to_async(job_changed.send)(sender=throwaway, kind="apitoken", obj_id=7, payload={"status": "queued"})
+    await sync_to_async(job_changed.send)(
+        sender=throwaway, kind="apitoken", obj_id=7, payload={"status": "queued"}
+    )
     event = await next_event(ws)
     assert (event["kind"], event["id"], event["status"]) == ("apitoken", 7, "queued")
     await ws.disconnect()

@@ -80,9 +80,18 @@ async def test_since_replays_every_kept_event_after_it_then_goes_live(token_head
     replayed = [await next_event(ws) for _ in range(3)]
     assert [event["event_id"] for event in replayed] == ids[1:]
     assert [event["id"] for event in replayed] == [101, 102, 103]
-    assert replayed[0] == {"kind": "calculation", "id": 101, "status": "running", "updated_at": at(1),
-                           "event_id": ids[1]}
-    assert await ws.receive_json_from(timeout=5) == {"type": "subscribed", "stream": "calculations", "replayed": 3}
+    assert replayed[0] == {
+        "kind": "calculation",
+        "id": 101,
+        "status": "running",
+        "updated_at": at(1),
+        "event_id": ids[1],
+    }
+    assert await ws.receive_json_from(timeout=5) == {
+        "type": "subscribed",
+        "stream": "calculations",
+        "replayed": 3,
+    }
     await publish(104, 9)
     live = await next_event(ws)
     assert live["id"] == 104 and event_id_parse(live["event_id"]).key > event_id_parse(ids[-1]).key
@@ -127,15 +136,24 @@ async def test_an_event_that_overtakes_an_earlier_one_is_preceded_by_it(token_he
     assert after == one
     await get_channel_layer().group_send(
         "calculations",
-        {"type": EVENT_TYPE, "event": {**second, "event_id": str(two)}, "stream": "calculations",
-         "after": str(one)},
+        {
+            "type": EVENT_TYPE,
+            "event": {**second, "event_id": str(two)},
+            "stream": "calculations",
+            "after": str(one),
+        },
     )
     received = [await next_event(ws) for _ in range(2)]
     assert [(event["id"], event["event_id"]) for event in received] == [(301, str(one)), (302, str(two))]
     # The first event's own (late) message is then a duplicate.
     await get_channel_layer().group_send(
-        "calculations", {"type": EVENT_TYPE, "event": {**first, "event_id": str(one)}, "stream": "calculations",
-                         "after": "0"},
+        "calculations",
+        {
+            "type": EVENT_TYPE,
+            "event": {**first, "event_id": str(one)},
+            "stream": "calculations",
+            "after": "0",
+        },
     )
     assert await no_message(ws)
     await ws.disconnect()
@@ -148,7 +166,11 @@ async def test_a_since_older_than_the_log_keeps_gets_resync(token_headers, setti
     ws = await open_socket(token_headers)
     await ws.send_json_to({"action": "subscribe", "stream": "calculations", "since": ids[0]})
     assert await ws.receive_json_from(timeout=5) == {"type": "resync", "stream": "calculations"}
-    assert await ws.receive_json_from(timeout=5) == {"type": "subscribed", "stream": "calculations", "replayed": 0}
+    assert await ws.receive_json_from(timeout=5) == {
+        "type": "subscribed",
+        "stream": "calculations",
+        "replayed": 0,
+    }
     await publish(50, 50)  # and it is live from there
     assert (await next_event(ws))["id"] == 50
     # The log now keeps ids[3] and the new one; the newest id trimming removed (ids[2]) is
@@ -168,7 +190,9 @@ async def test_events_older_than_the_retention_are_trimmed(token_headers, settin
 async def test_a_since_from_a_log_redis_lost_gets_resync(token_headers):
     ids = await published_ids(token_headers, 2)
     client = redis_client()
-    await sync_to_async(client.delete)(log_key(), f"{log_key()}:epoch", f"{log_key()}:floor")  # Redis restarted empty
+    await sync_to_async(client.delete)(
+        log_key(), f"{log_key()}:epoch", f"{log_key()}:floor"
+    )  # Redis restarted empty
     ws = await open_socket(token_headers)
     reply = await request(ws, {"action": "subscribe", "stream": "calculations", "since": ids[1]})
     assert reply == {"type": "resync", "stream": "calculations"}
@@ -237,7 +261,9 @@ async def test_an_unknown_since_is_an_error_and_subscribes_nothing(token_headers
 
 async def test_since_is_only_for_streams(token_headers):
     ws = await open_socket(token_headers)
-    reply = await request(ws, {"action": "subscribe", "kind": "calculation", "id": 1, "since": "abcdef01.1-0"})
+    reply = await request(
+        ws, {"action": "subscribe", "kind": "calculation", "id": 1, "since": "abcdef01.1-0"}
+    )
     assert (reply["code"], reply["field"]) == ("invalid_since", "since")
     await ws.disconnect()
 
@@ -291,8 +317,12 @@ async def test_an_unreadable_log_while_filling_a_gap_closes_with_4503(token_head
     monkeypatch.setattr(delivery, "event_log_read", broken)
     await get_channel_layer().group_send(
         "calculations",
-        {"type": EVENT_TYPE, "event": {"kind": "calculation", "id": 1, "event_id": "abcdef01.99-0"},
-         "stream": "calculations", "after": "abcdef01.98-0"},
+        {
+            "type": EVENT_TYPE,
+            "event": {"kind": "calculation", "id": 1, "event_id": "abcdef01.99-0"},
+            "stream": "calculations",
+            "after": "abcdef01.98-0",
+        },
     )
     assert (await ws.receive_json_from(timeout=5))["code"] == "unavailable"
     assert await ws.receive_output(timeout=5) == {"type": "websocket.close", "code": 4503}

@@ -61,7 +61,9 @@ async def test_revoking_a_token_closes_its_sockets_and_only_those(user):
 async def test_revoking_a_token_in_the_admin_closes_its_sockets(user):
     token, raw = await sync_to_async(api_token_create)(user=user, name="admin revokes")
     ws = await open_socket(bearer(raw))
-    boss = await sync_to_async(get_user_model().objects.create_superuser)(username="boss", password="boss-pass-1")
+    boss = await sync_to_async(get_user_model().objects.create_superuser)(
+        username="boss", password="boss-pass-1"
+    )
     admin, _ = await sync_to_async(logged_in_client)(boss)
     response = await sync_to_async(admin.post)(
         "/admin/accounts/apitoken/", {"action": "revoke", "_selected_action": [token.pk]}
@@ -102,7 +104,9 @@ async def test_deleting_a_user_closes_their_sockets(user, api_token):
 
 
 async def test_logging_a_session_out_closes_the_sockets_of_that_session_only(user, api_token):
-    await sync_to_async(get_user_model().objects.filter(pk=user.pk).update)(is_staff=True)  # logs out in the admin
+    await sync_to_async(get_user_model().objects.filter(pk=user.pk).update)(
+        is_staff=True
+    )  # logs out in the admin
     client, cookie = await sync_to_async(logged_in_client)(user)
     _, other_cookie = await sync_to_async(logged_in_client)(user)
     session_socket, other_session, token_socket = (

@@ -30,8 +30,10 @@ def operations(document: dict) -> list[tuple[str, str, dict]]:
 def test_every_operation_refuses_a_query_parameter_it_does_not_declare(api_client, document):
     for method, path, operation in operations(document):
         url = re.sub(r"\{id\}", "1", path) + "?bogus=1&limit=5"
-        response = getattr(api_client, method)(url, content_type="application/json", data=None) if method == "post" else (
-            api_client.get(url)
+        response = (
+            getattr(api_client, method)(url, content_type="application/json", data=None)
+            if method == "post"
+            else (api_client.get(url))
         )
         body = assert_error(response, 422, field="bogus", rule="unknown_parameter")
         assert [error["field"] for error in body["errors"]] == ["bogus", "limit"], (method, path)
@@ -83,7 +85,14 @@ def test_a_method_the_route_does_not_take_is_a_405_in_the_one_shape(api_client, 
 
 
 @pytest.mark.parametrize(
-    "url", ["/api/", "/api/nothing", "/api/calculations/", "/api/calculations/1/nothing", "/api/functions/1/chart.svg"]
+    "url",
+    [
+        "/api/",
+        "/api/nothing",
+        "/api/calculations/",
+        "/api/calculations/1/nothing",
+        "/api/functions/1/chart.svg",
+    ],
 )
 def test_an_unknown_route_under_the_api_is_a_404_in_the_one_shape(api_client, url):
     body = assert_error(api_client.get(url), 404, rule="not_found")
@@ -102,7 +111,9 @@ def test_a_server_error_under_the_api_is_answered_in_the_one_shape(api_client, m
         raise RuntimeError("a bug")
 
     monkeypatch.setattr(calculations_api, "calculation_list", broken)
-    client = Client(raise_request_exception=False, HTTP_AUTHORIZATION=api_client.defaults["HTTP_AUTHORIZATION"])
+    client = Client(
+        raise_request_exception=False, HTTP_AUTHORIZATION=api_client.defaults["HTTP_AUTHORIZATION"]
+    )
     body = assert_error(client.get("/api/calculations"), 500, rule="server_error")
     assert "a bug" not in body["detail"]
 
@@ -130,7 +141,9 @@ def test_a_replayed_create_answers_the_same_location(api_client):
 
 def test_a_rerun_answers_201_with_the_location_of_the_new_run(api_client, make_calculation):
     response = api_client.post(f"/api/calculations/{make_calculation(status='finished').pk}/rerun")
-    assert response.status_code == 201 and response["Location"] == f"/api/calculations/{response.json()['id']}"
+    assert (
+        response.status_code == 201 and response["Location"] == f"/api/calculations/{response.json()['id']}"
+    )
 
 
 def test_the_document_names_the_headers_of_201s_and_401s(document):
@@ -145,9 +158,15 @@ def test_the_document_names_the_headers_of_201s_and_401s(document):
 
 def test_the_document_gives_the_idempotency_keys_length_and_pattern(document):
     for path in ("/api/calculations", "/api/functions"):
-        [header] = [p for p in document["paths"][path]["post"]["parameters"] if p["name"] == "Idempotency-Key"]
+        [header] = [
+            p for p in document["paths"][path]["post"]["parameters"] if p["name"] == "Idempotency-Key"
+        ]
         schema = header["schema"]
-        assert (schema["minLength"], schema["maxLength"], schema["pattern"]) == (1, KEY_MAX_LENGTH, KEY_PATTERN)
+        assert (schema["minLength"], schema["maxLength"], schema["pattern"]) == (
+            1,
+            KEY_MAX_LENGTH,
+            KEY_PATTERN,
+        )
         assert re.fullmatch(KEY_PATTERN, " retry-1 ") and not re.fullmatch(KEY_PATTERN, "   ")
         assert not re.fullmatch(KEY_PATTERN, "caf\u00e9")
 
@@ -159,11 +178,21 @@ def test_the_document_gives_status_and_fields_as_arrays_of_enum_values(document)
         return array["items"]["enum"]
 
     assert array_of("/api/calculations", "status") == array_of("/api/functions", "status")
-    assert array_of("/api/calculations/{id}", "fields") == ["name", "duration", "summary", "forecast", "-result"]
+    assert array_of("/api/calculations/{id}", "fields") == [
+        "name",
+        "duration",
+        "summary",
+        "forecast",
+        "-result",
+    ]
 
 
 def test_the_images_document_their_etag_and_if_none_match(document):
-    for path in ("/api/calculations/{id}/chart.png", "/api/calculations/{id}/chart.svg", "/api/functions/{id}/chart.png"):
+    for path in (
+        "/api/calculations/{id}/chart.png",
+        "/api/calculations/{id}/chart.svg",
+        "/api/functions/{id}/chart.png",
+    ):
         operation = document["paths"][path]["get"]
         assert "ETag" in operation["responses"]["200"]["headers"], path
         assert "304" in operation["responses"], path
@@ -177,10 +206,19 @@ def test_every_list_documents_the_same_paging_parameters_and_envelope(document):
     for path in lists:
         parameters = {p["name"]: p["schema"] for p in document["paths"][path]["get"]["parameters"]}
         paging[path] = {name: parameters[name] for name in ("page", "page_size", "cursor")}
-        ref = document["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+        ref = document["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"][
+            "$ref"
+        ]
         envelope = document["components"]["schemas"][ref.rsplit("/", 1)[1]]
         assert set(envelope["required"]) == {
-            "results", "count", "count_is_lower_bound", "pages", "page", "page_size", "next_cursor", "prev_cursor"
+            "results",
+            "count",
+            "count_is_lower_bound",
+            "pages",
+            "page",
+            "page_size",
+            "next_cursor",
+            "prev_cursor",
         }
     assert paging["/api/calculations"] == paging["/api/functions"] == paging["/api/wells"]
 

@@ -71,11 +71,19 @@ def test_the_admin_is_never_shared(app_allowed, db):
 
 
 def test_the_origins_come_from_one_environment_variable():
-    code = "import json, django; from django.conf import settings as s; django.setup(); print(json.dumps(s.CORS_ALLOWED_ORIGINS))"
+    code = (
+        "import json, django; from django.conf import settings as s; django.setup(); "
+        "print(json.dumps(s.CORS_ALLOWED_ORIGINS))"
+    )
 
     def origins(**env: str) -> list[str]:
         result = subprocess.run(
-            [sys.executable, "-c", code], check=False, cwd=ROOT, capture_output=True, text=True, timeout=60,
+            [sys.executable, "-c", code],
+            check=False,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
             env={**os.environ, "DJANGO_SETTINGS_MODULE": "project.settings.test", **env},
         )
         assert result.returncode == 0, result.stderr

@@ -1,6 +1,6 @@
 """Dependencies point one way (docs: STYLE layout): domain apps -> jobs, integrations, accounts
--> core, and live -> jobs, accounts by signals and the registry; no domain app imports another. Every import in a layer's modules, at any
-depth (inside functions too), is walked with ast."""
+-> core, and live -> jobs, accounts by signals and the registry; no domain app imports another.
+Every import in a layer's modules, at any depth (inside functions too), is walked with ast."""
 
 import ast
 from pathlib import Path

@@ -12,8 +12,8 @@ from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
 from apps.calculations.models import Calculation
-from apps.integrations.transport import ServiceError, call_outcome
 from apps.core.metrics import outside_call
+from apps.integrations.transport import ServiceError, call_outcome
 from apps.jobs.models import JobStatus
 from project import metrics as project_metrics
 
@@ -64,15 +64,22 @@ def test_the_oldest_queued_job_gives_the_queue_its_age():
 @pytest.mark.django_db
 def test_requests_are_counted_by_view_and_method(api_client):
     view = resolve("/api/calculations").view_name
-    key = ("django_http_requests_total_by_view_transport_method_total",
-           (("method", "GET"), ("transport", "http"), ("view", view)))
+    key = (
+        "django_http_requests_total_by_view_transport_method_total",
+        (("method", "GET"), ("transport", "http"), ("view", view)),
+    )
     before = scrape().get(key, 0)
 
     api_client.get("/api/calculations")
 
     after = scrape()
     assert after[key] == before + 1
-    assert after[("django_http_requests_latency_seconds_by_view_method_count", (("method", "GET"), ("view", view)))] >= 1
+    assert (
+        after[
+            ("django_http_requests_latency_seconds_by_view_method_count", (("method", "GET"), ("view", view)))
+        ]
+        >= 1
+    )
 
 
 @pytest.mark.django_db
@@ -96,7 +103,7 @@ def test_in_multiprocess_mode_it_adds_up_the_folders_files(tmp_path, monkeypatch
     # A value written the way a gunicorn worker writes it, into the server's folder.
     monkeypatch.setattr(prometheus_values, "ValueClass", prometheus_values.MultiProcessValue(lambda: 4242))
     Counter("calcboard_test_worker_things", "A worker's count.", registry=CollectorRegistry()).inc(3)
-    monkeypatch.setattr(project_metrics, "JobsCollector", lambda: type("Empty", (), {"collect": lambda self: []})())
+    monkeypatch.setattr(project_metrics, "JobsCollector", type("Empty", (), {"collect": lambda self: []}))
 
     text = project_metrics.generate_latest(project_metrics.metrics_registry()).decode()
 
@@ -126,5 +133,11 @@ def test_outside_calls_are_counted_by_outcome():
     assert fine() == 1
     values = scrape()
     for outcome in ("unreachable", "server_error", "client_error", "bad_answer", "ok"):
-        assert values[("calcboard_outside_calls_total", (("outcome", outcome), ("service", "test_service")))] >= 1
-    assert ("calcboard_outside_calls_total", (("outcome", "ValueError"), ("service", "test_service"))) not in values
+        assert (
+            values[("calcboard_outside_calls_total", (("outcome", outcome), ("service", "test_service")))]
+            >= 1
+        )
+    assert (
+        "calcboard_outside_calls_total",
+        (("outcome", "ValueError"), ("service", "test_service")),
+    ) not in values

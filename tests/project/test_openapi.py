@@ -32,7 +32,9 @@ def test_the_document_is_valid_openapi_3_1(document):
 def test_operation_ids_are_entity_action_and_unique(document):
     ids = [operation["operationId"] for item in document["paths"].values() for operation in item.values()]
     assert ids and len(ids) == len(set(ids))
-    assert [i for i in ids if not re.fullmatch(r"(calculation|function|well|history_import)s?(_[a-z]+)+", i)] == []
+    assert [
+        i for i in ids if not re.fullmatch(r"(calculation|function|well|history_import)s?(_[a-z]+)+", i)
+    ] == []
 
 
 @pytest.fixture
@@ -45,12 +47,25 @@ def generated_client(document, tmp_path, monkeypatch):
     # (as `File`) instead of dropping an answer of a content type it does not know.
     config.write_text(
         "post_hooks: []\npackage_name_override: calcboard_client\n"
-        "content_type_overrides:\n  image/png: application/octet-stream\n  image/svg+xml: application/octet-stream\n"
+        "content_type_overrides:\n  image/png: application/octet-stream\n"
+        "  image/svg+xml: application/octet-stream\n"
     )
     result = subprocess.run(
-        [str(BIN / "openapi-python-client"), "generate", "--path", str(spec), "--meta", "none",
-         "--config", str(config), "--output-path", str(tmp_path / "calcboard_client")],
-        capture_output=True, text=True, timeout=120,
+        [
+            str(BIN / "openapi-python-client"),
+            "generate",
+            "--path",
+            str(spec),
+            "--meta",
+            "none",
+            "--config",
+            str(config),
+            "--output-path",
+            str(tmp_path / "calcboard_client"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Warning" not in result.stdout, result.stdout  # a part of the document it could not use
@@ -65,7 +80,8 @@ def wsgi_client(generated_client, api_token):
     """The generated client on the real Django application over WSGI, in-process: the
     client's own HTTP code runs."""
     return generated_client.AuthenticatedClient(
-        base_url="http://testserver", token=api_token,
+        base_url="http://testserver",
+        token=api_token,
         httpx_args={"transport": httpx.WSGITransport(app=WSGIHandler())},
     )
 
@@ -84,7 +100,9 @@ def test_a_generated_client_creates_lists_reads_and_refreshes(generated_client, 
     client = wsgi_client
     answer = calculation_create.sync_detailed(
         client=client,
-        body=CalculationCreateIn(date_start=date(2024, 1, 1), date_fin=date(2024, 1, 31), lag=7, name="generated"),
+        body=CalculationCreateIn(
+            date_start=date(2024, 1, 1), date_fin=date(2024, 1, 31), lag=7, name="generated"
+        ),
         idempotency_key="generated-1",
     )
     created = answer.parsed
@@ -97,7 +115,9 @@ def test_a_generated_client_creates_lists_reads_and_refreshes(generated_client, 
     assert detail.id == created.id and detail.status.value in {"queued", "running", "finished"}
     assert detail.launched_at.tzinfo is not None
 
-    function = function_create.sync(client=client, body=FunctionCreateIn(expression="sin(t)", dt=1, interval=1))
+    function = function_create.sync(
+        client=client, body=FunctionCreateIn(expression="sin(t)", dt=1, interval=1)
+    )
     assert function_detail.sync(client=client, id=function.id).expression == "sin(t)"
     listed = function_list.sync(client=client, search="SIN")
     assert [item.id for item in listed.results] == [function.id]
@@ -107,27 +127,38 @@ def test_a_generated_client_creates_lists_reads_and_refreshes(generated_client, 
 
 
 @pytest.mark.django_db(transaction=True)  # the WSGI handler closes the connection after each request
-def test_a_generated_client_filters_by_status_and_shapes_the_detail(generated_client, wsgi_client, make_finished):
+def test_a_generated_client_filters_by_status_and_shapes_the_detail(
+    generated_client, wsgi_client, make_finished
+):
     from calcboard_client.api.calculations import calculation_detail, calculation_list, calculation_result_csv
     from calcboard_client.models import CalculationDetailFieldsType0Item, CalculationListStatusType0Item
     from calcboard_client.types import Unset
 
     run = make_finished(name="shaped", date_start=date(2024, 1, 1), date_fin=date(2024, 1, 10))
     statuses = [CalculationListStatusType0Item("finished"), CalculationListStatusType0Item("failed")]
-    assert [item.id for item in calculation_list.sync(client=wsgi_client, status=statuses).results] == [run.pk]
-    assert calculation_list.sync(client=wsgi_client, status=[CalculationListStatusType0Item("queued")]).count == 0
+    assert [item.id for item in calculation_list.sync(client=wsgi_client, status=statuses).results] == [
+        run.pk
+    ]
+    assert (
+        calculation_list.sync(client=wsgi_client, status=[CalculationListStatusType0Item("queued")]).count
+        == 0
+    )
 
     fields = [CalculationDetailFieldsType0Item(name) for name in ("name", "summary", "-result")]
     detail = calculation_detail.sync(client=wsgi_client, id=run.pk, fields=fields)
     assert (detail.name, detail.summary.rows, detail.error) == ("shaped", 10, None)
     assert isinstance(detail.result, Unset)  # left out, not null
     assert len(calculation_detail.sync(client=wsgi_client, id=run.pk).result) == 10
-    assert calculation_result_csv.sync(client=wsgi_client, id=run.pk).splitlines()[0] == "date,liquid,oil,water,wct"
+    assert (
+        calculation_result_csv.sync(client=wsgi_client, id=run.pk).splitlines()[0]
+        == "date,liquid,oil,water,wct"
+    )
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_generated_client_gets_the_images_and_their_304s(generated_client, wsgi_client, make_finished,
-                                                            make_function, export_server):
+def test_a_generated_client_gets_the_images_and_their_304s(
+    generated_client, wsgi_client, make_finished, make_function, export_server
+):
     from calcboard_client.api.calculations import calculation_chart_png, calculation_chart_svg
     from calcboard_client.api.functions import function_chart
     from calcboard_client.types import File
@@ -136,7 +167,9 @@ def test_a_generated_client_gets_the_images_and_their_304s(generated_client, wsg
     png = calculation_chart_png.sync_detailed(client=wsgi_client, id=run.pk)
     assert png.status_code == 200 and isinstance(png.parsed, File)
     assert png.parsed.payload.read().startswith(b"\x89PNG")
-    again = calculation_chart_png.sync_detailed(client=wsgi_client, id=run.pk, if_none_match=png.headers["ETag"])
+    again = calculation_chart_png.sync_detailed(
+        client=wsgi_client, id=run.pk, if_none_match=png.headers["ETag"]
+    )
     assert (again.status_code, again.content) == (304, b"")
     svg = calculation_chart_svg.sync(client=wsgi_client, id=run.pk)
     assert b"<svg" in svg.payload.read()
@@ -144,4 +177,9 @@ def test_a_generated_client_gets_the_images_and_their_304s(generated_client, wsg
     function = make_function()
     chart = function_chart.sync_detailed(client=wsgi_client, id=function.pk)
     assert chart.status_code == 200 and chart.parsed.payload.read() == bytes(function.image)
-    assert function_chart.sync_detailed(client=wsgi_client, id=function.pk, if_none_match=chart.headers["ETag"]).status_code == 304
+    assert (
+        function_chart.sync_detailed(
+            client=wsgi_client, id=function.pk, if_none_match=chart.headers["ETag"]
+        ).status_code
+        == 304
+    )

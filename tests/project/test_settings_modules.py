@@ -22,10 +22,12 @@ def child_settings(**env: str) -> dict:
         "from project.celery import app; from apps.jobs.registry import job_kinds as k; c = app.conf;"
         "charts, calculations = k.get('function'), k.get('calculation'); print(json.dumps({"
         "'queues': [q.name for q in c.task_queues], 'route': c.task_routes['charts.*']['queue'],"
-        "'charts_time_limit': charts.setting('TIME_LIMIT'), 'charts_stale_after': charts.setting('STALE_AFTER'),"
+        "'charts_time_limit': charts.setting('TIME_LIMIT'),"
+        "'charts_stale_after': charts.setting('STALE_AFTER'),"
         "'sweep': c.beat_schedule['calculations-sweep']['schedule'],"
         "'step_delay': calculations.setting('STEP_DELAY'),"
-        "'cache': s.CACHES['default']['LOCATION'], 'layer': s.CHANNEL_LAYERS['default']['CONFIG']['hosts'][0]['address'],"
+        "'cache': s.CACHES['default']['LOCATION'],"
+        "'layer': s.CHANNEL_LAYERS['default']['CONFIG']['hosts'][0]['address'],"
         "'dataservice': s.DATASERVICE_URL}))"
     )
     result = subprocess.run(
@@ -70,7 +72,10 @@ def test_a_child_applies_its_overrides_and_derives_again(settings):
         )
     )
 
-    assert child["queues"] == [settings.CALCULATIONS_QUEUE, "q-charts", settings.WELLS_QUEUE] and child["route"] == "q-charts"
+    assert (
+        child["queues"] == [settings.CALCULATIONS_QUEUE, "q-charts", settings.WELLS_QUEUE]
+        and child["route"] == "q-charts"
+    )
     assert (child["charts_time_limit"], child["charts_stale_after"]) == (40, 100)
     assert (child["sweep"], child["step_delay"]) == (1, 0.4)
     assert child["cache"] == child["layer"] == "redis://127.0.0.1:1/0"

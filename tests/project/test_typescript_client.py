@@ -29,8 +29,16 @@ def project(tmp_path: Path, live_server, *programs: str) -> Path:
     """A folder with the pinned node_modules, the live schema's types and `programs`."""
     (tmp_path / "node_modules").symlink_to(CLIENTS / "node_modules")
     generated = subprocess.run(
-        [str(BIN / "openapi-typescript"), f"{live_server.url}/api/openapi.json", "-o", str(tmp_path / "schema.d.ts")],
-        check=False, capture_output=True, text=True, timeout=120,
+        [
+            str(BIN / "openapi-typescript"),
+            f"{live_server.url}/api/openapi.json",
+            "-o",
+            str(tmp_path / "schema.d.ts"),
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert generated.returncode == 0, generated.stdout + generated.stderr
     config = json.loads((CLIENTS / "tsconfig.json").read_text())
@@ -42,7 +50,10 @@ def project(tmp_path: Path, live_server, *programs: str) -> Path:
 
 def tsc(folder: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [str(BIN / "tsc"), "-p", str(folder / "tsconfig.json")], check=False, capture_output=True, text=True,
+        [str(BIN / "tsc"), "-p", str(folder / "tsconfig.json")],
+        check=False,
+        capture_output=True,
+        text=True,
         timeout=300,
     )
 
@@ -60,20 +71,32 @@ def test_a_typed_client_compiles_strictly_and_drives_the_real_api(tools, tmp_pat
     assert compiled.returncode == 0, compiled.stdout + compiled.stderr
     ran = subprocess.run(
         ["node", str(folder / "out/calcboard-client.mjs")],
-        check=False, capture_output=True, text=True, timeout=120,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
         env={**os.environ, "CALCBOARD_URL": live_server.url, "CALCBOARD_TOKEN": token},
     )
     assert ran.returncode == 0, ran.stdout + ran.stderr
     seen = json.loads(ran.stdout.strip().splitlines()[-1])
 
     calculation_id = seen["created"]["id"]
-    assert seen["created"] == {"id": calculation_id, "status": 201, "location": f"/api/calculations/{calculation_id}"}
+    assert seen["created"] == {
+        "id": calculation_id,
+        "status": 201,
+        "location": f"/api/calculations/{calculation_id}",
+    }
     assert seen["list"] == {"ids": [calculation_id], "count": 1, "page": 1, "page_size": 5}
     detail = seen["detail"]
     assert (detail["id"], detail["name"], detail["error"], detail["has_result"]) == (
-        calculation_id, "typed client", None, False
+        calculation_id,
+        "typed client",
+        None,
+        False,
     )
-    assert detail["launched_at"].endswith("Z") and len(detail["launched_at"]) == len("2024-01-01T00:00:00.000000Z")
+    assert detail["launched_at"].endswith("Z") and len(detail["launched_at"]) == len(
+        "2024-01-01T00:00:00.000000Z"
+    )
     assert seen["refused"] == {"status": 422, "rules": [["page_size", "greater_than_equal"]]}
     assert seen["missing"] == {"status": 404, "rule": "not_found"}
     assert seen["functions"] == [{"id": seen["function_id"], "error": None}]

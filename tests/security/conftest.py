@@ -25,7 +25,7 @@ from tests.charts.conftest import tiny_png
 
 
 def assert_error(
-    response: HttpResponse, status: int, *, field: str | None | EllipsisType = ..., rule: str | None = None
+    response: HttpResponse, status: int, *, field: str | EllipsisType | None = ..., rule: str | None = None
 ) -> dict:
     """The response is `status` in the one error shape; when given, one error names `field`
     (and `rule`). Returns the body."""
@@ -59,7 +59,6 @@ class Reply:
 
     def json(self):
         return self._response.json()
-
 
 
 # A valid body for each API operation that takes one.

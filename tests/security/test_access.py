@@ -210,7 +210,10 @@ def is_read(method: str) -> bool:
 @pytest.mark.parametrize(("method", "url"), OPERATIONS, ids=OPERATION_IDS)
 def test_an_api_operation_answers_403_to_a_user_without_permissions(rows, nobody, method, url):
     body = assert_error(
-        call(Client(), method, url, Authorization=f"Bearer {token_of(nobody)}"), 403, field=None, rule="permission"
+        call(Client(), method, url, Authorization=f"Bearer {token_of(nobody)}"),
+        403,
+        field=None,
+        rule="permission",
     )
     action, model = RULES[(method, url)]
     assert permission_name(model=model, action=action) in body["detail"]
@@ -315,7 +318,9 @@ def test_a_chart_image_answers_403_to_a_user_without_permissions(nobody, route):
     body = assert_error(client.get(route.url), 403, rule="permission")
     assert "charts.view_function" in body["detail"]
     assert_error(
-        Client().get(route.url, headers={"Authorization": f"Bearer {token_of(nobody)}"}), 403, rule="permission"
+        Client().get(route.url, headers={"Authorization": f"Bearer {token_of(nobody)}"}),
+        403,
+        rule="permission",
     )
 
 
@@ -403,7 +408,9 @@ async def close_thread_connections():
 def communicator(path: str, *, headers=(), subprotocols=None) -> WebsocketCommunicator:
     from project.asgi import application
 
-    return WebsocketCommunicator(application, path, headers=[ORIGIN, HOST, *headers], subprotocols=subprotocols)
+    return WebsocketCommunicator(
+        application, path, headers=[ORIGIN, HOST, *headers], subprotocols=subprotocols
+    )
 
 
 async def assert_refused(ws: WebsocketCommunicator) -> None:
@@ -525,7 +532,9 @@ def test_through_the_proxy_every_api_operation_answers_401_and_every_admin_page_
 
     with httpx.Client(base_url=front_door.base_url) as client:
         for method, url in OPERATIONS:
-            body = None if method == "GET" else json.dumps(VALID_BODIES.get(url, {}))  # cancel, rerun: no body
+            body = (
+                None if method == "GET" else json.dumps(VALID_BODIES.get(url, {}))
+            )  # cancel, rerun: no body
             response = client.request(method, url, content=body, headers={"Content-Type": "application/json"})
             assert_error(Reply(response), 401, field=None, rule="authentication")
         for route in ADMIN_ROUTES:

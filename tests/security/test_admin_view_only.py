@@ -40,7 +40,9 @@ def viewer(db) -> Client:
     person = User.objects.create_user(username="viewer", password="viewer-pass-123", is_staff=True)
     person.user_permissions.add(
         *(
-            Permission.objects.get(content_type__app_label=model._meta.app_label, codename=f"view_{model._meta.model_name}")
+            Permission.objects.get(
+                content_type__app_label=model._meta.app_label, codename=f"view_{model._meta.model_name}"
+            )
             for model in admin.site._registry
         )
     )

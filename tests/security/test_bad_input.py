@@ -307,7 +307,12 @@ def test_a_page_past_the_end_is_an_empty_list(api_client, rows, url):
     response = api_client.get(url, {"page": 100_000, "page_size": 100})
     assert response.status_code == 200
     body = response.json()
-    assert (body["results"], body["page"], body["next_cursor"], body["prev_cursor"]) == ([], 100_000, None, None)
+    assert (body["results"], body["page"], body["next_cursor"], body["prev_cursor"]) == (
+        [],
+        100_000,
+        None,
+        None,
+    )
 
 
 @pytest.mark.parametrize(

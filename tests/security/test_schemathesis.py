@@ -26,8 +26,14 @@ MAX_EXAMPLES = 25
 # job, but a column mapping that names no column of ours, a date format that cannot read a
 # date back, or an empty file are refused at once (tests/wells/test_api.py).
 CROSS_FIELD_RULES = [
-    "POST /api/calculations", "POST /api/functions", "GET /api/calculations", "GET /api/functions",
-    "POST /api/wells", "POST /api/wells/{id}/history", "POST /api/wells/import", "GET /api/wells",
+    "POST /api/calculations",
+    "POST /api/functions",
+    "GET /api/calculations",
+    "GET /api/functions",
+    "POST /api/wells",
+    "POST /api/wells/{id}/history",
+    "POST /api/wells/import",
+    "GET /api/wells",
     "GET /api/wells/{id}/history",  # from after to
 ]
 
@@ -94,9 +100,7 @@ def real_requests(rows) -> list[tuple[str, str, dict]]:
             ("GET", "/api/calculations/{id}/result.csv", {"path_parameters": {"id": calculation.pk}})
         )
     for function in (rows.charted, rows.chart_failed, rows.chart_queued):
-        requests.append(
-            ("GET", "/api/functions/{id}", {"path_parameters": {"id": function.pk}})
-        )
+        requests.append(("GET", "/api/functions/{id}", {"path_parameters": {"id": function.pk}}))
         requests.append(
             (
                 "GET",

@@ -24,7 +24,9 @@ def admin_client(db) -> Client:
 @pytest.fixture
 def well_with_history(db) -> Well:
     well = well_create(name="A-1", field="North")
-    accepted = history_import_create(stream=[csv_bytes("2020-01-01,100,25,,24", "2020-01-02,100,25,,24")], well_id=well.pk)
+    accepted = history_import_create(
+        stream=[csv_bytes("2020-01-01,100,25,,24", "2020-01-02,100,25,,24")], well_id=well.pk
+    )
     history_import_run(import_id=accepted.pk)
     well.refresh_from_db()
     return well
@@ -46,7 +48,10 @@ def test_a_wells_page_carries_its_chart_config_upload_form_and_imports(admin_cli
     text = page.content.decode()
     config = json.loads(text.split('id="cb-well-config" type="application/json">')[1].split("</script>")[0])
     assert config == {
-        "id": well_with_history.pk, "name": "A-1", "frequency": "daily", "records": 2,
+        "id": well_with_history.pk,
+        "name": "A-1",
+        "frequency": "daily",
+        "records": 2,
         "historyUrl": f"/api/wells/{well_with_history.pk}/history",
     }
     assert "calcboard/well_charts.js" in text and 'data-chart="rates"' in text
@@ -56,17 +61,26 @@ def test_a_wells_page_carries_its_chart_config_upload_form_and_imports(admin_cli
 def test_an_upload_on_a_wells_page_queues_an_import(admin_client, well_with_history):
     upload = SimpleUploadedFile("more.csv", csv_bytes("2020-01-03,90,30,,24"), content_type="text/csv")
     response = admin_client.post(
-        f"/admin/wells/well/{well_with_history.pk}/upload/", {"file": upload, "mode": "append", "columns": "", "date_format": ""}
+        f"/admin/wells/well/{well_with_history.pk}/upload/",
+        {"file": upload, "mode": "append", "columns": "", "date_format": ""},
     )
     created = HistoryImport.objects.latest("pk")
-    assert response.status_code == 302 and response["Location"] == f"/admin/wells/historyimport/{created.pk}/change/"
-    assert (created.status, created.file_name, created.well_id) == (JobStatus.QUEUED, "more.csv", well_with_history.pk)
+    assert (
+        response.status_code == 302
+        and response["Location"] == f"/admin/wells/historyimport/{created.pk}/change/"
+    )
+    assert (created.status, created.file_name, created.well_id) == (
+        JobStatus.QUEUED,
+        "more.csv",
+        well_with_history.pk,
+    )
 
 
 def test_a_refused_upload_says_why_and_queues_nothing(admin_client, well_with_history):
     upload = SimpleUploadedFile("more.csv", csv_bytes("2020-01-03,90,30,,24"), content_type="text/csv")
     response = admin_client.post(
-        f"/admin/wells/well/{well_with_history.pk}/upload/", {"file": upload, "mode": "append", "columns": "nope"},
+        f"/admin/wells/well/{well_with_history.pk}/upload/",
+        {"file": upload, "mode": "append", "columns": "nope"},
         follow=True,
     )
     assert "Upload refused" in response.content.decode()
@@ -74,8 +88,12 @@ def test_a_refused_upload_says_why_and_queues_nothing(admin_client, well_with_hi
 
 
 def test_a_multi_well_upload_on_the_list_creates_the_wells(admin_client, db):
-    upload = SimpleUploadedFile("field.csv", csv_bytes("X-1,2020-01-01,1,1,,24", header="well,date,oil,water,gas,hours_on\n"))
-    response = admin_client.post("/admin/wells/well/upload/", {"file": upload, "mode": "append", "field": "East"})
+    upload = SimpleUploadedFile(
+        "field.csv", csv_bytes("X-1,2020-01-01,1,1,,24", header="well,date,oil,water,gas,hours_on\n")
+    )
+    response = admin_client.post(
+        "/admin/wells/well/upload/", {"file": upload, "mode": "append", "field": "East"}
+    )
     assert response.status_code == 302
     created = HistoryImport.objects.get()
     history_import_run(import_id=created.pk)
@@ -93,7 +111,9 @@ def test_the_cancel_action_cancels_queued_imports(admin_client, well_with_histor
     accepted = history_import_create(stream=[csv_bytes("2020-02-01,1,0,,24")], well_id=well_with_history.pk)
     done = HistoryImport.objects.exclude(pk=accepted.pk).get()
     response = admin_client.post(
-        "/admin/wells/historyimport/", {"action": "cancel", "_selected_action": [accepted.pk, done.pk]}, follow=True
+        "/admin/wells/historyimport/",
+        {"action": "cancel", "_selected_action": [accepted.pk, done.pk]},
+        follow=True,
     )
     assert "1 import(s) cancelled. 1 skipped" in response.content.decode()
     accepted.refresh_from_db()
@@ -117,7 +137,10 @@ def test_a_view_only_user_sees_no_upload_form_and_may_not_upload(viewer_client, 
     page = viewer_client.get(f"/admin/wells/well/{well_with_history.pk}/change/").content.decode()
     assert "cb-well-config" in page and "Import history" not in page
     upload = SimpleUploadedFile("x.csv", csv_bytes("2020-01-03,1,1,,24"))
-    assert viewer_client.post(f"/admin/wells/well/{well_with_history.pk}/upload/", {"file": upload}).status_code == 403
+    assert (
+        viewer_client.post(f"/admin/wells/well/{well_with_history.pk}/upload/", {"file": upload}).status_code
+        == 403
+    )
     assert viewer_client.post("/admin/wells/well/upload/", {"file": upload, "field": "N"}).status_code == 403
 
 
@@ -127,7 +150,9 @@ def test_an_upload_page_only_takes_posts(admin_client, well_with_history):
 
 
 def test_a_refused_multi_well_upload_says_why(admin_client, db):
-    response = admin_client.post("/admin/wells/well/upload/", {"mode": "append", "field": "East"}, follow=True)
+    response = admin_client.post(
+        "/admin/wells/well/upload/", {"mode": "append", "field": "East"}, follow=True
+    )
     assert "Upload refused: file: This field is required." in response.content.decode()
     assert not HistoryImport.objects.exists()
 

@@ -22,17 +22,26 @@ def wells(db):
 
 
 def test_it_creates_a_well_answering_201_with_its_location(api_client, db):
-    response = api_client.post("/api/wells", {"name": "A-1", "field": "North"}, content_type="application/json")
+    response = api_client.post(
+        "/api/wells", {"name": "A-1", "field": "North"}, content_type="application/json"
+    )
     assert response.status_code == 201
     created = body(response)
     assert response["Location"] == f"/api/wells/{created['id']}"
-    assert (created["name"], created["field"], created["frequency"], created["record_count"]) == ("A-1", "North", "daily", 0)
+    assert (created["name"], created["field"], created["frequency"], created["record_count"]) == (
+        "A-1",
+        "North",
+        "daily",
+        0,
+    )
     assert created["created_at"].endswith("Z") and len(created["created_at"]) == 27
 
 
 def test_a_second_well_of_the_same_name_in_a_field_is_a_409(api_client, db):
     well_create(name="A-1", field="North")
-    response = api_client.post("/api/wells", {"name": "A-1", "field": "North"}, content_type="application/json")
+    response = api_client.post(
+        "/api/wells", {"name": "A-1", "field": "North"}, content_type="application/json"
+    )
     assert response.status_code == 409 and body(response)["errors"][0]["field"] == "name"
     other = api_client.post("/api/wells", {"name": "A-1", "field": "South"}, content_type="application/json")
     assert other.status_code == 201
@@ -81,7 +90,9 @@ def test_ids_out_of_range_or_unknown_are_a_404(api_client, db, well_id):
         response = api_client.get(url)
         assert response.status_code == 404, (url, response.content)
         assert body(response)["errors"][0]["rule"] == "not_found"
-    response = api_client.post(f"/api/wells/{well_id}/history", b"date,oil,water,hours_on\n", content_type="text/csv")
+    response = api_client.post(
+        f"/api/wells/{well_id}/history", b"date,oil,water,hours_on\n", content_type="text/csv"
+    )
     assert response.status_code == 404
 
 
@@ -95,10 +106,17 @@ def imported(api_client, well, content: bytes, **params) -> dict:
 
 def test_a_csv_body_is_accepted_with_202_and_imported(api_client, db):
     well = well_create(name="A-1", field="North")
-    response = api_client.post(f"/api/wells/{well.pk}/history", csv_bytes("2020-01-01,1,1,,24"), content_type="text/csv")
+    response = api_client.post(
+        f"/api/wells/{well.pk}/history", csv_bytes("2020-01-01,1,1,,24"), content_type="text/csv"
+    )
     assert response.status_code == 202
     accepted = body(response)
-    assert (accepted["status"], accepted["well_id"], accepted["mode"], accepted["errors"]) == ("queued", well.pk, "append", [])
+    assert (accepted["status"], accepted["well_id"], accepted["mode"], accepted["errors"]) == (
+        "queued",
+        well.pk,
+        "append",
+        [],
+    )
     assert response["Location"] == f"/api/imports/{accepted['id']}"
     history_import_run(import_id=accepted["id"])
     done = body(api_client.get(response["Location"]))
@@ -109,7 +127,7 @@ def test_a_multipart_file_with_form_fields_is_accepted(api_client, db):
     well = well_create(name="A-1", field="North")
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    upload = SimpleUploadedFile("export.csv", b"D,O,W,H\n07-Apr-14,\"1,166\",0,24\n", content_type="text/csv")
+    upload = SimpleUploadedFile("export.csv", b'D,O,W,H\n07-Apr-14,"1,166",0,24\n', content_type="text/csv")
     response = api_client.post(
         f"/api/wells/{well.pk}/history",
         {"file": upload, "columns": "date:D,oil:O,water:W,hours_on:H", "date_format": "%d-%b-%y"},
@@ -126,9 +144,15 @@ def test_an_import_with_errors_answers_them_on_the_import(api_client, db):
     well = well_create(name="A-1", field="North")
     done = imported(api_client, well, csv_bytes("2020-01-01,-3.2,1,,24"))
     assert done["status"] == "failed" and done["error_count"] == 1
-    assert done["errors"] == [{
-        "line": 2, "column": "oil", "rule": "min", "value": "-3.2", "message": "line 2, column oil: must be >= 0, got -3.2",
-    }]
+    assert done["errors"] == [
+        {
+            "line": 2,
+            "column": "oil",
+            "rule": "min",
+            "value": "-3.2",
+            "message": "line 2, column oil: must be >= 0, got -3.2",
+        }
+    ]
 
 
 @pytest.mark.parametrize(
@@ -144,7 +168,9 @@ def test_an_import_with_errors_answers_them_on_the_import(api_client, db):
 def test_bad_import_parameters_are_a_422_and_nothing_is_queued(api_client, db, params, field, rule):
     well = well_create(name="A-1", field="North")
     query = "&".join(f"{k}={v}" for k, v in params.items())
-    response = api_client.post(f"/api/wells/{well.pk}/history?{query}", csv_bytes("2020-01-01,1,1,,24"), content_type="text/csv")
+    response = api_client.post(
+        f"/api/wells/{well.pk}/history?{query}", csv_bytes("2020-01-01,1,1,,24"), content_type="text/csv"
+    )
     assert response.status_code == 422, response.content
     assert (body(response)["errors"][0]["field"], body(response)["errors"][0]["rule"]) == (field, rule)
     assert not HistoryImport.objects.exists()
@@ -178,7 +204,9 @@ def test_a_second_import_into_a_well_with_one_in_flight_is_a_409(api_client, db)
 
 
 def test_a_multi_well_import_creates_the_wells_of_the_field(api_client, db):
-    content = csv_bytes("P-1,2020-01-01,1,0,,24", "P-2,2020-01-01,2,0,,24", header="well,date,oil,water,gas,hours_on\n")
+    content = csv_bytes(
+        "P-1,2020-01-01,1,0,,24", "P-2,2020-01-01,2,0,,24", header="well,date,oil,water,gas,hours_on\n"
+    )
     response = api_client.post("/api/wells/import?field=East", content, content_type="text/csv")
     assert response.status_code == 202, response.content
     history_import_run(import_id=body(response)["id"])
@@ -200,10 +228,22 @@ def test_the_history_carries_derived_rates_water_cut_and_cumulatives(api_client,
     assert (history["count"], history["frequency"], history["resample"]) == (32, "daily", None)
     first, shut_in, partial = history["results"][0], history["results"][2], history["results"][31]
     assert first == {
-        "date": "2020-01-01", "oil": 99, "water": 1, "gas": 1000, "hours_on": 24,
-        "oil_rate": 99, "water_rate": 1, "liquid_rate": 100, "gas_rate": 1000,
-        "oil_rate_calendar": 99, "water_rate_calendar": 1, "liquid_rate_calendar": 100,
-        "water_cut": 0.01, "cumulative_oil": 99, "cumulative_water": 1, "cumulative_gas": 1000,
+        "date": "2020-01-01",
+        "oil": 99,
+        "water": 1,
+        "gas": 1000,
+        "hours_on": 24,
+        "oil_rate": 99,
+        "water_rate": 1,
+        "liquid_rate": 100,
+        "gas_rate": 1000,
+        "oil_rate_calendar": 99,
+        "water_rate_calendar": 1,
+        "liquid_rate_calendar": 100,
+        "water_cut": 0.01,
+        "cumulative_oil": 99,
+        "cumulative_water": 1,
+        "cumulative_gas": 1000,
     }
     assert shut_in["oil_rate"] is None and shut_in["oil_rate_calendar"] == 97
     assert (partial["oil_rate"], partial["oil_rate_calendar"], partial["water_cut"]) == (100, 50, 0.5)
@@ -212,7 +252,9 @@ def test_the_history_carries_derived_rates_water_cut_and_cumulatives(api_client,
 def test_the_history_narrows_to_a_range_keeping_cumulatives_from_the_start(api_client, db):
     well = well_create(name="A-1", field="North")
     imported(api_client, well, csv_bytes(*DAILY))
-    history = body(api_client.get(f"/api/wells/{well.pk}/history", {"from": "2020-01-31", "to": "2020-02-01"}))
+    history = body(
+        api_client.get(f"/api/wells/{well.pk}/history", {"from": "2020-01-31", "to": "2020-02-01"})
+    )
     assert [row["date"] for row in history["results"]] == ["2020-01-31", "2020-02-01"]
     assert history["results"][-1]["cumulative_oil"] == sum(100 - day for day in range(1, 32)) + 50
 
@@ -235,13 +277,18 @@ def test_the_history_as_csv_has_the_same_columns(api_client, db):
     response = api_client.get(f"/api/wells/{well.pk}/history", {"format": "csv", "to": "2020-01-01"})
     assert response["Content-Type"].startswith("text/csv")
     lines = response.content.decode().splitlines()
-    assert lines[0].startswith("date,oil,water,gas,hours_on,oil_rate,") and lines[1].startswith("2020-01-01,99,1,1000,24,99,")
+    assert lines[0].startswith("date,oil,water,gas,hours_on,oil_rate,") and lines[1].startswith(
+        "2020-01-01,99,1,1000,24,99,"
+    )
 
 
 @pytest.mark.parametrize(
     ("params", "field", "rule"),
-    [({"from": "2020-13-01"}, "from", "date_invalid"), ({"from": "2020-02-01", "to": "2020-01-01"}, "to", "date_order"),
-     ({"resample": "week"}, "resample", "literal_error")],
+    [
+        ({"from": "2020-13-01"}, "from", "date_invalid"),
+        ({"from": "2020-02-01", "to": "2020-01-01"}, "to", "date_order"),
+        ({"resample": "week"}, "resample", "literal_error"),
+    ],
 )
 def test_bad_history_parameters_are_a_422(api_client, db, params, field, rule):
     well = well_create(name="A-1", field="North")
@@ -260,6 +307,11 @@ def test_reading_needs_view_well_and_importing_change_well(db):
     well = well_create(name="A-1", field="North")
     assert client.get("/api/wells").status_code == 200
     assert client.get(f"/api/wells/{well.pk}/history").status_code == 200
-    assert client.post("/api/wells", {"name": "B", "field": "N"}, content_type="application/json").status_code == 403
-    refused = client.post(f"/api/wells/{well.pk}/history", csv_bytes("2020-01-01,1,1,,24"), content_type="text/csv")
+    assert (
+        client.post("/api/wells", {"name": "B", "field": "N"}, content_type="application/json").status_code
+        == 403
+    )
+    refused = client.post(
+        f"/api/wells/{well.pk}/history", csv_bytes("2020-01-01,1,1,,24"), content_type="text/csv"
+    )
     assert refused.status_code == 403 and "wells.change_well" in body(refused)["detail"]

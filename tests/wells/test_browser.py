@@ -4,8 +4,16 @@ the front door on the test database: three charts from the API, the log rate axi
 import pytest
 
 from apps.wells import demo
+from apps.wells.models import HistoryImport
 from apps.wells.services import history_import_create, history_import_run, well_create
-from tests.live.test_browser import browser, collected_static, daphne, in_thread, staff  # noqa: F401  (fixtures)
+from tests.live.test_browser import (  # noqa: F401  (fixtures)
+    browser,
+    collected_static,
+    daphne,
+    in_thread,
+    staff,
+    wait_for_status,
+)
 from tests.live.test_browser_production import CHARTS_TIMEOUT_MS, open_page, series_count
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -15,12 +23,15 @@ def test_a_wells_page_draws_its_history_with_a_log_axis_and_months(browser, daph
     spec = demo.demo_wells()[0]
     well = well_create(name=spec.name, field="Browser field")
     accepted = history_import_create(stream=[demo.demo_history_csv(spec, index=0)], well_id=well.pk)
+    # A worker of this test run may claim the queued import first: either way, wait for its end.
     in_thread(history_import_run, import_id=accepted.pk)
+    wait_for_status(HistoryImport, accepted.pk, "finished")
     well.refresh_from_db()
 
     page = open_page(browser, daphne.base_url, f"/admin/wells/well/{well.pk}/change/")
     page.wait_for_function(
-        "() => document.querySelectorAll('#cb-well svg.highcharts-root').length === 3", timeout=CHARTS_TIMEOUT_MS
+        "() => document.querySelectorAll('#cb-well svg.highcharts-root').length === 3",
+        timeout=CHARTS_TIMEOUT_MS,
     )
     assert series_count(page, "#cb-chart-rates") == 3
     assert series_count(page, "#cb-chart-wct") == 1

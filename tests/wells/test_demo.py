@@ -15,7 +15,9 @@ from apps.wells.models import ProductionRecord, Well
 def test_the_demo_files_are_the_same_on_every_run():
     for index, spec in enumerate(demo.demo_wells()):
         assert demo.demo_history_csv(spec, index=index) == demo.demo_history_csv(spec, index=index)
-    first = [hashlib.sha256(demo.demo_history_csv(s, index=i)).hexdigest() for i, s in enumerate(demo.demo_wells())]
+    first = [
+        hashlib.sha256(demo.demo_history_csv(s, index=i)).hexdigest() for i, s in enumerate(demo.demo_wells())
+    ]
     assert len(set(first)) == demo.WELLS  # and every well is its own
 
 
@@ -56,5 +58,6 @@ def test_the_command_loads_the_same_field_every_time_and_only_once():
     assert all(well.record_count >= 5 * 365 and well.last_month_water_cut > 0 for well in wells)
     assert np.isclose(
         sum(w.cumulative_oil for w in wells),
-        sum(r for r in ProductionRecord.objects.values_list("oil", flat=True)), rtol=1e-6,
+        sum(r for r in ProductionRecord.objects.values_list("oil", flat=True)),
+        rtol=1e-6,
     )

@@ -38,5 +38,9 @@ def test_an_import_sends_queued_running_progress_and_finished_on_the_wells_strea
     assert statuses[0] == "queued" and statuses[-1] == "finished" and set(statuses[1:-1]) == {"running"}
     progress = [event["progress"] for event in events]
     assert progress == sorted(progress) and progress[-1] == 100
-    assert events[-1]["kind"] == "historyimport" and events[-1]["records"] == 1 and events[-1]["well_id"] == well.pk
+    assert (
+        events[-1]["kind"] == "historyimport"
+        and events[-1]["records"] == 1
+        and events[-1]["well_id"] == well.pk
+    )
     assert events[-1]["updated_at"].endswith("Z")

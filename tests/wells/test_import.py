@@ -11,12 +11,16 @@ from tests.wells.conftest import csv_bytes
 
 def stored(well) -> list[tuple]:
     return list(
-        ProductionRecord.objects.filter(well=well).order_by("date").values_list("date", "oil", "water", "gas", "hours_on")
+        ProductionRecord.objects.filter(well=well)
+        .order_by("date")
+        .values_list("date", "oil", "water", "gas", "hours_on")
     )
 
 
 def test_it_imports_a_daily_file_and_keeps_the_wells_figures(well, run_import):
-    done = run_import(csv_bytes("2020-01-01,100,50,1000,24", "2020-01-02,80,20,,12", "2020-01-03,0,0,0,0"), well=well)
+    done = run_import(
+        csv_bytes("2020-01-01,100,50,1000,24", "2020-01-02,80,20,,12", "2020-01-03,0,0,0,0"), well=well
+    )
     assert (done.status, done.records, done.progress, done.error_count) == (JobStatus.FINISHED, 3, 100, 0)
     assert stored(well) == [
         (date(2020, 1, 1), 100, 50, 1000, 24),
@@ -40,17 +44,21 @@ def test_columns_come_in_any_order(well, run_import):
 
 def test_a_mapping_date_format_and_thousands_separators_read_an_export(well, run_import):
     content = (
-        b'DATEPRD,WELL_BORE_CODE,ON_STREAM_HRS,BORE_OIL_VOL,BORE_GAS_VOL,BORE_WAT_VOL,AVG_CHOKE\n'
+        b"DATEPRD,WELL_BORE_CODE,ON_STREAM_HRS,BORE_OIL_VOL,BORE_GAS_VOL,BORE_WAT_VOL,AVG_CHOKE\n"
         b'07-Apr-14,NO 15/9-F-1 C,24,"1,166","172,800",0,33.1\n'
         b'08-Apr-14,NO 15/9-F-1 C,23.5,"1,002.5","150,000",12,33.1\n'
     )
     done = run_import(
-        content, well=well,
+        content,
+        well=well,
         columns="date:DATEPRD,oil:BORE_OIL_VOL,water:BORE_WAT_VOL,gas:BORE_GAS_VOL,hours_on:ON_STREAM_HRS",
         date_format="%d-%b-%y",
     )
     assert done.status == JobStatus.FINISHED, done.errors
-    assert stored(well) == [(date(2014, 4, 7), 1166, 0, 172800, 24), (date(2014, 4, 8), 1002.5, 12, 150000, 23.5)]
+    assert stored(well) == [
+        (date(2014, 4, 7), 1166, 0, 172800, 24),
+        (date(2014, 4, 8), 1002.5, 12, 150000, 23.5),
+    ]
 
 
 def test_append_adds_new_dates_after_the_stored_ones(well, run_import):
@@ -64,9 +72,12 @@ def test_append_refuses_dates_already_stored_and_writes_nothing(well, run_import
     done = run_import(csv_bytes("2020-01-02,5,5,,24", "2020-01-03,5,5,,24"), well=well)
     assert done.status == JobStatus.FAILED and done.error_count == 1
     assert done.errors[0] == {
-        "line": 2, "column": "date", "rule": "already_stored", "value": "2020-01-02",
+        "line": 2,
+        "column": "date",
+        "rule": "already_stored",
+        "value": "2020-01-02",
         "message": "line 2, column date: this date is already stored (append adds new dates only; use mode=replace "
-                   "to replace them), got 2020-01-02",
+        "to replace them), got 2020-01-02",
     }
     assert [row[1] for row in stored(well)] == [1, 1]
 
@@ -81,15 +92,22 @@ def test_replace_replaces_the_files_date_range_only(well, run_import):
 
 
 def test_a_monthly_well_takes_days_on_dated_the_first(monthly_well, run_import):
-    done = run_import(csv_bytes("2020-01-01,310,0,,31", "2020-02-01,290,10,,29", header="date,oil,water,gas,days_on\n"), well=monthly_well)
+    done = run_import(
+        csv_bytes("2020-01-01,310,0,,31", "2020-02-01,290,10,,29", header="date,oil,water,gas,days_on\n"),
+        well=monthly_well,
+    )
     assert done.status == JobStatus.FINISHED
     monthly_well.refresh_from_db()
     assert monthly_well.last_month_oil_rate == 10 and monthly_well.record_count == 2
 
 
 def test_a_multi_well_file_creates_its_wells_in_the_field(db, well, run_import):
-    content = csv_bytes("A-1,2020-01-01,1,0,,24", "B-2,2020-01-01,2,0,,24", "B-2,2020-01-02,3,0,,24",
-                        header="well,date,oil,water,gas,hours_on\n")
+    content = csv_bytes(
+        "A-1,2020-01-01,1,0,,24",
+        "B-2,2020-01-01,2,0,,24",
+        "B-2,2020-01-02,3,0,,24",
+        header="well,date,oil,water,gas,hours_on\n",
+    )
     done = run_import(content, field="North")
     assert done.status == JobStatus.FINISHED and (done.records, done.wells_created) == (3, 1)
     created = Well.objects.get(field__name="North", name="B-2")
@@ -118,7 +136,9 @@ BAD_FILES = [
 
 
 @pytest.mark.parametrize(("content", "column", "rule"), BAD_FILES)
-def test_a_bad_file_is_refused_naming_the_rule_and_nothing_is_written(well, run_import, content, column, rule):
+def test_a_bad_file_is_refused_naming_the_rule_and_nothing_is_written(
+    well, run_import, content, column, rule
+):
     run_import(csv_bytes("2019-01-01,1,1,,24"), well=well)
     if rule == "empty" and content == b"":
         from apps.core.errors import DomainError
@@ -143,7 +163,9 @@ def test_a_daily_file_for_a_monthly_well_is_refused(monthly_well, run_import):
 
 
 def test_monthly_records_must_be_dated_the_first(monthly_well, run_import):
-    done = run_import(csv_bytes("2020-01-15,1,1,,10", header="date,oil,water,gas,days_on\n"), well=monthly_well)
+    done = run_import(
+        csv_bytes("2020-01-15,1,1,,10", header="date,oil,water,gas,days_on\n"), well=monthly_well
+    )
     assert done.errors[0]["rule"] == "first_of_month"
 
 

@@ -51,7 +51,9 @@ def refused_before_sent(front_door, token: str, path: str, length: int) -> tuple
 
 def test_a_file_over_200_mib_is_refused_by_the_proxy_before_it_is_sent(front_door, token):
     well = well_create(name="P-1", field="North")
-    head, body = refused_before_sent(front_door, token, f"/api/wells/{well.pk}/history", settings.WELLS_IMPORT_MAX_BYTES + 1)
+    head, body = refused_before_sent(
+        front_door, token, f"/api/wells/{well.pk}/history", settings.WELLS_IMPORT_MAX_BYTES + 1
+    )
     assert head.startswith(b"HTTP/1.1 413 ")
     assert b'"rule": "too_large"' in body and b'"field": "file"' in body
     assert not HistoryImport.objects.exists()
@@ -61,7 +63,8 @@ def test_a_file_over_the_small_limit_passes_on_the_import_route(front_door, toke
     well = well_create(name="P-2", field="North")
     big = csv_bytes("2000-01-01,1,1,,24") + b" " * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 10)  # a blank tail
     response = httpx.post(
-        f"{front_door.base_url}/api/wells/{well.pk}/history", content=big,
+        f"{front_door.base_url}/api/wells/{well.pk}/history",
+        content=big,
         headers={"Authorization": f"Bearer {token}", "Content-Type": "text/csv"},
     )
     assert response.status_code == 202, response.text

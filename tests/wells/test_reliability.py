@@ -37,8 +37,15 @@ def slow_env(settings):
 
     def env(**overrides) -> dict[str, str]:
         return child_settings_env(
-            **{"WELLS_QUEUE": queue, "CALCULATIONS_QUEUE": f"{queue}-calc", "CHARTS_QUEUE": f"{queue}-charts",
-               "WELLS_STEP_DELAY": 0.4, "WELLS_PROGRESS_MIN_INTERVAL": 0, "WELLS_IMPORT_CHUNK_ROWS": 100, **overrides}
+            **{
+                "WELLS_QUEUE": queue,
+                "CALCULATIONS_QUEUE": f"{queue}-calc",
+                "CHARTS_QUEUE": f"{queue}-charts",
+                "WELLS_STEP_DELAY": 0.4,
+                "WELLS_PROGRESS_MIN_INTERVAL": 0,
+                "WELLS_IMPORT_CHUNK_ROWS": 100,
+                **overrides,
+            }
         )
 
     yield env
@@ -50,7 +57,9 @@ def test_an_import_whose_worker_is_killed_mid_import_is_redelivered_and_written_
     well = well_create(name="K-1", field="North")
     started: list[processes.Process] = []
     try:
-        started.append(processes.start_worker(test_db_name, name="wells-doomed", concurrency=1, extra_env=slow_env()))
+        started.append(
+            processes.start_worker(test_db_name, name="wells-doomed", concurrency=1, extra_env=slow_env())
+        )
         accepted = history_import_create(stream=[daily_file()], well_id=well.pk)
         wait_until(lambda: reload(accepted.pk).progress >= 20, timeout=30, what="the import to get under way")
 
@@ -59,7 +68,9 @@ def test_an_import_whose_worker_is_killed_mid_import_is_redelivered_and_written_
         assert orphan.status == JobStatus.RUNNING and orphan.attempts == 1
         assert not ProductionRecord.objects.filter(well=well).exists()
 
-        started.append(processes.start_worker(test_db_name, name="wells-rescuer", concurrency=1, extra_env=slow_env()))
+        started.append(
+            processes.start_worker(test_db_name, name="wells-rescuer", concurrency=1, extra_env=slow_env())
+        )
         wait_until(lambda: reload(accepted.pk).status == JobStatus.FINISHED, timeout=90, what="redelivery")
         done = reload(accepted.pk)
         assert (done.attempts, done.records, done.progress) == (2, DAYS, 100)
@@ -94,7 +105,9 @@ def test_two_imports_into_one_well_at_once_never_interleave(test_db_name, slow_e
     """A one-well import and a multi-well file naming the same well, run by two worker processes
     at once: the per-well lock makes one wait for the other; both land, whole."""
     well = well_create(name="T-1", field="North")
-    worker = processes.start_worker(test_db_name, name="wells-pair", concurrency=2, extra_env=slow_env(WELLS_STEP_DELAY=0.1))
+    worker = processes.start_worker(
+        test_db_name, name="wells-pair", concurrency=2, extra_env=slow_env(WELLS_STEP_DELAY=0.1)
+    )
     try:
         multi = csv_bytes(
             *(f"T-1,{date(2018, 1, 1) + timedelta(days=i)},5,0,,24" for i in range(500)),
@@ -106,7 +119,9 @@ def test_two_imports_into_one_well_at_once_never_interleave(test_db_name, slow_e
             results[name] = history_import_create(**kwargs)
 
         threads = [
-            threading.Thread(target=create, args=("one",), kwargs={"stream": [daily_file(days=500)], "well_id": well.pk}),
+            threading.Thread(
+                target=create, args=("one",), kwargs={"stream": [daily_file(days=500)], "well_id": well.pk}
+            ),
             threading.Thread(target=create, args=("multi",), kwargs={"stream": [multi], "field": "North"}),
         ]
         for thread in threads:
@@ -114,7 +129,9 @@ def test_two_imports_into_one_well_at_once_never_interleave(test_db_name, slow_e
         for thread in threads:
             thread.join()
         for created in results.values():
-            wait_until(lambda pk=created.pk: reload(pk).status == JobStatus.FINISHED, timeout=90, what="both imports")
+            wait_until(
+                lambda pk=created.pk: reload(pk).status == JobStatus.FINISHED, timeout=90, what="both imports"
+            )
         well.refresh_from_db()
         assert well.record_count == 1000 and well.cumulative_oil == 500 * 10 + 500 * 5
         assert Well.objects.filter(field__name="North").count() == 1

@@ -32,7 +32,12 @@ def test_a_well_needs_a_name_a_field_and_a_frequency(db, kwargs, field, rule):
 
 @pytest.mark.parametrize(
     ("value", "rule"),
-    [("date:A,date:B", "duplicate"), ("date:A,oil:A", "duplicate"), ("date:", "format"), ("when:A", "allowed_values")],
+    [
+        ("date:A,date:B", "duplicate"),
+        ("date:A,oil:A", "duplicate"),
+        ("date:", "format"),
+        ("when:A", "allowed_values"),
+    ],
 )
 def test_a_bad_column_mapping_is_refused(value, rule):
     with pytest.raises(DomainError) as refused:
@@ -70,7 +75,9 @@ def test_a_mapping_keeps_our_own_names_that_are_not_mapped_away():
 
 
 def test_a_multi_well_file_names_each_records_well(db, run_import):
-    content = csv_bytes(",2020-01-01,1,0,,24", f"{'L' * 201},2020-01-01,1,0,,24", header="well,date,oil,water,gas,hours_on\n")
+    content = csv_bytes(
+        ",2020-01-01,1,0,,24", f"{'L' * 201},2020-01-01,1,0,,24", header="well,date,oil,water,gas,hours_on\n"
+    )
     done = run_import(content, field="North")
     assert [(e["line"], e["rule"]) for e in done.errors] == [(2, "required"), (3, "too_long")]
 
@@ -79,11 +86,16 @@ def test_dates_with_spaces_and_other_formats_are_read(well, run_import):
     done = run_import(csv_bytes(" 2020-01-01 ,1, 2 ,,24"), well=well)
     assert done.status == JobStatus.FINISHED
     bad = run_import(csv_bytes("01/02/2020,1,1,,24"), well=well, date_format="%d.%m.%Y")
-    assert bad.errors[0]["message"] == "line 2, column date: must be a date in the format %d.%m.%Y, got 01/02/2020"
+    assert (
+        bad.errors[0]["message"]
+        == "line 2, column date: must be a date in the format %d.%m.%Y, got 01/02/2020"
+    )
 
 
 def test_monthly_days_on_cannot_exceed_the_month(monthly_well, run_import):
-    done = run_import(csv_bytes("2021-02-01,1,1,,29", header="date,oil,water,gas,days_on\n"), well=monthly_well)
+    done = run_import(
+        csv_bytes("2021-02-01,1,1,,29", header="date,oil,water,gas,days_on\n"), well=monthly_well
+    )
     assert (done.errors[0]["rule"], done.errors[0]["column"]) == ("range", "days_on")
 
 
@@ -116,7 +128,9 @@ def test_an_import_that_lost_its_job_writes_nothing(well, monkeypatch):
 def test_the_sweep_requeues_a_lost_import_and_drops_files_of_ended_ones(well, settings):
     lost = history_import_create(stream=[csv_bytes("2020-01-01,1,1,,24")], well_id=well.pk)
     HistoryImport.objects.filter(pk=lost.pk).update(
-        status=JobStatus.RUNNING, attempts=1, updated_at=timezone.now() - timedelta(seconds=services.HISTORY_IMPORT_JOB.setting("STALE_AFTER") + 5)
+        status=JobStatus.RUNNING,
+        attempts=1,
+        updated_at=timezone.now() - timedelta(seconds=services.HISTORY_IMPORT_JOB.setting("STALE_AFTER") + 5),
     )
     other = well_create(name="B-1", field="North")
     ended = history_import_create(stream=[csv_bytes("2020-01-01,1,1,,24")], well_id=other.pk)
@@ -145,7 +159,11 @@ def test_the_reader_decodes_in_pieces_and_iterates_lines():
 
 @pytest.mark.parametrize(
     ("header", "mapping", "rule"),
-    [("\n", {}, "empty"), ("D,well,oil,water,hours_on", {"date": "D"}, "unknown_columns"), ("date,oil,water", {}, "missing_columns")],
+    [
+        ("\n", {}, "empty"),
+        ("D,well,oil,water,hours_on", {"date": "D"}, "unknown_columns"),
+        ("date,oil,water", {}, "missing_columns"),
+    ],
 )
 def test_more_headers_are_refused(header, mapping, rule):
     with pytest.raises(parsing.FileRefused) as refused:
@@ -184,7 +202,11 @@ def test_a_file_object_is_stored_in_pieces(well, monkeypatch):
     monkeypatch.setattr(services, "CHUNK_BYTES", 10)
     content = csv_bytes(*(f"2020-01-{day:02d},1,1,,24" for day in range(1, 29)))
     accepted = history_import_create(stream=io.BytesIO(content), well_id=well.pk)
-    pieces = list(HistoryImportChunk.objects.filter(history_import=accepted).order_by("seq").values_list("data", flat=True))
+    pieces = list(
+        HistoryImportChunk.objects.filter(history_import=accepted)
+        .order_by("seq")
+        .values_list("data", flat=True)
+    )
     assert len(pieces) > 8 and b"".join(bytes(p) for p in pieces) == content
     assert history_import_run(import_id=accepted.pk).records == 28
 

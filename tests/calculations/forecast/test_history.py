@@ -77,7 +77,9 @@ def test_without_a_reset_the_window_starts_at_the_peak():
 def test_a_short_history_starts_at_its_highest_smoothed_rate():
     rates = np.array([50.0, 80, 100, 90, 85, 80, 76, 72, 70, 66, 64, 60, 58, 56, 55])
     history = History.from_records(
-        dates=[date(2020, 1, 1) + timedelta(days=i) for i in range(len(rates))], oil=rates, water=np.zeros(len(rates))
+        dates=[date(2020, 1, 1) + timedelta(days=i) for i in range(len(rates))],
+        oil=rates,
+        water=np.zeros(len(rates)),
     )
     start, reset = hist.default_window_start(hist.producing_days(history, min_on_fraction=0.5))
     assert reset is None and start <= 3

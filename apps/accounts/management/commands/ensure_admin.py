@@ -1,5 +1,6 @@
 import os
 import secrets
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -8,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 # The password .env.example and scripts/dev show: fine on a laptop, never on a server.
-EXAMPLE_PASSWORD = "admin-change-me"
+EXAMPLE_PASSWORD = "admin-change-me"  # noqa: S105 - the known example this command refuses
 
 
 class Command(BaseCommand):
@@ -19,9 +20,9 @@ class Command(BaseCommand):
         "Does nothing without a user name."
     )
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         username = os.environ.get("DJANGO_SUPERUSER_USERNAME")
-        password = os.environ.get("DJANGO_SUPERUSER_PASSWORD")
+        password = os.environ.get("DJANGO_SUPERUSER_PASSWORD", "")
         email = os.environ.get("DJANGO_SUPERUSER_EMAIL", "")
         if not username:
             self.stdout.write("DJANGO_SUPERUSER_USERNAME not set: no admin user created.")

@@ -8,6 +8,7 @@ application's user is the one the developer's PostgreSQL trusts on loopback.
 """
 
 import os
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
@@ -18,7 +19,7 @@ from apps.core.roles import RolesError, database_roles_ensure
 class Command(BaseCommand):
     help = "Create or update the application's and the data service's PostgreSQL roles (as the superuser)."
 
-    def handle(self, *args, **options) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         env = {
             "POSTGRES_SUPERUSER": os.environ.get("POSTGRES_SUPERUSER", ""),
             "POSTGRES_SUPERUSER_PASSWORD": os.environ.get("POSTGRES_SUPERUSER_PASSWORD", ""),

@@ -2,7 +2,9 @@
 imported through the import service like any file. Does nothing when the field already has
 wells, so `scripts/dev` can run it on every start."""
 
-from django.core.management.base import BaseCommand, CommandError
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from apps.jobs.models import JobStatus
@@ -14,11 +16,11 @@ from apps.wells.services import history_import_create, history_import_run, well_
 class Command(BaseCommand):
     help = "Load the demo field: about a dozen wells with 5-10 years of daily history (deterministic)."
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--field", default=demo.FIELD)
         parser.add_argument("--wells", type=int, default=demo.WELLS)
 
-    def handle(self, *args, field: str, wells: int, **options) -> None:
+    def handle(self, *args: Any, field: str, wells: int, **options: Any) -> None:
         if Well.objects.filter(field__name=field).exists():
             self.stdout.write(f"{field} already has wells; nothing loaded.")
             return
@@ -29,7 +31,9 @@ class Command(BaseCommand):
             for index, spec in enumerate(demo.demo_wells(count=wells)):
                 well = well_create(name=spec.name, field=field, notes="Demo well: synthetic history.")
                 content = demo.demo_history_csv(spec, index=index)
-                accepted = history_import_create(stream=[content], well_id=well.pk, file_name=f"{spec.name}.csv")
+                accepted = history_import_create(
+                    stream=[content], well_id=well.pk, file_name=f"{spec.name}.csv"
+                )
                 done = history_import_run(import_id=accepted.pk)
                 if done is None or done.status != JobStatus.FINISHED:
                     raise CommandError(f"Import of {spec.name} did not finish: {getattr(done, 'error', '')}")
