@@ -15,7 +15,9 @@ from datetime import date, datetime
 
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import F, FilteredRelation, Q, QuerySet
+from django.db.models import F, FilteredRelation, FloatField, Func, Q, QuerySet
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast
 
 from apps.calculations.forecast.history import History
 from apps.calculations.models import Calculation, CalculationChart, CalculationRow
@@ -431,6 +433,35 @@ def calculations_compare(*, calculation_ids: Iterable[int]) -> list[Calculation]
 
 
 # --- well runs ----------------------------------------------------------------------------
+
+# A well run's headline figures, read from its forecast summary by the database (null for a
+# run of the synthetic kernel or one not finished): the annotations of the selectors below.
+FORECAST_FIGURES = {
+    "eur": "forecast__eur",
+    "remaining": "forecast__remaining",
+    "qi": "forecast__parameters__qi",
+    "di_nominal": "forecast__parameters__di_nominal",
+    "di_secant_effective": "forecast__parameters__di_secant_effective",
+    "b": "forecast__parameters__b",
+}
+WELL_FORECASTS_SHOWN = 50
+
+
+def forecast_figures() -> dict[str, Func]:
+    """The annotations of FORECAST_FIGURES (numbers) and `forecast_method` (text)."""
+    figures: dict[str, Func] = {name: Cast(KT(path), FloatField()) for name, path in FORECAST_FIGURES.items()}
+    figures["forecast_method"] = KT("forecast__method")
+    return figures
+
+
+def well_forecasts(*, well_id: int, limit: int = WELL_FORECASTS_SHOWN) -> list[Calculation]:
+    """The runs naming a well, newest first, each with its forecast's figures: one query."""
+    return list(
+        Calculation.objects.filter(well_id=well_id)
+        .only("id", "name", "status", "launched_at")
+        .annotate(**forecast_figures())
+        .order_by("-launched_at", "-id")[:limit]
+    )
 
 
 def well_forecast_history(*, well_id: int) -> History | None:

@@ -27,6 +27,7 @@ from django.utils.html import format_html, format_html_join
 from apps.accounts.permissions import user_may
 from apps.calculations.forecast.engine import METHODS
 from apps.calculations.models import Calculation
+from apps.calculations.selectors import well_forecasts
 from apps.calculations.services import calculations_forecast_wells
 from apps.core.errors import DomainError
 from apps.jobs.admin import AUDIT_FIELDS, JobAdminMixin
@@ -283,6 +284,16 @@ class WellAdmin(admin.ModelAdmin):
             },
             "upload_form": (form or UploadForm()) if self._may_import(request) else None,
             "upload_url": reverse("admin:wells_well_history_upload", kwargs={"well_id": well.pk}),
+            "forecasts": [
+                {
+                    "obj": run,
+                    "url": reverse("admin:calculations_calculation_change", args=[run.pk]),
+                    "status": status_badge(run.status, run.get_status_display()),
+                    "eur": _number(run.eur, 0),  # type: ignore[attr-defined]  # annotated by the selector
+                    "remaining": _number(run.remaining, 0),  # type: ignore[attr-defined]
+                }
+                for run in well_forecasts(well_id=well.pk)
+            ],
             "imports": [
                 {
                     "obj": item,

@@ -1,6 +1,8 @@
 """The wells list's "Forecast the selected wells": the form, the runs through the API's service,
 the admin log, the permission and the quota."""
 
+import re
+
 import pytest
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth import get_user_model
@@ -8,6 +10,8 @@ from django.contrib.auth.models import Permission
 from django.test import Client
 
 from apps.calculations.models import Calculation
+from apps.calculations.selectors import well_forecasts
+from apps.calculations.services import calculation_run, calculations_forecast_wells
 from apps.jobs.models import JobStatus
 from apps.wells.models import Well
 from apps.wells.services import well_create
@@ -102,3 +106,38 @@ def test_a_staff_user_without_the_add_calculation_permission_cannot_forecast(wel
     response = forecast(client, wells, apply="1", **OPTIONS)
     assert response.status_code == 200 and not messages_of(response)  # the list, no action run
     assert not Calculation.objects.exists()
+
+
+def test_a_wells_page_lists_its_forecasts_newest_first_with_status_and_eur(forecaster, wells):
+    first, other = wells
+    [done] = calculations_forecast_wells(
+        ids=[first.pk], date_start="2015-01-01", date_fin="2030-12-31", lag=30
+    )
+    calculation_run(calculation_id=done.pk)
+    done.refresh_from_db()
+    [queued] = calculations_forecast_wells(
+        ids=[first.pk], date_start="2015-01-01", date_fin="2030-12-31", lag=90
+    )
+    calculations_forecast_wells(ids=[other.pk], date_start="2015-01-01", date_fin="2030-12-31", lag=30)
+
+    page = forecaster.get(f"{CHANGELIST}{first.pk}/change/").content.decode()
+    table = page.split('class="cb-well-forecasts"')[1].split("</table>")[0]
+    links = re.findall(r'href="/admin/calculations/calculation/(\d+)/change/"', table)
+    assert links == [str(queued.pk), str(done.pk)]  # newest first; the other well's run is not here
+    assert f"{done.forecast['eur']:,.0f}" in table and f"{done.forecast['remaining']:,.0f}" in table
+    assert "Finished" in table and "Queued" in table and done.forecast["method"] in table
+
+
+def test_the_forecasts_of_a_well_are_read_in_one_query(wells, django_assert_num_queries):
+    for lag in (30, 60, 90):
+        calculations_forecast_wells(
+            ids=[wells[0].pk], date_start="2015-01-01", date_fin="2030-12-31", lag=lag
+        )
+    with django_assert_num_queries(1):
+        runs = well_forecasts(well_id=wells[0].pk)
+        assert [run.eur for run in runs] == [None, None, None]  # type: ignore[attr-defined]
+
+
+def test_a_well_without_forecasts_says_how_to_make_one(forecaster, wells):
+    page = forecaster.get(f"{CHANGELIST}{wells[0].pk}/change/").content.decode()
+    assert "No forecasts yet" in page
