@@ -404,7 +404,8 @@ COMPARE_MIN, COMPARE_MAX = 2, 8
 
 
 def calculations_compare(*, calculation_ids: Iterable[int]) -> list[Calculation]:
-    """The runs to overlay on one page, oldest first: 2 to 8 of them, all finished.
+    """The runs to overlay on one page, oldest first: 2 to 8 of them, all finished, each with
+    its forecast's figures (`forecast_figures`; null for a run of the synthetic kernel).
 
     Anything else is a DomainError whose text the admin shows as it is.
     """
@@ -417,7 +418,8 @@ def calculations_compare(*, calculation_ids: Iterable[int]) -> list[Calculation]
         )
     runs = list(
         Calculation.objects.filter(pk__in=[pk for pk in ids if 1 <= pk <= MAX_ID])
-        .only("id", "name", "status", "launched_at", "date_start", "date_fin", "lag")
+        .only("id", "name", "status", "launched_at", "date_start", "date_fin", "lag", "well_id")
+        .annotate(**forecast_figures())  # a well run's figures for the page's forecast table
         .order_by("launched_at", "id")
     )
     if len(runs) != len(ids):

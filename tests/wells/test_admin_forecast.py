@@ -141,3 +141,30 @@ def test_the_forecasts_of_a_well_are_read_in_one_query(wells, django_assert_num_
 def test_a_well_without_forecasts_says_how_to_make_one(forecaster, wells):
     page = forecaster.get(f"{CHANGELIST}{wells[0].pk}/change/").content.decode()
     assert "No forecasts yet" in page
+
+
+def test_compare_shows_each_well_runs_eur_reserves_method_and_parameters(forecaster, wells):
+    runs = calculations_forecast_wells(
+        ids=[well.pk for well in wells], date_start="2015-01-01", date_fin="2030-12-31", lag=30
+    )
+    for run in runs:
+        calculation_run(calculation_id=run.pk)
+        run.refresh_from_db()
+    ids = ",".join(str(run.pk) for run in runs)
+    html = forecaster.get(f"/admin/calculations/calculation/compare/?ids={ids}").content.decode()
+    table = html.split('id="cb-compare-forecasts"')[1].split("</table>")[0]
+    rows = table.split("<tbody>")[1].split("</tr>")[:-1]
+    assert len(rows) == 2
+    for run, row in zip(runs, rows, strict=True):
+        summary, parameters = run.forecast, run.forecast["parameters"]
+        cells = re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row, re.S)
+        assert run.name in cells[0]
+        assert cells[1:] == [
+            summary["method"],
+            f"{summary['eur']:,.0f}",
+            f"{summary['remaining']:,.0f}",
+            f"{parameters['qi']:.2f}",
+            f"{parameters['di_nominal']:.4f}",
+            f"{parameters['di_secant_effective']:.4f}",
+            f"{parameters['b']:.3f}",
+        ]
