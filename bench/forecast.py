@@ -17,9 +17,11 @@ import statistics
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import timedelta
 from multiprocessing import get_context
 from pathlib import Path
+from typing import Any
 
 # One BLAS thread per process: the field runs one process per core.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -37,7 +39,8 @@ FIELD_TARGET_PER_S = 8.0
 FIELD_WELLS = int(os.environ.get("BENCH_FORECAST_WELLS", "300"))
 PROCESSES = 2
 REPEATS = 15
-ROWS = {"date_start": START, "date_fin": START + timedelta(days=3000 + 20 * 365), "lag": 30}
+DATE_FIN = START + timedelta(days=3000 + 20 * 365)
+LAG = 30
 
 
 def _bare_fit(history: hist.History) -> None:
@@ -52,12 +55,13 @@ def _bare_fit(history: hist.History) -> None:
 
 
 def _forecast(history: hist.History) -> engine.Forecast:
-    return engine.forecast(history=history, **ROWS)
+    return engine.forecast(history=history, date_start=START, date_fin=DATE_FIN, lag=LAG)
 
 
 def single() -> float:
     history = water_drive_well(days=3000, seed=7)
-    _forecast(history), _bare_fit(history)  # warm-up: imports, caches
+    _forecast(history)  # warm-up: imports, caches
+    _bare_fit(history)
     forecasts, fits, forecast_cpu, fit_cpu = [], [], [], []
     for _ in range(REPEATS):
         start, cpu = time.perf_counter(), time.process_time()
@@ -110,8 +114,8 @@ def _timed_worker(indices: list[int]) -> tuple[int, float, dict[str, float]]:
     spent: dict[str, float] = defaultdict(float)
     depth = [0]
 
-    def wrap(label, function):
-        def timed(*args, **kwargs):
+    def wrap(label: str, function: Callable[..., Any]) -> Callable[..., Any]:
+        def timed(*args: Any, **kwargs: Any) -> Any:
             depth[0] += 1
             start = time.process_time()
             try:
@@ -162,9 +166,8 @@ def field() -> float:
     for label, seconds in sorted(spent.items(), key=lambda item: -item[1]):
         print(f"    {label:45s} {1000 * seconds / wells:6.1f} ms  {100 * seconds / cpu:5.1f} %")
     other = cpu - sum(spent.values())
-    print(
-        f"    {'the rest (rates per row, history, summary)':45s} {1000 * other / wells:6.1f} ms  {100 * other / cpu:5.1f} %"
-    )
+    label = "the rest (rates per row, history, summary)"
+    print(f"    {label:45s} {1000 * other / wells:6.1f} ms  {100 * other / cpu:5.1f} %")
     return rate
 
 

@@ -9,17 +9,21 @@ The data comes from the API the page's session may read: `GET /api/calculations/
 charts when the `finished` event arrives.
 """
 
+from collections.abc import Callable
+from typing import Any
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.forms import Script
-from django.http import HttpRequest, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import URLPattern, path, reverse
 
 from apps.calculations.models import Calculation
 from apps.calculations.selectors import COMPARE_MAX, COMPARE_MIN, calculations_compare
+from apps.core.admin import ModelAdminMixinBase
 from apps.core.errors import DomainError
 from apps.core.responses import api_url
 from apps.live.admin import WS_PATH, progress_bar, status_badge
@@ -32,13 +36,14 @@ HIGHCHARTS_JS = [
 CHARTS_CSS = "calcboard/calculation_charts.css"
 # The forecast's P10-P90 band is an arearange series (highcharts-more).
 HIGHCHARTS_MORE_JS = "calcboard/vendor/highcharts/highcharts-more.js"
+COMPARE_DESCRIPTION = f"Compare the selected runs ({COMPARE_MIN} to {COMPARE_MAX} finished)"
 
 
 def _detail_url(calculation_id: int) -> str:
     return reverse("api-1.0.0:calculation_detail", kwargs={"id": calculation_id}) + "?fields=name,summary"
 
 
-class CalculationChartsAdminMixin:
+class CalculationChartsAdminMixin(ModelAdminMixinBase):
     """Adds the production charts to the change page and the Compare action to the list."""
 
     change_form_template = "calculations/admin/calculation_change_form.html"
@@ -46,7 +51,13 @@ class CalculationChartsAdminMixin:
 
     # --- a run's page ---------------------------------------------------------------------
 
-    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
         extra_context = dict(extra_context or {})
         calculation = self.get_object(request, object_id)
         if calculation is not None:
@@ -65,7 +76,7 @@ class CalculationChartsAdminMixin:
                 js=[
                     *HIGHCHARTS_JS,
                     HIGHCHARTS_MORE_JS,
-                    Script("calcboard/well_forecast_charts.js", type="module"),
+                    Script("calcboard/well_forecast_charts.js", type="module"),  # type: ignore[list-item]  # django-stubs takes paths only; Django 5.2 takes Script too
                 ],
                 css={"all": [CHARTS_CSS]},
             )
@@ -75,7 +86,7 @@ class CalculationChartsAdminMixin:
     def _production_context(self, calculation: Calculation) -> dict:
         return {
             "production_media": forms.Media(
-                js=[*HIGHCHARTS_JS, Script("calcboard/calculation_charts.js", type="module")],
+                js=[*HIGHCHARTS_JS, Script("calcboard/calculation_charts.js", type="module")],  # type: ignore[list-item]  # django-stubs takes paths only; Django 5.2 takes Script too
                 css={"all": [CHARTS_CSS]},
             ),
             "production_status": status_badge(calculation.status, calculation.get_status_display()),
@@ -94,16 +105,21 @@ class CalculationChartsAdminMixin:
 
     # --- Compare --------------------------------------------------------------------------
 
-    def get_actions(self, request: HttpRequest):
+    def get_actions(self, request: HttpRequest) -> dict[str, tuple[Callable[..., Any], str, str] | None]:
         # Added here rather than in `actions`, so a ModelAdmin's own list of actions keeps it.
         # Whoever sees the list (the view permission) may compare; the page checks it again.
         actions = super().get_actions(request)
-        action = CalculationChartsAdminMixin.compare_runs
-        actions["compare_runs"] = (action, "compare_runs", action.short_description)
+        actions["compare_runs"] = (
+            CalculationChartsAdminMixin.compare_runs,
+            "compare_runs",
+            COMPARE_DESCRIPTION,
+        )  # type: ignore[assignment]  # django-stubs: an action answers str; Django takes a response
         return actions
 
-    @admin.action(description=f"Compare the selected runs ({COMPARE_MIN} to {COMPARE_MAX} finished)")
-    def compare_runs(self, request: HttpRequest, queryset: QuerySet[Calculation]):
+    @admin.action(description=COMPARE_DESCRIPTION)
+    def compare_runs(
+        self, request: HttpRequest, queryset: QuerySet[Calculation]
+    ) -> HttpResponseRedirect | None:
         ids = list(queryset.values_list("pk", flat=True))
         try:
             calculations_compare(calculation_ids=ids)
@@ -113,7 +129,7 @@ class CalculationChartsAdminMixin:
         url = reverse(f"{self.admin_site.name}:calculations_calculation_compare")
         return HttpResponseRedirect(f"{url}?ids={','.join(map(str, sorted(ids)))}")
 
-    def get_urls(self):
+    def get_urls(self) -> list[URLPattern]:
         compare = path(
             "compare/",
             self.admin_site.admin_view(self.compare_view),
@@ -121,7 +137,7 @@ class CalculationChartsAdminMixin:
         )
         return [compare, *super().get_urls()]
 
-    def compare_view(self, request: HttpRequest):
+    def compare_view(self, request: HttpRequest) -> HttpResponse:
         if not self.has_view_permission(request):
             raise PermissionDenied
         changelist = reverse(f"{self.admin_site.name}:calculations_calculation_changelist")
@@ -141,7 +157,7 @@ class CalculationChartsAdminMixin:
             "well_runs": [run for run in runs if run.well_id is not None],
             "changelist_url": changelist,
             "production_media": forms.Media(
-                js=[*HIGHCHARTS_JS, Script("calcboard/calculation_compare.js", type="module")],
+                js=[*HIGHCHARTS_JS, Script("calcboard/calculation_compare.js", type="module")],  # type: ignore[list-item]  # django-stubs takes paths only; Django 5.2 takes Script too
                 css={"all": [CHARTS_CSS]},
             ),
             "compare_config": {

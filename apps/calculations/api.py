@@ -1,5 +1,7 @@
 """REST endpoints for calculations, mounted at /api/calculations (auth: session or bearer)."""
 
+from typing import TYPE_CHECKING, Any
+
 from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router
 
@@ -54,10 +56,14 @@ wells_router = Router(tags=["calculations"])
 
 # `fields` as `detail_fields_parse` reads it; the selector answers unknown names with a 422
 # listing the allowed ones.
-DetailFields = names_filter_type(DETAIL_FIELDS)
+if TYPE_CHECKING:
+    DetailFields = list[str] | None  # what the parameter holds; its schema is built at import
+else:
+    DetailFields = names_filter_type(DETAIL_FIELDS)
 
 
-CREATE_DESCRIPTION = f"""Validate the inputs and queue a run; it executes in the background (first in, first out).
+CREATE_DESCRIPTION = f"""Validate the inputs and queue a run; it executes in the background (first in, first
+out).
 
 Rules, each a 422 naming the field and the rule: `date_start`/`date_fin` real dates in
 exactly `YYYY-MM-DD`; `date_start <= date_fin`; `lag` an integer from {LAG_MIN} to {LAG_MAX}; at most
@@ -88,7 +94,7 @@ def calculation_create_endpoint(
     request: HttpRequest,
     payload: CalculationCreateIn,
     idempotency_key: IdempotencyKey = idempotency_key_header(),
-):
+) -> HttpResponse:
     return job_created(
         request=request,
         scope="calculations.create",
@@ -113,7 +119,7 @@ def calculation_create_endpoint(
     summary="Cancel a queued or running calculation",
 )
 @requires(operation_action("cancel"), Calculation)
-def calculation_cancel_endpoint(request: HttpRequest, id: int):
+def calculation_cancel_endpoint(request: HttpRequest, id: int) -> HttpResponse:
     """A queued run becomes `cancelled` at once; a running one stops at its next progress
     step and keeps no rows. Answers the run's current envelope; a run that is already
     finished, failed or cancelled answers 409 naming its status."""
@@ -129,7 +135,7 @@ def calculation_cancel_endpoint(request: HttpRequest, id: int):
     summary="Queue a new run with the same inputs",
 )
 @requires(operation_action("rerun"), Calculation)
-def calculation_rerun_endpoint(request: HttpRequest, id: int):
+def calculation_rerun_endpoint(request: HttpRequest, id: int) -> HttpResponse:
     """A new run with the same dates and lag, its name marked " (re-run)"; answers its id.
     Counts against the quota like a create (429 past it)."""
     rerun = calculation_rerun(calculation_id=id, actor=actor_of(request))
@@ -140,7 +146,7 @@ def _pin_endpoint(pinned: bool) -> None:
     """Register `POST /{id}/pin` or `/{id}/unpin` (operation `calculation_pin` / `_unpin`)."""
     action = "pin" if pinned else "unpin"
 
-    def endpoint(request: HttpRequest, id: int):
+    def endpoint(request: HttpRequest, id: int) -> HttpResponse:
         job_pin(kind=CALCULATION_JOB, job_id=id, actor=actor_of(request), pinned=pinned)
         return HttpResponse(calculation_detail_json(calculation_id=id), content_type="application/json")
 
@@ -167,7 +173,7 @@ for _pinned in (True, False):
     summary="List calculations",
 )
 @requires("view", Calculation)
-def calculation_list_endpoint(request: HttpRequest, query: Query[CalculationListQuery]):
+def calculation_list_endpoint(request: HttpRequest, query: Query[CalculationListQuery]) -> dict[str, Any]:
     """Runs sorted by launch date (then id), `page_size` a page, by `page` or by `cursor` (not both).
 
     `count` is exact, also per `status` filter; with `search` it is counted up to 10,000 and
@@ -204,7 +210,7 @@ def calculation_detail_endpoint(
         "run's decline-curve forecast (null for other runs); `-result` leaves out `result` (a run's rows can be "
         "100,000). Repeat the parameter or separate with commas.",
     ),
-):
+) -> HttpResponse:
     """`result` is null until the run has finished; a failed run carries its `error` (null otherwise)."""
     # The document (up to 100,000 rows) is built by PostgreSQL and passed through as text.
     body = calculation_detail_json(calculation_id=id, fields=detail_fields_parse(fields=fields))
@@ -227,7 +233,7 @@ def calculation_detail_endpoint(
     },
 )
 @requires("view", Calculation)
-def calculation_result_csv_endpoint(request: HttpRequest, id: int):
+def calculation_result_csv_endpoint(request: HttpRequest, id: int) -> HttpResponse:
     response = HttpResponse(calculation_rows_csv(calculation_id=id), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="calculation-{id}.csv"'
     return response
@@ -250,7 +256,9 @@ def _chart_openapi(image_type: str) -> dict:
     )
 
 
-def _chart_response(request: HttpRequest, *, calculation_id: int, image_type: str, width: int, height: int):
+def _chart_response(
+    request: HttpRequest, *, calculation_id: int, image_type: str, width: int, height: int
+) -> HttpResponse:
     chart = calculation_chart_get(
         calculation_id=calculation_id,
         image_type=image_type,
@@ -288,7 +296,7 @@ def _chart_endpoint(image_type: str) -> None:
         id: int,
         width: ChartWidth = ChartWidthQuery,
         height: ChartHeight = ChartHeightQuery,
-    ):
+    ) -> HttpResponse:
         return _chart_response(request, calculation_id=id, image_type=image_type, width=width, height=height)
 
     # Named before it is decorated: the operation id is read from the name.
@@ -313,11 +321,11 @@ for _image_type in CHART_CONTENT_TYPES:
     summary="Forecast many wells: one calculation per well",
 )
 @requires("add", Calculation)
-def wells_forecast_endpoint(request: HttpRequest, payload: WellsForecastIn):
+def wells_forecast_endpoint(request: HttpRequest, payload: WellsForecastIn) -> dict[str, Any]:
     """Queue one well run per well with the same dates, lag and model (as `POST /api/calculations`
-    with `well`); answers their ids in the order of `ids` (each at `/api/calculations/{id}`). All or nothing: a problem with any
-    well is a 422 naming it (`ids.<index>`) and nothing is queued. Each run follows the live
-    protocol like any calculation."""
+    with `well`); answers their ids in the order of `ids` (each at `/api/calculations/{id}`).
+    All or nothing: a problem with any well is a 422 naming it (`ids.<index>`) and nothing is
+    queued. Each run follows the live protocol like any calculation."""
     created = calculations_forecast_wells(
         ids=payload.ids,
         date_start=payload.date_start,

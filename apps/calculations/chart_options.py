@@ -92,6 +92,7 @@ def calculation_chart_options(
             }
         )
     for key, label, colour in HISTORY_SERIES if history is not None else ():
+        assert history is not None  # the loop runs only with a history
         extra.append(
             {
                 "type": "scatter",

@@ -19,7 +19,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -43,9 +43,6 @@ from apps.jobs.quotas import jobs_quota_check
 from apps.jobs.registry import JobKind, JobPolicy
 from apps.jobs.services import JobAbandoned
 from apps.wells.models import Well
-
-if TYPE_CHECKING:
-    from apps.calculations.selectors import ChartLookup
 
 logger = logging.getLogger(__name__)
 
@@ -365,11 +362,11 @@ def calculations_cancel(*, ids: Sequence[int], actor: Actor | None = None) -> li
 
 def _short_error(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    message = f"The calculation failed: {type(exc).__name__}{': ' + text if text else ''}"
-    return message  # job_fail keeps at most jobs.ERROR_MAX_LENGTH characters of it
+    # job_fail keeps at most jobs.ERROR_MAX_LENGTH characters of it
+    return f"The calculation failed: {type(exc).__name__}{': ' + text if text else ''}"
 
 
-def _progress_writer(calculation: Calculation):
+def _progress_writer(calculation: Calculation) -> Callable[[int], None]:
     """A kernel callback that writes and broadcasts progress, at most every few hundred ms.
 
     A written step is also where a run notices it was cancelled (or taken over): the write
@@ -571,7 +568,7 @@ def calculation_chart_get(
         calculation_id=calculation_id, image_type=image_type, width=width, height=height
     )
     if lookup.chart_id is not None and lookup.image_hash is not None:
-        _chart_mark_used(lookup=lookup)
+        _chart_mark_used(chart_id=lookup.chart_id, used_at=lookup.used_at)
         if client_has(lookup.image_hash):
             return ChartImage(image_hash=lookup.image_hash, content=None)
         stored = selectors.calculation_chart_image(chart_id=lookup.chart_id)
@@ -582,11 +579,11 @@ def calculation_chart_get(
     )
 
 
-def _chart_mark_used(*, lookup: "ChartLookup") -> None:
+def _chart_mark_used(*, chart_id: int, used_at: datetime | None) -> None:
     """Note that a stored image is served (the eviction order), at most once an hour."""
     now = timezone.now()
-    if lookup.used_at is not None and now - lookup.used_at >= CHART_USE_RESOLUTION:
-        CalculationChart.objects.filter(pk=lookup.chart_id).update(used_at=now)
+    if used_at is not None and now - used_at >= CHART_USE_RESOLUTION:
+        CalculationChart.objects.filter(pk=chart_id).update(used_at=now)
 
 
 def calculation_chart_draw(*, calculation_id: int, image_type: str, width: int, height: int) -> ChartImage:

@@ -40,7 +40,8 @@ def test_a_well_runs_page_draws_the_forecast_against_the_history(browser, daphne
     ]
     axes = page.evaluate(
         """() => Object.fromEntries(Highcharts.charts.filter(Boolean).map((chart) => [
-            chart.renderTo.dataset.chart, [chart.xAxis[0].options.type || 'linear', chart.yAxis[0].options.type || 'linear']
+            chart.renderTo.dataset.chart,
+            [chart.xAxis[0].options.type || 'linear', chart.yAxis[0].options.type || 'linear'],
         ]))"""
     )
     assert axes["forecast"] == ["datetime", "logarithmic"]

@@ -73,5 +73,5 @@ def test_petbox_mh_takes_dterm_as_tangent_effective_so_an_exponential_tail_match
     ],
 )
 def test_it_refuses_declines_outside_their_range(call):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="decline is"):
         call()

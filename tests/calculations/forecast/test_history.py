@@ -58,9 +58,9 @@ def test_uptime_is_the_share_of_the_last_365_days_on_stream():
 
 
 def test_records_out_of_order_are_refused():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="date order"):
         History.from_records(dates=[DAYS[1], DAYS[0]], oil=[1, 1], water=[0, 0])
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="at least one record"):
         History.from_records(dates=[], oil=[], water=[])
 
 
