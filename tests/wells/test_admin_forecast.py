@@ -64,12 +64,13 @@ def test_the_action_asks_for_the_dates_and_model_options_first(forecaster, wells
 
 
 def test_it_queues_one_well_run_per_well_with_the_options_and_logs_each_well(forecaster, wells):
-    response = forecast(forecaster, wells, apply="1", economic_limit="2", **OPTIONS)
+    response = forecast(forecaster, wells, apply="1", economic_limit="2", fit_from="2016-01-01", **OPTIONS)
     assert messages_of(response) == ["2 forecast run(s) queued, one per well."]
     runs = list(Calculation.objects.order_by("well__name"))
     assert [run.well_id for run in runs] == [well.pk for well in wells]
     assert all(run.status == JobStatus.QUEUED for run in runs)
     assert all(run.model["method"] == "arps" and run.model["economic_limit"] == 2.0 for run in runs)
+    assert all(run.model["fit_from"] == "2016-01-01" and run.model["fit_to"] is None for run in runs)
     entries = {entry.object_id: entry.change_message for entry in LogEntry.objects.all()}
     assert entries == {
         str(well.pk): f"Forecast queued: run {run.pk}." for well, run in zip(wells, runs, strict=True)
