@@ -154,6 +154,7 @@ class CalculationChartsAdminMixin(ModelAdminMixinBase):
             "title": f"Compare {len(runs)} runs",
             "opts": self.model._meta,
             "runs": runs,
+            "well_runs": [run for run in runs if run.well_id is not None],
             "changelist_url": changelist,
             "production_media": forms.Media(
                 js=[*HIGHCHARTS_JS, Script("calcboard/calculation_compare.js", type="module")],  # type: ignore[list-item]  # django-stubs takes paths only; Django 5.2 takes Script too

@@ -15,7 +15,9 @@ from datetime import date, datetime
 
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import F, FilteredRelation, Q, QuerySet
+from django.db.models import F, FilteredRelation, FloatField, Func, Q, QuerySet
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast
 
 from apps.calculations.forecast.history import History
 from apps.calculations.models import Calculation, CalculationChart, CalculationRow
@@ -402,7 +404,8 @@ COMPARE_MIN, COMPARE_MAX = 2, 8
 
 
 def calculations_compare(*, calculation_ids: Iterable[int]) -> list[Calculation]:
-    """The runs to overlay on one page, oldest first: 2 to 8 of them, all finished.
+    """The runs to overlay on one page, oldest first: 2 to 8 of them, all finished, each with
+    its forecast's figures (`forecast_figures`; null for a run of the synthetic kernel).
 
     Anything else is a DomainError whose text the admin shows as it is.
     """
@@ -415,7 +418,8 @@ def calculations_compare(*, calculation_ids: Iterable[int]) -> list[Calculation]
         )
     runs = list(
         Calculation.objects.filter(pk__in=[pk for pk in ids if 1 <= pk <= MAX_ID])
-        .only("id", "name", "status", "launched_at", "date_start", "date_fin", "lag")
+        .only("id", "name", "status", "launched_at", "date_start", "date_fin", "lag", "well_id")
+        .annotate(**forecast_figures())  # a well run's figures for the page's forecast table
         .order_by("launched_at", "id")
     )
     if len(runs) != len(ids):
@@ -431,6 +435,35 @@ def calculations_compare(*, calculation_ids: Iterable[int]) -> list[Calculation]
 
 
 # --- well runs ----------------------------------------------------------------------------
+
+# A well run's headline figures, read from its forecast summary by the database (null for a
+# run of the synthetic kernel or one not finished): the annotations of the selectors below.
+FORECAST_FIGURES = {
+    "eur": "forecast__eur",
+    "remaining": "forecast__remaining",
+    "qi": "forecast__parameters__qi",
+    "di_nominal": "forecast__parameters__di_nominal",
+    "di_secant_effective": "forecast__parameters__di_secant_effective",
+    "b": "forecast__parameters__b",
+}
+WELL_FORECASTS_SHOWN = 50
+
+
+def forecast_figures() -> dict[str, Func]:
+    """The annotations of FORECAST_FIGURES (numbers) and `forecast_method` (text)."""
+    figures: dict[str, Func] = {name: Cast(KT(path), FloatField()) for name, path in FORECAST_FIGURES.items()}
+    figures["forecast_method"] = KT("forecast__method")
+    return figures
+
+
+def well_forecasts(*, well_id: int, limit: int = WELL_FORECASTS_SHOWN) -> list[Calculation]:
+    """The runs naming a well, newest first, each with its forecast's figures: one query."""
+    return list(
+        Calculation.objects.filter(well_id=well_id)
+        .only("id", "name", "status", "launched_at")
+        .annotate(**forecast_figures())
+        .order_by("-launched_at", "-id")[:limit]
+    )
 
 
 def well_forecast_history(*, well_id: int) -> History | None:

@@ -123,6 +123,7 @@ def test_compare_of_two_finished_runs_opens_the_compare_page(admin_client, make_
     assert "/static/calcboard/calculation_compare.js" in scripts(html)
     assert all(source.startswith("/") and not source.startswith("//") for source in scripts(html))
     assert "Compare 2 runs" in html
+    assert "cb-compare-forecasts" not in html  # runs of the synthetic kernel: no forecast table
 
 
 @pytest.mark.parametrize("count", [1, 9])
