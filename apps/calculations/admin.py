@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from apps.accounts.permissions import operation_action
+from apps.calculations import admin_wells  # noqa: F401  (the wells' admin with forecasts)
 from apps.calculations.admin_views import CalculationChartsAdminMixin
 from apps.calculations.models import Calculation
 from apps.calculations.selectors import calculation_rows

@@ -4,31 +4,23 @@ from `GET /api/wells/{id}/history`, like a run's page), an upload form and its i
 their errors; and the imports themselves, followed live, with Cancel, Pin and Unpin (apps.jobs.admin).
 
 Uploads go through the same service as the API (`history_import_create`), after the form's
-checks; the import runs in a worker and its page shows how it ended. The list's "Forecast the
-selected wells" asks for the run's dates and model options, then queues one well run per well
-through the same service as `POST /api/wells/forecast` (`calculations_forecast_wells`).
+checks; the import runs in a worker and its page shows how it ended. Forecasts extend this
+admin from their own app (apps.calculations.admin_wells), which depends on wells, never the
+other way round.
 """
 
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
-from django.contrib.admin.models import CHANGE, LogEntry
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
 from django.forms import Script
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
-from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 
 from apps.accounts.permissions import user_may
-from apps.calculations.forecast.engine import METHODS
-from apps.calculations.models import Calculation
-from apps.calculations.selectors import well_forecasts
-from apps.calculations.services import calculations_forecast_wells
 from apps.core.errors import DomainError
 from apps.jobs.admin import AUDIT_FIELDS, JobAdminMixin
 from apps.jobs.audit import Actor, actor_of
@@ -67,56 +59,7 @@ class FieldUploadForm(UploadForm):
     field_order = ["field", "file", "mode", "columns", "date_format"]
 
 
-class ForecastForm(forms.Form):
-    """A well run's dates and main model options (`POST /api/wells/forecast`); empty options take
-    their defaults (docs/reference/forecasts.md)."""
-
-    date_start = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
-    date_fin = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
-    lag = forms.IntegerField(initial=30, min_value=1, help_text="Days between rows.")
-    method = forms.ChoiceField(choices=[(m, m) for m in METHODS], initial="auto")
-    fit_from = forms.DateField(
-        required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
-        help_text="Default: the peak after the last rate reset.",
-    )
-    fit_to = forms.DateField(
-        required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
-        help_text="Default: the end of the history.",
-    )
-    economic_limit = forms.FloatField(required=False, help_text="Oil, m³/day; default 1.")
-    b_max = forms.FloatField(required=False, help_text="Default 1.5.")
-    terminal_decline = forms.FloatField(
-        required=False, help_text="Fraction a year, secant effective; default 0.06."
-    )
-    recency_half_life_days = forms.FloatField(required=False, help_text="Default 365; 0: no weighting.")
-    uptime = forms.FloatField(
-        required=False, help_text="Fraction of days on stream; default: last 365 days'."
-    )
-
-    MODEL_FIELDS = (
-        "method",
-        "fit_from",
-        "fit_to",
-        "economic_limit",
-        "b_max",
-        "terminal_decline",
-        "recency_half_life_days",
-        "uptime",
-    )
-
-    def model(self) -> dict[str, Any]:
-        """The `model` object of the API from the options filled in."""
-        model: dict[str, Any] = {}
-        for name in self.MODEL_FIELDS:
-            value = self.cleaned_data.get(name)
-            if value is not None and value != "":
-                model[name] = value.isoformat() if hasattr(value, "isoformat") else value
-        return model
-
-
-def _number(value: float | None, digits: int = 1) -> str:
+def number(value: float | None, digits: int = 1) -> str:
     return "-" if value is None else f"{value:,.{digits}f}"
 
 
@@ -163,70 +106,22 @@ class WellAdmin(admin.ModelAdmin):
     change_list_template = "wells/admin/well_change_list.html"
     change_form_template = "wells/admin/well_change_form.html"
     show_full_result_count = False  # the count comes from the fields' counters, not COUNT(*)
-    actions = ["forecast"]
 
     @admin.display(description="Cum. oil, m³", ordering="cumulative_oil")
     def cumulative_oil_m3(self, obj: Well) -> str:
-        return _number(obj.cumulative_oil, 0)
+        return number(obj.cumulative_oil, 0)
 
     @admin.display(description="Cum. water, m³", ordering="cumulative_water")
     def cumulative_water_m3(self, obj: Well) -> str:
-        return _number(obj.cumulative_water, 0)
+        return number(obj.cumulative_water, 0)
 
     @admin.display(description="Oil rate, m³/d (last month)", ordering="last_month_oil_rate")
     def oil_rate(self, obj: Well) -> str:
-        return _number(obj.last_month_oil_rate)
+        return number(obj.last_month_oil_rate)
 
     @admin.display(description="Water cut, % (last month)", ordering="last_month_water_cut")
     def water_cut(self, obj: Well) -> str:
         return "-" if obj.last_month_water_cut is None else f"{obj.last_month_water_cut * 100:.1f}"
-
-    def has_forecast_permission(self, request: HttpRequest) -> bool:
-        return user_may(user=request.user, model=Calculation, action="add")
-
-    @admin.action(description="Forecast the selected wells", permissions=["forecast"])
-    def forecast(self, request: HttpRequest, queryset: QuerySet[Well]) -> TemplateResponse | None:
-        """Ask for the dates and options, then queue one well run per well (all or nothing)."""
-        wells = list(queryset.order_by("name", "id"))
-        form = ForecastForm(request.POST if "apply" in request.POST else None)
-        if form.is_valid():
-            data = form.cleaned_data
-            try:
-                created = calculations_forecast_wells(
-                    ids=[well.pk for well in wells],
-                    date_start=data["date_start"],
-                    date_fin=data["date_fin"],
-                    lag=data["lag"],
-                    model=form.model(),
-                    actor=actor_of(request),
-                )
-            except DomainError as exc:
-                self.message_user(request, f"Forecast refused: {exc.message}", messages.ERROR)
-                return None
-            user = request.user
-            assert user.is_authenticated  # the admin's views require a login
-            runs = {run.well_id: run.pk for run in created}
-            for well in wells:
-                LogEntry.objects.log_actions(
-                    user_id=user.pk,
-                    queryset=[well],
-                    action_flag=CHANGE,
-                    change_message=f"Forecast queued: run {runs[well.pk]}.",
-                )
-            self.message_user(request, f"{len(created)} forecast run(s) queued, one per well.")
-            return None
-        return TemplateResponse(
-            request,
-            "wells/admin/well_forecast.html",
-            {
-                **self.admin_site.each_context(request),
-                "title": "Forecast the selected wells",
-                "opts": self.model._meta,
-                "wells": wells,
-                "form": form,
-                "action_checkbox_name": ACTION_CHECKBOX_NAME,
-            },
-        )
 
     def get_readonly_fields(
         self, request: HttpRequest, obj: Well | None = None
@@ -284,16 +179,6 @@ class WellAdmin(admin.ModelAdmin):
             },
             "upload_form": (form or UploadForm()) if self._may_import(request) else None,
             "upload_url": reverse("admin:wells_well_history_upload", kwargs={"well_id": well.pk}),
-            "forecasts": [
-                {
-                    "obj": run,
-                    "url": reverse("admin:calculations_calculation_change", args=[run.pk]),
-                    "status": status_badge(run.status, run.get_status_display()),
-                    "eur": _number(run.eur, 0),  # type: ignore[attr-defined]  # annotated by the selector
-                    "remaining": _number(run.remaining, 0),  # type: ignore[attr-defined]
-                }
-                for run in well_forecasts(well_id=well.pk)
-            ],
             "imports": [
                 {
                     "obj": item,
