@@ -115,18 +115,24 @@ def _rows(*, first: np.datetime64, offsets: np.ndarray) -> dict[str, np.ndarray]
     return published_rows(days=days, liquid=liquid, oil=liquid * (1.0 - wct_raw))
 
 
-def published_rows(*, days: np.ndarray, liquid: np.ndarray, oil: np.ndarray) -> dict[str, np.ndarray]:
+def published_rows(
+    *, days: np.ndarray, liquid: np.ndarray, oil: np.ndarray, producing: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
     """The five columns from raw rates, rounded so that the invariants hold exactly.
 
     Liquid is rounded to litres and kept >= MIN_LIQUID; oil is rounded, then clipped to
     [0, liquid]; water and the water cut are derived from the rounded numbers, so the published
     table satisfies water = liquid - oil and wct = water / liquid exactly. Well forecasts
-    (apps.calculations.forecast) publish their rows through this too.
+    (apps.calculations.forecast) publish their rows through this too; their rows where
+    `producing` is False (dated before the well's first record) are all zero, water cut 0.
     """
     liquid = np.maximum(np.round(liquid, 3), MIN_LIQUID)
     oil = np.clip(np.round(oil, 3), 0.0, liquid)
+    if producing is not None:
+        liquid = np.where(producing, liquid, 0.0)
+        oil = np.where(producing, oil, 0.0)
     water = np.round(liquid - oil, 3)
-    wct = np.clip(np.round(water / liquid, 6), 0.0, 1.0)
+    wct = np.clip(np.round(water / np.where(liquid > 0, liquid, 1.0), 6), 0.0, 1.0)
     return {"date": days.astype("datetime64[s]"), "liquid": liquid, "oil": oil, "water": water, "wct": wct}
 
 

@@ -3,7 +3,9 @@
 Times are days since the history's first record; `t0` is the first point of the fit window
 and the decline models run on `tau = t - t0`. The anchor is the end of the fit window (the end
 of the history, or the day after `fit_to`): rows before it are the fitted model on the well's
-actual cumulative oil (a hindcast), rows after it the forecast. Rates in the rows are
+actual cumulative oil (a hindcast), rows after it the forecast. Rows from the first record to
+the fit start (the build-up) carry the model's rates at the fit start; rows dated before the
+first record are zero (the well was not producing yet). Rates in the rows are
 calendar-day rates (the producing-day model rate times the uptime).
 """
 
@@ -194,7 +196,9 @@ def rates(
     after it, cumulative oil grows with the forecast (calendar volumes: uptime applied).
     """
     dterm = fitted.decline.dterm
-    tau = np.maximum(t - fitted.t0, 0.0)
+    # the build-up before the fit window carries the model's rates at the fit start
+    t = np.maximum(t, fitted.t0)
+    tau = t - fitted.t0
     tau_a = fitted.anchor - fitted.t0
     qi = np.exp(params.ln_qi)
     phase = decline.rate(tau, qi, params.dn, params.b, dterm)
@@ -334,6 +338,11 @@ def resample(fitted: Fitted, *, samples: int, seed: int, b_max: float) -> Params
     y_fit = decline.log_rate(tau, d.ln_qi, d.dn, d.b, d.dterm)
     ys = y_fit + d.residuals[_block_indices(rng, n=len(tau), samples=samples)]
     theta = decline.refit_many(tau=tau, ys=ys, weights=fitted.weights, start=d, b_max=b_max)
+    # Blocks land anywhere in the series, so the recent residuals (which weigh most under the
+    # recency weighting) move to where they weigh little: when the model misfits the trend (a
+    # rising liquid rate against a decline held at its lower bound) that biases every resample's
+    # level. The level is centred on the fit's (the median resample has the fitted ln qi).
+    theta[:, 0] += d.ln_qi - float(np.median(theta[:, 0]))
     w = fitted.wor
     if w.residuals is not None:
         a, c = wor.refit_many(w, w.residuals[_block_indices(rng, n=len(w.residuals), samples=samples)])
@@ -394,10 +403,13 @@ class Forecast:
     band: dict[str, np.ndarray]  # p10/p50/p90 calendar-day oil rate per row
     summary: dict[str, object] = field(default_factory=dict)
     fitted: Fitted | None = None
+    producing: np.ndarray | None = None  # False on rows dated before the first record
 
     def frame(self) -> pd.DataFrame:
         """The five columns, rounded as the kernel rounds them (its invariants hold exactly)."""
-        rows = kernel.published_rows(days=self.frame_days, liquid=self.oil + self.water, oil=self.oil)
+        rows = kernel.published_rows(
+            days=self.frame_days, liquid=self.oil + self.water, oil=self.oil, producing=self.producing
+        )
         return pd.DataFrame({name: rows[name] for name in kernel.COLUMNS})
 
 
@@ -553,8 +565,14 @@ def forecast(
 
     days = np.arange(np.datetime64(date_start, "D"), np.datetime64(date_fin, "D") + 1, lag)
     t = (days - np.datetime64(history.origin, "D")).astype(np.float64) + 0.5
+    # rows dated before the first record: the well was not producing yet
+    producing = t >= 0.0
     oil, water, _ = rates(fitted, best, t=t, history=history, uptime=uptime)
-    band = _band(fitted, samples, t=t, history=history, uptime=uptime)
+    oil, water = np.where(producing, oil, 0.0), np.where(producing, water, 0.0)
+    band = {
+        name: np.where(producing, values, 0.0)
+        for name, values in _band(fitted, samples, t=t, history=history, uptime=uptime).items()
+    }
 
     limit = options.economic_limit
     best_reserves = reserves(fitted, best, history=history, uptime=uptime, limit=limit)
@@ -599,7 +617,13 @@ def forecast(
         test = backtest(fitted, history=history, until=history.end, samples=samples, seed=options.seed + 1)
         summary["backtest"] = test.as_dict() if test is not None else None
     return Forecast(
-        frame_days=days, oil=oil * uptime, water=water * uptime, band=band, summary=summary, fitted=fitted
+        frame_days=days,
+        oil=oil * uptime,
+        water=water * uptime,
+        band=band,
+        summary=summary,
+        fitted=fitted,
+        producing=producing,
     )
 
 

@@ -75,12 +75,15 @@ def hyperbolic_well(
     )
 
 
-def water_drive_well(*, days: int = 3000, seed: int = 1, noise: float = 0.08) -> History:
-    """Liquid 400 m3/day declining 5 %/year; ln WOR = -2.5 + Np / 45,000 m3."""
+def water_drive_well(
+    *, days: int = 3000, seed: int = 1, noise: float = 0.08, liquid_decline: float = 0.05
+) -> History:
+    """Liquid 400 m3/day declining `liquid_decline` per year (0: flat, the pump at its
+    capacity); ln WOR = -2.5 + Np / 45,000 m3."""
     rng = np.random.default_rng(seed)
     hours = _schedule(rng, days, 0.05, 0.02)
     t = np.arange(days) + 0.5
-    liquid = 400.0 * np.exp(-0.05 * t / conventions.DAYS_PER_YEAR)
+    liquid = 400.0 * np.exp(-liquid_decline * t / conventions.DAYS_PER_YEAR)
     oil = np.empty(days)
     water = np.empty(days)
     cum = 0.0

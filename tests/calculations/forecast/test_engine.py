@@ -271,3 +271,64 @@ def test_a_held_out_month_without_production_is_shown_but_not_scored():
     backtest = run(history, method="arps", fit_to=START + timedelta(days=599)).summary["backtest"]
     assert any(month["actual_rate"] == 0 for month in backtest["months"])
     assert backtest["monthly_rate_error_pct"] < 50
+
+
+@pytest.mark.parametrize("liquid_decline", [0.05, -0.1], ids=["declining_liquid", "rising_liquid"])
+def test_a_fractional_flow_band_surrounds_the_best_estimate(liquid_decline):
+    history = water_drive_well(days=3000, seed=3, liquid_decline=liquid_decline)
+    result = run(history, method="fractional_flow")
+    summary = result.summary
+    remaining = summary["uncertainty"]["remaining"]
+    assert 0 < remaining["p90"] < remaining["p50"] < remaining["p10"]
+    eur = summary["uncertainty"]["eur"]
+    assert eur["p90"] <= summary["eur"] <= eur["p10"]
+    assert remaining["p90"] <= summary["remaining"] <= remaining["p10"]
+    above = result.oil > summary["economic_limit"]
+    assert above.sum() > 12
+    assert np.all(result.band["p90"][above] > 0) and np.all(result.band["p50"][above] > 0)
+    assert np.all(result.band["p90"] <= result.band["p50"]) and np.all(
+        result.band["p50"] <= result.band["p10"]
+    )
+
+
+def test_rows_before_the_first_record_are_zero_and_the_build_up_carries_the_fit_start():
+    truth = CASES[2]
+    history = hyperbolic_well(truth, days=1500, seed=5)
+    result = engine.forecast(
+        history=history,
+        date_start=START - timedelta(days=300),
+        date_fin=START + timedelta(days=3000),
+        lag=1,
+        options=engine.Options(method="arps"),
+    )
+    frame = result.frame()
+    before = frame.date < np.datetime64(START)
+    assert before.sum() == 300
+    assert (frame.loc[before, ["liquid", "oil", "water", "wct"]] == 0).all().all()
+    assert np.all(result.band["p50"][:300] == 0) and np.all(result.band["p10"][:300] == 0)
+    producing = frame.loc[~before]
+    assert (producing.liquid > 0).all() and (producing.oil <= producing.liquid).all()
+    assert (producing.water == (producing.liquid - producing.oil).round(3)).all()
+    # the build-up (first record to fit start) is never above the model at the fit start
+    fit_start = np.datetime64(result.summary["fit"]["from"])
+    at_start = float(frame.oil[frame.date == fit_start].iloc[0])
+    build_up = frame.oil[(frame.date >= np.datetime64(START)) & (frame.date < fit_start)]
+    assert len(build_up) > 0 and (build_up <= at_start + 1e-9).all()
+    assert frame.oil.max() <= at_start + 1e-9
+    # the rows' cumulative over the history stays below the EUR
+    assert float(frame.oil.sum()) < result.summary["eur"]
+
+
+def test_a_fractional_flow_hindcast_is_zero_before_the_first_record():
+    history = water_drive_well(days=2000, seed=2)
+    result = engine.forecast(
+        history=history,
+        date_start=START - timedelta(days=60),
+        date_fin=START + timedelta(days=200),
+        lag=10,
+        options=engine.Options(method="fractional_flow", resamples=20),
+    )
+    frame = result.frame()
+    before = frame.date < np.datetime64(START)
+    assert before.any() and (frame.loc[before, ["liquid", "oil", "water", "wct"]] == 0).all().all()
+    assert (frame.loc[~before, "liquid"] > 0).all()
