@@ -4,8 +4,10 @@ Rates are derived here, never stored: for each period (a day, or a month)
 
 - producing-day rate = volume / days on stream (`hours_on / 24` for daily history, `days_on`
   for monthly): what the well makes while it flows; null for a shut-in (no time on stream);
-- calendar-day rate = volume / days in the period (1 for a day, 28-31 for a month): what it
-  makes on average, shut-ins included;
+- calendar-day rate = volume / calendar days the period's records cover (1 for a day, 28-31
+  for a month; a month resampled from daily records counts its reported days, shut-ins
+  included, so the partial months at either end of a history are not diluted): what it makes
+  on average, shut-ins included;
 - water cut = water / (oil + water), a fraction 0-1; null when nothing flowed.
 
 A history can hold tens of thousands of periods, so its JSON and CSV are written by
@@ -152,7 +154,8 @@ def history_sql(query: HistoryQuery) -> tuple[str, dict]:
     """
     table = ProductionRecord._meta.db_table
     daily = query.frequency == Frequency.DAILY
-    # Producing days of a stored record, and the days its period spans.
+    # Producing days of a stored record, and the calendar days it reports (a month resampled
+    # from days sums them: the reported days, not the month's length).
     on_days = "r.hours_on::float8 / 24" if daily else "r.days_on::float8"
     span_days = "1" if daily else "extract(day FROM r.date + interval '1 month' - interval '1 day')::float8"
     where = "r.well_id = %(well)s"
@@ -167,8 +170,7 @@ def history_sql(query: HistoryQuery) -> tuple[str, dict]:
         periods = f"""
             SELECT date_trunc('month', r.date)::date AS date, sum(r.oil::float8) AS oil,
                    sum(r.water::float8) AS water, sum(r.gas::float8) AS gas, sum({on_days}) AS on_days,
-                   extract(day FROM date_trunc('month', r.date) + interval '1 month' - interval '1 day')::float8
-                       AS span_days
+                   sum({span_days}) AS span_days
               FROM {table} r WHERE {where} GROUP BY date_trunc('month', r.date)"""
     else:
         periods = f"""

@@ -271,6 +271,14 @@ def test_the_history_resamples_to_months_in_postgresql(api_client, db):
     assert history["results"][1]["days_on"] == 0.5
 
 
+def test_the_last_partial_month_is_rated_over_the_days_it_reports(api_client, db):
+    well = well_create(name="A-1", field="North")
+    imported(api_client, well, csv_bytes(*DAILY))  # January, then February's first day only
+    february = body(api_client.get(f"/api/wells/{well.pk}/history", {"resample": "month"}))["results"][1]
+    assert (february["date"], february["oil"]) == ("2020-02-01", 50)
+    assert february["oil_rate_calendar"] == 50  # one day reported, not 50 / 29
+
+
 def test_the_history_as_csv_has_the_same_columns(api_client, db):
     well = well_create(name="A-1", field="North")
     imported(api_client, well, csv_bytes(*DAILY))
