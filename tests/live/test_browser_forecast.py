@@ -10,7 +10,14 @@ from apps.calculations.services import calculation_create, calculation_run
 from apps.wells.services import well_create
 from tests.calculations.forecast.synthetic import water_drive_well
 from tests.calculations.test_well_runs import store_history
-from tests.live.test_browser import browser, collected_static, daphne, in_thread, staff  # noqa: F401  (fixtures)
+from tests.live.test_browser import (  # noqa: F401  (fixtures)
+    browser,
+    collected_static,
+    daphne,
+    in_thread,
+    staff,
+    wait_for_status,
+)
 from tests.live.test_browser_production import CHARTS_TIMEOUT_MS, assert_only_this_site, legend_of, open_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -22,8 +29,9 @@ def test_a_well_runs_page_draws_the_forecast_against_the_history(browser, daphne
     created = calculation_create(
         date_start=date(2015, 1, 1), date_fin=date(2030, 12, 31), lag=30, well=well.pk
     )
+    # A worker of this test run may claim the queued run first: either way, wait for its end.
     in_thread(calculation_run, calculation_id=created.pk)
-    assert Calculation.objects.get(pk=created.pk).status == "finished"
+    wait_for_status(Calculation, created.pk, "finished")
 
     page = open_page(browser, daphne.base_url, f"/admin/calculations/calculation/{created.pk}/change/")
     page.wait_for_function(

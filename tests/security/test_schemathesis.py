@@ -24,7 +24,8 @@ MAX_EXAMPLES = 25
 # field and rule (tests/security/test_bad_input.py, tests/*/test_api_list.py); here 422 is an
 # accepted answer to schema-valid data. The history imports check a file's content in the
 # job, but a column mapping that names no column of ours, a date format that cannot read a
-# date back, or an empty file are refused at once (tests/wells/test_api.py).
+# date back, or an empty file are refused at once (tests/wells/test_api.py). A batch forecast
+# refuses ids of wells that do not exist (or lack history) as a whole, naming `ids.<index>`.
 CROSS_FIELD_RULES = [
     "POST /api/calculations",
     "POST /api/functions",
@@ -35,6 +36,7 @@ CROSS_FIELD_RULES = [
     "POST /api/wells/import",
     "GET /api/wells",
     "GET /api/wells/{id}/history",  # from after to
+    "POST /api/wells/forecast",
 ]
 
 CONFIG = {
