@@ -49,6 +49,21 @@ def unfinished_index(*, name: str) -> models.Index:
     return models.Index(fields=["status", "updated_at"], name=name, condition=Q(status__in=list(IN_FLIGHT)))
 
 
+def _audit_user(help_text: str = "") -> models.ForeignKey:
+    """A user of the audit trail: kept as NULL once deleted, no index and no database
+    constraint of its own (why: the comment above Job's audit fields)."""
+    return models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+        help_text=help_text,
+    )
+
+
 class Job(models.Model):
     """What every background job row carries. Columns, not AsyncResults, are the truth.
 
@@ -86,16 +101,7 @@ class Job(models.Model):
     # reads the others. No database constraint either: Django sets them NULL when a user is
     # deleted, and a job row then carries no deferred foreign-key checks (which would also
     # refuse a TRUNCATE in the transaction that inserted it).
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        db_index=False,
-        db_constraint=False,
-        help_text="Who created the job (empty: before the audit trail, or a deleted user).",
-    )
+    created_by = _audit_user("Who created the job (empty: before the audit trail, or a deleted user).")
     created_by_token = models.CharField(
         max_length=100,
         blank=True,
@@ -105,49 +111,16 @@ class Job(models.Model):
     )
     # Whose quota of jobs in flight the job counts against: its creator, or who queued it
     # again (a chart's refresh).
-    queued_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        db_index=False,
-        db_constraint=False,
-    )
-    cancelled_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        db_index=False,
-        db_constraint=False,
-    )
+    queued_by = _audit_user()
+    cancelled_by = _audit_user()
     cancelled_at = models.DateTimeField(null=True, blank=True)
-    rerun_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        db_index=False,
-        db_constraint=False,
-        help_text="Who last re-ran it (a calculation's re-run, a chart's refresh).",
-    )
+    rerun_by = _audit_user("Who last re-ran it (a calculation's re-run, a chart's refresh).")
     rerun_at = models.DateTimeField(null=True, blank=True)
     # Database defaults too: bulk loads in raw SQL (benchmarks, imports) need not name them.
     pinned = models.BooleanField(
         default=False, db_default=False, help_text="Kept for ever: retention never removes a pinned job."
     )
-    pinned_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        db_index=False,
-        db_constraint=False,
-    )
+    pinned_by = _audit_user()
     pinned_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
