@@ -622,7 +622,17 @@ async def drive(stack: Stack) -> None:
     """What a user does, through the published port only."""
     origin = stack.url  # 127.0.0.1 is in .env.example's DJANGO_ALLOWED_HOSTS
     async with httpx.AsyncClient(base_url=stack.url, timeout=30) as http:
-        health = await http.get("/healthz")
+        # The containers are healthy inside their networks; the published port may still take
+        # a moment to forward (the engine's port forwarder), so the first request is retried.
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                health = await http.get("/healthz", timeout=10)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(1)
         if health.status_code != 200:
             raise SmokeError(f"GET /healthz answered {health.status_code}: {health.text[:500]}")
         log(f"/healthz: {health.json()}")
